@@ -1,0 +1,2 @@
+//! Shared inputs for the grpc-sansio benchmarks (see `benches/README.md`).
+#![forbid(unsafe_code)]

@@ -1,0 +1,1 @@
+//! The gRPC wire format pieces that need no connection. Work in progress.

@@ -1,0 +1,27 @@
+//! # grpc-sansio
+//!
+//! A gRPC implementation whose whole protocol is a pure state machine: bytes
+//! and time go in; bytes, events and timer deadlines come out. This crate
+//! never opens a socket, spawns a thread, reads a clock or sleeps. Adapter
+//! crates (`grpc-sansio-tokio`, `grpc-sansio-blocking`) bind it to a runtime;
+//! anyone can bind it to another.
+//!
+//! The layers, bottom to top, each a module that can be used and tested on
+//! its own:
+//!
+//! 1. [`frame`]: HTTP/2 frames (RFC 9113 §4, §6): decoder, encoder, and every
+//!    rule that a single frame can break.
+//! 2. [`hpack`]: header compression (RFC 7541) with a decoded-size limit that
+//!    is enforced while decoding.
+//! 3. [`grpc`]: the gRPC wire format pieces that do not need a connection:
+//!    length-prefixed messages, metadata, `grpc-timeout`, status.
+//!
+//! The HTTP/2 connection state machine and the public client and server
+//! state machines are being built on top of these (see the README's feature
+//! table for what works today).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod frame;
+pub mod grpc;
+pub mod hpack;

@@ -1,0 +1,12 @@
+//! Helpers shared by the integration tests and binaries of grpc-sansio.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+/// The root of the workspace (where `spec/`, `fuzz/` and `core/` live).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
