@@ -116,7 +116,8 @@ pub fn parse_timeout(value: &[u8]) -> Result<Duration, TimeoutError> {
 /// use std::time::Duration;
 /// use grpc_sansio::grpc::timeout::format_timeout;
 /// assert_eq!(format_timeout(Duration::from_millis(1500)), "1500000u");
-/// assert_eq!(format_timeout(Duration::from_secs(1_000_000)), "16666667M");
+/// assert_eq!(format_timeout(Duration::from_secs(1_000_000)), "1000000S");
+/// assert_eq!(format_timeout(Duration::from_secs(1_000_000_000)), "16666667M");
 /// ```
 pub fn format_timeout(timeout: Duration) -> String {
     let nanos = timeout.as_nanos();
