@@ -2,7 +2,7 @@
 //! PROTOCOL-HTTP2.md), each a pure function or a small state machine over
 //! bytes:
 //!
-//! - [`status`]: status codes, [`Status`](status::Status), `grpc-status` /
+//! - [`status`]: status codes, [`Status`], `grpc-status` /
 //!   `grpc-message` trailers, and the HTTP-status and `RST_STREAM` code
 //!   mappings;
 //! - [`timeout`]: the `grpc-timeout` header to and from a `Duration`;
