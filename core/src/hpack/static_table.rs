@@ -163,7 +163,7 @@ mod tests {
     fn name_index_agrees_with_table() {
         for (i, (name, value)) in STATIC_TABLE.iter().enumerate() {
             let (first, last) = name_indices(name).unwrap();
-            assert!(first <= i + 1 && i + 1 <= last, "{i}");
+            assert!((first..=last).contains(&(i + 1)), "{i}");
             assert_eq!(STATIC_TABLE[first - 1].0, *name);
             assert_eq!(find(name, value), StaticMatch::Field(i + 1));
         }
