@@ -111,12 +111,7 @@ fn decodes_every_story() {
             decoder
                 .decode(&wire, usize::MAX, &mut fields)
                 .unwrap_or_else(|e| panic!("{}: case {i}: {e}", file.display()));
-            assert_eq!(
-                pairs(&fields),
-                case.headers,
-                "{}: case {i}",
-                file.display()
-            );
+            assert_eq!(pairs(&fields), case.headers, "{}: case {i}", file.display());
             assert!(decoder.table_size() <= decoder.table_capacity());
             n_cases += 1;
         }
@@ -158,12 +153,7 @@ fn encoder_round_trips_every_story() {
             decoder
                 .decode(&block.freeze(), usize::MAX, &mut fields)
                 .unwrap_or_else(|e| panic!("{}: case {i}: {e}", file.display()));
-            assert_eq!(
-                pairs(&fields),
-                case.headers,
-                "{}: case {i}",
-                file.display()
-            );
+            assert_eq!(pairs(&fields), case.headers, "{}: case {i}", file.display());
             assert_eq!(encoder.table_size(), decoder.table_size());
             n_cases += 1;
         }
