@@ -50,7 +50,10 @@ pub fn run(data: &[u8]) {
         let mut fields = Vec::new();
         let result = decoder.decode(&Bytes::copy_from_slice(block), limit, &mut fields);
         let total: usize = fields.iter().map(HeaderField::size).sum();
-        assert!(total <= limit, "list of {total} bytes passed the limit {limit}");
+        assert!(
+            total <= limit,
+            "list of {total} bytes passed the limit {limit}"
+        );
         assert!(decoder.table_size() <= decoder.table_capacity());
         assert!(decoder.table_capacity() <= table_size);
         match result {
