@@ -4,15 +4,17 @@
 use super::code::CODES;
 
 /// How many bits the fast table is indexed by.
-pub(crate) const FAST_BITS: u32 = 11;
+pub(crate) const FAST_BITS: u32 = 12;
 
 /// The longest code (EOS) in bits.
 pub(crate) const MAX_CODE_LEN: u32 = 30;
 
-/// Indexed by the next [`FAST_BITS`] bits of input: `len << 8 | symbol` for
-/// the code of `len <= FAST_BITS` bits those bits start with, or 0 if they
-/// start a longer code.
-pub(crate) static FAST: [u16; 1 << FAST_BITS] = build_fast();
+/// Indexed by the next [`FAST_BITS`] bits of input. An entry is
+/// `count << 24 | len << 16 | second << 8 | first`: the `count` (1 or 2)
+/// whole codes of at most [`FAST_BITS`] bits in total that those bits start
+/// with, their symbols, and their total length in bits. 0 when the bits
+/// start a code longer than [`FAST_BITS`].
+pub(crate) static FAST: [u32; 1 << FAST_BITS] = build_fast();
 
 /// The code in canonical form, for codes longer than [`FAST_BITS`].
 pub(crate) static CANONICAL: Canonical = build_canonical();
@@ -27,7 +29,9 @@ pub(crate) struct Canonical {
     pub(crate) sorted: [u16; 257],
 }
 
-const fn build_fast() -> [u16; 1 << FAST_BITS] {
+/// For every `FAST_BITS`-bit pattern, the one code it starts with (as
+/// `len << 8 | symbol`), or 0.
+const fn build_single() -> [u16; 1 << FAST_BITS] {
     let mut table = [0u16; 1 << FAST_BITS];
     let mut sym = 0;
     while sym < 256 {
@@ -42,6 +46,32 @@ const fn build_fast() -> [u16; 1 << FAST_BITS] {
             }
         }
         sym += 1;
+    }
+    table
+}
+
+const fn build_fast() -> [u32; 1 << FAST_BITS] {
+    let single = build_single();
+    let mask = (1usize << FAST_BITS) - 1;
+    let mut table = [0u32; 1 << FAST_BITS];
+    let mut bits = 0;
+    while bits < 1 << FAST_BITS {
+        let first = single[bits];
+        let first_len = (first >> 8) as usize;
+        if first_len != 0 {
+            // What the remaining bits start with, zero-filled at the end.
+            let next = single[(bits << first_len) & mask];
+            let next_len = (next >> 8) as usize;
+            table[bits] = if next_len != 0 && first_len + next_len <= FAST_BITS as usize {
+                (2 << 24)
+                    | (((first_len + next_len) as u32) << 16)
+                    | ((next as u32 & 0xff) << 8)
+                    | (first as u32 & 0xff)
+            } else {
+                (1 << 24) | ((first_len as u32) << 16) | (first as u32 & 0xff)
+            };
+        }
+        bits += 1;
     }
     table
 }

@@ -7,10 +7,11 @@
 //!   most-significant bit first; the last byte is padded with the leading
 //!   bits of EOS (all ones).
 //! * [`decode`]: table-driven, several bits per step. The decoder keeps up
-//!   to 64 input bits in an accumulator and looks the next 11 bits up in a
-//!   2,048-entry table that names the symbol and its length for every code
-//!   of 11 bits or fewer (all printable ASCII bar a few punctuation marks).
-//!   Longer codes go through a short walk over the code lengths, which works
+//!   to 64 input bits in an accumulator and looks the next 12 bits up in a
+//!   4,096-entry table. An entry names the one or two whole codes those
+//!   bits start with (codes of 12 bits or fewer: all printable ASCII bar a
+//!   few punctuation marks) and their total length, so typical text
+//!   decodes two symbols per lookup. Longer codes go through a short walk over the code lengths, which works
 //!   because the code is canonical. Both tables are computed from
 //!   [`code::CODES`] by constant evaluation; nothing is generated at build
 //!   time and nothing is typed in twice.
@@ -106,7 +107,23 @@ pub(crate) fn decode_limited(
     dst: &mut Vec<u8>,
     limit: usize,
 ) -> Result<usize, HuffmanError> {
-    dst.reserve(max_decoded_len(src.len()).min(limit));
+    let most = max_decoded_len(src.len());
+    dst.reserve(most.min(limit));
+    if most <= limit {
+        decode_with::<false>(src, dst, limit)
+    } else {
+        decode_with::<true>(src, dst, limit)
+    }
+}
+
+/// The decoding loop; `LIMITED` says whether `limit` can be reached, so the
+/// common case does not check it for every symbol.
+#[inline(always)]
+fn decode_with<const LIMITED: bool>(
+    src: &[u8],
+    dst: &mut Vec<u8>,
+    limit: usize,
+) -> Result<usize, HuffmanError> {
     let mut bits = BitReader::new(src);
     let mut written = 0usize;
     loop {
@@ -116,26 +133,42 @@ pub(crate) fn decode_limited(
                 return Ok(written);
             }
         }
+        // Up to two short codes per lookup.
         let entry = FAST[(bits.acc >> (64 - FAST_BITS)) as usize];
-        let fast_len = u32::from(entry >> 8);
-        let (sym, len) = if fast_len != 0 && fast_len <= bits.count {
-            (entry as u8, fast_len)
-        } else {
-            match slow_symbol(bits.acc, bits.count) {
-                Some((sym, len)) => match u8::try_from(sym) {
-                    Ok(byte) => (byte, len),
-                    Err(_) => return Err(HuffmanError::EosSymbol),
-                },
-                // Only reachable once the input is used up: whatever is left
-                // is padding (or a code cut short).
-                None => return bits.check_padding().map(|()| written),
+        let len = (entry >> 16) & 0x1f;
+        if len != 0 && len <= bits.count {
+            let pair = entry >> 24 == 2;
+            if !LIMITED || written + 2 <= limit {
+                dst.push(entry as u8);
+                if pair {
+                    dst.push((entry >> 8) as u8);
+                }
+            } else {
+                if written < limit {
+                    dst.push(entry as u8);
+                }
+                if pair && written + 1 < limit {
+                    dst.push((entry >> 8) as u8);
+                }
             }
-        };
-        if written < limit {
-            dst.push(sym);
+            written += 1 + usize::from(pair);
+            bits.consume(len);
+            continue;
         }
-        written += 1;
-        bits.consume(len);
+        // A long code, or a short one near the end of the input.
+        match slow_symbol(bits.acc, bits.count) {
+            Some((sym, len)) => {
+                let byte = u8::try_from(sym).map_err(|_| HuffmanError::EosSymbol)?;
+                if !LIMITED || written < limit {
+                    dst.push(byte);
+                }
+                written += 1;
+                bits.consume(len);
+            }
+            // Only reachable once the input is used up: whatever is left is
+            // padding (or a code cut short).
+            None => return bits.check_padding().map(|()| written),
+        }
     }
 }
 
@@ -326,5 +359,14 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(decode_limited(&enc, &mut out, 5), Ok(25));
         assert_eq!(out, b"hello");
+        // Every limit, so that two-symbol steps straddle it.
+        let text: &[u8] = b"00aa11ee\\~~zz0a1e\xff\x80 tail";
+        enc.clear();
+        encode(text, &mut enc);
+        for limit in 0..=text.len() + 1 {
+            out.clear();
+            assert_eq!(decode_limited(&enc, &mut out, limit), Ok(text.len()));
+            assert_eq!(out, &text[..limit.min(text.len())]);
+        }
     }
 }
