@@ -62,6 +62,17 @@ fn decode_request(c: &mut Criterion) {
     group.bench_function("hpack-crate", |b| {
         b.iter(|| black_box(theirs.decode(black_box(&warm)).unwrap().len()))
     });
+
+    // The hpack crate on blocks from its own encoder, for comparison.
+    let mut own_encoder = hpack::Encoder::new();
+    let pairs = || REQUEST.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
+    let own_first = own_encoder.encode(pairs());
+    let own_warm = own_encoder.encode(pairs());
+    let mut own = hpack::Decoder::new();
+    own.decode(&own_first).unwrap();
+    group.bench_function("hpack-crate-own-blocks", |b| {
+        b.iter(|| black_box(own.decode(black_box(&own_warm)).unwrap().len()))
+    });
     group.finish();
 }
 

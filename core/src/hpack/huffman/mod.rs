@@ -13,7 +13,7 @@
 //!   few punctuation marks) and their total length, so typical text
 //!   decodes two symbols per lookup. Longer codes go through a short walk over the code lengths, which works
 //!   because the code is canonical. Both tables are computed from
-//!   [`code::CODES`] by constant evaluation; nothing is generated at build
+//!   the Appendix B table (in `code.rs`) by constant evaluation; nothing is generated at build
 //!   time and nothing is typed in twice.
 //!
 //! Decoding enforces §5.2: a decoded EOS symbol is an error, and so is
