@@ -11,10 +11,11 @@
 //!   4,096-entry table. An entry names the one or two whole codes those
 //!   bits start with (codes of 12 bits or fewer: all printable ASCII bar a
 //!   few punctuation marks) and their total length, so typical text
-//!   decodes two symbols per lookup. Longer codes go through a short walk over the code lengths, which works
-//!   because the code is canonical. Both tables are computed from
-//!   the Appendix B table (in `code.rs`) by constant evaluation; nothing is generated at build
-//!   time and nothing is typed in twice.
+//!   decodes two symbols per lookup. Longer codes go through a short walk
+//!   over the code lengths, which works because the code is canonical.
+//!   Both tables are computed from the Appendix B table (in `code.rs`) by
+//!   constant evaluation: nothing is generated at build time and nothing
+//!   is typed in twice.
 //!
 //! Decoding enforces §5.2: a decoded EOS symbol is an error, and so is
 //! padding that is longer than 7 bits or that is not a prefix of EOS (that
