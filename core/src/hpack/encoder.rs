@@ -127,7 +127,9 @@ impl Encoder {
     /// Applies the peer's new SETTINGS_HEADER_TABLE_SIZE. The next block
     /// starts with the dynamic table size updates this calls for (§4.2):
     /// the smallest size set since the previous block if that is below the
-    /// table's current size, then the final size if it differs.
+    /// table's current size or below the final size (the peer's maximum
+    /// went down and back up), then the final size if it differs from the
+    /// table's size by then.
     pub fn set_max_table_size(&mut self, peer_max: usize) {
         self.peer_max = peer_max;
         let usable = peer_max.min(self.limit);
@@ -173,7 +175,7 @@ impl Encoder {
             return;
         };
         let target = self.peer_max.min(self.limit);
-        if smallest < self.table.capacity() {
+        if smallest < self.table.capacity() || smallest < target {
             integer::encode(smallest, 5, 0x20, dst);
             self.table.set_capacity(smallest);
         }
