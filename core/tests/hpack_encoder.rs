@@ -113,7 +113,10 @@ fn size_updates() {
 
     // Shrink to 0: one update, table emptied.
     encoder.set_max_table_size(0);
-    assert_eq!(encode(&mut encoder, &[(":method", "GET", false)]), [0x20, 0x82]);
+    assert_eq!(
+        encode(&mut encoder, &[(":method", "GET", false)]),
+        [0x20, 0x82]
+    );
     assert_eq!(encoder.table_size(), 0);
 
     // Shrink then grow before the next block: the minimum, then the final.
