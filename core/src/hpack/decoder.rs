@@ -6,6 +6,10 @@ use super::static_table::{STATIC_LEN, STATIC_TABLE};
 use super::table::{DynamicTable, ENTRY_OVERHEAD, entry_size};
 use super::{DecodeError, HeaderField, huffman, integer};
 
+/// Scratch capacity kept between blocks; a larger buffer (grown for one
+/// long Huffman string) is released after the block.
+const SCRATCH_KEEP: usize = 16 * 1024;
+
 /// Decodes header blocks received on one connection.
 ///
 /// One `Decoder` per connection (per direction): its dynamic table mirrors
@@ -17,7 +21,8 @@ use super::{DecodeError, HeaderField, huffman, integer};
 /// Whatever the input, the decoder holds at most its dynamic table (bounded
 /// by the table size we advertise, [`Decoder::new`] and
 /// [`Decoder::set_max_table_size`]) plus a scratch buffer for one Huffman
-/// string, and appends to the caller's list at most `max_list_size` bytes of
+/// string (at most the larger of the list limit and the table size while a
+/// block is decoded, at most 16 KiB between blocks), and appends to the caller's list at most `max_list_size` bytes of
 /// fields (as counted by [`HeaderField::size`]). Table entries are copied
 /// out of the block, so an entry never keeps a whole received block alive.
 /// Fields that are not inserted in the table are handed out as slices of
@@ -238,6 +243,9 @@ impl Decoder {
             } else {
                 self.literal(block, &mut pos, 4, Kind::Without, &mut budget, out)?;
             }
+        }
+        if self.scratch.capacity() > SCRATCH_KEEP {
+            self.scratch = Vec::new();
         }
         if budget.over {
             Err(DecodeError::HeaderListTooLarge)
