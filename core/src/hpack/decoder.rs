@@ -1,0 +1,371 @@
+//! The HPACK decoder: header block in, header list out (RFC 7541 §3, §6).
+
+use bytes::Bytes;
+
+use super::static_table::{STATIC_LEN, STATIC_TABLE};
+use super::table::{DynamicTable, ENTRY_OVERHEAD, entry_size};
+use super::{DecodeError, HeaderField, huffman, integer};
+
+/// Scratch capacity kept between blocks; a larger buffer (grown for one
+/// long Huffman string) is released after the block.
+const SCRATCH_KEEP: usize = 16 * 1024;
+
+/// Decodes header blocks received on one connection.
+///
+/// One `Decoder` per connection (per direction): its dynamic table mirrors
+/// the peer's encoder, so every block the peer sends must go through it, in
+/// order, even blocks whose stream is being refused.
+///
+/// # Memory
+///
+/// Whatever the input, the decoder holds at most its dynamic table (bounded
+/// by the table size we advertise, [`Decoder::new`] and
+/// [`Decoder::set_max_table_size`]) plus a scratch buffer for one Huffman
+/// string (at most the larger of the list limit and the table size while a
+/// block is decoded, at most 16 KiB between blocks), and appends to the caller's list at most `max_list_size` bytes of
+/// fields (as counted by [`HeaderField::size`]). Table entries are copied
+/// out of the block, so an entry never keeps a whole received block alive.
+/// Fields that are not inserted in the table are handed out as slices of
+/// the block when they are not Huffman-coded: no copy.
+///
+/// # Example
+///
+/// ```
+/// use bytes::Bytes;
+/// use grpc_sansio::hpack::Decoder;
+///
+/// let mut decoder = Decoder::new(4096);
+/// let mut fields = Vec::new();
+/// // :method GET, :scheme http, :path /, :authority www.example.com
+/// let block = Bytes::from_static(b"\x82\x86\x84\x41\x0fwww.example.com");
+/// decoder.decode(&block, 16 * 1024, &mut fields).unwrap();
+/// assert_eq!(fields[3].name, ":authority");
+/// assert_eq!(fields[3].value, "www.example.com");
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    table: DynamicTable,
+    /// Our SETTINGS_HEADER_TABLE_SIZE: no size update may pass it.
+    max_table_size: usize,
+    /// Set when we lowered the maximum below the table's current size: the
+    /// next block must start with a size update to this value or less.
+    required_update: Option<usize>,
+    /// Reused buffer for decoding Huffman strings.
+    scratch: Vec<u8>,
+}
+
+/// How a literal field is to be remembered (RFC 7541 §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Incremental,
+    Without,
+    Never,
+}
+
+/// A string literal as read from the block.
+enum Str {
+    /// A slice of the block.
+    Shared(Bytes),
+    /// An allocation of its own (Huffman-decoded, or from a table).
+    Owned(Bytes),
+    /// Longer than anything it could be used for: checked, not stored.
+    Skipped(usize),
+}
+
+impl Str {
+    fn len(&self) -> usize {
+        match self {
+            Str::Shared(b) | Str::Owned(b) => b.len(),
+            Str::Skipped(n) => *n,
+        }
+    }
+
+    /// The bytes as a block slice or an allocation (for the output list).
+    fn bytes(&self) -> Option<Bytes> {
+        match self {
+            Str::Shared(b) | Str::Owned(b) => Some(b.clone()),
+            Str::Skipped(_) => None,
+        }
+    }
+
+    /// The bytes in an allocation of their own (for the dynamic table).
+    fn owned(&self) -> Option<Bytes> {
+        match self {
+            Str::Shared(b) => Some(Bytes::copy_from_slice(b)),
+            Str::Owned(b) => Some(b.clone()),
+            Str::Skipped(_) => None,
+        }
+    }
+}
+
+/// How much of the caller's header list limit is used.
+struct Budget {
+    used: usize,
+    limit: usize,
+    over: bool,
+}
+
+impl Budget {
+    /// Room left for fields, in §4.1 bytes; 0 once the limit was passed.
+    fn room(&self) -> usize {
+        if self.over {
+            0
+        } else {
+            self.limit.saturating_sub(self.used)
+        }
+    }
+
+    /// Charges a field of `size`; false (and over from now on) if it does
+    /// not fit.
+    fn take(&mut self, size: usize) -> bool {
+        if size <= self.room() && !self.over {
+            self.used += size;
+            true
+        } else {
+            self.over = true;
+            false
+        }
+    }
+}
+
+impl Decoder {
+    /// A decoder for a connection on which we advertise
+    /// SETTINGS_HEADER_TABLE_SIZE = `max_table_size` (4,096 unless we send
+    /// another value). The peer's encoder starts with a table of that size.
+    pub fn new(max_table_size: usize) -> Self {
+        Decoder {
+            table: DynamicTable::new(max_table_size),
+            max_table_size,
+            required_update: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Applies a new SETTINGS_HEADER_TABLE_SIZE of ours once the peer has
+    /// acknowledged it. Later size updates must not exceed it. If it is
+    /// below the size of the table the peer's encoder is using, the next
+    /// block must begin with a size update at or below the smallest value
+    /// set since the previous block, or decoding fails with
+    /// [`DecodeError::MissingSizeUpdate`] (RFC 7541 §4.2).
+    pub fn set_max_table_size(&mut self, max_table_size: usize) {
+        self.max_table_size = max_table_size;
+        if max_table_size < self.table.capacity() {
+            let smallest = self
+                .required_update
+                .map_or(max_table_size, |r| r.min(max_table_size));
+            self.required_update = Some(smallest);
+        }
+    }
+
+    /// The largest table size the peer may use (our setting).
+    pub fn max_table_size(&self) -> usize {
+        self.max_table_size
+    }
+
+    /// The table size the peer's encoder last chose (at most
+    /// [`Decoder::max_table_size`]).
+    pub fn table_capacity(&self) -> usize {
+        self.table.capacity()
+    }
+
+    /// The current size of the dynamic table, in §4.1 bytes.
+    pub fn table_size(&self) -> usize {
+        self.table.size()
+    }
+
+    /// Decodes one complete header block (the HEADERS or PUSH_PROMISE
+    /// fragment and its CONTINUATIONs, joined), appending its fields to
+    /// `out` in order.
+    ///
+    /// `max_list_size` bounds the fields appended, counted like
+    /// SETTINGS_MAX_HEADER_LIST_SIZE (the sum of [`HeaderField::size`]).
+    /// When the list would pass it, decoding goes on to the end of the
+    /// block without appending or allocating for fields (only for entries
+    /// the table needs), so that the table stays in step with the peer,
+    /// and then returns [`DecodeError::HeaderListTooLarge`]; `out` then
+    /// holds the fields that fitted. That error is not a connection error;
+    /// every other error is (see [`DecodeError::is_connection_error`]),
+    /// and leaves the decoder unusable.
+    pub fn decode(
+        &mut self,
+        block: &Bytes,
+        max_list_size: usize,
+        out: &mut Vec<HeaderField>,
+    ) -> Result<(), DecodeError> {
+        let buf: &[u8] = block;
+        let mut pos = 0;
+
+        // Dynamic table size updates come first (§4.2), any number of them.
+        let mut smallest_update: Option<usize> = None;
+        while let Some(&byte) = buf.get(pos) {
+            if byte & 0xe0 != 0x20 {
+                break;
+            }
+            let requested = integer::decode(buf, &mut pos, 5)?;
+            if requested > self.max_table_size {
+                return Err(DecodeError::SizeUpdateTooLarge {
+                    requested,
+                    max: self.max_table_size,
+                });
+            }
+            self.table.set_capacity(requested);
+            smallest_update = Some(smallest_update.map_or(requested, |s| s.min(requested)));
+        }
+        if let Some(required) = self.required_update.take() {
+            if smallest_update.is_none_or(|s| s > required) {
+                return Err(DecodeError::MissingSizeUpdate);
+            }
+        }
+
+        let mut budget = Budget {
+            used: 0,
+            limit: max_list_size,
+            over: false,
+        };
+        while let Some(&byte) = buf.get(pos) {
+            if byte & 0x80 != 0 {
+                // §6.1 indexed field.
+                let index = integer::decode(buf, &mut pos, 7)?;
+                let (name, value) = self.entry(index)?;
+                if budget.take(entry_size(name.len(), value.len())) {
+                    out.push(HeaderField {
+                        name,
+                        value,
+                        sensitive: false,
+                    });
+                }
+            } else if byte & 0x40 != 0 {
+                self.literal(block, &mut pos, 6, Kind::Incremental, &mut budget, out)?;
+            } else if byte & 0x20 != 0 {
+                return Err(DecodeError::SizeUpdateNotAtStart);
+            } else if byte & 0x10 != 0 {
+                self.literal(block, &mut pos, 4, Kind::Never, &mut budget, out)?;
+            } else {
+                self.literal(block, &mut pos, 4, Kind::Without, &mut budget, out)?;
+            }
+        }
+        if self.scratch.capacity() > SCRATCH_KEEP {
+            self.scratch = Vec::new();
+        }
+        if budget.over {
+            Err(DecodeError::HeaderListTooLarge)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The name and value at HPACK `index` (static, then dynamic).
+    fn entry(&self, index: usize) -> Result<(Bytes, Bytes), DecodeError> {
+        if index == 0 {
+            return Err(DecodeError::InvalidIndex(index));
+        }
+        if index <= STATIC_LEN {
+            if let Some((name, value)) = STATIC_TABLE.get(index - 1) {
+                return Ok((Bytes::from_static(name), Bytes::from_static(value)));
+            }
+        } else if let Some(entry) = self.table.get(index - STATIC_LEN - 1) {
+            return Ok((entry.name.clone(), entry.value.clone()));
+        }
+        Err(DecodeError::InvalidIndex(index))
+    }
+
+    /// §6.2 literal field; `pos` is at its first byte.
+    fn literal(
+        &mut self,
+        block: &Bytes,
+        pos: &mut usize,
+        prefix_bits: u8,
+        kind: Kind,
+        budget: &mut Budget,
+        out: &mut Vec<HeaderField>,
+    ) -> Result<(), DecodeError> {
+        let index = integer::decode(block, pos, prefix_bits)?;
+        let indexing = kind == Kind::Incremental;
+        // The most string bytes (name + value) worth keeping: for the list,
+        // or for the table when the field goes there.
+        let list_room = budget.room();
+        let table_room = if indexing { self.table.capacity() } else { 0 };
+        let room = list_room.max(table_room).saturating_sub(ENTRY_OVERHEAD);
+
+        let name = if index == 0 {
+            self.read_string(block, pos, room)?
+        } else {
+            Str::Owned(self.entry(index)?.0)
+        };
+        let value_room = match name {
+            Str::Skipped(_) => 0,
+            _ => room.saturating_sub(name.len()),
+        };
+        let value = self.read_string(block, pos, value_room)?;
+        let size = entry_size(name.len(), value.len());
+
+        // A field that fits the list or the table was kept whole by the
+        // rooms above; anything else may have been skipped.
+        let into_table = indexing && self.table.fits(size);
+        if into_table {
+            let (Some(n), Some(v)) = (name.owned(), value.owned()) else {
+                debug_assert!(false, "field that fits the table was skipped");
+                return Err(DecodeError::HeaderListTooLarge);
+            };
+            self.table.insert(n.clone(), v.clone());
+            if budget.take(size) {
+                out.push(HeaderField {
+                    name: n,
+                    value: v,
+                    sensitive: false,
+                });
+            }
+        } else {
+            if indexing {
+                // §4.4: an entry larger than the table empties it.
+                self.table.clear();
+            }
+            if budget.take(size) {
+                let (Some(name), Some(value)) = (name.bytes(), value.bytes()) else {
+                    debug_assert!(false, "field that fits the list was skipped");
+                    return Err(DecodeError::HeaderListTooLarge);
+                };
+                out.push(HeaderField {
+                    name,
+                    value,
+                    sensitive: kind == Kind::Never,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// §5.2 string literal at `pos`. Strings longer than `room` decoded
+    /// bytes are checked but not kept.
+    fn read_string(
+        &mut self,
+        block: &Bytes,
+        pos: &mut usize,
+        room: usize,
+    ) -> Result<Str, DecodeError> {
+        let buf: &[u8] = block;
+        let first = *buf.get(*pos).ok_or(DecodeError::TruncatedString)?;
+        let len = integer::decode(buf, pos, 7)?;
+        let start = *pos;
+        let end = start
+            .checked_add(len)
+            .filter(|&end| end <= buf.len())
+            .ok_or(DecodeError::TruncatedString)?;
+        *pos = end;
+        let raw = buf.get(start..end).ok_or(DecodeError::TruncatedString)?;
+        if first & 0x80 == 0 {
+            return Ok(if len <= room {
+                Str::Shared(block.slice(start..end))
+            } else {
+                Str::Skipped(len)
+            });
+        }
+        self.scratch.clear();
+        let decoded = huffman::decode_limited(raw, &mut self.scratch, room)?;
+        Ok(if decoded <= room {
+            Str::Owned(Bytes::copy_from_slice(&self.scratch))
+        } else {
+            Str::Skipped(decoded)
+        })
+    }
+}

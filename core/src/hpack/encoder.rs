@@ -1,0 +1,293 @@
+//! The HPACK encoder: header list in, header block out (RFC 7541 §6), with
+//! an indexing policy tuned for gRPC.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::static_table::{self, STATIC_LEN, StaticMatch};
+use super::table::{DynamicTable, entry_size};
+use super::{HeaderField, huffman, integer};
+
+/// The table size every HTTP/2 peer starts with (RFC 9113 §6.5.2).
+pub const DEFAULT_TABLE_SIZE: usize = 4096;
+
+/// Encodes header lists sent on one connection.
+///
+/// One `Encoder` per connection (per direction). Its dynamic table mirrors
+/// the peer's decoder, so every block it produces must be sent, in order.
+///
+/// # Policy
+///
+/// For each field, in order of preference:
+///
+/// 1. **Never indexed** (§6.2.3), with the name taken from a table when
+///    possible: fields marked sensitive, `authorization`,
+///    `proxy-authorization`, `cookie`, `set-cookie` (credentials, and RFC
+///    7541 §7.1.3 warns that short cookies can be guessed through
+///    compression), and every binary `-bin` metadata field (gRPC uses them
+///    for trace contexts and status details, which change on every call
+///    and can carry secrets). The decoder on the other side reports these
+///    as sensitive, and intermediaries must not index them either.
+/// 2. **Indexed** (§6.1) when the static or dynamic table holds the exact
+///    field: `:method POST`, `:scheme http`, `:status 200`, and whatever
+///    earlier blocks inserted.
+/// 3. **Literal with incremental indexing** (§6.2.1) for fields that tend
+///    to repeat on a connection: `:path`, `:authority`, `content-type`,
+///    `te`, `user-agent`, `grpc-encoding`, `grpc-accept-encoding`,
+///    `grpc-status` and any other name not listed below, as long as the
+///    entry takes at most half the table (a bigger entry would flush most
+///    of what is worth keeping).
+/// 4. **Literal without indexing** (§6.2.2) for fields whose values change
+///    from call to call, where an entry would only evict useful ones:
+///    `grpc-timeout`, `grpc-message`, `content-length`, `:status` values
+///    outside the static table, dates and validators (`date`, `etag`,
+///    `last-modified`, `expires`, `age`, `if-*`), `location`, and request
+///    ids and trace headers (`x-request-id`, `traceparent`, `tracestate`,
+///    `b3`, `x-b3-*`, `x-amzn-trace-id`, `x-cloud-trace-context`,
+///    `grpc-previous-rpc-attempts`, `grpc-retry-pushback-ms`).
+///
+/// Names are taken from the static table first (smaller indices), then the
+/// dynamic table. Strings are Huffman-coded only when that is strictly
+/// shorter.
+///
+/// The encoder uses at most [`DEFAULT_TABLE_SIZE`] bytes of table (or the
+/// limit given to [`Encoder::with_table_limit`]) even if the peer allows
+/// more; a larger table would buy little for gRPC's short header lists.
+///
+/// # Example
+///
+/// ```
+/// use bytes::{Bytes, BytesMut};
+/// use grpc_sansio::hpack::{Decoder, Encoder};
+///
+/// let mut encoder = Encoder::new();
+/// let mut block = BytesMut::new();
+/// encoder.encode(
+///     [
+///         (&b":method"[..], &b"POST"[..], false),
+///         (b":path", b"/helloworld.Greeter/SayHello", false),
+///         (b"authorization", b"Bearer xyz", false),
+///     ],
+///     &mut block,
+/// );
+/// let mut decoder = Decoder::new(4096);
+/// let mut fields = Vec::new();
+/// decoder.decode(&block.freeze(), 8192, &mut fields).unwrap();
+/// assert_eq!(fields[1].value, "/helloworld.Greeter/SayHello");
+/// assert!(fields[2].sensitive);
+/// ```
+#[derive(Debug)]
+pub struct Encoder {
+    table: DynamicTable,
+    /// The most table we are willing to use.
+    limit: usize,
+    /// The peer's SETTINGS_HEADER_TABLE_SIZE.
+    peer_max: usize,
+    /// The smallest size we may use that was set since the last block, when
+    /// a size update is due.
+    pending: Option<usize>,
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Encoder::new()
+    }
+}
+
+/// Which literal representation a field gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Literal {
+    Incremental,
+    Without,
+    Never,
+}
+
+impl Encoder {
+    /// An encoder for a peer that has not (yet) changed its
+    /// SETTINGS_HEADER_TABLE_SIZE from the default 4,096.
+    pub fn new() -> Self {
+        Encoder::with_table_limit(DEFAULT_TABLE_SIZE)
+    }
+
+    /// An encoder that uses at most `limit` bytes of dynamic table,
+    /// whatever the peer allows (0 disables the dynamic table). A limit
+    /// below 4,096 is announced by a size update in the first block.
+    pub fn with_table_limit(limit: usize) -> Self {
+        let mut encoder = Encoder {
+            table: DynamicTable::new(DEFAULT_TABLE_SIZE),
+            limit,
+            peer_max: DEFAULT_TABLE_SIZE,
+            pending: None,
+        };
+        if limit < DEFAULT_TABLE_SIZE {
+            encoder.pending = Some(limit);
+        }
+        encoder
+    }
+
+    /// Applies the peer's new SETTINGS_HEADER_TABLE_SIZE. The next block
+    /// starts with the dynamic table size updates this calls for (§4.2):
+    /// the smallest size set since the previous block if that is below the
+    /// table's current size or below the final size (the peer's maximum
+    /// went down and back up), then the final size if it differs from the
+    /// table's size by then.
+    pub fn set_max_table_size(&mut self, peer_max: usize) {
+        self.peer_max = peer_max;
+        let usable = peer_max.min(self.limit);
+        self.pending = Some(self.pending.map_or(usable, |p| p.min(usable)));
+    }
+
+    /// The size of the dynamic table, in §4.1 bytes.
+    pub fn table_size(&self) -> usize {
+        self.table.size()
+    }
+
+    /// Appends one header block encoding `fields` (name, value, sensitive)
+    /// to `dst`. A sensitive field is always sent as never indexed.
+    ///
+    /// Names should already be lowercase, as HTTP/2 requires; the encoder
+    /// does not check.
+    pub fn encode<'a, I>(&mut self, fields: I, dst: &mut BytesMut)
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8], bool)>,
+    {
+        self.start_block(dst);
+        for (name, value, sensitive) in fields {
+            self.encode_field(name, value, sensitive, dst);
+        }
+    }
+
+    /// [`Encoder::encode`] for a list of [`HeaderField`]s.
+    pub fn encode_fields<'a, I>(&mut self, fields: I, dst: &mut BytesMut)
+    where
+        I: IntoIterator<Item = &'a HeaderField>,
+    {
+        self.encode(
+            fields
+                .into_iter()
+                .map(|f| (&f.name[..], &f.value[..], f.sensitive)),
+            dst,
+        );
+    }
+
+    /// Emits the pending size updates, if any.
+    fn start_block(&mut self, dst: &mut BytesMut) {
+        let Some(smallest) = self.pending.take() else {
+            return;
+        };
+        let target = self.peer_max.min(self.limit);
+        if smallest < self.table.capacity() || smallest < target {
+            integer::encode(smallest, 5, 0x20, dst);
+            self.table.set_capacity(smallest);
+        }
+        if target != self.table.capacity() {
+            integer::encode(target, 5, 0x20, dst);
+            self.table.set_capacity(target);
+        }
+    }
+
+    fn encode_field(&mut self, name: &[u8], value: &[u8], sensitive: bool, dst: &mut BytesMut) {
+        let literal = policy(name, sensitive);
+        let in_static = static_table::find(name, value);
+        let (dyn_field, dyn_name) = self.find_dynamic(name, value);
+
+        if literal != Literal::Never {
+            if let StaticMatch::Field(index) = in_static {
+                integer::encode(index, 7, 0x80, dst);
+                return;
+            }
+            if let Some(i) = dyn_field {
+                integer::encode(STATIC_LEN + 1 + i, 7, 0x80, dst);
+                return;
+            }
+        }
+        let name_index = match in_static {
+            StaticMatch::Field(index) | StaticMatch::Name(index) => index,
+            StaticMatch::None => dyn_name.map_or(0, |i| STATIC_LEN + 1 + i),
+        };
+        let size = entry_size(name.len(), value.len());
+        let literal = if literal == Literal::Incremental && size > self.table.capacity() / 2 {
+            Literal::Without
+        } else {
+            literal
+        };
+        match literal {
+            Literal::Incremental => integer::encode(name_index, 6, 0x40, dst),
+            Literal::Without => integer::encode(name_index, 4, 0x00, dst),
+            Literal::Never => integer::encode(name_index, 4, 0x10, dst),
+        }
+        if name_index == 0 {
+            write_string(name, dst);
+        }
+        write_string(value, dst);
+        if literal == Literal::Incremental {
+            self.table
+                .insert(Bytes::copy_from_slice(name), Bytes::copy_from_slice(value));
+        }
+    }
+
+    /// Positions (from newest) of the first entry equal to the field and of
+    /// the first entry with its name.
+    fn find_dynamic(&self, name: &[u8], value: &[u8]) -> (Option<usize>, Option<usize>) {
+        let mut name_at = None;
+        for (i, entry) in self.table.iter().enumerate() {
+            if entry.name[..] == *name {
+                if entry.value[..] == *value {
+                    return (Some(i), Some(i));
+                }
+                name_at.get_or_insert(i);
+            }
+        }
+        (None, name_at)
+    }
+}
+
+/// The representation a field gets when the tables do not hold it whole.
+fn policy(name: &[u8], sensitive: bool) -> Literal {
+    if sensitive || name.ends_with(b"-bin") {
+        return Literal::Never;
+    }
+    match name {
+        b"authorization" | b"proxy-authorization" | b"cookie" | b"set-cookie" => Literal::Never,
+        b"grpc-timeout"
+        | b"grpc-message"
+        | b"grpc-previous-rpc-attempts"
+        | b"grpc-retry-pushback-ms"
+        | b"content-length"
+        | b":status"
+        | b"date"
+        | b"etag"
+        | b"last-modified"
+        | b"expires"
+        | b"age"
+        | b"if-match"
+        | b"if-none-match"
+        | b"if-modified-since"
+        | b"if-unmodified-since"
+        | b"if-range"
+        | b"location"
+        | b"x-request-id"
+        | b"traceparent"
+        | b"tracestate"
+        | b"b3"
+        | b"x-b3-traceid"
+        | b"x-b3-spanid"
+        | b"x-b3-parentspanid"
+        | b"x-b3-sampled"
+        | b"x-amzn-trace-id"
+        | b"x-cloud-trace-context" => Literal::Without,
+        _ => Literal::Incremental,
+    }
+}
+
+/// §5.2 string literal, Huffman-coded when strictly shorter.
+fn write_string(s: &[u8], dst: &mut BytesMut) {
+    let coded = huffman::encoded_len(s);
+    if coded < s.len() {
+        integer::encode(coded, 7, 0x80, dst);
+        dst.reserve(coded);
+        huffman::encode(s, dst);
+    } else {
+        integer::encode(s.len(), 7, 0x00, dst);
+        dst.put_slice(s);
+    }
+}
