@@ -13,15 +13,21 @@
 //!    rule that a single frame can break.
 //! 2. [`hpack`]: header compression (RFC 7541) with a decoded-size limit that
 //!    is enforced while decoding.
-//! 3. [`grpc`]: the gRPC wire format pieces that do not need a connection:
-//!    length-prefixed messages, metadata, `grpc-timeout`, status.
+//! 3. [`h2`]: one HTTP/2 connection (RFC 9113), either role: streams, flow
+//!    control, SETTINGS, PING, GOAWAY, header validation, flood limits.
+//! 4. [`grpc`]: the gRPC wire format pieces that do not need a connection:
+//!    length-prefixed messages, metadata, `grpc-timeout`, status,
+//!    compression.
 //!
-//! The HTTP/2 connection state machine and the public client and server
-//! state machines are being built on top of these (see the README's feature
-//! table for what works today).
+//! The public client and server state machines are being built on top of
+//! these (see the README's feature table for what works today).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod frame;
 pub mod grpc;
+pub mod h2;
 pub mod hpack;
+
+#[cfg(test)]
+mod test_clock;

@@ -1,0 +1,741 @@
+//! The HTTP/2 connection: its state, its public actions, its timers.
+//! Frame handling lives in `recv.rs`, output scheduling in `send.rs`.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use super::config::Config;
+use super::error::{ConnectionError, Initiator, SendError};
+use super::event::Event;
+use super::flow::{DEFAULT_WINDOW, RecvFlow, Window};
+use super::idmap::IdMap;
+use super::limits::RateCounter;
+use super::stream::{Outbound, State, Stream};
+use crate::frame::{self, FrameDecoder, GoAway, Ping, Reason, RstStream, Settings, StreamId};
+use crate::hpack::{self, HeaderField};
+
+/// Which side of the connection this endpoint plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Sends the preface, opens streams (odd identifiers).
+    Client,
+    /// Validates the preface, answers streams.
+    Server,
+}
+
+/// How a stream we no longer track was closed; decides what a late frame
+/// on it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseKind {
+    /// We sent RST_STREAM: late frames are ignored (§5.1, closed).
+    ResetByUs,
+    /// The peer sent RST_STREAM: further frames are a stream error.
+    ResetByPeer,
+    /// Both sides sent END_STREAM: further frames are a connection error
+    /// STREAM_CLOSED.
+    Ended,
+}
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Server: matching the client preface.
+    Preface,
+    /// Waiting for the peer's first SETTINGS frame.
+    AwaitSettings,
+    /// Running.
+    Open,
+    /// Ended; input is absorbed quietly.
+    Closed,
+}
+
+/// The peer's settings as they apply to what we send.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PeerSettings {
+    pub(crate) max_concurrent_streams: u32,
+    pub(crate) initial_window_size: u32,
+    pub(crate) max_frame_size: u32,
+    pub(crate) max_header_list_size: Option<u32>,
+}
+
+impl Default for PeerSettings {
+    fn default() -> Self {
+        PeerSettings {
+            max_concurrent_streams: u32::MAX,
+            initial_window_size: DEFAULT_WINDOW,
+            max_frame_size: 16_384,
+            max_header_list_size: None,
+        }
+    }
+}
+
+/// Why we sent a PING.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PingPurpose {
+    User,
+    Keepalive,
+    Shutdown,
+}
+
+/// Graceful shutdown progress (server: two GOAWAYs around a PING).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shutdown {
+    None,
+    /// First GOAWAY (last stream 2^31-1) and a PING sent; the final GOAWAY
+    /// goes out on the PING's acknowledgement or at the deadline.
+    Announced {
+        deadline: Instant,
+    },
+    /// Final GOAWAY sent; waiting for streams to finish.
+    Draining,
+}
+
+/// A header block being assembled from HEADERS + CONTINUATION.
+#[derive(Debug)]
+pub(crate) struct PendingBlock {
+    pub(crate) stream: StreamId,
+    pub(crate) end_stream: bool,
+    pub(crate) buf: BytesMut,
+    pub(crate) frames: u32,
+    /// The HEADERS made its stream depend on itself: reset it once the
+    /// block is decoded.
+    pub(crate) self_dependent: bool,
+}
+
+/// Flood counters.
+#[derive(Debug)]
+pub(crate) struct Counters {
+    pub(crate) resets: RateCounter,
+    pub(crate) pings: RateCounter,
+    pub(crate) settings: RateCounter,
+    pub(crate) empty: RateCounter,
+    pub(crate) window_updates: RateCounter,
+}
+
+/// One HTTP/2 connection, client or server, as a sans-I/O state machine.
+///
+/// The run loop an adapter or embedder writes:
+///
+/// ```text
+/// loop {
+///     n = read(socket)            -> conn.receive(&buf[..n], now)   (EOF: conn.receive_eof())
+///     conn.poll_event()           -> handle events until None
+///     application actions         -> conn.open_stream / send_data / send_headers / reset ...
+///     conn.poll_transmit(&mut out)-> write `out`; repeat until it appends nothing
+///     conn.poll_timeout()         -> sleep until then at most, then conn.handle_timeout(now)
+/// }
+/// ```
+///
+/// The connection never reads a clock: every input that depends on time
+/// takes `now`.
+#[derive(Debug)]
+pub struct Connection {
+    pub(crate) role: Role,
+    pub(crate) config: Config,
+    pub(crate) phase: Phase,
+    pub(crate) recv_buf: BytesMut,
+    pub(crate) decoder: FrameDecoder,
+    pub(crate) hpack_dec: hpack::Decoder,
+    pub(crate) hpack_enc: hpack::Encoder,
+    pub(crate) streams: IdMap<Stream>,
+    pub(crate) closed: HashMap<u32, CloseKind>,
+    pub(crate) closed_order: VecDeque<u32>,
+    /// Next identifier for a stream we open (client: odd).
+    pub(crate) next_local_id: u32,
+    /// Highest identifier of a stream the peer opened.
+    pub(crate) last_peer_id: u32,
+    /// Streams opened by the peer and not yet closed.
+    pub(crate) peer_open: u32,
+    /// Streams opened by us and not yet closed.
+    pub(crate) local_open: u32,
+    pub(crate) peer: PeerSettings,
+    /// Our SETTINGS is not yet acknowledged.
+    pub(crate) settings_pending: bool,
+    pub(crate) settings_deadline: Option<Instant>,
+    pub(crate) conn_send: Window,
+    pub(crate) conn_recv: RecvFlow,
+    /// Encoded control frames waiting to be written (bounded by
+    /// `max_pending_control`).
+    pub(crate) control: BytesMut,
+    /// Streams with something to send, in round-robin order.
+    pub(crate) ready: VecDeque<StreamId>,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) continuation: Option<PendingBlock>,
+    pub(crate) pings: Vec<([u8; 8], Instant, PingPurpose)>,
+    pub(crate) ping_seq: u64,
+    pub(crate) last_recv: Instant,
+    pub(crate) keepalive_deadline: Option<Instant>,
+    pub(crate) last_peer_ping: Option<Instant>,
+    pub(crate) ping_strikes: u32,
+    pub(crate) counters: Counters,
+    /// Last stream id in the GOAWAY we sent, if any.
+    pub(crate) goaway_sent: Option<u32>,
+    /// Last stream id in the GOAWAY we received, if any.
+    pub(crate) goaway_received: Option<u32>,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) rtt: Option<Duration>,
+    /// Scratch buffer for HPACK output.
+    pub(crate) scratch: BytesMut,
+    /// Pending bytes of a canned HTTP/1.1 answer (server, wrong protocol).
+    pub(crate) http1_answer: Option<Bytes>,
+}
+
+impl Connection {
+    /// A client connection: the preface and our SETTINGS are queued for
+    /// transmission at once.
+    pub fn client(config: Config, now: Instant) -> Self {
+        let mut c = Connection::new(Role::Client, config, now);
+        c.control.extend_from_slice(frame::PREFACE);
+        c.phase = Phase::AwaitSettings;
+        c.queue_initial_settings(now);
+        c
+    }
+
+    /// A server connection: it expects the client preface first, and has
+    /// its SETTINGS queued for transmission at once.
+    pub fn server(config: Config, now: Instant) -> Self {
+        let mut c = Connection::new(Role::Server, config, now);
+        c.queue_initial_settings(now);
+        c
+    }
+
+    fn new(role: Role, config: Config, now: Instant) -> Self {
+        let limits = config.limits.clone();
+        let mut decoder = FrameDecoder::new();
+        decoder.set_max_frame_size(config.max_frame_size);
+        // Until our SETTINGS is acknowledged the peer may use the default
+        // table size; we lower ours on the ACK.
+        let hpack_dec = hpack::Decoder::new(4096.max(config.header_table_size as usize));
+        Connection {
+            role,
+            phase: Phase::Preface,
+            recv_buf: BytesMut::new(),
+            decoder,
+            hpack_dec,
+            hpack_enc: hpack::Encoder::new(),
+            streams: IdMap::default(),
+            closed: HashMap::new(),
+            closed_order: VecDeque::new(),
+            next_local_id: 1,
+            last_peer_id: 0,
+            peer_open: 0,
+            local_open: 0,
+            peer: PeerSettings::default(),
+            settings_pending: true,
+            settings_deadline: None,
+            conn_send: Window::new(DEFAULT_WINDOW),
+            conn_recv: RecvFlow::new(DEFAULT_WINDOW, config.connection_window),
+            control: BytesMut::new(),
+            ready: VecDeque::new(),
+            events: VecDeque::new(),
+            continuation: None,
+            pings: Vec::new(),
+            ping_seq: 0,
+            last_recv: now,
+            keepalive_deadline: None,
+            last_peer_ping: None,
+            ping_strikes: 0,
+            counters: Counters {
+                resets: RateCounter::new(limits.resets),
+                pings: RateCounter::new(limits.pings),
+                settings: RateCounter::new(limits.settings),
+                empty: RateCounter::new(limits.empty_frames),
+                window_updates: RateCounter::new(limits.window_updates),
+            },
+            goaway_sent: None,
+            goaway_received: None,
+            shutdown: Shutdown::None,
+            rtt: None,
+            scratch: BytesMut::new(),
+            http1_answer: None,
+            config,
+        }
+    }
+
+    fn queue_initial_settings(&mut self, now: Instant) {
+        let c = &self.config;
+        let settings = Settings {
+            header_table_size: (c.header_table_size != 4096).then_some(c.header_table_size),
+            enable_push: (self.role == Role::Client).then_some(false),
+            max_concurrent_streams: Some(c.max_concurrent_streams),
+            initial_window_size: (c.initial_stream_window != DEFAULT_WINDOW)
+                .then_some(c.initial_stream_window),
+            max_frame_size: (c.max_frame_size != 16_384).then_some(c.max_frame_size),
+            max_header_list_size: Some(c.max_header_list_size),
+            ..Settings::default()
+        };
+        settings.encode(&mut self.control);
+        // The connection window starts at 65,535 for both sides; open ours
+        // to the configured size at once.
+        let extra = i64::from(self.config.connection_window) - i64::from(DEFAULT_WINDOW);
+        if extra > 0 {
+            let inc = u32::try_from(extra).unwrap_or(0);
+            self.conn_recv.window.grow(extra).ok();
+            frame::WindowUpdate {
+                stream_id: StreamId::ZERO,
+                increment: inc,
+            }
+            .encode(&mut self.control);
+        }
+        self.settings_deadline = Some(now + self.config.settings_timeout);
+    }
+
+    /// Which side this endpoint plays.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The connection has ended (an error, a finished graceful shutdown, or
+    /// end of file). Bytes may still wait in
+    /// [`poll_transmit`](Self::poll_transmit) (a GOAWAY, for instance): write
+    /// them, then close the transport.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// The last round-trip time measured by a PING, if any.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.rtt
+    }
+
+    /// The state of a stream this connection tracks, if it tracks it.
+    pub fn stream_state(&self, stream: StreamId) -> Option<State> {
+        self.streams.get(stream.value()).map(|s| s.state)
+    }
+
+    /// Streams currently tracked (open, half-closed, or with data queued).
+    pub fn active_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS (`u32::MAX` until it says).
+    pub fn peer_max_concurrent_streams(&self) -> u32 {
+        self.peer.max_concurrent_streams
+    }
+
+    /// Whether a new stream may be opened now without hitting
+    /// [`SendError::ConcurrencyLimit`], [`SendError::GoingAway`] or
+    /// [`SendError::StreamIdsExhausted`].
+    pub fn can_open_stream(&self) -> bool {
+        self.role == Role::Client
+            && self.phase != Phase::Closed
+            && self.goaway_sent.is_none()
+            && self.goaway_received.is_none()
+            && self.local_open < self.peer.max_concurrent_streams
+            && self.next_local_id <= StreamId::MAX.value()
+    }
+
+    /// Bytes the application has queued on a stream and not yet sent.
+    pub fn queued_bytes(&self, stream: StreamId) -> usize {
+        self.streams
+            .get(stream.value())
+            .map_or(0, |s| s.queued_bytes)
+    }
+
+    /// The next event, if any. Drain until `None` after every input.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Open a stream (client only) and queue its HEADERS. The fields must
+    /// be valid per RFC 9113 §8 (the gRPC layer builds them).
+    pub fn open_stream(
+        &mut self,
+        fields: Vec<HeaderField>,
+        end_stream: bool,
+    ) -> Result<StreamId, SendError> {
+        if self.role != Role::Client {
+            return Err(SendError::WrongRole);
+        }
+        if self.phase == Phase::Closed {
+            return Err(SendError::ConnectionClosed);
+        }
+        if self.goaway_sent.is_some() || self.goaway_received.is_some() {
+            return Err(SendError::GoingAway);
+        }
+        if self.next_local_id > StreamId::MAX.value() {
+            return Err(SendError::StreamIdsExhausted);
+        }
+        if self.local_open >= self.peer.max_concurrent_streams {
+            return Err(SendError::ConcurrencyLimit);
+        }
+        let id = StreamId::new(self.next_local_id);
+        self.next_local_id += 2;
+        let mut s = Stream::new(
+            id,
+            self.peer.initial_window_size,
+            self.local_initial_window(),
+            self.config.initial_stream_window,
+        );
+        s.queue.push_back(Outbound::Headers { fields, end_stream });
+        s.send_done = end_stream;
+        self.streams.insert(id.value(), s);
+        self.local_open += 1;
+        self.schedule(id);
+        Ok(id)
+    }
+
+    /// Queue a header block on a stream: a server's response head, or
+    /// trailers (`end_stream` true) on either side.
+    pub fn send_headers(
+        &mut self,
+        stream: StreamId,
+        fields: Vec<HeaderField>,
+        end_stream: bool,
+    ) -> Result<(), SendError> {
+        let s = self.writable_stream(stream)?;
+        s.queue.push_back(Outbound::Headers { fields, end_stream });
+        s.send_done = end_stream;
+        self.schedule(stream);
+        Ok(())
+    }
+
+    /// Queue body bytes on a stream. Refused with [`SendError::Blocked`]
+    /// while the stream's queue holds `max_send_buffer` bytes or more;
+    /// [`Event::Writable`] says when to try again.
+    pub fn send_data(
+        &mut self,
+        stream: StreamId,
+        data: Bytes,
+        end_stream: bool,
+    ) -> Result<(), SendError> {
+        let limit = self.config.max_send_buffer;
+        let s = self.writable_stream(stream)?;
+        if data.is_empty() && !end_stream {
+            return Ok(());
+        }
+        if s.queued_bytes >= limit && !data.is_empty() {
+            s.wants_writable = true;
+            return Err(SendError::Blocked(stream));
+        }
+        s.queued_bytes += data.len();
+        s.queue.push_back(Outbound::Data { data, end_stream });
+        s.send_done = end_stream;
+        self.schedule(stream);
+        Ok(())
+    }
+
+    /// Whether [`send_data`](Self::send_data) would accept data on this
+    /// stream now.
+    pub fn is_writable(&self, stream: StreamId) -> bool {
+        self.streams
+            .get(stream.value())
+            .is_some_and(|s| !s.send_done && s.queued_bytes < self.config.max_send_buffer)
+    }
+
+    fn writable_stream(&mut self, stream: StreamId) -> Result<&mut Stream, SendError> {
+        if self.phase == Phase::Closed {
+            return Err(SendError::ConnectionClosed);
+        }
+        let s = self
+            .streams
+            .get_mut(stream.value())
+            .ok_or(SendError::UnknownStream(stream))?;
+        if s.send_done || matches!(s.state, State::HalfClosedLocal | State::Closed) {
+            return Err(SendError::StreamClosed(stream));
+        }
+        Ok(s)
+    }
+
+    /// Reset a stream with RST_STREAM (for example CANCEL). Anything queued
+    /// on it is dropped. Resetting a stream that is already gone does
+    /// nothing.
+    pub fn reset(&mut self, stream: StreamId, code: Reason) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if let Some(s) = self.streams.get(stream.value()) {
+            if s.state != State::Idle {
+                RstStream {
+                    stream_id: stream,
+                    code,
+                }
+                .encode(&mut self.control);
+            }
+            self.forget_stream(stream, CloseKind::ResetByUs);
+        }
+    }
+
+    /// The application consumed `n` bytes of DATA received on `stream`.
+    /// WINDOW_UPDATE frames are batched: one goes out once a quarter of the
+    /// window is free again. Call it for data of streams that have since
+    /// closed too: the connection window still needs the bytes back.
+    pub fn release_capacity(&mut self, stream: StreamId, n: u32) {
+        if self.phase == Phase::Closed || n == 0 {
+            return;
+        }
+        self.release_connection(n);
+        if let Some(s) = self.streams.get_mut(stream.value()) {
+            if !s.recv_done {
+                if let Some(inc) = s.recv.release(n) {
+                    frame::WindowUpdate {
+                        stream_id: stream,
+                        increment: inc,
+                    }
+                    .encode(&mut self.control);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn release_connection(&mut self, n: u32) {
+        if let Some(inc) = self.conn_recv.release(n) {
+            frame::WindowUpdate {
+                stream_id: StreamId::ZERO,
+                increment: inc,
+            }
+            .encode(&mut self.control);
+        }
+    }
+
+    /// Send a PING; its acknowledgement is reported as
+    /// [`Event::PingAcked`] with the round-trip time. Returns the payload.
+    pub fn ping(&mut self, now: Instant) -> Result<[u8; 8], SendError> {
+        self.send_ping(now, PingPurpose::User)
+    }
+
+    pub(crate) fn send_ping(
+        &mut self,
+        now: Instant,
+        purpose: PingPurpose,
+    ) -> Result<[u8; 8], SendError> {
+        if self.phase == Phase::Closed {
+            return Err(SendError::ConnectionClosed);
+        }
+        if self.pings.len() >= 4 {
+            return Err(SendError::TooManyPings);
+        }
+        self.ping_seq += 1;
+        let payload = self.ping_seq.to_be_bytes();
+        Ping {
+            ack: false,
+            payload,
+        }
+        .encode(&mut self.control);
+        self.pings.push((payload, now, purpose));
+        Ok(payload)
+    }
+
+    /// Begin a graceful shutdown. A server sends GOAWAY with the last
+    /// stream id 2^31-1 and a PING, then, once the PING is acknowledged
+    /// (or after `shutdown_ping_timeout`), a GOAWAY with the real last
+    /// stream id; streams already open finish. A client sends GOAWAY and
+    /// opens no more streams. The connection closes cleanly when no stream
+    /// is left.
+    pub fn shutdown(&mut self, now: Instant) {
+        if self.phase == Phase::Closed || self.shutdown != Shutdown::None {
+            return;
+        }
+        match self.role {
+            Role::Server => {
+                self.send_goaway(StreamId::MAX.value(), Reason::NO_ERROR, Bytes::new());
+                // A full ping slot only delays the final GOAWAY to the timeout.
+                let _ = self.send_ping(now, PingPurpose::Shutdown);
+                self.shutdown = Shutdown::Announced {
+                    deadline: now + self.config.shutdown_ping_timeout,
+                };
+            }
+            Role::Client => {
+                self.send_goaway(self.last_peer_id, Reason::NO_ERROR, Bytes::new());
+                self.shutdown = Shutdown::Draining;
+            }
+        }
+        self.maybe_finish();
+    }
+
+    pub(crate) fn send_goaway(&mut self, last: u32, code: Reason, debug_data: Bytes) {
+        GoAway {
+            last_stream_id: StreamId::new(last),
+            code,
+            debug_data,
+        }
+        .encode(&mut self.control);
+        self.goaway_sent = Some(last);
+    }
+
+    /// Second phase of a server's graceful shutdown.
+    pub(crate) fn final_goaway(&mut self) {
+        if matches!(self.shutdown, Shutdown::Announced { .. }) {
+            self.send_goaway(self.last_peer_id, Reason::NO_ERROR, Bytes::new());
+            self.shutdown = Shutdown::Draining;
+            self.maybe_finish();
+        }
+    }
+
+    /// Close cleanly once draining and no stream is left.
+    pub(crate) fn maybe_finish(&mut self) {
+        let draining = self.shutdown == Shutdown::Draining
+            || self
+                .goaway_received
+                .is_some_and(|_| self.role == Role::Client || self.goaway_sent.is_some());
+        if draining && self.streams.is_empty() && self.phase != Phase::Closed {
+            self.phase = Phase::Closed;
+            self.ready.clear();
+            self.events.push_back(Event::Closed { error: None });
+        }
+    }
+
+    /// End the connection because of `err`. A GOAWAY of ours is queued
+    /// first; every stream is dropped; [`Event::Closed`] is reported.
+    pub(crate) fn fail(&mut self, err: ConnectionError) -> ConnectionError {
+        if self.phase == Phase::Closed {
+            return err;
+        }
+        match &err {
+            ConnectionError::GoAway {
+                code,
+                debug_data,
+                initiator: Initiator::Local,
+            } => {
+                let (code, debug) = (*code, debug_data.clone());
+                self.send_goaway(self.last_peer_id, code, debug);
+            }
+            ConnectionError::SettingsTimeout => {
+                self.send_goaway(self.last_peer_id, Reason::SETTINGS_TIMEOUT, Bytes::new());
+            }
+            _ => {}
+        }
+        self.phase = Phase::Closed;
+        self.streams.clear();
+        self.ready.clear();
+        self.continuation = None;
+        self.recv_buf.clear();
+        self.events.push_back(Event::Closed {
+            error: Some(err.clone()),
+        });
+        err
+    }
+
+    /// The transport reached end of file.
+    pub fn receive_eof(&mut self) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if self.streams.is_empty() && self.phase == Phase::Open {
+            self.phase = Phase::Closed;
+            self.events.push_back(Event::Closed { error: None });
+        } else {
+            self.fail(ConnectionError::TransportClosed);
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next run, if
+    /// ever.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.phase == Phase::Closed {
+            return None;
+        }
+        let mut next = self.settings_deadline;
+        let mut earliest = |t: Option<Instant>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        };
+        if let Shutdown::Announced { deadline } = self.shutdown {
+            earliest(Some(deadline));
+        }
+        earliest(self.keepalive_deadline);
+        earliest(self.next_keepalive_ping());
+        next
+    }
+
+    fn next_keepalive_ping(&self) -> Option<Instant> {
+        let interval = self.config.keepalive_interval?;
+        if self.keepalive_deadline.is_some() || self.phase != Phase::Open {
+            return None;
+        }
+        if self.streams.is_empty() && !self.config.keepalive_while_idle {
+            return None;
+        }
+        Some(self.last_recv + interval)
+    }
+
+    /// Run the timers that are due at `now`: SETTINGS acknowledgement,
+    /// keepalive, graceful shutdown.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if self.settings_deadline.is_some_and(|d| now >= d) {
+            self.settings_deadline = None;
+            self.fail(ConnectionError::SettingsTimeout);
+            return;
+        }
+        if self.keepalive_deadline.is_some_and(|d| now >= d) {
+            self.keepalive_deadline = None;
+            self.fail(ConnectionError::KeepaliveTimeout);
+            return;
+        }
+        if self.next_keepalive_ping().is_some_and(|t| now >= t)
+            && self.send_ping(now, PingPurpose::Keepalive).is_ok()
+        {
+            self.keepalive_deadline = Some(now + self.config.keepalive_timeout);
+        }
+        if let Shutdown::Announced { deadline } = self.shutdown {
+            if now >= deadline {
+                self.final_goaway();
+            }
+        }
+    }
+
+    /// The initial receive window we enforce on new streams. Until our
+    /// SETTINGS is acknowledged the peer may use either the default or our
+    /// value, so the larger one applies.
+    pub(crate) fn local_initial_window(&self) -> u32 {
+        if self.settings_pending {
+            self.config.initial_stream_window.max(DEFAULT_WINDOW)
+        } else {
+            self.config.initial_stream_window
+        }
+    }
+
+    /// Forget a stream: drop its queue, remember how it closed, fix the
+    /// counts.
+    pub(crate) fn forget_stream(&mut self, id: StreamId, how: CloseKind) {
+        if self.streams.remove(id.value()).is_none() {
+            return;
+        }
+        self.remember_closed(id, how);
+        if self.is_peer_initiated(id) {
+            self.peer_open = self.peer_open.saturating_sub(1);
+        } else {
+            self.local_open = self.local_open.saturating_sub(1);
+            self.events.push_back(Event::StreamCapacity);
+        }
+        self.maybe_finish();
+    }
+
+    pub(crate) fn remember_closed(&mut self, id: StreamId, how: CloseKind) {
+        if self.config.max_closed_streams == 0 {
+            return;
+        }
+        if self.closed.insert(id.value(), how).is_none() {
+            self.closed_order.push_back(id.value());
+            while self.closed_order.len() > self.config.max_closed_streams {
+                if let Some(old) = self.closed_order.pop_front() {
+                    self.closed.remove(&old);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn is_peer_initiated(&self, id: StreamId) -> bool {
+        match self.role {
+            Role::Server => id.is_client_initiated(),
+            Role::Client => !id.is_client_initiated(),
+        }
+    }
+
+    pub(crate) fn schedule(&mut self, id: StreamId) {
+        if let Some(s) = self.streams.get_mut(id.value()) {
+            if !s.scheduled && !s.queue.is_empty() {
+                s.scheduled = true;
+                self.ready.push_back(id);
+            }
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! Validation of received header lists (RFC 9113 §8.2, §8.3): what makes a
+//! request head, a response head or a trailer section malformed.
+//!
+//! A malformed message is a stream error of type PROTOCOL_ERROR (§8.1.1);
+//! the connection carries on.
+
+use crate::hpack::HeaderField;
+
+/// Why a header list is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Malformed {
+    /// A field name is empty, has an uppercase letter, or a byte RFC 9113
+    /// §8.2.1 forbids.
+    BadName,
+    /// A field value has NUL, CR or LF, or starts or ends with whitespace.
+    BadValue,
+    /// A connection-specific field (connection, keep-alive, ...) (§8.2.2).
+    ConnectionSpecific,
+    /// `te` with a value other than `trailers` (§8.2.2).
+    BadTe,
+    /// A pseudo-header field after a regular field (§8.3).
+    PseudoAfterRegular,
+    /// A pseudo-header field not defined for this kind of message, or one
+    /// in trailers (§8.3).
+    UnknownPseudo,
+    /// A pseudo-header field given twice (§8.3.1).
+    DuplicatePseudo,
+    /// A required pseudo-header field is missing or empty (§8.3.1, §8.3.2).
+    MissingPseudo,
+    /// `:status` is not three digits.
+    BadStatus,
+    /// `content-length` is not a number, or its values disagree.
+    BadContentLength,
+}
+
+/// What a valid head tells the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct HeadInfo {
+    /// `content-length`, if given.
+    pub(crate) content_length: Option<u64>,
+    /// The response status (responses only).
+    pub(crate) status: Option<u16>,
+}
+
+/// The kind of header section being checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Section {
+    Request,
+    Response,
+    Trailers,
+}
+
+fn name_ok(name: &[u8]) -> bool {
+    let body = match name.split_first() {
+        None => return false,
+        Some((b':', rest)) => rest,
+        Some(_) => name,
+    };
+    !body.is_empty()
+        && body
+            .iter()
+            .all(|&b| !(b <= 0x20 || b.is_ascii_uppercase() || b >= 0x7f || b == b':'))
+}
+
+fn value_ok(value: &[u8]) -> bool {
+    let ws = |b: &u8| *b == b' ' || *b == b'\t';
+    !value.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n')
+        && !value.first().is_some_and(ws)
+        && !value.last().is_some_and(ws)
+}
+
+fn parse_content_length(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    value.iter().try_fold(0u64, |acc, &d| {
+        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// Check a header section; on success return what the connection tracks.
+pub(crate) fn validate(section: Section, fields: &[HeaderField]) -> Result<HeadInfo, Malformed> {
+    let mut info = HeadInfo::default();
+    let mut regular_seen = false;
+    // Request pseudo-fields: method, scheme, path, authority, protocol.
+    let mut seen = [false; 5];
+    let mut method_connect = false;
+    let mut path_empty = false;
+    for f in fields {
+        let name: &[u8] = &f.name;
+        let value: &[u8] = &f.value;
+        if !name_ok(name) {
+            return Err(Malformed::BadName);
+        }
+        if !value_ok(value) {
+            return Err(Malformed::BadValue);
+        }
+        if name.first() == Some(&b':') {
+            if regular_seen {
+                return Err(Malformed::PseudoAfterRegular);
+            }
+            let slot = match (section, name) {
+                (Section::Request, b":method") => 0,
+                (Section::Request, b":scheme") => 1,
+                (Section::Request, b":path") => 2,
+                (Section::Request, b":authority") => 3,
+                (Section::Response, b":status") => 0,
+                _ => return Err(Malformed::UnknownPseudo),
+            };
+            if seen[slot] {
+                return Err(Malformed::DuplicatePseudo);
+            }
+            seen[slot] = true;
+            match (section, slot) {
+                (Section::Request, 0) => method_connect = value == b"CONNECT",
+                (Section::Request, 2) => path_empty = value.is_empty(),
+                (Section::Response, _) => {
+                    if value.len() != 3 || !value.iter().all(u8::is_ascii_digit) {
+                        return Err(Malformed::BadStatus);
+                    }
+                    info.status = value
+                        .iter()
+                        .try_fold(0u16, |a, &d| Some(a * 10 + u16::from(d - b'0')));
+                }
+                _ => {}
+            }
+            continue;
+        }
+        regular_seen = true;
+        match name {
+            b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding"
+            | b"upgrade" => return Err(Malformed::ConnectionSpecific),
+            b"te" if value != b"trailers" => return Err(Malformed::BadTe),
+            b"content-length" if section != Section::Trailers => {
+                let n = parse_content_length(value).ok_or(Malformed::BadContentLength)?;
+                if info.content_length.is_some_and(|old| old != n) {
+                    return Err(Malformed::BadContentLength);
+                }
+                info.content_length = Some(n);
+            }
+            _ => {}
+        }
+    }
+    match section {
+        Section::Request => {
+            if method_connect {
+                // §8.5: CONNECT carries only :method and :authority.
+                if seen[1] || seen[2] {
+                    return Err(Malformed::UnknownPseudo);
+                }
+                if !seen[3] {
+                    return Err(Malformed::MissingPseudo);
+                }
+            } else if !(seen[0] && seen[1] && seen[2]) || path_empty {
+                return Err(Malformed::MissingPseudo);
+            }
+        }
+        Section::Response => {
+            if !seen[0] {
+                return Err(Malformed::MissingPseudo);
+            }
+        }
+        Section::Trailers => {}
+    }
+    Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn f(name: &str, value: &str) -> HeaderField {
+        HeaderField {
+            name: Bytes::copy_from_slice(name.as_bytes()),
+            value: Bytes::copy_from_slice(value.as_bytes()),
+            sensitive: false,
+        }
+    }
+
+    fn request(extra: &[(&str, &str)]) -> Vec<HeaderField> {
+        let mut v = vec![
+            f(":method", "POST"),
+            f(":scheme", "http"),
+            f(":path", "/a.B/C"),
+            f(":authority", "x"),
+        ];
+        v.extend(extra.iter().map(|(n, v)| f(n, v)));
+        v
+    }
+
+    #[test]
+    fn a_grpc_request_is_valid() {
+        let h = request(&[("content-type", "application/grpc"), ("te", "trailers")]);
+        assert_eq!(validate(Section::Request, &h), Ok(HeadInfo::default()));
+    }
+
+    #[test]
+    fn rfc9113_8_2_1_uppercase_name_is_malformed() {
+        let h = request(&[("Content-Type", "application/grpc")]);
+        assert_eq!(validate(Section::Request, &h), Err(Malformed::BadName));
+    }
+
+    #[test]
+    fn rfc9113_8_2_1_value_with_cr_lf_nul_or_edge_space_is_malformed() {
+        for bad in ["a\rb", "a\nb", "a\0b", " a", "a\t"] {
+            let h = request(&[("x", bad)]);
+            assert_eq!(
+                validate(Section::Request, &h),
+                Err(Malformed::BadValue),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rfc9113_8_2_2_connection_specific_fields_are_malformed() {
+        for name in [
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "transfer-encoding",
+            "upgrade",
+        ] {
+            let h = request(&[(name, "x")]);
+            assert_eq!(
+                validate(Section::Request, &h),
+                Err(Malformed::ConnectionSpecific)
+            );
+        }
+        let h = request(&[("te", "gzip")]);
+        assert_eq!(validate(Section::Request, &h), Err(Malformed::BadTe));
+    }
+
+    #[test]
+    fn rfc9113_8_3_pseudo_rules() {
+        let mut h = request(&[("x", "y")]);
+        h.push(f(":method", "GET"));
+        assert_eq!(
+            validate(Section::Request, &h),
+            Err(Malformed::PseudoAfterRegular)
+        );
+
+        let h = request(&[])
+            .into_iter()
+            .chain([f(":path", "/b")])
+            .collect::<Vec<_>>();
+        assert_eq!(
+            validate(Section::Request, &h),
+            Err(Malformed::DuplicatePseudo)
+        );
+
+        let h = vec![f(":method", "POST"), f(":path", "/x")];
+        assert_eq!(
+            validate(Section::Request, &h),
+            Err(Malformed::MissingPseudo)
+        );
+
+        let h = vec![f(":method", "POST"), f(":scheme", "http"), f(":path", "")];
+        assert_eq!(
+            validate(Section::Request, &h),
+            Err(Malformed::MissingPseudo)
+        );
+
+        let mut h = request(&[]);
+        h.insert(0, f(":status", "200"));
+        assert_eq!(
+            validate(Section::Request, &h),
+            Err(Malformed::UnknownPseudo)
+        );
+
+        let h = vec![f(":status", "200"), f(":path", "/")];
+        assert_eq!(
+            validate(Section::Response, &h),
+            Err(Malformed::UnknownPseudo)
+        );
+
+        let h = vec![f(":status", "2000")];
+        assert_eq!(validate(Section::Response, &h), Err(Malformed::BadStatus));
+
+        let h = vec![f(":status", "200"), f("grpc-status", "0")];
+        assert_eq!(
+            validate(Section::Trailers, &h),
+            Err(Malformed::UnknownPseudo)
+        );
+    }
+
+    #[test]
+    fn response_status_and_content_length_are_reported() {
+        let h = vec![f(":status", "204"), f("content-length", "12")];
+        assert_eq!(
+            validate(Section::Response, &h),
+            Ok(HeadInfo {
+                content_length: Some(12),
+                status: Some(204)
+            })
+        );
+        let h = vec![
+            f(":status", "200"),
+            f("content-length", "1"),
+            f("content-length", "2"),
+        ];
+        assert_eq!(
+            validate(Section::Response, &h),
+            Err(Malformed::BadContentLength)
+        );
+        let h = vec![f(":status", "200"), f("content-length", "-1")];
+        assert_eq!(
+            validate(Section::Response, &h),
+            Err(Malformed::BadContentLength)
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! A map keyed by stream identifier with a cheap hash (identifiers are
+//! small sequential integers; SipHash's DoS resistance buys nothing here
+//! because the peer cannot choose colliding identifiers freely: they must
+//! increase).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Multiplicative (Fibonacci) hashing of a `u32`.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        let h = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 29);
+    }
+}
+
+/// Streams by identifier.
+#[derive(Debug)]
+pub(crate) struct IdMap<T> {
+    map: HashMap<u32, T, BuildHasherDefault<IdHasher>>,
+}
+
+impl<T> Default for IdMap<T> {
+    fn default() -> Self {
+        IdMap {
+            map: HashMap::default(),
+        }
+    }
+}
+
+impl<T> IdMap<T> {
+    pub(crate) fn get(&self, id: u32) -> Option<&T> {
+        self.map.get(&id)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: u32) -> Option<&mut T> {
+        self.map.get_mut(&id)
+    }
+
+    pub(crate) fn insert(&mut self, id: u32, value: T) {
+        self.map.insert(id, value);
+    }
+
+    pub(crate) fn remove(&mut self, id: u32) -> Option<T> {
+        self.map.remove(&id)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.map.clear();
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &T> {
+        self.map.values()
+    }
+
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.map.values_mut()
+    }
+}
+
+impl std::fmt::Debug for IdHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdHasher")
+    }
+}

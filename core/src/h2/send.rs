@@ -1,0 +1,131 @@
+//! The send path: control frames first, then streams in round-robin order,
+//! one frame per stream per turn, within the peer's windows.
+
+use bytes::BytesMut;
+
+use super::connection::{CloseKind, Connection, Phase};
+use super::event::Event;
+use super::stream::{Input, Outbound, State};
+use crate::frame::{self, StreamId};
+
+impl Connection {
+    /// Append bytes to send to `dst`; returns how many were appended. Call
+    /// it until it returns 0 (each call appends about `transmit_chunk`
+    /// bytes at most), and after every input or action.
+    pub fn poll_transmit(&mut self, dst: &mut BytesMut) -> usize {
+        let start = dst.len();
+        if let Some(answer) = self.http1_answer.take() {
+            dst.extend_from_slice(&answer);
+            return dst.len() - start;
+        }
+        if !self.control.is_empty() {
+            dst.extend_from_slice(&self.control);
+            self.control.clear();
+        }
+        if self.phase == Phase::Closed {
+            return dst.len() - start;
+        }
+        let budget = self.config.transmit_chunk;
+        // Each stream gets one frame per turn; a stream that cannot send
+        // leaves the ready list until a window or new data brings it back.
+        while dst.len() - start < budget {
+            let Some(id) = self.ready.pop_front() else {
+                break;
+            };
+            let again = self.send_one(id, dst);
+            match again {
+                Turn::Again => self.ready.push_back(id),
+                Turn::Idle => {
+                    if let Some(s) = self.streams.get_mut(id.value()) {
+                        s.scheduled = false;
+                    }
+                }
+            }
+        }
+        dst.len() - start
+    }
+
+    /// Write one frame for stream `id`.
+    fn send_one(&mut self, id: StreamId, dst: &mut BytesMut) -> Turn {
+        let peer_max_frame = self.peer.max_frame_size as usize;
+        let conn_avail = self.conn_send.available() as usize;
+        let max_buffer = self.config.max_send_buffer;
+        let Some(s) = self.streams.get_mut(id.value()) else {
+            return Turn::Idle;
+        };
+        let Some(item) = s.queue.front_mut() else {
+            return Turn::Idle;
+        };
+        let end_sent;
+        match item {
+            Outbound::Headers { fields, end_stream } => {
+                let end = *end_stream;
+                let fields = std::mem::take(fields);
+                s.queue.pop_front();
+                self.scratch.clear();
+                self.hpack_enc.encode(
+                    fields
+                        .iter()
+                        .map(|f| (&f.name[..], &f.value[..], f.sensitive)),
+                    &mut self.scratch,
+                );
+                frame::encode_header_block(id, &self.scratch, end, peer_max_frame as u32, dst);
+                end_sent = end;
+                self.ping_strikes = 0;
+            }
+            Outbound::Data { data, end_stream } => {
+                let window = (s.send_window.available() as usize).min(conn_avail);
+                let n = data.len().min(window).min(peer_max_frame);
+                if n == 0 && !data.is_empty() {
+                    // Waiting on flow control.
+                    return Turn::Idle;
+                }
+                let chunk = data.split_to(n);
+                let last = data.is_empty();
+                let end = last && *end_stream;
+                frame::Data {
+                    stream_id: id,
+                    data: chunk,
+                    end_stream: end,
+                    pad_len: None,
+                }
+                .encode(dst);
+                s.send_window.consume(n as u32);
+                self.conn_send.consume(n as u32);
+                s.queued_bytes -= n;
+                if last {
+                    s.queue.pop_front();
+                }
+                end_sent = end;
+                self.ping_strikes = 0;
+            }
+        }
+        let Some(s) = self.streams.get_mut(id.value()) else {
+            return Turn::Idle;
+        };
+        let was_idle = s.state == State::Idle;
+        let _ = s.apply(Input::Send {
+            end_stream: end_sent,
+        });
+        let _ = was_idle;
+        if s.wants_writable && s.queued_bytes < max_buffer {
+            s.wants_writable = false;
+            self.events.push_back(Event::Writable { stream: id });
+        }
+        if s.state == State::Closed {
+            self.forget_stream(id, CloseKind::Ended);
+            return Turn::Idle;
+        }
+        if s.queue.is_empty() {
+            Turn::Idle
+        } else {
+            Turn::Again
+        }
+    }
+}
+
+/// Whether a stream stays in the ready list after its turn.
+enum Turn {
+    Again,
+    Idle,
+}

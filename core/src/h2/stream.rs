@@ -1,0 +1,212 @@
+//! One HTTP/2 stream: its state machine (RFC 9113 §5.1) as an explicit
+//! transition table, its windows, and what the application has queued on it.
+//!
+//! Push is never enabled (we advertise SETTINGS_ENABLE_PUSH 0 as a client
+//! and never promise as a server), so the reserved states do not exist here.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use super::flow::{RecvFlow, Window};
+use crate::frame::StreamId;
+use crate::hpack::HeaderField;
+
+/// The states of RFC 9113 §5.1 that a stream without push can be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Not yet used.
+    Idle,
+    /// Both sides may send.
+    Open,
+    /// We sent END_STREAM; the peer may still send.
+    HalfClosedLocal,
+    /// The peer sent END_STREAM; we may still send.
+    HalfClosedRemote,
+    /// Neither side may send (END_STREAM both ways, or a reset).
+    Closed,
+}
+
+/// What moves a stream from one state to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Input {
+    /// We send HEADERS or DATA, with or without END_STREAM.
+    Send {
+        /// The frame carries END_STREAM.
+        end_stream: bool,
+    },
+    /// We receive HEADERS or DATA, with or without END_STREAM.
+    Recv {
+        /// The frame carries END_STREAM.
+        end_stream: bool,
+    },
+    /// We send RST_STREAM.
+    SendReset,
+    /// We receive RST_STREAM.
+    RecvReset,
+}
+
+/// A transition the state machine does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidTransition {
+    /// The state the stream was in.
+    pub from: State,
+    /// The input that is not allowed there.
+    pub input: Input,
+}
+
+/// The transition table of RFC 9113 §5.1 without push. Every pair not
+/// listed is invalid.
+pub fn transition(from: State, input: Input) -> Result<State, InvalidTransition> {
+    use Input::*;
+    use State::*;
+    let to = match (from, input) {
+        (Idle, Send { end_stream: false }) => Open,
+        (Idle, Send { end_stream: true }) => HalfClosedLocal,
+        (Idle, Recv { end_stream: false }) => Open,
+        (Idle, Recv { end_stream: true }) => HalfClosedRemote,
+
+        (Open, Send { end_stream: false }) => Open,
+        (Open, Send { end_stream: true }) => HalfClosedLocal,
+        (Open, Recv { end_stream: false }) => Open,
+        (Open, Recv { end_stream: true }) => HalfClosedRemote,
+
+        (HalfClosedLocal, Recv { end_stream: false }) => HalfClosedLocal,
+        (HalfClosedLocal, Recv { end_stream: true }) => Closed,
+
+        (HalfClosedRemote, Send { end_stream: false }) => HalfClosedRemote,
+        (HalfClosedRemote, Send { end_stream: true }) => Closed,
+
+        (Open | HalfClosedLocal | HalfClosedRemote, SendReset | RecvReset) => Closed,
+
+        _ => return Err(InvalidTransition { from, input }),
+    };
+    Ok(to)
+}
+
+/// Something the application queued on a stream, sent in order.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// A header block; encoded only when it is written, so HPACK state
+    /// follows wire order.
+    Headers {
+        fields: Vec<HeaderField>,
+        end_stream: bool,
+    },
+    /// Body bytes, cut into DATA frames as windows allow.
+    Data { data: Bytes, end_stream: bool },
+}
+
+/// Where the peer's side of a stream is in its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecvPhase {
+    /// No final head yet (a client may see 1xx heads here).
+    Head,
+    /// Head received; DATA or trailers may follow.
+    Body,
+}
+
+/// One live stream.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    pub(crate) id: StreamId,
+    pub(crate) state: State,
+    pub(crate) send_window: Window,
+    pub(crate) recv: RecvFlow,
+    pub(crate) queue: VecDeque<Outbound>,
+    pub(crate) queued_bytes: usize,
+    /// The application queued END_STREAM (or trailers); no more sends.
+    pub(crate) send_done: bool,
+    /// A send was refused with Blocked, or data waits on a window: report
+    /// Writable when that changes.
+    pub(crate) wants_writable: bool,
+    pub(crate) recv_phase: RecvPhase,
+    pub(crate) content_length: Option<u64>,
+    pub(crate) data_received: u64,
+    /// The stream sits in the connection's ready list.
+    pub(crate) scheduled: bool,
+    /// The peer has ended its side; we stop announcing stream window.
+    pub(crate) recv_done: bool,
+}
+
+impl Stream {
+    pub(crate) fn new(id: StreamId, send_window: u32, recv_window: u32, recv_target: u32) -> Self {
+        Stream {
+            id,
+            state: State::Idle,
+            send_window: Window::new(send_window),
+            recv: RecvFlow::new(recv_window, recv_target),
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            send_done: false,
+            wants_writable: false,
+            recv_phase: RecvPhase::Head,
+            content_length: None,
+            data_received: 0,
+            scheduled: false,
+            recv_done: false,
+        }
+    }
+
+    /// Apply a transition of the table; the caller has checked validity.
+    pub(crate) fn apply(&mut self, input: Input) -> Result<(), InvalidTransition> {
+        self.state = transition(self.state, input)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATES: [State; 5] = [
+        State::Idle,
+        State::Open,
+        State::HalfClosedLocal,
+        State::HalfClosedRemote,
+        State::Closed,
+    ];
+    const INPUTS: [Input; 6] = [
+        Input::Send { end_stream: false },
+        Input::Send { end_stream: true },
+        Input::Recv { end_stream: false },
+        Input::Recv { end_stream: true },
+        Input::SendReset,
+        Input::RecvReset,
+    ];
+
+    /// Every (state, input) pair: the expected result written out by hand
+    /// from RFC 9113 §5.1's diagram.
+    #[test]
+    fn rfc9113_5_1_every_state_and_input() {
+        use State::*;
+        #[rustfmt::skip]
+        let expected: [[Option<State>; 6]; 5] = [
+            // send     send+end              recv     recv+end               sRST         rRST
+            [Some(Open), Some(HalfClosedLocal), Some(Open), Some(HalfClosedRemote), None, None], // Idle
+            [Some(Open), Some(HalfClosedLocal), Some(Open), Some(HalfClosedRemote), Some(Closed), Some(Closed)], // Open
+            [None, None, Some(HalfClosedLocal), Some(Closed), Some(Closed), Some(Closed)], // HalfClosedLocal
+            [Some(HalfClosedRemote), Some(Closed), None, None, Some(Closed), Some(Closed)], // HalfClosedRemote
+            [None, None, None, None, None, None], // Closed
+        ];
+        for (si, s) in STATES.iter().enumerate() {
+            for (ii, i) in INPUTS.iter().enumerate() {
+                let got = transition(*s, *i).ok();
+                assert_eq!(got, expected[si][ii], "{s:?} + {i:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rfc9113_5_1_closed_is_terminal() {
+        for i in INPUTS {
+            assert_eq!(
+                transition(State::Closed, i),
+                Err(InvalidTransition {
+                    from: State::Closed,
+                    input: i
+                })
+            );
+        }
+    }
+}

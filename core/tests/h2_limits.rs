@@ -1,0 +1,319 @@
+//! Flood and abuse limits of the HTTP/2 layer: each ends the offender with
+//! GOAWAY ENHANCE_YOUR_CALM (or the code RFC 9113 names) and bounds what the
+//! connection holds.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use grpc_sansio::frame::{
+    self, Continuation, Frame, Ping, Priority, PrioritySpec, Reason, RstStream, Settings,
+    WindowUpdate,
+};
+use grpc_sansio::h2::{Config, Limits, PingPolicy, Rate};
+use support::*;
+
+fn limited(f: impl FnOnce(&mut Limits)) -> Config {
+    let mut c = Config::default();
+    f(&mut c.limits);
+    c
+}
+
+#[test]
+fn rapid_reset_cve_2023_44487_is_cut_off() {
+    let config = limited(|l| l.resets = Rate::new(100, Duration::from_secs(10)));
+    let (mut peer, mut conn) = RawPeer::server(config);
+    let mut closed_at = None;
+    for i in 0..200u32 {
+        let id = 2 * i + 1;
+        let h = peer.headers(id, &request_head("/a.B/C"), false);
+        let _ = peer.send(&mut conn, h);
+        let _ = peer.send(
+            &mut conn,
+            Frame::RstStream(RstStream::new(sid(id), Reason::CANCEL)),
+        );
+        if conn.is_closed() {
+            closed_at = Some(i);
+            break;
+        }
+    }
+    assert_eq!(
+        closed_at,
+        Some(100),
+        "the 101st reset in the period ends it"
+    );
+    let got = peer.read(&mut conn);
+    assert_eq!(goaway_code(&got), Some(Reason::ENHANCE_YOUR_CALM));
+    assert_eq!(conn.active_streams(), 0);
+}
+
+#[test]
+fn resets_spread_over_time_are_tolerated() {
+    let config = limited(|l| l.resets = Rate::new(100, Duration::from_secs(10)));
+    let (mut peer, mut conn) = RawPeer::server(config);
+    for i in 0..300u32 {
+        if i % 50 == 0 {
+            peer.clock.advance(Duration::from_secs(5));
+        }
+        let id = 2 * i + 1;
+        let h = peer.headers(id, &request_head("/a.B/C"), false);
+        peer.send(&mut conn, h).unwrap();
+        peer.send(
+            &mut conn,
+            Frame::RstStream(RstStream::new(sid(id), Reason::CANCEL)),
+        )
+        .unwrap();
+    }
+    assert!(!conn.is_closed());
+}
+
+#[test]
+fn ping_flood_is_cut_off() {
+    let config = limited(|l| l.pings = Rate::new(50, Duration::from_secs(10)));
+    let (mut peer, mut conn) = RawPeer::server(config);
+    for _ in 0..50 {
+        peer.send(&mut conn, Frame::Ping(Ping::new([1; 8])))
+            .unwrap();
+    }
+    assert!(
+        peer.send(&mut conn, Frame::Ping(Ping::new([1; 8])))
+            .is_err()
+    );
+    let got = peer.read(&mut conn);
+    assert_eq!(goaway_code(&got), Some(Reason::ENHANCE_YOUR_CALM));
+    let acks = got
+        .iter()
+        .filter(|f| matches!(f, Frame::Ping(p) if p.ack))
+        .count();
+    assert_eq!(acks, 50);
+}
+
+#[test]
+fn settings_flood_is_cut_off() {
+    let config = limited(|l| l.settings = Rate::new(20, Duration::from_secs(10)));
+    let (mut peer, mut conn) = RawPeer::server(config);
+    // The handshake's SETTINGS counted once.
+    for _ in 0..19 {
+        peer.send(&mut conn, Frame::Settings(Settings::default()))
+            .unwrap();
+    }
+    assert!(
+        peer.send(&mut conn, Frame::Settings(Settings::default()))
+            .is_err()
+    );
+    assert_eq!(
+        goaway_code(&peer.read(&mut conn)),
+        Some(Reason::ENHANCE_YOUR_CALM)
+    );
+}
+
+#[test]
+fn empty_data_and_priority_flood_cve_2019_9518_is_cut_off() {
+    let config = limited(|l| l.empty_frames = Rate::new(100, Duration::from_secs(10)));
+    let (mut peer, mut conn) = RawPeer::server(config);
+    let h = peer.headers(1, &request_head("/a.B/C"), false);
+    peer.send(&mut conn, h).unwrap();
+    for i in 0..100 {
+        let f = if i % 2 == 0 {
+            peer.data(1, b"", false)
+        } else {
+            Frame::Priority(Priority {
+                stream_id: sid(3),
+                spec: PrioritySpec {
+                    dependency: sid(0),
+                    exclusive: false,
+                    weight: 1,
+                },
+            })
+        };
+        peer.send(&mut conn, f).unwrap();
+    }
+    assert!(peer.send(&mut conn, peer.data(1, b"", false)).is_err());
+    assert_eq!(
+        goaway_code(&peer.read(&mut conn)),
+        Some(Reason::ENHANCE_YOUR_CALM)
+    );
+}
+
+#[test]
+fn window_update_flood_is_cut_off() {
+    let config = limited(|l| l.window_updates = Rate::new(100, Duration::from_secs(10)));
+    let (mut peer, mut conn) = RawPeer::server(config);
+    for _ in 0..100 {
+        peer.send(&mut conn, Frame::WindowUpdate(WindowUpdate::new(sid(0), 1)))
+            .unwrap();
+    }
+    assert!(
+        peer.send(&mut conn, Frame::WindowUpdate(WindowUpdate::new(sid(0), 1)))
+            .is_err()
+    );
+    assert_eq!(
+        goaway_code(&peer.read(&mut conn)),
+        Some(Reason::ENHANCE_YOUR_CALM)
+    );
+}
+
+#[test]
+fn continuation_flood_cve_2024_27316_is_cut_off() {
+    let (mut peer, mut conn) = RawPeer::server(Config::default());
+    let block = peer.block(&request_head("/a.B/C"));
+    peer.send(
+        &mut conn,
+        Frame::Headers(frame::Headers {
+            stream_id: sid(1),
+            fragment: block,
+            end_stream: false,
+            end_headers: false,
+            priority: None,
+            pad_len: None,
+        }),
+    )
+    .unwrap();
+    let mut ended = false;
+    for _ in 0..1000 {
+        let r = peer.send(
+            &mut conn,
+            Frame::Continuation(Continuation {
+                stream_id: sid(1),
+                fragment: Bytes::new(),
+                end_headers: false,
+            }),
+        );
+        if r.is_err() {
+            ended = true;
+            break;
+        }
+    }
+    assert!(ended);
+    assert_eq!(
+        goaway_code(&peer.read(&mut conn)),
+        Some(Reason::ENHANCE_YOUR_CALM)
+    );
+}
+
+#[test]
+fn endless_header_block_is_bounded() {
+    let (mut peer, mut conn) = RawPeer::server(Config::default());
+    let junk = Bytes::from(vec![0x40u8; 16_000]);
+    peer.send(
+        &mut conn,
+        Frame::Headers(frame::Headers {
+            stream_id: sid(1),
+            fragment: junk.clone(),
+            end_stream: false,
+            end_headers: false,
+            priority: None,
+            pad_len: None,
+        }),
+    )
+    .unwrap();
+    let mut sent = 16_000;
+    while peer
+        .send(
+            &mut conn,
+            Frame::Continuation(Continuation {
+                stream_id: sid(1),
+                fragment: junk.clone(),
+                end_headers: false,
+            }),
+        )
+        .is_ok()
+    {
+        sent += 16_000;
+        assert!(sent <= 64 << 10, "buffered past max_header_block_size");
+    }
+    assert_eq!(
+        goaway_code(&peer.read(&mut conn)),
+        Some(Reason::ENHANCE_YOUR_CALM)
+    );
+}
+
+#[test]
+fn peer_that_never_reads_control_frames_is_cut_off() {
+    let mut config = Config::default();
+    config.max_pending_control = 1024;
+    let (mut peer, mut conn) = RawPeer::server(config);
+    // Each PING needs a 17-byte answer; we never read them.
+    let mut pings = BytesMut::new();
+    for _ in 0..100 {
+        Ping::new([9; 8]).encode(&mut pings);
+    }
+    assert!(peer.send_raw(&mut conn, &pings).is_err());
+    assert!(conn.is_closed());
+    let got = peer.read(&mut conn);
+    assert_eq!(goaway_code(&got), Some(Reason::ENHANCE_YOUR_CALM));
+}
+
+#[test]
+fn grpc_keepalive_enforcement_too_many_pings() {
+    let mut config = Config::default();
+    config.ping_policy = Some(PingPolicy::default());
+    let (mut peer, mut conn) = RawPeer::server(config);
+    // No stream open and pings not permitted without streams: strikes.
+    peer.send(&mut conn, Frame::Ping(Ping::new([1; 8])))
+        .unwrap();
+    peer.send(&mut conn, Frame::Ping(Ping::new([2; 8])))
+        .unwrap();
+    assert!(
+        peer.send(&mut conn, Frame::Ping(Ping::new([3; 8])))
+            .is_err()
+    );
+    let got = peer.read(&mut conn);
+    let debug = got.iter().find_map(|f| match f {
+        Frame::GoAway(g) => Some((g.code, g.debug_data.clone())),
+        _ => None,
+    });
+    assert_eq!(
+        debug,
+        Some((
+            Reason::ENHANCE_YOUR_CALM,
+            Bytes::from_static(b"too_many_pings")
+        ))
+    );
+}
+
+#[test]
+fn grpc_keepalive_enforcement_allows_spaced_pings_with_streams() {
+    let mut config = Config::default();
+    config.ping_policy = Some(PingPolicy {
+        min_interval: Duration::from_secs(10),
+        permit_without_streams: false,
+        max_strikes: 2,
+    });
+    let (mut peer, mut conn) = RawPeer::server(config);
+    let h = peer.headers(1, &request_head("/a.B/C"), false);
+    peer.send(&mut conn, h).unwrap();
+    for i in 0..10 {
+        peer.clock.advance(Duration::from_secs(10));
+        peer.send(&mut conn, Frame::Ping(Ping::new([i; 8])))
+            .unwrap();
+    }
+    assert!(!conn.is_closed());
+}
+
+#[test]
+fn oversized_header_list_is_reported_for_its_stream_only() {
+    let mut config = Config::default();
+    config.max_header_list_size = 1024;
+    let (mut peer, mut conn) = RawPeer::server(config);
+    let mut h = request_head("/a.B/C");
+    h.push(field("x-big", &"v".repeat(2000)));
+    let f = peer.headers(1, &h, true);
+    peer.send(&mut conn, f).unwrap();
+    let ev = events(&mut conn);
+    assert_eq!(
+        ev,
+        vec![grpc_sansio::h2::Event::HeaderListTooLarge {
+            stream: sid(1),
+            end_stream: true
+        }]
+    );
+    // HPACK is still in step: a normal request on the next stream decodes.
+    let f = peer.headers(3, &request_head("/a.B/C"), true);
+    peer.send(&mut conn, f).unwrap();
+    let ev = events(&mut conn);
+    assert!(
+        matches!(&ev[..], [grpc_sansio::h2::Event::Headers { stream, .. }] if *stream == sid(3))
+    );
+}

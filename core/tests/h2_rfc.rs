@@ -1,0 +1,1152 @@
+//! RFC 9113 conformance of the server role, case by case. Each test mirrors
+//! one case of the h2spec suite (its id is in the test name) and checks the
+//! frames our connection answers with.
+
+mod support;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use grpc_sansio::frame::{
+    self, Continuation, Frame, GoAway, Ping, Priority, PrioritySpec, PushPromise, Reason,
+    RstStream, Settings, WindowUpdate,
+};
+use grpc_sansio::h2::{Config, Connection, Event};
+use support::*;
+
+/// The application: answer every request head with a 200 and a body.
+fn serve(conn: &mut Connection) {
+    for ev in events(conn) {
+        if let Event::Headers { stream, fields, .. } = ev {
+            if fields.iter().any(|f| &f.name[..] == b":method") {
+                conn.send_headers(stream, support::fields(&[(":status", "200")]), false)
+                    .unwrap();
+                conn.send_data(stream, Bytes::from_static(b"hello world"), true)
+                    .unwrap();
+            }
+        }
+    }
+}
+
+struct Case {
+    peer: RawPeer,
+    conn: Connection,
+    got: Vec<Frame>,
+}
+
+impl Case {
+    fn new() -> Self {
+        let (peer, conn) = RawPeer::server(Config::default());
+        Case {
+            peer,
+            conn,
+            got: Vec::new(),
+        }
+    }
+
+    fn with(config: Config) -> Self {
+        let (peer, conn) = RawPeer::server(config);
+        Case {
+            peer,
+            conn,
+            got: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, f: Frame) -> &mut Self {
+        let _ = self.peer.send(&mut self.conn, f);
+        self.pump();
+        self
+    }
+
+    fn raw(&mut self, bytes: &[u8]) -> &mut Self {
+        let _ = self.peer.send_raw(&mut self.conn, bytes);
+        self.pump();
+        self
+    }
+
+    fn req(&mut self, id: u32, end_stream: bool) -> &mut Self {
+        let f = self.peer.headers(id, &get_head(), end_stream);
+        self.send(f)
+    }
+
+    fn post(&mut self, id: u32, extra: &[(&str, &str)]) -> &mut Self {
+        let mut h = get_head();
+        h[0] = field(":method", "POST");
+        h.extend(fields(extra));
+        let f = self.peer.headers(id, &h, false);
+        self.send(f)
+    }
+
+    fn pump(&mut self) {
+        serve(&mut self.conn);
+        let got = self.peer.read(&mut self.conn);
+        self.got.extend(got);
+    }
+
+    fn ping(&mut self) -> &mut Self {
+        self.send(Frame::Ping(Ping::new(*b"h2spec\0\0")))
+    }
+
+    #[track_caller]
+    fn expect_ping_ack(&self) {
+        let acked = self
+            .got
+            .iter()
+            .any(|f| matches!(f, Frame::Ping(p) if p.ack && &p.payload == b"h2spec\0\0"));
+        assert!(acked, "expected a PING ACK, got {:?}", self.got);
+    }
+
+    #[track_caller]
+    fn expect_conn_error(&self, code: Reason) {
+        assert_eq!(goaway_code(&self.got), Some(code), "frames: {:?}", self.got);
+        assert!(self.conn.is_closed(), "connection must close after GOAWAY");
+    }
+
+    #[track_caller]
+    fn expect_stream_error(&self, id: u32, code: Reason) {
+        assert!(
+            resets(&self.got).contains(&(id, code)),
+            "expected RST_STREAM {id} {code:?}, got {:?}",
+            self.got
+        );
+        assert!(
+            !self.conn.is_closed(),
+            "a stream error leaves the connection up"
+        );
+    }
+
+    #[track_caller]
+    fn expect_response(&self, id: u32) {
+        let first = self.got.iter().find_map(|f| match f {
+            Frame::Headers(h) => Some(h.stream_id.value()),
+            _ => None,
+        });
+        assert_eq!(
+            first,
+            Some(id),
+            "expected a response on {id}, got {:?}",
+            self.got
+        );
+    }
+
+    fn data_lengths(&self) -> Vec<usize> {
+        self.got
+            .iter()
+            .filter_map(|f| match f {
+                Frame::Data(d) => Some(d.data.len()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn raw_frame(ty: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut b = BytesMut::new();
+    b.put_uint(payload.len() as u64, 3);
+    b.put_u8(ty);
+    b.put_u8(flags);
+    b.put_u32(stream);
+    b.put_slice(payload);
+    b.to_vec()
+}
+
+fn settings(list: &[(u16, u32)]) -> Frame {
+    let mut s = Settings::default();
+    for (id, v) in list {
+        s.set(*id, *v).unwrap();
+    }
+    Frame::Settings(s)
+}
+
+// ---- §3.5 preface ----
+
+#[test]
+fn h2spec_http2_3_5_1_server_sends_settings_first() {
+    let mut conn = Connection::server(Config::default(), Clock::new().now);
+    let mut peer = RawPeer::new();
+    let got = peer.read(&mut conn);
+    assert!(matches!(got.first(), Some(Frame::Settings(s)) if !s.ack));
+}
+
+#[test]
+fn h2spec_http2_3_5_2_invalid_preface_is_protocol_error() {
+    let clock = Clock::new();
+    let mut conn = Connection::server(Config::default(), clock.now);
+    let err = conn.receive(b"INVALID CONNECTION PREFACE\r\n\r\n", clock.now);
+    assert!(err.is_err());
+    let mut peer = RawPeer::new();
+    let got = peer.read(&mut conn);
+    assert_eq!(goaway_code(&got), Some(Reason::PROTOCOL_ERROR));
+    assert!(conn.is_closed());
+}
+
+#[test]
+fn rfc9113_3_4_http1_request_gets_a_plain_http1_answer() {
+    let clock = Clock::new();
+    let mut conn = Connection::server(Config::default(), clock.now);
+    let err = conn
+        .receive(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", clock.now)
+        .unwrap_err();
+    assert_eq!(err, grpc_sansio::h2::ConnectionError::Http1Request);
+    let mut out = BytesMut::new();
+    while conn.poll_transmit(&mut out) > 0 {}
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 505 "), "{text}");
+    assert!(text.contains("connection: close"));
+    assert!(conn.is_closed());
+}
+
+#[test]
+fn rfc9113_3_4_preface_may_arrive_one_byte_at_a_time() {
+    let clock = Clock::new();
+    let mut conn = Connection::server(Config::default(), clock.now);
+    let mut bytes = frame::PREFACE.to_vec();
+    let mut s = BytesMut::new();
+    Settings::default().encode(&mut s);
+    bytes.extend_from_slice(&s);
+    for b in bytes {
+        conn.receive(&[b], clock.now).unwrap();
+    }
+    assert!(!conn.is_closed());
+    let mut peer = RawPeer::new();
+    let got = peer.read(&mut conn);
+    assert!(got.iter().any(|f| matches!(f, Frame::Settings(s) if s.ack)));
+}
+
+#[test]
+fn rfc9113_3_4_first_frame_must_be_settings() {
+    let clock = Clock::new();
+    let mut conn = Connection::server(Config::default(), clock.now);
+    let mut bytes = BytesMut::from(frame::PREFACE);
+    Ping::new([0; 8]).encode(&mut bytes);
+    assert!(conn.receive(&bytes, clock.now).is_err());
+    let got = RawPeer::new().read(&mut conn);
+    assert_eq!(goaway_code(&got), Some(Reason::PROTOCOL_ERROR));
+}
+
+// ---- §4 frames ----
+
+#[test]
+fn h2spec_http2_4_1_1_unknown_frame_type_is_ignored() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x16, 0, 0, &[0; 8])).ping();
+    c.expect_ping_ack();
+}
+
+#[test]
+fn h2spec_http2_4_1_2_undefined_flags_are_ignored() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x6, 0x16, 0, b"h2spec\0\0"));
+    c.expect_ping_ack();
+}
+
+#[test]
+fn h2spec_http2_4_1_3_reserved_bit_is_ignored() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x6, 0x16, 0x8000_0000, b"h2spec\0\0"));
+    c.expect_ping_ack();
+}
+
+#[test]
+fn h2spec_http2_4_2_1_data_of_max_frame_size_is_accepted() {
+    let mut c = Case::new();
+    c.post(1, &[]);
+    let body = vec![b'x'; 16_384];
+    let f = c.peer.data(1, &body, true);
+    c.send(f);
+    c.expect_response(1);
+}
+
+#[test]
+fn h2spec_http2_4_2_2_data_over_max_frame_size_is_frame_size_error() {
+    let mut c = Case::new();
+    c.post(1, &[]);
+    let body = vec![b'x'; 16_385];
+    let f = c.peer.data(1, &body, true);
+    c.send(f);
+    assert_eq!(goaway_code(&c.got), Some(Reason::FRAME_SIZE_ERROR));
+}
+
+#[test]
+fn h2spec_http2_4_2_3_headers_over_max_frame_size_is_connection_error() {
+    let mut c = Case::new();
+    let mut h = get_head();
+    for i in 0..5 {
+        h.push(field(&format!("x-dummy{i}"), &"x".repeat(4000)));
+    }
+    let f = c.peer.headers(1, &h, true);
+    c.send(f);
+    c.expect_conn_error(Reason::FRAME_SIZE_ERROR);
+}
+
+#[test]
+fn h2spec_http2_4_3_1_invalid_header_block_is_compression_error() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x1, 0x05, 1, &[0x40]));
+    c.expect_conn_error(Reason::COMPRESSION_ERROR);
+}
+
+#[test]
+fn h2spec_http2_4_3_2_priority_inside_header_block_is_protocol_error() {
+    let mut c = Case::new();
+    let block = c.peer.block(&get_head());
+    c.send(Frame::Headers(frame::Headers {
+        stream_id: sid(1),
+        fragment: block,
+        end_stream: false,
+        end_headers: false,
+        priority: None,
+        pad_len: None,
+    }));
+    c.send(Frame::Priority(Priority {
+        stream_id: sid(1),
+        spec: PrioritySpec {
+            dependency: sid(0),
+            exclusive: false,
+            weight: 255,
+        },
+    }));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_4_3_3_headers_for_another_stream_inside_block_is_protocol_error() {
+    let mut c = Case::new();
+    let block = c.peer.block(&get_head());
+    c.send(Frame::Headers(frame::Headers {
+        stream_id: sid(1),
+        fragment: block,
+        end_stream: false,
+        end_headers: false,
+        priority: None,
+        pad_len: None,
+    }));
+    c.req(3, true);
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+// ---- §5.1 stream states ----
+
+#[test]
+fn h2spec_http2_5_1_1_idle_data_is_protocol_error() {
+    let mut c = Case::new();
+    let f = c.peer.data(1, b"test", true);
+    c.send(f);
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_5_1_2_idle_rst_stream_is_protocol_error() {
+    let mut c = Case::new();
+    c.send(Frame::RstStream(RstStream::new(sid(1), Reason::CANCEL)));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_5_1_3_idle_window_update_is_protocol_error() {
+    let mut c = Case::new();
+    c.send(Frame::WindowUpdate(WindowUpdate::new(sid(1), 100)));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_5_1_4_idle_continuation_is_protocol_error() {
+    let mut c = Case::new();
+    let block = c.peer.block(&get_head());
+    c.send(Frame::Continuation(Continuation {
+        stream_id: sid(1),
+        fragment: block,
+        end_headers: true,
+    }));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_5_1_5_half_closed_remote_data_is_stream_closed() {
+    let mut c = Case::new();
+    c.req(1, true);
+    let f = c.peer.data(1, b"test", true);
+    c.send(f);
+    assert!(
+        resets(&c.got).contains(&(1, Reason::STREAM_CLOSED))
+            || goaway_code(&c.got) == Some(Reason::STREAM_CLOSED),
+        "{:?}",
+        c.got
+    );
+}
+
+#[test]
+fn h2spec_http2_5_1_6_half_closed_remote_headers_is_stream_closed() {
+    let mut c = Case::with(Config::default());
+    // Hold the response so the stream stays half-closed (remote).
+    let f = c.peer.headers(1, &get_head(), true);
+    let _ = c.peer.send(&mut c.conn, f);
+    let _ = events(&mut c.conn);
+    let f = c.peer.headers(1, &get_head(), true);
+    let _ = c.peer.send(&mut c.conn, f);
+    c.got = c.peer.read(&mut c.conn);
+    c.expect_stream_error(1, Reason::STREAM_CLOSED);
+}
+
+#[test]
+fn h2spec_http2_5_1_8_data_after_peer_reset_is_stream_closed() {
+    let mut c = Case::new();
+    c.req(1, false);
+    c.send(Frame::RstStream(RstStream::new(sid(1), Reason::CANCEL)));
+    let f = c.peer.data(1, b"test", true);
+    c.send(f);
+    c.expect_stream_error(1, Reason::STREAM_CLOSED);
+}
+
+#[test]
+fn h2spec_http2_5_1_9_headers_after_peer_reset_is_stream_closed() {
+    let mut c = Case::new();
+    c.req(1, false);
+    c.send(Frame::RstStream(RstStream::new(sid(1), Reason::CANCEL)));
+    c.req(1, true);
+    c.expect_stream_error(1, Reason::STREAM_CLOSED);
+}
+
+#[test]
+fn h2spec_http2_5_1_11_data_on_closed_stream_is_stream_closed() {
+    let mut c = Case::new();
+    c.req(1, true);
+    assert!(
+        c.got
+            .iter()
+            .any(|f| matches!(f, Frame::Data(d) if d.end_stream))
+    );
+    let f = c.peer.data(1, b"test", true);
+    c.send(f);
+    assert_eq!(goaway_code(&c.got), Some(Reason::STREAM_CLOSED));
+}
+
+#[test]
+fn h2spec_http2_5_1_12_headers_on_closed_stream_is_connection_stream_closed() {
+    let mut c = Case::new();
+    c.req(1, true);
+    c.req(1, true);
+    c.expect_conn_error(Reason::STREAM_CLOSED);
+}
+
+#[test]
+fn h2spec_http2_5_1_13_continuation_on_closed_stream_is_protocol_error() {
+    let mut c = Case::new();
+    c.req(1, true);
+    let block = c.peer.block(&get_head());
+    c.send(Frame::Continuation(Continuation {
+        stream_id: sid(1),
+        fragment: block,
+        end_headers: true,
+    }));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_5_1_1_1_even_stream_id_is_protocol_error() {
+    let mut c = Case::new();
+    c.req(2, true);
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_5_1_1_2_decreasing_stream_id_is_protocol_error() {
+    let mut c = Case::new();
+    c.req(5, true);
+    c.req(3, true);
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_5_1_2_1_streams_over_the_limit_are_refused() {
+    let mut config = Config::default();
+    config.max_concurrent_streams = 2;
+    let mut c = Case::with(config);
+    // Hold the responses: the app does not run, so streams stay open.
+    for id in [1, 3, 5] {
+        let f = c.peer.headers(id, &get_head(), true);
+        let _ = c.peer.send(&mut c.conn, f);
+    }
+    c.got = c.peer.read(&mut c.conn);
+    c.expect_stream_error(5, Reason::REFUSED_STREAM);
+    assert_eq!(resets(&c.got).len(), 1);
+}
+
+#[test]
+fn h2spec_http2_5_3_1_1_headers_depending_on_itself_is_stream_error() {
+    let mut c = Case::new();
+    let block = c.peer.block(&get_head());
+    c.send(Frame::Headers(frame::Headers {
+        stream_id: sid(1),
+        fragment: block,
+        end_stream: true,
+        end_headers: true,
+        priority: Some(PrioritySpec {
+            dependency: sid(1),
+            exclusive: false,
+            weight: 16,
+        }),
+        pad_len: None,
+    }));
+    c.expect_stream_error(1, Reason::PROTOCOL_ERROR);
+    // HPACK stayed in step: the next request is served.
+    c.req(3, true);
+    assert!(
+        c.got
+            .iter()
+            .any(|f| matches!(f, Frame::Headers(h) if h.stream_id == sid(3)))
+    );
+}
+
+#[test]
+fn h2spec_http2_5_3_1_2_priority_depending_on_itself_is_stream_error() {
+    let mut c = Case::new();
+    c.send(Frame::Priority(Priority {
+        stream_id: sid(1),
+        spec: PrioritySpec {
+            dependency: sid(1),
+            exclusive: false,
+            weight: 16,
+        },
+    }));
+    c.expect_stream_error(1, Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_5_4_1_1_invalid_ping_closes_the_connection() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x6, 0, 3, &[0; 8]));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_5_5_2_unknown_frame_inside_header_block_is_protocol_error() {
+    let mut c = Case::new();
+    let block = c.peer.block(&get_head());
+    c.send(Frame::Headers(frame::Headers {
+        stream_id: sid(1),
+        fragment: block,
+        end_stream: true,
+        end_headers: false,
+        priority: None,
+        pad_len: None,
+    }));
+    c.raw(&raw_frame(0x16, 0, 1, &[0; 8]));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+// ---- §6 frame definitions ----
+
+#[test]
+fn h2spec_http2_6_1_1_data_on_stream_zero_is_protocol_error() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x0, 0, 0, b"test"));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_1_2_data_on_half_closed_stream_is_stream_closed() {
+    let mut c = Case::new();
+    let mut h = get_head();
+    h[0] = field(":method", "POST");
+    let f = c.peer.headers(1, &h, true);
+    let _ = c.peer.send(&mut c.conn, f);
+    let _ = events(&mut c.conn);
+    let f = c.peer.data(1, b"test", true);
+    c.send(f);
+    c.expect_stream_error(1, Reason::STREAM_CLOSED);
+}
+
+#[test]
+fn h2spec_http2_6_1_3_data_with_invalid_padding_is_protocol_error() {
+    let mut c = Case::new();
+    c.post(1, &[("content-length", "4")]);
+    c.raw(&raw_frame(0x0, 0x09, 1, &[6, b'T', b'e', b's', b't']));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_2_3_headers_on_stream_zero_is_protocol_error() {
+    let mut c = Case::new();
+    let block = c.peer.block(&get_head());
+    c.raw(&raw_frame(0x1, 0x05, 0, &block));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_2_4_headers_with_invalid_padding_is_protocol_error() {
+    let mut c = Case::new();
+    let block = c.peer.block(&get_head());
+    let mut payload = vec![(block.len() + 2) as u8];
+    payload.extend_from_slice(&block);
+    c.raw(&raw_frame(0x1, 0x0d, 1, &payload));
+    assert_eq!(goaway_code(&c.got), Some(Reason::PROTOCOL_ERROR));
+}
+
+#[test]
+fn h2spec_http2_6_3_1_priority_on_stream_zero_is_protocol_error() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x2, 0, 0, &[0, 0, 0, 1, 16]));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_3_2_priority_of_wrong_length_is_stream_frame_size_error() {
+    let mut c = Case::new();
+    c.req(1, true);
+    c.raw(&raw_frame(0x2, 0, 1, &[0, 0, 0, 3]));
+    c.expect_stream_error(1, Reason::FRAME_SIZE_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_4_1_rst_stream_on_stream_zero_is_protocol_error() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x3, 0, 0, &[0, 0, 0, 8]));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_4_3_rst_stream_of_wrong_length_is_frame_size_error() {
+    let mut c = Case::new();
+    c.req(1, true);
+    c.raw(&raw_frame(0x3, 0, 1, &[0, 0, 8]));
+    c.expect_conn_error(Reason::FRAME_SIZE_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_5_1_settings_ack_with_payload_is_frame_size_error() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x4, 0x1, 0, &[0]));
+    c.expect_conn_error(Reason::FRAME_SIZE_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_5_2_settings_on_a_stream_is_protocol_error() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x4, 0, 1, &[0, 3, 0, 0, 0, 100]));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_5_3_settings_of_bad_length_is_frame_size_error() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x4, 0, 0, &[0, 3, 0]));
+    c.expect_conn_error(Reason::FRAME_SIZE_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_5_2_1_enable_push_2_is_protocol_error() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x4, 0, 0, &[0, 2, 0, 0, 0, 2]));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_5_2_2_initial_window_over_max_is_flow_control_error() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x4, 0, 0, &[0, 4, 0x80, 0, 0, 0]));
+    c.expect_conn_error(Reason::FLOW_CONTROL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_5_2_3_max_frame_size_too_small_is_protocol_error() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x4, 0, 0, &[0, 5, 0, 0, 0x3f, 0xff]));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_5_2_4_max_frame_size_too_large_is_protocol_error() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x4, 0, 0, &[0, 5, 0x01, 0, 0, 0]));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_5_2_5_unknown_setting_is_ignored() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x4, 0, 0, &[0, 0xff, 0, 0, 0, 1])).ping();
+    c.expect_ping_ack();
+}
+
+#[test]
+fn h2spec_http2_6_5_3_1_last_initial_window_value_wins() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(
+        0x4,
+        0,
+        0,
+        &[0, 4, 0, 0, 0, 100, 0, 4, 0, 0, 0, 1],
+    ));
+    c.req(1, true);
+    assert_eq!(c.data_lengths().first(), Some(&1), "{:?}", c.got);
+}
+
+#[test]
+fn h2spec_http2_6_5_3_2_settings_are_acknowledged() {
+    let mut c = Case::new();
+    c.send(settings(&[(Settings::ENABLE_PUSH, 0)]));
+    assert!(matches!(
+        c.got.iter().find(|f| matches!(f, Frame::Settings(_))),
+        Some(Frame::Settings(s)) if s.ack
+    ));
+}
+
+#[test]
+fn h2spec_http2_6_7_2_ping_ack_is_not_answered() {
+    let mut c = Case::new();
+    c.send(Frame::Ping(Ping::pong(*b"invalid!")));
+    c.ping();
+    let pings: Vec<_> = c
+        .got
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Ping(p) => Some(p.payload),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pings, vec![*b"h2spec\0\0"]);
+}
+
+#[test]
+fn h2spec_http2_6_7_4_ping_of_wrong_length_is_frame_size_error() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x6, 0, 0, &[0; 6]));
+    c.expect_conn_error(Reason::FRAME_SIZE_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_8_1_goaway_on_a_stream_is_protocol_error() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x7, 0, 1, &[0; 8]));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_9_1_zero_increment_on_connection_is_protocol_error() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x8, 0, 0, &[0; 4]));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_9_2_zero_increment_on_stream_is_stream_error() {
+    let mut c = Case::new();
+    c.req(1, false);
+    c.raw(&raw_frame(0x8, 0, 1, &[0; 4]));
+    c.expect_stream_error(1, Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_9_3_window_update_of_wrong_length_is_frame_size_error() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x8, 0, 0, &[0, 0, 1]));
+    c.expect_conn_error(Reason::FRAME_SIZE_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_9_1_1_data_respects_a_one_byte_window() {
+    let mut c = Case::new();
+    c.send(settings(&[(Settings::INITIAL_WINDOW_SIZE, 1)]));
+    c.req(1, true);
+    assert_eq!(c.data_lengths(), vec![1]);
+    // More credit lets the rest through.
+    c.send(Frame::WindowUpdate(WindowUpdate::new(sid(1), 100)));
+    assert_eq!(c.data_lengths(), vec![1, 10]);
+}
+
+#[test]
+fn h2spec_http2_6_9_1_2_connection_window_overflow_is_flow_control_error() {
+    let mut c = Case::new();
+    c.send(Frame::WindowUpdate(WindowUpdate::new(sid(0), 0x7fff_ffff)));
+    c.send(Frame::WindowUpdate(WindowUpdate::new(sid(0), 0x7fff_ffff)));
+    c.expect_conn_error(Reason::FLOW_CONTROL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_9_1_3_stream_window_overflow_is_stream_flow_control_error() {
+    let mut c = Case::new();
+    c.req(1, false);
+    c.send(Frame::WindowUpdate(WindowUpdate::new(sid(1), 0x7fff_ffff)));
+    c.send(Frame::WindowUpdate(WindowUpdate::new(sid(1), 0x7fff_ffff)));
+    c.expect_stream_error(1, Reason::FLOW_CONTROL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_9_2_1_initial_window_change_reopens_a_stream() {
+    let mut c = Case::new();
+    c.send(settings(&[(Settings::INITIAL_WINDOW_SIZE, 0)]));
+    c.req(1, true);
+    assert!(c.data_lengths().is_empty());
+    c.send(settings(&[(Settings::INITIAL_WINDOW_SIZE, 1)]));
+    assert_eq!(c.data_lengths(), vec![1]);
+}
+
+#[test]
+fn h2spec_http2_6_9_2_2_window_can_go_negative() {
+    let mut c = Case::new();
+    c.send(settings(&[(Settings::INITIAL_WINDOW_SIZE, 3)]));
+    c.req(1, true);
+    assert_eq!(c.data_lengths(), vec![3]);
+    c.send(settings(&[(Settings::INITIAL_WINDOW_SIZE, 2)]));
+    // Window is now -1: one byte of credit is not enough.
+    c.send(Frame::WindowUpdate(WindowUpdate::new(sid(1), 1)));
+    assert_eq!(c.data_lengths(), vec![3]);
+    c.send(Frame::WindowUpdate(WindowUpdate::new(sid(1), 1)));
+    assert_eq!(c.data_lengths(), vec![3, 1]);
+}
+
+#[test]
+fn h2spec_http2_6_10_1_several_continuations_are_assembled() {
+    let mut c = Case::new();
+    let mut h = get_head();
+    h.push(field("x-dummy0", &"x".repeat(4000)));
+    let block = c.peer.block(&h);
+    let (a, rest) = block.split_at(5);
+    let (b, d) = rest.split_at(rest.len() / 2);
+    c.send(Frame::Headers(frame::Headers {
+        stream_id: sid(1),
+        fragment: Bytes::copy_from_slice(a),
+        end_stream: true,
+        end_headers: false,
+        priority: None,
+        pad_len: None,
+    }));
+    c.send(Frame::Continuation(Continuation {
+        stream_id: sid(1),
+        fragment: Bytes::copy_from_slice(b),
+        end_headers: false,
+    }));
+    c.send(Frame::Continuation(Continuation {
+        stream_id: sid(1),
+        fragment: Bytes::copy_from_slice(d),
+        end_headers: true,
+    }));
+    c.expect_response(1);
+}
+
+#[test]
+fn h2spec_http2_6_10_2_continuation_then_data_is_protocol_error() {
+    let mut c = Case::new();
+    let block = c.peer.block(&get_head());
+    c.send(Frame::Headers(frame::Headers {
+        stream_id: sid(1),
+        fragment: block,
+        end_stream: false,
+        end_headers: false,
+        priority: None,
+        pad_len: None,
+    }));
+    let f = c.peer.data(1, b"test", true);
+    c.send(f);
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_10_3_continuation_on_stream_zero_is_protocol_error() {
+    let mut c = Case::new();
+    let block = c.peer.block(&get_head());
+    c.send(Frame::Headers(frame::Headers {
+        stream_id: sid(1),
+        fragment: block,
+        end_stream: true,
+        end_headers: false,
+        priority: None,
+        pad_len: None,
+    }));
+    c.raw(&raw_frame(0x9, 0x4, 0, &[]));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_6_10_4_continuation_after_end_headers_is_protocol_error() {
+    let mut c = Case::new();
+    c.req(1, true);
+    let block = c.peer.block(&[field("x-a", "b")]);
+    c.send(Frame::Continuation(Continuation {
+        stream_id: sid(1),
+        fragment: block,
+        end_headers: true,
+    }));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+// ---- §7, §8 ----
+
+#[test]
+fn h2spec_http2_7_1_goaway_with_unknown_code_is_accepted() {
+    let mut c = Case::new();
+    c.send(Frame::GoAway(GoAway::new(sid(0), Reason(0xff))));
+    // An error code closes the connection; we must not answer with an error.
+    assert!(goaway_code(&c.got).is_none_or(|code| code == Reason::NO_ERROR));
+}
+
+#[test]
+fn h2spec_http2_7_2_rst_stream_with_unknown_code_is_accepted() {
+    let mut c = Case::new();
+    c.post(1, &[]);
+    c.send(Frame::RstStream(RstStream::new(sid(1), Reason(0xff))));
+    c.ping();
+    c.expect_ping_ack();
+}
+
+#[test]
+fn h2spec_http2_8_1_1_second_headers_without_end_stream_is_protocol_error() {
+    let mut c = Case::new();
+    c.post(1, &[]);
+    let f = c.peer.data(1, b"test", false);
+    c.send(f);
+    let f = c.peer.headers(1, &[field("x-test", "ok")], false);
+    c.send(f);
+    c.expect_stream_error(1, Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_8_1_2_malformed_requests_are_stream_errors() {
+    let cases: Vec<Vec<(&str, &str)>> = vec![
+        // uppercase name
+        vec![
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            ("X-TEST", "ok"),
+        ],
+        // unknown pseudo
+        vec![
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            (":test", "ok"),
+        ],
+        // response pseudo in request
+        vec![
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            (":status", "200"),
+        ],
+        // pseudo after regular
+        vec![
+            ("x-test", "ok"),
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+        ],
+        // connection-specific
+        vec![
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            ("connection", "keep-alive"),
+        ],
+        // te other than trailers
+        vec![
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            ("te", "trailers, deflate"),
+        ],
+        // empty path
+        vec![(":method", "GET"), (":scheme", "http"), (":path", "")],
+        // missing method
+        vec![(":path", "/"), (":authority", "x")],
+        // missing scheme
+        vec![(":method", "GET"), (":path", "/")],
+        // missing path
+        vec![(":method", "GET"), (":scheme", "http")],
+        // duplicated method / scheme / path
+        vec![
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            (":method", "GET"),
+        ],
+        vec![
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            (":scheme", "http"),
+        ],
+        vec![
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            (":path", "/"),
+        ],
+    ];
+    for (i, h) in cases.iter().enumerate() {
+        let mut c = Case::new();
+        let f = c.peer.headers(1, &fields(h), true);
+        c.send(f);
+        c.expect_stream_error(1, Reason::PROTOCOL_ERROR);
+        // The connection is still usable, HPACK in step.
+        c.req(3, true);
+        assert!(
+            c.got
+                .iter()
+                .any(|f| matches!(f, Frame::Headers(h) if h.stream_id == sid(3))),
+            "case {i}: {:?}",
+            c.got
+        );
+    }
+}
+
+#[test]
+fn h2spec_http2_8_1_2_1_3_pseudo_header_in_trailers_is_stream_error() {
+    let mut c = Case::new();
+    c.post(1, &[]);
+    let f = c.peer.data(1, b"test", false);
+    c.send(f);
+    let f = c.peer.headers(1, &[field(":method", "POST")], true);
+    c.send(f);
+    c.expect_stream_error(1, Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_8_1_2_6_content_length_mismatch_is_stream_error() {
+    let mut c = Case::new();
+    c.post(1, &[("content-length", "1")]);
+    let f = c.peer.data(1, b"test", true);
+    c.send(f);
+    c.expect_stream_error(1, Reason::PROTOCOL_ERROR);
+
+    let mut c = Case::new();
+    c.post(1, &[("content-length", "5")]);
+    let f = c.peer.data(1, b"test", false);
+    c.send(f);
+    let f = c.peer.data(1, b"", true);
+    c.send(f);
+    c.expect_stream_error(1, Reason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn h2spec_http2_8_2_1_push_promise_from_client_is_protocol_error() {
+    let mut c = Case::new();
+    let block = c.peer.block(&get_head());
+    c.send(Frame::PushPromise(PushPromise {
+        stream_id: sid(1),
+        promised_id: sid(2),
+        fragment: block,
+        end_headers: true,
+        pad_len: None,
+    }));
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
+// ---- generic ----
+
+#[test]
+fn h2spec_generic_2_5_priority_on_closed_stream_is_fine() {
+    let mut c = Case::new();
+    c.req(1, true);
+    c.send(Frame::Priority(Priority {
+        stream_id: sid(1),
+        spec: PrioritySpec {
+            dependency: sid(0),
+            exclusive: false,
+            weight: 255,
+        },
+    }));
+    c.ping();
+    c.expect_ping_ack();
+}
+
+#[test]
+fn h2spec_generic_3_3_3_priority_on_idle_stream_does_not_use_up_ids() {
+    let mut c = Case::new();
+    c.send(Frame::Priority(Priority {
+        stream_id: sid(3),
+        spec: PrioritySpec {
+            dependency: sid(1),
+            exclusive: false,
+            weight: 16,
+        },
+    }));
+    c.req(1, true);
+    c.expect_response(1);
+}
+
+#[test]
+fn h2spec_generic_3_1_3_padded_data_is_accepted_and_released() {
+    let mut c = Case::new();
+    c.post(1, &[]);
+    c.send(Frame::Data(frame::Data {
+        stream_id: sid(1),
+        data: Bytes::from_static(b"test"),
+        end_stream: true,
+        pad_len: Some(5),
+    }));
+    c.expect_response(1);
+}
+
+#[test]
+fn h2spec_generic_4_4_post_with_trailers() {
+    let mut c = Case::new();
+    let mut h = get_head();
+    h[0] = field(":method", "POST");
+    h.push(field("trailer", "x-test"));
+    let f = c.peer.headers(1, &h, false);
+    let _ = c.peer.send(&mut c.conn, f);
+    let f = c.peer.data(1, b"test", false);
+    let _ = c.peer.send(&mut c.conn, f);
+    let f = c.peer.headers(1, &[field("x-test", "ok")], true);
+    let _ = c.peer.send(&mut c.conn, f);
+    let evs = events(&mut c.conn);
+    assert!(matches!(
+        &evs[0],
+        Event::Headers {
+            end_stream: false,
+            ..
+        }
+    ));
+    assert!(matches!(&evs[1], Event::Data { data, end_stream: false, .. } if &data[..] == b"test"));
+    assert!(
+        matches!(&evs[2], Event::Headers { fields, end_stream: true, .. } if as_pairs(fields) == vec![("x-test".into(), "ok".into())])
+    );
+}
+
+#[test]
+fn h2spec_generic_5_15_table_size_updates_at_block_start() {
+    let mut c = Case::new();
+    let mut block = BytesMut::new();
+    block.extend_from_slice(&[0x3f, 0x61, 0x3f, 0xe1, 0x1f]);
+    block.extend_from_slice(&c.peer.block(&get_head()));
+    c.raw(&raw_frame(0x1, 0x05, 1, &block));
+    c.expect_response(1);
+}
+
+#[test]
+fn h2spec_hpack_errors_are_compression_errors() {
+    for tail in [&[0xc6][..], &[0x7f, 0x07, 0x00], &[0x21], &[0x80]] {
+        let mut c = Case::new();
+        let mut block = c.peer.block(&get_head()).to_vec();
+        block.extend_from_slice(tail);
+        c.raw(&raw_frame(0x1, 0x05, 1, &block));
+        c.expect_conn_error(Reason::COMPRESSION_ERROR);
+    }
+    // A size update above our SETTINGS_HEADER_TABLE_SIZE (4096).
+    let mut c = Case::new();
+    let mut block = vec![0x3f, 0xe2, 0x1f];
+    block.extend_from_slice(&c.peer.block(&get_head()));
+    c.raw(&raw_frame(0x1, 0x05, 1, &block));
+    c.expect_conn_error(Reason::COMPRESSION_ERROR);
+}
+
+#[test]
+fn rfc9113_3_4_http1_detection_waits_for_the_request_line() {
+    let clock = Clock::new();
+    let mut conn = Connection::server(Config::default(), clock.now);
+    assert!(
+        conn.receive(b"POST /helloworld.Greeter/SayHello HT", clock.now)
+            .is_ok()
+    );
+    assert!(!conn.is_closed());
+    let err = conn.receive(b"TP/1.1\r\n", clock.now).unwrap_err();
+    assert_eq!(err, grpc_sansio::h2::ConnectionError::Http1Request);
+    let mut out = BytesMut::new();
+    while conn.poll_transmit(&mut out) > 0 {}
+    assert!(out.starts_with(b"HTTP/1.1 505 "));
+    assert!(
+        !out.windows(9).any(|w| w == [0, 0, 0x12, 4, 0, 0, 0, 0, 0]),
+        "no SETTINGS after it"
+    );
+}
