@@ -402,20 +402,59 @@ impl Connection {
         data: Bytes,
         end_stream: bool,
     ) -> Result<(), SendError> {
+        self.send_data_parts(stream, [data], end_stream)
+    }
+
+    /// Queue several pieces of body bytes as one unit: all are accepted or
+    /// none (the gRPC layer queues a message's prefix and payload this
+    /// way). The same [`SendError::Blocked`] rule as
+    /// [`send_data`](Self::send_data) applies to the whole.
+    pub fn send_data_parts<const N: usize>(
+        &mut self,
+        stream: StreamId,
+        parts: [Bytes; N],
+        end_stream: bool,
+    ) -> Result<(), SendError> {
         let limit = self.config.max_send_buffer;
         let s = self.writable_stream(stream)?;
-        if data.is_empty() && !end_stream {
+        let total: usize = parts.iter().map(Bytes::len).sum();
+        if total == 0 && !end_stream {
             return Ok(());
         }
-        if s.queued_bytes >= limit && !data.is_empty() {
+        if s.queued_bytes >= limit && total > 0 {
             s.wants_writable = true;
             return Err(SendError::Blocked(stream));
         }
-        s.queued_bytes += data.len();
-        s.queue.push_back(Outbound::Data { data, end_stream });
+        s.queued_bytes += total;
+        let last = parts.iter().rposition(|p| !p.is_empty()).unwrap_or(0);
+        for (i, data) in parts.into_iter().enumerate() {
+            if data.is_empty() && !(end_stream && i == last) {
+                continue;
+            }
+            let end = end_stream && i == last;
+            s.queue.push_back(Outbound::Data {
+                data,
+                end_stream: end,
+            });
+        }
         s.send_done = end_stream;
         self.schedule(stream);
         Ok(())
+    }
+
+    /// After everything queued on the stream is written, send RST_STREAM
+    /// with `code` (a server that has sent its whole response uses
+    /// NO_ERROR to tell the client to stop sending, RFC 9113 §8.1). Does
+    /// nothing if the stream is gone.
+    pub fn reset_after_queued(&mut self, stream: StreamId, code: Reason) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if let Some(s) = self.streams.get_mut(stream.value()) {
+            s.send_done = true;
+            s.queue.push_back(Outbound::Reset(code));
+            self.schedule(stream);
+        }
     }
 
     /// Whether [`send_data`](Self::send_data) would accept data on this

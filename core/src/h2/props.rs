@@ -95,7 +95,7 @@ fn check(side: &Side) {
             .iter()
             .map(|o| match o {
                 super::stream::Outbound::Data { data, .. } => data.len(),
-                super::stream::Outbound::Headers { .. } => 0,
+                super::stream::Outbound::Headers { .. } | super::stream::Outbound::Reset(_) => 0,
             })
             .sum();
         assert_eq!(queued, s.queued_bytes, "queued byte count drifted");

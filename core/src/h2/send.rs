@@ -58,6 +58,16 @@ impl Connection {
         };
         let end_sent;
         match item {
+            Outbound::Reset(code) => {
+                let code = *code;
+                crate::frame::RstStream {
+                    stream_id: id,
+                    code,
+                }
+                .encode(dst);
+                self.forget_stream(id, CloseKind::ResetByUs);
+                return Turn::Idle;
+            }
             Outbound::Headers { fields, end_stream } => {
                 let end = *end_stream;
                 let fields = std::mem::take(fields);

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::flow::{RecvFlow, Window};
-use crate::frame::StreamId;
+use crate::frame::{Reason, StreamId};
 use crate::hpack::HeaderField;
 
 /// The states of RFC 9113 §5.1 that a stream without push can be in.
@@ -95,6 +95,9 @@ pub(crate) enum Outbound {
     },
     /// Body bytes, cut into DATA frames as windows allow.
     Data { data: Bytes, end_stream: bool },
+    /// RST_STREAM once everything before it is written (a server that
+    /// has answered in full tells the client to stop sending, §8.1).
+    Reset(Reason),
 }
 
 /// Where the peer's side of a stream is in its message.
