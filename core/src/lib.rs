@@ -24,10 +24,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod call;
+pub mod client;
 pub mod frame;
 pub mod grpc;
 pub mod h2;
 pub mod hpack;
+pub mod server;
 
 #[cfg(test)]
 mod test_clock;

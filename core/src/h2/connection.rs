@@ -457,6 +457,20 @@ impl Connection {
         }
     }
 
+    /// `Ok` if [`send_data`](Self::send_data) would accept data on this
+    /// stream now; otherwise the error it would return, and for
+    /// [`SendError::Blocked`] an [`Event::Writable`] is armed as if a send
+    /// had been refused.
+    pub fn check_writable(&mut self, stream: StreamId) -> Result<(), SendError> {
+        let limit = self.config.max_send_buffer;
+        let s = self.writable_stream(stream)?;
+        if s.queued_bytes >= limit {
+            s.wants_writable = true;
+            return Err(SendError::Blocked(stream));
+        }
+        Ok(())
+    }
+
     /// Whether [`send_data`](Self::send_data) would accept data on this
     /// stream now.
     pub fn is_writable(&self, stream: StreamId) -> bool {

@@ -83,29 +83,60 @@ impl Connection {
                 end_sent = end;
                 self.ping_strikes = 0;
             }
-            Outbound::Data { data, end_stream } => {
-                let window = (s.send_window.available() as usize).min(conn_avail);
-                let n = data.len().min(window).min(peer_max_frame);
-                if n == 0 && !data.is_empty() {
+            Outbound::Data { .. } => {
+                // One DATA frame takes as many queued pieces as fit the
+                // windows and the peer's frame size (a message's prefix and
+                // payload, and an END_STREAM marker, travel together).
+                let budget = (s.send_window.available() as usize)
+                    .min(conn_avail)
+                    .min(peer_max_frame);
+                let mut len = 0usize;
+                let mut end = false;
+                for item in &s.queue {
+                    let Outbound::Data { data, end_stream } = item else {
+                        break;
+                    };
+                    let room = budget - len;
+                    if data.len() > room {
+                        len += room;
+                        break;
+                    }
+                    len += data.len();
+                    if *end_stream {
+                        end = true;
+                        break;
+                    }
+                }
+                if len == 0 && !end {
                     // Waiting on flow control.
                     return Turn::Idle;
                 }
-                let chunk = data.split_to(n);
-                let last = data.is_empty();
-                let end = last && *end_stream;
-                frame::Data {
+                frame::FrameHeader {
+                    length: len as u32,
+                    frame_type: frame::frame_type::DATA,
+                    flags: if end { frame::flags::END_STREAM } else { 0 },
                     stream_id: id,
-                    data: chunk,
-                    end_stream: end,
-                    pad_len: None,
                 }
                 .encode(dst);
-                s.send_window.consume(n as u32);
-                self.conn_send.consume(n as u32);
-                s.queued_bytes -= n;
-                if last {
+                let mut left = len;
+                while let Some(Outbound::Data { data, end_stream }) = s.queue.front_mut() {
+                    if data.len() > left {
+                        dst.extend_from_slice(&data.split_to(left));
+                        left = 0;
+                        break;
+                    }
+                    let last = *end_stream;
+                    left -= data.len();
+                    dst.extend_from_slice(data);
                     s.queue.pop_front();
+                    if last || (left == 0 && !end) {
+                        break;
+                    }
                 }
+                debug_assert_eq!(left, 0);
+                s.send_window.consume(len as u32);
+                self.conn_send.consume(len as u32);
+                s.queued_bytes -= len;
                 end_sent = end;
                 self.ping_strikes = 0;
             }

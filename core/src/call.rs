@@ -1,0 +1,259 @@
+//! What the client and server state machines share: call handles, call
+//! kinds, the errors of call actions, and the receive side of a call
+//! (deframing, decompression and flow-control accounting of messages).
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::grpc::compression::{Compressor, compress_message, decompress_message};
+use crate::grpc::message::{MessageDecoder, PREFIX_LEN, encode_prefix};
+use crate::grpc::{Code, Status};
+use crate::hpack::HeaderField;
+
+/// A call on one connection: a small copyable handle. Handles are never
+/// reused on a connection; an action on a call that has ended returns
+/// [`CallError::UnknownCall`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub(crate) u64);
+
+impl CallId {
+    /// The number behind the handle (for logs).
+    pub fn value(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "call#{}", self.0)
+    }
+}
+
+/// The four kinds of gRPC call. The kind says how many messages each side
+/// sends; a side that breaks it (a "cardinality violation") ends the call
+/// with `UNIMPLEMENTED`, as gRPC's status code document specifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CallKind {
+    /// One request, one response.
+    Unary,
+    /// Many requests, one response.
+    ClientStreaming,
+    /// One request, many responses.
+    ServerStreaming,
+    /// Many each way; nothing is enforced.
+    #[default]
+    BidiStreaming,
+}
+
+impl CallKind {
+    /// The client sends exactly one message.
+    pub fn single_request(self) -> bool {
+        matches!(self, CallKind::Unary | CallKind::ServerStreaming)
+    }
+
+    /// The server sends exactly one message (with an OK status).
+    pub fn single_response(self) -> bool {
+        matches!(self, CallKind::Unary | CallKind::ClientStreaming)
+    }
+}
+
+/// Why a call action was refused. None of these comes from peer bytes:
+/// each says what the caller did that the call cannot take now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallError {
+    /// No such call on this connection (never started, or ended).
+    UnknownCall(CallId),
+    /// This side has already finished sending on the call.
+    SendClosed(CallId),
+    /// The call's send queue is full; wait for its `Writable` event.
+    Blocked(CallId),
+    /// Response headers were already sent (server).
+    HeadersAlreadySent(CallId),
+    /// The message is larger than the configured send limit.
+    MessageTooLarge {
+        /// The message's length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The compressor failed on the message.
+    Compression(Status),
+    /// The connection has ended.
+    ConnectionClosed,
+    /// The connection is shutting down; start the call on a new one.
+    GoingAway,
+    /// Too many calls are already waiting for a stream (client).
+    TooManyPendingCalls,
+    /// The path is not of the form `/service/method`.
+    InvalidPath,
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::UnknownCall(c) => write!(f, "{c} is not active"),
+            CallError::SendClosed(c) => write!(f, "{c} has finished sending"),
+            CallError::Blocked(c) => write!(f, "{c} send queue is full"),
+            CallError::HeadersAlreadySent(c) => write!(f, "{c} response headers already sent"),
+            CallError::MessageTooLarge { len, limit } => {
+                write!(
+                    f,
+                    "message of {len} bytes exceeds the send limit of {limit}"
+                )
+            }
+            CallError::Compression(s) => write!(f, "compression failed: {s}"),
+            CallError::ConnectionClosed => f.write_str("connection closed"),
+            CallError::GoingAway => f.write_str("connection is going away"),
+            CallError::TooManyPendingCalls => f.write_str("too many calls waiting for a stream"),
+            CallError::InvalidPath => f.write_str("path must be /service/method"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// The receive side of one call: deframes DATA chunks into messages,
+/// decompresses them, and keeps flow control honest.
+///
+/// Flow-control rule: bytes of a message that is not yet complete are
+/// given back to the peer at once (they are bounded by the receive limit,
+/// and holding them could deadlock a message larger than the window);
+/// bytes of a complete message are given back when the application
+/// releases it, so unconsumed messages hold the window.
+pub(crate) struct Inbound {
+    decoder: MessageDecoder,
+    compressor: Arc<dyn Compressor>,
+    limit: usize,
+    /// Complete messages seen.
+    pub(crate) count: u32,
+}
+
+/// A message out of [`Inbound::feed`] and the flow-control credit the
+/// application gives back once it has consumed it.
+pub(crate) struct Delivered {
+    pub(crate) message: Bytes,
+    pub(crate) flow_len: u32,
+}
+
+impl Inbound {
+    pub(crate) fn new(compressor: Arc<dyn Compressor>, limit: usize) -> Self {
+        Inbound {
+            decoder: MessageDecoder::with_max_message_size(limit),
+            compressor,
+            limit,
+            count: 0,
+        }
+    }
+
+    /// Feed one DATA payload. Appends complete messages to `out` and
+    /// returns the credit to give back now. On error the call is over:
+    /// the caller drops `out` and gives back the whole chunk (the error's
+    /// second field).
+    pub(crate) fn feed(
+        &mut self,
+        data: Bytes,
+        out: &mut Vec<Delivered>,
+    ) -> Result<u32, (Status, u32)> {
+        let len = data.len();
+        let before = self.decoder.buffered_len();
+        let mut input = data;
+        let mut first = true;
+        let mut credited = 0usize;
+        loop {
+            match self.decoder.decode(&mut input) {
+                Ok(Some(m)) => {
+                    let wire = m.wire_len();
+                    let flow = if first {
+                        wire.saturating_sub(before)
+                    } else {
+                        wire
+                    };
+                    first = false;
+                    credited += flow;
+                    let payload = decompress_message(self.compressor.as_ref(), m, self.limit)
+                        .map_err(|s| (s, clamp(len)))?;
+                    self.count = self.count.saturating_add(1);
+                    out.push(Delivered {
+                        message: payload,
+                        flow_len: clamp(flow),
+                    });
+                }
+                Ok(None) => break,
+                Err(e) => return Err((e.to_status(), clamp(len))),
+            }
+        }
+        Ok(clamp(len - credited))
+    }
+
+    /// The peer ended its side: was a message cut short?
+    pub(crate) fn finish(&self) -> Result<(), Status> {
+        self.decoder.finish().map_err(|e| e.to_status())
+    }
+}
+
+fn clamp(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// A message ready for the wire: compressed if the call compresses, its
+/// 5-byte prefix, and its payload (shared, not copied, when not
+/// compressed).
+pub(crate) fn frame_message(
+    compressor: &dyn Compressor,
+    payload: Bytes,
+    limit: usize,
+) -> Result<[Bytes; 2], CallError> {
+    let m =
+        compress_message(compressor, payload).map_err(|e| CallError::Compression(e.to_status()))?;
+    if m.payload.len() > limit {
+        return Err(CallError::MessageTooLarge {
+            len: m.payload.len(),
+            limit,
+        });
+    }
+    let prefix =
+        encode_prefix(m.compressed, m.payload.len()).map_err(|_| CallError::MessageTooLarge {
+            len: m.payload.len(),
+            limit,
+        })?;
+    debug_assert_eq!(prefix.len(), PREFIX_LEN);
+    Ok([Bytes::copy_from_slice(&prefix), m.payload])
+}
+
+/// A header field from static parts.
+pub(crate) fn field(name: &'static str, value: impl Into<Bytes>) -> HeaderField {
+    HeaderField {
+        name: Bytes::from_static(name.as_bytes()),
+        value: value.into(),
+        sensitive: false,
+    }
+}
+
+/// Header fields from `(name, value)` pairs, as the metadata and status
+/// encoders produce them.
+pub(crate) fn fields_from_pairs(pairs: Vec<(Bytes, Bytes)>, out: &mut Vec<HeaderField>) {
+    out.extend(pairs.into_iter().map(|(name, value)| HeaderField {
+        name,
+        value,
+        sensitive: false,
+    }));
+}
+
+/// The value of the first field called `name`.
+pub(crate) fn find<'a>(fields: &'a [HeaderField], name: &str) -> Option<&'a Bytes> {
+    fields
+        .iter()
+        .find(|f| &f.name[..] == name.as_bytes())
+        .map(|f| &f.value)
+}
+
+/// The status a call ends with when the peer broke the message count.
+pub(crate) fn cardinality_violation(what: &str) -> Status {
+    Status::new(
+        Code::Unimplemented,
+        format!("cardinality violation: {what}"),
+    )
+}

@@ -1,0 +1,859 @@
+//! The client role: [`ClientConnection`], the state machine a gRPC channel
+//! adapter (or an embedder) drives for one connection to a server.
+//!
+//! It owns the response side of gRPC's PROTOCOL-HTTP2.md on top of
+//! [`crate::h2`]: request heads (with `grpc-timeout` computed from the
+//! deadline when the stream opens), message framing and compression,
+//! half-close, cancellation, deadlines, calls that wait for the server's
+//! stream limit, response heads, trailers and trailers-only responses, and
+//! the mapping of HTTP statuses and RST_STREAM codes to gRPC statuses.
+//!
+//! Every call started ends with exactly one [`ClientEvent::Finished`],
+//! whatever happens: a status from the server, a reset, a deadline, a
+//! cancellation by the application, or the connection ending.
+//!
+//! Run loop:
+//!
+//! ```text
+//! let mut conn = ClientConnection::new(ClientConfig::default(), now);
+//! let call = conn.start_call("/helloworld.Greeter/SayHello", CallOptions::unary(), now)?;
+//! conn.send_message(call, request_bytes)?;
+//! conn.half_close(call)?;
+//! loop {
+//!     conn.poll_transmit(&mut out) until 0 -> write `out`
+//!     bytes from the socket -> conn.receive(&bytes, now)   (EOF -> conn.receive_eof(now))
+//!     while let Some(ev) = conn.poll_event() { ... }        (Headers, Message, Finished, ...)
+//!     conn.poll_timeout()  -> call conn.handle_timeout(now) then
+//! }
+//! ```
+
+mod response;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::call::{
+    CallError, CallId, CallKind, Delivered, Inbound, cardinality_violation, frame_message,
+};
+use crate::frame::{Reason, StreamId};
+use crate::grpc::compression::{CompressionRegistry, Compressor};
+use crate::grpc::head::USER_AGENT;
+use crate::grpc::message::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE;
+use crate::grpc::metadata::MetadataMap;
+use crate::grpc::{Code, Status};
+use crate::h2::{self, ConnectionError, Event, SendError};
+
+/// Settings of a client connection.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// The HTTP/2 layer's settings and limits.
+    pub h2: h2::Config,
+    /// `:authority` of requests (host and port). Default `localhost`.
+    pub authority: String,
+    /// `:scheme` of requests: `http` or `https`. Default `http`.
+    pub scheme: String,
+    /// `user-agent` of requests. Default `grpc-sansio/<version>`.
+    pub user_agent: String,
+    /// The largest response message accepted (after decompression too).
+    /// Default 4 MiB.
+    pub max_receive_message_size: usize,
+    /// The largest request message the application may send. Default
+    /// `i32::MAX`.
+    pub max_send_message_size: usize,
+    /// The compression algorithms we accept and may send with.
+    pub compression: CompressionRegistry,
+    /// Calls that may wait for the server's SETTINGS_MAX_CONCURRENT_STREAMS
+    /// to allow them a stream. More are refused with
+    /// [`CallError::TooManyPendingCalls`]. Default 1024.
+    pub max_pending_calls: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            h2: h2::Config::default(),
+            authority: "localhost".to_string(),
+            scheme: "http".to_string(),
+            user_agent: USER_AGENT.to_string(),
+            max_receive_message_size: DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
+            max_send_message_size: i32::MAX as usize,
+            compression: CompressionRegistry::default(),
+            max_pending_calls: 1024,
+        }
+    }
+}
+
+/// How to start one call.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// The call kind; the response message count is enforced for unary
+    /// and client-streaming calls. Default bidi (nothing enforced).
+    pub kind: CallKind,
+    /// Custom request metadata.
+    pub metadata: MetadataMap,
+    /// When the call must be over; sent as `grpc-timeout` and enforced
+    /// locally (DEADLINE_EXCEEDED).
+    pub deadline: Option<Instant>,
+    /// Compress request messages with this algorithm (for example
+    /// `"gzip"`) if registered.
+    pub compression: Option<String>,
+    /// Override the connection's `:authority`.
+    pub authority: Option<String>,
+    /// `content-type` subtype: `proto` gives `application/grpc+proto`.
+    pub content_subtype: Option<String>,
+}
+
+impl CallOptions {
+    /// Options for a call of `kind`.
+    pub fn new(kind: CallKind) -> Self {
+        CallOptions {
+            kind,
+            ..CallOptions::default()
+        }
+    }
+
+    /// Options for a unary call.
+    pub fn unary() -> Self {
+        CallOptions::new(CallKind::Unary)
+    }
+
+    /// Set the deadline.
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Set the deadline to `now + timeout`.
+    pub fn with_timeout(mut self, now: Instant, timeout: Duration) -> Self {
+        self.deadline = now.checked_add(timeout);
+        self
+    }
+
+    /// Set the request metadata.
+    pub fn with_metadata(mut self, metadata: MetadataMap) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Compress request messages with `name`.
+    pub fn with_compression(mut self, name: &str) -> Self {
+        self.compression = Some(name.to_string());
+        self
+    }
+}
+
+/// What happened on a client connection, drained with
+/// [`ClientConnection::poll_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientEvent {
+    /// The server acknowledged our SETTINGS: the connection works.
+    Ready,
+    /// Response headers (initial metadata) of a call.
+    Headers {
+        /// The call.
+        call: CallId,
+        /// Custom metadata.
+        metadata: MetadataMap,
+    },
+    /// A response message (decompressed). Give `flow_len` back with
+    /// [`ClientConnection::release_capacity`] once consumed.
+    Message {
+        /// The call.
+        call: CallId,
+        /// The message.
+        message: Bytes,
+        /// Flow-control credit held by this message.
+        flow_len: u32,
+    },
+    /// The call is over: exactly one per call.
+    Finished {
+        /// The call.
+        call: CallId,
+        /// Its status.
+        status: Status,
+        /// Trailing metadata (custom fields of the trailers).
+        trailers: MetadataMap,
+    },
+    /// A send refused with [`CallError::Blocked`] may be retried.
+    Writable {
+        /// The call.
+        call: CallId,
+    },
+    /// The server is shutting down this connection: calls in progress may
+    /// finish; start new ones on another connection.
+    GoAway {
+        /// NO_ERROR for a graceful shutdown.
+        code: Reason,
+        /// The server's debug data.
+        debug_data: Bytes,
+    },
+    /// A PING of ours was answered.
+    PingAcked {
+        /// The round-trip time.
+        rtt: Duration,
+    },
+    /// The connection ended; no more events follow.
+    Closed {
+        /// Why, if not cleanly.
+        error: Option<ConnectionError>,
+    },
+}
+
+/// A piece of a call's output held back until its stream exists or its
+/// queue has room.
+enum Held {
+    Message([Bytes; 2]),
+    End,
+}
+
+struct ClientCall {
+    path: String,
+    options: CallOptions,
+    stream: Option<StreamId>,
+    send_compressor: Arc<dyn Compressor>,
+    held: VecDeque<Held>,
+    held_bytes: usize,
+    wants_writable: bool,
+    send_closed: bool,
+    inbound: Option<Inbound>,
+}
+
+/// One client-side gRPC connection as a sans-I/O state machine.
+pub struct ClientConnection {
+    h2: h2::Connection,
+    config: ClientConfig,
+    calls: HashMap<u64, ClientCall>,
+    by_stream: HashMap<u32, u64>,
+    pending: VecDeque<u64>,
+    deadlines: BTreeSet<(Instant, u64)>,
+    events: VecDeque<ClientEvent>,
+    next_call: u64,
+    now: Instant,
+    ready: bool,
+    going_away: bool,
+    scratch: Vec<Delivered>,
+}
+
+impl std::fmt::Debug for ClientConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConnection")
+            .field("calls", &self.calls.len())
+            .field("pending", &self.pending.len())
+            .field("ready", &self.ready)
+            .finish()
+    }
+}
+
+impl ClientConnection {
+    /// A connection over a transport that has just been established. The
+    /// preface and our SETTINGS are queued for transmission.
+    pub fn new(config: ClientConfig, now: Instant) -> Self {
+        ClientConnection {
+            h2: h2::Connection::client(config.h2.clone(), now),
+            config,
+            calls: HashMap::new(),
+            by_stream: HashMap::new(),
+            pending: VecDeque::new(),
+            deadlines: BTreeSet::new(),
+            events: VecDeque::new(),
+            next_call: 1,
+            now,
+            ready: false,
+            going_away: false,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Feed bytes read from the transport. An `Err` is a connection error
+    /// (a GOAWAY is queued where we are the one ending it); every call is
+    /// finished with UNAVAILABLE.
+    pub fn receive(&mut self, bytes: &[u8], now: Instant) -> Result<(), ConnectionError> {
+        self.now = now;
+        let r = self.h2.receive(bytes, now);
+        self.pump();
+        r
+    }
+
+    /// The transport reached end of file.
+    pub fn receive_eof(&mut self, now: Instant) {
+        self.now = now;
+        self.h2.receive_eof();
+        self.pump();
+    }
+
+    /// The next event, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    /// Append bytes to write to `dst`; call until it returns 0.
+    pub fn poll_transmit(&mut self, dst: &mut BytesMut) -> usize {
+        let n = self.h2.poll_transmit(dst);
+        self.pump();
+        n
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next run.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let call = self.deadlines.first().map(|(t, _)| *t);
+        match (self.h2.poll_timeout(), call) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Run the timers due at `now`: HTTP/2 timers and call deadlines.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        self.h2.handle_timeout(now);
+        while let Some(&(t, id)) = self.deadlines.first() {
+            if t > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            self.abort(
+                CallId(id),
+                Status::new(Code::DeadlineExceeded, "deadline exceeded"),
+            );
+        }
+        self.pump();
+    }
+
+    /// Send a PING; [`ClientEvent::PingAcked`] reports the round trip.
+    pub fn ping(&mut self, now: Instant) -> Result<(), CallError> {
+        self.now = now;
+        self.h2
+            .ping(now)
+            .map(|_| ())
+            .map_err(|_| CallError::ConnectionClosed)
+    }
+
+    /// Begin a graceful close: GOAWAY is sent, no new calls start, calls in
+    /// progress finish; [`ClientEvent::Closed`] follows.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.now = now;
+        self.h2.shutdown(now);
+        self.pump();
+    }
+
+    /// The connection has ended; write what [`poll_transmit`](Self::poll_transmit)
+    /// still returns, then close the transport.
+    pub fn is_closed(&self) -> bool {
+        self.h2.is_closed()
+    }
+
+    /// The server acknowledged our SETTINGS.
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+
+    /// New calls may start here (the connection is neither closed nor
+    /// going away, and has stream identifiers left).
+    pub fn accepts_calls(&self) -> bool {
+        !self.going_away && !self.h2.is_closed() && !self.exhausted()
+    }
+
+    fn exhausted(&self) -> bool {
+        // A client stream id past 2^31-1 cannot be opened: can_open_stream
+        // says false then even with capacity.
+        !self.h2.can_open_stream()
+            && self.h2.active_streams() == 0
+            && !self.h2.is_closed()
+            && self.h2.peer_max_concurrent_streams() > 0
+            && self.ready
+    }
+
+    /// Calls in progress (waiting for a stream included).
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// The HTTP/2 connection underneath (read-only: RTT, stream counts).
+    pub fn h2(&self) -> &h2::Connection {
+        &self.h2
+    }
+
+    /// Start a call to `path` (`/package.Service/Method`). Its HEADERS go
+    /// out now, or once the server's stream limit allows.
+    pub fn start_call(
+        &mut self,
+        path: &str,
+        options: CallOptions,
+        now: Instant,
+    ) -> Result<CallId, CallError> {
+        self.now = now;
+        if self.h2.is_closed() {
+            return Err(CallError::ConnectionClosed);
+        }
+        if self.going_away {
+            return Err(CallError::GoingAway);
+        }
+        if !response::valid_path(path) {
+            return Err(CallError::InvalidPath);
+        }
+        let must_wait = !self.pending.is_empty() || !self.h2.can_open_stream();
+        if must_wait && self.pending.len() >= self.config.max_pending_calls {
+            return Err(CallError::TooManyPendingCalls);
+        }
+        let id = self.next_call;
+        self.next_call += 1;
+        let send_compressor = match &options.compression {
+            Some(name) => self.config.compression.for_send(name, None),
+            None => self.config.compression.identity(),
+        };
+        let deadline = options.deadline;
+        self.calls.insert(
+            id,
+            ClientCall {
+                path: path.to_string(),
+                options,
+                stream: None,
+                send_compressor,
+                held: VecDeque::new(),
+                held_bytes: 0,
+                wants_writable: false,
+                send_closed: false,
+                inbound: None,
+            },
+        );
+        let call = CallId(id);
+        if let Some(d) = deadline {
+            if d <= now {
+                self.finish(
+                    call,
+                    Status::new(
+                        Code::DeadlineExceeded,
+                        "deadline exceeded before the call started",
+                    ),
+                    MetadataMap::new(),
+                );
+                return Ok(call);
+            }
+            self.deadlines.insert((d, id));
+        }
+        self.pending.push_back(id);
+        self.open_pending();
+        self.pump();
+        Ok(call)
+    }
+
+    /// Send a request message (compressed if the call compresses).
+    /// Refused with [`CallError::Blocked`] while the call's queue is full.
+    pub fn send_message(&mut self, call: CallId, message: Bytes) -> Result<(), CallError> {
+        let limit = self.config.max_send_message_size;
+        let buffer = self.config.h2.max_send_buffer;
+        let c = self
+            .calls
+            .get_mut(&call.0)
+            .ok_or(CallError::UnknownCall(call))?;
+        if c.send_closed {
+            return Err(CallError::SendClosed(call));
+        }
+        match c.stream {
+            Some(stream) if c.held.is_empty() => {
+                self.h2
+                    .check_writable(stream)
+                    .map_err(|e| map_send(call, e))?;
+                let parts = frame_message(c.send_compressor.as_ref(), message, limit)?;
+                self.h2
+                    .send_data_parts(stream, parts, false)
+                    .map_err(|e| map_send(call, e))
+            }
+            _ => {
+                if c.held_bytes >= buffer {
+                    c.wants_writable = true;
+                    return Err(CallError::Blocked(call));
+                }
+                let parts = frame_message(c.send_compressor.as_ref(), message, limit)?;
+                c.held_bytes += parts[0].len() + parts[1].len();
+                c.held.push_back(Held::Message(parts));
+                Ok(())
+            }
+        }
+    }
+
+    /// Finish sending on the call (END_STREAM).
+    pub fn half_close(&mut self, call: CallId) -> Result<(), CallError> {
+        let c = self
+            .calls
+            .get_mut(&call.0)
+            .ok_or(CallError::UnknownCall(call))?;
+        if c.send_closed {
+            return Err(CallError::SendClosed(call));
+        }
+        c.send_closed = true;
+        match c.stream {
+            Some(stream) if c.held.is_empty() => self
+                .h2
+                .send_data(stream, Bytes::new(), true)
+                .map_err(|e| map_send(call, e)),
+            _ => {
+                c.held.push_back(Held::End);
+                Ok(())
+            }
+        }
+    }
+
+    /// Cancel the call: RST_STREAM CANCEL goes to the server and the call
+    /// finishes with CANCELLED. Cancelling an ended call does nothing.
+    pub fn cancel(&mut self, call: CallId) {
+        self.abort(
+            call,
+            Status::new(Code::Cancelled, "call cancelled by the client"),
+        );
+        self.pump();
+    }
+
+    /// The application consumed a message: give its `flow_len` back so the
+    /// server may send more. Works after the call ended too.
+    pub fn release_capacity(&mut self, call: CallId, flow_len: u32) {
+        let stream = self
+            .calls
+            .get(&call.0)
+            .and_then(|c| c.stream)
+            .unwrap_or(StreamId::ZERO);
+        self.h2.release_capacity(stream, flow_len);
+    }
+
+    /// Whether [`send_message`](Self::send_message) would be accepted now.
+    pub fn is_writable(&self, call: CallId) -> bool {
+        self.calls.get(&call.0).is_some_and(|c| {
+            !c.send_closed
+                && match c.stream {
+                    Some(s) if c.held.is_empty() => self.h2.is_writable(s),
+                    _ => c.held_bytes < self.config.h2.max_send_buffer,
+                }
+        })
+    }
+
+    /// End a call locally with `status`, resetting its stream.
+    fn abort(&mut self, call: CallId, status: Status) {
+        if let Some(stream) = self.calls.get(&call.0).and_then(|c| c.stream) {
+            self.h2.reset(stream, Reason::CANCEL);
+        }
+        self.finish(call, status, MetadataMap::new());
+    }
+
+    fn finish(&mut self, call: CallId, status: Status, trailers: MetadataMap) {
+        let Some(c) = self.calls.remove(&call.0) else {
+            return;
+        };
+        if let Some(d) = c.options.deadline {
+            self.deadlines.remove(&(d, call.0));
+        }
+        if let Some(s) = c.stream {
+            self.by_stream.remove(&s.value());
+        } else {
+            self.pending.retain(|id| *id != call.0);
+        }
+        self.events.push_back(ClientEvent::Finished {
+            call,
+            status,
+            trailers,
+        });
+    }
+
+    /// Open streams for waiting calls while the server's limit allows.
+    fn open_pending(&mut self) {
+        while let Some(&id) = self.pending.front() {
+            if !self.h2.can_open_stream() {
+                if self.h2.is_closed() || self.going_away || self.h2.active_streams() == 0 {
+                    // Nothing will free a stream here: fail what waits.
+                    let status =
+                        Status::new(Code::Unavailable, "connection cannot open more streams");
+                    for id in std::mem::take(&mut self.pending) {
+                        self.finish(CallId(id), status.clone(), MetadataMap::new());
+                    }
+                }
+                return;
+            }
+            self.pending.pop_front();
+            let Some(c) = self.calls.get(&id) else {
+                continue;
+            };
+            let fields = response::request_fields(
+                &self.config,
+                &c.path,
+                &c.options,
+                c.send_compressor.name(),
+                self.now,
+            );
+            match self.h2.open_stream(fields, false) {
+                Ok(stream) => {
+                    self.by_stream.insert(stream.value(), id);
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.stream = Some(stream);
+                    }
+                    self.flush_held(CallId(id));
+                }
+                Err(SendError::ConcurrencyLimit) => {
+                    self.pending.push_front(id);
+                    return;
+                }
+                Err(_) => {
+                    self.finish(
+                        CallId(id),
+                        Status::new(Code::Unavailable, "connection cannot open more streams"),
+                        MetadataMap::new(),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Move held output of a call into its stream as far as the queue
+    /// allows; report Writable when the application may send again.
+    fn flush_held(&mut self, call: CallId) {
+        let buffer = self.config.h2.max_send_buffer;
+        let Some(c) = self.calls.get_mut(&call.0) else {
+            return;
+        };
+        let Some(stream) = c.stream else {
+            return;
+        };
+        while let Some(item) = c.held.pop_front() {
+            let r = match &item {
+                Held::Message(parts) => {
+                    let n = parts[0].len() + parts[1].len();
+                    let r = self.h2.send_data_parts(stream, parts.clone(), false);
+                    if r.is_ok() {
+                        c.held_bytes -= n;
+                    }
+                    r
+                }
+                Held::End => self.h2.send_data(stream, Bytes::new(), true),
+            };
+            match r {
+                Ok(()) => {}
+                Err(SendError::Blocked(_)) => {
+                    c.held.push_front(item);
+                    return;
+                }
+                Err(_) => {
+                    c.held.clear();
+                    c.held_bytes = 0;
+                    return;
+                }
+            }
+        }
+        if c.wants_writable && c.held_bytes < buffer {
+            c.wants_writable = false;
+            self.events.push_back(ClientEvent::Writable { call });
+        }
+    }
+
+    fn pump(&mut self) {
+        while let Some(ev) = self.h2.poll_event() {
+            self.translate(ev);
+        }
+    }
+
+    fn translate(&mut self, ev: Event) {
+        match ev {
+            Event::SettingsAcked => {
+                if !self.ready {
+                    self.ready = true;
+                    self.events.push_back(ClientEvent::Ready);
+                }
+            }
+            Event::Headers {
+                stream,
+                fields,
+                end_stream,
+            } => {
+                if let Some(&id) = self.by_stream.get(&stream.value()) {
+                    self.on_headers(CallId(id), stream, fields, end_stream);
+                }
+            }
+            Event::Data {
+                stream,
+                data,
+                end_stream,
+            } => self.on_data(stream, data, end_stream),
+            Event::HeaderListTooLarge { stream, .. } => {
+                if let Some(&id) = self.by_stream.get(&stream.value()) {
+                    self.abort(
+                        CallId(id),
+                        Status::new(Code::ResourceExhausted, "response header list too large"),
+                    );
+                }
+            }
+            Event::StreamReset { stream, code, .. } => {
+                if let Some(&id) = self.by_stream.get(&stream.value()) {
+                    let status = Status::from_h2_reason(code.value());
+                    self.finish(CallId(id), status, MetadataMap::new());
+                }
+            }
+            Event::Writable { stream } => {
+                if let Some(&id) = self.by_stream.get(&stream.value()) {
+                    let call = CallId(id);
+                    let had_held = self.calls.get(&id).is_some_and(|c| !c.held.is_empty());
+                    if had_held {
+                        self.flush_held(call);
+                    } else {
+                        self.events.push_back(ClientEvent::Writable { call });
+                    }
+                }
+            }
+            Event::StreamCapacity => self.open_pending(),
+            Event::PingAcked { rtt, .. } => self.events.push_back(ClientEvent::PingAcked { rtt }),
+            Event::GoAway {
+                code, debug_data, ..
+            } => {
+                self.going_away = true;
+                let status = Status::new(
+                    Code::Unavailable,
+                    "connection going away before the call started",
+                );
+                for id in std::mem::take(&mut self.pending) {
+                    self.finish(CallId(id), status.clone(), MetadataMap::new());
+                }
+                self.events
+                    .push_back(ClientEvent::GoAway { code, debug_data });
+            }
+            Event::Closed { error } => {
+                let message = match &error {
+                    Some(e) => format!("connection closed: {e}"),
+                    None => "connection closed".to_string(),
+                };
+                let mut ids: Vec<u64> = self.calls.keys().copied().collect();
+                ids.sort_unstable();
+                for id in ids {
+                    self.finish(
+                        CallId(id),
+                        Status::new(Code::Unavailable, message.clone()),
+                        MetadataMap::new(),
+                    );
+                }
+                self.events.push_back(ClientEvent::Closed { error });
+            }
+        }
+    }
+
+    fn on_headers(
+        &mut self,
+        call: CallId,
+        stream: StreamId,
+        fields: Vec<crate::hpack::HeaderField>,
+        end_stream: bool,
+    ) {
+        let registry = &self.config.compression;
+        let limit = self.config.max_receive_message_size;
+        let Some(c) = self.calls.get_mut(&call.0) else {
+            return;
+        };
+        if c.inbound.is_none() {
+            match response::read_head(&fields, end_stream, registry, limit) {
+                response::Head::Open { inbound, metadata } => {
+                    c.inbound = Some(inbound);
+                    self.events
+                        .push_back(ClientEvent::Headers { call, metadata });
+                }
+                response::Head::TrailersOnly {
+                    mut status,
+                    trailers,
+                } => {
+                    if status.is_ok() && c.options.kind.single_response() {
+                        status = cardinality_violation(
+                            "no response message for a single-response method",
+                        );
+                    }
+                    self.finish(call, status, trailers);
+                }
+                response::Head::Fail(status) => {
+                    let _ = stream;
+                    self.abort(call, status);
+                }
+            }
+            return;
+        }
+        // Trailers.
+        let (mut status, trailers) = response::read_trailers(&fields, 200);
+        if let Some(inb) = &c.inbound {
+            if let Err(s) = inb.finish() {
+                status = s;
+            }
+            if status.is_ok() && c.options.kind.single_response() && inb.count != 1 {
+                status = cardinality_violation("no response message for a single-response method");
+            }
+        }
+        self.finish(call, status, trailers);
+    }
+
+    fn on_data(&mut self, stream: StreamId, data: Bytes, end_stream: bool) {
+        let Some(&id) = self.by_stream.get(&stream.value()) else {
+            self.h2.release_capacity(stream, data.len() as u32);
+            return;
+        };
+        let call = CallId(id);
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let single = c.options.kind.single_response();
+        let Some(inbound) = c.inbound.as_mut() else {
+            return;
+        };
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        match inbound.feed(data, &mut out) {
+            Ok(now) => {
+                if now > 0 {
+                    self.h2.release_capacity(stream, now);
+                }
+                if single && inbound.count > 1 {
+                    let credit: u32 = out.iter().map(|d| d.flow_len).sum();
+                    self.h2.release_capacity(stream, credit);
+                    self.scratch = out;
+                    self.abort(
+                        call,
+                        cardinality_violation(
+                            "several response messages for a single-response method",
+                        ),
+                    );
+                    return;
+                }
+                for d in out.drain(..) {
+                    self.events.push_back(ClientEvent::Message {
+                        call,
+                        message: d.message,
+                        flow_len: d.flow_len,
+                    });
+                }
+            }
+            Err((status, credit)) => {
+                self.h2.release_capacity(stream, credit);
+                self.scratch = out;
+                self.abort(call, status);
+                return;
+            }
+        }
+        self.scratch = out;
+        if end_stream {
+            self.finish(
+                call,
+                Status::new(
+                    Code::Internal,
+                    "server closed the stream without sending trailers",
+                ),
+                MetadataMap::new(),
+            );
+        }
+    }
+}
+
+fn map_send(call: CallId, e: SendError) -> CallError {
+    match e {
+        SendError::Blocked(_) => CallError::Blocked(call),
+        SendError::ConnectionClosed => CallError::ConnectionClosed,
+        SendError::StreamClosed(_) => CallError::SendClosed(call),
+        _ => CallError::UnknownCall(call),
+    }
+}

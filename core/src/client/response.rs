@@ -1,0 +1,184 @@
+//! Building request heads and reading response heads and trailers.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::{CallOptions, ClientConfig};
+use crate::call::{Inbound, field, fields_from_pairs, find};
+use crate::grpc::compression::{
+    CompressionRegistry, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, IDENTITY,
+};
+use crate::grpc::head::{content_type, parse_content_type};
+use crate::grpc::metadata::MetadataMap;
+use crate::grpc::status::{GRPC_MESSAGE, GRPC_STATUS, GRPC_STATUS_DETAILS_BIN};
+use crate::grpc::timeout::{GRPC_TIMEOUT, format_timeout};
+use crate::grpc::{Code, Status};
+use crate::hpack::HeaderField;
+
+/// `/service/method` with both parts non-empty.
+pub(crate) fn valid_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    let mut parts = rest.split('/');
+    matches!((parts.next(), parts.next(), parts.next()), (Some(s), Some(m), None) if !s.is_empty() && !m.is_empty())
+}
+
+/// The request head of a call, built when its stream opens (so that
+/// `grpc-timeout` is what is left of the deadline then).
+pub(crate) fn request_fields(
+    config: &ClientConfig,
+    path: &str,
+    options: &CallOptions,
+    encoding: &str,
+    now: Instant,
+) -> Vec<HeaderField> {
+    let authority = options.authority.as_deref().unwrap_or(&config.authority);
+    let mut fields = vec![
+        field(":method", "POST"),
+        field(":scheme", Bytes::copy_from_slice(config.scheme.as_bytes())),
+        field(":path", Bytes::copy_from_slice(path.as_bytes())),
+        field(":authority", Bytes::copy_from_slice(authority.as_bytes())),
+        field("te", "trailers"),
+        field(
+            "content-type",
+            content_type(options.content_subtype.as_deref()),
+        ),
+        field(
+            "user-agent",
+            Bytes::copy_from_slice(config.user_agent.as_bytes()),
+        ),
+    ];
+    if let Some(deadline) = options.deadline {
+        let left = deadline.saturating_duration_since(now);
+        fields.push(field(GRPC_TIMEOUT, format_timeout(left)));
+    }
+    if encoding != IDENTITY {
+        fields.push(field(
+            GRPC_ENCODING,
+            Bytes::copy_from_slice(encoding.as_bytes()),
+        ));
+    }
+    if let Some(accept) = config.compression.accept_encoding() {
+        fields.push(field(GRPC_ACCEPT_ENCODING, accept));
+    }
+    let mut pairs = Vec::new();
+    options.metadata.to_wire(&mut pairs);
+    fields_from_pairs(pairs, &mut fields);
+    fields
+}
+
+/// What a response head means for the call.
+pub(crate) enum Head {
+    /// Messages follow.
+    Open {
+        inbound: Inbound,
+        metadata: MetadataMap,
+    },
+    /// The head was the whole response.
+    TrailersOnly {
+        status: Status,
+        trailers: MetadataMap,
+    },
+    /// The call cannot go on; reset the stream and end with this status.
+    Fail(Status),
+}
+
+fn custom_metadata(fields: &[HeaderField]) -> MetadataMap {
+    MetadataMap::from_wire(
+        fields
+            .iter()
+            .filter(|f| !f.name.starts_with(b":"))
+            .map(|f| (&f.name[..], &f.value[..])),
+    )
+}
+
+fn http_status(fields: &[HeaderField]) -> u16 {
+    find(fields, ":status")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+pub(crate) fn read_head(
+    fields: &[HeaderField],
+    end_stream: bool,
+    registry: &CompressionRegistry,
+    limit: usize,
+) -> Head {
+    let http = http_status(fields);
+    if end_stream {
+        let (status, trailers) = read_trailers(fields, http);
+        return Head::TrailersOnly { status, trailers };
+    }
+    if http != 200 {
+        let s = Status::from_http_status(http);
+        return Head::Fail(Status::new(
+            s.code(),
+            format!("unexpected HTTP status {http} from the server"),
+        ));
+    }
+    match find(fields, "content-type") {
+        Some(ct) if parse_content_type(ct).is_ok() => {}
+        other => {
+            let got = other
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default();
+            return Head::Fail(Status::new(
+                Code::Internal,
+                format!("response content-type \"{got}\" is not gRPC"),
+            ));
+        }
+    }
+    let compressor = match registry.for_receive(find(fields, GRPC_ENCODING).map(|v| &v[..])) {
+        Ok(c) => c,
+        Err(s) => {
+            return Head::Fail(Status::new(
+                Code::Internal,
+                format!("server used an unsupported encoding: {}", s.message()),
+            ));
+        }
+    };
+    Head::Open {
+        inbound: Inbound::new(compressor, limit),
+        metadata: custom_metadata(fields),
+    }
+}
+
+/// The status and trailing metadata in a trailer section (or a
+/// trailers-only head with HTTP status `http`).
+pub(crate) fn read_trailers(fields: &[HeaderField], http: u16) -> (Status, MetadataMap) {
+    let status = match find(fields, GRPC_STATUS) {
+        Some(code) => Status::from_wire(
+            code,
+            find(fields, GRPC_MESSAGE).map(|v| &v[..]),
+            find(fields, GRPC_STATUS_DETAILS_BIN).map(|v| &v[..]),
+        ),
+        None if http != 200 => {
+            let s = Status::from_http_status(http);
+            Status::new(
+                s.code(),
+                format!("unexpected HTTP status {http} from the server"),
+            )
+        }
+        None => Status::new(
+            Code::Unknown,
+            "missing grpc-status in the response trailers",
+        ),
+    };
+    (status, custom_metadata(fields))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert!(valid_path("/a.B/C"));
+        for bad in ["", "/", "a/b", "/a", "/a/", "//b", "/a/b/c"] {
+            assert!(!valid_path(bad), "{bad}");
+        }
+    }
+}

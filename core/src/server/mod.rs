@@ -1,0 +1,677 @@
+//! The server role: [`ServerConnection`], the state machine a gRPC server
+//! adapter (or an embedder) drives for one accepted connection.
+//!
+//! It owns the request side of gRPC's PROTOCOL-HTTP2.md on top of
+//! [`crate::h2`]: validating request heads (method, content-type, path,
+//! `grpc-timeout`, `grpc-encoding`), answering requests that are not gRPC
+//! without bothering the application, deframing and decompressing request
+//! messages, response heads, messages and status trailers (trailers-only
+//! when nothing else was sent), deadlines, cancellation and cardinality.
+//!
+//! Run loop:
+//!
+//! ```text
+//! let mut conn = ServerConnection::new(ServerConfig::default(), now);
+//! loop {
+//!     bytes from the socket  -> conn.receive(&bytes, now)   (EOF -> conn.receive_eof())
+//!     while let Some(ev) = conn.poll_event() { ... }         (CallStarted, Message, HalfClosed, ...)
+//!     handler actions        -> conn.send_headers / send_message / send_status / release_capacity
+//!     conn.poll_transmit(&mut out) until 0                  -> write `out`
+//!     conn.poll_timeout()    -> call conn.handle_timeout(now) then
+//! }
+//! ```
+
+mod request;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::call::{
+    CallError, CallId, CallKind, Delivered, Inbound, cardinality_violation, field,
+    fields_from_pairs, frame_message,
+};
+use crate::frame::{Reason, StreamId};
+use crate::grpc::compression::{
+    CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING,
+};
+use crate::grpc::head::APPLICATION_GRPC;
+use crate::grpc::message::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE;
+use crate::grpc::metadata::MetadataMap;
+use crate::grpc::{Code, Status};
+use crate::h2::{self, ConnectionError, Event, PingPolicy, SendError};
+use crate::hpack::HeaderField;
+
+pub use request::RequestHead;
+use request::Verdict;
+
+/// Settings of a server connection.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// The HTTP/2 layer's settings and limits. The default enforces gRPC's
+    /// keepalive policy on client PINGs (at most one every 5 minutes, none
+    /// while no call is open, two strikes).
+    pub h2: h2::Config,
+    /// The largest request message accepted (after decompression too).
+    /// Larger ones end the call with RESOURCE_EXHAUSTED. Default 4 MiB.
+    pub max_receive_message_size: usize,
+    /// The largest response message the application may send. Default
+    /// `i32::MAX`, as gRPC implementations use.
+    pub max_send_message_size: usize,
+    /// The compression algorithms we accept and may respond with.
+    pub compression: CompressionRegistry,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            h2: h2::Config {
+                ping_policy: Some(PingPolicy::default()),
+                ..h2::Config::default()
+            },
+            max_receive_message_size: DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
+            max_send_message_size: i32::MAX as usize,
+            compression: CompressionRegistry::default(),
+        }
+    }
+}
+
+/// Why a call ended before the handler finished it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CancelReason {
+    /// The client reset the stream (CANCEL when it cancelled the call).
+    Reset(Reason),
+    /// The call's deadline passed; DEADLINE_EXCEEDED has been sent.
+    DeadlineExceeded,
+    /// The client broke the protocol for this call (a bad message, a
+    /// cardinality violation); the status it was sent is given.
+    Protocol(Status),
+    /// The connection ended.
+    ConnectionLost,
+}
+
+/// What happened on a server connection, drained with
+/// [`ServerConnection::poll_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerEvent {
+    /// A gRPC call arrived. Requests that are not gRPC were answered
+    /// already and are not reported.
+    CallStarted {
+        /// The call.
+        call: CallId,
+        /// Its path, metadata, deadline and encodings.
+        head: Box<RequestHead>,
+    },
+    /// A request message (decompressed). Give `flow_len` back with
+    /// [`ServerConnection::release_capacity`] once consumed.
+    Message {
+        /// The call.
+        call: CallId,
+        /// The message.
+        message: Bytes,
+        /// Flow-control credit held by this message.
+        flow_len: u32,
+    },
+    /// The client finished sending.
+    HalfClosed {
+        /// The call.
+        call: CallId,
+    },
+    /// The call ended without the handler: it should stop.
+    Cancelled {
+        /// The call.
+        call: CallId,
+        /// Why.
+        reason: CancelReason,
+    },
+    /// A send refused with [`CallError::Blocked`] may be retried.
+    Writable {
+        /// The call.
+        call: CallId,
+    },
+    /// The connection ended; no more events follow.
+    Closed {
+        /// Why, if not cleanly.
+        error: Option<ConnectionError>,
+    },
+}
+
+struct ServerCall {
+    stream: StreamId,
+    kind: CallKind,
+    inbound: Inbound,
+    deadline: Option<Instant>,
+    /// The client's `grpc-accept-encoding`.
+    peer_accept: Option<Bytes>,
+    send_compressor: Arc<dyn Compressor>,
+    content_type: Bytes,
+    headers_sent: bool,
+    recv_closed: bool,
+}
+
+/// One server-side gRPC connection as a sans-I/O state machine.
+pub struct ServerConnection {
+    h2: h2::Connection,
+    config: ServerConfig,
+    calls: HashMap<u64, ServerCall>,
+    deadlines: BTreeSet<(Instant, u64)>,
+    events: VecDeque<ServerEvent>,
+    scratch: Vec<Delivered>,
+    closed: bool,
+}
+
+impl std::fmt::Debug for ServerConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConnection")
+            .field("calls", &self.calls.len())
+            .field("closed", &self.closed)
+            .finish()
+    }
+}
+
+fn call_of(stream: StreamId) -> CallId {
+    CallId(u64::from(stream.value()))
+}
+
+fn stream_of(call: CallId) -> StreamId {
+    StreamId::new(u32::try_from(call.0).unwrap_or(0))
+}
+
+impl ServerConnection {
+    /// A connection that has just been accepted. Our SETTINGS is queued for
+    /// transmission.
+    pub fn new(config: ServerConfig, now: Instant) -> Self {
+        ServerConnection {
+            h2: h2::Connection::server(config.h2.clone(), now),
+            config,
+            calls: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            events: VecDeque::new(),
+            scratch: Vec::new(),
+            closed: false,
+        }
+    }
+
+    /// Feed bytes read from the transport. An `Err` is a connection error:
+    /// a GOAWAY is queued (write it, then close), and every call is
+    /// reported cancelled.
+    pub fn receive(&mut self, bytes: &[u8], now: Instant) -> Result<(), ConnectionError> {
+        let r = self.h2.receive(bytes, now);
+        self.pump(now);
+        r
+    }
+
+    /// The transport reached end of file.
+    pub fn receive_eof(&mut self, now: Instant) {
+        self.h2.receive_eof();
+        self.pump(now);
+    }
+
+    /// The next event, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop_front()
+    }
+
+    /// Append bytes to write to `dst`; call until it returns 0.
+    pub fn poll_transmit(&mut self, dst: &mut BytesMut) -> usize {
+        let n = self.h2.poll_transmit(dst);
+        // Writing can make streams writable again.
+        self.translate_pending();
+        n
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next run.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let call = self.deadlines.first().map(|(t, _)| *t);
+        match (self.h2.poll_timeout(), call) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Run the timers due at `now`: HTTP/2 timers and call deadlines.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.h2.handle_timeout(now);
+        while let Some(&(t, id)) = self.deadlines.first() {
+            if t > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            let call = CallId(id);
+            if self.calls.contains_key(&id) {
+                let status = Status::new(Code::DeadlineExceeded, "deadline exceeded");
+                self.end_call(call, &status, MetadataMap::new());
+                self.events.push_back(ServerEvent::Cancelled {
+                    call,
+                    reason: CancelReason::DeadlineExceeded,
+                });
+            }
+        }
+        self.pump(now);
+    }
+
+    /// Begin a graceful shutdown: two-phase GOAWAY; calls already started
+    /// run to completion; [`ServerEvent::Closed`] follows when the last
+    /// one ends.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.h2.shutdown(now);
+        self.pump(now);
+    }
+
+    /// The connection has ended; write what [`poll_transmit`](Self::poll_transmit)
+    /// still returns, then close the transport.
+    pub fn is_closed(&self) -> bool {
+        self.h2.is_closed()
+    }
+
+    /// Calls in progress.
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// The HTTP/2 connection underneath (read-only: RTT, stream counts).
+    pub fn h2(&self) -> &h2::Connection {
+        &self.h2
+    }
+
+    /// Tell the core the call's kind so that it enforces message counts
+    /// (a unary or server-streaming request with zero or several messages
+    /// ends with UNIMPLEMENTED). Without it nothing is enforced.
+    pub fn set_call_kind(&mut self, call: CallId, kind: CallKind) -> Result<(), CallError> {
+        let c = self
+            .calls
+            .get_mut(&call.0)
+            .ok_or(CallError::UnknownCall(call))?;
+        c.kind = kind;
+        let violation = if kind.single_request() && c.inbound.count > 1 {
+            Some("several request messages for a single-request method")
+        } else if kind.single_request() && c.recv_closed && c.inbound.count == 0 {
+            Some("no request message for a single-request method")
+        } else {
+            None
+        };
+        if let Some(what) = violation {
+            self.fail_call(call, cardinality_violation(what));
+        }
+        Ok(())
+    }
+
+    /// Compress the response messages of this call with `name` (for
+    /// example `"gzip"`) if it is registered and the client accepts it;
+    /// identity otherwise. Must come before the response headers.
+    pub fn set_send_compression(&mut self, call: CallId, name: &str) -> Result<(), CallError> {
+        let registry = &self.config.compression;
+        let c = self
+            .calls
+            .get_mut(&call.0)
+            .ok_or(CallError::UnknownCall(call))?;
+        if c.headers_sent {
+            return Err(CallError::HeadersAlreadySent(call));
+        }
+        c.send_compressor = registry.for_send(name, c.peer_accept.as_deref());
+        Ok(())
+    }
+
+    /// Send the response headers with `metadata`. Optional: the first
+    /// message sends them if this was not called.
+    pub fn send_headers(&mut self, call: CallId, metadata: MetadataMap) -> Result<(), CallError> {
+        let accept = self.config.compression.accept_encoding();
+        let c = self
+            .calls
+            .get_mut(&call.0)
+            .ok_or(CallError::UnknownCall(call))?;
+        if c.headers_sent {
+            return Err(CallError::HeadersAlreadySent(call));
+        }
+        let mut fields = vec![
+            field(":status", "200"),
+            field("content-type", c.content_type.clone()),
+        ];
+        let enc = c.send_compressor.name();
+        if enc != crate::grpc::compression::IDENTITY {
+            fields.push(field(GRPC_ENCODING, enc));
+        }
+        if let Some(a) = accept {
+            fields.push(field(GRPC_ACCEPT_ENCODING, a));
+        }
+        let mut pairs = Vec::new();
+        metadata.to_wire(&mut pairs);
+        fields_from_pairs(pairs, &mut fields);
+        c.headers_sent = true;
+        let stream = c.stream;
+        self.h2
+            .send_headers(stream, fields, false)
+            .map_err(|e| map_send(call, e))
+    }
+
+    /// Send a response message (compressed if the call compresses).
+    /// Refused with [`CallError::Blocked`] while the call's queue is full.
+    pub fn send_message(&mut self, call: CallId, message: Bytes) -> Result<(), CallError> {
+        let c = self
+            .calls
+            .get(&call.0)
+            .ok_or(CallError::UnknownCall(call))?;
+        // Refuse early (arming the Writable event) rather than compress a
+        // message the queue cannot take.
+        self.h2
+            .check_writable(c.stream)
+            .map_err(|e| map_send(call, e))?;
+        if !c.headers_sent {
+            self.send_headers(call, MetadataMap::new())?;
+        }
+        let c = self
+            .calls
+            .get(&call.0)
+            .ok_or(CallError::UnknownCall(call))?;
+        let parts = frame_message(
+            c.send_compressor.as_ref(),
+            message,
+            self.config.max_send_message_size,
+        )?;
+        self.h2
+            .send_data_parts(c.stream, parts, false)
+            .map_err(|e| map_send(call, e))
+    }
+
+    /// End the call with `status` and trailing metadata. When nothing was
+    /// sent before, this is a trailers-only response. If the client is
+    /// still sending, the stream is then reset with NO_ERROR (RFC 9113
+    /// §8.1) so it stops. The call is over for the application.
+    pub fn send_status(
+        &mut self,
+        call: CallId,
+        status: Status,
+        trailers: MetadataMap,
+    ) -> Result<(), CallError> {
+        if !self.calls.contains_key(&call.0) {
+            return Err(CallError::UnknownCall(call));
+        }
+        self.end_call(call, &status, trailers);
+        Ok(())
+    }
+
+    /// The application consumed a message: give its `flow_len` back so
+    /// the client may send more. Works after the call ended too.
+    pub fn release_capacity(&mut self, call: CallId, flow_len: u32) {
+        self.h2.release_capacity(stream_of(call), flow_len);
+    }
+
+    /// Whether [`send_message`](Self::send_message) would be accepted now.
+    pub fn is_writable(&self, call: CallId) -> bool {
+        self.calls
+            .get(&call.0)
+            .is_some_and(|c| self.h2.is_writable(c.stream))
+    }
+
+    /// Send trailers (trailers-only if needed), reset if the client is not
+    /// done, and forget the call.
+    fn end_call(&mut self, call: CallId, status: &Status, trailers: MetadataMap) {
+        let Some(c) = self.calls.remove(&call.0) else {
+            return;
+        };
+        if let Some(d) = c.deadline {
+            self.deadlines.remove(&(d, call.0));
+        }
+        let mut fields = Vec::new();
+        if !c.headers_sent {
+            fields.push(field(":status", "200"));
+            fields.push(field("content-type", c.content_type.clone()));
+        }
+        let mut pairs = Vec::new();
+        status.to_wire(&mut pairs);
+        trailers.to_wire(&mut pairs);
+        fields_from_pairs(pairs, &mut fields);
+        if self.h2.send_headers(c.stream, fields, true).is_ok() && !c.recv_closed {
+            self.h2.reset_after_queued(c.stream, Reason::NO_ERROR);
+        }
+    }
+
+    /// End a call the client broke: status to the client, Cancelled to the
+    /// handler.
+    fn fail_call(&mut self, call: CallId, status: Status) {
+        if self.calls.contains_key(&call.0) {
+            self.end_call(call, &status, MetadataMap::new());
+            self.events.push_back(ServerEvent::Cancelled {
+                call,
+                reason: CancelReason::Protocol(status),
+            });
+        }
+    }
+
+    fn translate_pending(&mut self) {
+        // Only Writable can come out of poll_transmit.
+        while let Some(ev) = self.h2.poll_event() {
+            self.translate(ev, None);
+        }
+    }
+
+    fn pump(&mut self, now: Instant) {
+        while let Some(ev) = self.h2.poll_event() {
+            self.translate(ev, Some(now));
+        }
+    }
+
+    fn translate(&mut self, ev: Event, now: Option<Instant>) {
+        match ev {
+            Event::Headers {
+                stream,
+                fields,
+                end_stream,
+            } => {
+                let call = call_of(stream);
+                if self.calls.contains_key(&call.0) {
+                    // Trailers from the client end its side.
+                    if end_stream {
+                        self.half_closed(call);
+                    }
+                } else if let Some(now) = now {
+                    self.start_call(stream, fields, end_stream, now);
+                }
+            }
+            Event::Data {
+                stream,
+                data,
+                end_stream,
+            } => self.on_data(stream, data, end_stream),
+            Event::HeaderListTooLarge { stream, end_stream } => {
+                let fields = vec![
+                    field(":status", "200"),
+                    field("content-type", APPLICATION_GRPC),
+                ];
+                let mut all = fields;
+                let mut pairs = Vec::new();
+                Status::new(Code::ResourceExhausted, "request header list too large")
+                    .to_wire(&mut pairs);
+                fields_from_pairs(pairs, &mut all);
+                if self.h2.send_headers(stream, all, true).is_ok() && !end_stream {
+                    self.h2.reset_after_queued(stream, Reason::NO_ERROR);
+                }
+            }
+            Event::StreamReset { stream, code, .. } => {
+                let call = call_of(stream);
+                if let Some(c) = self.calls.remove(&call.0) {
+                    if let Some(d) = c.deadline {
+                        self.deadlines.remove(&(d, call.0));
+                    }
+                    self.events.push_back(ServerEvent::Cancelled {
+                        call,
+                        reason: CancelReason::Reset(code),
+                    });
+                }
+            }
+            Event::Writable { stream } => {
+                let call = call_of(stream);
+                if self.calls.contains_key(&call.0) {
+                    self.events.push_back(ServerEvent::Writable { call });
+                }
+            }
+            Event::Closed { error } => {
+                let mut ids: Vec<u64> = self.calls.keys().copied().collect();
+                ids.sort_unstable();
+                self.calls.clear();
+                self.deadlines.clear();
+                for id in ids {
+                    self.events.push_back(ServerEvent::Cancelled {
+                        call: CallId(id),
+                        reason: CancelReason::ConnectionLost,
+                    });
+                }
+                self.closed = true;
+                self.events.push_back(ServerEvent::Closed { error });
+            }
+            _ => {}
+        }
+    }
+
+    fn start_call(
+        &mut self,
+        stream: StreamId,
+        fields: Vec<HeaderField>,
+        end_stream: bool,
+        now: Instant,
+    ) {
+        let registry = &self.config.compression;
+        let (head, receive_compressor) = match request::parse(&fields, registry, now) {
+            Verdict::Call(head, compressor) => (head, compressor),
+            Verdict::Http(status, grpc) => {
+                // Not gRPC: a plain HTTP answer, with a gRPC status where
+                // one applies.
+                let mut answer = vec![
+                    field(":status", status.to_string()),
+                    field("content-type", APPLICATION_GRPC),
+                ];
+                let mut pairs = Vec::new();
+                grpc.to_wire(&mut pairs);
+                fields_from_pairs(pairs, &mut answer);
+                if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
+                    self.h2.reset_after_queued(stream, Reason::NO_ERROR);
+                }
+                return;
+            }
+            Verdict::Status(status, extra) => {
+                let mut answer = vec![
+                    field(":status", "200"),
+                    field("content-type", APPLICATION_GRPC),
+                ];
+                let mut pairs = Vec::new();
+                status.to_wire(&mut pairs);
+                fields_from_pairs(pairs, &mut answer);
+                answer.extend(extra);
+                if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
+                    self.h2.reset_after_queued(stream, Reason::NO_ERROR);
+                }
+                return;
+            }
+        };
+        let call = call_of(stream);
+        let deadline = head.deadline;
+        self.calls.insert(
+            call.0,
+            ServerCall {
+                stream,
+                kind: CallKind::BidiStreaming,
+                inbound: Inbound::new(receive_compressor, self.config.max_receive_message_size),
+                deadline,
+                peer_accept: head.accept_encoding.clone(),
+                send_compressor: registry.identity(),
+                content_type: head.content_type.clone(),
+                headers_sent: false,
+                recv_closed: false,
+            },
+        );
+        if let Some(d) = deadline {
+            self.deadlines.insert((d, call.0));
+        }
+        self.events.push_back(ServerEvent::CallStarted {
+            call,
+            head: Box::new(head),
+        });
+        if end_stream {
+            self.half_closed(call);
+        }
+    }
+
+    fn on_data(&mut self, stream: StreamId, data: Bytes, end_stream: bool) {
+        let call = call_of(stream);
+        let Some(c) = self.calls.get_mut(&call.0) else {
+            // The call is over: the bytes go straight back.
+            self.h2.release_capacity(stream, data.len() as u32);
+            return;
+        };
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        match c.inbound.feed(data, &mut out) {
+            Ok(now) => {
+                if now > 0 {
+                    self.h2.release_capacity(stream, now);
+                }
+                let single = c.kind.single_request();
+                let count = c.inbound.count;
+                if single && count > 1 {
+                    let credit: u32 = out.iter().map(|d| d.flow_len).sum();
+                    self.h2.release_capacity(stream, credit);
+                    self.scratch = out;
+                    self.fail_call(
+                        call,
+                        cardinality_violation(
+                            "several request messages for a single-request method",
+                        ),
+                    );
+                    return;
+                }
+                for d in out.drain(..) {
+                    self.events.push_back(ServerEvent::Message {
+                        call,
+                        message: d.message,
+                        flow_len: d.flow_len,
+                    });
+                }
+            }
+            Err((status, credit)) => {
+                self.h2.release_capacity(stream, credit);
+                self.scratch = out;
+                self.fail_call(call, status);
+                return;
+            }
+        }
+        self.scratch = out;
+        if end_stream {
+            self.half_closed(call);
+        }
+    }
+
+    fn half_closed(&mut self, call: CallId) {
+        let Some(c) = self.calls.get_mut(&call.0) else {
+            return;
+        };
+        c.recv_closed = true;
+        if let Err(status) = c.inbound.finish() {
+            self.fail_call(call, status);
+            return;
+        }
+        if c.kind.single_request() && c.inbound.count == 0 {
+            self.fail_call(
+                call,
+                cardinality_violation("no request message for a single-request method"),
+            );
+            return;
+        }
+        self.events.push_back(ServerEvent::HalfClosed { call });
+    }
+}
+
+fn map_send(call: CallId, e: SendError) -> CallError {
+    match e {
+        SendError::Blocked(_) => CallError::Blocked(call),
+        SendError::ConnectionClosed => CallError::ConnectionClosed,
+        SendError::StreamClosed(_) => CallError::SendClosed(call),
+        _ => CallError::UnknownCall(call),
+    }
+}

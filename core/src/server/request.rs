@@ -1,0 +1,180 @@
+//! Reading a request head: what makes a request a gRPC call, and how the
+//! server answers one that is not.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::call::{field, find};
+use crate::grpc::compression::{
+    CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING,
+};
+use crate::grpc::head::{HTTP_UNSUPPORTED_MEDIA_TYPE, parse_content_type};
+use crate::grpc::metadata::MetadataMap;
+use crate::grpc::timeout::{GRPC_TIMEOUT, parse_timeout};
+use crate::grpc::{Code, Status};
+use crate::hpack::HeaderField;
+
+/// The head of a gRPC request, as the server application sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequestHead {
+    /// `/package.Service/Method`.
+    pub path: String,
+    /// `:authority`, if sent.
+    pub authority: Option<String>,
+    /// Custom metadata (reserved and invalid fields left out).
+    pub metadata: MetadataMap,
+    /// The client's `grpc-timeout`.
+    pub timeout: Option<Duration>,
+    /// When the call expires: arrival time plus the timeout. The server
+    /// connection ends the call with DEADLINE_EXCEEDED then.
+    pub deadline: Option<Instant>,
+    /// The request messages' `grpc-encoding`, if not identity.
+    pub encoding: Option<String>,
+    /// The client's `grpc-accept-encoding`.
+    pub accept_encoding: Option<Bytes>,
+    /// The request's `content-type` (echoed in the response).
+    pub content_type: Bytes,
+    /// The client's `user-agent`.
+    pub user_agent: Option<String>,
+}
+
+impl RequestHead {
+    /// The service part of the path (`package.Service`).
+    pub fn service(&self) -> &str {
+        self.path
+            .get(1..)
+            .and_then(|p| p.split_once('/'))
+            .map_or("", |(s, _)| s)
+    }
+
+    /// The method part of the path (`Method`).
+    pub fn method(&self) -> &str {
+        self.path
+            .get(1..)
+            .and_then(|p| p.split_once('/'))
+            .map_or("", |(_, m)| m)
+    }
+}
+
+/// What to do with a request.
+pub(crate) enum Verdict {
+    /// A gRPC call for the application, and the decompressor of its
+    /// messages.
+    Call(RequestHead, Arc<dyn Compressor>),
+    /// Not gRPC: answer with this HTTP status (and this gRPC status).
+    Http(u16, Status),
+    /// gRPC, but refused: a trailers-only answer with this status and
+    /// extra fields.
+    Status(Status, Vec<HeaderField>),
+}
+
+fn text(v: &Bytes) -> String {
+    String::from_utf8_lossy(v).into_owned()
+}
+
+fn valid_path(path: &[u8]) -> bool {
+    let Some(rest) = path.strip_prefix(b"/") else {
+        return false;
+    };
+    let mut parts = rest.split(|&b| b == b'/');
+    let (Some(service), Some(method), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !service.is_empty() && !method.is_empty()
+}
+
+pub(crate) fn parse(
+    fields: &[HeaderField],
+    registry: &CompressionRegistry,
+    now: Instant,
+) -> Verdict {
+    // The h2 layer has checked that :method, :scheme and :path are there.
+    if find(fields, ":method").is_none_or(|m| &m[..] != b"POST") {
+        return Verdict::Http(
+            405,
+            Status::new(Code::Internal, "gRPC requires method POST"),
+        );
+    }
+    let content_type = match find(fields, "content-type") {
+        Some(ct) if parse_content_type(ct).is_ok() => ct.clone(),
+        other => {
+            let got = other.map(text).unwrap_or_default();
+            return Verdict::Http(
+                HTTP_UNSUPPORTED_MEDIA_TYPE,
+                Status::new(
+                    Code::Internal,
+                    format!("invalid gRPC request content-type \"{got}\""),
+                ),
+            );
+        }
+    };
+    let path = find(fields, ":path").cloned().unwrap_or_default();
+    if !valid_path(&path) {
+        return Verdict::Status(
+            Status::new(
+                Code::Unimplemented,
+                format!("malformed method name \"{}\"", text(&path)),
+            ),
+            Vec::new(),
+        );
+    }
+    let timeout = match find(fields, GRPC_TIMEOUT).map(|v| parse_timeout(v)) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            return Verdict::Status(
+                Status::new(Code::Internal, format!("malformed grpc-timeout: {e}")),
+                Vec::new(),
+            );
+        }
+    };
+    let encoding = find(fields, GRPC_ENCODING);
+    let compressor = match registry.for_receive(encoding.map(|b| &b[..])) {
+        Ok(c) => c,
+        Err(status) => {
+            let extra = registry
+                .accept_encoding()
+                .map(|a| vec![field(GRPC_ACCEPT_ENCODING, a)])
+                .unwrap_or_default();
+            return Verdict::Status(status, extra);
+        }
+    };
+    let metadata = MetadataMap::from_wire(
+        fields
+            .iter()
+            .filter(|f| !f.name.starts_with(b":"))
+            .map(|f| (&f.name[..], &f.value[..])),
+    );
+    let head = RequestHead {
+        path: text(&path),
+        authority: find(fields, ":authority").map(text),
+        metadata,
+        timeout,
+        deadline: timeout.and_then(|t| now.checked_add(t)),
+        encoding: encoding
+            .filter(|e| !e.eq_ignore_ascii_case(b"identity"))
+            .map(text),
+        accept_encoding: find(fields, GRPC_ACCEPT_ENCODING).cloned(),
+        content_type,
+        user_agent: find(fields, "user-agent").map(text),
+    };
+    Verdict::Call(head, compressor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        for ok in ["/a.B/C", "/helloworld.Greeter/SayHello"] {
+            assert!(valid_path(ok.as_bytes()), "{ok}");
+        }
+        for bad in ["", "/", "a/b", "/a", "/a/", "//b", "/a/b/c"] {
+            assert!(!valid_path(bad.as_bytes()), "{bad}");
+        }
+    }
+}

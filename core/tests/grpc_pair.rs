@@ -1,0 +1,916 @@
+//! The public client and server state machines wired in memory on a
+//! virtual clock: the four call kinds, metadata, trailers-only responses,
+//! deadlines, cancellation, limits and message framing edge cases.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use grpc_sansio::call::{CallId, CallKind};
+use grpc_sansio::client::{CallOptions, ClientConfig, ClientConnection, ClientEvent};
+use grpc_sansio::grpc::metadata::MetadataMap;
+use grpc_sansio::grpc::{Code, Status};
+use grpc_sansio::server::{CancelReason, ServerConfig, ServerConnection, ServerEvent};
+use support::{Clock, Rng};
+
+struct Grpc {
+    client: ClientConnection,
+    server: ServerConnection,
+    clock: Clock,
+    rng: Rng,
+    cev: Vec<ClientEvent>,
+    sev: Vec<ServerEvent>,
+    /// Largest chunk moved at once (1 = byte by byte).
+    max_chunk: usize,
+}
+
+impl Grpc {
+    fn new() -> Self {
+        Grpc::with(ClientConfig::default(), ServerConfig::default())
+    }
+
+    fn with(client: ClientConfig, server: ServerConfig) -> Self {
+        let clock = Clock::new();
+        let mut g = Grpc {
+            client: ClientConnection::new(client, clock.now),
+            server: ServerConnection::new(server, clock.now),
+            clock,
+            rng: Rng(0x2545_f491_4f6c_dd1d),
+            cev: Vec::new(),
+            sev: Vec::new(),
+            max_chunk: 8192,
+        };
+        g.drive();
+        assert!(g.take_client().contains(&ClientEvent::Ready));
+        g
+    }
+
+    fn drive(&mut self) {
+        for _ in 0..1_000_000 {
+            let mut a = BytesMut::new();
+            while self.client.poll_transmit(&mut a) > 0 {}
+            let mut b = BytesMut::new();
+            while self.server.poll_transmit(&mut b) > 0 {}
+            if a.is_empty() && b.is_empty() {
+                self.collect();
+                return;
+            }
+            let now = self.clock.now;
+            for (bytes, to_server) in [(a, true), (b, false)] {
+                let mut rest = &bytes[..];
+                while !rest.is_empty() {
+                    let n = 1 + self.rng.below(rest.len().min(self.max_chunk));
+                    let (chunk, tail) = rest.split_at(n);
+                    if to_server {
+                        let _ = self.server.receive(chunk, now);
+                    } else {
+                        let _ = self.client.receive(chunk, now);
+                    }
+                    rest = tail;
+                }
+            }
+            self.collect();
+        }
+        panic!("livelock");
+    }
+
+    fn collect(&mut self) {
+        while let Some(e) = self.client.poll_event() {
+            if let ClientEvent::Message { call, flow_len, .. } = &e {
+                self.client.release_capacity(*call, *flow_len);
+            }
+            self.cev.push(e);
+        }
+        while let Some(e) = self.server.poll_event() {
+            if let ServerEvent::Message { call, flow_len, .. } = &e {
+                self.server.release_capacity(*call, *flow_len);
+            }
+            self.sev.push(e);
+        }
+    }
+
+    fn take_client(&mut self) -> Vec<ClientEvent> {
+        std::mem::take(&mut self.cev)
+    }
+
+    fn take_server(&mut self) -> Vec<ServerEvent> {
+        std::mem::take(&mut self.sev)
+    }
+
+    fn advance(&mut self, d: Duration) {
+        let now = self.clock.advance(d);
+        self.client.handle_timeout(now);
+        self.server.handle_timeout(now);
+        self.drive();
+    }
+
+    fn server_call(&self) -> CallId {
+        self.sev
+            .iter()
+            .find_map(|e| match e {
+                ServerEvent::CallStarted { call, .. } => Some(*call),
+                _ => None,
+            })
+            .expect("a call started on the server")
+    }
+}
+
+fn messages_client(events: &[ClientEvent], call: CallId) -> Vec<Bytes> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Message {
+                call: c, message, ..
+            } if *c == call => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn messages_server(events: &[ServerEvent], call: CallId) -> Vec<Bytes> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::Message {
+                call: c, message, ..
+            } if *c == call => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn finished(events: &[ClientEvent], call: CallId) -> Vec<(Status, MetadataMap)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Finished {
+                call: c,
+                status,
+                trailers,
+            } if *c == call => Some((status.clone(), trailers.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn unary(g: &mut Grpc, path: &str, body: &'static [u8]) -> CallId {
+    let now = g.clock.now;
+    let call = g
+        .client
+        .start_call(path, CallOptions::unary(), now)
+        .unwrap();
+    g.client
+        .send_message(call, Bytes::from_static(body))
+        .unwrap();
+    g.client.half_close(call).unwrap();
+    call
+}
+
+#[test]
+fn unary_call_round_trip() {
+    let mut g = Grpc::new();
+    let call = unary(&mut g, "/helloworld.Greeter/SayHello", b"world");
+    g.drive();
+    let sev = g.take_server();
+    let scall = match &sev[0] {
+        ServerEvent::CallStarted { call, head } => {
+            assert_eq!(head.path, "/helloworld.Greeter/SayHello");
+            assert_eq!(head.service(), "helloworld.Greeter");
+            assert_eq!(head.method(), "SayHello");
+            assert_eq!(head.timeout, None);
+            assert!(
+                head.user_agent
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("grpc-sansio/")
+            );
+            *call
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        messages_server(&sev, scall),
+        vec![Bytes::from_static(b"world")]
+    );
+    assert!(sev.contains(&ServerEvent::HalfClosed { call: scall }));
+    g.server.set_call_kind(scall, CallKind::Unary).unwrap();
+    g.server
+        .send_message(scall, Bytes::from_static(b"Hello world"))
+        .unwrap();
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    let cev = g.take_client();
+    assert!(
+        matches!(&cev[0], ClientEvent::Headers { call: c, metadata } if *c == call && metadata.is_empty())
+    );
+    assert_eq!(
+        messages_client(&cev, call),
+        vec![Bytes::from_static(b"Hello world")]
+    );
+    let fin = finished(&cev, call);
+    assert_eq!(fin.len(), 1);
+    assert_eq!(fin[0].0, Status::ok());
+    assert_eq!(g.client.active_calls(), 0);
+    assert_eq!(g.server.active_calls(), 0);
+    assert_eq!(g.client.h2().active_streams(), 0);
+    assert_eq!(g.server.h2().active_streams(), 0);
+}
+
+#[test]
+fn server_streaming_client_streaming_and_bidi() {
+    let mut g = Grpc::new();
+    let now = g.clock.now;
+    // Server streaming: one request, five responses.
+    let ss = g
+        .client
+        .start_call(
+            "/t.S/Stream",
+            CallOptions::new(CallKind::ServerStreaming),
+            now,
+        )
+        .unwrap();
+    g.client
+        .send_message(ss, Bytes::from_static(b"n=5"))
+        .unwrap();
+    g.client.half_close(ss).unwrap();
+    g.drive();
+    let scall = g.server_call();
+    g.take_server();
+    g.server
+        .set_call_kind(scall, CallKind::ServerStreaming)
+        .unwrap();
+    for i in 0..5u8 {
+        g.server
+            .send_message(scall, Bytes::from(vec![i; 3]))
+            .unwrap();
+    }
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    let cev = g.take_client();
+    let got = messages_client(&cev, ss);
+    assert_eq!(got.len(), 5);
+    assert_eq!(got[4], Bytes::from(vec![4u8; 3]));
+    assert!(finished(&cev, ss)[0].0.is_ok());
+
+    // Client streaming: three requests, one response.
+    let cs = g
+        .client
+        .start_call("/t.S/Sum", CallOptions::new(CallKind::ClientStreaming), now)
+        .unwrap();
+    for i in 1..=3u8 {
+        g.client.send_message(cs, Bytes::from(vec![i])).unwrap();
+    }
+    g.client.half_close(cs).unwrap();
+    g.drive();
+    let sev = g.take_server();
+    let scall = match &sev[0] {
+        ServerEvent::CallStarted { call, .. } => *call,
+        e => panic!("{e:?}"),
+    };
+    let sum: u8 = messages_server(&sev, scall).iter().map(|m| m[0]).sum();
+    assert_eq!(sum, 6);
+    g.server
+        .send_message(scall, Bytes::from(vec![sum]))
+        .unwrap();
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    let cev = g.take_client();
+    assert_eq!(messages_client(&cev, cs), vec![Bytes::from(vec![6u8])]);
+
+    // Bidi: ping-pong four times.
+    let bd = g
+        .client
+        .start_call("/t.S/Chat", CallOptions::new(CallKind::BidiStreaming), now)
+        .unwrap();
+    let mut scall = None;
+    for i in 0..4u8 {
+        g.client.send_message(bd, Bytes::from(vec![i])).unwrap();
+        g.drive();
+        let sev = g.take_server();
+        let sc = *scall.get_or_insert_with(|| match &sev[0] {
+            ServerEvent::CallStarted { call, .. } => *call,
+            e => panic!("{e:?}"),
+        });
+        let got = messages_server(&sev, sc);
+        assert_eq!(got, vec![Bytes::from(vec![i])]);
+        g.server
+            .send_message(sc, Bytes::from(vec![i + 100]))
+            .unwrap();
+        g.drive();
+        assert_eq!(
+            messages_client(&g.take_client(), bd),
+            vec![Bytes::from(vec![i + 100])]
+        );
+    }
+    g.client.half_close(bd).unwrap();
+    g.drive();
+    let sc = scall.unwrap();
+    assert!(
+        g.take_server()
+            .contains(&ServerEvent::HalfClosed { call: sc })
+    );
+    g.server
+        .send_status(sc, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    assert!(finished(&g.take_client(), bd)[0].0.is_ok());
+}
+
+#[test]
+fn metadata_round_trips_both_ways() {
+    let mut g = Grpc::new();
+    let mut md = MetadataMap::new();
+    md.insert("x-ascii", "value with spaces ").unwrap();
+    md.append("x-multi", "one").unwrap();
+    md.append("x-multi", "two").unwrap();
+    md.insert_bin("x-trace-bin", Bytes::from_static(&[0, 1, 2, 254, 255]))
+        .unwrap();
+    let now = g.clock.now;
+    let call = g
+        .client
+        .start_call(
+            "/t.S/M",
+            CallOptions::unary().with_metadata(md.clone()),
+            now,
+        )
+        .unwrap();
+    g.client.send_message(call, Bytes::new()).unwrap();
+    g.client.half_close(call).unwrap();
+    g.drive();
+    let sev = g.take_server();
+    let (scall, head) = match &sev[0] {
+        ServerEvent::CallStarted { call, head } => (*call, head.clone()),
+        e => panic!("{e:?}"),
+    };
+    assert_eq!(head.metadata, md);
+    assert_eq!(
+        head.metadata.get_all("x-multi").collect::<Vec<_>>(),
+        vec!["one", "two"]
+    );
+    assert_eq!(
+        &head.metadata.get_bin("x-trace-bin").unwrap()[..],
+        &[0, 1, 2, 254, 255]
+    );
+
+    let mut initial = MetadataMap::new();
+    initial.insert("x-initial", "hello").unwrap();
+    let mut trailing = MetadataMap::new();
+    trailing
+        .insert_bin("x-trailing-bin", Bytes::from_static(b"\xca\xfe"))
+        .unwrap();
+    g.server.send_headers(scall, initial.clone()).unwrap();
+    g.server.send_message(scall, Bytes::new()).unwrap();
+    g.server
+        .send_status(scall, Status::ok(), trailing.clone())
+        .unwrap();
+    g.drive();
+    let cev = g.take_client();
+    assert!(cev.contains(&ClientEvent::Headers {
+        call,
+        metadata: initial
+    }));
+    assert_eq!(finished(&cev, call), vec![(Status::ok(), trailing)]);
+}
+
+#[test]
+fn error_status_with_message_and_details_is_trailers_only() {
+    let mut g = Grpc::new();
+    let call = unary(&mut g, "/t.S/Fail", b"x");
+    g.drive();
+    let scall = g.server_call();
+    let status = Status::new(Code::InvalidArgument, "bad \"name\": 100% wrong\n")
+        .with_details(Bytes::from_static(b"\x08\x03\x12\x00"));
+    let mut trailing = MetadataMap::new();
+    trailing.insert("x-reason", "because").unwrap();
+    g.server
+        .send_status(scall, status.clone(), trailing.clone())
+        .unwrap();
+    g.drive();
+    let cev = g.take_client();
+    assert!(
+        !cev.iter().any(|e| matches!(e, ClientEvent::Headers { .. })),
+        "trailers-only: no separate head"
+    );
+    assert_eq!(finished(&cev, call), vec![(status, trailing)]);
+}
+
+#[test]
+fn unknown_encoding_is_unimplemented_with_accept_encoding() {
+    // A client that compresses with an algorithm the server lacks.
+    let mut server = ServerConfig::default();
+    server.compression = grpc_sansio::grpc::compression::CompressionRegistry::identity_only();
+    let mut g = Grpc::with(ClientConfig::default(), server);
+    let now = g.clock.now;
+    let call = g
+        .client
+        .start_call("/t.S/M", CallOptions::unary().with_compression("gzip"), now)
+        .unwrap();
+    g.client
+        .send_message(call, Bytes::from_static(b"aaaaaaaaaaaaaaaa"))
+        .unwrap();
+    g.client.half_close(call).unwrap();
+    g.drive();
+    assert!(g.take_server().is_empty(), "the application never sees it");
+    let fin = finished(&g.take_client(), call);
+    assert_eq!(fin[0].0.code(), Code::Unimplemented);
+    assert!(
+        fin[0].0.message().contains("gzip"),
+        "{}",
+        fin[0].0.message()
+    );
+}
+
+#[test]
+fn gzip_both_ways() {
+    let mut g = Grpc::new();
+    let now = g.clock.now;
+    let call = g
+        .client
+        .start_call("/t.S/M", CallOptions::unary().with_compression("gzip"), now)
+        .unwrap();
+    let big = Bytes::from(vec![b'z'; 100_000]);
+    g.client.send_message(call, big.clone()).unwrap();
+    g.client.half_close(call).unwrap();
+    g.drive();
+    let sev = g.take_server();
+    let (scall, head) = match &sev[0] {
+        ServerEvent::CallStarted { call, head } => (*call, head.clone()),
+        e => panic!("{e:?}"),
+    };
+    assert_eq!(head.encoding.as_deref(), Some("gzip"));
+    assert_eq!(messages_server(&sev, scall), vec![big.clone()]);
+    g.server.set_send_compression(scall, "gzip").unwrap();
+    g.server.send_message(scall, big.clone()).unwrap();
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    let cev = g.take_client();
+    assert_eq!(messages_client(&cev, call), vec![big]);
+    assert!(finished(&cev, call)[0].0.is_ok());
+}
+
+#[test]
+fn deadline_fires_exactly_at_the_virtual_instant_on_both_sides() {
+    let mut g = Grpc::new();
+    let now = g.clock.now;
+    let call = g
+        .client
+        .start_call(
+            "/t.S/Slow",
+            CallOptions::unary().with_timeout(now, Duration::from_millis(250)),
+            now,
+        )
+        .unwrap();
+    g.client
+        .send_message(call, Bytes::from_static(b"x"))
+        .unwrap();
+    g.client.half_close(call).unwrap();
+    g.drive();
+    let sev = g.take_server();
+    let (scall, head) = match &sev[0] {
+        ServerEvent::CallStarted { call, head } => (*call, head.clone()),
+        e => panic!("{e:?}"),
+    };
+    assert_eq!(head.timeout, Some(Duration::from_millis(250)));
+    assert_eq!(head.deadline, Some(now + Duration::from_millis(250)));
+    assert_eq!(
+        g.client.poll_timeout(),
+        Some(now + Duration::from_millis(250))
+    );
+    assert_eq!(
+        g.server.poll_timeout(),
+        Some(now + Duration::from_millis(250))
+    );
+    g.advance(Duration::from_millis(249));
+    assert!(g.take_client().is_empty());
+    assert!(g.take_server().is_empty());
+    g.advance(Duration::from_millis(1));
+    let cev = g.take_client();
+    let fin = finished(&cev, call);
+    assert_eq!(fin.len(), 1);
+    assert_eq!(fin[0].0.code(), Code::DeadlineExceeded);
+    assert!(g.take_server().contains(&ServerEvent::Cancelled {
+        call: scall,
+        reason: CancelReason::DeadlineExceeded
+    }));
+    assert_eq!(
+        g.server.send_message(scall, Bytes::new()),
+        Err(grpc_sansio::call::CallError::UnknownCall(scall))
+    );
+    assert_eq!(g.client.h2().active_streams(), 0);
+    assert_eq!(g.server.h2().active_streams(), 0);
+}
+
+#[test]
+fn client_cancel_reaches_the_server() {
+    let mut g = Grpc::new();
+    let now = g.clock.now;
+    let call = g
+        .client
+        .start_call("/t.S/Chat", CallOptions::default(), now)
+        .unwrap();
+    g.client
+        .send_message(call, Bytes::from_static(b"hi"))
+        .unwrap();
+    g.drive();
+    let scall = g.server_call();
+    g.take_server();
+    g.client.cancel(call);
+    let fin = finished(&g.client_events_now(), call);
+    assert_eq!(fin[0].0.code(), Code::Cancelled);
+    g.drive();
+    assert_eq!(
+        g.take_server(),
+        vec![ServerEvent::Cancelled {
+            call: scall,
+            reason: CancelReason::Reset(grpc_sansio::frame::Reason::CANCEL)
+        }]
+    );
+    assert!(
+        finished(&g.take_client(), call).is_empty(),
+        "exactly one Finished"
+    );
+}
+
+impl Grpc {
+    fn client_events_now(&mut self) -> Vec<ClientEvent> {
+        self.collect();
+        self.take_client()
+    }
+}
+
+#[test]
+fn server_cancel_reaches_the_client() {
+    let mut g = Grpc::new();
+    let call = unary(&mut g, "/t.S/M", b"x");
+    g.drive();
+    let scall = g.server_call();
+    g.server
+        .send_status(
+            scall,
+            Status::new(Code::Cancelled, "handler gave up"),
+            MetadataMap::new(),
+        )
+        .unwrap();
+    g.drive();
+    let fin = finished(&g.take_client(), call);
+    assert_eq!(fin[0].0, Status::new(Code::Cancelled, "handler gave up"));
+}
+
+#[test]
+fn thousand_concurrent_calls_on_one_connection() {
+    let mut g = Grpc::new();
+    let now = g.clock.now;
+    let calls: Vec<CallId> = (0..1000u32)
+        .map(|i| {
+            let c = g
+                .client
+                .start_call("/t.S/Echo", CallOptions::unary(), now)
+                .unwrap();
+            g.client
+                .send_message(c, Bytes::from(i.to_be_bytes().to_vec()))
+                .unwrap();
+            g.client.half_close(c).unwrap();
+            c
+        })
+        .collect();
+    g.drive();
+    let sev = g.take_server();
+    let mut answered = 0;
+    for e in &sev {
+        if let ServerEvent::Message { call, message, .. } = e {
+            g.server.send_message(*call, message.clone()).unwrap();
+            g.server
+                .send_status(*call, Status::ok(), MetadataMap::new())
+                .unwrap();
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, 1000);
+    g.drive();
+    let cev = g.take_client();
+    for (i, c) in calls.iter().enumerate() {
+        assert_eq!(
+            messages_client(&cev, *c),
+            vec![Bytes::from((i as u32).to_be_bytes().to_vec())]
+        );
+        assert!(finished(&cev, *c)[0].0.is_ok());
+    }
+    assert_eq!(g.client.active_calls(), 0);
+}
+
+#[test]
+fn calls_beyond_the_server_stream_limit_wait_their_turn() {
+    let mut server = ServerConfig::default();
+    server.h2.max_concurrent_streams = 3;
+    let mut g = Grpc::with(ClientConfig::default(), server);
+    let calls: Vec<CallId> = (0..10).map(|_| unary(&mut g, "/t.S/M", b"q")).collect();
+    for _ in 0..10 {
+        g.drive();
+        let sev = g.take_server();
+        for e in &sev {
+            if let ServerEvent::HalfClosed { call } = e {
+                g.server
+                    .send_message(*call, Bytes::from_static(b"a"))
+                    .unwrap();
+                g.server
+                    .send_status(*call, Status::ok(), MetadataMap::new())
+                    .unwrap();
+            }
+        }
+        assert!(g.server.active_calls() <= 3);
+    }
+    let cev = g.take_client();
+    for c in calls {
+        assert_eq!(finished(&cev, c).len(), 1);
+        assert!(finished(&cev, c)[0].0.is_ok(), "{:?}", finished(&cev, c));
+    }
+}
+
+#[test]
+fn sixteen_mib_message_with_a_raised_limit() {
+    let mut client = ClientConfig::default();
+    client.max_receive_message_size = 17 << 20;
+    let mut server = ServerConfig::default();
+    server.max_receive_message_size = 17 << 20;
+    let mut g = Grpc::with(client, server);
+    let big: Bytes = (0..16u32 << 20)
+        .map(|i| (i % 251) as u8)
+        .collect::<Vec<_>>()
+        .into();
+    let now = g.clock.now;
+    let call = g
+        .client
+        .start_call("/t.S/Echo", CallOptions::unary(), now)
+        .unwrap();
+    g.client.send_message(call, big.clone()).unwrap();
+    g.client.half_close(call).unwrap();
+    g.drive();
+    let sev = g.take_server();
+    let scall = g.server_call_in(&sev);
+    assert_eq!(messages_server(&sev, scall), vec![big.clone()]);
+    g.server.send_message(scall, big.clone()).unwrap();
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    assert_eq!(messages_client(&g.take_client(), call), vec![big]);
+}
+
+impl Grpc {
+    fn server_call_in(&self, sev: &[ServerEvent]) -> CallId {
+        sev.iter()
+            .find_map(|e| match e {
+                ServerEvent::CallStarted { call, .. } => Some(*call),
+                _ => None,
+            })
+            .unwrap()
+    }
+}
+
+#[test]
+fn oversize_message_is_refused_by_its_prefix() {
+    let mut server = ServerConfig::default();
+    server.max_receive_message_size = 1000;
+    let mut g = Grpc::with(ClientConfig::default(), server);
+    let now = g.clock.now;
+    let call = g
+        .client
+        .start_call("/t.S/M", CallOptions::unary(), now)
+        .unwrap();
+    g.client
+        .send_message(call, Bytes::from(vec![0u8; 1001]))
+        .unwrap();
+    g.client.half_close(call).unwrap();
+    g.drive();
+    let fin = finished(&g.take_client(), call);
+    assert_eq!(fin[0].0.code(), Code::ResourceExhausted);
+    let sev = g.take_server();
+    assert!(sev.iter().any(|e| matches!(e, ServerEvent::Cancelled { reason: CancelReason::Protocol(s), .. } if s.code() == Code::ResourceExhausted)));
+    assert!(!sev.iter().any(|e| matches!(e, ServerEvent::Message { .. })));
+}
+
+#[test]
+fn message_split_over_one_byte_data_frames() {
+    // The client sends a 300-byte message one byte per DATA frame, written
+    // with the raw HTTP/2 layer so the frames really are one byte each.
+    use grpc_sansio::h2;
+    let clock = Clock::new();
+    let mut client = h2::Connection::client(h2::Config::default(), clock.now);
+    let mut server = ServerConnection::new(ServerConfig::default(), clock.now);
+    let head = support::request_head("/t.S/M");
+    let id = client.open_stream(head, false).unwrap();
+    let body: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+    let mut wire = vec![0u8, 0, 0, 1, 44];
+    wire.extend_from_slice(&body);
+    let mut out = BytesMut::new();
+    while client.poll_transmit(&mut out) > 0 {}
+    server.receive(&out, clock.now).unwrap();
+    for (i, b) in wire.iter().enumerate() {
+        client
+            .send_data(id, Bytes::copy_from_slice(&[*b]), i + 1 == wire.len())
+            .unwrap();
+        let mut out = BytesMut::new();
+        while client.poll_transmit(&mut out) > 0 {}
+        assert!(out.len() <= 9 + 1 + 20, "one small DATA frame per byte");
+        server.receive(&out, clock.now).unwrap();
+    }
+    let evs: Vec<_> = std::iter::from_fn(|| server.poll_event()).collect();
+    let msgs: Vec<Bytes> = evs
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::Message {
+                message, flow_len, ..
+            } => {
+                assert_eq!(*flow_len, 1, "only the last byte is still held");
+                Some(message.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(msgs, vec![Bytes::from(body)]);
+    assert!(
+        evs.iter()
+            .any(|e| matches!(e, ServerEvent::HalfClosed { .. }))
+    );
+}
+
+#[test]
+fn ten_thousand_messages_in_one_stream() {
+    let mut g = Grpc::new();
+    g.max_chunk = 65_536;
+    let now = g.clock.now;
+    let call = g
+        .client
+        .start_call(
+            "/t.S/Stream",
+            CallOptions::new(CallKind::ServerStreaming),
+            now,
+        )
+        .unwrap();
+    g.client
+        .send_message(call, Bytes::from_static(b"go"))
+        .unwrap();
+    g.client.half_close(call).unwrap();
+    g.drive();
+    let scall = g.server_call();
+    g.take_server();
+    let mut sent = 0u32;
+    while sent < 10_000 {
+        match g
+            .server
+            .send_message(scall, Bytes::from(sent.to_le_bytes().to_vec()))
+        {
+            Ok(()) => sent += 1,
+            Err(grpc_sansio::call::CallError::Blocked(_)) => g.drive(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    let cev = g.take_client();
+    let got = messages_client(&cev, call);
+    assert_eq!(got.len(), 10_000);
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!(&m[..], &(i as u32).to_le_bytes());
+    }
+    assert!(finished(&cev, call)[0].0.is_ok());
+}
+
+#[test]
+fn unary_cardinality_violations_are_unimplemented() {
+    // Two responses to a unary call.
+    let mut g = Grpc::new();
+    let call = unary(&mut g, "/t.S/M", b"x");
+    g.drive();
+    let scall = g.server_call();
+    g.server
+        .send_message(scall, Bytes::from_static(b"1"))
+        .unwrap();
+    g.server
+        .send_message(scall, Bytes::from_static(b"2"))
+        .unwrap();
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    let fin = finished(&g.take_client(), call);
+    assert_eq!(fin.len(), 1);
+    assert_eq!(fin[0].0.code(), Code::Unimplemented);
+
+    // No response with an OK status.
+    let mut g = Grpc::new();
+    let call = unary(&mut g, "/t.S/M", b"x");
+    g.drive();
+    let scall = g.server_call();
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    assert_eq!(
+        finished(&g.take_client(), call)[0].0.code(),
+        Code::Unimplemented
+    );
+
+    // Two requests to a unary method.
+    let mut g = Grpc::new();
+    let now = g.clock.now;
+    let call = g
+        .client
+        .start_call("/t.S/M", CallOptions::default(), now)
+        .unwrap();
+    g.client
+        .send_message(call, Bytes::from_static(b"1"))
+        .unwrap();
+    g.client
+        .send_message(call, Bytes::from_static(b"2"))
+        .unwrap();
+    g.client.half_close(call).unwrap();
+    g.drive();
+    let scall = g.server_call();
+    g.server.set_call_kind(scall, CallKind::Unary).unwrap();
+    g.drive();
+    assert_eq!(
+        finished(&g.take_client(), call)[0].0.code(),
+        Code::Unimplemented
+    );
+}
+
+#[test]
+fn connection_loss_finishes_every_call_unavailable() {
+    let mut g = Grpc::new();
+    let a = unary(&mut g, "/t.S/A", b"x");
+    let b = unary(&mut g, "/t.S/B", b"x");
+    g.drive();
+    let now = g.clock.now;
+    g.client.receive_eof(now);
+    let cev = g.client_events_now();
+    for c in [a, b] {
+        let fin = finished(&cev, c);
+        assert_eq!(fin.len(), 1);
+        assert_eq!(fin[0].0.code(), Code::Unavailable);
+    }
+    assert!(cev.iter().any(|e| matches!(e, ClientEvent::Closed { .. })));
+    g.server.receive_eof(now);
+    let sev: Vec<_> = std::iter::from_fn(|| g.server.poll_event()).collect();
+    let lost = sev
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                ServerEvent::Cancelled {
+                    reason: CancelReason::ConnectionLost,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(lost, 2);
+}
+
+#[test]
+fn graceful_shutdown_lets_a_call_in_flight_finish() {
+    let mut g = Grpc::new();
+    let call = unary(&mut g, "/t.S/M", b"x");
+    g.drive();
+    let scall = g.server_call();
+    let now = g.clock.now;
+    g.server.shutdown(now);
+    g.drive();
+    let cev = g.take_client();
+    assert!(cev.iter().any(|e| matches!(e, ClientEvent::GoAway { .. })));
+    assert!(!g.client.accepts_calls());
+    assert_eq!(
+        g.client.start_call("/t.S/M", CallOptions::unary(), now),
+        Err(grpc_sansio::call::CallError::GoingAway)
+    );
+    g.server
+        .send_message(scall, Bytes::from_static(b"done"))
+        .unwrap();
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    let cev = g.take_client();
+    assert_eq!(
+        messages_client(&cev, call),
+        vec![Bytes::from_static(b"done")]
+    );
+    assert!(finished(&cev, call)[0].0.is_ok());
+    assert!(g.server.is_closed());
+    assert!(
+        g.take_server()
+            .iter()
+            .any(|e| matches!(e, ServerEvent::Closed { error: None }))
+    );
+}

@@ -1,0 +1,237 @@
+//! What we put on the wire for a unary call, frame by frame, with header
+//! blocks decoded to field lists, checked against gRPC's PROTOCOL-HTTP2.md.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use grpc_sansio::client::{CallOptions, ClientConfig, ClientConnection};
+use grpc_sansio::frame::{Frame, FrameDecoder};
+use grpc_sansio::grpc::metadata::MetadataMap;
+use grpc_sansio::grpc::{Code, Status};
+use grpc_sansio::hpack;
+use grpc_sansio::server::{ServerConfig, ServerConnection, ServerEvent};
+use support::Clock;
+
+/// Decodes one side's output into a transcript.
+struct Tap {
+    frames: FrameDecoder,
+    hpack: hpack::Decoder,
+    buf: BytesMut,
+}
+
+#[derive(Debug, PartialEq)]
+enum Line {
+    Headers(u32, Vec<(String, String)>, bool),
+    Data(u32, Vec<u8>, bool),
+    Other(&'static str),
+}
+
+impl Tap {
+    fn new() -> Self {
+        Tap {
+            frames: FrameDecoder::new(),
+            hpack: hpack::Decoder::new(4096),
+            buf: BytesMut::new(),
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) -> Vec<Line> {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.starts_with(grpc_sansio::frame::PREFACE) {
+            let _ = self.buf.split_to(grpc_sansio::frame::PREFACE.len());
+        }
+        let mut out = Vec::new();
+        while let Ok(Some(f)) = self.frames.decode(&mut self.buf) {
+            out.push(match f {
+                Frame::Headers(h) => {
+                    let mut fields = Vec::new();
+                    self.hpack
+                        .decode(&h.fragment, 1 << 20, &mut fields)
+                        .unwrap();
+                    Line::Headers(
+                        h.stream_id.value(),
+                        support::as_pairs(&fields),
+                        h.end_stream,
+                    )
+                }
+                Frame::Data(d) => Line::Data(d.stream_id.value(), d.data.to_vec(), d.end_stream),
+                Frame::Settings(_) => Line::Other("SETTINGS"),
+                Frame::WindowUpdate(_) => Line::Other("WINDOW_UPDATE"),
+                Frame::RstStream(_) => Line::Other("RST_STREAM"),
+                Frame::Ping(_) => Line::Other("PING"),
+                Frame::GoAway(_) => Line::Other("GOAWAY"),
+                _ => Line::Other("other"),
+            });
+        }
+        out
+    }
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn unary_call_on_the_wire() {
+    let clock = Clock::new();
+    let now = clock.now;
+    let mut config = ClientConfig::default();
+    config.authority = "example.test:50051".into();
+    config.user_agent = "grpc-sansio/test".into();
+    let mut client = ClientConnection::new(config, now);
+    let mut server = ServerConnection::new(ServerConfig::default(), now);
+    let (mut to_server, mut to_client) = (Tap::new(), Tap::new());
+
+    let mut md = MetadataMap::new();
+    md.insert("x-user", "alice").unwrap();
+    md.insert_bin("x-id-bin", Bytes::from_static(&[0xfb, 0xff]))
+        .unwrap();
+    let opts = CallOptions::unary()
+        .with_timeout(now, Duration::from_millis(1500))
+        .with_metadata(md);
+    let call = client
+        .start_call("/helloworld.Greeter/SayHello", opts, now)
+        .unwrap();
+    client
+        .send_message(call, Bytes::from_static(b"\x0a\x05world"))
+        .unwrap();
+    client.half_close(call).unwrap();
+
+    let mut out = BytesMut::new();
+    while client.poll_transmit(&mut out) > 0 {}
+    let lines: Vec<Line> = to_server
+        .feed(&out)
+        .into_iter()
+        .filter(|l| !matches!(l, Line::Other(_)))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            Line::Headers(
+                1,
+                pairs(&[
+                    (":method", "POST"),
+                    (":scheme", "http"),
+                    (":path", "/helloworld.Greeter/SayHello"),
+                    (":authority", "example.test:50051"),
+                    ("te", "trailers"),
+                    ("content-type", "application/grpc"),
+                    ("user-agent", "grpc-sansio/test"),
+                    ("grpc-timeout", "1500000u"),
+                    ("grpc-accept-encoding", "gzip"),
+                    ("x-user", "alice"),
+                    ("x-id-bin", "+/8"),
+                ]),
+                false
+            ),
+            // Prefix, payload and END_STREAM in one DATA frame.
+            Line::Data(1, b"\x00\x00\x00\x00\x07\x0a\x05world".to_vec(), true),
+        ]
+    );
+
+    server.receive(&out, now).unwrap();
+    let mut scall = None;
+    while let Some(e) = server.poll_event() {
+        if let ServerEvent::CallStarted { call, .. } = e {
+            scall = Some(call);
+        }
+    }
+    let scall = scall.unwrap();
+    let mut initial = MetadataMap::new();
+    initial.insert("x-server", "s1").unwrap();
+    server.send_headers(scall, initial).unwrap();
+    server
+        .send_message(scall, Bytes::from_static(b"\x0a\x0bHello world"))
+        .unwrap();
+    let mut trailing = MetadataMap::new();
+    trailing.insert("x-cost", "3").unwrap();
+    server
+        .send_status(scall, Status::new(Code::Ok, ""), trailing)
+        .unwrap();
+    let mut back = BytesMut::new();
+    while server.poll_transmit(&mut back) > 0 {}
+    let lines: Vec<Line> = to_client
+        .feed(&back)
+        .into_iter()
+        .filter(|l| !matches!(l, Line::Other(_)))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            Line::Headers(
+                1,
+                pairs(&[
+                    (":status", "200"),
+                    ("content-type", "application/grpc"),
+                    ("grpc-accept-encoding", "gzip"),
+                    ("x-server", "s1"),
+                ]),
+                false
+            ),
+            Line::Data(
+                1,
+                b"\x00\x00\x00\x00\x0d\x0a\x0bHello world".to_vec(),
+                false
+            ),
+            Line::Headers(1, pairs(&[("grpc-status", "0"), ("x-cost", "3")]), true),
+        ]
+    );
+}
+
+#[test]
+fn trailers_only_error_on_the_wire() {
+    let clock = Clock::new();
+    let now = clock.now;
+    let mut client = ClientConnection::new(ClientConfig::default(), now);
+    let mut server = ServerConnection::new(ServerConfig::default(), now);
+    let mut tap = Tap::new();
+    let call = client
+        .start_call("/a.B/C", CallOptions::unary(), now)
+        .unwrap();
+    client.send_message(call, Bytes::new()).unwrap();
+    // The client has not half-closed: the server answers early.
+    let mut out = BytesMut::new();
+    while client.poll_transmit(&mut out) > 0 {}
+    server.receive(&out, now).unwrap();
+    let scall = std::iter::from_fn(|| server.poll_event())
+        .find_map(|e| match e {
+            ServerEvent::CallStarted { call, .. } => Some(call),
+            _ => None,
+        })
+        .unwrap();
+    server
+        .send_status(
+            scall,
+            Status::new(Code::NotFound, "no such user: 100%"),
+            MetadataMap::new(),
+        )
+        .unwrap();
+    let mut back = BytesMut::new();
+    while server.poll_transmit(&mut back) > 0 {}
+    let lines: Vec<Line> = tap
+        .feed(&back)
+        .into_iter()
+        .filter(|l| !matches!(l, Line::Other("SETTINGS") | Line::Other("WINDOW_UPDATE")))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            Line::Headers(
+                1,
+                pairs(&[
+                    (":status", "200"),
+                    ("content-type", "application/grpc"),
+                    ("grpc-status", "5"),
+                    ("grpc-message", "no such user: 100%25"),
+                ]),
+                true
+            ),
+            // The client was still sending: told to stop, without error.
+            Line::Other("RST_STREAM"),
+        ]
+    );
+}
