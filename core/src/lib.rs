@@ -19,17 +19,23 @@
 //!    length-prefixed messages, metadata, `grpc-timeout`, status,
 //!    compression.
 //!
-//! The public client and server state machines are being built on top of
-//! these (see the README's feature table for what works today).
+//! 5. [`client`] and [`server`]: the public state machines that adapters
+//!    and embedders drive, one per connection ([`client::ClientConnection`],
+//!    [`server::ServerConnection`]), with [`call`] holding what they share.
+//!
+//! Beside them, shapes both adapters use: [`codec`] (typed messages to
+//! bytes) and [`router`] (handlers by path).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod call;
 pub mod client;
+pub mod codec;
 pub mod frame;
 pub mod grpc;
 pub mod h2;
 pub mod hpack;
+pub mod router;
 pub mod server;
 
 #[cfg(test)]

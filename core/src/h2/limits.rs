@@ -43,7 +43,7 @@ mod tests {
 
     #[test]
     fn allows_max_per_period_then_refuses_then_recovers() {
-        let t0 = Instant::now();
+        let t0 = crate::test_clock::origin();
         let mut c = RateCounter::new(Rate::new(3, Duration::from_secs(1)));
         assert!(c.hit(t0));
         assert!(c.hit(t0));
