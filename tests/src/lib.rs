@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+pub mod peer;
+
 /// The root of the workspace (where `spec/`, `fuzz/` and `core/` live).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
