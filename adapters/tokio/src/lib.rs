@@ -1,7 +1,51 @@
-//! tokio adapter for grpc-sansio.
+//! # grpc-sansio-tokio
 //!
-//! Not implemented yet: this crate is a placeholder that compiles so the
-//! workspace layout is in place. It will bind the core's client and server
-//! state machines to tokio: I/O, timers and wake-ups only.
+//! The tokio adapter of [`grpc_sansio`]: an async [`Channel`] (client)
+//! and [`Server`]. It does I/O, timers and wake-ups only; every rule of
+//! the protocol is in the core crate, driven here one task per
+//! connection over any `AsyncRead + AsyncWrite` transport.
+//!
+//! - Client: [`Channel::connect`] (lazy), [`Channel::builder`], the four
+//!   call kinds ([`Channel::unary`], [`Channel::server_streaming`],
+//!   [`Channel::client_streaming`], [`Channel::streaming`]), typed by a
+//!   [`Codec`] ([`ProstCodec`] for protobuf, [`BytesCodec`] for raw
+//!   bytes); reconnection with gRPC's backoff; [`ChannelState`].
+//! - Server: [`Routes`] of handlers by path, [`Server::builder`],
+//!   [`Server::serve_with_shutdown`] with graceful shutdown,
+//!   interceptors both sides.
+//! - Tests: [`Server::in_memory_channel`] connects a channel to a server
+//!   through in-memory pipes.
+//!
+//! Flow control is replenished as the application consumes messages: a
+//! message taken from a response stream (or request stream) gives its
+//! window back; nothing is acknowledged by hand.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod client;
+mod error;
+mod memory;
+pub mod server;
+mod sync;
+mod transport;
+
+pub use client::{
+    BackoffConfig, CallOptions, Channel, ChannelBuilder, ChannelState, ClientInterceptor,
+    ClientStreamingCall, ConnectFuture, Connector, InvalidTarget, RequestSink, Streaming, Target,
+};
+pub use error::{Response, RpcError};
+pub use server::{
+    Listener, Request, RequestContext, RequestStream, ResponseSink, Routes, Server, ServerBuilder,
+    ServerInterceptor,
+};
+pub use transport::{BoxIo, Io};
+
+#[cfg(feature = "prost")]
+pub use grpc_sansio::codec::ProstCodec;
+pub use grpc_sansio::codec::{BytesCodec, Codec};
+pub use grpc_sansio::grpc::metadata::MetadataMap;
+pub use grpc_sansio::grpc::{Code, Status};
+pub use grpc_sansio::server::CancelReason;
+
+/// The core crate, for configuration types and everything else.
+pub use grpc_sansio as core;

@@ -1,0 +1,359 @@
+//! The application's side of client calls: typed response streams and
+//! request sinks over the raw halves that talk to the connection driver.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use grpc_sansio::call::CallId;
+use grpc_sansio::codec::Codec;
+use grpc_sansio::grpc::metadata::MetadataMap;
+use grpc_sansio::grpc::{Code, Status};
+use tokio::sync::{mpsc, oneshot};
+
+use super::driver::{CallShared, Cmd, ConnHandle, Item};
+use crate::error::{Response, RpcError};
+use crate::sync::Control;
+
+/// The receive half of a call. Dropping it before the call has finished
+/// cancels the call (RST_STREAM CANCEL).
+pub(crate) struct RawReceiver {
+    shared: Arc<CallShared>,
+    control: Arc<Control>,
+    call: CallId,
+    headers: Option<MetadataMap>,
+    /// A message that arrived while only headers were asked for.
+    held: Option<Bytes>,
+    end: Option<(Status, MetadataMap)>,
+}
+
+impl RawReceiver {
+    pub(crate) fn new(conn: &ConnHandle, call: CallId, shared: Arc<CallShared>) -> Self {
+        RawReceiver {
+            shared,
+            control: conn.control.clone(),
+            call,
+            headers: None,
+            held: None,
+            end: None,
+        }
+    }
+
+    /// Take one item from the inbox; false when nothing more will come.
+    async fn pump(&mut self) -> bool {
+        match self.shared.inbox.pop().await {
+            Some(Item::Headers(md)) => self.headers = Some(md),
+            Some(Item::Message(m, flow)) => {
+                // Taken by the application: give the window back.
+                self.control.release(self.call, flow);
+                self.held = Some(m);
+            }
+            Some(Item::Finished(s, t)) => self.end = Some((s, t)),
+            None => {
+                if self.end.is_none() {
+                    self.end = Some((
+                        Status::new(Code::Unavailable, "connection lost"),
+                        MetadataMap::new(),
+                    ));
+                }
+                return false;
+            }
+        }
+        true
+    }
+
+    fn error(&self) -> Option<RpcError> {
+        match &self.end {
+            Some((s, t)) if !s.is_ok() => Some(RpcError {
+                status: s.clone(),
+                metadata: self.headers.clone().unwrap_or_default(),
+                trailers: t.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The next message; `Ok(None)` after an OK status.
+    pub(crate) async fn message(&mut self) -> Result<Option<Bytes>, RpcError> {
+        loop {
+            if let Some(m) = self.held.take() {
+                return Ok(Some(m));
+            }
+            if self.end.is_some() {
+                return match self.error() {
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                };
+            }
+            self.pump().await;
+        }
+    }
+
+    /// The response headers, waiting for them.
+    pub(crate) async fn headers(&mut self) -> Result<&MetadataMap, RpcError> {
+        while self.headers.is_none() && self.held.is_none() && self.end.is_none() {
+            self.pump().await;
+        }
+        if self.headers.is_none() {
+            if let Some(e) = self.error() {
+                return Err(e);
+            }
+            // Trailers-only OK response: its metadata is all trailers.
+            self.headers = Some(MetadataMap::new());
+        }
+        Ok(self.headers.get_or_insert_with(MetadataMap::new))
+    }
+
+    /// Cancel now.
+    pub(crate) fn cancel(&mut self) {
+        if self.end.is_none() {
+            self.control.cancel(self.call);
+            self.end = Some((
+                Status::new(Code::Cancelled, "call cancelled by the client"),
+                MetadataMap::new(),
+            ));
+        }
+    }
+}
+
+impl Drop for RawReceiver {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+/// The send half of a call. Dropping it half-closes the call.
+pub(crate) struct RawSender {
+    cmds: mpsc::Sender<Cmd>,
+    control: Arc<Control>,
+    call: CallId,
+    shared: Arc<CallShared>,
+    closed: bool,
+}
+
+impl RawSender {
+    pub(crate) fn new(
+        conn: &ConnHandle,
+        call: CallId,
+        shared: Arc<CallShared>,
+        closed: bool,
+    ) -> Self {
+        RawSender {
+            cmds: conn.cmds.clone(),
+            control: conn.control.clone(),
+            call,
+            shared,
+            closed,
+        }
+    }
+
+    fn failed(&self, fallback: Status) -> RpcError {
+        RpcError::new(self.shared.outcome().unwrap_or(fallback))
+    }
+
+    /// Send one message, waiting while the call's send queue is full.
+    pub(crate) async fn send(&mut self, message: Bytes) -> Result<(), RpcError> {
+        if self.closed {
+            return Err(RpcError::new(Status::new(
+                Code::Internal,
+                "send after the request stream was closed",
+            )));
+        }
+        let (reply, rx) = oneshot::channel();
+        let cmd = Cmd::Send {
+            call: self.call,
+            message,
+            end: false,
+            reply,
+        };
+        let lost = || Status::new(Code::Unavailable, "connection lost");
+        if self.cmds.send(cmd).await.is_err() {
+            return Err(self.failed(lost()));
+        }
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(s)) => Err(self.failed(s)),
+            Err(_) => Err(self.failed(lost())),
+        }
+    }
+
+    /// Half-close: no more requests.
+    pub(crate) fn close(&mut self) {
+        if !self.closed {
+            self.closed = true;
+            self.control.half_close(self.call);
+        }
+    }
+}
+
+impl Drop for RawSender {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Read a single-response call to its end.
+pub(crate) async fn collect_one<C: Codec>(
+    mut rx: RawReceiver,
+    codec: &C,
+) -> Result<Response<C::Decode>, RpcError> {
+    let first = rx.message().await?;
+    // Drain to the status (the core enforces that there is one message).
+    let second = rx.message().await?;
+    let (Some(payload), None) = (first, second) else {
+        return Err(RpcError::new(Status::new(
+            Code::Internal,
+            "a single-response call did not get exactly one message",
+        )));
+    };
+    let message = codec.decode(payload)?;
+    let trailers = rx.end.as_ref().map(|(_, t)| t.clone()).unwrap_or_default();
+    Ok(Response {
+        metadata: rx.headers.take().unwrap_or_default(),
+        message,
+        trailers,
+    })
+}
+
+/// A stream of response messages. Dropping it before the end cancels the
+/// call.
+pub struct Streaming<C: Codec> {
+    rx: RawReceiver,
+    codec: Arc<C>,
+}
+
+impl<C: Codec> std::fmt::Debug for Streaming<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streaming")
+            .field("call", &self.rx.call)
+            .finish()
+    }
+}
+
+impl<C: Codec> Streaming<C> {
+    pub(crate) fn new(rx: RawReceiver, codec: Arc<C>) -> Self {
+        Streaming { rx, codec }
+    }
+
+    /// The next message, `Ok(None)` when the call ended with OK, or the
+    /// call's error. A message that does not decode cancels the call and
+    /// is reported as its error.
+    pub async fn message(&mut self) -> Result<Option<C::Decode>, RpcError> {
+        match self.rx.message().await? {
+            Some(payload) => match self.codec.decode(payload) {
+                Ok(m) => Ok(Some(m)),
+                Err(s) => {
+                    self.rx.cancel();
+                    Err(RpcError::new(s))
+                }
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// The response headers (initial metadata), waiting for them.
+    pub async fn headers(&mut self) -> Result<&MetadataMap, RpcError> {
+        self.rx.headers().await
+    }
+
+    /// The trailing metadata, once the call has ended.
+    pub fn trailers(&self) -> Option<&MetadataMap> {
+        self.rx.end.as_ref().map(|(_, t)| t)
+    }
+
+    /// The status, once the call has ended.
+    pub fn status(&self) -> Option<&Status> {
+        self.rx.end.as_ref().map(|(s, _)| s)
+    }
+
+    /// Cancel the call (RST_STREAM CANCEL); dropping does the same.
+    pub fn cancel(&mut self) {
+        self.rx.cancel();
+    }
+}
+
+/// The request side of a streaming call. Dropping it ends the request
+/// stream (half-close), as [`close`](RequestSink::close) does.
+pub struct RequestSink<C: Codec> {
+    tx: RawSender,
+    codec: Arc<C>,
+}
+
+impl<C: Codec> std::fmt::Debug for RequestSink<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestSink")
+            .field("call", &self.tx.call)
+            .finish()
+    }
+}
+
+impl<C: Codec> RequestSink<C> {
+    pub(crate) fn new(tx: RawSender, codec: Arc<C>) -> Self {
+        RequestSink { tx, codec }
+    }
+
+    /// Send a request message; waits while the call's send queue is full
+    /// (flow control). An error means the call is over: its status is in
+    /// the error and on the response side.
+    pub async fn send(&mut self, message: C::Encode) -> Result<(), RpcError> {
+        let payload = self.codec.encode(&message)?;
+        self.tx.send(payload).await
+    }
+
+    /// No more requests (END_STREAM).
+    pub fn close(&mut self) {
+        self.tx.close();
+    }
+}
+
+/// A client-streaming call in progress: send requests, then
+/// [`finish`](ClientStreamingCall::finish). Dropping it cancels the call.
+pub struct ClientStreamingCall<C: Codec> {
+    sink: RequestSink<C>,
+    rx: RawReceiver,
+}
+
+impl<C: Codec> std::fmt::Debug for ClientStreamingCall<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientStreamingCall")
+            .field("call", &self.rx.call)
+            .finish()
+    }
+}
+
+impl<C: Codec> ClientStreamingCall<C> {
+    pub(crate) fn new(tx: RawSender, rx: RawReceiver, codec: Arc<C>) -> Self {
+        ClientStreamingCall {
+            sink: RequestSink::new(tx, codec),
+            rx,
+        }
+    }
+
+    /// Send a request message.
+    pub async fn send(&mut self, message: C::Encode) -> Result<(), RpcError> {
+        self.sink.send(message).await
+    }
+
+    /// End the requests and wait for the response.
+    pub async fn finish(mut self) -> Result<Response<C::Decode>, RpcError> {
+        self.sink.close();
+        let codec = self.sink.codec.clone();
+        let placeholder = RawReceiver::detached(&self.rx);
+        let rx = std::mem::replace(&mut self.rx, placeholder);
+        collect_one(rx, codec.as_ref()).await
+    }
+}
+
+impl RawReceiver {
+    /// A receiver that owns nothing (its drop does nothing), to take the
+    /// place of one moved out.
+    fn detached(of: &RawReceiver) -> RawReceiver {
+        RawReceiver {
+            shared: CallShared::new(),
+            control: of.control.clone(),
+            call: of.call,
+            headers: None,
+            held: None,
+            end: Some((Status::ok(), MetadataMap::new())),
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! The task that owns one client connection: it feeds the transport's
+//! bytes and the application's commands to [`ClientConnection`] and hands
+//! the connection's events to the calls. No protocol rule lives here.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use grpc_sansio::call::{CallError, CallId};
+use grpc_sansio::client::{CallOptions as CoreOptions, ClientConnection, ClientEvent};
+use grpc_sansio::grpc::metadata::MetadataMap;
+use grpc_sansio::grpc::{Code, Status};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::error::call_error_status;
+use crate::sync::{Control, Inbox, lock};
+use crate::transport::{Io, Transport, Wake};
+
+/// Commands a connection takes from its calls (bounded channel).
+pub(crate) const COMMAND_QUEUE: usize = 64;
+
+/// What a call receives from its connection.
+#[derive(Debug)]
+pub(crate) enum Item {
+    Headers(MetadataMap),
+    Message(Bytes, u32),
+    Finished(Status, MetadataMap),
+}
+
+/// What a call shares with the driver.
+#[derive(Debug)]
+pub(crate) struct CallShared {
+    pub(crate) inbox: Inbox<Item>,
+    /// The call's status once it has finished.
+    pub(crate) outcome: Mutex<Option<Status>>,
+}
+
+impl CallShared {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(CallShared {
+            inbox: Inbox::new(),
+            outcome: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn outcome(&self) -> Option<Status> {
+        lock(&self.outcome).clone()
+    }
+}
+
+type Reply<T> = oneshot::Sender<T>;
+
+pub(crate) enum Cmd {
+    Start {
+        path: String,
+        options: CoreOptions,
+        /// The first request message, and whether it is also the last.
+        first: Option<Bytes>,
+        end: bool,
+        shared: Arc<CallShared>,
+        reply: Reply<Result<CallId, CallError>>,
+    },
+    Send {
+        call: CallId,
+        message: Bytes,
+        end: bool,
+        reply: Reply<Result<(), Status>>,
+    },
+}
+
+/// The life of a connection, as its channel sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ConnState {
+    /// Transport up, SETTINGS not yet acknowledged.
+    Handshaking,
+    /// Calls may start.
+    Ready,
+    /// GOAWAY received or sent: calls in progress go on, new ones go
+    /// elsewhere.
+    Draining,
+    /// Over, with the reason.
+    Closed(String),
+}
+
+/// A handle on a running connection.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnHandle {
+    pub(crate) cmds: mpsc::Sender<Cmd>,
+    pub(crate) control: Arc<Control>,
+    pub(crate) state: watch::Receiver<ConnState>,
+}
+
+impl ConnHandle {
+    /// Start a driver task for `conn` over `io`.
+    pub(crate) fn spawn<T: Io>(conn: ClientConnection, io: T) -> ConnHandle {
+        let (cmds, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (control, bell) = Control::new();
+        let control = Arc::new(control);
+        let (state_tx, state) = watch::channel(ConnState::Handshaking);
+        let driver = Driver {
+            conn,
+            calls: HashMap::new(),
+            control: control.clone(),
+            state: state_tx,
+            shutting_down: false,
+        };
+        tokio::spawn(driver.run(Transport::new(io), cmd_rx, bell));
+        ConnHandle {
+            cmds,
+            control,
+            state,
+        }
+    }
+}
+
+struct Slot {
+    shared: Arc<CallShared>,
+    /// A message the core refused with Blocked, sent again on Writable.
+    blocked: Option<(Bytes, bool, Reply<Result<(), Status>>)>,
+}
+
+struct Driver {
+    conn: ClientConnection,
+    calls: HashMap<CallId, Slot>,
+    control: Arc<Control>,
+    state: watch::Sender<ConnState>,
+    shutting_down: bool,
+}
+
+impl Driver {
+    async fn run<T: Io>(
+        mut self,
+        mut t: Transport<T>,
+        mut cmds: mpsc::Receiver<Cmd>,
+        mut bell: mpsc::Receiver<()>,
+    ) {
+        let reason = loop {
+            let p = self.control.take();
+            if p.abort {
+                break "connection aborted by the channel".to_string();
+            }
+            if p.shutdown {
+                self.shutdown();
+            }
+            for (call, n) in p.released {
+                self.conn.release_capacity(call, n);
+            }
+            for call in p.half_closed {
+                let _ = self.conn.half_close(call);
+            }
+            for call in p.cancelled {
+                self.conn.cancel(call);
+            }
+            // Events can make output and output can make events: settle.
+            loop {
+                let had = self.events();
+                t.gather(|b| self.conn.poll_transmit(b));
+                if !had && !self.events() {
+                    break;
+                }
+            }
+            if self.conn.is_closed() {
+                t.close().await;
+                break "connection closed".to_string();
+            }
+            if t.is_dead() {
+                break "transport closed".to_string();
+            }
+            let wake = t
+                .wait(&mut cmds, &mut bell, self.conn.poll_timeout(), true)
+                .await;
+            match wake {
+                Wake::Read(n) => {
+                    let _ = self.conn.receive(t.read_buf(n), Instant::now());
+                }
+                Wake::Eof => self.conn.receive_eof(Instant::now()),
+                Wake::Wrote | Wake::Bell => {}
+                Wake::Timer => self.conn.handle_timeout(Instant::now()),
+                Wake::Cmd(cmd) => self.command(cmd),
+            }
+            if cmds.is_closed() && self.conn.active_calls() == 0 {
+                // Nobody can start a call here any more.
+                self.shutdown();
+            }
+        };
+        let _ = self.events();
+        // Calls still here never got their Finished (the core was dropped
+        // with them open): end them.
+        for (_, slot) in self.calls.drain() {
+            finish(
+                &slot,
+                Status::new(Code::Unavailable, reason.clone()),
+                MetadataMap::new(),
+            );
+        }
+        let _ = self.state.send(ConnState::Closed(reason));
+    }
+
+    fn shutdown(&mut self) {
+        if !self.shutting_down {
+            self.shutting_down = true;
+            self.conn.shutdown(Instant::now());
+            let _ = self.state.send(ConnState::Draining);
+        }
+    }
+
+    fn command(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Start {
+                path,
+                options,
+                first,
+                end,
+                shared,
+                reply,
+            } => {
+                let r = self.start(&path, options, first, end, shared);
+                let _ = reply.send(r);
+            }
+            Cmd::Send {
+                call,
+                message,
+                end,
+                reply,
+            } => self.send(call, message, end, reply),
+        }
+    }
+
+    fn start(
+        &mut self,
+        path: &str,
+        options: CoreOptions,
+        first: Option<Bytes>,
+        end: bool,
+        shared: Arc<CallShared>,
+    ) -> Result<CallId, CallError> {
+        let call = self.conn.start_call(path, options, Instant::now())?;
+        if let Some(m) = first {
+            if let Err(e) = self.conn.send_message(call, m) {
+                // The call is not registered yet, so the Finished the
+                // cancel makes is dropped: the caller gets `e`.
+                self.conn.cancel(call);
+                return Err(e);
+            }
+        }
+        if end {
+            let _ = self.conn.half_close(call);
+        }
+        self.calls.insert(
+            call,
+            Slot {
+                shared,
+                blocked: None,
+            },
+        );
+        Ok(call)
+    }
+
+    fn send(&mut self, call: CallId, message: Bytes, end: bool, reply: Reply<Result<(), Status>>) {
+        let Some(slot) = self.calls.get_mut(&call) else {
+            let _ = reply.send(Err(Status::new(
+                Code::Cancelled,
+                "the call has already finished",
+            )));
+            return;
+        };
+        if slot.blocked.is_some() {
+            let _ = reply.send(Err(Status::new(
+                Code::Internal,
+                "a send is already in progress on this call",
+            )));
+            return;
+        }
+        match self.conn.send_message(call, message.clone()) {
+            Ok(()) => {
+                if end {
+                    let _ = self.conn.half_close(call);
+                }
+                let _ = reply.send(Ok(()));
+            }
+            Err(CallError::Blocked(_)) => slot.blocked = Some((message, end, reply)),
+            Err(e) => {
+                let _ = reply.send(Err(call_error_status(&e)));
+            }
+        }
+    }
+
+    /// Hand the connection's events out. Returns whether there were any.
+    fn events(&mut self) -> bool {
+        let mut any = false;
+        while let Some(ev) = self.conn.poll_event() {
+            any = true;
+            match ev {
+                ClientEvent::Ready => {
+                    if !self.shutting_down {
+                        let _ = self.state.send(ConnState::Ready);
+                    }
+                }
+                ClientEvent::GoAway { .. } => {
+                    let _ = self.state.send(ConnState::Draining);
+                }
+                ClientEvent::Headers { call, metadata } => {
+                    if let Some(s) = self.calls.get(&call) {
+                        s.shared.inbox.push(Item::Headers(metadata));
+                    }
+                }
+                ClientEvent::Message {
+                    call,
+                    message,
+                    flow_len,
+                } => match self.calls.get(&call) {
+                    Some(s) => s.shared.inbox.push(Item::Message(message, flow_len)),
+                    None => self.conn.release_capacity(call, flow_len),
+                },
+                ClientEvent::Finished {
+                    call,
+                    status,
+                    trailers,
+                } => {
+                    if let Some(slot) = self.calls.remove(&call) {
+                        finish(&slot, status, trailers);
+                        if let Some((_, _, reply)) = slot.blocked {
+                            let _ = reply.send(Err(slot.shared.outcome().unwrap_or_else(|| {
+                                Status::new(Code::Cancelled, "the call has finished")
+                            })));
+                        }
+                    }
+                }
+                ClientEvent::Writable { call } => self.retry_blocked(call),
+                _ => {}
+            }
+        }
+        any
+    }
+
+    fn retry_blocked(&mut self, call: CallId) {
+        let Some(slot) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some((message, end, reply)) = slot.blocked.take() else {
+            return;
+        };
+        self.send(call, message, end, reply);
+    }
+}
+
+fn finish(slot: &Slot, status: Status, trailers: MetadataMap) {
+    *lock(&slot.shared.outcome) = Some(status.clone());
+    slot.shared.inbox.push(Item::Finished(status, trailers));
+    slot.shared.inbox.close();
+}

@@ -1,0 +1,133 @@
+//! The task that keeps a channel connected: connects when a call wants
+//! a connection, publishes the channel's state, backs off between failed
+//! attempts, and lets a draining connection finish while the next one is
+//! made.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use grpc_sansio::client::ClientConnection;
+
+use super::backoff::Backoff;
+use super::driver::{ConnHandle, ConnState};
+use super::{ChannelState, Shared};
+
+/// Stops a half-made connection's driver if the attempt is abandoned.
+struct AbortGuard(Option<ConnHandle>);
+
+impl Drop for AbortGuard {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            h.control.abort();
+        }
+    }
+}
+
+/// One attempt: transport, then the HTTP/2 handshake.
+async fn connect(shared: &Shared) -> Result<ConnHandle, String> {
+    let io = shared
+        .connector
+        .connect()
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let conn = ClientConnection::new(shared.settings.config.clone(), Instant::now());
+    let handle = ConnHandle::spawn(conn, io);
+    let mut guard = AbortGuard(Some(handle.clone()));
+    let mut st = handle.state.clone();
+    loop {
+        let now = st.borrow_and_update().clone();
+        match now {
+            ConnState::Ready => {
+                guard.0 = None;
+                return Ok(handle);
+            }
+            ConnState::Closed(why) => return Err(why),
+            ConnState::Draining => return Err("server refused the connection".into()),
+            ConnState::Handshaking => {}
+        }
+        if st.changed().await.is_err() {
+            return Err("connection ended during the handshake".into());
+        }
+    }
+}
+
+fn seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0x9e37_79b9);
+    t ^ (std::process::id() as u64).rotate_left(32)
+}
+
+pub(crate) async fn run(shared: Arc<Shared>) {
+    let settings = &shared.settings;
+    let mut backoff = Backoff::new(settings.backoff, Instant::now(), seed());
+    'idle: loop {
+        // Idle until a call wants a connection. A call that saw Idle has
+        // left a permit in `want`, so none is missed.
+        if shared.snapshot.borrow().state != ChannelState::Idle {
+            shared.publish(ChannelState::Idle, None);
+        }
+        tokio::select! {
+            _ = shared.want.notified() => {}
+            _ = shared.closing.wait() => {}
+        }
+        if shared.closing.is_set() {
+            shared.publish(ChannelState::Shutdown, None);
+            return;
+        }
+        backoff.reset(Instant::now());
+        loop {
+            shared.publish(ChannelState::Connecting, None);
+            let now = Instant::now();
+            let limit = settings
+                .connect_timeout
+                .unwrap_or_else(|| backoff.attempt_timeout(now));
+            let attempt = tokio::select! {
+                r = tokio::time::timeout(limit, connect(&shared)) => match r {
+                    Ok(r) => r,
+                    Err(_) => Err(format!("connect timed out after {limit:?}")),
+                },
+                _ = shared.closing.wait() => {
+                    shared.publish(ChannelState::Shutdown, None);
+                    return;
+                }
+            };
+            match attempt {
+                Ok(handle) => {
+                    shared.publish(ChannelState::Ready, Some(handle.clone()));
+                    let mut st = handle.state.clone();
+                    loop {
+                        tokio::select! {
+                            r = st.changed() => {
+                                let over = r.is_err() || matches!(*st.borrow(), ConnState::Draining | ConnState::Closed(_));
+                                if over {
+                                    // Calls in progress finish on the old
+                                    // connection; the next call makes a new one.
+                                    continue 'idle;
+                                }
+                            }
+                            _ = shared.closing.wait() => {
+                                handle.control.shutdown();
+                                shared.publish(ChannelState::Shutdown, None);
+                                return;
+                            }
+                        }
+                    }
+                }
+                Err(why) => {
+                    shared.fail(why);
+                    let wait = tokio::time::Instant::from_std(backoff.deadline);
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(wait) => {}
+                        _ = shared.closing.wait() => {
+                            shared.publish(ChannelState::Shutdown, None);
+                            return;
+                        }
+                    }
+                    backoff.advance(Instant::now());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! What a handler sees of its call: [`RequestContext`] (metadata,
+//! deadline, peer, cancellation) and [`Request`].
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use grpc_sansio::grpc::metadata::MetadataMap;
+use grpc_sansio::server::{CancelReason, RequestHead};
+
+use crate::sync::{Signal, lock};
+
+#[derive(Debug, Default)]
+pub(crate) struct CancelState {
+    pub(crate) signal: Signal,
+    pub(crate) reason: Mutex<Option<CancelReason>>,
+}
+
+impl CancelState {
+    pub(crate) fn cancel(&self, reason: CancelReason) {
+        lock(&self.reason).get_or_insert(reason);
+        self.signal.fire();
+    }
+}
+
+/// The context of one incoming call. Cheap to clone; every clone sees the
+/// same cancellation.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    path: String,
+    authority: Option<String>,
+    metadata: MetadataMap,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    peer_addr: Option<SocketAddr>,
+    user_agent: Option<String>,
+    encoding: Option<String>,
+    pub(crate) cancel: Arc<CancelState>,
+}
+
+impl RequestContext {
+    pub(crate) fn new(head: RequestHead, peer_addr: Option<SocketAddr>) -> Self {
+        RequestContext {
+            path: head.path,
+            authority: head.authority,
+            metadata: head.metadata,
+            timeout: head.timeout,
+            deadline: head.deadline,
+            peer_addr,
+            user_agent: head.user_agent,
+            encoding: head.encoding,
+            cancel: Arc::new(CancelState::default()),
+        }
+    }
+
+    /// `/package.Service/Method`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// `:authority` of the request.
+    pub fn authority(&self) -> Option<&str> {
+        self.authority.as_deref()
+    }
+
+    /// Request metadata.
+    pub fn metadata(&self) -> &MetadataMap {
+        &self.metadata
+    }
+
+    /// Request metadata, to change (interceptors).
+    pub fn metadata_mut(&mut self) -> &mut MetadataMap {
+        &mut self.metadata
+    }
+
+    /// The client's timeout (`grpc-timeout`).
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// When the call expires; the server ends it with DEADLINE_EXCEEDED
+    /// then, and [`cancelled`](Self::cancelled) completes.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The client's address (TCP only).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer_addr
+    }
+
+    /// The client's `user-agent`.
+    pub fn user_agent(&self) -> Option<&str> {
+        self.user_agent.as_deref()
+    }
+
+    /// The request messages' compression, if any.
+    pub fn encoding(&self) -> Option<&str> {
+        self.encoding.as_deref()
+    }
+
+    /// Whether the call has been cancelled (by the client, its deadline,
+    /// or the connection ending).
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.signal.is_set()
+    }
+
+    /// Why the call was cancelled, once it has been.
+    pub fn cancel_reason(&self) -> Option<CancelReason> {
+        lock(&self.cancel.reason).clone()
+    }
+
+    /// Completes when the call is cancelled.
+    pub async fn cancelled(&self) {
+        self.cancel.signal.wait().await
+    }
+}
+
+/// A request: its context and its message (or message stream).
+#[derive(Debug)]
+pub struct Request<T> {
+    context: RequestContext,
+    message: T,
+}
+
+impl<T> Request<T> {
+    pub(crate) fn new(context: RequestContext, message: T) -> Self {
+        Request { context, message }
+    }
+
+    /// The call's context.
+    pub fn context(&self) -> &RequestContext {
+        &self.context
+    }
+
+    /// Request metadata.
+    pub fn metadata(&self) -> &MetadataMap {
+        self.context.metadata()
+    }
+
+    /// The call's deadline.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.context.deadline()
+    }
+
+    /// The client's address.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.context.peer_addr()
+    }
+
+    /// The message.
+    pub fn get_ref(&self) -> &T {
+        &self.message
+    }
+
+    /// The message, to change (streams are read through this).
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.message
+    }
+
+    /// The message.
+    pub fn into_inner(self) -> T {
+        self.message
+    }
+
+    /// The context and the message.
+    pub fn into_parts(self) -> (RequestContext, T) {
+        (self.context, self.message)
+    }
+}

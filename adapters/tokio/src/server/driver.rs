@@ -1,0 +1,305 @@
+//! The task that owns one server connection: it feeds the transport's
+//! bytes to [`ServerConnection`], starts a handler task per call, and
+//! carries the handlers' responses back. No protocol rule lives here.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use grpc_sansio::call::{CallError, CallId};
+use grpc_sansio::grpc::metadata::MetadataMap;
+use grpc_sansio::grpc::{Code, Status};
+use grpc_sansio::server::{CancelReason, RequestHead, ServerConnection, ServerEvent};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
+
+use super::Inner;
+use super::call::{RawRequests, RawResponder};
+use super::context::{CancelState, RequestContext};
+use super::routes::ServerCall;
+use crate::error::call_error_status;
+use crate::sync::{Control, Inbox};
+use crate::transport::{Io, Transport, Wake};
+
+/// Commands a connection takes from its handlers (bounded channel).
+const COMMAND_QUEUE: usize = 64;
+
+/// What a handler receives.
+#[derive(Debug)]
+pub(crate) enum SItem {
+    Message(Bytes, u32),
+    End,
+    Cancelled(CancelReason),
+}
+
+type Reply = oneshot::Sender<Result<(), Status>>;
+
+pub(crate) enum SCmd {
+    Headers {
+        call: CallId,
+        metadata: MetadataMap,
+        reply: Reply,
+    },
+    Message {
+        call: CallId,
+        message: Bytes,
+        reply: Reply,
+    },
+    Status {
+        call: CallId,
+        status: Status,
+        trailers: MetadataMap,
+    },
+}
+
+struct Slot {
+    inbox: Arc<Inbox<SItem>>,
+    cancel: Arc<CancelState>,
+    blocked: Option<(Bytes, Reply)>,
+    task: Option<AbortHandle>,
+}
+
+pub(crate) struct Driver {
+    conn: ServerConnection,
+    server: Arc<Inner>,
+    peer: Option<SocketAddr>,
+    calls: HashMap<CallId, Slot>,
+    control: Arc<Control>,
+    cmds: mpsc::Sender<SCmd>,
+    shutting_down: bool,
+}
+
+impl Driver {
+    /// Run a connection to its end.
+    pub(crate) async fn run<T: Io>(
+        server: Arc<Inner>,
+        io: T,
+        peer: Option<SocketAddr>,
+        control: Arc<Control>,
+        mut bell: mpsc::Receiver<()>,
+    ) {
+        let (cmds, mut cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+        let conn = ServerConnection::new(server.config.clone(), Instant::now());
+        let mut d = Driver {
+            conn,
+            server,
+            peer,
+            calls: HashMap::new(),
+            control,
+            cmds,
+            shutting_down: false,
+        };
+        let mut t = Transport::new(io);
+        loop {
+            let p = d.control.take();
+            if p.abort {
+                break;
+            }
+            if p.shutdown && !d.shutting_down {
+                d.shutting_down = true;
+                d.conn.shutdown(Instant::now());
+            }
+            for (call, n) in p.released {
+                d.conn.release_capacity(call, n);
+            }
+            for call in p.cancelled {
+                // A handler ended without a status.
+                if d.calls.contains_key(&call) {
+                    d.end(
+                        call,
+                        Status::new(Code::Unknown, "the handler ended without a status"),
+                        MetadataMap::new(),
+                    );
+                }
+            }
+            loop {
+                let had = d.events();
+                t.gather(|b| d.conn.poll_transmit(b));
+                if !had && !d.events() {
+                    break;
+                }
+            }
+            if d.conn.is_closed() {
+                t.close().await;
+                break;
+            }
+            if t.is_dead() {
+                break;
+            }
+            let wake = t
+                .wait(&mut cmd_rx, &mut bell, d.conn.poll_timeout(), true)
+                .await;
+            match wake {
+                Wake::Read(n) => {
+                    let _ = d.conn.receive(t.read_buf(n), Instant::now());
+                }
+                Wake::Eof => d.conn.receive_eof(Instant::now()),
+                Wake::Wrote | Wake::Bell => {}
+                Wake::Timer => d.conn.handle_timeout(Instant::now()),
+                Wake::Cmd(cmd) => d.command(cmd),
+            }
+        }
+        // Whatever is still running is cut off with the connection.
+        for (_, slot) in d.calls.drain() {
+            slot.cancel.cancel(CancelReason::ConnectionLost);
+            slot.inbox
+                .push(SItem::Cancelled(CancelReason::ConnectionLost));
+            slot.inbox.close();
+            if let Some(t) = slot.task {
+                t.abort();
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: SCmd) {
+        match cmd {
+            SCmd::Headers {
+                call,
+                metadata,
+                reply,
+            } => {
+                let r = self
+                    .conn
+                    .send_headers(call, metadata)
+                    .map_err(|e| self.refused(call, &e));
+                let _ = reply.send(r);
+            }
+            SCmd::Message {
+                call,
+                message,
+                reply,
+            } => self.send(call, message, reply),
+            SCmd::Status {
+                call,
+                status,
+                trailers,
+            } => self.end(call, status, trailers),
+        }
+    }
+
+    /// The status a handler's refused send reports.
+    fn refused(&self, _call: CallId, e: &CallError) -> Status {
+        match e {
+            CallError::UnknownCall(_) | CallError::SendClosed(_) => {
+                Status::new(Code::Cancelled, "the call is over")
+            }
+            other => call_error_status(other),
+        }
+    }
+
+    fn send(&mut self, call: CallId, message: Bytes, reply: Reply) {
+        let Some(slot) = self.calls.get_mut(&call) else {
+            let _ = reply.send(Err(Status::new(Code::Cancelled, "the call is over")));
+            return;
+        };
+        if slot.blocked.is_some() {
+            let _ = reply.send(Err(Status::new(
+                Code::Internal,
+                "a send is already in progress",
+            )));
+            return;
+        }
+        match self.conn.send_message(call, message.clone()) {
+            Ok(()) => {
+                let _ = reply.send(Ok(()));
+            }
+            Err(CallError::Blocked(_)) => slot.blocked = Some((message, reply)),
+            Err(e) => {
+                let s = self.refused(call, &e);
+                let _ = reply.send(Err(s));
+            }
+        }
+    }
+
+    fn end(&mut self, call: CallId, status: Status, trailers: MetadataMap) {
+        let _ = self.conn.send_status(call, status, trailers);
+        if let Some(slot) = self.calls.remove(&call) {
+            slot.inbox.close();
+            if let Some((_, reply)) = slot.blocked {
+                let _ = reply.send(Err(Status::new(Code::Cancelled, "the call is over")));
+            }
+        }
+    }
+
+    fn events(&mut self) -> bool {
+        let mut any = false;
+        while let Some(ev) = self.conn.poll_event() {
+            any = true;
+            match ev {
+                ServerEvent::CallStarted { call, head } => self.start(call, *head),
+                ServerEvent::Message {
+                    call,
+                    message,
+                    flow_len,
+                } => match self.calls.get(&call) {
+                    Some(s) => s.inbox.push(SItem::Message(message, flow_len)),
+                    None => self.conn.release_capacity(call, flow_len),
+                },
+                ServerEvent::HalfClosed { call } => {
+                    if let Some(s) = self.calls.get(&call) {
+                        s.inbox.push(SItem::End);
+                    }
+                }
+                ServerEvent::Cancelled { call, reason } => {
+                    if let Some(slot) = self.calls.remove(&call) {
+                        slot.cancel.cancel(reason.clone());
+                        slot.inbox.push(SItem::Cancelled(reason));
+                        slot.inbox.close();
+                        if let Some((_, reply)) = slot.blocked {
+                            let _ = reply
+                                .send(Err(Status::new(Code::Cancelled, "the call was cancelled")));
+                        }
+                    }
+                }
+                ServerEvent::Writable { call } => {
+                    if let Some((m, reply)) =
+                        self.calls.get_mut(&call).and_then(|s| s.blocked.take())
+                    {
+                        self.send(call, m, reply);
+                    }
+                }
+                _ => {}
+            }
+        }
+        any
+    }
+
+    fn start(&mut self, call: CallId, head: RequestHead) {
+        let server = self.server.clone();
+        let route = match server.routes.router.route(&head.path) {
+            Ok(r) => r,
+            Err(status) => {
+                let _ = self.conn.send_status(call, status, MetadataMap::new());
+                return;
+            }
+        };
+        let _ = self.conn.set_call_kind(call, route.kind);
+        if let Some(name) = &server.response_compression {
+            let _ = self.conn.set_send_compression(call, name);
+        }
+        let mut ctx = RequestContext::new(head, self.peer);
+        for i in &server.interceptors {
+            if let Err(status) = i.intercept(&mut ctx) {
+                let _ = self.conn.send_status(call, status, MetadataMap::new());
+                return;
+            }
+        }
+        let inbox = Arc::new(Inbox::new());
+        let cancel = ctx.cancel.clone();
+        let rx = RawRequests::new(inbox.clone(), self.control.clone(), call);
+        let tx = RawResponder::new(self.cmds.clone(), self.control.clone(), call);
+        let fut = (route.handler)(ServerCall { ctx, rx, tx });
+        let task = tokio::spawn(fut).abort_handle();
+        self.calls.insert(
+            call,
+            Slot {
+                inbox,
+                cancel,
+                blocked: None,
+                task: Some(task),
+            },
+        );
+    }
+}

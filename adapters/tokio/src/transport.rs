@@ -1,0 +1,187 @@
+//! Moving bytes between a transport and a connection state machine: the
+//! one place where the drivers wait, for bytes from the peer, room to
+//! write, commands from the application, the doorbell, or the core's next
+//! timer, whichever comes first.
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Instant;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::mpsc;
+use tokio::time::Sleep;
+
+/// Any bidirectional byte stream a connection can run over.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+/// A boxed transport, as connectors return it.
+pub type BoxIo = Box<dyn Io>;
+
+/// The most bytes read from the transport at once.
+const READ_CHUNK: usize = 64 << 10;
+/// Output is gathered from `poll_transmit` up to about this many bytes
+/// before it is written.
+const WRITE_BATCH: usize = 256 << 10;
+
+/// What woke the driver.
+pub(crate) enum Wake<C> {
+    /// `n` bytes were read into [`Transport::read_buf`].
+    Read(usize),
+    /// The peer closed its side, or the transport failed.
+    Eof,
+    /// Everything gathered was written: gather more.
+    Wrote,
+    /// The doorbell rang.
+    Bell,
+    /// A command from the application.
+    Cmd(C),
+    /// The core's timer is due.
+    Timer,
+}
+
+pub(crate) struct Transport<T> {
+    io: T,
+    rbuf: Box<[u8]>,
+    out: BytesMut,
+    read_closed: bool,
+    write_failed: bool,
+    needs_flush: bool,
+    cmds_closed: bool,
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
+    pub(crate) fn new(io: T) -> Self {
+        Transport {
+            io,
+            rbuf: vec![0; READ_CHUNK].into_boxed_slice(),
+            out: BytesMut::new(),
+            read_closed: false,
+            write_failed: false,
+            needs_flush: false,
+            cmds_closed: false,
+            sleep: Box::pin(tokio::time::sleep(std::time::Duration::ZERO)),
+        }
+    }
+
+    /// The bytes of the last [`Wake::Read`].
+    pub(crate) fn read_buf(&self, n: usize) -> &[u8] {
+        &self.rbuf[..n]
+    }
+
+    /// Gather output with `transmit` (a connection's `poll_transmit`).
+    pub(crate) fn gather(&mut self, mut transmit: impl FnMut(&mut BytesMut) -> usize) {
+        if self.write_failed {
+            // Nowhere to write: drain and drop.
+            let mut sink = BytesMut::new();
+            while transmit(&mut sink) > 0 {
+                sink.clear();
+            }
+            return;
+        }
+        while self.out.len() < WRITE_BATCH && transmit(&mut self.out) > 0 {}
+    }
+
+    /// Whether the transport can no longer carry bytes either way.
+    pub(crate) fn is_dead(&self) -> bool {
+        self.read_closed && self.write_failed
+    }
+
+    /// Write what is gathered, flush, and shut the write side.
+    pub(crate) async fn close(&mut self) {
+        use tokio::io::AsyncWriteExt;
+        if !self.write_failed {
+            let _ = self.io.write_all(&self.out).await;
+            let _ = self.io.flush().await;
+            let _ = self.io.shutdown().await;
+        }
+        self.out.clear();
+    }
+
+    /// Wait for the next thing to do. Writing happens in here, alongside
+    /// reading, so that two peers that both write a lot never wait on
+    /// each other.
+    pub(crate) async fn wait<C>(
+        &mut self,
+        cmds: &mut mpsc::Receiver<C>,
+        bell: &mut mpsc::Receiver<()>,
+        timer: Option<Instant>,
+        read: bool,
+    ) -> Wake<C> {
+        if let Some(at) = timer {
+            self.sleep
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(at));
+        }
+        poll_fn(|cx| {
+            // Write first: freeing the peer's receive side helps both.
+            while !self.write_failed && !self.out.is_empty() {
+                match Pin::new(&mut self.io).poll_write(cx, &self.out) {
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                        self.write_failed = true;
+                        self.out.clear();
+                        return Poll::Ready(Wake::Eof);
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        self.out.advance(n);
+                        self.needs_flush = true;
+                        if self.out.is_empty() {
+                            return Poll::Ready(Wake::Wrote);
+                        }
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if self.needs_flush && self.out.is_empty() && !self.write_failed {
+                match Pin::new(&mut self.io).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => self.needs_flush = false,
+                    Poll::Ready(Err(_)) => {
+                        self.write_failed = true;
+                        return Poll::Ready(Wake::Eof);
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if read && !self.read_closed {
+                let mut rb = ReadBuf::new(&mut self.rbuf);
+                match Pin::new(&mut self.io).poll_read(cx, &mut rb) {
+                    Poll::Ready(Ok(())) => {
+                        let n = rb.filled().len();
+                        if n == 0 {
+                            self.read_closed = true;
+                            return Poll::Ready(Wake::Eof);
+                        }
+                        return Poll::Ready(Wake::Read(n));
+                    }
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
+                        cx.waker().wake_by_ref();
+                    }
+                    Poll::Ready(Err(_)) => {
+                        self.read_closed = true;
+                        return Poll::Ready(Wake::Eof);
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if let Poll::Ready(Some(())) = bell.poll_recv(cx) {
+                return Poll::Ready(Wake::Bell);
+            }
+            if !self.cmds_closed {
+                match cmds.poll_recv(cx) {
+                    Poll::Ready(Some(c)) => return Poll::Ready(Wake::Cmd(c)),
+                    Poll::Ready(None) => self.cmds_closed = true,
+                    Poll::Pending => {}
+                }
+            }
+            if timer.is_some() && self.sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Wake::Timer);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}

@@ -1,0 +1,395 @@
+//! The tokio adapter's Channel against its Server, in memory and over
+//! 127.0.0.1: the four call kinds, metadata both ways (ASCII and binary),
+//! statuses with details, deadlines, cancellation, interceptors,
+//! unknown methods, and many concurrent calls on one connection.
+
+mod tokio_support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use grpc_sansio_tokio::{
+    BytesCodec, CallOptions, CancelReason, Channel, ChannelState, Code, MetadataMap, Server, Status,
+};
+use tokio::sync::mpsc;
+use tokio_support::{Seen, bounded, path, routes};
+
+fn server() -> (Server, mpsc::Receiver<Seen>) {
+    let (tx, rx) = mpsc::channel(64);
+    (Server::builder().build(routes(tx)), rx)
+}
+
+/// A channel over 127.0.0.1 to a fresh server.
+async fn loopback() -> (Channel, Server, mpsc::Receiver<Seen>) {
+    let (server, seen) = server();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let s = server.clone();
+    tokio::spawn(async move { s.serve(listener).await });
+    let channel = Channel::connect(&format!("http://{addr}")).unwrap();
+    (channel, server, seen)
+}
+
+async fn in_memory() -> (Channel, Server, mpsc::Receiver<Seen>) {
+    let (server, seen) = server();
+    (server.in_memory_channel(), server, seen)
+}
+
+fn b(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+async fn four_kinds(channel: Channel) {
+    // Unary with metadata both ways.
+    let mut md = MetadataMap::new();
+    md.insert("x-hello", "world").unwrap();
+    md.insert_bin("x-bin-bin", Bytes::from_static(&[0, 159, 146, 150, 255]))
+        .unwrap();
+    let r = channel
+        .unary(
+            &path("Echo"),
+            BytesCodec,
+            b("ping"),
+            CallOptions::new().metadata(md),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.message, b("ping"));
+    assert_eq!(r.metadata.get("x-hello"), Some("world"));
+    assert_eq!(r.trailers.get("x-trailer"), Some("done"));
+    assert_eq!(
+        r.trailers.get_bin("x-bin-bin").map(|v| &v[..]),
+        Some(&[0u8, 159, 146, 150, 255][..])
+    );
+
+    // Server streaming.
+    let mut s = channel
+        .server_streaming(&path("Count"), BytesCodec, b("5"), CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(s.headers().await.unwrap().get("x-count"), Some("5"));
+    let mut got = Vec::new();
+    while let Some(m) = s.message().await.unwrap() {
+        got.push(m);
+    }
+    assert_eq!(got, ["0", "1", "2", "3", "4"].map(b));
+    assert_eq!(s.status().unwrap().code(), Code::Ok);
+    assert_eq!(s.trailers().unwrap().get("x-sent"), Some("5"));
+
+    // Client streaming.
+    let mut c = channel
+        .client_streaming(&path("Join"), BytesCodec, CallOptions::new())
+        .await
+        .unwrap();
+    for w in ["a", "bb", "ccc"] {
+        c.send(b(w)).await.unwrap();
+    }
+    let r = c.finish().await.unwrap();
+    assert_eq!(r.message, b("a,bb,ccc"));
+
+    // Bidi, interleaved: each reply is read before the next request.
+    let (mut tx, mut rx) = channel
+        .streaming(&path("Shout"), BytesCodec, CallOptions::new())
+        .await
+        .unwrap();
+    for w in ["one", "two", "three"] {
+        tx.send(b(w)).await.unwrap();
+        assert_eq!(rx.message().await.unwrap(), Some(b(&w.to_uppercase())));
+    }
+    tx.close();
+    assert_eq!(rx.message().await.unwrap(), None);
+    assert!(rx.status().unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn four_kinds_in_memory() {
+    let (channel, _server, _seen) = in_memory().await;
+    bounded(10, four_kinds(channel)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_kinds_over_loopback() {
+    let (channel, _server, _seen) = loopback().await;
+    bounded(10, four_kinds(channel.clone())).await;
+    assert_eq!(channel.state(), ChannelState::Ready);
+}
+
+#[tokio::test]
+async fn status_with_message_details_and_trailers() {
+    let (channel, _server, _seen) = in_memory().await;
+    let e = bounded(
+        10,
+        channel.unary(&path("Fail"), BytesCodec, b(""), CallOptions::new()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(e.message(), "bad \"request\": ü%");
+    assert_eq!(e.details(), b"\x08\x03\x12\x07details");
+    assert_eq!(e.trailers.get("x-why"), Some("because"));
+    assert_eq!(
+        e.trailers.get_bin("x-raw-bin").map(|v| &v[..]),
+        Some(&[0u8, 1, 2, 255][..])
+    );
+
+    // A bidi handler's error status after some messages.
+    let (mut tx, mut rx) = channel
+        .streaming(&path("Shout"), BytesCodec, CallOptions::new())
+        .await
+        .unwrap();
+    tx.send(b("hi")).await.unwrap();
+    assert_eq!(rx.message().await.unwrap(), Some(b("HI")));
+    tx.send(b("fail")).await.unwrap();
+    let e = bounded(10, rx.message()).await.unwrap_err();
+    assert_eq!(e.code(), Code::Aborted);
+    assert_eq!(e.message(), "asked to fail");
+}
+
+#[tokio::test]
+async fn unknown_method_and_service_are_unimplemented() {
+    let (channel, _server, _seen) = in_memory().await;
+    let e = channel
+        .unary("/test.Test/Nope", BytesCodec, b(""), CallOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unimplemented);
+    assert_eq!(e.message(), "unknown method Nope for service test.Test");
+    let e = channel
+        .unary("/no.Such/Thing", BytesCodec, b(""), CallOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unimplemented);
+    assert_eq!(e.message(), "unknown service no.Such");
+}
+
+#[tokio::test]
+async fn deadline_exceeded_on_both_sides() {
+    let (channel, _server, mut seen) = in_memory().await;
+    let started = std::time::Instant::now();
+    let e = bounded(
+        10,
+        channel.unary(
+            &path("Sleep"),
+            BytesCodec,
+            b("5000"),
+            CallOptions::new().timeout(Duration::from_millis(200)),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::DeadlineExceeded);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // The handler saw the deadline, then was cancelled by it.
+    match seen.recv().await.unwrap() {
+        Seen::Deadline(Some(ms)) => assert!(ms <= 200, "{ms}"),
+        other => panic!("{other:?}"),
+    }
+    let s = bounded(10, seen.recv()).await.unwrap();
+    assert!(
+        matches!(
+            s,
+            Seen::Cancelled(Some(
+                CancelReason::DeadlineExceeded | CancelReason::Reset(_)
+            ))
+        ),
+        "{s:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_call_cancels_it_on_the_server() {
+    let (channel, _server, mut seen) = loopback().await;
+    let sleep = path("Sleep");
+    let call = channel.unary(&sleep, BytesCodec, b("10000"), CallOptions::new());
+    // Run the call until the handler has started, then drop it.
+    tokio::select! {
+        _ = call => panic!("the call should not finish"),
+        s = seen.recv() => assert!(matches!(s, Some(Seen::Deadline(None)))),
+    }
+    let s = bounded(10, seen.recv()).await.unwrap();
+    assert_eq!(
+        s,
+        Seen::Cancelled(Some(CancelReason::Reset(
+            grpc_sansio::frame::Reason::CANCEL
+        )))
+    );
+    // The connection is still good.
+    let r = channel
+        .unary(&path("Echo"), BytesCodec, b("after"), CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(r.message, b("after"));
+}
+
+#[tokio::test]
+async fn dropping_a_response_stream_cancels_it() {
+    let (channel, _server, _seen) = in_memory().await;
+    let mut s = channel
+        .server_streaming(&path("Big"), BytesCodec, b("100000000"), CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(s.message().await.unwrap().unwrap().len(), 64 << 10);
+    drop(s);
+    // Other calls go on.
+    let r = bounded(
+        10,
+        channel.unary(&path("Echo"), BytesCodec, b("x"), CallOptions::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.message, b("x"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_calls_share_one_connection() {
+    let (channel, server, _seen) = loopback().await;
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let ch = channel.clone();
+        tasks.push(tokio::spawn(async move {
+            let m = format!("m{i}");
+            let r = ch
+                .unary(&path("Echo"), BytesCodec, b(&m), CallOptions::new())
+                .await
+                .unwrap();
+            assert_eq!(r.message, b(&m));
+        }));
+    }
+    bounded(20, async {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    })
+    .await;
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn large_responses_flow_through_small_windows() {
+    let (server, _seen) = server();
+    let channel = server
+        .in_memory_channel_builder()
+        .initial_stream_window(65_535)
+        .initial_connection_window(65_535)
+        .build()
+        .unwrap();
+    let mut s = channel
+        .server_streaming(&path("Big"), BytesCodec, b("3000000"), CallOptions::new())
+        .await
+        .unwrap();
+    let mut total = 0;
+    bounded(20, async {
+        while let Some(m) = s.message().await.unwrap() {
+            total += m.len();
+        }
+    })
+    .await;
+    assert_eq!(total, 3_000_000);
+}
+
+#[tokio::test]
+async fn interceptors_add_metadata_and_reject() {
+    let (tx, _seen) = mpsc::channel(64);
+    let server = Server::builder()
+        .interceptor(|ctx: &mut grpc_sansio_tokio::RequestContext| {
+            if ctx.metadata().get("authorization") != Some("Bearer good") {
+                return Err(Status::unauthenticated("who are you?"));
+            }
+            ctx.metadata_mut().insert("x-user", "alice").unwrap();
+            Ok(())
+        })
+        .build(routes(tx));
+    let mut defaults = MetadataMap::new();
+    defaults.insert("x-default", "yes").unwrap();
+    let channel = server
+        .in_memory_channel_builder()
+        .default_metadata(defaults)
+        .interceptor(|path: &str, md: &mut MetadataMap| {
+            if path.ends_with("/Fail") {
+                return Err(Status::permission_denied("not from here"));
+            }
+            md.insert("authorization", "Bearer good").unwrap();
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    let r = channel
+        .unary(&path("Echo"), BytesCodec, b("x"), CallOptions::new())
+        .await
+        .unwrap();
+    // The server interceptor's metadata reached the handler, which echoes
+    // x- headers; the channel's default metadata was sent too.
+    assert_eq!(r.metadata.get("x-user"), Some("alice"));
+    assert_eq!(r.metadata.get("x-default"), Some("yes"));
+    let e = channel
+        .unary(&path("Fail"), BytesCodec, b("x"), CallOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+
+    // Without the client interceptor, the server refuses.
+    let plain = server.in_memory_channel();
+    let e = plain
+        .unary(&path("Echo"), BytesCodec, b("x"), CallOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    assert_eq!(e.message(), "who are you?");
+}
+
+#[tokio::test]
+async fn gzip_requests_and_responses() {
+    let (tx, _seen) = mpsc::channel(64);
+    let server = Server::builder()
+        .response_compression("gzip")
+        .build(routes(tx));
+    let channel = server.in_memory_channel();
+    let big = Bytes::from(vec![b'z'; 100_000]);
+    let r = channel
+        .unary(
+            &path("Echo"),
+            BytesCodec,
+            big.clone(),
+            CallOptions::new().compression("gzip"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.message, big);
+}
+
+#[tokio::test]
+async fn deadline_propagates_from_a_handler_to_an_outgoing_call() {
+    // A front service calls the test service with its own deadline.
+    let (tx, mut seen) = mpsc::channel(64);
+    let backend = Server::builder().build(routes(tx));
+    let backend_channel = backend.in_memory_channel();
+    let mut front = grpc_sansio_tokio::Routes::new();
+    front.unary("front.Front", "Relay", BytesCodec, move |req| {
+        let ch = backend_channel.clone();
+        async move {
+            let opts = CallOptions::new().propagate(req.context());
+            let r = ch
+                .unary(&path("Sleep"), BytesCodec, req.into_inner(), opts)
+                .await?;
+            Ok(grpc_sansio_tokio::Response::new(r.message))
+        }
+    });
+    let front = Server::builder().build(front);
+    let channel = front.in_memory_channel();
+    let e = bounded(
+        10,
+        channel.unary(
+            "/front.Front/Relay",
+            BytesCodec,
+            b("5000"),
+            CallOptions::new().timeout(Duration::from_millis(300)),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::DeadlineExceeded);
+    match seen.recv().await.unwrap() {
+        Seen::Deadline(Some(ms)) => assert!(ms <= 300, "{ms}"),
+        other => panic!("{other:?}"),
+    }
+}
