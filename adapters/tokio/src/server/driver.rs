@@ -23,6 +23,10 @@ use crate::error::call_error_status;
 use crate::sync::{Control, Inbox};
 use crate::transport::{Io, Transport, Wake};
 
+/// How long a handler may run on after its connection ended (it is told
+/// through its cancellation signal) before it is aborted.
+const HANDLER_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Commands a connection takes from its handlers (bounded channel).
 const COMMAND_QUEUE: usize = 64;
 
@@ -141,15 +145,24 @@ impl Driver {
                 Wake::Cmd(cmd) => d.command(cmd),
             }
         }
-        // Whatever is still running is cut off with the connection.
+        // Whatever is still running is cut off with the connection: its
+        // handler is told, and aborted if it is still running a moment
+        // later.
+        let mut tasks = Vec::new();
         for (_, slot) in d.calls.drain() {
             slot.cancel.cancel(CancelReason::ConnectionLost);
             slot.inbox
                 .push(SItem::Cancelled(CancelReason::ConnectionLost));
             slot.inbox.close();
-            if let Some(t) = slot.task {
-                t.abort();
-            }
+            tasks.extend(slot.task);
+        }
+        if !tasks.is_empty() {
+            tokio::spawn(async move {
+                tokio::time::sleep(HANDLER_GRACE).await;
+                for t in tasks {
+                    t.abort();
+                }
+            });
         }
     }
 

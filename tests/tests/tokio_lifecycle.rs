@@ -1,0 +1,227 @@
+//! Connection life of the tokio adapter over 127.0.0.1: channel states,
+//! reconnection after the server restarts, wait-for-ready, graceful
+//! shutdown that lets a call in progress finish, and the grace period
+//! that cuts a call off.
+
+mod tokio_support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use grpc_sansio_tokio::{
+    BackoffConfig, BytesCodec, CallOptions, CancelReason, Channel, ChannelState, Code, Server,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_support::{Seen, bounded, path, routes};
+
+struct Running {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+    server: Server,
+}
+
+impl Running {
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        bounded(20, self.task).await.unwrap().unwrap();
+    }
+}
+
+async fn start(addr: SocketAddr, grace: Duration) -> (Running, mpsc::Receiver<Seen>, SocketAddr) {
+    let (tx, seen) = mpsc::channel(64);
+    let server = Server::builder().grace_period(grace).build(routes(tx));
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let s = server.clone();
+    let task = tokio::spawn(async move {
+        s.serve_with_shutdown(listener, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    (
+        Running {
+            stop: Some(stop),
+            task,
+            server,
+        },
+        seen,
+        addr,
+    )
+}
+
+fn fast_backoff() -> BackoffConfig {
+    let mut b = BackoffConfig::default();
+    b.base_delay = Duration::from_millis(50);
+    b.max_delay = Duration::from_millis(200);
+    b.min_connect_timeout = Duration::from_secs(2);
+    b
+}
+
+fn b(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_after_the_server_restarts() {
+    let (running, _seen, addr) =
+        start("127.0.0.1:0".parse().unwrap(), Duration::from_secs(5)).await;
+    let channel = Channel::builder(&format!("http://{addr}"))
+        .backoff(fast_backoff())
+        .build()
+        .unwrap();
+    assert_eq!(channel.state(), ChannelState::Idle);
+    let r = channel
+        .unary(&path("Echo"), BytesCodec, b("one"), CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(r.message, b("one"));
+    assert_eq!(channel.state(), ChannelState::Ready);
+
+    running.stop().await;
+    // The GOAWAY and the close take the channel out of Ready.
+    bounded(10, channel.state_changed(ChannelState::Ready)).await;
+
+    // Down: a call that does not wait for ready fails with UNAVAILABLE.
+    let e = bounded(
+        10,
+        channel.unary(&path("Echo"), BytesCodec, b("x"), CallOptions::new()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::Unavailable, "{e}");
+    assert_eq!(channel.state(), ChannelState::TransientFailure);
+
+    // A call that waits for ready rides out the restart.
+    let ch = channel.clone();
+    let waiting = tokio::spawn(async move {
+        ch.unary(
+            &path("Echo"),
+            BytesCodec,
+            b("two"),
+            CallOptions::new()
+                .wait_for_ready(true)
+                .timeout(Duration::from_secs(10)),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (running, _seen, _) = start(addr, Duration::from_secs(5)).await;
+    let r = bounded(15, waiting).await.unwrap().unwrap();
+    assert_eq!(r.message, b("two"));
+    assert_eq!(channel.state(), ChannelState::Ready);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_lets_a_call_in_progress_finish() {
+    let (running, mut seen, addr) =
+        start("127.0.0.1:0".parse().unwrap(), Duration::from_secs(5)).await;
+    let channel = Channel::connect(&format!("http://{addr}")).unwrap();
+    let ch = channel.clone();
+    let call = tokio::spawn(async move {
+        ch.unary(&path("Sleep"), BytesCodec, b("400"), CallOptions::new())
+            .await
+    });
+    // The handler is running.
+    assert!(matches!(
+        bounded(10, seen.recv()).await,
+        Some(Seen::Deadline(None))
+    ));
+    let server = running.server.clone();
+    let stopping = tokio::spawn(running.stop());
+    let r = bounded(10, call).await.unwrap().unwrap();
+    assert_eq!(r.message, b("slept"));
+    assert_eq!(seen.recv().await, Some(Seen::Slept));
+    bounded(10, stopping).await.unwrap();
+    assert_eq!(server.connections(), 0);
+    // Nothing listens any more.
+    let e = channel
+        .unary(&path("Echo"), BytesCodec, b("x"), CallOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unavailable);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grace_period_cuts_off_a_long_call() {
+    let (running, mut seen, addr) =
+        start("127.0.0.1:0".parse().unwrap(), Duration::from_millis(300)).await;
+    let channel = Channel::connect(&format!("http://{addr}")).unwrap();
+    let ch = channel.clone();
+    let call = tokio::spawn(async move {
+        ch.unary(&path("Sleep"), BytesCodec, b("20000"), CallOptions::new())
+            .await
+    });
+    assert!(matches!(
+        bounded(10, seen.recv()).await,
+        Some(Seen::Deadline(None))
+    ));
+    let started = std::time::Instant::now();
+    running.stop().await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let e = bounded(10, call).await.unwrap().unwrap_err();
+    assert!(
+        matches!(e.code(), Code::Unavailable | Code::Cancelled),
+        "{e}"
+    );
+    let s = bounded(10, seen.recv()).await.unwrap();
+    assert_eq!(s, Seen::Cancelled(Some(CancelReason::ConnectionLost)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn states_and_ready() {
+    let (running, _seen, addr) =
+        start("127.0.0.1:0".parse().unwrap(), Duration::from_secs(5)).await;
+    let channel = Channel::connect(&format!("http://{addr}")).unwrap();
+    assert_eq!(channel.state(), ChannelState::Idle);
+    bounded(10, channel.ready(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(channel.state(), ChannelState::Ready);
+    channel.close();
+    assert_eq!(
+        bounded(10, channel.state_changed(ChannelState::Ready)).await,
+        ChannelState::Shutdown
+    );
+    let e = channel
+        .unary(&path("Echo"), BytesCodec, b("x"), CallOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unavailable);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_transient_failure_and_backs_off() {
+    // A port nothing listens on: bind, note it, close.
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    let channel = Channel::builder(&format!("http://{addr}"))
+        .backoff(fast_backoff())
+        .build()
+        .unwrap();
+    let e = channel
+        .unary(&path("Echo"), BytesCodec, b("x"), CallOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unavailable);
+    assert!(e.message().contains("connect"), "{e}");
+    // wait_for_ready with a deadline ends with DEADLINE_EXCEEDED.
+    let e = channel
+        .unary(
+            &path("Echo"),
+            BytesCodec,
+            b("x"),
+            CallOptions::new()
+                .wait_for_ready(true)
+                .timeout(Duration::from_millis(300)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::DeadlineExceeded);
+}
