@@ -225,3 +225,27 @@ async fn connection_refused_is_a_transient_failure_and_backs_off() {
         .unwrap_err();
     assert_eq!(e.code(), Code::DeadlineExceeded);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_channel_closes_the_connection() {
+    let (running, _seen, addr) =
+        start("127.0.0.1:0".parse().unwrap(), Duration::from_secs(5)).await;
+    let channel = Channel::connect(&format!("http://{addr}")).unwrap();
+    channel
+        .unary(&path("Echo"), BytesCodec, b("x"), CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(running.server.connections(), 1);
+    let t = std::time::Instant::now();
+    drop(channel);
+    bounded(10, async {
+        while running.server.connections() > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    eprintln!("closed in {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    running.stop().await;
+    eprintln!("stopped in {:?}", t.elapsed());
+}

@@ -1,0 +1,38 @@
+//! The messages of gRPC's `helloworld.proto`, written by hand with
+//! `prost` derives (no protoc needed).
+#![allow(dead_code)]
+
+/// `helloworld.HelloRequest`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct HelloRequest {
+    /// The name to greet.
+    #[prost(string, tag = "1")]
+    pub(crate) name: String,
+}
+
+/// `helloworld.HelloReply`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct HelloReply {
+    /// The greeting.
+    #[prost(string, tag = "1")]
+    pub(crate) message: String,
+}
+
+/// The method's path.
+pub(crate) const SAY_HELLO: &str = "/helloworld.Greeter/SayHello";
+/// A server-streaming method of the streaming example.
+pub(crate) const SAY_HELLO_MANY: &str = "/helloworld.Greeter/SayHelloMany";
+
+/// The value after `--name` in the command line, if any.
+pub(crate) fn arg(name: &str) -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == name {
+            return args.next();
+        }
+        if let Some(v) = a.strip_prefix(&format!("{name}=")) {
+            return Some(v.to_string());
+        }
+    }
+    None
+}
