@@ -1,0 +1,108 @@
+"""grpcio as the server for grpc-sansio-tokio's channel: test.Test with
+raw-bytes methods (no generated code), behaving like the Rust test
+service in tests/tests/tokio_support/mod.rs.
+
+Usage: grpc_tokio_grpcio_server.py
+
+Prints `PORT n` once listening on 127.0.0.1, then one `EVENT ...` line
+per thing the tests check from the server side (a cancelled call, the
+deadline a call arrived with). Exits after 60 s; the test kills it
+sooner, when it is done.
+"""
+
+import sys
+import threading
+import time
+from concurrent import futures
+
+import grpc
+
+LIFETIME = 60.0
+
+
+def event(text):
+    print(f"EVENT {text}", flush=True)
+
+
+def echo(request, context):
+    headers = []
+    trailers = [("x-trailer", "done")]
+    for k, v in context.invocation_metadata():
+        if k.startswith("x-"):
+            if k.endswith("-bin"):
+                trailers.append((k, v))
+            else:
+                headers.append((k, v))
+    context.send_initial_metadata(headers)
+    context.set_trailing_metadata(trailers)
+    return request
+
+
+def fail(request, context):
+    context.set_trailing_metadata(
+        (
+            ("x-why", "because"),
+            ("x-raw-bin", b"\x00\x01\x02\xff"),
+            ("grpc-status-details-bin", b"\x08\x03\x12\x07details"),
+        )
+    )
+    context.abort(grpc.StatusCode.INVALID_ARGUMENT, 'bad "request": ü%')
+
+
+def sleep(request, context):
+    ms = int(request.decode() or "0")
+    remaining = context.time_remaining()
+    event("deadline " + ("none" if remaining is None or remaining > 1e6 else str(int(remaining * 1000))))
+    done = threading.Event()
+    context.add_callback(lambda: done.set())
+    end = time.monotonic() + ms / 1000.0
+    while time.monotonic() < end:
+        if not context.is_active():
+            event("cancelled")
+            return b""
+        time.sleep(0.01)
+    event("slept")
+    return b"slept"
+
+
+def count(request, context):
+    n = int(request.decode() or "0")
+    context.send_initial_metadata((("x-count", str(n)),))
+    for i in range(n):
+        yield str(i).encode()
+    context.set_trailing_metadata((("x-sent", str(n)),))
+
+
+def join(request_iterator, context):
+    return b",".join(request_iterator)
+
+
+def shout(request_iterator, context):
+    for m in request_iterator:
+        if m == b"fail":
+            context.abort(grpc.StatusCode.ABORTED, "asked to fail")
+        yield m.upper()
+
+
+def main():
+    handlers = {
+        "Echo": grpc.unary_unary_rpc_method_handler(echo),
+        "Fail": grpc.unary_unary_rpc_method_handler(fail),
+        "Sleep": grpc.unary_unary_rpc_method_handler(sleep),
+        "Count": grpc.unary_stream_rpc_method_handler(count),
+        "Join": grpc.stream_unary_rpc_method_handler(join),
+        "Shout": grpc.stream_stream_rpc_method_handler(shout),
+    }
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=8),
+        compression=None,
+    )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Test", handlers),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print(f"PORT {port}", flush=True)
+    server.wait_for_termination(timeout=LIFETIME)
+
+
+if __name__ == "__main__":
+    main()
