@@ -54,11 +54,12 @@ async fn start(addr: SocketAddr, grace: Duration) -> (Running, mpsc::Receiver<Se
 }
 
 fn fast_backoff() -> BackoffConfig {
-    let mut b = BackoffConfig::default();
-    b.base_delay = Duration::from_millis(50);
-    b.max_delay = Duration::from_millis(200);
-    b.min_connect_timeout = Duration::from_secs(2);
-    b
+    BackoffConfig {
+        base_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(200),
+        min_connect_timeout: Duration::from_secs(2),
+        ..BackoffConfig::default()
+    }
 }
 
 fn b(s: &str) -> Bytes {

@@ -50,6 +50,9 @@ impl CallShared {
 }
 
 type Reply<T> = oneshot::Sender<T>;
+/// A send the core refused with Blocked: the message, whether it ends the
+/// requests, and who waits for the outcome.
+type BlockedSend = (Bytes, bool, Reply<Result<(), Status>>);
 
 pub(crate) enum Cmd {
     Start {
@@ -117,7 +120,7 @@ impl ConnHandle {
 struct Slot {
     shared: Arc<CallShared>,
     /// A message the core refused with Blocked, sent again on Writable.
-    blocked: Option<(Bytes, bool, Reply<Result<(), Status>>)>,
+    blocked: Option<BlockedSend>,
 }
 
 struct Driver {
@@ -292,10 +295,8 @@ impl Driver {
         while let Some(ev) = self.conn.poll_event() {
             any = true;
             match ev {
-                ClientEvent::Ready => {
-                    if !self.shutting_down {
-                        let _ = self.state.send(ConnState::Ready);
-                    }
+                ClientEvent::Ready if !self.shutting_down => {
+                    let _ = self.state.send(ConnState::Ready);
                 }
                 ClientEvent::GoAway { .. } => {
                     let _ = self.state.send(ConnState::Draining);
