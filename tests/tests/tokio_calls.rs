@@ -393,3 +393,20 @@ async fn deadline_propagates_from_a_handler_to_an_outgoing_call() {
         other => panic!("{other:?}"),
     }
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_kinds_over_a_unix_socket() {
+    let dir = std::env::temp_dir().join(format!("grpc-sansio-tokio-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("uds.sock");
+    let _ = std::fs::remove_file(&sock);
+    let (server, _seen) = server();
+    let listener = tokio::net::UnixListener::bind(&sock).unwrap();
+    let s = server.clone();
+    tokio::spawn(async move { s.serve(listener).await });
+    let channel = Channel::connect(&format!("unix://{}", sock.display())).unwrap();
+    bounded(10, four_kinds(channel)).await;
+    let _ = std::fs::remove_file(&sock);
+    let _ = std::fs::remove_dir(&dir);
+}
