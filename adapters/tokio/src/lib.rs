@@ -27,6 +27,8 @@ mod error;
 mod memory;
 pub mod server;
 mod sync;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod transport;
 
 pub use client::{

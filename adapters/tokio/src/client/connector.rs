@@ -29,8 +29,9 @@ impl fmt::Display for InvalidTarget {
 
 impl std::error::Error for InvalidTarget {}
 
-/// A parsed target: `http://host:port` or `unix:/path` (also
-/// `unix:///path`).
+/// A parsed target: `http://host:port`, `https://host:port` (TLS, with
+/// the `tls` feature and [`ChannelBuilder::tls`](super::ChannelBuilder::tls)),
+/// or `unix:/path` (also `unix:///path`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// TCP to `host:port`, cleartext HTTP/2.
@@ -62,8 +63,8 @@ impl Target {
         }
         let (rest, default_port) = if let Some(r) = target.strip_prefix("http://") {
             (r, 80)
-        } else if target.starts_with("https://") {
-            return Err(bad("https needs a TLS connector (Channel::with_connector)"));
+        } else if let Some(r) = target.strip_prefix("https://") {
+            (r, 443)
         } else if target.contains("://") {
             return Err(bad("unsupported scheme"));
         } else {
@@ -88,9 +89,18 @@ impl Target {
         }
     }
 
-    pub(crate) fn scheme(&self) -> &'static str {
-        "http"
+    /// The host name, for TLS server name verification.
+    pub fn host(&self) -> &str {
+        match self {
+            Target::Tcp { host, .. } => host.trim_start_matches('[').trim_end_matches(']'),
+            Target::Unix { .. } => "localhost",
+        }
     }
+}
+
+/// Whether a target string asks for TLS.
+pub(crate) fn is_https(target: &str) -> bool {
+    target.starts_with("https://")
 }
 
 /// `host`, `host:port`, `[v6]` or `[v6]:port`.
@@ -165,6 +175,11 @@ mod tests {
         );
         assert!(Target::parse("http://h:notaport").is_err());
         assert!(Target::parse("ftp://h:1").is_err());
+        assert_eq!(
+            Target::parse("https://example.com").unwrap().authority(),
+            "example.com:443"
+        );
+        assert!(is_https("https://a:1"));
         assert!(Target::parse("http://").is_err());
     }
 }

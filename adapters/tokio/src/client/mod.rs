@@ -232,6 +232,12 @@ impl std::fmt::Debug for Channel {
 pub struct ChannelBuilder {
     connector: Result<Arc<dyn Connector>, InvalidTarget>,
     settings: Settings,
+    /// The target asked for TLS (`https://`).
+    https: bool,
+    /// The host name TLS verifies.
+    host: String,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::ClientTlsConfig>,
 }
 
 impl std::fmt::Debug for ChannelBuilder {
@@ -253,6 +259,10 @@ impl ChannelBuilder {
         config.scheme = scheme.to_string();
         ChannelBuilder {
             connector,
+            https: false,
+            host: "localhost".to_string(),
+            #[cfg(feature = "tls")]
+            tls: None,
             settings: Settings {
                 config,
                 connect_timeout: None,
@@ -358,9 +368,29 @@ impl ChannelBuilder {
         self
     }
 
+    /// Connect with TLS (rustls, ALPN `h2`); `https://` targets need it.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::ClientTlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// The channel. It does not connect until the first call.
-    pub fn build(self) -> Result<Channel, InvalidTarget> {
-        let connector = self.connector?;
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+    pub fn build(mut self) -> Result<Channel, InvalidTarget> {
+        let mut connector = self.connector?;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = self.tls.take() {
+            connector = tls.wrap(connector, &self.host)?;
+            self.settings.config.scheme = "https".to_string();
+            self.https = false;
+        }
+        if self.https {
+            return Err(InvalidTarget(
+                "https needs a TLS configuration (the `tls` feature and ChannelBuilder::tls)"
+                    .to_string(),
+            ));
+        }
         let (snapshot, _) = watch::channel(Snapshot {
             state: ChannelState::Idle,
             conn: None,
@@ -392,8 +422,11 @@ impl Channel {
         match Target::parse(target) {
             Ok(t) => {
                 let authority = t.authority();
-                let scheme = t.scheme();
-                ChannelBuilder::new(Ok(Arc::new(t)), Some(authority), scheme)
+                let host = t.host().to_string();
+                let mut b = ChannelBuilder::new(Ok(Arc::new(t)), Some(authority), "http");
+                b.https = connector::is_https(target);
+                b.host = host;
+                b
             }
             Err(e) => ChannelBuilder::new(Err(e), None, "http"),
         }

@@ -1,0 +1,177 @@
+//! TLS (rustls, ALPN h2) between the tokio adapter's Channel and Server
+//! over 127.0.0.1, with certificates made at test time: server
+//! authentication, mutual TLS, and refusals of untrusted peers.
+
+mod tokio_support;
+
+use bytes::Bytes;
+use grpc_sansio_tokio::tls::{ClientTlsConfig, ServerTlsConfig, TlsListener};
+use grpc_sansio_tokio::{BytesCodec, CallOptions, Channel, Code, Server};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use tokio::sync::mpsc;
+use tokio_support::{bounded, path, routes};
+
+/// A certificate authority and what it signs, all as PEM.
+struct Pki {
+    ca_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+struct Leaf {
+    cert_pem: String,
+    key_pem: String,
+}
+
+impl Pki {
+    fn new(name: &str) -> Pki {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let cert = params.self_signed(&key).unwrap();
+        Pki {
+            ca_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    fn leaf(&self, names: &[&str]) -> Leaf {
+        let key = KeyPair::generate().unwrap();
+        let params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Leaf {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+}
+
+async fn tls_server(tls: ServerTlsConfig) -> (Server, u16) {
+    let (tx, _seen) = mpsc::channel(64);
+    let server = Server::builder().build(routes(tx));
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let listener = TlsListener::new(tcp, &tls).unwrap();
+    let s = server.clone();
+    tokio::spawn(async move { s.serve(listener).await });
+    (server, port)
+}
+
+fn b(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+async fn echo(channel: &Channel) -> Result<Bytes, grpc_sansio_tokio::RpcError> {
+    bounded(
+        15,
+        channel.unary(&path("Echo"), BytesCodec, b("secret"), CallOptions::new()),
+    )
+    .await
+    .map(|r| r.message)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_custom_roots() {
+    let pki = Pki::new("test ca");
+    let leaf = pki.leaf(&["localhost"]);
+    let tls = ServerTlsConfig::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
+    let (_server, port) = tls_server(tls).await;
+    let client_tls = ClientTlsConfig::new()
+        .ca_certificate_pem(pki.ca_pem.as_bytes())
+        .unwrap()
+        .server_name("localhost");
+    let channel = Channel::builder(&format!("https://127.0.0.1:{port}"))
+        .tls(client_tls)
+        .build()
+        .unwrap();
+    assert_eq!(echo(&channel).await.unwrap(), b("secret"));
+    // Streaming works over TLS too.
+    let mut s = channel
+        .server_streaming(&path("Big"), BytesCodec, b("1000000"), CallOptions::new())
+        .await
+        .unwrap();
+    let mut total = 0;
+    while let Some(m) = bounded(15, s.message()).await.unwrap() {
+        total += m.len();
+    }
+    assert_eq!(total, 1_000_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_server_certificate_is_refused() {
+    let pki = Pki::new("server ca");
+    let leaf = pki.leaf(&["localhost"]);
+    let tls = ServerTlsConfig::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
+    let (_server, port) = tls_server(tls).await;
+    let other = Pki::new("some other ca");
+    let channel = Channel::builder(&format!("https://127.0.0.1:{port}"))
+        .tls(
+            ClientTlsConfig::new()
+                .ca_certificate_pem(other.ca_pem.as_bytes())
+                .unwrap()
+                .server_name("localhost"),
+        )
+        .build()
+        .unwrap();
+    let e = echo(&channel).await.unwrap_err();
+    assert_eq!(e.code(), Code::Unavailable, "{e}");
+    // A name the certificate does not carry is refused as well.
+    let channel = Channel::builder(&format!("https://127.0.0.1:{port}"))
+        .tls(
+            ClientTlsConfig::new()
+                .ca_certificate_pem(pki.ca_pem.as_bytes())
+                .unwrap()
+                .server_name("not-localhost"),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(echo(&channel).await.unwrap_err().code(), Code::Unavailable);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls() {
+    let pki = Pki::new("test ca");
+    let server_leaf = pki.leaf(&["localhost"]);
+    let client_leaf = pki.leaf(&["client"]);
+    let tls = ServerTlsConfig::from_pem(
+        server_leaf.cert_pem.as_bytes(),
+        server_leaf.key_pem.as_bytes(),
+    )
+    .unwrap()
+    .client_ca_pem(pki.ca_pem.as_bytes())
+    .unwrap();
+    let (_server, port) = tls_server(tls).await;
+    let base = || {
+        ClientTlsConfig::new()
+            .ca_certificate_pem(pki.ca_pem.as_bytes())
+            .unwrap()
+            .server_name("localhost")
+    };
+    // With a client certificate: served.
+    let channel = Channel::builder(&format!("https://127.0.0.1:{port}"))
+        .tls(
+            base()
+                .identity_pem(
+                    client_leaf.cert_pem.as_bytes(),
+                    client_leaf.key_pem.as_bytes(),
+                )
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(echo(&channel).await.unwrap(), b("secret"));
+    // Without one: refused.
+    let channel = Channel::builder(&format!("https://127.0.0.1:{port}"))
+        .tls(base())
+        .build()
+        .unwrap();
+    assert_eq!(echo(&channel).await.unwrap_err().code(), Code::Unavailable);
+}
+
+#[test]
+fn https_without_tls_configuration_is_an_error() {
+    let e = Channel::builder("https://127.0.0.1:1").build().unwrap_err();
+    assert!(e.to_string().contains("TLS"), "{e}");
+}
