@@ -9,16 +9,19 @@
 
 mod tokio_support;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
 use grpc_sansio::frame::Reason;
 use grpc_sansio_tests::peer::{self, PeerOutput, PeerProcess};
+use grpc_sansio_tokio::tls::{ClientTlsConfig, ServerTlsConfig, TlsListener};
 use grpc_sansio_tokio::{
     BytesCodec, CallOptions, CancelReason, Channel, Code, MetadataMap, Server,
 };
 use serde_json::Value;
 use tokio::sync::mpsc;
+use tokio_support::pki::Pki;
 use tokio_support::{Seen, bounded, path, routes};
 
 const PEER_WAIT: Duration = Duration::from_secs(30);
@@ -35,18 +38,57 @@ fn summary(out: &PeerOutput) -> Value {
     serde_json::from_str(json).unwrap_or_else(|e| panic!("bad SUMMARY json {e}: {json}"))
 }
 
-/// Run a Python client script against our server; returns its summary and
-/// what our handlers saw.
-async fn python_client(modules: &[&str], script: &'static str) -> Option<(Value, Vec<Seen>)> {
+/// Files in a fresh temporary folder, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!("grpc-sansio-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Run a Python client script against our server (over TLS with `tls`:
+/// the server's configuration and the CA file the client trusts);
+/// returns its summary and what our handlers saw.
+async fn python_client(
+    modules: &[&str],
+    script: &'static str,
+    tls: Option<(ServerTlsConfig, String)>,
+) -> Option<(Value, Vec<Seen>)> {
     let python = peer::python_with(modules)?;
     let (tx, mut seen) = mpsc::channel(256);
     let server = Server::builder().build(routes(tx));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
     let s = server.clone();
-    tokio::spawn(async move { s.serve(listener).await });
+    let mut args = vec![port];
+    match tls {
+        Some((config, ca_file)) => {
+            let listener = TlsListener::new(listener, &config).unwrap();
+            tokio::spawn(async move { s.serve(listener).await });
+            args.extend(["--tls".to_string(), ca_file]);
+        }
+        None => {
+            tokio::spawn(async move { s.serve(listener).await });
+        }
+    }
     let out = tokio::task::spawn_blocking(move || {
-        let p = PeerProcess::spawn(&python, script, &[&port]).expect("spawn python");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let p = PeerProcess::spawn(&python, script, &args).expect("spawn python");
         p.finish(PEER_WAIT)
     })
     .await
@@ -144,7 +186,8 @@ fn check_client_summary(v: &Value, events: &[Seen], peer: Peer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpcio_client_against_our_server() {
-    let Some((v, events)) = python_client(&["grpc"], "grpc_tokio_grpcio_client.py").await else {
+    let Some((v, events)) = python_client(&["grpc"], "grpc_tokio_grpcio_client.py", None).await
+    else {
         return;
     };
     check_client_summary(&v, &events, GRPCIO);
@@ -152,7 +195,7 @@ async fn grpcio_client_against_our_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpclib_client_against_our_server() {
-    let Some((v, events)) = python_client(&["grpclib"], "grpc_tokio_grpclib_client.py").await
+    let Some((v, events)) = python_client(&["grpclib"], "grpc_tokio_grpclib_client.py", None).await
     else {
         return;
     };
@@ -160,10 +203,15 @@ async fn grpclib_client_against_our_server() {
 }
 
 /// A Python server script; returns it and the port it listens on.
-async fn python_server(modules: &[&str], script: &'static str) -> Option<(PeerProcess, u16)> {
+async fn python_server(
+    modules: &[&str],
+    script: &'static str,
+    args: Vec<String>,
+) -> Option<(PeerProcess, u16)> {
     let python = peer::python_with(modules)?;
     let (p, port) = tokio::task::spawn_blocking(move || {
-        let mut p = PeerProcess::spawn(&python, script, &[]).expect("spawn python");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut p = PeerProcess::spawn(&python, script, &args).expect("spawn python");
         let port = p.wait_line("PORT ", PEER_WAIT);
         (p, port)
     })
@@ -187,7 +235,15 @@ async fn wait_line(p: PeerProcess, prefix: &'static str) -> (PeerProcess, Option
 
 /// Our channel against a Python server speaking the test service.
 async fn our_client(p: PeerProcess, port: u16, peer: Peer) {
-    let channel = Channel::connect(&format!("http://127.0.0.1:{port}")).unwrap();
+    our_client_on(
+        p,
+        Channel::connect(&format!("http://127.0.0.1:{port}")).unwrap(),
+        peer,
+    )
+    .await;
+}
+
+async fn our_client_on(p: PeerProcess, channel: Channel, peer: Peer) {
     let ch = &channel;
 
     // Unary with ASCII and binary metadata both ways.
@@ -329,7 +385,8 @@ async fn our_client(p: PeerProcess, port: u16, peer: Peer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_client_against_grpcio_server() {
-    let Some((p, port)) = python_server(&["grpc"], "grpc_tokio_grpcio_server.py").await else {
+    let Some((p, port)) = python_server(&["grpc"], "grpc_tokio_grpcio_server.py", Vec::new()).await
+    else {
         return;
     };
     our_client(p, port, GRPCIO).await;
@@ -337,8 +394,53 @@ async fn our_client_against_grpcio_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_client_against_grpclib_server() {
-    let Some((p, port)) = python_server(&["grpclib"], "grpc_tokio_grpclib_server.py").await else {
+    let Some((p, port)) =
+        python_server(&["grpclib"], "grpc_tokio_grpclib_server.py", Vec::new()).await
+    else {
         return;
     };
     our_client(p, port, GRPCLIB).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpcio_client_over_tls_against_our_server() {
+    let pki = Pki::new("peer test ca");
+    let leaf = pki.leaf(&["localhost"]);
+    let dir = TempDir::new("grpcio-tls-client");
+    let ca = dir.write("ca.pem", &pki.ca_pem);
+    let tls = ServerTlsConfig::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
+    let Some((v, events)) =
+        python_client(&["grpc"], "grpc_tokio_grpcio_client.py", Some((tls, ca))).await
+    else {
+        return;
+    };
+    check_client_summary(&v, &events, GRPCIO);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_over_tls_against_grpcio_server() {
+    let pki = Pki::new("peer test ca");
+    let leaf = pki.leaf(&["localhost"]);
+    let dir = TempDir::new("grpcio-tls-server");
+    let cert = dir.write("cert.pem", &leaf.cert_pem);
+    let key = dir.write("key.pem", &leaf.key_pem);
+    let Some((p, port)) = python_server(
+        &["grpc"],
+        "grpc_tokio_grpcio_server.py",
+        vec!["--tls".into(), cert, key],
+    )
+    .await
+    else {
+        return;
+    };
+    let channel = Channel::builder(&format!("https://127.0.0.1:{port}"))
+        .tls(
+            ClientTlsConfig::new()
+                .ca_certificate_pem(pki.ca_pem.as_bytes())
+                .unwrap()
+                .server_name("localhost"),
+        )
+        .build()
+        .unwrap();
+    our_client_on(p, channel, GRPCIO).await;
 }

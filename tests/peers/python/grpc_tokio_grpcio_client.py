@@ -1,6 +1,9 @@
 """grpcio as a client of grpc-sansio-tokio's test server (test.Test).
 
-Usage: grpc_tokio_grpcio_client.py PORT
+Usage: grpc_tokio_grpcio_client.py PORT [--tls CA_PEM_FILE]
+
+With --tls the channel is TLS, trusting CA_PEM_FILE, and expects the
+server's certificate to name "localhost".
 
 Runs every scenario against 127.0.0.1:PORT with raw-bytes methods (no
 generated code), records what it saw, and prints one line
@@ -32,7 +35,16 @@ def md_dict(md):
 
 def main():
     results = {}
-    channel = grpc.insecure_channel(f"127.0.0.1:{PORT}")
+    if "--tls" in sys.argv:
+        with open(sys.argv[sys.argv.index("--tls") + 1], "rb") as f:
+            ca = f.read()
+        channel = grpc.secure_channel(
+            f"127.0.0.1:{PORT}",
+            grpc.ssl_channel_credentials(root_certificates=ca),
+            options=(("grpc.ssl_target_name_override", "localhost"),),
+        )
+    else:
+        channel = grpc.insecure_channel(f"127.0.0.1:{PORT}")
     grpc.channel_ready_future(channel).result(timeout=TIMEOUT)
 
     def method(kind, name):

@@ -2,7 +2,9 @@
 raw-bytes methods (no generated code), behaving like the Rust test
 service in tests/tests/tokio_support/mod.rs.
 
-Usage: grpc_tokio_grpcio_server.py
+Usage: grpc_tokio_grpcio_server.py [--tls CERT_PEM_FILE KEY_PEM_FILE]
+
+With --tls it serves TLS with that certificate and key.
 
 Prints `PORT n` once listening on 127.0.0.1, then one `EVENT ...` line
 per thing the tests check from the server side (a cancelled call, the
@@ -98,7 +100,16 @@ def main():
         compression=None,
     )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Test", handlers),))
-    port = server.add_insecure_port("127.0.0.1:0")
+    if "--tls" in sys.argv:
+        i = sys.argv.index("--tls")
+        with open(sys.argv[i + 1], "rb") as f:
+            cert = f.read()
+        with open(sys.argv[i + 2], "rb") as f:
+            key = f.read()
+        creds = grpc.ssl_server_credentials([(key, cert)])
+        port = server.add_secure_port("127.0.0.1:0", creds)
+    else:
+        port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(f"PORT {port}", flush=True)
     server.wait_for_termination(timeout=LIFETIME)

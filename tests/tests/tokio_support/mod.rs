@@ -2,6 +2,8 @@
 //! called by our channel (in memory or over 127.0.0.1).
 #![allow(dead_code)]
 
+pub(crate) mod pki;
+
 use std::time::Duration;
 
 use bytes::Bytes;
