@@ -410,3 +410,139 @@ async fn four_kinds_over_a_unix_socket() {
     let _ = std::fs::remove_file(&sock);
     let _ = std::fs::remove_dir(&dir);
 }
+
+#[tokio::test]
+async fn client_streaming_backpressure_through_small_windows() {
+    // Small windows on the server's receive side make our sends block
+    // and resume on Writable.
+    let (tx, _seen) = mpsc::channel(64);
+    let server = Server::builder()
+        .initial_stream_window(65_535)
+        .initial_connection_window(65_535)
+        .build(routes(tx));
+    let channel = server.in_memory_channel();
+    let mut c = channel
+        .client_streaming(&path("Join"), BytesCodec, CallOptions::new())
+        .await
+        .unwrap();
+    let chunk = "x".repeat(100_000);
+    bounded(20, async {
+        for _ in 0..30 {
+            c.send(b(&chunk)).await.unwrap();
+        }
+    })
+    .await;
+    let r = bounded(20, c.finish()).await.unwrap();
+    assert_eq!(r.message.len(), 30 * 100_000 + 29);
+}
+
+#[tokio::test]
+async fn message_size_limits_both_ways() {
+    let (tx, _seen) = mpsc::channel(64);
+    let server = Server::builder()
+        .max_receive_message_size(1000)
+        .build(routes(tx));
+    let channel = server
+        .in_memory_channel_builder()
+        .max_receive_message_size(50_000)
+        .build()
+        .unwrap();
+    // The server refuses a request over its limit.
+    let e = channel
+        .unary(
+            &path("Echo"),
+            BytesCodec,
+            Bytes::from(vec![1; 2000]),
+            CallOptions::new(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
+    // The client refuses a response over its limit.
+    let mut s = channel
+        .server_streaming(&path("Big"), BytesCodec, b("100000"), CallOptions::new())
+        .await
+        .unwrap();
+    let e = bounded(10, s.message()).await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
+    // A request over the channel's send limit never leaves.
+    let small = server
+        .in_memory_channel_builder()
+        .max_send_message_size(10)
+        .build()
+        .unwrap();
+    let e = small
+        .unary(
+            &path("Echo"),
+            BytesCodec,
+            b("more than ten bytes"),
+            CallOptions::new(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
+}
+
+#[tokio::test]
+async fn calls_wait_for_the_servers_stream_limit() {
+    let (tx, _seen) = mpsc::channel(64);
+    let server = Server::builder()
+        .max_concurrent_streams(2)
+        .build(routes(tx));
+    let channel = server.in_memory_channel();
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let ch = channel.clone();
+        tasks.push(tokio::spawn(async move {
+            ch.unary(&path("Sleep"), BytesCodec, b("100"), CallOptions::new())
+                .await
+                .map(|r| r.message)
+        }));
+    }
+    for t in tasks {
+        assert_eq!(bounded(10, t).await.unwrap().unwrap(), b("slept"));
+    }
+    // Two at a time: three rounds of 100 ms.
+    assert!(
+        started.elapsed() >= Duration::from_millis(290),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn keepalive_pings_and_their_enforcement() {
+    // The default server policy allows no pings without calls: an eager
+    // client is sent away (GOAWAY too_many_pings).
+    let (tx, _seen) = mpsc::channel(64);
+    let strict = Server::builder().build(routes(tx));
+    let channel = strict
+        .in_memory_channel_builder()
+        .keepalive_time(Duration::from_millis(20))
+        .keepalive_permit_without_calls(true)
+        .build()
+        .unwrap();
+    channel.ready(Duration::from_secs(5)).await.unwrap();
+    let next = bounded(10, channel.state_changed(ChannelState::Ready)).await;
+    assert_ne!(next, ChannelState::Ready);
+
+    // A server that permits them keeps the connection.
+    let (tx, _seen) = mpsc::channel(64);
+    let lenient = Server::builder()
+        .keepalive_enforcement(Duration::from_millis(1), true)
+        .build(routes(tx));
+    let channel = lenient
+        .in_memory_channel_builder()
+        .keepalive_time(Duration::from_millis(20))
+        .keepalive_permit_without_calls(true)
+        .build()
+        .unwrap();
+    channel.ready(Duration::from_secs(5)).await.unwrap();
+    let stayed = tokio::time::timeout(
+        Duration::from_millis(500),
+        channel.state_changed(ChannelState::Ready),
+    )
+    .await;
+    assert!(stayed.is_err(), "the connection should have stayed up");
+}
