@@ -546,3 +546,32 @@ async fn keepalive_pings_and_their_enforcement() {
     .await;
     assert!(stayed.is_err(), "the connection should have stayed up");
 }
+
+#[tokio::test]
+async fn a_panicking_handler_ends_its_call_with_unknown() {
+    let mut r = grpc_sansio_tokio::Routes::new();
+    r.unary("p.P", "Boom", BytesCodec, |req| async move {
+        if req.get_ref().is_empty() {
+            panic!("handler panicked on purpose");
+        }
+        Ok(grpc_sansio_tokio::Response::new(req.into_inner()))
+    });
+    let server = Server::builder().build(r);
+    let channel = server.in_memory_channel();
+    let e = bounded(
+        10,
+        channel.unary("/p.P/Boom", BytesCodec, b(""), CallOptions::new()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::Unknown);
+    assert_eq!(e.message(), "the handler ended without a status");
+    // The connection and server go on.
+    let r = bounded(
+        10,
+        channel.unary("/p.P/Boom", BytesCodec, b("ok"), CallOptions::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.message, b("ok"));
+}

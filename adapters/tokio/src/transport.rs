@@ -6,7 +6,7 @@
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
@@ -51,6 +51,7 @@ pub(crate) struct Transport<T> {
     write_failed: bool,
     needs_flush: bool,
     cmds_closed: bool,
+    read_first: bool,
     sleep: Pin<Box<Sleep>>,
 }
 
@@ -64,6 +65,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
             write_failed: false,
             needs_flush: false,
             cmds_closed: false,
+            read_first: true,
             sleep: Box::pin(tokio::time::sleep(std::time::Duration::ZERO)),
         }
     }
@@ -110,13 +112,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
         cmds: &mut mpsc::Receiver<C>,
         bell: &mut mpsc::Receiver<()>,
         timer: Option<Instant>,
-        read: bool,
     ) -> Wake<C> {
         if let Some(at) = timer {
             self.sleep
                 .as_mut()
                 .reset(tokio::time::Instant::from_std(at));
         }
+        // Take turns: reading first, then commands and timers first, so a
+        // peer that keeps sending cannot starve the application's commands
+        // (nor the application the peer).
+        let read_first = self.read_first;
+        self.read_first = !self.read_first;
         poll_fn(|cx| {
             // Write first: freeing the peer's receive side helps both.
             while !self.write_failed && !self.out.is_empty() {
@@ -146,25 +152,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
                     Poll::Pending => {}
                 }
             }
-            if read && !self.read_closed {
-                let mut rb = ReadBuf::new(&mut self.rbuf);
-                match Pin::new(&mut self.io).poll_read(cx, &mut rb) {
-                    Poll::Ready(Ok(())) => {
-                        let n = rb.filled().len();
-                        if n == 0 {
-                            self.read_closed = true;
-                            return Poll::Ready(Wake::Eof);
-                        }
-                        return Poll::Ready(Wake::Read(n));
-                    }
-                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
-                        cx.waker().wake_by_ref();
-                    }
-                    Poll::Ready(Err(_)) => {
-                        self.read_closed = true;
-                        return Poll::Ready(Wake::Eof);
-                    }
-                    Poll::Pending => {}
+            if read_first {
+                if let Some(w) = self.poll_read(cx) {
+                    return Poll::Ready(w);
                 }
             }
             if let Poll::Ready(Some(())) = bell.poll_recv(cx) {
@@ -180,8 +170,40 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
             if timer.is_some() && self.sleep.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Wake::Timer);
             }
+            if !read_first {
+                if let Some(w) = self.poll_read(cx) {
+                    return Poll::Ready(w);
+                }
+            }
             Poll::Pending
         })
         .await
+    }
+
+    /// Read into the buffer if the transport has bytes.
+    fn poll_read<C>(&mut self, cx: &mut Context<'_>) -> Option<Wake<C>> {
+        if self.read_closed {
+            return None;
+        }
+        let mut rb = ReadBuf::new(&mut self.rbuf);
+        match Pin::new(&mut self.io).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                if n == 0 {
+                    self.read_closed = true;
+                    return Some(Wake::Eof);
+                }
+                Some(Wake::Read(n))
+            }
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
+                cx.waker().wake_by_ref();
+                None
+            }
+            Poll::Ready(Err(_)) => {
+                self.read_closed = true;
+                Some(Wake::Eof)
+            }
+            Poll::Pending => None,
+        }
     }
 }

@@ -132,9 +132,7 @@ impl Driver {
             if t.is_dead() {
                 break;
             }
-            let wake = t
-                .wait(&mut cmd_rx, &mut bell, d.conn.poll_timeout(), true)
-                .await;
+            let wake = t.wait(&mut cmd_rx, &mut bell, d.conn.poll_timeout()).await;
             match wake {
                 Wake::Read(n) => {
                     let _ = d.conn.receive(t.read_buf(n), Instant::now());
