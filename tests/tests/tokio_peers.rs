@@ -69,9 +69,18 @@ async fn python_client(
     script: &'static str,
     tls: Option<(ServerTlsConfig, String)>,
 ) -> Option<(Value, Vec<Seen>)> {
+    python_client_of(Server::builder(), modules, script, tls).await
+}
+
+async fn python_client_of(
+    builder: grpc_sansio_tokio::ServerBuilder,
+    modules: &[&str],
+    script: &'static str,
+    tls: Option<(ServerTlsConfig, String)>,
+) -> Option<(Value, Vec<Seen>)> {
     let python = peer::python_with(modules)?;
     let (tx, mut seen) = mpsc::channel(256);
-    let server = Server::builder().build(routes(tx));
+    let server = builder.build(routes(tx));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
     let s = server.clone();
@@ -187,6 +196,17 @@ fn check_client_summary(v: &Value, events: &[Seen], peer: Peer) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpcio_client_against_our_server() {
     let Some((v, events)) = python_client(&["grpc"], "grpc_tokio_grpcio_client.py", None).await
+    else {
+        return;
+    };
+    check_client_summary(&v, &events, GRPCIO);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpcio_client_against_our_server_compressing_responses() {
+    let builder = Server::builder().response_compression("gzip");
+    let Some((v, events)) =
+        python_client_of(builder, &["grpc"], "grpc_tokio_grpcio_client.py", None).await
     else {
         return;
     };
@@ -339,6 +359,23 @@ async fn our_client_on(p: PeerProcess, channel: Channel, peer: Peer) {
         .await
         .unwrap();
     assert_eq!(r.message, big);
+    if peer.gzip {
+        // And a gzip-compressed response.
+        let mut md = MetadataMap::new();
+        md.insert("x-gzip-response", "yes").unwrap();
+        let r = bounded(
+            10,
+            ch.unary(
+                &path("Echo"),
+                BytesCodec,
+                big.clone(),
+                CallOptions::new().metadata(md),
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.message, big);
+    }
 
     // Unknown method.
     let e = bounded(

@@ -27,6 +27,8 @@ def event(text):
 
 
 def echo(request, context):
+    if dict(context.invocation_metadata()).get("x-gzip-response") == "yes":
+        context.set_compression(grpc.Compression.Gzip)
     headers = []
     trailers = [("x-trailer", "done")]
     for k, v in context.invocation_metadata():
