@@ -575,3 +575,54 @@ async fn a_panicking_handler_ends_its_call_with_unknown() {
     .unwrap();
     assert_eq!(r.message, b("ok"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_see_peer_address_authority_and_user_agent() {
+    let mut r = grpc_sansio_tokio::Routes::new();
+    r.unary("ctx.Ctx", "Who", BytesCodec, |req| async move {
+        let c = req.context();
+        let text = format!(
+            "{}|{}|{}|{}",
+            c.peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default(),
+            c.authority().unwrap_or(""),
+            c.user_agent().unwrap_or(""),
+            c.path(),
+        );
+        Ok(grpc_sansio_tokio::Response::new(Bytes::from(text)))
+    });
+    let server = Server::builder().build(r);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let s = server.clone();
+    tokio::spawn(async move { s.serve(listener).await });
+    let channel = Channel::builder(&format!("http://{addr}"))
+        .user_agent("tokio-test/1.0")
+        .build()
+        .unwrap();
+    let got = bounded(
+        10,
+        channel.unary("/ctx.Ctx/Who", BytesCodec, b(""), CallOptions::new()),
+    )
+    .await
+    .unwrap()
+    .message;
+    assert_eq!(
+        got,
+        b(&format!("127.0.0.1|{addr}|tokio-test/1.0|/ctx.Ctx/Who"))
+    );
+    let got = bounded(
+        10,
+        channel.unary(
+            "/ctx.Ctx/Who",
+            BytesCodec,
+            b(""),
+            CallOptions::new().authority("example.test"),
+        ),
+    )
+    .await
+    .unwrap()
+    .message;
+    assert_eq!(got, b("127.0.0.1|example.test|tokio-test/1.0|/ctx.Ctx/Who"));
+}
