@@ -626,3 +626,38 @@ async fn handlers_see_peer_address_authority_and_user_agent() {
     .message;
     assert_eq!(got, b("127.0.0.1|example.test|tokio-test/1.0|/ctx.Ctx/Who"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_dropped_at_any_moment_are_all_cancelled() {
+    // Drop calls after varying numbers of polls, including between the
+    // connection opening the stream and the caller hearing of it: every
+    // handler that started must be cancelled.
+    let (channel, _server, mut seen) = in_memory().await;
+    channel.ready(Duration::from_secs(5)).await.unwrap();
+    let sleep = path("Sleep");
+    for i in 0..60u64 {
+        let call = channel.unary(&sleep, BytesCodec, b("20000"), CallOptions::new());
+        let _ = tokio::time::timeout(Duration::from_micros(i * 37 % 900), call).await;
+    }
+    let mut started = 0;
+    let mut cancelled = 0;
+    bounded(20, async {
+        loop {
+            match seen.recv().await.unwrap() {
+                Seen::Deadline(_) => started += 1,
+                Seen::Cancelled(_) => cancelled += 1,
+                Seen::Slept => panic!("a dropped call ran to the end"),
+            }
+            if cancelled == started {
+                // Let stragglers arrive, then check again.
+                match tokio::time::timeout(Duration::from_millis(500), seen.recv()).await {
+                    Err(_) => break,
+                    Ok(Some(Seen::Deadline(_))) => started += 1,
+                    Ok(other) => panic!("{other:?}"),
+                }
+            }
+        }
+    })
+    .await;
+    assert_eq!(started, cancelled);
+}

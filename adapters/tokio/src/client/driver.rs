@@ -217,7 +217,11 @@ impl Driver {
                 reply,
             } => {
                 let r = self.start(&path, options, first, end, shared);
-                let _ = reply.send(r);
+                if let Err(Ok(call)) = reply.send(r) {
+                    // The caller went away before it heard of its call.
+                    self.calls.remove(&call);
+                    self.conn.cancel(call);
+                }
             }
             Cmd::Send {
                 call,

@@ -585,7 +585,11 @@ impl Channel {
                 conn.wait_closed().await;
                 continue;
             }
-            match rx.await {
+            let mut pending = PendingStart {
+                rx,
+                control: conn.control.clone(),
+            };
+            match (&mut pending.rx).await {
                 Ok(Ok(call)) => {
                     let sender = RawSender::new(&conn, call, shared.clone(), end);
                     let receiver = RawReceiver::new(&conn, call, shared);
@@ -660,6 +664,24 @@ impl Channel {
             RequestSink::new(sender, codec.clone()),
             Streaming::new(receiver, codec),
         ))
+    }
+}
+
+/// A call start whose answer has not been taken yet. If the caller is
+/// dropped now, the call may exist on the connection with no one to
+/// cancel it: this cancels it (or, if the driver has not answered yet,
+/// the driver sees the closed reply and cancels it itself).
+struct PendingStart {
+    rx: oneshot::Receiver<Result<grpc_sansio::call::CallId, CallError>>,
+    control: Arc<crate::sync::Control>,
+}
+
+impl Drop for PendingStart {
+    fn drop(&mut self) {
+        self.rx.close();
+        if let Ok(Ok(call)) = self.rx.try_recv() {
+            self.control.cancel(call);
+        }
     }
 }
 
