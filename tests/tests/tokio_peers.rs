@@ -246,7 +246,7 @@ async fn python_server(
 async fn wait_line(p: PeerProcess, prefix: &'static str) -> (PeerProcess, Option<String>) {
     tokio::task::spawn_blocking(move || {
         let mut p = p;
-        let l = p.wait_line(prefix, Duration::from_secs(10));
+        let l = p.wait_line(prefix, Duration::from_secs(20));
         (p, l)
     })
     .await
@@ -399,7 +399,8 @@ async fn our_client_on(p: PeerProcess, channel: Channel, peer: Peer) {
     .await
     .unwrap_err();
     assert_eq!(e.code(), Code::DeadlineExceeded);
-    let (p, line) = wait_line(p, "EVENT deadline ").await;
+    // Events name the call by its request (the milliseconds to sleep).
+    let (p, line) = wait_line(p, "EVENT deadline 5000 ").await;
     let ms: u64 = line.unwrap().trim().parse().unwrap();
     assert!(ms <= 300, "{ms}");
 
@@ -407,7 +408,7 @@ async fn our_client_on(p: PeerProcess, channel: Channel, peer: Peer) {
     // sees the call end.
     let sleep = path("Sleep");
     let call = ch.unary(&sleep, BytesCodec, b("10000"), CallOptions::new());
-    let waiting = wait_line(p, "EVENT deadline ");
+    let waiting = wait_line(p, "EVENT deadline 10000 ");
     let p = tokio::select! {
         _ = call => panic!("the call should not finish"),
         (p, line) = waiting => {
@@ -415,7 +416,7 @@ async fn our_client_on(p: PeerProcess, channel: Channel, peer: Peer) {
             p
         }
     };
-    let (p, line) = wait_line(p, "EVENT cancelled").await;
+    let (p, line) = wait_line(p, "EVENT cancelled 10000").await;
     assert!(line.is_some(), "the server did not see the cancellation");
     drop(p);
 }

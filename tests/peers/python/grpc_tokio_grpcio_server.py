@@ -7,13 +7,12 @@ Usage: grpc_tokio_grpcio_server.py [--tls CERT_PEM_FILE KEY_PEM_FILE]
 With --tls it serves TLS with that certificate and key.
 
 Prints `PORT n` once listening on 127.0.0.1, then one `EVENT ...` line
-per thing the tests check from the server side (a cancelled call, the
-deadline a call arrived with). Exits after 60 s; the test kills it
-sooner, when it is done.
+per thing the tests check from the server side (the deadline a call
+arrived with, a cancelled call; each names the call by its request,
+the milliseconds to sleep). Exits after 60 s; the test kills it sooner.
 """
 
 import sys
-import threading
 import time
 from concurrent import futures
 
@@ -56,16 +55,14 @@ def fail(request, context):
 def sleep(request, context):
     ms = int(request.decode() or "0")
     remaining = context.time_remaining()
-    event("deadline " + ("none" if remaining is None or remaining > 1e6 else str(int(remaining * 1000))))
-    done = threading.Event()
-    context.add_callback(lambda: done.set())
+    event(f"deadline {ms} " + ("none" if remaining is None or remaining > 1e6 else str(int(remaining * 1000))))
     end = time.monotonic() + ms / 1000.0
     while time.monotonic() < end:
         if not context.is_active():
-            event("cancelled")
+            event(f"cancelled {ms}")
             return b""
         time.sleep(0.01)
-    event("slept")
+    event(f"slept {ms}")
     return b"slept"
 
 

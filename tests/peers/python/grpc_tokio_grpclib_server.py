@@ -6,7 +6,8 @@ no status details without protobuf, so neither is offered).
 Usage: grpc_tokio_grpclib_server.py
 
 Prints `PORT n` once listening on 127.0.0.1, then `EVENT ...` lines
-(the deadline a call arrived with, a cancelled call). Exits after 60 s;
+(the deadline a call arrived with, a cancelled call; each names the call
+by its request, the milliseconds to sleep). Exits after 60 s;
 the test kills it sooner, when it is done.
 """
 
@@ -60,13 +61,13 @@ class Test:
         request = await stream.recv_message()
         ms = int(request.decode() or "0")
         d = stream.deadline
-        event("deadline " + ("none" if d is None else str(int(d.time_remaining() * 1000))))
+        event(f"deadline {ms} " + ("none" if d is None else str(int(d.time_remaining() * 1000))))
         try:
             await asyncio.sleep(ms / 1000.0)
         except asyncio.CancelledError:
-            event("cancelled")
+            event(f"cancelled {ms}")
             raise
-        event("slept")
+        event(f"slept {ms}")
         await stream.send_message(b"slept")
 
     async def count(self, stream):
