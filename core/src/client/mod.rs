@@ -358,17 +358,7 @@ impl ClientConnection {
     /// New calls may start here (the connection is neither closed nor
     /// going away, and has stream identifiers left).
     pub fn accepts_calls(&self) -> bool {
-        !self.going_away && !self.h2.is_closed() && !self.exhausted()
-    }
-
-    fn exhausted(&self) -> bool {
-        // A client stream id past 2^31-1 cannot be opened: can_open_stream
-        // says false then even with capacity.
-        !self.h2.can_open_stream()
-            && self.h2.active_streams() == 0
-            && !self.h2.is_closed()
-            && self.h2.peer_max_concurrent_streams() > 0
-            && self.ready
+        !self.going_away && !self.h2.is_closed() && !self.h2.stream_ids_exhausted()
     }
 
     /// Calls in progress (waiting for a stream included).

@@ -327,6 +327,12 @@ impl Connection {
             && self.next_local_id <= StreamId::MAX.value()
     }
 
+    /// This client connection has used every stream identifier; new
+    /// streams need a new connection.
+    pub fn stream_ids_exhausted(&self) -> bool {
+        self.role == Role::Client && self.next_local_id > StreamId::MAX.value()
+    }
+
     /// Bytes the application has queued on a stream and not yet sent.
     pub fn queued_bytes(&self, stream: StreamId) -> usize {
         self.streams
