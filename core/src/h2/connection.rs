@@ -659,6 +659,8 @@ impl Connection {
         }
         self.phase = Phase::Closed;
         self.streams.clear();
+        self.peer_open = 0;
+        self.local_open = 0;
         self.ready.clear();
         self.continuation = None;
         self.recv_buf.clear();
