@@ -23,7 +23,9 @@
 
 mod request;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+use crate::h2::idmap::FastMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -158,7 +160,7 @@ struct ServerCall {
 pub struct ServerConnection {
     h2: h2::Connection,
     config: ServerConfig,
-    calls: HashMap<u64, ServerCall>,
+    calls: FastMap<u64, ServerCall>,
     deadlines: BTreeSet<(Instant, u64)>,
     events: VecDeque<ServerEvent>,
     scratch: Vec<Delivered>,
@@ -189,7 +191,7 @@ impl ServerConnection {
         ServerConnection {
             h2: h2::Connection::server(config.h2.clone(), now),
             config,
-            calls: HashMap::new(),
+            calls: FastMap::default(),
             deadlines: BTreeSet::new(),
             events: VecDeque::new(),
             scratch: Vec::new(),
