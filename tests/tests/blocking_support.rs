@@ -210,6 +210,9 @@ pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send +
     });
     match rx.recv_timeout(limit) {
         Ok(v) => v,
-        Err(_) => panic!("timed out after {:?}", start.elapsed()),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            panic!("the test body panicked after {:?}", start.elapsed())
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("timed out after {:?}", start.elapsed()),
     }
 }
