@@ -167,3 +167,41 @@ fn closing_the_channel() {
         assert_eq!(svc.server.connections(), 0);
     });
 }
+
+#[test]
+fn settings_timeout_fires_without_an_async_runtime() {
+    within(Duration::from_secs(20), || {
+        // A peer that accepts and reads but never speaks HTTP/2.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let silent = std::thread::spawn(move || {
+            use std::io::Read;
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+            }
+        });
+        let ch = Channel::builder(&format!("http://{addr}"))
+            .core_config(|c| c.h2.settings_timeout = Duration::from_millis(300))
+            .build_lazy()
+            .unwrap();
+        let start = Instant::now();
+        // No deadline: only the SETTINGS timer can end this call.
+        let e = ch
+            .unary("/test.Echo/Unary", BytesCodec, &b("x"), CallOptions::new())
+            .unwrap_err();
+        let took = start.elapsed();
+        assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+        assert!(
+            took >= Duration::from_millis(280) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
+        // The channel drops the dead connection and makes a new one next.
+        assert_ne!(ch.state(), ConnectivityState::Ready);
+        silent.join().unwrap();
+    });
+}
