@@ -15,7 +15,11 @@ fn demo_runs_every_scenario() {
         "demo failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("7 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+    for stack in ["==== core driven by hand", "==== blocking adapter"] {
+        assert!(stdout.contains(stack), "missing {stack:?} in:\n{stdout}");
+    }
     for promised in [
         "x-token-bin: 3q2+7w",
         // Which side's timer fires first varies; the header does not.
@@ -23,6 +27,8 @@ fn demo_runs_every_scenario() {
         "=> deadline: ok (Some(DeadlineExceeded)",
         "grpc-message: no such thing: 100%25 sure, grpc-status-details-bin: CAM",
         "HEADERS stream=1 END_STREAM [grpc-status: 0, x-seen-user: demo]",
+        "x-served-by: by-hand",
+        "x-served-by: blocking",
     ] {
         assert!(
             stdout.contains(promised),
