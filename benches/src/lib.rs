@@ -1,2 +1,140 @@
-//! Shared inputs for the grpc-sansio benchmarks (see `benches/README.md`).
+//! Shared pieces of the grpc-sansio benchmarks (see `benches/README.md`):
+//! an in-memory client/server pair that runs whole RPCs through both
+//! state machines with no I/O.
 #![forbid(unsafe_code)]
+
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use grpc_sansio::call::CallKind;
+use grpc_sansio::client::{CallOptions, ClientConfig, ClientConnection, ClientEvent};
+use grpc_sansio::grpc::Status;
+use grpc_sansio::grpc::metadata::MetadataMap;
+use grpc_sansio::server::{ServerConfig, ServerConnection, ServerEvent};
+
+/// A client and a server connection wired back to back in memory.
+pub struct MemPair {
+    /// The client side.
+    pub client: ClientConnection,
+    /// The server side.
+    pub server: ServerConnection,
+    now: Instant,
+    buf: BytesMut,
+}
+
+impl MemPair {
+    /// A pair with default configurations, handshake done.
+    pub fn new() -> Self {
+        let now = Instant::now();
+        let mut p = MemPair {
+            client: ClientConnection::new(ClientConfig::default(), now),
+            server: ServerConnection::new(ServerConfig::default(), now),
+            now,
+            buf: BytesMut::with_capacity(64 << 10),
+        };
+        p.flush();
+        while p.client.poll_event().is_some() {}
+        while p.server.poll_event().is_some() {}
+        p
+    }
+
+    /// Move bytes both ways until both sides are quiet.
+    pub fn flush(&mut self) {
+        loop {
+            self.buf.clear();
+            while self.client.poll_transmit(&mut self.buf) > 0 {}
+            let a = self.buf.len();
+            if a > 0 {
+                let _ = self.server.receive(&self.buf, self.now);
+            }
+            self.buf.clear();
+            while self.server.poll_transmit(&mut self.buf) > 0 {}
+            let b = self.buf.len();
+            if b > 0 {
+                let _ = self.client.receive(&self.buf, self.now);
+            }
+            if a == 0 && b == 0 {
+                return;
+            }
+        }
+    }
+
+    /// One unary RPC: `request` goes out, the server echoes it, the client
+    /// gets the reply and an OK status. Returns the reply.
+    pub fn unary(&mut self, request: Bytes) -> Bytes {
+        let call = self
+            .client
+            .start_call(
+                "/bench.Echo/Unary",
+                CallOptions::new(CallKind::Unary),
+                self.now,
+            )
+            .expect("start");
+        self.client.send_message(call, request).expect("send");
+        self.client.half_close(call).expect("half close");
+        self.client_to_server();
+        let mut scall = None;
+        let mut msg = Bytes::new();
+        while let Some(e) = self.server.poll_event() {
+            match e {
+                ServerEvent::CallStarted { call, .. } => scall = Some(call),
+                ServerEvent::Message {
+                    call,
+                    message,
+                    flow_len,
+                } => {
+                    self.server.release_capacity(call, flow_len);
+                    msg = message;
+                }
+                _ => {}
+            }
+        }
+        let scall = scall.expect("call arrived");
+        self.server.send_message(scall, msg).expect("reply");
+        self.server
+            .send_status(scall, Status::ok(), MetadataMap::new())
+            .expect("status");
+        self.server_to_client();
+        let mut reply = Bytes::new();
+        let mut done = false;
+        while let Some(e) = self.client.poll_event() {
+            match e {
+                ClientEvent::Message {
+                    call,
+                    message,
+                    flow_len,
+                } => {
+                    self.client.release_capacity(call, flow_len);
+                    reply = message;
+                }
+                ClientEvent::Finished { status, .. } => {
+                    assert!(status.is_ok(), "{status}");
+                    done = true;
+                }
+                _ => {}
+            }
+        }
+        assert!(done, "the call finished");
+        reply
+    }
+
+    fn client_to_server(&mut self) {
+        self.buf.clear();
+        while self.client.poll_transmit(&mut self.buf) > 0 {}
+        let _ = self.server.receive(&self.buf, self.now);
+    }
+
+    fn server_to_client(&mut self) {
+        self.buf.clear();
+        while self.server.poll_transmit(&mut self.buf) > 0 {}
+        let _ = self.client.receive(&self.buf, self.now);
+        // WINDOW_UPDATEs and the like go back too.
+        self.flush();
+    }
+}
+
+impl Default for MemPair {
+    fn default() -> Self {
+        Self::new()
+    }
+}

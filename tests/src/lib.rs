@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
+pub mod by_hand;
+pub mod demo;
 pub mod peer;
+pub mod tap;
 
 /// The root of the workspace (where `spec/`, `fuzz/` and `core/` live).
 pub fn workspace_root() -> PathBuf {

@@ -29,7 +29,9 @@
 
 mod response;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+use crate::h2::idmap::FastMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -228,8 +230,8 @@ struct ClientCall {
 pub struct ClientConnection {
     h2: h2::Connection,
     config: ClientConfig,
-    calls: HashMap<u64, ClientCall>,
-    by_stream: HashMap<u32, u64>,
+    calls: FastMap<u64, ClientCall>,
+    by_stream: FastMap<u32, u64>,
     pending: VecDeque<u64>,
     deadlines: BTreeSet<(Instant, u64)>,
     events: VecDeque<ClientEvent>,
@@ -257,8 +259,8 @@ impl ClientConnection {
         ClientConnection {
             h2: h2::Connection::client(config.h2.clone(), now),
             config,
-            calls: HashMap::new(),
-            by_stream: HashMap::new(),
+            calls: FastMap::default(),
+            by_stream: FastMap::default(),
             pending: VecDeque::new(),
             deadlines: BTreeSet::new(),
             events: VecDeque::new(),
@@ -358,17 +360,7 @@ impl ClientConnection {
     /// New calls may start here (the connection is neither closed nor
     /// going away, and has stream identifiers left).
     pub fn accepts_calls(&self) -> bool {
-        !self.going_away && !self.h2.is_closed() && !self.exhausted()
-    }
-
-    fn exhausted(&self) -> bool {
-        // A client stream id past 2^31-1 cannot be opened: can_open_stream
-        // says false then even with capacity.
-        !self.h2.can_open_stream()
-            && self.h2.active_streams() == 0
-            && !self.h2.is_closed()
-            && self.h2.peer_max_concurrent_streams() > 0
-            && self.ready
+        !self.going_away && !self.h2.is_closed() && !self.h2.stream_ids_exhausted()
     }
 
     /// Calls in progress (waiting for a stream included).

@@ -105,7 +105,9 @@ impl Default for Config {
     }
 }
 
-/// How many of a kind of event are allowed within a sliding period.
+/// How many of a kind of event are allowed within one period. Periods are
+/// fixed: counting restarts when an event arrives a full period after the
+/// period's first event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
     /// The most events allowed in one period.

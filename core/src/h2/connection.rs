@@ -327,6 +327,12 @@ impl Connection {
             && self.next_local_id <= StreamId::MAX.value()
     }
 
+    /// This client connection has used every stream identifier; new
+    /// streams need a new connection.
+    pub fn stream_ids_exhausted(&self) -> bool {
+        self.role == Role::Client && self.next_local_id > StreamId::MAX.value()
+    }
+
     /// Bytes the application has queued on a stream and not yet sent.
     pub fn queued_bytes(&self, stream: StreamId) -> usize {
         self.streams
@@ -653,6 +659,8 @@ impl Connection {
         }
         self.phase = Phase::Closed;
         self.streams.clear();
+        self.peer_open = 0;
+        self.local_open = 0;
         self.ready.clear();
         self.continuation = None;
         self.recv_buf.clear();

@@ -24,7 +24,7 @@ mod error;
 mod event;
 mod flow;
 mod headers;
-mod idmap;
+pub(crate) mod idmap;
 mod limits;
 mod recv;
 mod send;

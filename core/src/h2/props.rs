@@ -122,6 +122,9 @@ proptest! {
             initial_stream_window: 65_535,
             connection_window: 100_000,
             max_send_buffer: 50_000,
+            // Advances add up to 240 s at most; bytes may not move for all
+            // of it, and a SETTINGS timeout then is right, not a fault.
+            settings_timeout: Duration::from_secs(3600),
             ..Config::default()
         };
         let mut client = Side { conn: Connection::client(small.clone(), now), out: BytesMut::new(), known: vec![] };

@@ -23,7 +23,9 @@
 
 mod request;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+use crate::h2::idmap::FastMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -158,7 +160,7 @@ struct ServerCall {
 pub struct ServerConnection {
     h2: h2::Connection,
     config: ServerConfig,
-    calls: HashMap<u64, ServerCall>,
+    calls: FastMap<u64, ServerCall>,
     deadlines: BTreeSet<(Instant, u64)>,
     events: VecDeque<ServerEvent>,
     scratch: Vec<Delivered>,
@@ -189,7 +191,7 @@ impl ServerConnection {
         ServerConnection {
             h2: h2::Connection::server(config.h2.clone(), now),
             config,
-            calls: HashMap::new(),
+            calls: FastMap::default(),
             deadlines: BTreeSet::new(),
             events: VecDeque::new(),
             scratch: Vec::new(),
@@ -305,7 +307,8 @@ impl ServerConnection {
 
     /// Compress the response messages of this call with `name` (for
     /// example `"gzip"`) if it is registered and the client accepts it;
-    /// identity otherwise. Must come before the response headers.
+    /// identity otherwise. A client that sent no `grpc-accept-encoding`
+    /// accepts only identity. Must come before the response headers.
     pub fn set_send_compression(&mut self, call: CallId, name: &str) -> Result<(), CallError> {
         let registry = &self.config.compression;
         let c = self
@@ -315,7 +318,10 @@ impl ServerConnection {
         if c.headers_sent {
             return Err(CallError::HeadersAlreadySent(call));
         }
-        c.send_compressor = registry.for_send(name, c.peer_accept.as_deref());
+        // No grpc-accept-encoding on a request: the client takes identity
+        // only (unlike a client's first request, nothing is unknown here).
+        let accept = c.peer_accept.as_deref().unwrap_or_default();
+        c.send_compressor = registry.for_send(name, Some(accept));
         Ok(())
     }
 
