@@ -17,7 +17,11 @@ fn demo_runs_every_scenario() {
     );
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
     assert!(!stdout.contains("FAILED"), "{stdout}");
-    for stack in ["==== core driven by hand", "==== blocking adapter"] {
+    for stack in [
+        "==== core driven by hand",
+        "==== blocking adapter",
+        "==== tokio adapter",
+    ] {
         assert!(stdout.contains(stack), "missing {stack:?} in:\n{stdout}");
     }
     for promised in [
@@ -29,6 +33,7 @@ fn demo_runs_every_scenario() {
         "HEADERS stream=1 END_STREAM [grpc-status: 0, x-seen-user: demo]",
         "x-served-by: by-hand",
         "x-served-by: blocking",
+        "x-served-by: tokio",
     ] {
         assert!(
             stdout.contains(promised),

@@ -1,5 +1,5 @@
 //! The main demo: for each stack (the core driven by hand, the blocking
-//! adapter, and the tokio adapter once it lands), one process starts a
+//! adapter and the tokio adapter), one process starts a
 //! gRPC server on 127.0.0.1, puts a wire tap in front of it, and drives
 //! every call kind, metadata, a deadline and an error status through it,
 //! printing each HTTP/2 frame that crossed the wire and checking each
@@ -62,6 +62,25 @@ fn main() -> ExitCode {
         }
     }
 
+    match demo::tokio::Stack::start() {
+        Ok(stack) => run_stack(
+            "tokio adapter (grpc-sansio-tokio)",
+            "tokio",
+            stack.addr(),
+            |tap| {
+                stack
+                    .client(tap)
+                    .map(|c| Box::new(c) as Box<dyn DemoClient + '_>)
+            },
+            &mut passed,
+            &mut failed,
+        ),
+        Err(e) => {
+            println!("cannot start the tokio server: {e}");
+            failed += 1;
+        }
+    }
+
     println!("\n{passed} passed, {failed} failed");
     if failed == 0 {
         ExitCode::SUCCESS
@@ -70,11 +89,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_stack(
+fn run_stack<'a>(
     title: &str,
     stack: &str,
     server: SocketAddr,
-    connect: impl FnOnce(SocketAddr) -> Result<Box<dyn DemoClient>, String>,
+    connect: impl FnOnce(SocketAddr) -> Result<Box<dyn DemoClient + 'a>, String>,
     passed: &mut usize,
     failed: &mut usize,
 ) {

@@ -4,6 +4,7 @@
 
 pub mod blocking;
 pub mod by_hand;
+pub mod tokio;
 
 use std::time::Duration;
 
