@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub mod by_hand;
+pub mod interop;
 pub mod peer;
 pub mod tap;
 
