@@ -458,6 +458,33 @@ fn gzip_both_ways() {
 }
 
 #[test]
+fn no_accept_encoding_means_identity_responses() {
+    // A client without gzip sends no grpc-accept-encoding; the server's
+    // wish to compress must fall back to identity.
+    let mut client = ClientConfig::default();
+    client.compression = grpc_sansio::grpc::compression::CompressionRegistry::identity_only();
+    let mut g = Grpc::with(client, ServerConfig::default());
+    let call = unary(&mut g, "/t.S/M", b"x");
+    g.drive();
+    let sev = g.take_server();
+    let (scall, head) = match &sev[0] {
+        ServerEvent::CallStarted { call, head } => (*call, head.clone()),
+        e => panic!("{e:?}"),
+    };
+    assert_eq!(head.accept_encoding, None);
+    g.server.set_send_compression(scall, "gzip").unwrap();
+    let big = Bytes::from(vec![b'z'; 10_000]);
+    g.server.send_message(scall, big.clone()).unwrap();
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    let cev = g.take_client();
+    assert_eq!(messages_client(&cev, call), vec![big]);
+    assert!(finished(&cev, call)[0].0.is_ok(), "{cev:?}");
+}
+
+#[test]
 fn deadline_fires_exactly_at_the_virtual_instant_on_both_sides() {
     let mut g = Grpc::new();
     let now = g.clock.now;

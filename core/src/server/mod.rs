@@ -307,7 +307,8 @@ impl ServerConnection {
 
     /// Compress the response messages of this call with `name` (for
     /// example `"gzip"`) if it is registered and the client accepts it;
-    /// identity otherwise. Must come before the response headers.
+    /// identity otherwise. A client that sent no `grpc-accept-encoding`
+    /// accepts only identity. Must come before the response headers.
     pub fn set_send_compression(&mut self, call: CallId, name: &str) -> Result<(), CallError> {
         let registry = &self.config.compression;
         let c = self
@@ -317,7 +318,10 @@ impl ServerConnection {
         if c.headers_sent {
             return Err(CallError::HeadersAlreadySent(call));
         }
-        c.send_compressor = registry.for_send(name, c.peer_accept.as_deref());
+        // No grpc-accept-encoding on a request: the client takes identity
+        // only (unlike a client's first request, nothing is unknown here).
+        let accept = c.peer_accept.as_deref().unwrap_or_default();
+        c.send_compressor = registry.for_send(name, Some(accept));
         Ok(())
     }
 

@@ -1,0 +1,190 @@
+//! One client connection: the core's [`ClientConnection`] and the
+//! receive-side state of each call, behind the connection's lock.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use grpc_sansio::call::CallId;
+use grpc_sansio::client::{ClientConfig, ClientConnection, ClientEvent};
+use grpc_sansio::grpc::Status;
+use grpc_sansio::grpc::metadata::MetadataMap;
+
+use crate::io::{Machine, Shared, start};
+use crate::transport::Transport;
+
+/// What a call has received and not yet handed to the application.
+///
+/// `messages` is bounded by flow control: the core holds a message's
+/// bytes against the stream and connection windows until
+/// [`ClientConnection::release_capacity`], which we call when the
+/// application takes the message. So at most the stream window's worth of
+/// messages waits here.
+pub(crate) struct Slot {
+    pub(crate) cv: Arc<Condvar>,
+    pub(crate) headers: Option<MetadataMap>,
+    pub(crate) messages: VecDeque<(Bytes, u32)>,
+    pub(crate) end: Option<(Status, MetadataMap)>,
+    pub(crate) writable: bool,
+}
+
+pub(crate) struct ClientMachine {
+    pub(crate) conn: ClientConnection,
+    pub(crate) calls: HashMap<CallId, Slot>,
+    /// Cleared once the connection can take no new calls (GOAWAY, closed),
+    /// read by the channel without taking this lock.
+    usable: Arc<AtomicBool>,
+}
+
+impl ClientMachine {
+    /// Register a call just started so that its events are kept.
+    pub(crate) fn add_call(&mut self, call: CallId) -> Arc<Condvar> {
+        let cv = Arc::new(Condvar::new());
+        self.calls.insert(
+            call,
+            Slot {
+                cv: Arc::clone(&cv),
+                headers: None,
+                messages: VecDeque::new(),
+                end: None,
+                writable: false,
+            },
+        );
+        self.process_events();
+        cv
+    }
+
+    /// The application is done with the call: forget it, give back the
+    /// flow-control credit of what it did not read, and cancel it if it
+    /// has not ended (RST_STREAM CANCEL).
+    pub(crate) fn drop_call(&mut self, call: CallId) {
+        if let Some(slot) = self.calls.remove(&call) {
+            for (_, flow) in slot.messages {
+                self.conn.release_capacity(call, flow);
+            }
+            if slot.end.is_none() {
+                self.conn.cancel(call);
+            }
+        }
+        self.process_events();
+    }
+
+    fn update_usable(&self) {
+        if !self.conn.accepts_calls() {
+            self.usable.store(false, Ordering::Release);
+        }
+    }
+}
+
+impl Machine for ClientMachine {
+    fn receive(&mut self, bytes: &[u8], now: Instant) {
+        // A connection error finishes every call; the events say so.
+        let _ = self.conn.receive(bytes, now);
+    }
+
+    fn receive_eof(&mut self, now: Instant) {
+        self.conn.receive_eof(now);
+    }
+
+    fn poll_transmit(&mut self, out: &mut BytesMut) -> usize {
+        self.conn.poll_transmit(out)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.conn.poll_timeout()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.conn.handle_timeout(now);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.conn.is_closed()
+    }
+
+    fn process_events(&mut self) {
+        while let Some(ev) = self.conn.poll_event() {
+            match ev {
+                ClientEvent::Headers { call, metadata } => {
+                    if let Some(s) = self.calls.get_mut(&call) {
+                        s.headers = Some(metadata);
+                        s.cv.notify_all();
+                    }
+                }
+                ClientEvent::Message {
+                    call,
+                    message,
+                    flow_len,
+                } => match self.calls.get_mut(&call) {
+                    Some(s) => {
+                        s.messages.push_back((message, flow_len));
+                        s.cv.notify_all();
+                    }
+                    None => self.conn.release_capacity(call, flow_len),
+                },
+                ClientEvent::Finished {
+                    call,
+                    status,
+                    trailers,
+                } => {
+                    if let Some(s) = self.calls.get_mut(&call) {
+                        s.end = Some((status, trailers));
+                        s.cv.notify_all();
+                    }
+                }
+                ClientEvent::Writable { call } => {
+                    if let Some(s) = self.calls.get_mut(&call) {
+                        s.writable = true;
+                        s.cv.notify_all();
+                    }
+                }
+                ClientEvent::GoAway { .. } | ClientEvent::Closed { .. } => {
+                    self.usable.store(false, Ordering::Release);
+                }
+                _ => {}
+            }
+        }
+        self.update_usable();
+    }
+}
+
+/// A connection of a channel.
+pub(crate) struct ClientConn {
+    pub(crate) shared: Arc<Shared<ClientMachine>>,
+    usable: Arc<AtomicBool>,
+}
+
+impl ClientConn {
+    /// Run a client connection over `transport`.
+    pub(crate) fn open(transport: Box<dyn Transport>, config: ClientConfig) -> io::Result<Self> {
+        let parts = transport.into_parts()?;
+        let usable = Arc::new(AtomicBool::new(true));
+        let machine = ClientMachine {
+            conn: ClientConnection::new(config, Instant::now()),
+            calls: HashMap::new(),
+            usable: Arc::clone(&usable),
+        };
+        let shared = Arc::new(Shared::new(machine, parts.closer));
+        start(&shared, parts.reader, parts.writer, "grpc-client")?;
+        Ok(ClientConn { shared, usable })
+    }
+
+    /// New calls may start here.
+    pub(crate) fn is_usable(&self) -> bool {
+        self.usable.load(Ordering::Acquire)
+    }
+
+    /// Graceful close: GOAWAY, calls in progress finish, then the
+    /// transport closes.
+    pub(crate) fn shutdown(&self) {
+        self.usable.store(false, Ordering::Release);
+        let mut g = self.shared.lock();
+        g.conn.shutdown(Instant::now());
+        g.process_events();
+        drop(g);
+        self.shared.wake_writer();
+    }
+}

@@ -1,0 +1,642 @@
+//! The client: [`Channel`], a cloneable handle on one connection (made
+//! again after it is lost) that any number of threads share.
+
+mod backoff;
+mod call;
+mod conn;
+mod target;
+
+use std::fmt;
+use std::io;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use grpc_sansio::call::{CallError, CallKind};
+use grpc_sansio::client::{CallOptions as CoreCallOptions, ClientConfig};
+use grpc_sansio::codec::Codec;
+use grpc_sansio::grpc::metadata::MetadataMap;
+use grpc_sansio::grpc::{Code, Status};
+
+pub use backoff::BackoffConfig;
+pub use call::{Call, RequestSender, Response, Streaming};
+
+use backoff::Backoff;
+use call::CallCore;
+use conn::ClientConn;
+use target::{Connector, Target};
+
+use crate::io::Machine;
+use crate::transport::Transport;
+
+/// A client interceptor: sees the path and may change the request
+/// metadata, or refuse the call with a status before anything is sent.
+pub type ClientInterceptor =
+    Arc<dyn Fn(&str, &mut MetadataMap) -> Result<(), Status> + Send + Sync + 'static>;
+
+/// The connectivity state of a channel (gRPC's connectivity-semantics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConnectivityState {
+    /// No connection, none being made; the next call connects.
+    Idle,
+    /// A connection attempt is in progress.
+    Connecting,
+    /// Connected: calls go out at once.
+    Ready,
+    /// The last attempt failed; the next waits for the backoff.
+    TransientFailure,
+    /// [`Channel::close`] was called.
+    Shutdown,
+}
+
+/// Per-call settings.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// Request metadata, after the channel's default metadata.
+    pub metadata: MetadataMap,
+    /// How long the call may take (sent as `grpc-timeout`).
+    pub timeout: Option<Duration>,
+    /// When the call must be over; the earlier of this and `timeout` wins.
+    pub deadline: Option<Instant>,
+    /// Compress requests with this algorithm (`"gzip"`).
+    pub compression: Option<String>,
+    /// Wait for a connection (through reconnection backoff) instead of
+    /// failing at once with UNAVAILABLE; `None` takes the channel's
+    /// setting.
+    pub wait_for_ready: Option<bool>,
+    /// Override the channel's `:authority`.
+    pub authority: Option<String>,
+}
+
+impl CallOptions {
+    /// Default options.
+    pub fn new() -> Self {
+        CallOptions::default()
+    }
+
+    /// Set the timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Set the deadline.
+    pub fn deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Set the request metadata.
+    pub fn metadata(mut self, metadata: MetadataMap) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Compress requests with `name`.
+    pub fn compression(mut self, name: &str) -> Self {
+        self.compression = Some(name.to_string());
+        self
+    }
+
+    /// Wait for the channel to be ready.
+    pub fn wait_for_ready(mut self, wait: bool) -> Self {
+        self.wait_for_ready = Some(wait);
+        self
+    }
+
+    /// A deadline of an incoming call carried over to this outgoing one
+    /// (the earlier of the two is kept).
+    pub fn propagate_deadline(mut self, incoming: Option<Instant>) -> Self {
+        if let Some(d) = incoming {
+            self.deadline = Some(self.deadline.map_or(d, |mine| mine.min(d)));
+        }
+        self
+    }
+
+    fn effective_deadline(&self, now: Instant) -> Option<Instant> {
+        let t = self.timeout.and_then(|t| now.checked_add(t));
+        match (t, self.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Builds a [`Channel`].
+pub struct ChannelBuilder {
+    target: io::Result<Target>,
+    config: ClientConfig,
+    connect_timeout: Duration,
+    default_metadata: MetadataMap,
+    interceptors: Vec<ClientInterceptor>,
+    backoff: BackoffConfig,
+    wait_for_ready: bool,
+}
+
+impl fmt::Debug for ChannelBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChannelBuilder")
+            .field("config", &self.config)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChannelBuilder {
+    fn with_target(target: io::Result<Target>) -> Self {
+        let mut config = ClientConfig::default();
+        if let Ok(t) = &target {
+            config.authority = t.authority.clone();
+            config.scheme = t.scheme.to_string();
+        }
+        config.user_agent = crate::USER_AGENT.to_string();
+        ChannelBuilder {
+            target,
+            config,
+            connect_timeout: Duration::from_secs(20),
+            default_metadata: MetadataMap::new(),
+            interceptors: Vec::new(),
+            backoff: BackoffConfig::default(),
+            wait_for_ready: false,
+        }
+    }
+
+    /// How long one connection attempt may take. Default 20 s (gRPC's
+    /// minimum connect timeout).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Send a keepalive PING after `interval` without traffic; end the
+    /// connection if it is not answered within `timeout`.
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.h2.keepalive_interval = Some(interval);
+        self.config.h2.keepalive_timeout = timeout;
+        self
+    }
+
+    /// Also send keepalive PINGs while no call is open. Default false.
+    pub fn keepalive_while_idle(mut self, yes: bool) -> Self {
+        self.config.h2.keepalive_while_idle = yes;
+        self
+    }
+
+    /// The receive window of each call (HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE):
+    /// unread response bytes held per call. Default 4 MiB.
+    pub fn initial_stream_window(mut self, bytes: u32) -> Self {
+        self.config.h2.initial_stream_window = bytes;
+        self
+    }
+
+    /// The connection's receive window: unread bytes held for all calls.
+    /// Default 4 MiB.
+    pub fn initial_connection_window(mut self, bytes: u32) -> Self {
+        self.config.h2.connection_window = bytes;
+        self
+    }
+
+    /// The largest response message accepted. Default 4 MiB.
+    pub fn max_receive_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_receive_message_size = bytes;
+        self
+    }
+
+    /// The largest request message sent. Default `i32::MAX`.
+    pub fn max_send_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_send_message_size = bytes;
+        self
+    }
+
+    /// Put `agent` before ours in the `user-agent` header.
+    pub fn user_agent(mut self, agent: &str) -> Self {
+        self.config.user_agent = format!("{agent} {}", crate::USER_AGENT);
+        self
+    }
+
+    /// The `:authority` of requests (default: the target's host and port).
+    pub fn authority(mut self, authority: &str) -> Self {
+        self.config.authority = authority.to_string();
+        self
+    }
+
+    /// Metadata added to every call, before the call's own.
+    pub fn default_metadata(mut self, metadata: MetadataMap) -> Self {
+        self.default_metadata = metadata;
+        self
+    }
+
+    /// Run `f` on every call before it starts (in the order added).
+    pub fn interceptor(
+        mut self,
+        f: impl Fn(&str, &mut MetadataMap) -> Result<(), Status> + Send + Sync + 'static,
+    ) -> Self {
+        self.interceptors.push(Arc::new(f));
+        self
+    }
+
+    /// The reconnection backoff. Default gRPC's (1 s, x1.6, jitter 0.2,
+    /// at most 120 s).
+    pub fn backoff(mut self, backoff: BackoffConfig) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Calls wait for a connection by default (per-call options override).
+    pub fn wait_for_ready(mut self, wait: bool) -> Self {
+        self.wait_for_ready = wait;
+        self
+    }
+
+    /// The core's client settings, for what has no method here.
+    pub fn core_config(mut self, f: impl FnOnce(&mut ClientConfig)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    /// A channel that connects on its first call.
+    pub fn build_lazy(self) -> io::Result<Channel> {
+        let target = self.target?;
+        let inner = Inner {
+            connector: target.connector,
+            config: self.config,
+            connect_timeout: self.connect_timeout,
+            default_metadata: self.default_metadata,
+            interceptors: self.interceptors,
+            wait_for_ready: self.wait_for_ready,
+            state: Mutex::new(State {
+                current: None,
+                phase: Phase::Idle,
+                backoff: Backoff::new(self.backoff),
+                last_error: None,
+            }),
+            changed: Condvar::new(),
+        };
+        Ok(Channel {
+            inner: Arc::new(Guarded(inner)),
+        })
+    }
+
+    /// A channel, connected now (an error if the first attempt fails).
+    pub fn connect(self) -> io::Result<Channel> {
+        let ch = self.build_lazy()?;
+        ch.inner
+            .0
+            .connection(None, false)
+            .map_err(|s| io::Error::new(io::ErrorKind::ConnectionRefused, s.to_string()))?;
+        Ok(ch)
+    }
+}
+
+#[derive(Debug)]
+enum Phase {
+    Idle,
+    Connecting,
+    Ready,
+    Failed { retry_at: Instant },
+    Shutdown,
+}
+
+struct State {
+    current: Option<Arc<ClientConn>>,
+    phase: Phase,
+    backoff: Backoff,
+    last_error: Option<String>,
+}
+
+struct Inner {
+    connector: Connector,
+    config: ClientConfig,
+    connect_timeout: Duration,
+    default_metadata: MetadataMap,
+    interceptors: Vec<ClientInterceptor>,
+    wait_for_ready: bool,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+/// Closes the connection when the last channel clone goes.
+struct Guarded(Inner);
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        let st = self.0.lock();
+        if let Some(c) = &st.current {
+            c.shutdown();
+        }
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A connection that takes calls: the current one, or a new one made
+    /// now. Without wait-for-ready, a failed attempt (or a backoff still
+    /// running) fails the call with UNAVAILABLE.
+    fn connection(
+        &self,
+        deadline: Option<Instant>,
+        wait_for_ready: bool,
+    ) -> Result<Arc<ClientConn>, Status> {
+        let mut st = self.lock();
+        loop {
+            if let Some(c) = &st.current {
+                if c.is_usable() {
+                    return Ok(Arc::clone(c));
+                }
+                st.current = None;
+                if matches!(st.phase, Phase::Ready) {
+                    st.phase = Phase::Idle;
+                }
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| d <= now) {
+                return Err(Status::deadline_exceeded(
+                    "deadline exceeded while waiting for a connection",
+                ));
+            }
+            match st.phase {
+                Phase::Shutdown => return Err(Status::unavailable("channel closed")),
+                Phase::Connecting => {
+                    st = crate::io::wait(&self.changed, st, deadline);
+                    continue;
+                }
+                Phase::Failed { retry_at } if retry_at > now => {
+                    if !wait_for_ready {
+                        return Err(Status::unavailable(format!(
+                            "connection failed: {}",
+                            st.last_error.as_deref().unwrap_or("unknown error")
+                        )));
+                    }
+                    let until = deadline.map_or(retry_at, |d| d.min(retry_at));
+                    st = crate::io::wait(&self.changed, st, Some(until));
+                    continue;
+                }
+                _ => {}
+            }
+            st.phase = Phase::Connecting;
+            drop(st);
+            let timeout = match deadline {
+                Some(d) => d
+                    .saturating_duration_since(now)
+                    .min(self.connect_timeout)
+                    .max(Duration::from_millis(1)),
+                None => self.connect_timeout,
+            };
+            let attempt = (self.connector)(timeout)
+                .and_then(|t: Box<dyn Transport>| ClientConn::open(t, self.config.clone()));
+            st = self.lock();
+            if matches!(st.phase, Phase::Shutdown) {
+                if let Ok(c) = &attempt {
+                    c.shutdown();
+                }
+                return Err(Status::unavailable("channel closed"));
+            }
+            match attempt {
+                Ok(c) => {
+                    let c = Arc::new(c);
+                    st.current = Some(Arc::clone(&c));
+                    st.phase = Phase::Ready;
+                    st.backoff.reset();
+                    st.last_error = None;
+                    self.changed.notify_all();
+                    return Ok(c);
+                }
+                Err(e) => {
+                    let delay = st.backoff.next_delay();
+                    st.phase = Phase::Failed {
+                        retry_at: Instant::now() + delay,
+                    };
+                    st.last_error = Some(e.to_string());
+                    self.changed.notify_all();
+                    if !wait_for_ready {
+                        return Err(Status::unavailable(format!("connection failed: {e}")));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A gRPC channel: one HTTP/2 connection (made on demand, made again
+/// with backoff after it is lost) shared by every clone, from any number
+/// of threads, each call a stream on it.
+///
+/// ```no_run
+/// use grpc_sansio::codec::BytesCodec;
+/// use grpc_sansio_blocking::{CallOptions, Channel};
+///
+/// let channel = Channel::connect("http://127.0.0.1:50051")?;
+/// let reply = channel.unary(
+///     "/echo.Echo/Say",
+///     BytesCodec,
+///     &bytes::Bytes::from_static(b"hi"),
+///     CallOptions::new(),
+/// )?;
+/// println!("{:?}", reply.message);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Channel {
+    inner: Arc<Guarded>,
+}
+
+impl fmt::Debug for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channel")
+            .field("state", &self.state())
+            .field("authority", &self.inner.0.config.authority)
+            .finish()
+    }
+}
+
+impl Channel {
+    /// Connect to `target` (`http://host:port`, `host:port` or
+    /// `unix:/path`) now, with default settings.
+    pub fn connect(target: &str) -> io::Result<Channel> {
+        Channel::builder(target).connect()
+    }
+
+    /// A builder for a channel to `target`.
+    pub fn builder(target: &str) -> ChannelBuilder {
+        ChannelBuilder::with_target(target::parse(target))
+    }
+
+    /// A builder for a channel whose connections come from `connect`
+    /// (called with the connect timeout for each attempt): any transport,
+    /// such as an in-memory pipe or a TLS stream.
+    pub fn builder_with_connector(
+        authority: &str,
+        connect: impl Fn(Duration) -> io::Result<Box<dyn Transport>> + Send + Sync + 'static,
+    ) -> ChannelBuilder {
+        ChannelBuilder::with_target(Ok(Target {
+            connector: Arc::new(connect),
+            authority: authority.to_string(),
+            scheme: "http",
+        }))
+    }
+
+    /// The connectivity state now.
+    pub fn state(&self) -> ConnectivityState {
+        let st = self.inner.0.lock();
+        match st.phase {
+            Phase::Shutdown => ConnectivityState::Shutdown,
+            Phase::Connecting => ConnectivityState::Connecting,
+            Phase::Failed { .. } => ConnectivityState::TransientFailure,
+            Phase::Ready if st.current.as_ref().is_some_and(|c| c.is_usable()) => {
+                ConnectivityState::Ready
+            }
+            Phase::Ready | Phase::Idle => ConnectivityState::Idle,
+        }
+    }
+
+    /// Connect now if idle (waiting up to `timeout`); the state after.
+    pub fn ready(&self, timeout: Duration) -> ConnectivityState {
+        let _ = self
+            .inner
+            .0
+            .connection(Instant::now().checked_add(timeout), true);
+        self.state()
+    }
+
+    /// Close the channel: no new calls; calls in progress finish, then the
+    /// connection closes.
+    pub fn close(&self) {
+        let mut st = self.inner.0.lock();
+        st.phase = Phase::Shutdown;
+        if let Some(c) = st.current.take() {
+            c.shutdown();
+        }
+        self.inner.0.changed.notify_all();
+    }
+
+    /// Start a call of `kind` to `path` (`/package.Service/Method`). The
+    /// returned [`Call`] sends and receives in both directions.
+    pub fn call<C: Codec>(
+        &self,
+        path: &str,
+        kind: CallKind,
+        codec: C,
+        options: CallOptions,
+    ) -> Result<Call<C>, Status> {
+        let inner = &self.inner.0;
+        let started = Instant::now();
+        let deadline = options.effective_deadline(started);
+        let mut metadata = inner.default_metadata.clone();
+        metadata.extend(options.metadata);
+        for i in &inner.interceptors {
+            i(path, &mut metadata)?;
+        }
+        let mut core_opts = CoreCallOptions::new(kind).with_metadata(metadata);
+        core_opts.deadline = deadline;
+        core_opts.compression = options.compression;
+        core_opts.authority = options.authority;
+        let wait_for_ready = options.wait_for_ready.unwrap_or(inner.wait_for_ready);
+        // A connection can go away between being picked and the call
+        // starting; a few tries cover that race.
+        let mut last = Status::unavailable("no connection");
+        for _ in 0..3 {
+            let conn = inner.connection(deadline, wait_for_ready)?;
+            let mut g = conn.shared.lock();
+            match g.conn.start_call(path, core_opts.clone(), Instant::now()) {
+                Ok(id) => {
+                    let cv = g.add_call(id);
+                    drop(g);
+                    conn.shared.wake_writer();
+                    return Ok(Call {
+                        core: Arc::new(CallCore {
+                            conn: Arc::clone(&conn.shared),
+                            id,
+                            cv,
+                        }),
+                        codec: Arc::new(codec),
+                        started,
+                    });
+                }
+                Err(CallError::GoingAway) | Err(CallError::ConnectionClosed) => {
+                    g.process_events();
+                    last = Status::unavailable("connection closed before the call started");
+                }
+                Err(CallError::InvalidPath) => {
+                    return Err(Status::new(
+                        Code::Unimplemented,
+                        format!("invalid method path {path:?}"),
+                    ));
+                }
+                Err(e) => return Err(Status::resource_exhausted(e.to_string())),
+            }
+        }
+        Err(last)
+    }
+
+    /// A unary call: one request, one response.
+    pub fn unary<C: Codec>(
+        &self,
+        path: &str,
+        codec: C,
+        request: &C::Encode,
+        options: CallOptions,
+    ) -> Result<Response<C::Decode>, Status> {
+        let call = self.call(path, CallKind::Unary, codec, options)?;
+        send_or_end(&call, request)?;
+        call.close_send()?;
+        call.response()
+    }
+
+    /// A server-streaming call: one request, a blocking iterator of
+    /// responses.
+    pub fn server_streaming<C: Codec>(
+        &self,
+        path: &str,
+        codec: C,
+        request: &C::Encode,
+        options: CallOptions,
+    ) -> Result<Streaming<C>, Status> {
+        let call = self.call(path, CallKind::ServerStreaming, codec, options)?;
+        send_or_end(&call, request)?;
+        Ok(call.into_stream())
+    }
+
+    /// A client-streaming call fed from an iterator; returns the single
+    /// response. Use [`call`](Self::call) with
+    /// [`CallKind::ClientStreaming`] to send from a handle instead.
+    pub fn client_streaming<C: Codec>(
+        &self,
+        path: &str,
+        codec: C,
+        requests: impl IntoIterator<Item = C::Encode>,
+        options: CallOptions,
+    ) -> Result<Response<C::Decode>, Status> {
+        let call = self.call(path, CallKind::ClientStreaming, codec, options)?;
+        for r in requests {
+            send_or_end(&call, &r)?;
+        }
+        call.close_send()?;
+        call.response()
+    }
+
+    /// A bidirectional call: send with [`Call::send`] (or
+    /// [`Call::split`] for two threads), read with [`Call::recv`].
+    pub fn bidi_streaming<C: Codec>(
+        &self,
+        path: &str,
+        codec: C,
+        options: CallOptions,
+    ) -> Result<Call<C>, Status> {
+        self.call(path, CallKind::BidiStreaming, codec, options)
+    }
+}
+
+/// Send, or give the call's final status if the server ended it first.
+fn send_or_end<C: Codec>(call: &Call<C>, message: &C::Encode) -> Result<(), Status> {
+    match call.send(message) {
+        Ok(()) => Ok(()),
+        Err(s) => match call.core.try_end() {
+            Some((end, _)) if !end.is_ok() => Err(end),
+            _ => Err(s),
+        },
+    }
+}

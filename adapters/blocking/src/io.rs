@@ -1,0 +1,234 @@
+//! The two threads that drive one connection, for either role.
+//!
+//! The state machine and the application-side state of its calls live in
+//! one `Mutex` ([`Shared`]). The lock is never held across I/O:
+//!
+//! - the **reader** thread blocks in `read`, then takes the lock, feeds
+//!   the bytes (`receive`), files the events, and wakes the writer;
+//! - the **writer** thread takes the lock, runs due timers
+//!   (`handle_timeout`), takes the pending output (`poll_transmit`),
+//!   releases the lock and writes. With nothing to write it sleeps on a
+//!   `Condvar` until an action queues output or `poll_timeout` is due.
+//!
+//! Application threads act on the state machine under the lock and wake
+//! the writer; they never touch the socket. Because nobody waits for a
+//! write while holding the lock, a peer that is slow to read cannot stop
+//! us from reading (the deadlock of "both sides blocked in write").
+
+use std::io::{self, Read, Write};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::Instant;
+
+use bytes::BytesMut;
+
+/// Output taken from the state machine per write.
+const MAX_BATCH: usize = 256 << 10;
+/// Read buffer per connection.
+const READ_BUF: usize = 64 << 10;
+
+/// A state machine plus the application-side state of its calls.
+pub(crate) trait Machine: Send + 'static {
+    fn receive(&mut self, bytes: &[u8], now: Instant);
+    fn receive_eof(&mut self, now: Instant);
+    fn poll_transmit(&mut self, out: &mut BytesMut) -> usize;
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn handle_timeout(&mut self, now: Instant);
+    fn is_closed(&self) -> bool;
+    /// Drain the state machine's events into per-call state and wake
+    /// whoever waits on them.
+    fn process_events(&mut self);
+}
+
+/// One connection's state, shared by its two threads and the application.
+pub(crate) struct Shared<M> {
+    state: Mutex<M>,
+    writer: Condvar,
+    closer: Box<dyn Fn() + Send + Sync>,
+}
+
+impl<M: Machine> Shared<M> {
+    pub(crate) fn new(machine: M, closer: Box<dyn Fn() + Send + Sync>) -> Self {
+        Shared {
+            state: Mutex::new(machine),
+            writer: Condvar::new(),
+            closer,
+        }
+    }
+
+    /// The state. A panic elsewhere never leaves it unusable: our code
+    /// does not panic while holding it, and user code never runs under it.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, M> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Tell the writer thread that there may be output or a new timer.
+    pub(crate) fn wake_writer(&self) {
+        self.writer.notify_one();
+    }
+
+    /// Close the transport in both directions (the reader wakes up).
+    pub(crate) fn close_transport(&self) {
+        (self.closer)();
+    }
+}
+
+/// Wait on `cv` (which must only ever be used with this mutex) until woken
+/// or until `deadline`.
+pub(crate) fn wait<'a, M>(
+    cv: &Condvar,
+    guard: MutexGuard<'a, M>,
+    deadline: Option<Instant>,
+) -> MutexGuard<'a, M> {
+    match deadline {
+        None => cv.wait(guard).unwrap_or_else(PoisonError::into_inner),
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            cv.wait_timeout(guard, left)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0)
+        }
+    }
+}
+
+/// Start the reader and writer threads of a connection.
+pub(crate) fn start<M: Machine>(
+    shared: &Arc<Shared<M>>,
+    reader: Box<dyn Read + Send>,
+    writer: Box<dyn Write + Send>,
+    name: &str,
+) -> io::Result<()> {
+    let s = Arc::clone(shared);
+    thread::Builder::new()
+        .name(format!("{name}-write"))
+        .spawn(move || write_loop(&s, writer))?;
+    let s = Arc::clone(shared);
+    let spawned = thread::Builder::new()
+        .name(format!("{name}-read"))
+        .spawn(move || read_loop(&s, reader));
+    if let Err(e) = spawned {
+        // The writer thread ends once the connection is closed.
+        let mut g = shared.lock();
+        g.receive_eof(Instant::now());
+        g.process_events();
+        drop(g);
+        shared.wake_writer();
+        shared.close_transport();
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn read_loop<M: Machine>(s: &Shared<M>, mut r: Box<dyn Read + Send>) {
+    let mut buf = vec![0u8; READ_BUF];
+    loop {
+        let res = r.read(&mut buf);
+        let mut g = s.lock();
+        let now = Instant::now();
+        match res {
+            Ok(0) => {
+                g.receive_eof(now);
+                g.process_events();
+                drop(g);
+                s.wake_writer();
+                return;
+            }
+            Ok(n) => {
+                g.receive(&buf[..n], now);
+                g.process_events();
+                let closed = g.is_closed();
+                drop(g);
+                s.wake_writer();
+                if closed {
+                    return;
+                }
+            }
+            Err(e) if is_transient(&e) => {
+                if g.is_closed() {
+                    return;
+                }
+            }
+            Err(_) => {
+                g.receive_eof(now);
+                g.process_events();
+                drop(g);
+                s.wake_writer();
+                return;
+            }
+        }
+    }
+}
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+fn run_timers<M: Machine>(g: &mut M) {
+    let now = Instant::now();
+    if g.poll_timeout().is_some_and(|t| t <= now) {
+        g.handle_timeout(now);
+        g.process_events();
+    }
+}
+
+fn write_loop<M: Machine>(s: &Shared<M>, mut w: Box<dyn Write + Send>) {
+    let mut out = BytesMut::with_capacity(64 << 10);
+    loop {
+        out.clear();
+        {
+            let mut g = s.lock();
+            loop {
+                run_timers(&mut *g);
+                while out.len() < MAX_BATCH && g.poll_transmit(&mut out) > 0 {}
+                // Sending can make calls writable again.
+                g.process_events();
+                if !out.is_empty() {
+                    break;
+                }
+                if g.is_closed() {
+                    drop(g);
+                    let _ = w.flush();
+                    s.close_transport();
+                    return;
+                }
+                let at = g.poll_timeout();
+                g = wait(&s.writer, g, at);
+            }
+        }
+        if write_all(s, &mut *w, &out).is_err() {
+            let mut g = s.lock();
+            g.receive_eof(Instant::now());
+            g.process_events();
+            drop(g);
+            s.close_transport();
+            return;
+        }
+    }
+}
+
+/// Write `buf` whole. While the peer does not read, the timers keep
+/// running: a keepalive timeout ends the connection instead of blocking
+/// this thread forever.
+fn write_all<M: Machine>(s: &Shared<M>, w: &mut dyn Write, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match w.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if is_transient(&e) => {
+                let mut g = s.lock();
+                run_timers(&mut *g);
+                if g.is_closed() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "connection ended while the peer was not reading",
+                    ));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    w.flush()
+}

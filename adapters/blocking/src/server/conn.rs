@@ -1,0 +1,172 @@
+//! One accepted connection: the core's [`ServerConnection`] and the
+//! handler-side state of each call, behind the connection's lock. New
+//! calls are routed here and handed to the handler pool; the reader
+//! thread never runs a handler.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Weak};
+use std::time::Instant;
+
+use bytes::BytesMut;
+use grpc_sansio::call::CallId;
+use grpc_sansio::grpc::Status;
+use grpc_sansio::grpc::metadata::MetadataMap;
+use grpc_sansio::server::{RequestHead, ServerConnection, ServerEvent};
+
+use super::Context;
+use super::handler::{ServerCall, SlotState};
+use super::pool::Job;
+use crate::io::{Machine, Shared};
+use crate::transport::PeerAddr;
+
+pub(crate) struct ServerMachine {
+    pub(crate) conn: ServerConnection,
+    /// Calls whose handler has not finished. Each call's `messages` is
+    /// bounded by flow control (see the client's `Slot`).
+    pub(crate) calls: HashMap<CallId, SlotState>,
+    ctx: Arc<Context>,
+    me: Weak<Shared<ServerMachine>>,
+    peer: PeerAddr,
+}
+
+impl ServerMachine {
+    pub(crate) fn new(conn: ServerConnection, ctx: Arc<Context>, peer: PeerAddr) -> Self {
+        ServerMachine {
+            conn,
+            calls: HashMap::new(),
+            ctx,
+            me: Weak::new(),
+            peer,
+        }
+    }
+
+    pub(crate) fn set_self(&mut self, me: Weak<Shared<ServerMachine>>) {
+        self.me = me;
+    }
+
+    /// The handler is done with the call: give back what it did not read.
+    pub(crate) fn forget_call(&mut self, call: CallId) {
+        if let Some(slot) = self.calls.remove(&call) {
+            for (_, flow) in slot.messages {
+                self.conn.release_capacity(call, flow);
+            }
+        }
+        self.process_events();
+    }
+
+    fn start_call(&mut self, call: CallId, head: RequestHead) {
+        let route = match self.ctx.router.route(&head.path) {
+            Ok(r) => r,
+            Err(status) => {
+                let _ = self.conn.send_status(call, status, MetadataMap::new());
+                return;
+            }
+        };
+        let kind = route.kind;
+        let handler = route.handler.clone();
+        if self.conn.set_call_kind(call, kind).is_err() {
+            return;
+        }
+        if let Some(name) = &self.ctx.send_compression {
+            let _ = self.conn.set_send_compression(call, name);
+        }
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        let cv = Arc::new(Condvar::new());
+        let flag = Arc::new(AtomicBool::new(false));
+        self.calls.insert(
+            call,
+            SlotState {
+                cv: Arc::clone(&cv),
+                messages: VecDeque::new(),
+                half_closed: false,
+                cancelled: None,
+                writable: false,
+                flag: Arc::clone(&flag),
+            },
+        );
+        let sc = ServerCall::new(me, call, cv, flag, head, self.peer.clone());
+        if let Err(job) = self.ctx.pool.submit(Box::new(Job {
+            call: sc,
+            handler,
+            interceptors: Arc::clone(&self.ctx.interceptors),
+        })) {
+            // We hold the connection lock: answer here, not through the
+            // call's own finish (which would take the lock again).
+            job.call.defuse();
+            self.calls.remove(&call);
+            let _ = self.conn.send_status(
+                call,
+                Status::resource_exhausted("server handler pool exhausted"),
+                MetadataMap::new(),
+            );
+        }
+    }
+}
+
+impl Machine for ServerMachine {
+    fn receive(&mut self, bytes: &[u8], now: Instant) {
+        let _ = self.conn.receive(bytes, now);
+    }
+
+    fn receive_eof(&mut self, now: Instant) {
+        self.conn.receive_eof(now);
+    }
+
+    fn poll_transmit(&mut self, out: &mut BytesMut) -> usize {
+        self.conn.poll_transmit(out)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.conn.poll_timeout()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.conn.handle_timeout(now);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.conn.is_closed()
+    }
+
+    fn process_events(&mut self) {
+        while let Some(ev) = self.conn.poll_event() {
+            match ev {
+                ServerEvent::CallStarted { call, head } => self.start_call(call, *head),
+                ServerEvent::Message {
+                    call,
+                    message,
+                    flow_len,
+                } => match self.calls.get_mut(&call) {
+                    Some(s) => {
+                        s.messages.push_back((message, flow_len));
+                        s.cv.notify_all();
+                    }
+                    None => self.conn.release_capacity(call, flow_len),
+                },
+                ServerEvent::HalfClosed { call } => {
+                    if let Some(s) = self.calls.get_mut(&call) {
+                        s.half_closed = true;
+                        s.cv.notify_all();
+                    }
+                }
+                ServerEvent::Cancelled { call, reason } => {
+                    if let Some(s) = self.calls.get_mut(&call) {
+                        s.cancelled = Some(reason);
+                        s.flag.store(true, Ordering::Release);
+                        s.cv.notify_all();
+                    }
+                }
+                ServerEvent::Writable { call } => {
+                    if let Some(s) = self.calls.get_mut(&call) {
+                        s.writable = true;
+                        s.cv.notify_all();
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}

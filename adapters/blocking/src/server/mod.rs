@@ -1,0 +1,443 @@
+//! The server: [`Server`] accepts connections, routes calls by path to
+//! blocking [`Handler`]s that run on a bounded thread pool, and shuts down
+//! gracefully.
+
+mod conn;
+mod handler;
+mod pool;
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use grpc_sansio::grpc::Status;
+use grpc_sansio::h2::PingPolicy;
+use grpc_sansio::router::Router;
+use grpc_sansio::server::{RequestHead, ServerConfig, ServerConnection};
+
+pub use handler::{Handler, Requests, ResponseSink, RouterExt, ServerCall};
+
+use conn::ServerMachine;
+use pool::Pool;
+
+use crate::io::{Machine, Shared, start};
+use crate::transport::Transport;
+
+/// A server interceptor: runs on the handler thread before the handler;
+/// may read and change the request head (its metadata), or end the call
+/// with a status (for example UNAUTHENTICATED).
+pub type ServerInterceptor =
+    Arc<dyn Fn(&mut RequestHead) -> Result<(), Status> + Send + Sync + 'static>;
+
+/// What every connection of a server shares.
+pub(crate) struct Context {
+    pub(crate) router: Router<Handler>,
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) send_compression: Option<String>,
+    pub(crate) interceptors: Arc<[ServerInterceptor]>,
+}
+
+/// Builds a [`Server`].
+pub struct ServerBuilder {
+    config: ServerConfig,
+    max_handlers: usize,
+    queue: usize,
+    queue_timeout: Duration,
+    max_connections: usize,
+    send_compression: Option<String>,
+    interceptors: Vec<ServerInterceptor>,
+}
+
+impl fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("config", &self.config)
+            .field("max_handlers", &self.max_handlers)
+            .field("queue", &self.queue)
+            .field("queue_timeout", &self.queue_timeout)
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        ServerBuilder {
+            config: ServerConfig::default(),
+            max_handlers: 64,
+            queue: 128,
+            queue_timeout: Duration::from_secs(5),
+            max_connections: 1024,
+            send_compression: None,
+            interceptors: Vec::new(),
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// Handler threads running at once, over all connections. Default 64.
+    pub fn max_handlers(mut self, n: usize) -> Self {
+        self.max_handlers = n.max(1);
+        self
+    }
+
+    /// When every handler thread is busy, up to `calls` new calls wait at
+    /// most `timeout` for one; others are answered RESOURCE_EXHAUSTED at
+    /// once. `calls == 0` refuses at once. Default 128 calls, 5 s.
+    pub fn handler_queue(mut self, calls: usize, timeout: Duration) -> Self {
+        self.queue = calls;
+        self.queue_timeout = timeout;
+        self
+    }
+
+    /// Open connections at most; more are closed on accept. Default 1024.
+    /// Each connection has two threads (reader, writer).
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// Concurrent calls per connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+    /// Default 1024.
+    pub fn max_concurrent_streams(mut self, n: u32) -> Self {
+        self.config.h2.max_concurrent_streams = n;
+        self
+    }
+
+    /// The largest request message accepted. Default 4 MiB.
+    pub fn max_receive_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_receive_message_size = bytes;
+        self
+    }
+
+    /// The largest response message sent. Default `i32::MAX`.
+    pub fn max_send_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_send_message_size = bytes;
+        self
+    }
+
+    /// Per-call receive window. Default 4 MiB.
+    pub fn initial_stream_window(mut self, bytes: u32) -> Self {
+        self.config.h2.initial_stream_window = bytes;
+        self
+    }
+
+    /// Per-connection receive window. Default 4 MiB.
+    pub fn initial_connection_window(mut self, bytes: u32) -> Self {
+        self.config.h2.connection_window = bytes;
+        self
+    }
+
+    /// Send keepalive PINGs after `interval` without traffic; close the
+    /// connection if one is not answered within `timeout`.
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.h2.keepalive_interval = Some(interval);
+        self.config.h2.keepalive_timeout = timeout;
+        self
+    }
+
+    /// Keepalive enforcement: clients may ping at most every
+    /// `min_interval` (and without calls only if `permit_without_calls`);
+    /// repeat offenders get GOAWAY `ENHANCE_YOUR_CALM` "too_many_pings".
+    /// Default 5 minutes, not without calls.
+    pub fn keepalive_policy(mut self, min_interval: Duration, permit_without_calls: bool) -> Self {
+        let mut p: PingPolicy = self.config.h2.ping_policy.unwrap_or_default();
+        p.min_interval = min_interval;
+        p.permit_without_streams = permit_without_calls;
+        self.config.h2.ping_policy = Some(p);
+        self
+    }
+
+    /// Compress responses with `name` (`"gzip"`) when the client accepts
+    /// it. Handlers can choose per call with
+    /// [`ServerCall::set_compression`].
+    pub fn send_compression(mut self, name: &str) -> Self {
+        self.send_compression = Some(name.to_string());
+        self
+    }
+
+    /// Run `f` before every handler (in the order added).
+    pub fn interceptor(
+        mut self,
+        f: impl Fn(&mut RequestHead) -> Result<(), Status> + Send + Sync + 'static,
+    ) -> Self {
+        self.interceptors.push(Arc::new(f));
+        self
+    }
+
+    /// The core's server settings, for what has no method here.
+    pub fn core_config(mut self, f: impl FnOnce(&mut ServerConfig)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    /// A server for `router`; nothing is bound yet.
+    pub fn build(self, router: Router<Handler>) -> Server {
+        let pool = Pool::new(self.max_handlers, self.queue, self.queue_timeout);
+        let ctx = Arc::new(Context {
+            router,
+            pool,
+            send_compression: self.send_compression,
+            interceptors: self.interceptors.into(),
+        });
+        Server {
+            inner: Arc::new(Inner {
+                ctx,
+                config: self.config,
+                max_connections: self.max_connections,
+                conns: Mutex::new(Vec::new()),
+                listeners: Mutex::new(Vec::new()),
+                stopping: AtomicBool::new(false),
+                done: Mutex::new(false),
+                done_cv: Condvar::new(),
+            }),
+        }
+    }
+}
+
+struct Listener {
+    wake: Box<dyn Fn() + Send + Sync>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct Inner {
+    ctx: Arc<Context>,
+    config: ServerConfig,
+    max_connections: usize,
+    conns: Mutex<Vec<Weak<Shared<ServerMachine>>>>,
+    listeners: Mutex<Vec<Listener>>,
+    stopping: AtomicBool,
+    done: Mutex<bool>,
+    done_cv: Condvar,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Inner {
+    fn serve(&self, transport: Box<dyn Transport>) -> io::Result<()> {
+        if self.stopping.load(Ordering::Acquire) {
+            return Err(io::Error::other("server is shutting down"));
+        }
+        let mut conns = lock(&self.conns);
+        conns.retain(|w| w.strong_count() > 0);
+        if conns.len() >= self.max_connections {
+            return Err(io::Error::other("too many connections"));
+        }
+        let parts = transport.into_parts()?;
+        let machine = ServerMachine::new(
+            ServerConnection::new(self.config.clone(), Instant::now()),
+            Arc::clone(&self.ctx),
+            parts.peer,
+        );
+        let shared = Arc::new(Shared::new(machine, parts.closer));
+        shared.lock().set_self(Arc::downgrade(&shared));
+        start(&shared, parts.reader, parts.writer, "grpc-server")?;
+        conns.push(Arc::downgrade(&shared));
+        Ok(())
+    }
+
+    fn live(&self) -> Vec<Arc<Shared<ServerMachine>>> {
+        lock(&self.conns).iter().filter_map(Weak::upgrade).collect()
+    }
+}
+
+/// A gRPC server: a router of blocking handlers, a bounded handler pool,
+/// and the connections it accepts. Cheap to clone; every clone is the
+/// same server.
+///
+/// ```no_run
+/// use bytes::Bytes;
+/// use grpc_sansio::codec::BytesCodec;
+/// use grpc_sansio::router::Router;
+/// use grpc_sansio_blocking::{Handler, RouterExt, Server};
+///
+/// let mut router: Router<Handler> = Router::new();
+/// router.unary("echo.Echo", "Say", BytesCodec, |_call, req: Bytes| Ok(req));
+/// let server = Server::builder().build(router);
+/// let addr = server.bind("127.0.0.1:50051")?;
+/// println!("listening on {addr}");
+/// server.wait();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Server {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("connections", &self.connections())
+            .finish()
+    }
+}
+
+impl Server {
+    /// A builder with default settings.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// Listen on `addr` (one accept thread) and return the bound address.
+    pub fn bind(&self, addr: impl ToSocketAddrs) -> io::Result<SocketAddr> {
+        let listener = TcpListener::bind(addr)?;
+        self.serve_listener(listener)
+    }
+
+    /// Accept connections from `listener` on a new thread.
+    pub fn serve_listener(&self, listener: TcpListener) -> io::Result<SocketAddr> {
+        let local = listener.local_addr()?;
+        let inner = Arc::clone(&self.inner);
+        let thread = thread::Builder::new()
+            .name("grpc-accept".to_string())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    if inner.stopping.load(Ordering::Acquire) {
+                        break;
+                    }
+                    match stream {
+                        // A refused connection is closed by the drop.
+                        Ok(s) => {
+                            let _ = inner.serve(Box::new(s));
+                        }
+                        // Out of descriptors and the like: wait a little.
+                        Err(_) => thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+            })?;
+        let mut wake_addr = local;
+        if wake_addr.ip().is_unspecified() {
+            wake_addr.set_ip(match wake_addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        lock(&self.inner.listeners).push(Listener {
+            wake: Box::new(move || {
+                let _ = TcpStream::connect_timeout(&wake_addr, Duration::from_secs(1));
+            }),
+            thread: Some(thread),
+        });
+        Ok(local)
+    }
+
+    /// Listen on a Unix socket at `path` (removed first if it exists).
+    #[cfg(unix)]
+    pub fn bind_unix(&self, path: impl AsRef<std::path::Path>) -> io::Result<()> {
+        use std::os::unix::net::{UnixListener, UnixStream};
+        let path = path.as_ref().to_path_buf();
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path)?;
+        let inner = Arc::clone(&self.inner);
+        let thread = thread::Builder::new()
+            .name("grpc-accept-unix".to_string())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    if inner.stopping.load(Ordering::Acquire) {
+                        break;
+                    }
+                    match stream {
+                        Ok(s) => {
+                            let _ = inner.serve(Box::new(s));
+                        }
+                        Err(_) => thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+            })?;
+        lock(&self.inner.listeners).push(Listener {
+            wake: Box::new(move || {
+                let _ = UnixStream::connect(&path);
+            }),
+            thread: Some(thread),
+        });
+        Ok(())
+    }
+
+    /// Serve one connection over `transport` (already connected).
+    pub fn serve_transport(&self, transport: Box<dyn Transport>) -> io::Result<()> {
+        self.inner.serve(transport)
+    }
+
+    /// A channel to this server over in-memory transports (no network):
+    /// each connection the channel makes is a fresh pair, served here.
+    #[cfg(unix)]
+    pub fn in_memory_channel(&self) -> crate::ChannelBuilder {
+        let server = self.clone();
+        crate::Channel::builder_with_connector("in-memory", move |_timeout| {
+            let (client, server_side) = crate::transport::in_memory_pair()?;
+            server.serve_transport(server_side)?;
+            Ok(client)
+        })
+    }
+
+    /// Open connections.
+    pub fn connections(&self) -> usize {
+        self.inner.live().len()
+    }
+
+    /// Handlers running or queued now.
+    pub fn busy_handlers(&self) -> usize {
+        self.inner.ctx.pool.busy()
+    }
+
+    /// Graceful shutdown: stop accepting, tell every client (two-phase
+    /// GOAWAY), let calls in progress finish for up to `grace`, then close
+    /// what is left (its handlers see their calls cancelled). Blocks until
+    /// done; a second call waits for the first.
+    pub fn shutdown(&self, grace: Duration) {
+        let inner = &self.inner;
+        if inner.stopping.swap(true, Ordering::AcqRel) {
+            self.wait();
+            return;
+        }
+        let listeners: Vec<Listener> = lock(&inner.listeners).drain(..).collect();
+        for mut l in listeners {
+            (l.wake)();
+            if let Some(t) = l.thread.take() {
+                let _ = t.join();
+            }
+        }
+        let until = Instant::now() + grace;
+        let conns = inner.live();
+        for c in &conns {
+            let mut g = c.lock();
+            g.conn.shutdown(Instant::now());
+            g.process_events();
+            drop(g);
+            c.wake_writer();
+        }
+        loop {
+            let open = conns.iter().filter(|c| !c.lock().is_closed()).count();
+            if open == 0 || Instant::now() >= until {
+                break;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        for c in &conns {
+            if !c.lock().is_closed() {
+                c.close_transport();
+            }
+        }
+        inner.ctx.pool.shutdown();
+        *lock(&inner.done) = true;
+        inner.done_cv.notify_all();
+    }
+
+    /// Block until [`shutdown`](Self::shutdown) has finished.
+    pub fn wait(&self) {
+        let mut done = lock(&self.inner.done);
+        while !*done {
+            done = self
+                .inner
+                .done_cv
+                .wait(done)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The bounded pool of handler threads a server shares across its
+//! connections.
+//!
+//! At most `max_threads` handlers run at once; threads are started on
+//! demand and end after a minute idle. When all are busy a new call waits
+//! in a queue of at most `queue` calls for at most `queue_timeout`; a call
+//! that finds the queue full, or waits longer, is answered
+//! RESOURCE_EXHAUSTED. Nothing here grows without a bound.
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use grpc_sansio::grpc::Status;
+
+use super::ServerInterceptor;
+use super::handler::{Handler, ServerCall};
+
+const IDLE_EXIT: Duration = Duration::from_secs(60);
+
+/// A call for a handler thread.
+pub(crate) struct Job {
+    pub(crate) call: ServerCall,
+    pub(crate) handler: Handler,
+    pub(crate) interceptors: Arc<[ServerInterceptor]>,
+}
+
+impl Job {
+    fn run(self) {
+        let Job {
+            mut call,
+            handler,
+            interceptors,
+        } = self;
+        // A panicking handler ends its call with UNKNOWN (the call's drop
+        // does it) and leaves the thread usable.
+        let _ = catch_unwind(AssertUnwindSafe(move || {
+            for i in interceptors.iter() {
+                if let Err(status) = i(call.head_mut()) {
+                    call.finish(status);
+                    return;
+                }
+            }
+            handler.run(call)
+        }));
+    }
+
+    fn reject(self) {
+        self.call
+            .finish_now(Status::resource_exhausted("server handler pool exhausted"));
+    }
+}
+
+struct PoolState {
+    queue: VecDeque<(Box<Job>, Instant)>,
+    threads: usize,
+    idle: usize,
+    expiry_thread: bool,
+    shutdown: bool,
+}
+
+pub(crate) struct Pool {
+    state: Mutex<PoolState>,
+    work: Condvar,
+    expiry: Condvar,
+    max_threads: usize,
+    max_queue: usize,
+    queue_timeout: Duration,
+}
+
+impl Pool {
+    pub(crate) fn new(max_threads: usize, max_queue: usize, queue_timeout: Duration) -> Arc<Self> {
+        Arc::new(Pool {
+            state: Mutex::new(PoolState {
+                queue: VecDeque::new(),
+                threads: 0,
+                idle: 0,
+                expiry_thread: false,
+                shutdown: false,
+            }),
+            work: Condvar::new(),
+            expiry: Condvar::new(),
+            max_threads: max_threads.max(1),
+            max_queue,
+            queue_timeout,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Handlers running or waiting now.
+    pub(crate) fn busy(&self) -> usize {
+        let st = self.lock();
+        st.threads - st.idle + st.queue.len()
+    }
+
+    /// Hand `job` to a thread. Never blocks. `Err` gives the job back when
+    /// it cannot run (pool and queue full, or shut down): the caller
+    /// answers it.
+    pub(crate) fn submit(self: &Arc<Self>, job: Box<Job>) -> Result<(), Box<Job>> {
+        let mut st = self.lock();
+        if st.shutdown {
+            return Err(job);
+        }
+        let expires = Instant::now() + self.queue_timeout;
+        if st.queue.len() < st.idle {
+            st.queue.push_back((job, expires));
+            self.work.notify_one();
+            return Ok(());
+        }
+        if st.threads < self.max_threads {
+            st.threads += 1;
+            drop(st);
+            let pool = Arc::clone(self);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Box<Job>>(1);
+            let spawned = thread::Builder::new()
+                .name("grpc-handler".to_string())
+                .spawn(move || {
+                    if let Ok(job) = rx.recv() {
+                        job.run();
+                    }
+                    pool.worker();
+                });
+            return match spawned {
+                Ok(_) => {
+                    // The receiver is alive: the send cannot fail.
+                    let _ = tx.send(job);
+                    Ok(())
+                }
+                Err(_) => {
+                    self.lock().threads -= 1;
+                    Err(job)
+                }
+            };
+        }
+        if st.queue.len() >= self.max_queue || self.queue_timeout.is_zero() {
+            return Err(job);
+        }
+        st.queue.push_back((job, expires));
+        if !st.expiry_thread {
+            let pool = Arc::clone(self);
+            if thread::Builder::new()
+                .name("grpc-handler-queue".to_string())
+                .spawn(move || pool.expire())
+                .is_ok()
+            {
+                st.expiry_thread = true;
+            }
+        }
+        self.expiry.notify_one();
+        Ok(())
+    }
+
+    fn worker(&self) {
+        let mut st = self.lock();
+        loop {
+            if let Some((job, expires)) = st.queue.pop_front() {
+                drop(st);
+                if Instant::now() > expires {
+                    job.reject();
+                } else {
+                    job.run();
+                }
+                st = self.lock();
+                continue;
+            }
+            if st.shutdown {
+                break;
+            }
+            st.idle += 1;
+            let (g, timeout) = self
+                .work
+                .wait_timeout(st, IDLE_EXIT)
+                .unwrap_or_else(PoisonError::into_inner);
+            st = g;
+            st.idle -= 1;
+            if timeout.timed_out() && st.queue.is_empty() {
+                break;
+            }
+        }
+        st.threads -= 1;
+    }
+
+    /// Answer queued calls that waited too long.
+    fn expire(&self) {
+        let mut st = self.lock();
+        loop {
+            let now = Instant::now();
+            let mut expired = Vec::new();
+            while st.queue.front().is_some_and(|(_, e)| *e <= now) {
+                if let Some((job, _)) = st.queue.pop_front() {
+                    expired.push(job);
+                }
+            }
+            if !expired.is_empty() {
+                drop(st);
+                for job in expired {
+                    job.reject();
+                }
+                st = self.lock();
+                continue;
+            }
+            if st.shutdown && st.queue.is_empty() {
+                st.expiry_thread = false;
+                return;
+            }
+            let next = st.queue.front().map(|(_, e)| *e);
+            st = match next {
+                Some(at) => {
+                    self.expiry
+                        .wait_timeout(st, at.saturating_duration_since(now))
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+                None => self.expiry.wait(st).unwrap_or_else(PoisonError::into_inner),
+            };
+        }
+    }
+
+    /// Stop taking calls; idle threads end; queued calls are refused.
+    pub(crate) fn shutdown(&self) {
+        let mut st = self.lock();
+        st.shutdown = true;
+        let queued: Vec<Box<Job>> = st.queue.drain(..).map(|(j, _)| j).collect();
+        drop(st);
+        self.work.notify_all();
+        self.expiry.notify_all();
+        for job in queued {
+            job.reject();
+        }
+    }
+}

@@ -1,0 +1,448 @@
+//! The blocking adapter against itself over 127.0.0.1 and in memory: the
+//! four call kinds, metadata both ways, status with details, deadlines,
+//! cancellation, compression, interceptors, unknown methods and the
+//! handler-pool bound.
+
+#[path = "support/blocking.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use grpc_sansio_blocking::{
+    BytesCodec, CallKind, CallOptions, Channel, Code, MetadataMap, Server, Status,
+};
+use support::{Seen, b, opts, serve, serve_with, within};
+
+#[test]
+fn unary_with_metadata_both_ways() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = svc.channel();
+        let mut md = MetadataMap::new();
+        md.insert("x-echo", "hello there").unwrap();
+        md.insert_bin("x-bin-bin", Bytes::from_static(&[0, 1, 2, 0xfe]))
+            .unwrap();
+        let r = ch
+            .unary(
+                "/test.Echo/Unary",
+                BytesCodec,
+                &b("ping"),
+                opts().metadata(md),
+            )
+            .expect("unary");
+        assert_eq!(r.message, b("ping"));
+        assert_eq!(r.metadata.get("x-echo-back"), Some("hello there"));
+        assert_eq!(
+            r.metadata.get_bin("x-bin-back-bin").map(|b| &b[..]),
+            Some(&[0u8, 1, 2, 0xfe][..])
+        );
+        assert_eq!(r.trailers.get("x-trailer"), Some("done"));
+        assert_eq!(
+            r.trailers.get_bin("x-trailer-bin").map(|b| &b[..]),
+            Some(&[0u8, 0xff][..])
+        );
+    });
+}
+
+#[test]
+fn status_with_message_details_and_trailers() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = svc.channel();
+        let err = ch
+            .unary("/test.Echo/Fail", BytesCodec, &b("x"), opts())
+            .expect_err("fails");
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert_eq!(err.message(), "bad thing: ü");
+        assert_eq!(&err.details()[..], &[8, 3]);
+        // Trailers through the call handle.
+        let call = ch
+            .call("/test.Echo/Fail", CallKind::Unary, BytesCodec, opts())
+            .unwrap();
+        call.send(&b("x")).unwrap();
+        call.close_send().unwrap();
+        let (status, trailers) = call.finish();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(trailers.get("x-why"), Some("because"));
+    });
+}
+
+#[test]
+fn server_streaming_is_a_blocking_iterator() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = svc.channel();
+        let got: Vec<Bytes> = ch
+            .server_streaming("/test.Echo/Count", BytesCodec, &b("100"), opts())
+            .unwrap()
+            .collect::<Result<_, Status>>()
+            .unwrap();
+        assert_eq!(got.len(), 100);
+        assert_eq!(got[0], b("0"));
+        assert_eq!(got[99], b("99"));
+        // An error status ends the iteration with one Err.
+        let mut s = ch
+            .server_streaming("/test.Echo/Count", BytesCodec, &b("nope"), opts())
+            .unwrap();
+        let e = s.next().unwrap().unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument);
+        assert!(s.next().is_none());
+    });
+}
+
+#[test]
+fn client_streaming_from_iterator_and_from_handle() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = svc.channel();
+        let r = ch
+            .client_streaming(
+                "/test.Echo/Concat",
+                BytesCodec,
+                ["a", "b", "c"].map(b),
+                opts(),
+            )
+            .unwrap();
+        assert_eq!(r.message, b("a,b,c"));
+        let call = ch
+            .call(
+                "/test.Echo/Concat",
+                CallKind::ClientStreaming,
+                BytesCodec,
+                opts(),
+            )
+            .unwrap();
+        for i in 0..50 {
+            call.send(&b(&i.to_string())).unwrap();
+        }
+        call.close_send().unwrap();
+        let r = call.response().unwrap();
+        let expect: Vec<String> = (0..50).map(|i| i.to_string()).collect();
+        assert_eq!(r.message, b(&expect.join(",")));
+    });
+}
+
+#[test]
+fn bidi_from_two_threads_with_large_messages() {
+    within(Duration::from_secs(30), || {
+        let svc = serve();
+        let ch = svc.channel();
+        let call = ch
+            .bidi_streaming("/test.Echo/Echo", BytesCodec, opts())
+            .unwrap();
+        let (tx, rx) = call.split();
+        // 64 messages of 256 KiB: 16 MiB each way, far past the windows,
+        // so flow control and Blocked/Writable are exercised.
+        let sender = std::thread::spawn(move || {
+            for i in 0..64u8 {
+                tx.send(&Bytes::from(vec![i; 256 << 10])).unwrap();
+            }
+            tx.close().unwrap();
+        });
+        let mut n = 0u8;
+        for m in rx {
+            let m = m.unwrap();
+            assert_eq!(m.len(), 256 << 10);
+            assert!(m.iter().all(|&x| x == n));
+            n += 1;
+        }
+        assert_eq!(n, 64);
+        sender.join().unwrap();
+    });
+}
+
+#[test]
+fn deadline_exceeded_on_both_sides() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = svc.channel();
+        let start = Instant::now();
+        let err = ch
+            .unary(
+                "/test.Echo/Sleep",
+                BytesCodec,
+                &b("3000"),
+                CallOptions::new().timeout(Duration::from_millis(200)),
+            )
+            .expect_err("deadline");
+        let took = start.elapsed();
+        assert_eq!(err.code(), Code::DeadlineExceeded);
+        assert!(took < Duration::from_millis(1500), "took {took:?}");
+        // The handler saw its call end (the server's own deadline timer).
+        let seen = svc
+            .next_seen(Duration::from_secs(3))
+            .expect("handler report");
+        assert!(
+            matches!(seen, Seen::Cancelled(ref m, _) if m == "Sleep"),
+            "{seen:?}"
+        );
+        // The server saw the deadline.
+        let r = ch
+            .unary("/test.Echo/Info", BytesCodec, &b(""), opts())
+            .unwrap();
+        assert!(String::from_utf8_lossy(&r.message).contains("deadline=true"));
+    });
+}
+
+#[test]
+fn dropping_a_stream_cancels_the_call_on_the_server() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = svc.channel();
+        let mut s = ch
+            .server_streaming("/test.Echo/Hang", BytesCodec, &b(""), opts())
+            .unwrap();
+        assert_eq!(s.next().unwrap().unwrap(), b("first"));
+        let dropped = Instant::now();
+        drop(s);
+        let seen = svc
+            .next_seen(Duration::from_secs(3))
+            .expect("handler report");
+        match seen {
+            // RST_STREAM CANCEL is code 8.
+            Seen::Cancelled(m, why) => {
+                assert_eq!(m, "Hang");
+                assert!(why.contains("(8)"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(dropped.elapsed() < Duration::from_secs(2));
+        // The connection is still fine.
+        let r = ch.unary("/test.Echo/Unary", BytesCodec, &b("after"), opts());
+        assert_eq!(r.unwrap().message, b("after"));
+    });
+}
+
+#[test]
+fn explicit_cancel_ends_the_call_with_cancelled() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = svc.channel();
+        let call = ch
+            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
+            .unwrap();
+        call.send(&b("3000")).unwrap();
+        call.close_send().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        call.cancel();
+        let (status, _) = call.finish();
+        assert_eq!(status.code(), Code::Cancelled);
+        let seen = svc
+            .next_seen(Duration::from_secs(3))
+            .expect("handler report");
+        assert!(matches!(seen, Seen::Cancelled(..)), "{seen:?}");
+    });
+}
+
+#[test]
+fn gzip_both_ways() {
+    within(Duration::from_secs(20), || {
+        let svc = serve_with(Server::builder().send_compression("gzip"));
+        let ch = svc.channel();
+        let r = ch
+            .unary(
+                "/test.Echo/Info",
+                BytesCodec,
+                &Bytes::from(vec![b'z'; 10_000]),
+                opts().compression("gzip"),
+            )
+            .unwrap();
+        let text = String::from_utf8_lossy(&r.message).into_owned();
+        assert!(text.starts_with("encoding=gzip;"), "{text}");
+        // A large compressible echo, compressed both ways.
+        let big = Bytes::from(vec![b'a'; 1 << 20]);
+        let r = ch
+            .unary(
+                "/test.Echo/Unary",
+                BytesCodec,
+                &big,
+                opts().compression("gzip"),
+            )
+            .unwrap();
+        assert_eq!(r.message, big);
+    });
+}
+
+#[test]
+fn unknown_method_is_unimplemented() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = svc.channel();
+        let e = ch
+            .unary("/test.Echo/Nope", BytesCodec, &b(""), opts())
+            .unwrap_err();
+        assert_eq!(e.code(), Code::Unimplemented);
+        assert_eq!(e.message(), "unknown method Nope for service test.Echo");
+        let e = ch
+            .unary("/other.Svc/X", BytesCodec, &b(""), opts())
+            .unwrap_err();
+        assert_eq!(e.code(), Code::Unimplemented);
+    });
+}
+
+#[test]
+fn interceptors_on_both_sides() {
+    within(Duration::from_secs(20), || {
+        let svc =
+            serve_with(Server::builder().interceptor(
+                |head| match head.metadata.get("authorization") {
+                    Some("Bearer good") => {
+                        head.metadata.insert("x-echo", "from interceptor").unwrap();
+                        Ok(())
+                    }
+                    _ => Err(Status::unauthenticated("no token")),
+                },
+            ));
+        let plain = svc.channel();
+        let e = plain
+            .unary("/test.Echo/Unary", BytesCodec, &b("x"), opts())
+            .unwrap_err();
+        assert_eq!(e.code(), Code::Unauthenticated);
+        assert_eq!(e.message(), "no token");
+        let authed = Channel::builder(&svc.target())
+            .interceptor(|path, md| {
+                if path.ends_with("/Fail") {
+                    return Err(Status::permission_denied("client says no"));
+                }
+                md.insert("authorization", "Bearer good").unwrap();
+                Ok(())
+            })
+            .build_lazy()
+            .unwrap();
+        let r = authed
+            .unary("/test.Echo/Unary", BytesCodec, &b("x"), opts())
+            .unwrap();
+        assert_eq!(r.metadata.get("x-echo-back"), Some("from interceptor"));
+        let e = authed
+            .unary("/test.Echo/Fail", BytesCodec, &b("x"), opts())
+            .unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied);
+    });
+}
+
+#[test]
+fn default_metadata_and_user_agent() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let mut md = MetadataMap::new();
+        md.insert("x-echo", "default").unwrap();
+        let ch = Channel::builder(&svc.target())
+            .default_metadata(md)
+            .user_agent("test-agent/1")
+            .build_lazy()
+            .unwrap();
+        let r = ch
+            .unary("/test.Echo/Unary", BytesCodec, &b("x"), opts())
+            .unwrap();
+        assert_eq!(r.metadata.get("x-echo-back"), Some("default"));
+    });
+}
+
+#[test]
+fn full_pool_answers_resource_exhausted() {
+    within(Duration::from_secs(20), || {
+        let svc = serve_with(
+            Server::builder()
+                .max_handlers(1)
+                .handler_queue(0, Duration::ZERO),
+        );
+        let ch = svc.channel();
+        let busy = ch
+            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
+            .unwrap();
+        busy.send(&b("1000")).unwrap();
+        busy.close_send().unwrap();
+        // Wait until the handler runs.
+        let start = Instant::now();
+        while svc.server.busy_handlers() == 0 && start.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let e = ch
+            .unary("/test.Echo/Unary", BytesCodec, &b("x"), opts())
+            .unwrap_err();
+        assert_eq!(e.code(), Code::ResourceExhausted);
+        assert_eq!(busy.response().unwrap().message, b("slept"));
+    });
+}
+
+#[test]
+fn queued_call_waits_for_a_free_handler_within_the_bound() {
+    within(Duration::from_secs(20), || {
+        let svc = serve_with(
+            Server::builder()
+                .max_handlers(1)
+                .handler_queue(4, Duration::from_secs(5)),
+        );
+        let ch = svc.channel();
+        let busy = ch
+            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
+            .unwrap();
+        busy.send(&b("300")).unwrap();
+        busy.close_send().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let r = ch
+            .unary("/test.Echo/Unary", BytesCodec, &b("queued"), opts())
+            .unwrap();
+        assert_eq!(r.message, b("queued"));
+        // And a queue wait longer than the bound is refused.
+        let svc2 = serve_with(
+            Server::builder()
+                .max_handlers(1)
+                .handler_queue(4, Duration::from_millis(100)),
+        );
+        let ch2 = svc2.channel();
+        let busy2 = ch2
+            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
+            .unwrap();
+        busy2.send(&b("1000")).unwrap();
+        busy2.close_send().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let start = Instant::now();
+        let e = ch2
+            .unary("/test.Echo/Unary", BytesCodec, &b("late"), opts())
+            .unwrap_err();
+        assert_eq!(e.code(), Code::ResourceExhausted);
+        assert!(start.elapsed() < Duration::from_millis(800));
+    });
+}
+
+#[cfg(unix)]
+#[test]
+fn in_memory_pair_serves_all_kinds() {
+    within(Duration::from_secs(20), || {
+        let (tx, _rx) = std::sync::mpsc::channel();
+        let server = Server::builder().build(support::router(tx));
+        let ch = server.in_memory_channel().build_lazy().unwrap();
+        let r = ch
+            .unary("/test.Echo/Info", BytesCodec, &b(""), opts())
+            .unwrap();
+        assert!(String::from_utf8_lossy(&r.message).ends_with("peer=in-memory"));
+        let n = ch
+            .server_streaming("/test.Echo/Count", BytesCodec, &b("5"), opts())
+            .unwrap()
+            .count();
+        assert_eq!(n, 5);
+        server.shutdown(Duration::from_millis(200));
+    });
+}
+
+#[cfg(unix)]
+#[test]
+fn unix_socket_transport() {
+    within(Duration::from_secs(20), || {
+        let (tx, _rx) = std::sync::mpsc::channel();
+        let server = Server::builder().build(support::router(tx));
+        let dir = std::env::temp_dir().join(format!("grpc-blocking-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.sock");
+        server.bind_unix(&path).unwrap();
+        let ch = Channel::connect(&format!("unix:{}", path.display())).unwrap();
+        let r = ch
+            .unary("/test.Echo/Unary", BytesCodec, &b("over unix"), opts())
+            .unwrap();
+        assert_eq!(r.message, b("over unix"));
+        server.shutdown(Duration::from_millis(200));
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}

@@ -1,0 +1,207 @@
+//! Connection lifecycle of the blocking adapter: graceful shutdown with a
+//! call in flight, the grace period running out, reconnecting after the
+//! server restarts, wait-for-ready, and channel states.
+
+#[path = "support/blocking.rs"]
+mod support;
+
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use grpc_sansio_blocking::{
+    BackoffConfig, BytesCodec, CallKind, CallOptions, Channel, Code, ConnectivityState, Server,
+};
+use support::{Seen, b, opts, router, serve, within};
+
+#[test]
+fn graceful_shutdown_lets_an_in_flight_call_finish() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = svc.channel();
+        let call = ch
+            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
+            .unwrap();
+        call.send(&b("500")).unwrap();
+        call.close_send().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let server = svc.server.clone();
+        let start = Instant::now();
+        let stopper = std::thread::spawn(move || server.shutdown(Duration::from_secs(5)));
+        // The call in flight completes normally.
+        let r = call.response().expect("in-flight call finishes");
+        assert_eq!(r.message, b("slept"));
+        stopper.join().unwrap();
+        let took = start.elapsed();
+        assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
+        assert_eq!(svc.server.connections(), 0);
+        // New calls cannot reach it.
+        let e = ch
+            .unary("/test.Echo/Unary", BytesCodec, &b("x"), opts())
+            .unwrap_err();
+        assert_eq!(e.code(), Code::Unavailable);
+    });
+}
+
+#[test]
+fn shutdown_cancels_what_outlives_the_grace_period() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = svc.channel();
+        let call = ch
+            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
+            .unwrap();
+        call.send(&b("5000")).unwrap();
+        call.close_send().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let start = Instant::now();
+        svc.server.shutdown(Duration::from_millis(300));
+        assert!(start.elapsed() < Duration::from_secs(2));
+        let e = call.response().unwrap_err();
+        assert_eq!(e.code(), Code::Unavailable);
+        let seen = svc.next_seen(Duration::from_secs(2)).expect("report");
+        assert!(matches!(seen, Seen::Cancelled(..)), "{seen:?}");
+    });
+}
+
+#[test]
+fn reconnects_after_the_server_restarts() {
+    within(Duration::from_secs(30), || {
+        let (tx, _rx) = mpsc::channel();
+        let server = Server::builder().build(router(tx));
+        let addr = server.bind("127.0.0.1:0").unwrap();
+        let ch = Channel::builder(&format!("http://{addr}"))
+            .backoff(BackoffConfig::default().with_base_delay(Duration::from_millis(50)))
+            .build_lazy()
+            .unwrap();
+        assert_eq!(ch.state(), ConnectivityState::Idle);
+        let r = ch.unary("/test.Echo/Unary", BytesCodec, &b("one"), opts());
+        assert_eq!(r.unwrap().message, b("one"));
+        assert_eq!(ch.state(), ConnectivityState::Ready);
+        server.shutdown(Duration::from_millis(500));
+        // The connection is gone: the channel notices.
+        let start = Instant::now();
+        while ch.state() == ConnectivityState::Ready && start.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(ch.state(), ConnectivityState::Idle);
+        // Without a server a call fails fast with UNAVAILABLE...
+        let e = ch
+            .unary("/test.Echo/Unary", BytesCodec, &b("x"), opts())
+            .unwrap_err();
+        assert_eq!(e.code(), Code::Unavailable);
+        assert_eq!(ch.state(), ConnectivityState::TransientFailure);
+        // ...and with wait-for-ready it waits through the backoff until the
+        // server is back on the same port.
+        let (tx2, _rx2) = mpsc::channel();
+        let restart = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            let server = Server::builder().build(router(tx2));
+            let listener = TcpListener::bind(addr).expect("rebind the same port");
+            server.serve_listener(listener).unwrap();
+            server
+        });
+        let r = ch.unary(
+            "/test.Echo/Unary",
+            BytesCodec,
+            &b("two"),
+            opts().wait_for_ready(true),
+        );
+        assert_eq!(r.unwrap().message, b("two"));
+        assert_eq!(ch.state(), ConnectivityState::Ready);
+        restart.join().unwrap().shutdown(Duration::from_millis(200));
+    });
+}
+
+#[test]
+fn wait_for_ready_respects_the_deadline() {
+    within(Duration::from_secs(20), || {
+        // A port with nothing listening.
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let ch = Channel::builder(&format!("http://{addr}"))
+            .backoff(BackoffConfig::default().with_base_delay(Duration::from_millis(50)))
+            .build_lazy()
+            .unwrap();
+        let start = Instant::now();
+        let e = ch
+            .unary(
+                "/test.Echo/Unary",
+                BytesCodec,
+                &b("x"),
+                CallOptions::new()
+                    .timeout(Duration::from_millis(400))
+                    .wait_for_ready(true),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), Code::DeadlineExceeded);
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(380) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+        assert!(Channel::connect(&format!("http://{addr}")).is_err());
+    });
+}
+
+#[test]
+fn closing_the_channel() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = svc.channel();
+        assert_eq!(ch.ready(Duration::from_secs(5)), ConnectivityState::Ready);
+        let other = ch.clone();
+        ch.close();
+        assert_eq!(other.state(), ConnectivityState::Shutdown);
+        let e = other
+            .unary("/test.Echo/Unary", BytesCodec, &b("x"), opts())
+            .unwrap_err();
+        assert_eq!(e.code(), Code::Unavailable);
+        // The server sees the connection go.
+        let start = Instant::now();
+        while svc.server.connections() > 0 && start.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(svc.server.connections(), 0);
+    });
+}
+
+#[test]
+fn settings_timeout_fires_without_an_async_runtime() {
+    within(Duration::from_secs(20), || {
+        // A peer that accepts and reads but never speaks HTTP/2.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let silent = std::thread::spawn(move || {
+            use std::io::Read;
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+            }
+        });
+        let ch = Channel::builder(&format!("http://{addr}"))
+            .core_config(|c| c.h2.settings_timeout = Duration::from_millis(300))
+            .build_lazy()
+            .unwrap();
+        let start = Instant::now();
+        // No deadline: only the SETTINGS timer can end this call.
+        let e = ch
+            .unary("/test.Echo/Unary", BytesCodec, &b("x"), CallOptions::new())
+            .unwrap_err();
+        let took = start.elapsed();
+        assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+        assert!(
+            took >= Duration::from_millis(280) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
+        // The channel drops the dead connection and makes a new one next.
+        assert_ne!(ch.state(), ConnectivityState::Ready);
+        silent.join().unwrap();
+    });
+}
