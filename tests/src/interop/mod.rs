@@ -8,6 +8,8 @@
 //! The `interop-client` and `interop-server` binaries and the matrix test
 //! (`tests/tests/interop_matrix.rs`) are built from these.
 
+pub mod bind_blocking;
+pub mod bind_tokio;
 pub mod cases;
 pub mod flags;
 pub mod pb;
