@@ -3,11 +3,13 @@
 //! binding (`bind_tokio`, `bind_blocking`) only moves messages and
 //! metadata and sleeps where [`Reply::delay`] says.
 //!
-//! What this server cannot do: compress one response and not the next
-//! (the core compresses per call, not per message) or compress on demand
-//! per call through the adapters' server API. Responses therefore go out
-//! uncompressed whatever `response_compressed` asks; peer clients cannot
-//! see the flag either, so the server_compressed_* cases check sizes only.
+//! What this server cannot do yet: compress one response of a call and
+//! not the next (the core compresses per call, not per message). The
+//! blocking binding compresses a unary response when `response_compressed`
+//! asks (the adapter sets compression per call); the tokio adapter only has
+//! a server-wide setting, so its binding sends responses uncompressed. No
+//! client in the matrix can see the flag, so the server_compressed_* cases
+//! check sizes only.
 
 use std::time::Duration;
 
