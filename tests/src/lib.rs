@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 pub mod by_hand;
 pub mod demo;
+pub mod interop;
 pub mod peer;
 pub mod tap;
 

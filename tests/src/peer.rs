@@ -89,6 +89,54 @@ pub fn python_with(modules: &[&str]) -> Option<PathBuf> {
     None
 }
 
+/// The environment variable naming the `node_modules` folder that holds
+/// `@grpc/grpc-js` and `@grpc/proto-loader`.
+pub const NODE_MODULES_ENV: &str = "GRPC_SANSIO_NODE_MODULES";
+
+/// The `node_modules` of the grpc-js peers: `$GRPC_SANSIO_NODE_MODULES` if
+/// set, else `target/node-peers/node_modules` (where `.ci/install-peers`
+/// puts them).
+pub fn node_modules_path() -> PathBuf {
+    match std::env::var_os(NODE_MODULES_ENV) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => workspace_root().join("target/node-peers/node_modules"),
+    }
+}
+
+/// `node`, if it runs and can load every package in `packages` from
+/// [`node_modules_path`]; otherwise skipped or failed exactly as
+/// [`python_with`] does. Returns the node_modules folder to pass on in
+/// [`NODE_MODULES_ENV`].
+pub fn node_with(packages: &[&str]) -> Option<PathBuf> {
+    let modules = node_modules_path();
+    let script: String = packages
+        .iter()
+        .map(|p| format!("require({:?});\n", modules.join(p).display().to_string()))
+        .collect();
+    let ok = Command::new("node")
+        .arg("-e")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return Some(modules);
+    }
+    let names = packages.join(", ");
+    let require = std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1");
+    if require {
+        panic!(
+            "{REQUIRE_ENV}=1 but node cannot load {names} from {}; run .ci/install-peers \
+             (or point {NODE_MODULES_ENV} at a node_modules that has them)",
+            modules.display()
+        );
+    }
+    eprintln!("skipped: node {names} not installed; run .ci/install-peers");
+    None
+}
+
 /// A peer script running as a child process. Its stdout and stderr are
 /// collected line by line; it is killed when dropped.
 #[derive(Debug)]
@@ -162,6 +210,35 @@ impl PeerProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
+        let stdout = lines_of(child.stdout.take().expect("piped stdout"));
+        let stderr = lines_of(child.stderr.take().expect("piped stderr"));
+        Ok(PeerProcess {
+            child,
+            stdout,
+            stderr,
+            out_lines: Vec::new(),
+        })
+    }
+
+    /// Run any program (node, one of our binaries) the same way: stdout
+    /// and stderr collected line by line, killed when dropped.
+    pub fn spawn_program(
+        program: &Path,
+        args: &[&str],
+        cwd: &Path,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> io::Result<Self> {
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .current_dir(cwd)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn()?;
         let stdout = lines_of(child.stdout.take().expect("piped stdout"));
         let stderr = lines_of(child.stderr.take().expect("piped stderr"));
         Ok(PeerProcess {
