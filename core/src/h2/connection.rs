@@ -1,7 +1,7 @@
 //! The HTTP/2 connection: its state, its public actions, its timers.
 //! Frame handling lives in `recv.rs`, output scheduling in `send.rs`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -10,7 +10,7 @@ use super::config::Config;
 use super::error::{ConnectionError, Initiator, SendError};
 use super::event::Event;
 use super::flow::{DEFAULT_WINDOW, RecvFlow, Window};
-use super::idmap::IdMap;
+use super::idmap::{FastMap, IdMap};
 use super::limits::RateCounter;
 use super::stream::{Outbound, State, Stream};
 use crate::frame::{self, FrameDecoder, GoAway, Ping, Reason, RstStream, Settings, StreamId};
@@ -140,7 +140,7 @@ pub struct Connection {
     pub(crate) hpack_dec: hpack::Decoder,
     pub(crate) hpack_enc: hpack::Encoder,
     pub(crate) streams: IdMap<Stream>,
-    pub(crate) closed: HashMap<u32, CloseKind>,
+    pub(crate) closed: FastMap<u32, CloseKind>,
     pub(crate) closed_order: VecDeque<u32>,
     /// Next identifier for a stream we open (client: odd).
     pub(crate) next_local_id: u32,
@@ -216,7 +216,7 @@ impl Connection {
             hpack_dec,
             hpack_enc: hpack::Encoder::new(),
             streams: IdMap::default(),
-            closed: HashMap::new(),
+            closed: FastMap::default(),
             closed_order: VecDeque::new(),
             next_local_id: 1,
             last_peer_id: 0,
