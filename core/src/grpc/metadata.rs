@@ -461,6 +461,18 @@ impl MetadataMap {
         }
     }
 
+    /// [`to_wire`](Self::to_wire) straight into a header list.
+    pub(crate) fn to_fields(&self, out: &mut Vec<crate::hpack::HeaderField>) {
+        out.reserve(self.entries.len());
+        for (k, v) in &self.entries {
+            out.push(crate::hpack::HeaderField {
+                name: k.name.clone(),
+                value: v.to_wire(),
+                sensitive: false,
+            });
+        }
+    }
+
     /// Applies one received header field.
     ///
     /// Reserved names are reported as [`Received::Reserved`] and not
