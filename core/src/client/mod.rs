@@ -215,7 +215,7 @@ enum Held {
 }
 
 struct ClientCall {
-    path: String,
+    path: Bytes,
     options: CallOptions,
     stream: Option<StreamId>,
     send_compressor: Arc<dyn Compressor>,
@@ -230,6 +230,7 @@ struct ClientCall {
 pub struct ClientConnection {
     h2: h2::Connection,
     config: ClientConfig,
+    request_constants: response::RequestConstants,
     calls: FastMap<u64, ClientCall>,
     by_stream: FastMap<u32, u64>,
     pending: VecDeque<u64>,
@@ -258,6 +259,7 @@ impl ClientConnection {
     pub fn new(config: ClientConfig, now: Instant) -> Self {
         ClientConnection {
             h2: h2::Connection::client(config.h2.clone(), now),
+            request_constants: response::RequestConstants::new(&config),
             config,
             calls: FastMap::default(),
             by_stream: FastMap::default(),
@@ -405,7 +407,7 @@ impl ClientConnection {
         self.calls.insert(
             id,
             ClientCall {
-                path: path.to_string(),
+                path: Bytes::copy_from_slice(path.as_bytes()),
                 options,
                 stream: None,
                 send_compressor,
@@ -572,7 +574,7 @@ impl ClientConnection {
                 continue;
             };
             let fields = response::request_fields(
-                &self.config,
+                &self.request_constants,
                 &c.path,
                 &c.options,
                 c.send_compressor.name(),
