@@ -177,7 +177,7 @@ pub struct Connection {
     pub(crate) shutdown: Shutdown,
     pub(crate) rtt: Option<Duration>,
     /// Scratch buffer for HPACK output.
-    pub(crate) scratch: BytesMut,
+    pub(crate) scratch: Vec<u8>,
     /// Pending bytes of a canned HTTP/1.1 answer (server, wrong protocol).
     pub(crate) http1_answer: Option<Bytes>,
 }
@@ -248,7 +248,7 @@ impl Connection {
             goaway_received: None,
             shutdown: Shutdown::None,
             rtt: None,
-            scratch: BytesMut::new(),
+            scratch: Vec::new(),
             http1_answer: None,
             config,
         }

@@ -73,7 +73,7 @@ impl Connection {
                 let fields = std::mem::take(fields);
                 s.queue.pop_front();
                 self.scratch.clear();
-                self.hpack_enc.encode(
+                self.hpack_enc.encode_into(
                     fields
                         .iter()
                         .map(|f| (&f.name[..], &f.value[..], f.sensitive)),
