@@ -46,6 +46,7 @@ use crate::grpc::head::USER_AGENT;
 use crate::grpc::message::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE;
 use crate::grpc::metadata::MetadataMap;
 use crate::grpc::{Code, Status};
+use crate::h2::Chunk;
 use crate::h2::{self, ConnectionError, Event, SendError};
 
 /// Settings of a client connection.
@@ -210,7 +211,7 @@ pub enum ClientEvent {
 /// A piece of a call's output held back until its stream exists or its
 /// queue has room.
 enum Held {
-    Message([Bytes; 2]),
+    Message([Chunk; 2]),
     End,
 }
 
@@ -458,7 +459,7 @@ impl ClientConnection {
                     .map_err(|e| map_send(call, e))?;
                 let parts = frame_message(c.send_compressor.as_ref(), message, limit)?;
                 self.h2
-                    .send_data_parts(stream, parts, false)
+                    .send_chunks(stream, parts, false)
                     .map_err(|e| map_send(call, e))
             }
             _ => {
@@ -617,7 +618,7 @@ impl ClientConnection {
             let r = match &item {
                 Held::Message(parts) => {
                     let n = parts[0].len() + parts[1].len();
-                    let r = self.h2.send_data_parts(stream, parts.clone(), false);
+                    let r = self.h2.send_chunks(stream, parts.clone(), false);
                     if r.is_ok() {
                         c.held_bytes -= n;
                     }

@@ -12,7 +12,7 @@ use super::event::Event;
 use super::flow::{DEFAULT_WINDOW, RecvFlow, Window};
 use super::idmap::{FastMap, IdMap};
 use super::limits::RateCounter;
-use super::stream::{Outbound, State, Stream};
+use super::stream::{Chunk, Outbound, State, Stream};
 use crate::frame::{self, FrameDecoder, GoAway, Ping, Reason, RstStream, Settings, StreamId};
 use crate::hpack::{self, HeaderField};
 
@@ -421,9 +421,20 @@ impl Connection {
         parts: [Bytes; N],
         end_stream: bool,
     ) -> Result<(), SendError> {
+        self.send_chunks(stream, parts.map(Chunk::Shared), end_stream)
+    }
+
+    /// [`send_data_parts`](Self::send_data_parts) for pieces some of which
+    /// may be held inline.
+    pub(crate) fn send_chunks<const N: usize>(
+        &mut self,
+        stream: StreamId,
+        parts: [Chunk; N],
+        end_stream: bool,
+    ) -> Result<(), SendError> {
         let limit = self.config.max_send_buffer;
         let s = self.writable_stream(stream)?;
-        let total: usize = parts.iter().map(Bytes::len).sum();
+        let total: usize = parts.iter().map(Chunk::len).sum();
         if total == 0 && !end_stream {
             return Ok(());
         }

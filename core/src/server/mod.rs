@@ -378,7 +378,7 @@ impl ServerConnection {
             self.config.max_send_message_size,
         )?;
         self.h2
-            .send_data_parts(c.stream, parts, false)
+            .send_chunks(c.stream, parts, false)
             .map_err(|e| map_send(call, e))
     }
 
