@@ -10,6 +10,7 @@ use bytes::Bytes;
 use crate::grpc::compression::{Compressor, compress_message, decompress_message};
 use crate::grpc::message::{MessageDecoder, PREFIX_LEN, encode_prefix};
 use crate::grpc::{Code, Status};
+use crate::h2::Chunk;
 use crate::hpack::HeaderField;
 
 /// A call on one connection: a small copyable handle. Handles are never
@@ -199,13 +200,13 @@ fn clamp(n: usize) -> u32 {
 }
 
 /// A message ready for the wire: compressed if the call compresses, its
-/// 5-byte prefix, and its payload (shared, not copied, when not
-/// compressed).
+/// 5-byte prefix (held inline: no allocation), and its payload (shared,
+/// not copied, when not compressed).
 pub(crate) fn frame_message(
     compressor: &dyn Compressor,
     payload: Bytes,
     limit: usize,
-) -> Result<[Bytes; 2], CallError> {
+) -> Result<[Chunk; 2], CallError> {
     let m =
         compress_message(compressor, payload).map_err(|e| CallError::Compression(e.to_status()))?;
     if m.payload.len() > limit {
@@ -220,7 +221,7 @@ pub(crate) fn frame_message(
             limit,
         })?;
     debug_assert_eq!(prefix.len(), PREFIX_LEN);
-    Ok([Bytes::copy_from_slice(&prefix), m.payload])
+    Ok([Chunk::small(&prefix), Chunk::Shared(m.payload)])
 }
 
 /// A header field from static parts.

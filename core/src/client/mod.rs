@@ -46,6 +46,7 @@ use crate::grpc::head::USER_AGENT;
 use crate::grpc::message::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE;
 use crate::grpc::metadata::MetadataMap;
 use crate::grpc::{Code, Status};
+use crate::h2::Chunk;
 use crate::h2::{self, ConnectionError, Event, SendError};
 
 /// Settings of a client connection.
@@ -210,12 +211,12 @@ pub enum ClientEvent {
 /// A piece of a call's output held back until its stream exists or its
 /// queue has room.
 enum Held {
-    Message([Bytes; 2]),
+    Message([Chunk; 2]),
     End,
 }
 
 struct ClientCall {
-    path: String,
+    path: Bytes,
     options: CallOptions,
     stream: Option<StreamId>,
     send_compressor: Arc<dyn Compressor>,
@@ -230,6 +231,7 @@ struct ClientCall {
 pub struct ClientConnection {
     h2: h2::Connection,
     config: ClientConfig,
+    request_constants: response::RequestConstants,
     calls: FastMap<u64, ClientCall>,
     by_stream: FastMap<u32, u64>,
     pending: VecDeque<u64>,
@@ -258,6 +260,7 @@ impl ClientConnection {
     pub fn new(config: ClientConfig, now: Instant) -> Self {
         ClientConnection {
             h2: h2::Connection::client(config.h2.clone(), now),
+            request_constants: response::RequestConstants::new(&config),
             config,
             calls: FastMap::default(),
             by_stream: FastMap::default(),
@@ -405,7 +408,7 @@ impl ClientConnection {
         self.calls.insert(
             id,
             ClientCall {
-                path: path.to_string(),
+                path: Bytes::copy_from_slice(path.as_bytes()),
                 options,
                 stream: None,
                 send_compressor,
@@ -456,7 +459,7 @@ impl ClientConnection {
                     .map_err(|e| map_send(call, e))?;
                 let parts = frame_message(c.send_compressor.as_ref(), message, limit)?;
                 self.h2
-                    .send_data_parts(stream, parts, false)
+                    .send_chunks(stream, parts, false)
                     .map_err(|e| map_send(call, e))
             }
             _ => {
@@ -572,7 +575,7 @@ impl ClientConnection {
                 continue;
             };
             let fields = response::request_fields(
-                &self.config,
+                &self.request_constants,
                 &c.path,
                 &c.options,
                 c.send_compressor.name(),
@@ -615,7 +618,7 @@ impl ClientConnection {
             let r = match &item {
                 Held::Message(parts) => {
                     let n = parts[0].len() + parts[1].len();
-                    let r = self.h2.send_data_parts(stream, parts.clone(), false);
+                    let r = self.h2.send_chunks(stream, parts.clone(), false);
                     if r.is_ok() {
                         c.held_bytes -= n;
                     }

@@ -5,11 +5,11 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::{CallOptions, ClientConfig};
-use crate::call::{Inbound, field, fields_from_pairs, find};
+use crate::call::{Inbound, field, find};
 use crate::grpc::compression::{
     CompressionRegistry, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, IDENTITY,
 };
-use crate::grpc::head::{content_type, parse_content_type};
+use crate::grpc::head::{APPLICATION_GRPC, content_type, parse_content_type};
 use crate::grpc::metadata::MetadataMap;
 use crate::grpc::status::{GRPC_MESSAGE, GRPC_STATUS, GRPC_STATUS_DETAILS_BIN};
 use crate::grpc::timeout::{GRPC_TIMEOUT, format_timeout};
@@ -25,31 +25,54 @@ pub(crate) fn valid_path(path: &str) -> bool {
     matches!((parts.next(), parts.next(), parts.next()), (Some(s), Some(m), None) if !s.is_empty() && !m.is_empty())
 }
 
+/// The parts of a request head that are the same for every call on a
+/// connection, made once (the configuration does not change).
+pub(crate) struct RequestConstants {
+    scheme: Bytes,
+    authority: Bytes,
+    user_agent: Bytes,
+    accept_encoding: Option<Bytes>,
+}
+
+impl RequestConstants {
+    pub(crate) fn new(config: &ClientConfig) -> Self {
+        RequestConstants {
+            scheme: Bytes::copy_from_slice(config.scheme.as_bytes()),
+            authority: Bytes::copy_from_slice(config.authority.as_bytes()),
+            user_agent: Bytes::copy_from_slice(config.user_agent.as_bytes()),
+            accept_encoding: config.compression.accept_encoding(),
+        }
+    }
+}
+
 /// The request head of a call, built when its stream opens (so that
 /// `grpc-timeout` is what is left of the deadline then).
 pub(crate) fn request_fields(
-    config: &ClientConfig,
-    path: &str,
+    constants: &RequestConstants,
+    path: &Bytes,
     options: &CallOptions,
     encoding: &str,
     now: Instant,
 ) -> Vec<HeaderField> {
-    let authority = options.authority.as_deref().unwrap_or(&config.authority);
-    let mut fields = vec![
+    let authority = match options.authority.as_deref() {
+        Some(a) => Bytes::copy_from_slice(a.as_bytes()),
+        None => constants.authority.clone(),
+    };
+    let content_type = match options.content_subtype.as_deref() {
+        Some(f) if !f.is_empty() => Bytes::from(content_type(Some(f))),
+        _ => Bytes::from_static(APPLICATION_GRPC.as_bytes()),
+    };
+    // Seven fixed fields, up to three optional ones, then the metadata.
+    let mut fields = Vec::with_capacity(10 + options.metadata.len());
+    fields.extend([
         field(":method", "POST"),
-        field(":scheme", Bytes::copy_from_slice(config.scheme.as_bytes())),
-        field(":path", Bytes::copy_from_slice(path.as_bytes())),
-        field(":authority", Bytes::copy_from_slice(authority.as_bytes())),
+        field(":scheme", constants.scheme.clone()),
+        field(":path", path.clone()),
+        field(":authority", authority),
         field("te", "trailers"),
-        field(
-            "content-type",
-            content_type(options.content_subtype.as_deref()),
-        ),
-        field(
-            "user-agent",
-            Bytes::copy_from_slice(config.user_agent.as_bytes()),
-        ),
-    ];
+        field("content-type", content_type),
+        field("user-agent", constants.user_agent.clone()),
+    ]);
     if let Some(deadline) = options.deadline {
         let left = deadline.saturating_duration_since(now);
         fields.push(field(GRPC_TIMEOUT, format_timeout(left)));
@@ -60,12 +83,10 @@ pub(crate) fn request_fields(
             Bytes::copy_from_slice(encoding.as_bytes()),
         ));
     }
-    if let Some(accept) = config.compression.accept_encoding() {
-        fields.push(field(GRPC_ACCEPT_ENCODING, accept));
+    if let Some(accept) = &constants.accept_encoding {
+        fields.push(field(GRPC_ACCEPT_ENCODING, accept.clone()));
     }
-    let mut pairs = Vec::new();
-    options.metadata.to_wire(&mut pairs);
-    fields_from_pairs(pairs, &mut fields);
+    options.metadata.to_fields(&mut fields);
     fields
 }
 

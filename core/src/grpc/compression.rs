@@ -272,9 +272,12 @@ impl CompressionRegistry {
 
     /// The compressor called `name`, if registered.
     pub fn get(&self, name: &[u8]) -> Option<&Arc<dyn Compressor>> {
-        self.compressors
-            .iter()
-            .find(|c| c.name().as_bytes().eq_ignore_ascii_case(name))
+        self.compressors.iter().find(|c| {
+            // Names are almost always given in the registered case: try the
+            // plain comparison first.
+            let n = c.name().as_bytes();
+            n == name || n.eq_ignore_ascii_case(name)
+        })
     }
 
     /// The identity compressor.

@@ -106,9 +106,23 @@ fn is_key_byte(b: u8) -> bool {
 }
 
 fn is_reserved(name: &[u8]) -> bool {
+    // The same set as RESERVED_KEYS (a test checks), as a match the
+    // compiler turns into a switch on the length.
     name.first() == Some(&b':')
         || name.starts_with(b"grpc-")
-        || RESERVED_KEYS.iter().any(|k| k.as_bytes() == name)
+        || matches!(
+            name,
+            b"content-type"
+                | b"te"
+                | b"user-agent"
+                | b"content-length"
+                | b"host"
+                | b"connection"
+                | b"keep-alive"
+                | b"proxy-connection"
+                | b"transfer-encoding"
+                | b"upgrade"
+        )
 }
 
 fn check_key(name: &[u8]) -> Result<(), MetadataError> {
@@ -461,6 +475,18 @@ impl MetadataMap {
         }
     }
 
+    /// [`to_wire`](Self::to_wire) straight into a header list.
+    pub(crate) fn to_fields(&self, out: &mut Vec<crate::hpack::HeaderField>) {
+        out.reserve(self.entries.len());
+        for (k, v) in &self.entries {
+            out.push(crate::hpack::HeaderField {
+                name: k.name.clone(),
+                value: v.to_wire(),
+                sensitive: false,
+            });
+        }
+    }
+
     /// Applies one received header field.
     ///
     /// Reserved names are reported as [`Received::Reserved`] and not
@@ -552,6 +578,42 @@ impl<'a> IntoIterator for &'a MetadataMap {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn reserved_match_is_reserved_keys() {
+        for k in RESERVED_KEYS {
+            assert!(is_reserved(k.as_bytes()), "{k}");
+        }
+        let n = [
+            "content-type",
+            "te",
+            "user-agent",
+            "content-length",
+            "host",
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "transfer-encoding",
+            "upgrade",
+        ];
+        assert_eq!(
+            RESERVED_KEYS,
+            &n[..],
+            "the match in is_reserved must list RESERVED_KEYS"
+        );
+        for k in [
+            "x-te",
+            "t",
+            "content-typ",
+            "hosts",
+            "x-user",
+            "grpc",
+            "grpc_x",
+        ] {
+            assert!(!is_reserved(k.as_bytes()), "{k}");
+        }
+        assert!(is_reserved(b"grpc-x") && is_reserved(b":path"));
+    }
 
     #[test]
     fn keys() {

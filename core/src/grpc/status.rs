@@ -401,23 +401,44 @@ impl Status {
     /// `grpc-message` when the message is not empty (percent-encoded) and
     /// `grpc-status-details-bin` when there are details (unpadded base64).
     pub fn to_wire(&self, out: &mut Vec<(Bytes, Bytes)>) {
-        out.push((
-            Bytes::from_static(GRPC_STATUS.as_bytes()),
-            Bytes::from(self.code.as_i32().to_string()),
-        ));
+        self.each_wire_field(|name, value| out.push((name, value)));
+    }
+
+    /// [`to_wire`](Self::to_wire) straight into a header list.
+    pub(crate) fn to_fields(&self, out: &mut Vec<crate::hpack::HeaderField>) {
+        self.each_wire_field(|name, value| {
+            out.push(crate::hpack::HeaderField {
+                name,
+                value,
+                sensitive: false,
+            })
+        });
+    }
+
+    fn each_wire_field(&self, mut push: impl FnMut(Bytes, Bytes)) {
+        // Codes are 0 to 16: their decimal forms are constants.
+        const DECIMAL: [&str; 17] = [
+            "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15",
+            "16",
+        ];
+        let code = match DECIMAL.get(self.code.as_i32() as usize) {
+            Some(d) => Bytes::from_static(d.as_bytes()),
+            None => Bytes::from(self.code.as_i32().to_string()),
+        };
+        push(Bytes::from_static(GRPC_STATUS.as_bytes()), code);
         if !self.message.is_empty() {
-            out.push((
+            push(
                 Bytes::from_static(GRPC_MESSAGE.as_bytes()),
                 Bytes::from(encode_grpc_message(&self.message)),
-            ));
+            );
         }
         if !self.details.is_empty() {
             let mut v = Vec::with_capacity(base64::encoded_len(self.details.len()));
             base64::encode(&self.details, &mut v);
-            out.push((
+            push(
                 Bytes::from_static(GRPC_STATUS_DETAILS_BIN.as_bytes()),
                 Bytes::from(v),
-            ));
+            );
         }
     }
 }
@@ -512,6 +533,16 @@ pub fn decode_grpc_message(value: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_goes_out_as_its_decimal_number() {
+        for code in Code::ALL {
+            let mut pairs = Vec::new();
+            Status::new(code, "").to_wire(&mut pairs);
+            assert_eq!(pairs.len(), 1);
+            assert_eq!(pairs[0].1, code.as_i32().to_string().as_bytes());
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -1,7 +1,7 @@
 //! The HTTP/2 connection: its state, its public actions, its timers.
 //! Frame handling lives in `recv.rs`, output scheduling in `send.rs`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -10,9 +10,9 @@ use super::config::Config;
 use super::error::{ConnectionError, Initiator, SendError};
 use super::event::Event;
 use super::flow::{DEFAULT_WINDOW, RecvFlow, Window};
-use super::idmap::IdMap;
+use super::idmap::{FastMap, IdMap};
 use super::limits::RateCounter;
-use super::stream::{Outbound, State, Stream};
+use super::stream::{Chunk, Outbound, State, Stream};
 use crate::frame::{self, FrameDecoder, GoAway, Ping, Reason, RstStream, Settings, StreamId};
 use crate::hpack::{self, HeaderField};
 
@@ -140,7 +140,7 @@ pub struct Connection {
     pub(crate) hpack_dec: hpack::Decoder,
     pub(crate) hpack_enc: hpack::Encoder,
     pub(crate) streams: IdMap<Stream>,
-    pub(crate) closed: HashMap<u32, CloseKind>,
+    pub(crate) closed: FastMap<u32, CloseKind>,
     pub(crate) closed_order: VecDeque<u32>,
     /// Next identifier for a stream we open (client: odd).
     pub(crate) next_local_id: u32,
@@ -177,7 +177,7 @@ pub struct Connection {
     pub(crate) shutdown: Shutdown,
     pub(crate) rtt: Option<Duration>,
     /// Scratch buffer for HPACK output.
-    pub(crate) scratch: BytesMut,
+    pub(crate) scratch: Vec<u8>,
     /// Pending bytes of a canned HTTP/1.1 answer (server, wrong protocol).
     pub(crate) http1_answer: Option<Bytes>,
 }
@@ -216,7 +216,7 @@ impl Connection {
             hpack_dec,
             hpack_enc: hpack::Encoder::new(),
             streams: IdMap::default(),
-            closed: HashMap::new(),
+            closed: FastMap::default(),
             closed_order: VecDeque::new(),
             next_local_id: 1,
             last_peer_id: 0,
@@ -248,7 +248,7 @@ impl Connection {
             goaway_received: None,
             shutdown: Shutdown::None,
             rtt: None,
-            scratch: BytesMut::new(),
+            scratch: Vec::new(),
             http1_answer: None,
             config,
         }
@@ -421,9 +421,20 @@ impl Connection {
         parts: [Bytes; N],
         end_stream: bool,
     ) -> Result<(), SendError> {
+        self.send_chunks(stream, parts.map(Chunk::Shared), end_stream)
+    }
+
+    /// [`send_data_parts`](Self::send_data_parts) for pieces some of which
+    /// may be held inline.
+    pub(crate) fn send_chunks<const N: usize>(
+        &mut self,
+        stream: StreamId,
+        parts: [Chunk; N],
+        end_stream: bool,
+    ) -> Result<(), SendError> {
         let limit = self.config.max_send_buffer;
         let s = self.writable_stream(stream)?;
-        let total: usize = parts.iter().map(Bytes::len).sum();
+        let total: usize = parts.iter().map(Chunk::len).sum();
         if total == 0 && !end_stream {
             return Ok(());
         }

@@ -51,16 +51,32 @@ pub(crate) enum Section {
     Trailers,
 }
 
+/// Bytes a field name may not hold (after a leading `:` of a
+/// pseudo-header): controls, space, uppercase letters, DEL and above, and
+/// `:` itself.
+static NAME_BAD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b <= 0x20 || b.is_ascii_uppercase() || b >= 0x7f || b == b':';
+        i += 1;
+    }
+    t
+};
+
 fn name_ok(name: &[u8]) -> bool {
     let body = match name.split_first() {
         None => return false,
         Some((b':', rest)) => rest,
         Some(_) => name,
     };
+    // One table lookup per byte and no early exit: names are short and
+    // almost always valid.
     !body.is_empty()
-        && body
+        && !body
             .iter()
-            .all(|&b| !(b <= 0x20 || b.is_ascii_uppercase() || b >= 0x7f || b == b':'))
+            .fold(false, |bad, &b| bad | NAME_BAD[b as usize])
 }
 
 /// RFC 9113 §8.2.1 forbids NUL, CR and LF in a value, and also leading or
@@ -69,7 +85,25 @@ fn name_ok(name: &[u8]) -> bool {
 /// messages and metadata with edge spaces, and rejecting them would fail
 /// calls that every other gRPC stack accepts.
 fn value_ok(value: &[u8]) -> bool {
-    !value.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n')
+    // Eight bytes at a time: a word has a NUL, CR or LF byte exactly when
+    // the word, or the word XOR a run of CRs or of LFs, has a zero byte.
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    fn has_zero_byte(x: u64) -> bool {
+        x.wrapping_sub(ONES) & !x & HIGHS != 0
+    }
+    let mut words = value.chunks_exact(8);
+    let mut bad = false;
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        let x = u64::from_le_bytes(b);
+        bad |= has_zero_byte(x)
+            | has_zero_byte(x ^ (ONES * u64::from(b'\r')))
+            | has_zero_byte(x ^ (ONES * u64::from(b'\n')));
+    }
+    let tail = words.remainder();
+    !(bad || tail.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n'))
 }
 
 fn parse_content_length(value: &[u8]) -> Option<u64> {
@@ -190,6 +224,26 @@ mod tests {
         ];
         v.extend(extra.iter().map(|(n, v)| f(n, v)));
         v
+    }
+
+    #[test]
+    fn name_and_value_bytes_follow_the_rfc_rules() {
+        for b in 0..=255u8 {
+            let bad = b <= 0x20 || b.is_ascii_uppercase() || b >= 0x7f || b == b':';
+            assert_eq!(name_ok(&[b]), !bad, "{b:#x}");
+            assert_eq!(name_ok(&[b':', b, b'a']), !bad, "{b:#x}");
+            let value_bad = b == 0 || b == b'\r' || b == b'\n';
+            assert_eq!(value_ok(&[b'x', b, b'y']), !value_bad, "{b:#x}");
+            for at in 0..20 {
+                let mut v = [b'a'; 20];
+                v[at] = b;
+                assert_eq!(value_ok(&v), !value_bad, "{b:#x} at {at}");
+                assert_eq!(value_ok(&v[..=at]), !value_bad, "{b:#x} at {at}");
+            }
+        }
+        assert!(!name_ok(b""));
+        assert!(!name_ok(b":"));
+        assert!(value_ok(b""));
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub use connection::{Connection, Role};
 pub use error::{ConnectionError, Initiator, SendError};
 pub use event::Event;
 pub use headers::Malformed;
+pub(crate) use stream::Chunk;
 pub use stream::{Input, InvalidTransition, State, transition};
 
 #[cfg(test)]

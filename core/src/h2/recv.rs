@@ -342,7 +342,9 @@ impl Connection {
     /// Decode a block; `Ok(None)` when the decoded list is over our limit
     /// (HPACK state is still in step).
     fn decode_block(&mut self, block: &Bytes) -> Result<Option<Vec<HeaderField>>> {
-        let mut fields = Vec::new();
+        // Every field takes at least one byte of the block: sized for the
+        // whole list up front (within reason) rather than grown as it fills.
+        let mut fields = Vec::with_capacity(block.len().min(32));
         let limit = self.config.max_header_list_size as usize;
         match self.hpack_dec.decode(block, limit, &mut fields) {
             Ok(()) => Ok(Some(fields)),

@@ -73,7 +73,7 @@ impl Connection {
                 let fields = std::mem::take(fields);
                 s.queue.pop_front();
                 self.scratch.clear();
-                self.hpack_enc.encode(
+                self.hpack_enc.encode_into(
                     fields
                         .iter()
                         .map(|f| (&f.name[..], &f.value[..], f.sensitive)),
@@ -121,13 +121,13 @@ impl Connection {
                 let mut left = len;
                 while let Some(Outbound::Data { data, end_stream }) = s.queue.front_mut() {
                     if data.len() > left {
-                        dst.extend_from_slice(&data.split_to(left));
+                        data.write_front(left, dst);
                         left = 0;
                         break;
                     }
                     let last = *end_stream;
                     left -= data.len();
-                    dst.extend_from_slice(data);
+                    dst.extend_from_slice(data.as_slice());
                     s.queue.pop_front();
                     if last || (left == 0 && !end) {
                         break;

@@ -94,10 +94,81 @@ pub(crate) enum Outbound {
         end_stream: bool,
     },
     /// Body bytes, cut into DATA frames as windows allow.
-    Data { data: Bytes, end_stream: bool },
+    Data { data: Chunk, end_stream: bool },
     /// RST_STREAM once everything before it is written (a server that
     /// has answered in full tells the client to stop sending, §8.1).
     Reset(Reason),
+}
+
+/// A piece of body bytes queued on a stream: shared bytes, or a few bytes
+/// held inline (a gRPC message prefix) so that queuing them allocates
+/// nothing.
+#[derive(Debug, Clone)]
+pub(crate) enum Chunk {
+    Shared(Bytes),
+    Inline {
+        buf: [u8; Chunk::INLINE],
+        start: u8,
+        end: u8,
+    },
+}
+
+impl Chunk {
+    /// The most bytes held inline.
+    pub(crate) const INLINE: usize = 8;
+
+    /// `bytes` inline when they fit (they are copied), shared otherwise.
+    pub(crate) fn small(bytes: &[u8]) -> Chunk {
+        let mut buf = [0u8; Chunk::INLINE];
+        match buf.get_mut(..bytes.len()) {
+            Some(head) => {
+                head.copy_from_slice(bytes);
+                Chunk::Inline {
+                    buf,
+                    start: 0,
+                    end: bytes.len() as u8,
+                }
+            }
+            None => Chunk::Shared(Bytes::copy_from_slice(bytes)),
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            Chunk::Shared(b) => b,
+            Chunk::Inline { buf, start, end } => buf
+                .get(usize::from(*start)..usize::from(*end))
+                .unwrap_or_default(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Append the first `n` bytes (at most the length) to `dst` and drop
+    /// them from the chunk.
+    pub(crate) fn write_front(&mut self, n: usize, dst: &mut bytes::BytesMut) {
+        match self {
+            Chunk::Shared(b) => dst.extend_from_slice(&b.split_to(n.min(b.len()))),
+            Chunk::Inline { buf, start, end } => {
+                let n = n.min(usize::from(*end - *start));
+                let from = usize::from(*start);
+                dst.extend_from_slice(buf.get(from..from + n).unwrap_or_default());
+                *start += n as u8;
+            }
+        }
+    }
+}
+
+impl From<Bytes> for Chunk {
+    fn from(b: Bytes) -> Chunk {
+        Chunk::Shared(b)
+    }
 }
 
 /// Where the peer's side of a stream is in its message.
@@ -161,6 +232,25 @@ impl Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_write_their_bytes_in_pieces() {
+        for (bytes, inline) in [
+            (&b"\x00\x00\x00\x00\x10"[..], true),
+            (&b"0123456789"[..], false),
+        ] {
+            let mut c = Chunk::small(bytes);
+            assert_eq!(matches!(c, Chunk::Inline { .. }), inline);
+            assert_eq!((c.len(), c.as_slice()), (bytes.len(), bytes));
+            let mut out = bytes::BytesMut::new();
+            c.write_front(2, &mut out);
+            assert_eq!(c.as_slice(), &bytes[2..]);
+            c.write_front(100, &mut out);
+            assert!(c.is_empty());
+            assert_eq!(&out[..], bytes);
+        }
+        assert!(Chunk::small(b"").is_empty());
+    }
 
     const STATES: [State; 5] = [
         State::Idle,

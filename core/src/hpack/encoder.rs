@@ -150,6 +150,16 @@ impl Encoder {
     where
         I: IntoIterator<Item = (&'a [u8], &'a [u8], bool)>,
     {
+        self.encode_into(fields, dst);
+    }
+
+    /// [`Encoder::encode`] into a `Vec` (the connection's scratch buffer:
+    /// single-byte writes to a `Vec` are a store, not a call).
+    pub(crate) fn encode_into<'a, I, B>(&mut self, fields: I, dst: &mut B)
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8], bool)>,
+        B: Sink,
+    {
         self.start_block(dst);
         for (name, value, sensitive) in fields {
             self.encode_field(name, value, sensitive, dst);
@@ -170,7 +180,7 @@ impl Encoder {
     }
 
     /// Emits the pending size updates, if any.
-    fn start_block(&mut self, dst: &mut BytesMut) {
+    fn start_block(&mut self, dst: &mut impl Sink) {
         let Some(smallest) = self.pending.take() else {
             return;
         };
@@ -185,20 +195,25 @@ impl Encoder {
         }
     }
 
-    fn encode_field(&mut self, name: &[u8], value: &[u8], sensitive: bool, dst: &mut BytesMut) {
+    fn encode_field(&mut self, name: &[u8], value: &[u8], sensitive: bool, dst: &mut impl Sink) {
         let literal = policy(name, sensitive);
         let in_static = static_table::find(name, value);
-        let (dyn_field, dyn_name) = self.find_dynamic(name, value);
-
+        // The dynamic table is searched only when the static table does not
+        // settle the representation.
+        let mut dyn_name = None;
         if literal != Literal::Never {
             if let StaticMatch::Field(index) = in_static {
                 integer::encode(index, 7, 0x80, dst);
                 return;
             }
+            let (dyn_field, name_at) = self.find_dynamic(name, value);
             if let Some(i) = dyn_field {
                 integer::encode(STATIC_LEN + 1 + i, 7, 0x80, dst);
                 return;
             }
+            dyn_name = name_at;
+        } else if in_static == StaticMatch::None {
+            dyn_name = self.find_dynamic(name, value).1;
         }
         let name_index = match in_static {
             StaticMatch::Field(index) | StaticMatch::Name(index) => index,
@@ -280,14 +295,31 @@ fn policy(name: &[u8], sensitive: bool) -> Literal {
 }
 
 /// §5.2 string literal, Huffman-coded when strictly shorter.
-fn write_string(s: &[u8], dst: &mut BytesMut) {
+fn write_string(s: &[u8], dst: &mut impl Sink) {
     let coded = huffman::encoded_len(s);
     if coded < s.len() {
         integer::encode(coded, 7, 0x80, dst);
-        dst.reserve(coded);
+        dst.reserve_more(coded);
         huffman::encode(s, dst);
     } else {
         integer::encode(s.len(), 7, 0x00, dst);
         dst.put_slice(s);
+    }
+}
+
+/// Where the encoder writes: a `BufMut` that can reserve room.
+pub(crate) trait Sink: BufMut {
+    fn reserve_more(&mut self, n: usize);
+}
+
+impl Sink for BytesMut {
+    fn reserve_more(&mut self, n: usize) {
+        self.reserve(n);
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn reserve_more(&mut self, n: usize) {
+        self.reserve(n);
     }
 }

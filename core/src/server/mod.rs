@@ -160,6 +160,9 @@ struct ServerCall {
 pub struct ServerConnection {
     h2: h2::Connection,
     config: ServerConfig,
+    /// `grpc-accept-encoding` of our responses (the configuration does not
+    /// change, so it is made once).
+    accept_encoding: Option<Bytes>,
     calls: FastMap<u64, ServerCall>,
     deadlines: BTreeSet<(Instant, u64)>,
     events: VecDeque<ServerEvent>,
@@ -190,6 +193,7 @@ impl ServerConnection {
     pub fn new(config: ServerConfig, now: Instant) -> Self {
         ServerConnection {
             h2: h2::Connection::server(config.h2.clone(), now),
+            accept_encoding: config.compression.accept_encoding(),
             config,
             calls: FastMap::default(),
             deadlines: BTreeSet::new(),
@@ -328,7 +332,6 @@ impl ServerConnection {
     /// Send the response headers with `metadata`. Optional: the first
     /// message sends them if this was not called.
     pub fn send_headers(&mut self, call: CallId, metadata: MetadataMap) -> Result<(), CallError> {
-        let accept = self.config.compression.accept_encoding();
         let c = self
             .calls
             .get_mut(&call.0)
@@ -336,20 +339,17 @@ impl ServerConnection {
         if c.headers_sent {
             return Err(CallError::HeadersAlreadySent(call));
         }
-        let mut fields = vec![
-            field(":status", "200"),
-            field("content-type", c.content_type.clone()),
-        ];
+        let mut fields = Vec::with_capacity(4 + metadata.len());
+        fields.push(field(":status", "200"));
+        fields.push(field("content-type", c.content_type.clone()));
         let enc = c.send_compressor.name();
         if enc != crate::grpc::compression::IDENTITY {
             fields.push(field(GRPC_ENCODING, enc));
         }
-        if let Some(a) = accept {
-            fields.push(field(GRPC_ACCEPT_ENCODING, a));
+        if let Some(a) = &self.accept_encoding {
+            fields.push(field(GRPC_ACCEPT_ENCODING, a.clone()));
         }
-        let mut pairs = Vec::new();
-        metadata.to_wire(&mut pairs);
-        fields_from_pairs(pairs, &mut fields);
+        metadata.to_fields(&mut fields);
         c.headers_sent = true;
         let stream = c.stream;
         self.h2
@@ -382,7 +382,7 @@ impl ServerConnection {
             self.config.max_send_message_size,
         )?;
         self.h2
-            .send_data_parts(c.stream, parts, false)
+            .send_chunks(c.stream, parts, false)
             .map_err(|e| map_send(call, e))
     }
 
@@ -425,15 +425,14 @@ impl ServerConnection {
         if let Some(d) = c.deadline {
             self.deadlines.remove(&(d, call.0));
         }
-        let mut fields = Vec::new();
+        // Two head fields at most, three status fields at most.
+        let mut fields = Vec::with_capacity(5 + trailers.len());
         if !c.headers_sent {
             fields.push(field(":status", "200"));
             fields.push(field("content-type", c.content_type.clone()));
         }
-        let mut pairs = Vec::new();
-        status.to_wire(&mut pairs);
-        trailers.to_wire(&mut pairs);
-        fields_from_pairs(pairs, &mut fields);
+        status.to_fields(&mut fields);
+        trailers.to_fields(&mut fields);
         if self.h2.send_headers(c.stream, fields, true).is_ok() && !c.recv_closed {
             self.h2.reset_after_queued(c.stream, Reason::NO_ERROR);
         }

@@ -6,13 +6,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::call::{field, find};
-use crate::grpc::compression::{
-    CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING,
-};
+use crate::call::field;
+use crate::grpc::compression::{CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING};
 use crate::grpc::head::{HTTP_UNSUPPORTED_MEDIA_TYPE, parse_content_type};
 use crate::grpc::metadata::MetadataMap;
-use crate::grpc::timeout::{GRPC_TIMEOUT, parse_timeout};
+use crate::grpc::timeout::parse_timeout;
 use crate::grpc::{Code, Status};
 use crate::hpack::HeaderField;
 
@@ -72,7 +70,45 @@ pub(crate) enum Verdict {
 }
 
 fn text(v: &Bytes) -> String {
-    String::from_utf8_lossy(v).into_owned()
+    match std::str::from_utf8(v) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(v).into_owned(),
+    }
+}
+
+/// The values of the request fields the server reads, each the first of
+/// its name (as [`crate::call::find`] would give), found in one pass.
+#[derive(Default)]
+struct Known<'a> {
+    method: Option<&'a Bytes>,
+    path: Option<&'a Bytes>,
+    authority: Option<&'a Bytes>,
+    content_type: Option<&'a Bytes>,
+    timeout: Option<&'a Bytes>,
+    encoding: Option<&'a Bytes>,
+    accept_encoding: Option<&'a Bytes>,
+    user_agent: Option<&'a Bytes>,
+}
+
+impl<'a> Known<'a> {
+    fn scan(fields: &'a [HeaderField]) -> Self {
+        let mut k = Known::default();
+        for f in fields {
+            let slot = match &f.name[..] {
+                b":method" => &mut k.method,
+                b":path" => &mut k.path,
+                b":authority" => &mut k.authority,
+                b"content-type" => &mut k.content_type,
+                b"grpc-timeout" => &mut k.timeout,
+                b"grpc-encoding" => &mut k.encoding,
+                b"grpc-accept-encoding" => &mut k.accept_encoding,
+                b"user-agent" => &mut k.user_agent,
+                _ => continue,
+            };
+            slot.get_or_insert(&f.value);
+        }
+        k
+    }
 }
 
 fn valid_path(path: &[u8]) -> bool {
@@ -91,14 +127,15 @@ pub(crate) fn parse(
     registry: &CompressionRegistry,
     now: Instant,
 ) -> Verdict {
+    let known = Known::scan(fields);
     // The h2 layer has checked that :method, :scheme and :path are there.
-    if find(fields, ":method").is_none_or(|m| &m[..] != b"POST") {
+    if known.method.is_none_or(|m| &m[..] != b"POST") {
         return Verdict::Http(
             405,
             Status::new(Code::Internal, "gRPC requires method POST"),
         );
     }
-    let content_type = match find(fields, "content-type") {
+    let content_type = match known.content_type {
         Some(ct) if parse_content_type(ct).is_ok() => ct.clone(),
         other => {
             let got = other.map(text).unwrap_or_default();
@@ -111,7 +148,7 @@ pub(crate) fn parse(
             );
         }
     };
-    let path = find(fields, ":path").cloned().unwrap_or_default();
+    let path = known.path.cloned().unwrap_or_default();
     if !valid_path(&path) {
         return Verdict::Status(
             Status::new(
@@ -121,7 +158,7 @@ pub(crate) fn parse(
             Vec::new(),
         );
     }
-    let timeout = match find(fields, GRPC_TIMEOUT).map(|v| parse_timeout(v)) {
+    let timeout = match known.timeout.map(|v| parse_timeout(v)) {
         None => None,
         Some(Ok(t)) => Some(t),
         Some(Err(e)) => {
@@ -131,7 +168,7 @@ pub(crate) fn parse(
             );
         }
     };
-    let encoding = find(fields, GRPC_ENCODING);
+    let encoding = known.encoding;
     let compressor = match registry.for_receive(encoding.map(|b| &b[..])) {
         Ok(c) => c,
         Err(status) => {
@@ -150,16 +187,16 @@ pub(crate) fn parse(
     );
     let head = RequestHead {
         path: text(&path),
-        authority: find(fields, ":authority").map(text),
+        authority: known.authority.map(text),
         metadata,
         timeout,
         deadline: timeout.and_then(|t| now.checked_add(t)),
         encoding: encoding
             .filter(|e| !e.eq_ignore_ascii_case(b"identity"))
             .map(text),
-        accept_encoding: find(fields, GRPC_ACCEPT_ENCODING).cloned(),
+        accept_encoding: known.accept_encoding.cloned(),
         content_type,
-        user_agent: find(fields, "user-agent").map(text),
+        user_agent: known.user_agent.map(text),
     };
     Verdict::Call(head, compressor)
 }
@@ -167,6 +204,50 @@ pub(crate) fn parse(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_pass_finds_what_find_finds() {
+        use crate::call::find;
+        use crate::grpc::compression::GRPC_ENCODING;
+        use crate::grpc::timeout::GRPC_TIMEOUT;
+        let f = |n: &'static str, v: &'static str| field(n, v);
+        let fields = vec![
+            f(":method", "POST"),
+            f(":path", "/a.B/C"),
+            f(":authority", "x"),
+            f("content-type", "application/grpc"),
+            f("user-agent", "u1"),
+            f("grpc-timeout", "1S"),
+            f("grpc-encoding", "gzip"),
+            f("grpc-accept-encoding", "gzip"),
+            f("x-other", "o"),
+            f("user-agent", "u2"),
+            f("grpc-timeout", "2S"),
+            f(":method", "GET"),
+        ];
+        let k = Known::scan(&fields);
+        let names: [(&str, Option<&Bytes>); 8] = [
+            (":method", k.method),
+            (":path", k.path),
+            (":authority", k.authority),
+            ("content-type", k.content_type),
+            (GRPC_TIMEOUT, k.timeout),
+            (GRPC_ENCODING, k.encoding),
+            (GRPC_ACCEPT_ENCODING, k.accept_encoding),
+            ("user-agent", k.user_agent),
+        ];
+        for (name, got) in names {
+            assert_eq!(got, find(&fields, name), "{name}");
+        }
+        let none = Known::scan(&fields[8..9]);
+        assert!(none.method.is_none() && none.user_agent.is_none());
+    }
+
+    #[test]
+    fn text_is_lossy_utf8() {
+        assert_eq!(text(&Bytes::from_static(b"abc")), "abc");
+        assert_eq!(text(&Bytes::from_static(b"a\xffc")), "a\u{fffd}c");
+    }
 
     #[test]
     fn paths() {
