@@ -317,3 +317,47 @@ fn oversized_header_list_is_reported_for_its_stream_only() {
         matches!(&ev[..], [grpc_sansio::h2::Event::Headers { stream, .. }] if *stream == sid(3))
     );
 }
+
+#[test]
+fn window_updates_that_acknowledge_our_data_are_not_a_flood() {
+    // A strict limit, a fast stream: the client sends a WINDOW_UPDATE for
+    // every chunk it consumes, far more than the limit, all earned by DATA.
+    let mut server = Config::default();
+    server.limits.window_updates = Rate::new(10, Duration::from_secs(10));
+    let mut client = Config::default();
+    client.initial_stream_window = 65_535;
+    client.connection_window = 65_535;
+    let mut p = Pair::new(client, server);
+    p.drive();
+    let id = p.client.open_stream(request_head("/a.B/C"), true).unwrap();
+    p.drive();
+    p.server
+        .send_headers(id, fields(&[(":status", "200")]), false)
+        .unwrap();
+    p.server
+        .send_data(id, Bytes::from(vec![1u8; 4 << 20]), true)
+        .unwrap();
+    let mut received = 0;
+    for _ in 0..10_000 {
+        p.drive();
+        let n: usize = p
+            .take_client_events()
+            .iter()
+            .map(|e| match e {
+                grpc_sansio::h2::Event::Data { data, .. } => data.len(),
+                _ => 0,
+            })
+            .sum();
+        if n == 0 {
+            break;
+        }
+        received += n;
+        // Release in small pieces so that many updates go out.
+        for _ in 0..4 {
+            p.client.release_capacity(id, (n / 4) as u32);
+        }
+        p.client.release_capacity(id, (n % 4) as u32);
+    }
+    assert_eq!(received, 4 << 20);
+    assert!(!p.server.is_closed(), "no GOAWAY for earned updates");
+}

@@ -141,7 +141,9 @@ pub struct Limits {
     /// Frames that carry nothing: empty DATA without END_STREAM, and
     /// PRIORITY frames, which we do not act on. Default 1000 per 10 s.
     pub empty_frames: Rate,
-    /// WINDOW_UPDATE frames from the peer. Default 20000 per 10 s.
+    /// WINDOW_UPDATE frames from the peer beyond those that acknowledge
+    /// DATA we sent (each DATA frame we send excuses two: one for its
+    /// stream, one for the connection). Default 20000 per 10 s.
     pub window_updates: Rate,
 }
 

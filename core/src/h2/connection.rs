@@ -112,6 +112,10 @@ pub(crate) struct Counters {
     pub(crate) settings: RateCounter,
     pub(crate) empty: RateCounter,
     pub(crate) window_updates: RateCounter,
+    /// WINDOW_UPDATE frames the peer may send without counting against
+    /// `window_updates`: each DATA frame we send earns two (one for the
+    /// stream, one for the connection), up to a cap.
+    pub(crate) window_update_credit: u32,
 }
 
 /// One HTTP/2 connection, client or server, as a sans-I/O state machine.
@@ -243,6 +247,7 @@ impl Connection {
                 settings: RateCounter::new(limits.settings),
                 empty: RateCounter::new(limits.empty_frames),
                 window_updates: RateCounter::new(limits.window_updates),
+                window_update_credit: 0,
             },
             goaway_sent: None,
             goaway_received: None,

@@ -696,7 +696,11 @@ impl Connection {
     }
 
     fn on_window_update(&mut self, w: WindowUpdate, now: Instant) -> Result {
-        if !self.counters.window_updates.hit(now) {
+        let c = &mut self.counters;
+        if c.window_update_credit > 0 {
+            // Earned by DATA we sent: the peer is acknowledging it.
+            c.window_update_credit -= 1;
+        } else if !c.window_updates.hit(now) {
             return Err(calm("too many WINDOW_UPDATE frames"));
         }
         let inc = i64::from(w.increment);

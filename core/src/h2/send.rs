@@ -111,6 +111,8 @@ impl Connection {
                     // Waiting on flow control.
                     return Turn::Idle;
                 }
+                let credit = &mut self.counters.window_update_credit;
+                *credit = credit.saturating_add(2).min(WINDOW_UPDATE_CREDIT_CAP);
                 frame::FrameHeader {
                     length: len as u32,
                     frame_type: frame::frame_type::DATA,
@@ -164,6 +166,10 @@ impl Connection {
         }
     }
 }
+
+/// The most WINDOW_UPDATE frames that DATA we sent can excuse from the
+/// flood limit at one time.
+const WINDOW_UPDATE_CREDIT_CAP: u32 = 1 << 16;
 
 /// Whether a stream stays in the ready list after its turn.
 enum Turn {
