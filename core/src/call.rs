@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::frame::StreamId;
 use crate::grpc::compression::{Compressor, compress_message, decompress_message};
 use crate::grpc::message::{MessageDecoder, PREFIX_LEN, encode_prefix};
 use crate::grpc::{Code, Status};
+use crate::h2;
 use crate::h2::Chunk;
 use crate::hpack::HeaderField;
 
@@ -187,6 +189,44 @@ impl Inbound {
             }
         }
         Ok(clamp(len - credited))
+    }
+
+    /// Feed one DATA payload of `stream` and settle its flow control with
+    /// `h2`: credit for bytes of unfinished messages goes back at once.
+    /// `single` is the cardinality message to end the call with when this
+    /// side may send only one message and a second arrives. On `Err` the
+    /// call is over: every byte of the chunk has been given back and `out`
+    /// is empty; the status is the call's end.
+    pub(crate) fn receive(
+        &mut self,
+        h2: &mut h2::Connection,
+        stream: StreamId,
+        data: Bytes,
+        single: Option<&str>,
+        out: &mut Vec<Delivered>,
+    ) -> Result<(), Status> {
+        out.clear();
+        match self.feed(data, out) {
+            Ok(now) => {
+                if now > 0 {
+                    h2.release_capacity(stream, now);
+                }
+                match single {
+                    Some(what) if self.count > 1 => {
+                        let credit: u32 = out.iter().map(|d| d.flow_len).sum();
+                        h2.release_capacity(stream, credit);
+                        out.clear();
+                        Err(cardinality_violation(what))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Err((status, credit)) => {
+                h2.release_capacity(stream, credit);
+                out.clear();
+                Err(status)
+            }
+        }
     }
 
     /// The peer ended its side: was a message cut short?

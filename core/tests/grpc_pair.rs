@@ -941,3 +941,35 @@ fn graceful_shutdown_lets_a_call_in_flight_finish() {
             .any(|e| matches!(e, ServerEvent::Closed { error: None }))
     );
 }
+
+#[test]
+fn padded_and_joined_binary_metadata_from_a_peer_is_accepted() {
+    // Another implementation may pad its base64 and join repeated -bin
+    // values with commas; we must read both.
+    use grpc_sansio::h2;
+    let clock = Clock::new();
+    let mut client = h2::Connection::client(h2::Config::default(), clock.now);
+    let mut server = ServerConnection::new(ServerConfig::default(), clock.now);
+    let mut head = support::request_head("/t.S/M");
+    head.push(support::field("x-one-bin", "AAE="));
+    head.push(support::field("x-two-bin", "AQ==, AgM"));
+    head.push(support::field("x-ascii", "plain"));
+    client.open_stream(head, true).unwrap();
+    let mut out = BytesMut::new();
+    while client.poll_transmit(&mut out) > 0 {}
+    server.receive(&out, clock.now).unwrap();
+    let head = std::iter::from_fn(|| server.poll_event())
+        .find_map(|e| match e {
+            ServerEvent::CallStarted { head, .. } => Some(head),
+            _ => None,
+        })
+        .expect("call started");
+    assert_eq!(&head.metadata.get_bin("x-one-bin").unwrap()[..], &[0, 1]);
+    let two: Vec<&[u8]> = head
+        .metadata
+        .get_all_bin("x-two-bin")
+        .map(|b| &b[..])
+        .collect();
+    assert_eq!(two, vec![&[1u8][..], &[2, 3][..]]);
+    assert_eq!(head.metadata.get("x-ascii"), Some("plain"));
+}

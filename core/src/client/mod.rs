@@ -796,41 +796,21 @@ impl ClientConnection {
         let Some(inbound) = c.inbound.as_mut() else {
             return;
         };
+        let single = single.then_some("several response messages for a single-response method");
         let mut out = std::mem::take(&mut self.scratch);
-        out.clear();
-        match inbound.feed(data, &mut out) {
-            Ok(now) => {
-                if now > 0 {
-                    self.h2.release_capacity(stream, now);
-                }
-                if single && inbound.count > 1 {
-                    let credit: u32 = out.iter().map(|d| d.flow_len).sum();
-                    self.h2.release_capacity(stream, credit);
-                    self.scratch = out;
-                    self.abort(
-                        call,
-                        cardinality_violation(
-                            "several response messages for a single-response method",
-                        ),
-                    );
-                    return;
-                }
-                for d in out.drain(..) {
-                    self.events.push_back(ClientEvent::Message {
-                        call,
-                        message: d.message,
-                        flow_len: d.flow_len,
-                    });
-                }
-            }
-            Err((status, credit)) => {
-                self.h2.release_capacity(stream, credit);
-                self.scratch = out;
-                self.abort(call, status);
-                return;
-            }
+        let received = inbound.receive(&mut self.h2, stream, data, single, &mut out);
+        for d in out.drain(..) {
+            self.events.push_back(ClientEvent::Message {
+                call,
+                message: d.message,
+                flow_len: d.flow_len,
+            });
         }
         self.scratch = out;
+        if let Err(status) = received {
+            self.abort(call, status);
+            return;
+        }
         if end_stream {
             self.finish(
                 call,

@@ -610,43 +610,26 @@ impl ServerConnection {
             self.h2.release_capacity(stream, data.len() as u32);
             return;
         };
+        let single = c
+            .kind
+            .single_request()
+            .then_some("several request messages for a single-request method");
         let mut out = std::mem::take(&mut self.scratch);
-        out.clear();
-        match c.inbound.feed(data, &mut out) {
-            Ok(now) => {
-                if now > 0 {
-                    self.h2.release_capacity(stream, now);
-                }
-                let single = c.kind.single_request();
-                let count = c.inbound.count;
-                if single && count > 1 {
-                    let credit: u32 = out.iter().map(|d| d.flow_len).sum();
-                    self.h2.release_capacity(stream, credit);
-                    self.scratch = out;
-                    self.fail_call(
-                        call,
-                        cardinality_violation(
-                            "several request messages for a single-request method",
-                        ),
-                    );
-                    return;
-                }
-                for d in out.drain(..) {
-                    self.events.push_back(ServerEvent::Message {
-                        call,
-                        message: d.message,
-                        flow_len: d.flow_len,
-                    });
-                }
-            }
-            Err((status, credit)) => {
-                self.h2.release_capacity(stream, credit);
-                self.scratch = out;
-                self.fail_call(call, status);
-                return;
-            }
+        let received = c
+            .inbound
+            .receive(&mut self.h2, stream, data, single, &mut out);
+        for d in out.drain(..) {
+            self.events.push_back(ServerEvent::Message {
+                call,
+                message: d.message,
+                flow_len: d.flow_len,
+            });
         }
         self.scratch = out;
+        if let Err(status) = received {
+            self.fail_call(call, status);
+            return;
+        }
         if end_stream {
             self.half_closed(call);
         }
