@@ -1,0 +1,55 @@
+//! Replays the committed corpora of the whole-connection fuzz targets
+//! (`fuzz/corpus/server_connection`, `fuzz/corpus/client_connection`,
+//! `fuzz/corpus/pair`), seeds and past findings alike, through the same
+//! bodies the fuzzer runs, on stable Rust.
+
+use std::path::PathBuf;
+
+#[allow(unreachable_pub, dead_code)]
+#[path = "../../fuzz/targets/server_connection.rs"]
+mod server_connection;
+
+#[allow(unreachable_pub, dead_code)]
+#[path = "../../fuzz/targets/client_connection.rs"]
+mod client_connection;
+
+#[allow(unreachable_pub, dead_code)]
+#[path = "../../fuzz/targets/pair.rs"]
+mod pair;
+
+fn replay(target: &str, run: fn(&[u8])) {
+    let dir = grpc_sansio_tests::workspace_root()
+        .join("fuzz/corpus")
+        .join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no corpus files in {}", dir.display());
+    for file in &files {
+        let data = std::fs::read(file).expect("corpus file");
+        let name = file.file_name().unwrap_or_default().to_string_lossy();
+        if let Err(panic) = std::panic::catch_unwind(|| run(&data)) {
+            eprintln!("{target}: {name} failed");
+            std::panic::resume_unwind(panic);
+        }
+    }
+    println!("{target}: replayed {} files", files.len());
+}
+
+#[test]
+fn replay_server_connection() {
+    replay("server_connection", server_connection::run);
+}
+
+#[test]
+fn replay_client_connection() {
+    replay("client_connection", client_connection::run);
+}
+
+#[test]
+fn replay_pair() {
+    replay("pair", pair::run);
+}
