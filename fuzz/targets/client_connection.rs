@@ -75,6 +75,12 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A message body of `len` octets (at most 64 KiB), without allocating.
+fn body(len: usize) -> Bytes {
+    static ZEROS: [u8; 1 << 16] = [0; 1 << 16];
+    Bytes::from_static(&ZEROS[..len.min(ZEROS.len())])
+}
+
 /// A duration from one octet: fine steps near zero, up to minutes.
 fn duration(b: u8) -> Duration {
     match b >> 6 {
@@ -134,7 +140,11 @@ impl Harness {
             if self.sent.len() < PREFACE.len() {
                 return;
             }
-            assert_eq!(&self.sent[..PREFACE.len()], PREFACE, "we send the preface first");
+            assert_eq!(
+                &self.sent[..PREFACE.len()],
+                PREFACE,
+                "we send the preface first"
+            );
             let _ = self.sent.split_to(PREFACE.len());
             self.preface_seen = true;
         }
@@ -154,7 +164,10 @@ impl Harness {
                 ClientEvent::Ready | ClientEvent::GoAway { .. } | ClientEvent::PingAcked { .. } => {
                 }
                 ClientEvent::Headers { call, .. } | ClientEvent::Writable { call } => {
-                    assert!(self.live.contains_key(&call), "event for a call not live: {call}");
+                    assert!(
+                        self.live.contains_key(&call),
+                        "event for a call not live: {call}"
+                    );
                 }
                 ClientEvent::Message { call, flow_len, .. } => {
                     let held = self
@@ -259,9 +272,9 @@ impl Harness {
             8 | 9 => self.start(op, r),
             10 => {
                 let b = r.u8();
-                let len = usize::from(r.u16()) * usize::from(1 + (op >> 4));
+                let len = usize::from(r.u16() >> 2);
                 if let Some(call) = self.pick(b) {
-                    let _ = self.conn.send_message(call, Bytes::from(vec![0xa5; len]));
+                    let _ = self.conn.send_message(call, body(len));
                 }
             }
             11 => {

@@ -68,6 +68,12 @@ impl Reader<'_> {
     }
 }
 
+/// A message body of `len` octets (at most 64 KiB), without allocating.
+fn body(len: usize) -> Bytes {
+    static ZEROS: [u8; 1 << 16] = [0; 1 << 16];
+    Bytes::from_static(&ZEROS[..len.min(ZEROS.len())])
+}
+
 /// A duration from one octet: fine steps near zero, up to minutes.
 fn duration(b: u8) -> Duration {
     match b >> 6 {
@@ -284,9 +290,9 @@ impl Pair {
             0 | 1 => self.start(op, r),
             2 => {
                 let b = r.u8();
-                let len = usize::from(r.u16() >> 2) * usize::from(1 + (op >> 6));
+                let len = usize::from(r.u16() >> 2);
                 if let Some(call) = pick(&self.c_live, b) {
-                    let _ = self.client.send_message(call, Bytes::from(vec![0xa5; len]));
+                    let _ = self.client.send_message(call, body(len));
                 }
             }
             3 => {
@@ -323,9 +329,9 @@ impl Pair {
             }
             7 => {
                 let b = r.u8();
-                let len = usize::from(r.u16() >> 2) * usize::from(1 + (op >> 6));
+                let len = usize::from(r.u16() >> 2);
                 if let Some(call) = pick(&self.s_live, b) {
-                    let _ = self.server.send_message(call, Bytes::from(vec![0x5a; len]));
+                    let _ = self.server.send_message(call, body(len));
                 }
             }
             8 => {

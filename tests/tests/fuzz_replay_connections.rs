@@ -17,6 +17,10 @@ mod client_connection;
 #[path = "../../fuzz/targets/pair.rs"]
 mod pair;
 
+#[allow(unreachable_pub, dead_code)]
+#[path = "../../fuzz/seeds/connections.rs"]
+mod seeds;
+
 fn replay(target: &str, run: fn(&[u8])) {
     let dir = grpc_sansio_tests::workspace_root()
         .join("fuzz/corpus")
@@ -52,4 +56,42 @@ fn replay_client_connection() {
 #[test]
 fn replay_pair() {
     replay("pair", pair::run);
+}
+
+/// The seeds run clean through their targets (also before they are
+/// written, so a broken seed generator is caught here).
+#[test]
+fn generated_seeds_run_clean() {
+    for (name, data) in seeds::server_seeds() {
+        eprintln!("server_connection seed {name}");
+        server_connection::run(&data);
+    }
+    for (name, data) in seeds::client_seeds() {
+        eprintln!("client_connection seed {name}");
+        client_connection::run(&data);
+    }
+    for (name, data) in seeds::pair_seeds() {
+        eprintln!("pair seed {name}");
+        pair::run(&data);
+    }
+}
+
+/// Rewrites the `seed_*` files of the three corpora (see
+/// fuzz/seeds/connections.rs). Run by hand with `--ignored`.
+#[test]
+#[ignore = "writes into fuzz/corpus; run by hand to regenerate the seeds"]
+fn write_connection_seeds() {
+    let root = grpc_sansio_tests::workspace_root().join("fuzz/corpus");
+    let sets = [
+        ("server_connection", seeds::server_seeds()),
+        ("client_connection", seeds::client_seeds()),
+        ("pair", seeds::pair_seeds()),
+    ];
+    for (target, seeds) in sets {
+        let dir = root.join(target);
+        std::fs::create_dir_all(&dir).expect("corpus directory");
+        for (name, data) in seeds {
+            std::fs::write(dir.join(format!("seed_{name}")), data).expect("seed written");
+        }
+    }
 }
