@@ -5,19 +5,15 @@
 
 use std::path::PathBuf;
 
-#[allow(unreachable_pub, dead_code)]
 #[path = "../../fuzz/targets/server_connection.rs"]
 mod server_connection;
 
-#[allow(unreachable_pub, dead_code)]
 #[path = "../../fuzz/targets/client_connection.rs"]
 mod client_connection;
 
-#[allow(unreachable_pub, dead_code)]
 #[path = "../../fuzz/targets/pair.rs"]
 mod pair;
 
-#[allow(unreachable_pub, dead_code)]
 #[path = "../../fuzz/seeds/connections.rs"]
 mod seeds;
 
