@@ -18,7 +18,8 @@
 //!
 //! Invariants, after every step: no panic; no connection error between
 //! these two well-behaved peers (a side is closed only after a shutdown,
-//! and then cleanly); each call gets at most one `Finished` on the client;
+//! and then cleanly, even when the other side's transport closes after
+//! its last bytes); each call gets at most one `Finished` on the client;
 //! events name live calls only; the active call counts match the events.
 //! At the end, after everything is delivered and every call is finished by
 //! both applications: every call the client started had exactly one
@@ -120,6 +121,9 @@ struct Pair {
     shutdown: bool,
     c_closed: bool,
     s_closed: bool,
+    /// End of file delivered to the client / the server.
+    c_eof: bool,
+    s_eof: bool,
 }
 
 fn pick(map: &BTreeMap<CallId, u32>, b: u8) -> Option<CallId> {
@@ -138,6 +142,20 @@ impl Pair {
             }
         }
         panic!("poll_transmit never runs dry");
+    }
+
+    /// A side that has closed and whose last bytes have been delivered
+    /// closes its transport, as an adapter does: the other side reads end
+    /// of file.
+    fn close_transports(&mut self) {
+        if self.server.is_closed() && self.to_client.is_empty() && !self.c_eof {
+            self.c_eof = true;
+            self.client.receive_eof(self.now);
+        }
+        if self.client.is_closed() && self.to_server.is_empty() && !self.s_eof {
+            self.s_eof = true;
+            self.server.receive_eof(self.now);
+        }
     }
 
     /// Deliver up to `n` bytes one way, in pieces whose sizes the input
@@ -380,12 +398,14 @@ impl Pair {
         for _ in 0..10_000 {
             self.transmit();
             if self.to_server.is_empty() && self.to_client.is_empty() {
+                self.close_transports();
                 self.events();
                 return;
             }
             let mut none = Reader { data: &[] };
             self.deliver(true, usize::MAX, &mut none);
             self.deliver(false, usize::MAX, &mut none);
+            self.close_transports();
             self.events();
         }
         panic!("livelock: the pair never goes quiet");
@@ -449,6 +469,8 @@ pub fn run(data: &[u8]) {
         shutdown: false,
         c_closed: false,
         s_closed: false,
+        c_eof: false,
+        s_eof: false,
     };
     // The handshake completes before the script runs, so that no time
     // advance can make it time out.
@@ -461,6 +483,7 @@ pub fn run(data: &[u8]) {
         ops += 1;
         p.act(&mut r);
         p.transmit();
+        p.close_transports();
         p.events();
     }
     // The end: deliver everything, then both applications finish every
