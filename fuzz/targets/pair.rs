@@ -148,6 +148,8 @@ impl Pair {
     /// closes its transport, as an adapter does: the other side reads end
     /// of file.
     fn close_transports(&mut self) {
+        // What a closed side still has to write goes out first.
+        self.transmit();
         if self.server.is_closed() && self.to_client.is_empty() && !self.c_eof {
             self.c_eof = true;
             self.client.receive_eof(self.now);
