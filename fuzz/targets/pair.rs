@@ -1,0 +1,511 @@
+//! The body of the `pair` fuzz target, shared by the cargo-fuzz binary and
+//! by the corpus replay test in the `tests` crate.
+//!
+//! A [`ClientConnection`] and a [`ServerConnection`] wired in memory on a
+//! virtual clock. The input is a script of operations on both sides: the
+//! client starts calls of every kind, sends messages, half-closes, cancels;
+//! the server handler sends headers, messages and statuses with any code;
+//! either gives flow control back; bytes cross in either direction in
+//! pieces of any size; time advances; either side shuts down.
+//!
+//! Input layout: one flags octet, then operations until the input ends.
+//! - flags bits 0-1: the server's stream limit (1, 2, 8 or 100); bit 2:
+//!   small windows, send buffers and message limits; bit 3: the server
+//!   handler tells the core each call's kind (from its path); bit 4: both
+//!   applications give flow control back as soon as a message arrives.
+//! - each operation is an opcode octet and its operands (see
+//!   [`Pair::act`]).
+//!
+//! Invariants, after every step: no panic; no connection error between
+//! these two well-behaved peers (a side is closed only after a shutdown,
+//! and then cleanly, even when the other side's transport closes after
+//! its last bytes); each call gets at most one `Finished` on the client;
+//! events name live calls only; the active call counts match the events.
+//! At the end, after everything is delivered and every call is finished by
+//! both applications: every call the client started had exactly one
+//! `Finished`, and both sides have no call and no HTTP/2 stream left.
+#![allow(unreachable_pub)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use grpc_sansio::call::{CallId, CallKind};
+use grpc_sansio::client::{CallOptions, ClientConfig, ClientConnection, ClientEvent};
+use grpc_sansio::grpc::metadata::MetadataMap;
+use grpc_sansio::grpc::{Code, Status};
+use grpc_sansio::server::{ServerConfig, ServerConnection, ServerEvent};
+
+/// The origin of virtual time: read once per process, so that every run
+/// sees the same arithmetic.
+fn origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+/// Reads operands off the input; an exhausted input reads as zeros.
+struct Reader<'a> {
+    data: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    fn u8(&mut self) -> u8 {
+        match self.data.split_first() {
+            Some((&b, rest)) => {
+                self.data = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    fn u16(&mut self) -> u16 {
+        u16::from_le_bytes([self.u8(), self.u8()])
+    }
+}
+
+/// A message body of `len` octets (at most 64 KiB), without allocating.
+fn body(len: usize) -> Bytes {
+    static ZEROS: [u8; 1 << 16] = [0; 1 << 16];
+    Bytes::from_static(&ZEROS[..len.min(ZEROS.len())])
+}
+
+/// A duration from one octet: fine steps near zero, up to minutes.
+fn duration(b: u8) -> Duration {
+    match b >> 6 {
+        0 => Duration::from_millis(u64::from(b & 0x3f)),
+        1 => Duration::from_millis(100 * u64::from(b & 0x3f)),
+        2 => Duration::from_secs(u64::from(b & 0x3f)),
+        _ => Duration::from_secs(60 * u64::from(b & 0x3f)),
+    }
+}
+
+/// The methods the client calls; the server handler learns the kind from
+/// the path, as a router would.
+const METHODS: [(&str, CallKind); 4] = [
+    ("/fuzz.Pair/Unary", CallKind::Unary),
+    ("/fuzz.Pair/ClientStreaming", CallKind::ClientStreaming),
+    ("/fuzz.Pair/ServerStreaming", CallKind::ServerStreaming),
+    ("/fuzz.Pair/Bidi", CallKind::BidiStreaming),
+];
+
+fn kind_of(path: &str) -> CallKind {
+    METHODS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map_or(CallKind::BidiStreaming, |(_, k)| *k)
+}
+
+struct Pair {
+    client: ClientConnection,
+    server: ServerConnection,
+    now: Instant,
+    /// Bytes on the wire, not yet delivered.
+    to_server: BytesMut,
+    to_client: BytesMut,
+    /// Client calls live, with the flow credit their messages hold.
+    c_live: BTreeMap<CallId, u32>,
+    c_started: BTreeSet<CallId>,
+    c_finished: BTreeSet<CallId>,
+    /// Server calls live, with the flow credit their messages hold.
+    s_live: BTreeMap<CallId, u32>,
+    s_seen: BTreeSet<CallId>,
+    server_sets_kind: bool,
+    eager_release: bool,
+    /// A side has begun a graceful shutdown: closing is then allowed.
+    shutdown: bool,
+    c_closed: bool,
+    s_closed: bool,
+    /// End of file delivered to the client / the server.
+    c_eof: bool,
+    s_eof: bool,
+}
+
+fn pick(map: &BTreeMap<CallId, u32>, b: u8) -> Option<CallId> {
+    let n = map.len();
+    (n > 0).then(|| *map.keys().nth(usize::from(b) % n).expect("in range"))
+}
+
+impl Pair {
+    /// Move what both sides have to send onto the wire.
+    fn transmit(&mut self) {
+        for _ in 0..100_000 {
+            let a = self.client.poll_transmit(&mut self.to_server);
+            let b = self.server.poll_transmit(&mut self.to_client);
+            if a == 0 && b == 0 {
+                return;
+            }
+        }
+        panic!("poll_transmit never runs dry");
+    }
+
+    /// A side that has closed and whose last bytes have been delivered
+    /// closes its transport, as an adapter does: the other side reads end
+    /// of file.
+    fn close_transports(&mut self) {
+        // What a closed side still has to write goes out first.
+        self.transmit();
+        if self.server.is_closed() && self.to_client.is_empty() && !self.c_eof {
+            self.c_eof = true;
+            self.client.receive_eof(self.now);
+        }
+        if self.client.is_closed() && self.to_server.is_empty() && !self.s_eof {
+            self.s_eof = true;
+            self.server.receive_eof(self.now);
+        }
+    }
+
+    /// Deliver up to `n` bytes one way, in pieces whose sizes the input
+    /// gives.
+    fn deliver(&mut self, to_server: bool, n: usize, r: &mut Reader<'_>) {
+        let wire = if to_server {
+            &mut self.to_server
+        } else {
+            &mut self.to_client
+        };
+        let mut bytes = wire.split_to(n.min(wire.len()));
+        let split = r.u8();
+        while !bytes.is_empty() {
+            let piece = match split {
+                0 => bytes.len(),
+                s => usize::from(s) * usize::from(1 + (r.u8() & 0x3f)),
+            };
+            let chunk = bytes.split_to(piece.min(bytes.len()));
+            let result = if to_server {
+                self.server.receive(&chunk, self.now)
+            } else {
+                self.client.receive(&chunk, self.now)
+            };
+            if let Err(e) = result {
+                panic!(
+                    "connection error between well-behaved peers ({} side): {e:?}",
+                    if to_server { "server" } else { "client" }
+                );
+            }
+        }
+    }
+
+    fn events(&mut self) {
+        while let Some(ev) = self.client.poll_event() {
+            assert!(!self.c_closed, "client event after Closed: {ev:?}");
+            match ev {
+                ClientEvent::Ready | ClientEvent::GoAway { .. } | ClientEvent::PingAcked { .. } => {
+                }
+                ClientEvent::Headers { call, .. } | ClientEvent::Writable { call } => {
+                    assert!(self.c_live.contains_key(&call), "client event for {call}");
+                }
+                ClientEvent::Message { call, flow_len, .. } => {
+                    let held = self
+                        .c_live
+                        .get_mut(&call)
+                        .unwrap_or_else(|| panic!("client message for {call} not live"));
+                    if self.eager_release {
+                        self.client.release_capacity(call, flow_len);
+                    } else {
+                        *held = held.saturating_add(flow_len);
+                    }
+                }
+                ClientEvent::Finished { call, .. } => {
+                    assert!(self.c_finished.insert(call), "second Finished for {call}");
+                    let held = self
+                        .c_live
+                        .remove(&call)
+                        .unwrap_or_else(|| panic!("Finished for {call} never started"));
+                    self.client.release_capacity(call, held);
+                }
+                ClientEvent::Closed { error } => {
+                    assert!(error.is_none(), "client connection error: {error:?}");
+                    assert!(self.shutdown, "client closed without a shutdown");
+                    self.c_closed = true;
+                }
+                other => panic!("unexpected client event {other:?}"),
+            }
+        }
+        while let Some(ev) = self.server.poll_event() {
+            assert!(!self.s_closed, "server event after Closed: {ev:?}");
+            match ev {
+                ServerEvent::CallStarted { call, head } => {
+                    assert!(self.s_seen.insert(call), "server call id reused: {call}");
+                    self.s_live.insert(call, 0);
+                    if self.server_sets_kind {
+                        let _ = self.server.set_call_kind(call, kind_of(&head.path));
+                    }
+                }
+                ServerEvent::Message { call, flow_len, .. } => {
+                    let held = self
+                        .s_live
+                        .get_mut(&call)
+                        .unwrap_or_else(|| panic!("server message for {call} not live"));
+                    if self.eager_release {
+                        self.server.release_capacity(call, flow_len);
+                    } else {
+                        *held = held.saturating_add(flow_len);
+                    }
+                }
+                ServerEvent::HalfClosed { call } | ServerEvent::Writable { call } => {
+                    assert!(self.s_live.contains_key(&call), "server event for {call}");
+                }
+                ServerEvent::Cancelled { call, .. } => {
+                    let held = self
+                        .s_live
+                        .remove(&call)
+                        .unwrap_or_else(|| panic!("cancel of {call} not live"));
+                    self.server.release_capacity(call, held);
+                }
+                ServerEvent::Closed { error } => {
+                    assert!(error.is_none(), "server connection error: {error:?}");
+                    assert!(self.shutdown, "server closed without a shutdown");
+                    self.s_closed = true;
+                }
+                other => panic!("unexpected server event {other:?}"),
+            }
+        }
+        // set_call_kind may have ended calls; their events come next time.
+        assert_eq!(self.client.active_calls(), self.c_live.len());
+        assert_eq!(self.client.is_closed(), self.c_closed);
+        assert_eq!(self.server.is_closed(), self.s_closed);
+        if !self.shutdown {
+            assert!(!self.client.is_closed() && !self.server.is_closed());
+        }
+    }
+
+    fn start(&mut self, op: u8, r: &mut Reader<'_>) {
+        let b = r.u8();
+        let (path, kind) = METHODS[usize::from(b) % METHODS.len()];
+        let mut options = CallOptions::new(kind);
+        if b & 0x04 != 0 {
+            options = options.with_timeout(self.now, duration(r.u8()));
+        }
+        if b & 0x08 != 0 {
+            options = options.with_compression("gzip");
+        }
+        if b & 0x10 != 0 {
+            let mut md = MetadataMap::new();
+            let _ = md.append("x-fuzz", "1");
+            let _ = md.append_bin("x-fuzz-bin", Bytes::from_static(b"\x00\xff"));
+            options = options.with_metadata(md);
+        }
+        if let Ok(call) = self.client.start_call(path, options, self.now) {
+            assert!(self.c_started.insert(call), "client call id reused: {call}");
+            self.c_live.insert(call, 0);
+            if op & 0x10 != 0 {
+                let _ = self
+                    .client
+                    .send_message(call, Bytes::from_static(b"request"));
+            }
+            if op & 0x20 != 0 {
+                let _ = self.client.half_close(call);
+            }
+        }
+    }
+
+    fn act(&mut self, r: &mut Reader<'_>) {
+        let op = r.u8();
+        match op % 16 {
+            0 | 1 => self.start(op, r),
+            2 => {
+                let b = r.u8();
+                let len = usize::from(r.u16() >> 2);
+                if let Some(call) = pick(&self.c_live, b) {
+                    let _ = self.client.send_message(call, body(len));
+                }
+            }
+            3 => {
+                if let Some(call) = pick(&self.c_live, r.u8()) {
+                    let _ = self.client.half_close(call);
+                }
+            }
+            4 => {
+                if let Some(call) = pick(&self.c_live, r.u8()) {
+                    self.client.cancel(call);
+                }
+            }
+            5 => {
+                if let Some(call) = pick(&self.c_live, r.u8()) {
+                    let n = std::mem::take(self.c_live.get_mut(&call).expect("live"));
+                    self.client.release_capacity(call, n);
+                }
+                if let Some(call) = pick(&self.s_live, r.u8()) {
+                    let n = std::mem::take(self.s_live.get_mut(&call).expect("live"));
+                    self.server.release_capacity(call, n);
+                }
+            }
+            6 => {
+                if let Some(call) = pick(&self.s_live, r.u8()) {
+                    if op & 0x10 != 0 {
+                        let _ = self.server.set_send_compression(call, "gzip");
+                    }
+                    let mut md = MetadataMap::new();
+                    if op & 0x20 != 0 {
+                        let _ = md.append("x-head", "h");
+                    }
+                    let _ = self.server.send_headers(call, md);
+                }
+            }
+            7 => {
+                let b = r.u8();
+                let len = usize::from(r.u16() >> 2);
+                if let Some(call) = pick(&self.s_live, b) {
+                    let _ = self.server.send_message(call, body(len));
+                }
+            }
+            8 => {
+                let b = r.u8();
+                let code = Code::from_i32(i32::from(r.u8() % 18));
+                if let Some(call) = pick(&self.s_live, b) {
+                    let mut trailers = MetadataMap::new();
+                    if op & 0x10 != 0 {
+                        let _ = trailers.append("x-trailer", "t");
+                        let _ = trailers.append_bin("x-trailer-bin", Bytes::from_static(b"\x01"));
+                    }
+                    let status = Status::new(code, "fuzz: ünïcode % status");
+                    if self.server.send_status(call, status, trailers).is_ok() {
+                        let held = self.s_live.remove(&call).expect("live");
+                        self.server.release_capacity(call, held);
+                    }
+                }
+            }
+            9..=11 => {
+                let n = usize::from(r.u16());
+                self.deliver(true, n, r);
+            }
+            12 | 13 => {
+                let n = usize::from(r.u16());
+                self.deliver(false, n, r);
+            }
+            14 => {
+                self.now += duration(r.u8());
+                self.client.handle_timeout(self.now);
+                self.server.handle_timeout(self.now);
+            }
+            _ => {
+                self.shutdown = true;
+                if op & 0x10 != 0 {
+                    self.client.shutdown(self.now);
+                } else {
+                    self.server.shutdown(self.now);
+                }
+            }
+        }
+    }
+
+    /// Deliver everything both ways until neither side has anything to
+    /// send.
+    fn settle(&mut self) {
+        for _ in 0..10_000 {
+            self.transmit();
+            if self.to_server.is_empty() && self.to_client.is_empty() {
+                self.close_transports();
+                self.events();
+                return;
+            }
+            let mut none = Reader { data: &[] };
+            self.deliver(true, usize::MAX, &mut none);
+            self.deliver(false, usize::MAX, &mut none);
+            self.close_transports();
+            self.events();
+        }
+        panic!("livelock: the pair never goes quiet");
+    }
+
+    /// Both applications finish every call and give back all credit.
+    fn finish_all(&mut self) {
+        for (call, held) in std::mem::take(&mut self.c_live) {
+            self.client.release_capacity(call, held);
+            self.c_live.insert(call, 0);
+            let _ = self.client.half_close(call);
+        }
+        for (call, held) in std::mem::take(&mut self.s_live) {
+            self.server.release_capacity(call, held);
+            self.s_live.insert(call, 0);
+        }
+        let calls: Vec<CallId> = self.s_live.keys().copied().collect();
+        for call in calls {
+            if self
+                .server
+                .send_status(call, Status::ok(), MetadataMap::new())
+                .is_ok()
+            {
+                self.s_live.remove(&call);
+            }
+        }
+    }
+}
+
+/// Runs one fuzz input. Panics on any broken invariant.
+pub fn run(data: &[u8]) {
+    let mut r = Reader { data };
+    let flags = r.u8();
+    let mut sconfig = ServerConfig::default();
+    let mut cconfig = ClientConfig::default();
+    sconfig.h2.max_concurrent_streams = [1u32, 2, 8, 100][usize::from(flags & 3)];
+    if flags & 4 != 0 {
+        for h2 in [&mut sconfig.h2, &mut cconfig.h2] {
+            h2.initial_stream_window = 1024;
+            h2.connection_window = 4096;
+            h2.max_send_buffer = 2048;
+        }
+        sconfig.max_receive_message_size = 3000;
+        cconfig.max_receive_message_size = 3000;
+        cconfig.max_pending_calls = 4;
+    }
+    let now = origin();
+    let mut p = Pair {
+        client: ClientConnection::new(cconfig, now),
+        server: ServerConnection::new(sconfig, now),
+        now,
+        to_server: BytesMut::new(),
+        to_client: BytesMut::new(),
+        c_live: BTreeMap::new(),
+        c_started: BTreeSet::new(),
+        c_finished: BTreeSet::new(),
+        s_live: BTreeMap::new(),
+        s_seen: BTreeSet::new(),
+        server_sets_kind: flags & 8 != 0,
+        eager_release: flags & 0x10 != 0,
+        shutdown: false,
+        c_closed: false,
+        s_closed: false,
+        c_eof: false,
+        s_eof: false,
+    };
+    // The handshake completes before the script runs, so that no time
+    // advance can make it time out.
+    p.settle();
+    assert!(p.client.is_ready());
+    let mut ops = 0;
+    // Bounded so that the script cannot legitimately trip the server's
+    // rapid-reset limit (1000 resets per 10 s).
+    while !r.is_empty() && ops < 600 {
+        ops += 1;
+        p.act(&mut r);
+        p.transmit();
+        p.close_transports();
+        p.events();
+    }
+    // The end: deliver everything, then both applications finish every
+    // call, until nothing is left.
+    for _ in 0..1000 {
+        p.settle();
+        if p.c_live.is_empty() && p.s_live.is_empty() {
+            break;
+        }
+        p.finish_all();
+    }
+    p.settle();
+    assert!(p.c_live.is_empty(), "client calls never finished");
+    assert!(p.s_live.is_empty(), "server calls never finished");
+    assert_eq!(
+        p.c_started, p.c_finished,
+        "every started call has exactly one Finished"
+    );
+    assert_eq!(p.client.active_calls(), 0);
+    assert_eq!(p.server.active_calls(), 0);
+    assert_eq!(p.client.h2().active_streams(), 0, "client streams left");
+    assert_eq!(p.server.h2().active_streams(), 0, "server streams left");
+}
