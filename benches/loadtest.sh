@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# End-to-end unary load over 127.0.0.1, side by side in one run: our tokio
+# greeter, our blocking greeter and a tonic greeter (same helloworld
+# messages, same reply), each driven by the same h2load command.
+#
+#   bash benches/loadtest.sh            # N=20000 requests per configuration
+#   N=100000 bash benches/loadtest.sh
+#
+# The server is pinned to CPU 0 and h2load to CPU 1 (taskset). Before the
+# load, our greeter client checks that each server answers a real gRPC call
+# with "Hello world" (status OK); h2load then counts only 2xx responses.
+# Prints one Markdown table row per server and configuration: requests/s,
+# mean and p99 latency, server CPU seconds per 100k RPCs, server peak RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${N:-20000}
+command -v h2load >/dev/null || { apt-get update -qq && apt-get install -y -qq nghttp2-client >/dev/null; }
+cargo build --release -q -p grpc-sansio-tokio --example greeter_server --example greeter_client
+cargo build --release -q -p grpc-sansio-blocking --example blocking_greeter_server
+cargo build --release -q -p grpc-sansio-benches --example tonic_greeter
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"; kill $(jobs -p) 2>/dev/null || true' EXIT
+# HelloRequest { name: "world" } in a gRPC length-prefixed frame.
+printf '\x00\x00\x00\x00\x07\x0a\x05world' > "$work/body"
+clk=$(getconf CLK_TCK)
+
+echo "| server | c | m | req/s | mean | p99 | CPU s / 100k RPCs | peak RSS |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+port=50070
+for server in tokio blocking tonic; do
+    port=$((port + 1))
+    case $server in
+        tokio) bin=target/release/examples/greeter_server ;;
+        blocking) bin=target/release/examples/blocking_greeter_server ;;
+        tonic) bin=target/release/examples/tonic_greeter ;;
+    esac
+    taskset -c 0 "$bin" --port "$port" > "$work/$server.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do
+        if reply=$(target/release/examples/greeter_client --addr "http://127.0.0.1:$port" --name world 2>/dev/null); then
+            break
+        fi
+        sleep 0.05
+    done
+    if [[ "${reply:-}" != *"Hello world"* ]]; then
+        echo "$server: no correct gRPC answer before the load" >&2
+        exit 1
+    fi
+    for conf in "1 1" "4 10" "16 100" "64 100"; do
+        set -- $conf
+        c=$1 m=$2
+        read -r ut st _ < <(awk '{print $14, $15}' "/proc/$pid/stat")
+        rm -f "$work/h2load.log"
+        taskset -c 1 h2load -n "$N" -c "$c" -m "$m" --data="$work/body" \
+            -H 'content-type: application/grpc' -H 'te: trailers' \
+            --log-file="$work/h2load.log" \
+            "http://127.0.0.1:$port/helloworld.Greeter/SayHello" > "$work/out" 2>&1
+        read -r ut2 st2 _ < <(awk '{print $14, $15}' "/proc/$pid/stat")
+        ok=$(awk '/status codes:/ {gsub(",", "", $3); print $3}' "$work/out")
+        if [[ "$ok" != "$N" ]]; then
+            echo "$server c=$c m=$m: only $ok of $N responses were 2xx" >&2
+            cat "$work/out" >&2
+            exit 1
+        fi
+        rps=$(awk '/finished in/ {print $4}' "$work/out")
+        mean=$(awk '/time for request:/ {print $6}' "$work/out")
+        p99=$(awk '{print $3}' "$work/h2load.log" | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.0fus", a[i]}')
+        cpu=$(awk -v a="$ut" -v b="$st" -v c="$ut2" -v d="$st2" -v k="$clk" -v n="$N" 'BEGIN {printf "%.2f", ((c+d)-(a+b))/k*100000/n}')
+        rss=$(awk '/VmHWM/ {print $2 " kB"}' "/proc/$pid/status")
+        echo "| $server | $c | $m | $rps | $mean | $p99 | $cpu | $rss |"
+    done
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+done
