@@ -11,8 +11,9 @@
 //! resident set grew by less than [`MEMORY_BOUND`]. Attacks run one at a
 //! time ([`exclusive`]) so that latencies and memory are their own.
 
+use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use grpc_sansio::server::ServerConfig;
 
@@ -28,6 +29,12 @@ pub use watch::{Benign, BenignReport, MemoryWatch};
 
 /// The most any benign call may take while an attack runs.
 pub const MAX_BENIGN_LATENCY: Duration = Duration::from_secs(1);
+
+/// How long a sustained attack repeats itself.
+pub const ATTACK_TIME: Duration = Duration::from_millis(400);
+
+/// The most rounds of a sustained attack.
+pub const MAX_ROUNDS: usize = 200;
 
 /// The most the resident set may grow during one attack.
 pub const MEMORY_BOUND: u64 = 64 << 20;
@@ -74,6 +81,24 @@ impl Scenario {
         }
     }
 
+    /// Repeat `once` (one attack on a fresh connection, with its own
+    /// assertions) for [`ATTACK_TIME`] (at least once, at most
+    /// [`MAX_ROUNDS`] times), so that the benign client's calls overlap
+    /// the attack; then check that every attacker's connection is gone
+    /// and no handler is left running, and [`finish`](Self::finish).
+    pub fn sustain(self, attack: &str, mut once: impl FnMut(SocketAddr)) -> BenignReport {
+        let until = Instant::now() + ATTACK_TIME;
+        let mut rounds = 0;
+        while rounds == 0 || (Instant::now() < until && rounds < MAX_ROUNDS) {
+            once(self.server.addr);
+            rounds += 1;
+        }
+        eprintln!("[{attack} / {:?}] {rounds} rounds", self.server.adapter);
+        // The benign client keeps its one connection.
+        self.server.assert_settles_to(1, attack);
+        self.finish(attack)
+    }
+
     /// Stop the benign client and the memory watch; assert that every
     /// benign call succeeded in time and that memory stayed bounded.
     /// Returns the benign report (printed too).
@@ -101,15 +126,15 @@ impl Scenario {
 /// `fn(Adapter)`) against each adapter's server.
 #[macro_export]
 macro_rules! attack_both {
-    ($name:ident, $body:path) => {
+    ($name:ident, $body:ident) => {
         mod $name {
             #[test]
             fn tokio() {
-                $body($crate::attack::Adapter::Tokio);
+                super::$body($crate::attack::Adapter::Tokio);
             }
             #[test]
             fn blocking() {
-                $body($crate::attack::Adapter::Blocking);
+                super::$body($crate::attack::Adapter::Blocking);
             }
         }
     };
