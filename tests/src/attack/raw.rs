@@ -118,6 +118,10 @@ impl Attacker {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
+                        if !buf.is_empty() && http2 != Some(true) {
+                            let text = String::from_utf8_lossy(&buf).into_owned();
+                            let _ = tx.send(Received::Garbage(text));
+                        }
                         let _ = tx.send(Received::Error(e.kind()));
                         return;
                     }
