@@ -162,10 +162,43 @@ fn settings(list: &[(u16, u32)]) -> Frame {
 
 #[test]
 fn h2spec_http2_3_5_1_server_sends_settings_first() {
-    let mut conn = Connection::server(Config::default(), Clock::new().now);
+    let clock = Clock::new();
+    let mut conn = Connection::server(Config::default(), clock.now);
+    conn.receive(frame::PREFACE, clock.now).unwrap();
     let mut peer = RawPeer::new();
     let got = peer.read(&mut conn);
     assert!(matches!(got.first(), Some(Frame::Settings(s)) if !s.ack));
+}
+
+/// An adapter polls for output as soon as it accepts a connection; the
+/// server's SETTINGS waits for the client preface, so that a client that
+/// speaks HTTP/1.1 reads nothing but the HTTP/1.1 answer (the attack
+/// suite found SETTINGS bytes in front of it).
+#[test]
+fn rfc9113_3_4_server_settings_wait_for_the_preface() {
+    let clock = Clock::new();
+    let mut conn = Connection::server(Config::default(), clock.now);
+    let mut out = BytesMut::new();
+    assert_eq!(conn.poll_transmit(&mut out), 0);
+    conn.receive(&frame::PREFACE[..10], clock.now).unwrap();
+    assert_eq!(conn.poll_transmit(&mut out), 0);
+    let mut http1 = Connection::server(Config::default(), clock.now);
+    assert_eq!(http1.poll_transmit(&mut out), 0);
+    let err = http1
+        .receive(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", clock.now)
+        .unwrap_err();
+    assert_eq!(err, grpc_sansio::h2::ConnectionError::Http1Request);
+    while http1.poll_transmit(&mut out) > 0 {}
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 505 "), "{text}");
+    // A silent client still gets SETTINGS, then GOAWAY SETTINGS_TIMEOUT.
+    let mut silent = Connection::server(Config::default(), clock.now);
+    assert_eq!(silent.poll_transmit(&mut BytesMut::new()), 0);
+    silent.handle_timeout(silent.poll_timeout().unwrap());
+    let mut peer = RawPeer::new();
+    let got = peer.read(&mut silent);
+    assert!(matches!(got.first(), Some(Frame::Settings(s)) if !s.ack));
+    assert_eq!(goaway_code(&got), Some(Reason::SETTINGS_TIMEOUT));
 }
 
 #[test]

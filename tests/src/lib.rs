@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+pub mod attack;
 pub mod by_hand;
 pub mod demo;
 pub mod interop;

@@ -27,6 +27,10 @@ const READ_CHUNK: usize = 64 << 10;
 /// before it is written.
 const WRITE_BATCH: usize = 256 << 10;
 
+/// How long closing waits to write the last bytes (a GOAWAY, say) to a
+/// peer that may not be reading; then the transport is dropped anyway.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What woke the driver.
 pub(crate) enum Wake<C> {
     /// `n` bytes were read into [`Transport::read_buf`].
@@ -93,13 +97,20 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
         self.read_closed && self.write_failed
     }
 
-    /// Write what is gathered, flush, and shut the write side.
+    /// Write what is gathered, flush, and shut the write side, for at
+    /// most [`CLOSE_GRACE`]: a peer that does not read cannot keep a
+    /// connection we have ended.
     pub(crate) async fn close(&mut self) {
         use tokio::io::AsyncWriteExt;
         if !self.write_failed {
-            let _ = self.io.write_all(&self.out).await;
-            let _ = self.io.flush().await;
-            let _ = self.io.shutdown().await;
+            let io = &mut self.io;
+            let out = &self.out;
+            let _ = tokio::time::timeout(CLOSE_GRACE, async move {
+                let _ = io.write_all(out).await;
+                let _ = io.flush().await;
+                let _ = io.shutdown().await;
+            })
+            .await;
         }
         self.out.clear();
     }

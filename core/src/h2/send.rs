@@ -3,7 +3,7 @@
 
 use bytes::BytesMut;
 
-use super::connection::{CloseKind, Connection, Phase};
+use super::connection::{CloseKind, Connection, Phase, Role};
 use super::event::Event;
 use super::stream::{Input, Outbound, State};
 use crate::frame::{self, StreamId};
@@ -12,11 +12,18 @@ impl Connection {
     /// Append bytes to send to `dst`; returns how many were appended. Call
     /// it until it returns 0 (each call appends about `transmit_chunk`
     /// bytes at most), and after every input or action.
+    ///
+    /// A server holds its SETTINGS back until the client preface has
+    /// arrived: a client that spoke HTTP/1.x then reads a clean HTTP/1.1
+    /// answer, not binary frames before it.
     pub fn poll_transmit(&mut self, dst: &mut BytesMut) -> usize {
         let start = dst.len();
         if let Some(answer) = self.http1_answer.take() {
             dst.extend_from_slice(&answer);
             return dst.len() - start;
+        }
+        if self.phase == Phase::Preface && self.role == Role::Server {
+            return 0;
         }
         if !self.control.is_empty() {
             dst.extend_from_slice(&self.control);
