@@ -198,8 +198,7 @@ impl ClientTlsConfig {
     pub(crate) fn connector(&self, host: &str) -> Result<TlsConnector, TlsError> {
         let config = self.rustls()?;
         let name = self.server_name.as_deref().unwrap_or(host).to_string();
-        let name =
-            ServerName::try_from(name).map_err(|e| err(format!("TLS server name: {e}")))?;
+        let name = ServerName::try_from(name).map_err(|e| err(format!("TLS server name: {e}")))?;
         Ok(TlsConnector { config, name })
     }
 }
