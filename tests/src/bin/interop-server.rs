@@ -43,10 +43,9 @@ fn main() -> ExitCode {
     };
     let host = flags.get("host").to_string();
     let result = match flags.get("transport") {
-        "tokio" => bind_tokio::runtime()
-            .and_then(|rt| {
-                bind_tokio::serve(&rt, &host, port, tls.as_ref(), |p| println!("PORT {p}"))
-            }),
+        "tokio" => bind_tokio::runtime().and_then(|rt| {
+            bind_tokio::serve(&rt, &host, port, tls.as_ref(), |p| println!("PORT {p}"))
+        }),
         "blocking" => bind_blocking::serve(&host, port, tls.as_ref()).map(|(server, addr)| {
             println!("PORT {}", addr.port());
             server.wait();

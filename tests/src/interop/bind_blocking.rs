@@ -334,7 +334,10 @@ pub fn serve(
         .max_send_message_size(MAX_MESSAGE)
         .build(router());
     let addr = match tls {
-        Some(t) => server.bind_tls((host, port), &ServerTlsConfig::from_pem(&t.cert_pem, &t.key_pem)?)?,
+        Some(t) => server.bind_tls(
+            (host, port),
+            &ServerTlsConfig::from_pem(&t.cert_pem, &t.key_pem)?,
+        )?,
         None => server.bind((host, port))?,
     };
     Ok((server, addr))
