@@ -9,9 +9,19 @@
 //! server. The table of pass counts is written to `target/interop-matrix.md`
 //! (README's interop section is pasted from it).
 //!
+//! A second test runs a subset of the cases over TLS: our client x our
+//! server (four pairings) and grpcio x ours both ways, with a test CA and a
+//! server certificate for `foo.test.google.fr` made at test time (gRPC's
+//! bundled test credentials are not shipped; see
+//! `grpc_sansio_tests::interop::tls`), its table in
+//! `target/interop-matrix-tls.md`.
+//!
 //! Peers come from `.ci/install-peers`; a missing peer skips its rows (and
 //! fails the test under `GRPC_SANSIO_REQUIRE_PEERS=1`). Every child process
 //! is killed when its handle drops, and every wait is bounded.
+
+#[path = "tokio_support/pki.rs"]
+mod pki;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -72,6 +82,87 @@ struct Peers {
     node_modules: Option<PathBuf>,
 }
 
+/// The files of a TLS run: the test CA, and the server's certificate
+/// (for `foo.test.google.fr`) and key.
+struct Tls {
+    dir: PathBuf,
+    ca: String,
+    cert: String,
+    key: String,
+}
+
+/// The name the official test server certificate carries, and ours too.
+const TLS_HOST: &str = "foo.test.google.fr";
+
+/// The cases of the TLS rows.
+const TLS_CASES: &[&str] = &[
+    "empty_unary",
+    "large_unary",
+    "client_streaming",
+    "server_streaming",
+    "ping_pong",
+    "custom_metadata",
+];
+
+impl Tls {
+    fn new() -> Tls {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "grpc-sansio-interop-tls-{}-{n}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let ca = pki::Pki::new("grpc-sansio interop test ca");
+        let leaf = ca.leaf(&[TLS_HOST, "*.test.google.fr"]);
+        let write = |name: &str, text: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, text).expect("write pem");
+            p.to_string_lossy().into_owned()
+        };
+        Tls {
+            ca: write("ca.pem", &ca.ca_pem),
+            cert: write("server.pem", &leaf.cert_pem),
+            key: write("server.key", &leaf.key_pem),
+            dir,
+        }
+    }
+
+    fn server_args(&self) -> Vec<String> {
+        [
+            "--use_tls",
+            "true",
+            "--tls_cert_file",
+            &self.cert,
+            "--tls_key_file",
+            &self.key,
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn client_args(&self) -> Vec<String> {
+        [
+            "--use_tls",
+            "true",
+            "--use_test_ca",
+            "true",
+            "--test_ca_file",
+            &self.ca,
+            "--server_host_override",
+            TLS_HOST,
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+}
+
+impl Drop for Tls {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 struct Row {
     client: Side,
     server: Side,
@@ -115,19 +206,26 @@ fn node_dir() -> PathBuf {
 }
 
 /// Start a server; returns it and its port.
-fn start_server(side: Side, peers: &Peers) -> Result<(PeerProcess, u16), String> {
+fn start_server(
+    side: Side,
+    peers: &Peers,
+    tls: Option<&Tls>,
+) -> Result<(PeerProcess, u16), String> {
+    let tls_args = tls.map(Tls::server_args).unwrap_or_default();
+    let tls_args: Vec<&str> = tls_args.iter().map(String::as_str).collect();
     let mut p = match side {
         Side::Ours(t) => PeerProcess::spawn_program(
             Path::new(server_bin()),
-            &["--port", "0", "--transport", t],
+            &[&["--port", "0", "--transport", t][..], &tls_args].concat(),
             &workspace_root(),
             &[],
         ),
         Side::Grpcio => PeerProcess::spawn(
             peers.python.as_deref().ok_or("no python")?,
             "interop_server.py",
-            &["--port", "0", "--max_seconds", "600"],
+            &[&["--port", "0", "--max_seconds", "600"][..], &tls_args].concat(),
         ),
+        Side::GrpcJs if tls.is_some() => return Err("no TLS rows for grpc-js".into()),
         Side::GrpcJs => {
             let modules = peers.node_modules.as_deref().ok_or("no node")?;
             PeerProcess::spawn_program(
@@ -150,10 +248,17 @@ fn start_server(side: Side, peers: &Peers) -> Result<(PeerProcess, u16), String>
     Ok((p, port))
 }
 
-fn run_client(side: Side, port: u16, peers: &Peers, cases: &[&str]) -> Result<Vec<String>, String> {
+fn run_client(
+    side: Side,
+    port: u16,
+    peers: &Peers,
+    cases: &[&str],
+    tls: Option<&Tls>,
+) -> Result<Vec<String>, String> {
     let port = port.to_string();
     let list = cases.join(",");
-    let common = [
+    let tls_args = tls.map(Tls::client_args).unwrap_or_default();
+    let mut common = vec![
         "--server_host",
         "127.0.0.1",
         "--server_port",
@@ -163,12 +268,14 @@ fn run_client(side: Side, port: u16, peers: &Peers, cases: &[&str]) -> Result<Ve
         "--soak_iterations",
         SOAK,
     ];
+    common.extend(tls_args.iter().map(String::as_str));
     let p = match side {
         Side::Ours(t) => {
-            let mut args = common.to_vec();
+            let mut args = common.clone();
             args.extend(["--transport", t]);
             PeerProcess::spawn_program(Path::new(client_bin()), &args, &workspace_root(), &[])
         }
+        Side::Grpclib if tls.is_some() => return Err("no TLS rows for grpclib".into()),
         Side::Grpcio | Side::Grpclib => {
             let script = if side == Side::Grpcio {
                 "interop_client.py"
@@ -177,6 +284,7 @@ fn run_client(side: Side, port: u16, peers: &Peers, cases: &[&str]) -> Result<Ve
             };
             PeerProcess::spawn(peers.python.as_deref().ok_or("no python")?, script, &common)
         }
+        Side::GrpcJs if tls.is_some() => return Err("no TLS rows for grpc-js".into()),
         Side::GrpcJs => {
             let modules = peers.node_modules.as_deref().ok_or("no node")?;
             let mut args = vec!["interop_client.js"];
@@ -203,8 +311,9 @@ fn run_client(side: Side, port: u16, peers: &Peers, cases: &[&str]) -> Result<Ve
     Ok(out.stdout)
 }
 
-fn run_row(client: Side, server: Side, peers: &Peers) -> Row {
+fn run_row(client: Side, server: Side, peers: &Peers, tls: Option<&Tls>) -> Row {
     let client_cases: Vec<&'static str> = match client {
+        _ if tls.is_some() => TLS_CASES.to_vec(),
         Side::Grpclib => ALL_CASES
             .iter()
             .copied()
@@ -227,8 +336,8 @@ fn run_row(client: Side, server: Side, peers: &Peers) -> Row {
         failure: None,
     };
     let started = Instant::now();
-    let result = start_server(server, peers).and_then(|(srv, port)| {
-        let out = run_client(client, port, peers, &row.expected);
+    let result = start_server(server, peers, tls).and_then(|(srv, port)| {
+        let out = run_client(client, port, peers, &row.expected, tls);
         drop(srv);
         out
     });
@@ -237,7 +346,8 @@ fn run_row(client: Side, server: Side, peers: &Peers) -> Row {
         Err(e) => row.failure = Some(e),
     }
     eprintln!(
-        "{} -> {}: {}/{} in {:?}",
+        "{}{} -> {}: {}/{} in {:?}",
+        if tls.is_some() { "TLS " } else { "" },
         client.label(),
         server.label(),
         row.passed(),
@@ -296,7 +406,7 @@ fn interop_matrix() {
     }
     let rows: Vec<Row> = plan
         .into_iter()
-        .map(|(c, s)| run_row(c, s, &peers))
+        .map(|(c, s)| run_row(c, s, &peers, None))
         .collect();
 
     let md = format!(
@@ -312,6 +422,10 @@ fn interop_matrix() {
     std::fs::write(&out, &md).expect("write target/interop-matrix.md");
     eprintln!("{md}");
 
+    assert_all_passed(&rows);
+}
+
+fn assert_all_passed(rows: &[Row]) {
     let failures: Vec<String> = rows
         .iter()
         .flat_map(|r| {
@@ -325,6 +439,44 @@ fn interop_matrix() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn interop_matrix_tls() {
+    let python = peer::python_with(&["grpc", "grpc_tools", "google.protobuf"]);
+    let peers = Peers {
+        python,
+        node_modules: None,
+    };
+    let tls = Tls::new();
+    let mut plan = Vec::new();
+    for c in ["tokio", "blocking"] {
+        for s in ["tokio", "blocking"] {
+            plan.push((Side::Ours(c), Side::Ours(s)));
+        }
+    }
+    if peers.python.is_some() {
+        for t in ["tokio", "blocking"] {
+            plan.push((Side::Ours(t), Side::Grpcio));
+            plan.push((Side::Grpcio, Side::Ours(t)));
+        }
+    }
+    let rows: Vec<Row> = plan
+        .into_iter()
+        .map(|(c, s)| run_row(c, s, &peers, Some(&tls)))
+        .collect();
+    for r in &rows {
+        assert_eq!(r.expected, TLS_CASES, "every TLS row runs the TLS cases");
+    }
+    let md = format!(
+        "Over TLS ({}; test CA made at test time, server name {TLS_HOST}):\n\n{}",
+        TLS_CASES.join(", "),
+        table(&rows)
+    );
+    let out = workspace_root().join("target/interop-matrix-tls.md");
+    std::fs::write(&out, &md).expect("write target/interop-matrix-tls.md");
+    eprintln!("{md}");
+    assert_all_passed(&rows);
 }
 
 #[test]
@@ -342,4 +494,51 @@ fn report_lines_of_every_driver_parse() {
     let parsed = report::parse(&lines);
     assert_eq!(parsed.len(), 2);
     assert!(parsed[0].passed && !parsed[1].passed);
+}
+
+#[test]
+fn tls_flags_take_effect() {
+    // A name the certificate does not carry, and TLS against a plaintext
+    // server: every case must fail, so the TLS rows cannot pass in clear.
+    let peers = Peers {
+        python: None,
+        node_modules: None,
+    };
+    let tls = Tls::new();
+    let (srv, port) = start_server(Side::Ours("blocking"), &peers, Some(&tls)).unwrap();
+    let mut wrong = tls.client_args();
+    *wrong.last_mut().unwrap() = "not.test.example".into();
+    let port_s = port.to_string();
+    let mut args = vec![
+        "--server_host",
+        "127.0.0.1",
+        "--server_port",
+        &port_s,
+        "--test_case",
+        "empty_unary",
+        "--transport",
+        "blocking",
+    ];
+    args.extend(wrong.iter().map(String::as_str));
+    let out = PeerProcess::spawn_program(Path::new(client_bin()), &args, &workspace_root(), &[])
+        .unwrap()
+        .finish(Duration::from_secs(60));
+    let lines = report::parse(&out.stdout);
+    assert_eq!(lines.len(), 1, "{}", out.transcript());
+    assert!(!lines[0].passed && !out.success(), "{}", out.transcript());
+    drop(srv);
+    let (srv, port) = start_server(Side::Ours("tokio"), &peers, None).unwrap();
+    let lines = report::parse(
+        &run_client(
+            Side::Ours("tokio"),
+            port,
+            &peers,
+            &["empty_unary", "large_unary"],
+            Some(&tls),
+        )
+        .unwrap(),
+    );
+    assert_eq!(lines.len(), 2);
+    assert!(lines.iter().all(|l| !l.passed), "{lines:?}");
+    drop(srv);
 }

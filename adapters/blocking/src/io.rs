@@ -230,5 +230,18 @@ fn write_all<M: Machine>(s: &Shared<M>, w: &mut dyn Write, mut buf: &[u8]) -> io
             Err(e) => return Err(e),
         }
     }
-    w.flush()
+    // A TLS writer may still hold ciphertext that timed out.
+    loop {
+        match w.flush() {
+            Ok(()) => return Ok(()),
+            Err(e) if is_transient(&e) => {
+                let mut g = s.lock();
+                run_timers(&mut *g);
+                if g.is_closed() {
+                    return Err(e);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }

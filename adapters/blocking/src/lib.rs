@@ -15,6 +15,10 @@
 //! - [`Server`]: routes calls by path (a core [`Router`] of
 //!   [`Handler`]s) to blocking handlers on a bounded thread pool, with
 //!   graceful shutdown.
+//! - TLS (feature `tls`): rustls with its `ring` provider, ALPN `h2`,
+//!   custom roots, client certificates, a server name override
+//!   ([`ChannelBuilder::tls`], `Server::bind_tls`; see the `tls` module for
+//!   how it shares the socket between a connection's two threads).
 //! - Transports: TCP, Unix sockets, an in-memory pair for tests
 //!   ([`Server::in_memory_channel`]), or any [`Transport`].
 //!
@@ -60,6 +64,8 @@
 mod client;
 mod io;
 mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod transport;
 
 pub use client::{

@@ -3,7 +3,14 @@ server under test.
 
 Usage: interop_client.py --server_host=127.0.0.1 --server_port=N
        [--test_case=all|name,name] [--server_host_override=H]
-       [--use_tls=false] [--soak_iterations=10] [--skip=name,name]
+       [--use_tls=false] [--use_test_ca=false] [--test_ca_file=ca.pem]
+       [--soak_iterations=10] [--skip=name,name]
+
+With --use_tls=true --use_test_ca=true the channel is TLS
+(grpc.ssl_channel_credentials) trusting the CA in --test_ca_file (made at
+test time: gRPC's bundled test CA is not shipped here), and
+--server_host_override sets grpc.ssl_target_name_override as well as the
+authority.
 
 One line per case (see interop_common), exit status 0 only if all passed.
 
@@ -102,12 +109,18 @@ class Feeder:
 
 
 class Client:
-    def __init__(self, target, options, soak):
+    def __init__(self, target, options, soak, creds=None):
         self.target = target
         self.options = options
         self.soak = soak
-        self.channel = grpc.insecure_channel(target, options=options)
+        self.creds = creds
+        self.channel = self.new_channel()
         self.stub = Stub(self.channel)
+
+    def new_channel(self):
+        if self.creds is None:
+            return grpc.insecure_channel(self.target, options=self.options)
+        return grpc.secure_channel(self.target, self.creds, options=self.options)
 
     def large_unary_once(self, stub):
         req = M.SimpleRequest(response_type=M.COMPRESSABLE, response_size=LARGE_RESPONSE,
@@ -316,7 +329,7 @@ class Client:
 
     def channel_soak(self):
         for _ in range(self.soak):
-            with grpc.insecure_channel(self.target, options=self.options) as ch:
+            with self.new_channel() as ch:
                 self.large_unary_once(Stub(ch))
         return "%d large_unary calls, a new channel each" % self.soak
 
@@ -325,9 +338,13 @@ def main():
     flags = parse_flags(sys.argv[1:], {
         "server_host": "127.0.0.1", "server_port": "", "server_host_override": "",
         "test_case": "all", "use_tls": "false", "use_test_ca": "false",
-        "soak_iterations": "10", "skip": ""})
+        "test_ca_file": "", "soak_iterations": "10", "skip": ""})
+    creds = None
     if truthy(flags["use_tls"]):
-        raise SystemExit("--use_tls=true is not supported by this driver (loopback only)")
+        if not truthy(flags["use_test_ca"]) or not flags["test_ca_file"]:
+            raise SystemExit("--use_tls=true needs --use_test_ca=true and --test_ca_file")
+        with open(flags["test_ca_file"], "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
     if not flags["server_port"]:
         raise SystemExit("--server_port is required")
     target = "%s:%s" % (flags["server_host"], flags["server_port"])
@@ -335,9 +352,11 @@ def main():
                ("grpc.max_send_message_length", MAX_MESSAGE)]
     if flags["server_host_override"]:
         options.append(("grpc.default_authority", flags["server_host_override"]))
+        if creds is not None:
+            options.append(("grpc.ssl_target_name_override", flags["server_host_override"]))
     skip = set(c for c in flags["skip"].split(",") if c)
     names = [c for c in case_list(flags["test_case"], ALL_CASES) if c not in skip]
-    client = Client(target, options, int(flags["soak_iterations"]))
+    client = Client(target, options, int(flags["soak_iterations"]), creds)
     table = {name: getattr(client, name) for name in ALL_CASES}
     return run_cases(names, table)
 

@@ -2,6 +2,11 @@
 matrix.
 
 Usage: interop_server.py --port=N [--use_tls=false]
+       [--tls_cert_file=cert.pem --tls_key_file=key.pem]
+
+With --use_tls=true it serves TLS (grpc.ssl_server_credentials) with the
+certificate and key given, made at test time in place of gRPC's bundled
+server1.pem.
 
 Port 0 picks a free port. Listens on 127.0.0.1 and prints "PORT n" once it
 accepts calls; runs until killed (or for --max_seconds, a safety bound).
@@ -154,15 +159,27 @@ def handler():
 
 
 def main():
-    flags = parse_flags(sys.argv[1:], {"port": "0", "use_tls": "false", "max_seconds": "600"})
+    flags = parse_flags(sys.argv[1:], {"port": "0", "use_tls": "false", "max_seconds": "600",
+                                       "tls_cert_file": "", "tls_key_file": ""})
+    creds = None
     if truthy(flags["use_tls"]):
-        raise SystemExit("--use_tls=true is not supported by this driver (loopback only)")
+        if not flags["tls_cert_file"] or not flags["tls_key_file"]:
+            raise SystemExit("--use_tls=true needs --tls_cert_file and --tls_key_file")
+        with open(flags["tls_cert_file"], "rb") as f:
+            cert = f.read()
+        with open(flags["tls_key_file"], "rb") as f:
+            key = f.read()
+        creds = grpc.ssl_server_credentials([(key, cert)])
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=32),
         options=[("grpc.max_receive_message_length", MAX_MESSAGE),
                  ("grpc.max_send_message_length", MAX_MESSAGE)])
     server.add_generic_rpc_handlers((handler(),))
-    port = server.add_insecure_port("127.0.0.1:%d" % int(flags["port"]))
+    addr = "127.0.0.1:%d" % int(flags["port"])
+    if creds is None:
+        port = server.add_insecure_port(addr)
+    else:
+        port = server.add_secure_port(addr, creds)
     server.start()
     print("PORT %d" % port, flush=True)
     done = threading.Event()

@@ -9,6 +9,7 @@ use grpc_sansio::call::CallKind;
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
 use grpc_sansio::router::Router;
+use grpc_sansio_blocking::tls::{ClientTlsConfig, ServerTlsConfig};
 use grpc_sansio_blocking::{
     BytesCodec, Call, CallOptions, Channel, Handler, ProstCodec, RouterExt, Server, ServerCall,
 };
@@ -18,6 +19,7 @@ use super::pb::{
     StreamingOutputCallRequest, StreamingOutputCallResponse,
 };
 use super::service::{self, MAX_MESSAGE, SERVICE};
+use super::tls::{ClientTls, ServerTls};
 use super::transport::{CallOpts, Finished, StreamingCall, Transport};
 
 /// The client side on the blocking adapter.
@@ -25,22 +27,38 @@ pub struct BlockingTransport {
     channel: Channel,
     target: String,
     authority: Option<String>,
+    tls: Option<ClientTls>,
 }
 
 impl BlockingTransport {
-    /// A channel to `target` (`host:port`), made lazily.
-    pub fn connect(target: &str, authority: Option<&str>) -> Result<Self, String> {
+    /// A channel to `target` (`host:port`), over TLS with `tls`, made
+    /// lazily.
+    pub fn connect(
+        target: &str,
+        authority: Option<&str>,
+        tls: Option<&ClientTls>,
+    ) -> Result<Self, String> {
         let mut b = Channel::builder(target)
             .max_receive_message_size(MAX_MESSAGE)
             .max_send_message_size(MAX_MESSAGE);
         if let Some(a) = authority {
             b = b.authority(a);
         }
+        if let Some(t) = tls {
+            let mut c = ClientTlsConfig::new()
+                .ca_certificate_pem(&t.ca_pem)
+                .map_err(|e| e.to_string())?;
+            if let Some(name) = &t.server_name {
+                c = c.server_name(name);
+            }
+            b = b.tls(c);
+        }
         let channel = b.build_lazy().map_err(|e| format!("{target}: {e}"))?;
         Ok(BlockingTransport {
             channel,
             target: target.to_string(),
             authority: authority.map(str::to_string),
+            tls: tls.cloned(),
         })
     }
 }
@@ -114,7 +132,8 @@ impl Transport for BlockingTransport {
     }
 
     fn new_channel(&self) -> Box<dyn Transport> {
-        match BlockingTransport::connect(&self.target, self.authority.as_deref()) {
+        match BlockingTransport::connect(&self.target, self.authority.as_deref(), self.tls.as_ref())
+        {
             Ok(t) => Box::new(t),
             // The target worked once; building it again cannot fail.
             Err(e) => panic!("rebuilding the channel failed: {e}"),
@@ -302,13 +321,24 @@ pub fn router() -> Router<Handler> {
     r
 }
 
-/// Serve the TestService on `host:port` (0: any free port) on background
-/// threads; returns the server (keep it alive) and the bound address.
-pub fn serve(host: &str, port: u16) -> std::io::Result<(Server, SocketAddr)> {
+/// Serve the TestService on `host:port` (0: any free port), over TLS with
+/// `tls`, on background threads; returns the server (keep it alive) and
+/// the bound address.
+pub fn serve(
+    host: &str,
+    port: u16,
+    tls: Option<&ServerTls>,
+) -> std::io::Result<(Server, SocketAddr)> {
     let server = Server::builder()
         .max_receive_message_size(MAX_MESSAGE)
         .max_send_message_size(MAX_MESSAGE)
         .build(router());
-    let addr = server.bind((host, port))?;
+    let addr = match tls {
+        Some(t) => server.bind_tls(
+            (host, port),
+            &ServerTlsConfig::from_pem(&t.cert_pem, &t.key_pem)?,
+        )?,
+        None => server.bind((host, port))?,
+    };
     Ok((server, addr))
 }

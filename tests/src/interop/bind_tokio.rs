@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
+use grpc_sansio_tokio::tls::{ClientTlsConfig, ServerTlsConfig, TlsListener};
 use grpc_sansio_tokio::{
     BytesCodec, CallOptions, Channel, ProstCodec, RequestSink, Response, Routes, RpcError,
     Streaming,
@@ -20,6 +21,7 @@ use super::pb::{
     StreamingOutputCallRequest, StreamingOutputCallResponse,
 };
 use super::service::{self, MAX_MESSAGE, SERVICE};
+use super::tls::{ClientTls, ServerTls};
 use super::transport::{CallOpts, Finished, StreamingCall, Transport};
 
 /// No single step of a call may take longer than this (each call also has
@@ -41,15 +43,17 @@ pub struct TokioTransport {
     channel: Channel,
     target: String,
     authority: Option<String>,
+    tls: Option<ClientTls>,
 }
 
 impl TokioTransport {
-    /// A channel to `target` (`http://host:port`); lazy, as the adapter's
-    /// channels are.
+    /// A channel to `target` (`http://host:port`, or `https://host:port`
+    /// with `tls`); lazy, as the adapter's channels are.
     pub fn connect(
         rt: Arc<Runtime>,
         target: &str,
         authority: Option<&str>,
+        tls: Option<&ClientTls>,
     ) -> Result<Self, String> {
         let channel = {
             let _guard = rt.enter();
@@ -59,6 +63,15 @@ impl TokioTransport {
             if let Some(a) = authority {
                 b = b.authority(a);
             }
+            if let Some(t) = tls {
+                let mut c = ClientTlsConfig::new()
+                    .ca_certificate_pem(&t.ca_pem)
+                    .map_err(|e| e.to_string())?;
+                if let Some(name) = &t.server_name {
+                    c = c.server_name(name);
+                }
+                b = b.tls(c);
+            }
             b.build().map_err(|e| format!("{target}: {e:?}"))?
         };
         Ok(TokioTransport {
@@ -66,6 +79,7 @@ impl TokioTransport {
             channel,
             target: target.to_string(),
             authority: authority.map(str::to_string),
+            tls: tls.cloned(),
         })
     }
 
@@ -176,7 +190,12 @@ impl Transport for TokioTransport {
     }
 
     fn new_channel(&self) -> Box<dyn Transport> {
-        match TokioTransport::connect(self.rt.clone(), &self.target, self.authority.as_deref()) {
+        match TokioTransport::connect(
+            self.rt.clone(),
+            &self.target,
+            self.authority.as_deref(),
+            self.tls.as_ref(),
+        ) {
             Ok(t) => Box::new(t),
             // The target worked once; building it again cannot fail.
             Err(e) => panic!("rebuilding the channel failed: {e}"),
@@ -380,14 +399,20 @@ pub fn routes() -> Routes {
     routes
 }
 
-/// Serve the TestService on `127.0.0.1:port` (0: any free port): calls
-/// `on_bound` with the port, then serves until the process ends.
+/// Serve the TestService on `host:port` (0: any free port), over TLS with
+/// `tls`: calls `on_bound` with the port, then serves until the process
+/// ends.
 pub fn serve(
     rt: &Runtime,
     host: &str,
     port: u16,
+    tls: Option<&ServerTls>,
     on_bound: impl FnOnce(u16),
 ) -> std::io::Result<()> {
+    let tls = tls
+        .map(|t| ServerTlsConfig::from_pem(&t.cert_pem, &t.key_pem))
+        .transpose()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind((host, port)).await?;
         on_bound(listener.local_addr()?.port());
@@ -395,6 +420,13 @@ pub fn serve(
             .max_receive_message_size(MAX_MESSAGE)
             .max_send_message_size(MAX_MESSAGE)
             .build(routes());
-        server.serve(listener).await
+        match tls {
+            Some(tls) => {
+                let listener = TlsListener::new(listener, &tls)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+                server.serve(listener).await
+            }
+            None => server.serve(listener).await,
+        }
     })
 }

@@ -3,7 +3,7 @@
 //! [`Transport`](transport::Transport), the TestService behaviour
 //! ([`service`]) written once as plain functions, the per-case report
 //! format ([`report`]) shared with the peer drivers in `tests/peers`, and
-//! the bindings of both to each adapter.
+//! the bindings of both to each adapter, and TLS for both ([`tls`]).
 //!
 //! The `interop-client` and `interop-server` binaries and the matrix test
 //! (`tests/tests/interop_matrix.rs`) are built from these.
@@ -15,4 +15,5 @@ pub mod flags;
 pub mod pb;
 pub mod report;
 pub mod service;
+pub mod tls;
 pub mod transport;

@@ -132,6 +132,8 @@ pub struct ChannelBuilder {
     interceptors: Vec<ClientInterceptor>,
     backoff: BackoffConfig,
     wait_for_ready: bool,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::ClientTlsConfig>,
 }
 
 impl fmt::Debug for ChannelBuilder {
@@ -159,7 +161,18 @@ impl ChannelBuilder {
             interceptors: Vec::new(),
             backoff: BackoffConfig::default(),
             wait_for_ready: false,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Connect with TLS (rustls, ALPN `h2`, the roots and identity of
+    /// `tls`); `https://` targets need it. The handshake runs on the
+    /// thread that connects, within the connect timeout and at most 10 s.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::ClientTlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// How long one connection attempt may take. Default 20 s (gRPC's
@@ -256,8 +269,36 @@ impl ChannelBuilder {
     }
 
     /// A channel that connects on its first call.
-    pub fn build_lazy(self) -> io::Result<Channel> {
-        let target = self.target?;
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+    pub fn build_lazy(mut self) -> io::Result<Channel> {
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        let mut target = self.target?;
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        let mut needs_tls = target.scheme == "https";
+        #[cfg(feature = "tls")]
+        if let Some(tls) = self.tls.take() {
+            let Some((host, port)) = target.tcp.clone() else {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "TLS needs a host:port target",
+                ));
+            };
+            let tls = tls.connector(&host)?;
+            target.connector = Arc::new(move |timeout| {
+                let deadline = Instant::now() + timeout;
+                let tcp = target::connect_tcp(&host, port, timeout)?;
+                Ok(Box::new(tls.connect(tcp, deadline)?) as Box<dyn Transport>)
+            });
+            self.config.scheme = "https".to_string();
+            needs_tls = false;
+        }
+        if needs_tls {
+            #[cfg(feature = "tls")]
+            let why = "https needs a TLS configuration (ChannelBuilder::tls)";
+            #[cfg(not(feature = "tls"))]
+            let why = "https needs the `tls` feature of grpc-sansio-blocking";
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+        }
         let inner = Inner {
             connector: target.connector,
             config: self.config,
@@ -476,6 +517,7 @@ impl Channel {
             connector: Arc::new(connect),
             authority: authority.to_string(),
             scheme: "http",
+            tcp: None,
         }))
     }
 

@@ -17,6 +17,23 @@ pub(crate) struct Target {
     pub(crate) connector: Connector,
     pub(crate) authority: String,
     pub(crate) scheme: &'static str,
+    /// The host and port of a TCP target, for TLS over TCP.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) tcp: Option<(String, u16)>,
+}
+
+/// Connect to `host:port` (each address it resolves to, in turn).
+pub(crate) fn connect_tcp(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
+    let mut last = None;
+    for addr in (host, port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(io::ErrorKind::NotFound, "the host resolved to no address")
+    }))
 }
 
 fn invalid(msg: String) -> io::Error {
@@ -29,11 +46,7 @@ pub(crate) fn parse(target: &str) -> io::Result<Target> {
     }
     let (scheme, rest) = match target.split_once("://") {
         Some(("http", rest)) => ("http", rest),
-        Some(("https", _)) => {
-            return Err(invalid(format!(
-                "{target}: TLS is not supported by this adapter yet"
-            )));
-        }
+        Some(("https", rest)) => ("https", rest),
         Some((other, _)) => return Err(invalid(format!("{target}: unknown scheme {other}"))),
         None => ("http", target),
     };
@@ -43,18 +56,18 @@ pub(crate) fn parse(target: &str) -> io::Result<Target> {
     }
     let (host, port) =
         split_host_port(authority).ok_or_else(|| invalid(format!("{target}: bad host or port")))?;
+    let has_port = match authority.strip_prefix('[') {
+        Some(rest) => rest.contains("]:"),
+        None => authority.contains(':'),
+    };
+    let port = if scheme == "https" && !has_port {
+        443
+    } else {
+        port
+    };
     let host_owned = host.to_string();
     let connector: Connector = Arc::new(move |timeout| {
-        let mut last = None;
-        for addr in (host_owned.as_str(), port).to_socket_addrs()? {
-            match TcpStream::connect_timeout(&addr, timeout) {
-                Ok(s) => return Ok(Box::new(s) as Box<dyn Transport>),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, "the host resolved to no address")
-        }))
+        Ok(Box::new(connect_tcp(&host_owned, port, timeout)?) as Box<dyn Transport>)
     });
     let authority = if authority.contains(':') {
         authority.to_string()
@@ -65,6 +78,7 @@ pub(crate) fn parse(target: &str) -> io::Result<Target> {
         connector,
         authority,
         scheme,
+        tcp: Some((host.to_string(), port)),
     })
 }
 
@@ -98,6 +112,7 @@ fn unix(path: &str) -> io::Result<Target> {
         connector,
         authority: "localhost".to_string(),
         scheme: "http",
+        tcp: None,
     })
 }
 

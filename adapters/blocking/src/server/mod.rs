@@ -292,6 +292,42 @@ impl Server {
 
     /// Accept connections from `listener` on a new thread.
     pub fn serve_listener(&self, listener: TcpListener) -> io::Result<SocketAddr> {
+        self.accept_on(listener, |s| Ok(Box::new(s)))
+    }
+
+    /// Listen on `addr` for TLS connections (ALPN `h2`) and return the
+    /// bound address.
+    #[cfg(feature = "tls")]
+    pub fn bind_tls(
+        &self,
+        addr: impl ToSocketAddrs,
+        tls: &crate::tls::ServerTlsConfig,
+    ) -> io::Result<SocketAddr> {
+        let listener = TcpListener::bind(addr)?;
+        self.serve_listener_tls(listener, tls)
+    }
+
+    /// Accept TLS connections from `listener` on a new thread. Each
+    /// handshake runs on its connection's reader thread, bounded to 10 s,
+    /// so a slow client holds up no one; a connection in its handshake
+    /// counts against [`ServerBuilder::max_connections`].
+    #[cfg(feature = "tls")]
+    pub fn serve_listener_tls(
+        &self,
+        listener: TcpListener,
+        tls: &crate::tls::ServerTlsConfig,
+    ) -> io::Result<SocketAddr> {
+        let config = tls.rustls()?;
+        self.accept_on(listener, move |s| {
+            Ok(Box::new(crate::tls::accept(s, &config)?))
+        })
+    }
+
+    fn accept_on(
+        &self,
+        listener: TcpListener,
+        wrap: impl Fn(TcpStream) -> io::Result<Box<dyn Transport>> + Send + 'static,
+    ) -> io::Result<SocketAddr> {
         let local = listener.local_addr()?;
         let inner = Arc::clone(&self.inner);
         let thread = thread::Builder::new()
@@ -304,7 +340,7 @@ impl Server {
                     match stream {
                         // A refused connection is closed by the drop.
                         Ok(s) => {
-                            let _ = inner.serve(Box::new(s));
+                            let _ = wrap(s).and_then(|t| inner.serve(t));
                         }
                         // Out of descriptors and the like: wait a little.
                         Err(_) => thread::sleep(Duration::from_millis(10)),
