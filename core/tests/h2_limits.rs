@@ -361,3 +361,72 @@ fn window_updates_that_acknowledge_our_data_are_not_a_flood() {
     assert_eq!(received, 4 << 20);
     assert!(!p.server.is_closed(), "no GOAWAY for earned updates");
 }
+
+#[test]
+fn slowloris_headers_are_timed_out() {
+    // Handshake done, then a header block that never finishes: HEADERS
+    // without END_HEADERS, and a CONTINUATION byte now and then.
+    let (mut peer, mut conn) = RawPeer::server(Config::default());
+    let block = peer.block(&request_head("/a.B/C"));
+    let (first, rest) = block.split_at(3);
+    peer.send(
+        &mut conn,
+        Frame::Headers(frame::Headers {
+            stream_id: sid(1),
+            fragment: Bytes::copy_from_slice(first),
+            end_stream: true,
+            end_headers: false,
+            priority: None,
+            pad_len: None,
+        }),
+    )
+    .unwrap();
+    let start = peer.clock.now;
+    assert_eq!(conn.poll_timeout(), Some(start + Duration::from_secs(30)));
+    for b in rest.iter().take(3) {
+        peer.clock.advance(Duration::from_secs(9));
+        conn.handle_timeout(peer.clock.now);
+        peer.send(
+            &mut conn,
+            Frame::Continuation(Continuation {
+                stream_id: sid(1),
+                fragment: Bytes::copy_from_slice(&[*b]),
+                end_headers: false,
+            }),
+        )
+        .unwrap();
+    }
+    assert!(!conn.is_closed());
+    peer.clock.advance(Duration::from_secs(3));
+    conn.handle_timeout(peer.clock.now);
+    assert!(conn.is_closed(), "30 s after the block began");
+    assert_eq!(
+        goaway_code(&peer.read(&mut conn)),
+        Some(Reason::ENHANCE_YOUR_CALM)
+    );
+}
+
+#[test]
+fn a_frame_trickled_byte_by_byte_is_timed_out_but_a_complete_one_is_not() {
+    let (mut peer, mut conn) = RawPeer::server(Config::default());
+    let mut ping = BytesMut::new();
+    Ping::new([7; 8]).encode(&mut ping);
+    // Whole frames, however far apart, are fine.
+    for _ in 0..3 {
+        peer.clock.advance(Duration::from_secs(60));
+        conn.handle_timeout(peer.clock.now);
+        peer.send_raw(&mut conn, &ping).unwrap();
+    }
+    assert!(!conn.is_closed());
+    // One frame trickled over 34 s is not.
+    for b in &ping[..ping.len() - 1] {
+        peer.send_raw(&mut conn, &[*b]).unwrap();
+        peer.clock.advance(Duration::from_secs(2));
+        conn.handle_timeout(peer.clock.now);
+    }
+    assert!(conn.is_closed());
+    assert_eq!(
+        goaway_code(&peer.read(&mut conn)),
+        Some(Reason::ENHANCE_YOUR_CALM)
+    );
+}

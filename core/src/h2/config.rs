@@ -73,6 +73,11 @@ pub struct Config {
     /// Rate limits against floods of frames that cost us work but carry
     /// nothing useful.
     pub limits: Limits,
+    /// The longest a frame (or a header block spread over CONTINUATION
+    /// frames, or the client preface) may take to arrive once it has
+    /// started. A peer that trickles one in slower than this (slowloris)
+    /// gets GOAWAY ENHANCE_YOUR_CALM. `None` disables it. Default 30 s.
+    pub frame_timeout: Option<Duration>,
     /// The grace period of a graceful shutdown's first phase: how long we
     /// wait for the acknowledgement of the PING sent with the first GOAWAY
     /// before sending the final one anyway. Default 5 s.
@@ -100,6 +105,7 @@ impl Default for Config {
             keepalive_while_idle: false,
             ping_policy: None,
             limits: Limits::default(),
+            frame_timeout: Some(Duration::from_secs(30)),
             shutdown_ping_timeout: Duration::from_secs(5),
         }
     }

@@ -182,6 +182,9 @@ pub struct Connection {
     pub(crate) rtt: Option<Duration>,
     /// Scratch buffer for HPACK output.
     pub(crate) scratch: Vec<u8>,
+    /// Since when an incomplete frame, header block or preface has been
+    /// waiting for the rest of its bytes.
+    pub(crate) partial_since: Option<Instant>,
     /// Pending bytes of a canned HTTP/1.1 answer (server, wrong protocol).
     pub(crate) http1_answer: Option<Bytes>,
 }
@@ -255,6 +258,7 @@ impl Connection {
             rtt: None,
             scratch: Vec::new(),
             http1_answer: None,
+            partial_since: None,
             config,
         }
     }
@@ -717,7 +721,13 @@ impl Connection {
         }
         earliest(self.keepalive_deadline);
         earliest(self.next_keepalive_ping());
+        earliest(self.partial_deadline());
         next
+    }
+
+    fn partial_deadline(&self) -> Option<Instant> {
+        let since = self.partial_since?;
+        since.checked_add(self.config.frame_timeout?)
     }
 
     fn next_keepalive_ping(&self) -> Option<Instant> {
@@ -740,6 +750,13 @@ impl Connection {
         if self.settings_deadline.is_some_and(|d| now >= d) {
             self.settings_deadline = None;
             self.fail(ConnectionError::SettingsTimeout);
+            return;
+        }
+        if self.partial_deadline().is_some_and(|d| now >= d) {
+            self.fail(ConnectionError::local(
+                Reason::ENHANCE_YOUR_CALM,
+                "frame not completed in time",
+            ));
             return;
         }
         if self.keepalive_deadline.is_some_and(|d| now >= d) {

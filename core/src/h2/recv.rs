@@ -53,7 +53,15 @@ impl Connection {
         }
         self.recv_buf.extend_from_slice(data);
         match self.process(now) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                // Time what is still incomplete from when it started.
+                if self.recv_buf.is_empty() && self.continuation.is_none() {
+                    self.partial_since = None;
+                } else if self.partial_since.is_none() {
+                    self.partial_since = Some(now);
+                }
+                Ok(())
+            }
             Err(e) => Err(self.fail(e)),
         }
     }
