@@ -283,7 +283,7 @@ impl ChannelBuilder {
                     "TLS needs a host:port target",
                 ));
             };
-            let tls = tls.connector(&host)?;
+            let tls = crate::tls::TlsConnector::new(&tls, &host)?;
             target.connector = Arc::new(move |timeout| {
                 let deadline = Instant::now() + timeout;
                 let tcp = target::connect_tcp(&host, port, timeout)?;

@@ -317,7 +317,7 @@ impl Server {
         listener: TcpListener,
         tls: &crate::tls::ServerTlsConfig,
     ) -> io::Result<SocketAddr> {
-        let config = tls.rustls()?;
+        let config = tls.server_config()?;
         self.accept_on(listener, move |s| {
             Ok(Box::new(crate::tls::accept(s, &config)?))
         })

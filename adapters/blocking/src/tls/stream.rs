@@ -29,7 +29,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use rustls::Connection;
+use super::rustls::{self, Connection};
 
 use crate::transport::{PeerAddr, Transport, TransportParts, WRITE_SLICE};
 

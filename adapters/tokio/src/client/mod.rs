@@ -381,7 +381,7 @@ impl ChannelBuilder {
         let mut connector = self.connector?;
         #[cfg(feature = "tls")]
         if let Some(tls) = self.tls.take() {
-            connector = tls.wrap(connector, &self.host)?;
+            connector = crate::tls::wrap(&tls, connector, &self.host)?;
             self.settings.config.scheme = "https".to_string();
             self.https = false;
         }
