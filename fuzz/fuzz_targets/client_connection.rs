@@ -2,5 +2,7 @@
 
 #[path = "../targets/client_connection.rs"]
 mod body;
+#[path = "../targets/script.rs"]
+mod script;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| body::run(data));

@@ -22,11 +22,10 @@
 #![allow(unreachable_pub)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use grpc_sansio::call::{CallError, CallId, CallKind};
+use grpc_sansio::call::{CallError, CallId};
 use grpc_sansio::client::{CallOptions, ClientConfig, ClientConnection, ClientEvent};
 use grpc_sansio::frame::{FrameDecoder, MAX_MAX_FRAME_SIZE, PREFACE};
 use grpc_sansio::grpc::metadata::MetadataMap;
@@ -36,69 +35,7 @@ const SERVER_SETTINGS: &[u8] = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00";
 /// A SETTINGS acknowledgement.
 const SETTINGS_ACK: &[u8] = b"\x00\x00\x00\x04\x01\x00\x00\x00\x00";
 
-/// The origin of virtual time: read once per process, so that every run
-/// sees the same arithmetic.
-fn origin() -> Instant {
-    static ORIGIN: OnceLock<Instant> = OnceLock::new();
-    *ORIGIN.get_or_init(Instant::now)
-}
-
-/// Reads operands off the input; an exhausted input reads as zeros.
-struct Reader<'a> {
-    data: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-
-    fn u8(&mut self) -> u8 {
-        match self.data.split_first() {
-            Some((&b, rest)) => {
-                self.data = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.u8(), self.u8()])
-    }
-
-    /// Up to `n` octets.
-    fn bytes(&mut self, n: usize) -> &'a [u8] {
-        let (head, rest) = self.data.split_at(n.min(self.data.len()));
-        self.data = rest;
-        head
-    }
-}
-
-/// A message body of `len` octets (at most 64 KiB), without allocating.
-fn body(len: usize) -> Bytes {
-    static ZEROS: [u8; 1 << 16] = [0; 1 << 16];
-    Bytes::from_static(&ZEROS[..len.min(ZEROS.len())])
-}
-
-/// A duration from one octet: fine steps near zero, up to minutes.
-fn duration(b: u8) -> Duration {
-    match b >> 6 {
-        0 => Duration::from_millis(u64::from(b & 0x3f)),
-        1 => Duration::from_millis(100 * u64::from(b & 0x3f)),
-        2 => Duration::from_secs(u64::from(b & 0x3f)),
-        _ => Duration::from_secs(60 * u64::from(b & 0x3f)),
-    }
-}
-
-fn kind(b: u8) -> CallKind {
-    match b % 4 {
-        0 => CallKind::Unary,
-        1 => CallKind::ClientStreaming,
-        2 => CallKind::ServerStreaming,
-        _ => CallKind::BidiStreaming,
-    }
-}
+use super::script::{Reader, body, duration, kind, origin};
 
 const PATHS: [&str; 4] = [
     "/helloworld.Greeter/SayHello",

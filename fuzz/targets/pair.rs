@@ -27,8 +27,7 @@
 #![allow(unreachable_pub)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use grpc_sansio::call::{CallId, CallKind};
@@ -37,53 +36,7 @@ use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
 use grpc_sansio::server::{ServerConfig, ServerConnection, ServerEvent};
 
-/// The origin of virtual time: read once per process, so that every run
-/// sees the same arithmetic.
-fn origin() -> Instant {
-    static ORIGIN: OnceLock<Instant> = OnceLock::new();
-    *ORIGIN.get_or_init(Instant::now)
-}
-
-/// Reads operands off the input; an exhausted input reads as zeros.
-struct Reader<'a> {
-    data: &'a [u8],
-}
-
-impl Reader<'_> {
-    fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-
-    fn u8(&mut self) -> u8 {
-        match self.data.split_first() {
-            Some((&b, rest)) => {
-                self.data = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.u8(), self.u8()])
-    }
-}
-
-/// A message body of `len` octets (at most 64 KiB), without allocating.
-fn body(len: usize) -> Bytes {
-    static ZEROS: [u8; 1 << 16] = [0; 1 << 16];
-    Bytes::from_static(&ZEROS[..len.min(ZEROS.len())])
-}
-
-/// A duration from one octet: fine steps near zero, up to minutes.
-fn duration(b: u8) -> Duration {
-    match b >> 6 {
-        0 => Duration::from_millis(u64::from(b & 0x3f)),
-        1 => Duration::from_millis(100 * u64::from(b & 0x3f)),
-        2 => Duration::from_secs(u64::from(b & 0x3f)),
-        _ => Duration::from_secs(60 * u64::from(b & 0x3f)),
-    }
-}
+use super::script::{Reader, body, duration, origin};
 
 /// The methods the client calls; the server handler learns the kind from
 /// the path, as a router would.

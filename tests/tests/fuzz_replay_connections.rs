@@ -5,6 +5,9 @@
 
 use std::path::PathBuf;
 
+#[path = "../../fuzz/targets/script.rs"]
+mod script;
+
 #[path = "../../fuzz/targets/server_connection.rs"]
 mod server_connection;
 
