@@ -35,7 +35,7 @@ const SERVER_SETTINGS: &[u8] = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00";
 /// A SETTINGS acknowledgement.
 const SETTINGS_ACK: &[u8] = b"\x00\x00\x00\x04\x01\x00\x00\x00\x00";
 
-use super::script::{Reader, body, duration, kind, origin};
+use super::script::{Reader, body, duration, kind, origin, registry};
 
 const PATHS: [&str; 4] = [
     "/helloworld.Greeter/SayHello",
@@ -256,6 +256,7 @@ pub fn run(data: &[u8]) {
     let mut r = Reader { data };
     let flags = r.u8();
     let mut config = ClientConfig::default();
+    config.compression = registry();
     if flags & 8 != 0 {
         config.h2.initial_stream_window = 1024;
         config.h2.connection_window = 4096;

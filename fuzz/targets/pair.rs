@@ -36,7 +36,7 @@ use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
 use grpc_sansio::server::{ServerConfig, ServerConnection, ServerEvent};
 
-use super::script::{Reader, body, duration, origin};
+use super::script::{Reader, body, duration, origin, registry};
 
 /// The methods the client calls; the server handler learns the kind from
 /// the path, as a router would.
@@ -396,6 +396,8 @@ pub fn run(data: &[u8]) {
     let flags = r.u8();
     let mut sconfig = ServerConfig::default();
     let mut cconfig = ClientConfig::default();
+    sconfig.compression = registry();
+    cconfig.compression = registry();
     sconfig.h2.max_concurrent_streams = [1u32, 2, 8, 100][usize::from(flags & 3)];
     // Deliveries may leave half a frame in flight while time advances: a
     // frame timeout would then be right, not a fault of the pair.

@@ -1,21 +1,35 @@
 //! What the connection targets share for reading a fuzz input as a script:
 //! the virtual-time origin, an operand reader, and small decoders from
-//! octets to bodies, durations and call kinds. Included by each target
+//! octets to bodies, durations and call kinds, and the gzip compressor
+//! they register. Included by each target
 //! through `super::script`: whoever includes a target (its libFuzzer
 //! wrapper, the stable replay test) includes this file once beside it.
 #![allow(dead_code)]
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use grpc_sansio::call::CallKind;
+use grpc_sansio::grpc::compression::{CompressionRegistry, Gzip};
 
 /// The origin of virtual time: read once per process, so that every run
 /// sees the same arithmetic.
 pub(crate) fn origin() -> Instant {
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
     *ORIGIN.get_or_init(Instant::now)
+}
+
+/// The compression registry of every endpoint in a run: identity and
+/// gzip at level 1, one `Gzip` for the whole process so its pooled
+/// deflate states carry over from run to run. The deflate encoder is
+/// flate2's, not ours; at the default level 6 it took most of each run
+/// while adding no coverage of our code.
+pub(crate) fn registry() -> CompressionRegistry {
+    static GZIP: OnceLock<Arc<Gzip>> = OnceLock::new();
+    let mut r = CompressionRegistry::identity_only();
+    r.register(GZIP.get_or_init(|| Arc::new(Gzip::with_level(1))).clone());
+    r
 }
 
 /// Reads operands off the input; an exhausted input reads as zeros.

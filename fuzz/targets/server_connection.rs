@@ -35,7 +35,7 @@ const CLIENT_PREFACE_AND_SETTINGS: &[u8] =
 /// A SETTINGS acknowledgement.
 const SETTINGS_ACK: &[u8] = b"\x00\x00\x00\x04\x01\x00\x00\x00\x00";
 
-use super::script::{Reader, body, duration, kind, origin};
+use super::script::{Reader, body, duration, kind, origin, registry};
 
 /// What the harness knows from the events so far.
 struct Model {
@@ -247,6 +247,7 @@ pub fn run(data: &[u8]) {
     let flags = r.u8();
     let max_streams = [1u32, 2, 8, 100][usize::from((flags >> 3) & 3)];
     let mut config = ServerConfig::default();
+    config.compression = registry();
     config.h2.max_concurrent_streams = max_streams;
     if flags & 0x20 != 0 {
         config.h2.initial_stream_window = 1024;

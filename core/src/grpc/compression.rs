@@ -132,11 +132,35 @@ impl Compressor for Identity {
     }
 }
 
-/// gzip (RFC 1952), via `flate2`.
+/// gzip (RFC 1952), via `flate2`'s raw deflate.
+///
+/// Deflate and inflate states are large (a compressor's is a few hundred
+/// KiB), so a `Gzip` keeps up to [`Gzip::POOL`] idle ones of each kind and
+/// resets them between messages instead of building new ones. The gzip
+/// header and trailer are written and checked here: on receive, optional
+/// header fields (`FEXTRA`, `FNAME`, `FCOMMENT`, `FHCRC`) are skipped, the
+/// CRC-32 and length of every member are verified, and concatenated members
+/// decode as one message (as Go's and zlib's readers do).
 #[cfg(feature = "gzip")]
-#[derive(Clone, Copy, Debug)]
 pub struct Gzip {
     level: u32,
+    deflaters: std::sync::Mutex<Vec<flate2::Compress>>,
+    inflaters: std::sync::Mutex<Vec<flate2::Decompress>>,
+}
+
+#[cfg(feature = "gzip")]
+impl fmt::Debug for Gzip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gzip").field("level", &self.level).finish()
+    }
+}
+
+#[cfg(feature = "gzip")]
+impl Clone for Gzip {
+    /// The same level, with empty pools.
+    fn clone(&self) -> Gzip {
+        Gzip::with_level(self.level)
+    }
 }
 
 #[cfg(feature = "gzip")]
@@ -146,11 +170,19 @@ impl Default for Gzip {
     }
 }
 
+/// The fixed part of a gzip member header we write: magic, deflate, no
+/// flags, no mtime, no extra flags, OS unknown.
+#[cfg(feature = "gzip")]
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
 #[cfg(feature = "gzip")]
 impl Gzip {
+    /// How many idle deflate (and inflate) states one `Gzip` keeps.
+    pub const POOL: usize = 8;
+
     /// gzip at the default level (6).
     pub fn new() -> Gzip {
-        Gzip { level: 6 }
+        Gzip::with_level(6)
     }
 
     /// gzip at `level`, from 0 (store) to 9 (smallest); higher values are
@@ -158,6 +190,151 @@ impl Gzip {
     pub fn with_level(level: u32) -> Gzip {
         Gzip {
             level: level.min(9),
+            deflaters: std::sync::Mutex::new(Vec::new()),
+            inflaters: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The compression level.
+    pub fn level(&self) -> u32 {
+        self.level
+    }
+
+    fn take<T>(pool: &std::sync::Mutex<Vec<T>>) -> Option<T> {
+        pool.lock().ok().and_then(|mut p| p.pop())
+    }
+
+    fn give<T>(pool: &std::sync::Mutex<Vec<T>>, item: T) {
+        if let Ok(mut p) = pool.lock() {
+            if p.len() < Gzip::POOL {
+                p.push(item);
+            }
+        }
+    }
+
+    fn deflate(
+        z: &mut flate2::Compress,
+        input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), CompressionError> {
+        use flate2::{FlushCompress, Status};
+        let base = z.total_in();
+        loop {
+            let done = usize::try_from(z.total_in() - base).unwrap_or(usize::MAX);
+            let rest = input.get(done..).unwrap_or_default();
+            // Deflate never grows data by more than a few bytes per 16 KiB
+            // block; reserve that much so one pass usually suffices.
+            out.reserve(rest.len() + rest.len() / 1024 + 64);
+            match z.compress_vec(rest, out, FlushCompress::Finish) {
+                Ok(Status::StreamEnd) => return Ok(()),
+                Ok(Status::Ok | Status::BufError) => {}
+                Err(_) => return Err(CompressionError::Failed),
+            }
+        }
+    }
+
+    /// Inflates one deflate stream from the front of `input` into `out`,
+    /// stopping with `LimitExceeded` once `out` grows past `limit` bytes
+    /// since `start`. Returns the compressed bytes consumed.
+    fn inflate(
+        z: &mut flate2::Decompress,
+        input: &[u8],
+        start: usize,
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, CompressionError> {
+        use flate2::{FlushDecompress, Status};
+        let mut buf = [0u8; 8 * 1024];
+        loop {
+            let done = usize::try_from(z.total_in()).unwrap_or(usize::MAX);
+            let rest = input.get(done..).unwrap_or_default();
+            let before = z.total_out();
+            let status = z
+                .decompress(rest, &mut buf, FlushDecompress::None)
+                .map_err(|_| CompressionError::Corrupt)?;
+            let n = usize::try_from(z.total_out() - before).unwrap_or(usize::MAX);
+            let chunk = buf.get(..n).unwrap_or_default();
+            if out.len() - start + chunk.len() > limit {
+                return Err(CompressionError::LimitExceeded { limit });
+            }
+            out.extend_from_slice(chunk);
+            let consumed = usize::try_from(z.total_in()).unwrap_or(usize::MAX);
+            match status {
+                Status::StreamEnd => return Ok(consumed),
+                // No progress with all input given: the stream is cut short.
+                Status::Ok | Status::BufError if n == 0 && consumed == done => {
+                    return Err(CompressionError::Corrupt);
+                }
+                Status::Ok | Status::BufError => {}
+            }
+        }
+    }
+
+    /// Parses a member header at the front of `input`; returns its length.
+    fn header_len(input: &[u8]) -> Result<usize, CompressionError> {
+        const FHCRC: u8 = 2;
+        const FEXTRA: u8 = 4;
+        const FNAME: u8 = 8;
+        const FCOMMENT: u8 = 16;
+        let corrupt = CompressionError::Corrupt;
+        let fixed = input.get(..10).ok_or(corrupt)?;
+        if fixed[..3] != [0x1f, 0x8b, 8] || fixed[3] & 0xe0 != 0 {
+            return Err(corrupt);
+        }
+        let flags = fixed[3];
+        let mut pos = 10;
+        if flags & FEXTRA != 0 {
+            let xlen = input.get(pos..pos + 2).ok_or(corrupt)?;
+            pos += 2 + usize::from(u16::from_le_bytes([xlen[0], xlen[1]]));
+        }
+        for flag in [FNAME, FCOMMENT] {
+            if flags & flag != 0 {
+                let rest = input.get(pos..).ok_or(corrupt)?;
+                pos += 1 + rest.iter().position(|&b| b == 0).ok_or(corrupt)?;
+            }
+        }
+        if flags & FHCRC != 0 {
+            let want = input.get(pos..pos + 2).ok_or(corrupt)?;
+            let mut crc = flate2::Crc::new();
+            crc.update(input.get(..pos).ok_or(corrupt)?);
+            if (crc.sum() & 0xffff) as u16 != u16::from_le_bytes([want[0], want[1]]) {
+                return Err(corrupt);
+            }
+            pos += 2;
+        }
+        if pos > input.len() {
+            return Err(corrupt);
+        }
+        Ok(pos)
+    }
+
+    fn decompress_members(
+        z: &mut flate2::Decompress,
+        input: &[u8],
+        start: usize,
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CompressionError> {
+        let corrupt = CompressionError::Corrupt;
+        let mut rest = input;
+        loop {
+            let header = Gzip::header_len(rest)?;
+            let body = rest.get(header..).ok_or(corrupt)?;
+            z.reset(false);
+            let member_start = out.len();
+            let used = Gzip::inflate(z, body, start, limit, out)?;
+            let trailer = body.get(used..used + 8).ok_or(corrupt)?;
+            let mut crc = flate2::Crc::new();
+            crc.update(out.get(member_start..).unwrap_or_default());
+            let want_crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+            let want_len = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
+            if crc.sum() != want_crc || crc.amount() != want_len {
+                return Err(corrupt);
+            }
+            rest = body.get(used + 8..).unwrap_or_default();
+            if rest.is_empty() {
+                return Ok(());
+            }
         }
     }
 }
@@ -169,16 +346,24 @@ impl Compressor for Gzip {
     }
 
     fn compress(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), CompressionError> {
-        use std::io::Write;
         let start = out.len();
-        let mut enc =
-            flate2::write::GzEncoder::new(&mut *out, flate2::Compression::new(self.level));
-        let result = enc.write_all(input).and_then(|()| enc.try_finish());
-        drop(enc);
-        if result.is_err() {
+        let mut z = match Gzip::take(&self.deflaters) {
+            Some(mut z) => {
+                z.reset();
+                z
+            }
+            None => flate2::Compress::new(flate2::Compression::new(self.level), false),
+        };
+        out.extend_from_slice(&GZIP_HEADER);
+        if let Err(e) = Gzip::deflate(&mut z, input, out) {
             out.truncate(start);
-            return Err(CompressionError::Failed);
+            return Err(e);
         }
+        Gzip::give(&self.deflaters, z);
+        let mut crc = flate2::Crc::new();
+        crc.update(input);
+        out.extend_from_slice(&crc.sum().to_le_bytes());
+        out.extend_from_slice(&crc.amount().to_le_bytes());
         Ok(())
     }
 
@@ -188,26 +373,18 @@ impl Compressor for Gzip {
         limit: usize,
         out: &mut Vec<u8>,
     ) -> Result<(), CompressionError> {
-        use std::io::{ErrorKind, Read};
         let start = out.len();
-        let mut dec = flate2::read::GzDecoder::new(input);
-        let mut buf = [0u8; 8 * 1024];
-        loop {
-            match dec.read(&mut buf) {
-                Ok(0) => return Ok(()),
-                Ok(n) => {
-                    let chunk = buf.get(..n).unwrap_or_default();
-                    if out.len() - start + chunk.len() > limit {
-                        out.truncate(start);
-                        return Err(CompressionError::LimitExceeded { limit });
-                    }
-                    out.extend_from_slice(chunk);
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => {
-                    out.truncate(start);
-                    return Err(CompressionError::Corrupt);
-                }
+        let mut z = Gzip::take(&self.inflaters).unwrap_or_else(|| flate2::Decompress::new(false));
+        let result = Gzip::decompress_members(&mut z, input, start, limit, out);
+        match result {
+            Ok(()) => {
+                Gzip::give(&self.inflaters, z);
+                Ok(())
+            }
+            Err(e) => {
+                // A state that saw an error is dropped, not pooled.
+                out.truncate(start);
+                Err(e)
             }
         }
     }
@@ -494,6 +671,139 @@ mod tests {
             assert_eq!(&m.payload[..3], b"\x1f\x8b\x08");
             let back = decompress_message(&gz, m, 100).unwrap();
             assert_eq!(&back[..], b"hello hello hello");
+        }
+
+        fn gzip_with(build: flate2::GzBuilder, data: &[u8]) -> Vec<u8> {
+            use std::io::Write;
+            let mut enc = build.write(Vec::new(), flate2::Compression::new(5));
+            enc.write_all(data).unwrap();
+            enc.finish().unwrap()
+        }
+
+        #[test]
+        fn reads_optional_header_fields_and_members() {
+            let gz = Gzip::new();
+            let full = gzip_with(
+                flate2::GzBuilder::new()
+                    .extra(vec![1, 2, 3])
+                    .filename("f.bin")
+                    .comment("a comment"),
+                b"first member ",
+            );
+            assert_eq!(full[3], 4 | 8 | 16);
+            let mut two = full.clone();
+            two.extend(gzip_with(flate2::GzBuilder::new(), b"second member"));
+            let mut out = Vec::new();
+            gz.decompress(&two, 100, &mut out).unwrap();
+            assert_eq!(out, b"first member second member");
+            // The limit counts the whole message, across members.
+            let mut out = Vec::new();
+            assert_eq!(
+                gz.decompress(&two, 20, &mut out),
+                Err(CompressionError::LimitExceeded { limit: 20 })
+            );
+        }
+
+        #[test]
+        fn header_crc_is_checked() {
+            // A header with FHCRC: the low 16 bits of the CRC-32 of the
+            // header bytes before it.
+            let mut c = Vec::new();
+            Gzip::new().compress(b"payload", &mut c).unwrap();
+            let mut with_hcrc = c[..10].to_vec();
+            with_hcrc[3] = 2;
+            let mut crc = flate2::Crc::new();
+            crc.update(&with_hcrc);
+            let good = (crc.sum() as u16).to_le_bytes();
+            let mut msg = with_hcrc.clone();
+            msg.extend_from_slice(&good);
+            msg.extend_from_slice(&c[10..]);
+            let mut out = Vec::new();
+            Gzip::new().decompress(&msg, 100, &mut out).unwrap();
+            assert_eq!(out, b"payload");
+            msg[10] ^= 1;
+            out.clear();
+            assert_eq!(
+                Gzip::new().decompress(&msg, 100, &mut out),
+                Err(CompressionError::Corrupt)
+            );
+        }
+
+        #[test]
+        fn damaged_members_are_corrupt() {
+            let gz = Gzip::new();
+            let mut c = Vec::new();
+            gz.compress(b"some payload bytes", &mut c).unwrap();
+            let n = c.len();
+            let mut bad_crc = c.clone();
+            bad_crc[n - 8] ^= 0xff;
+            let mut bad_len = c.clone();
+            bad_len[n - 1] ^= 0xff;
+            let mut trailing = c.clone();
+            trailing.push(0);
+            let mut flags = c.clone();
+            flags[3] = 0x20;
+            for (what, input) in [
+                ("crc", &bad_crc[..]),
+                ("length", &bad_len[..]),
+                ("trailing byte", &trailing[..]),
+                ("reserved flag", &flags[..]),
+                ("truncated trailer", &c[..n - 1]),
+                ("truncated body", &c[..n - 9]),
+                ("header only", &c[..10]),
+                ("short header", &c[..5]),
+                ("empty", &c[..0]),
+            ] {
+                let mut out = vec![9];
+                assert_eq!(
+                    gz.decompress(input, 100, &mut out),
+                    Err(CompressionError::Corrupt),
+                    "{what}"
+                );
+                assert_eq!(out, [9], "{what}");
+            }
+            // The pool still works after the failures.
+            let mut out = Vec::new();
+            gz.decompress(&c, 100, &mut out).unwrap();
+            assert_eq!(out, b"some payload bytes");
+        }
+
+        #[test]
+        fn pooled_states_give_the_same_bytes() {
+            use std::io::Read;
+            let gz = Gzip::with_level(9);
+            let inputs: Vec<Vec<u8>> = (0..20u8)
+                .map(|i| {
+                    (0..(i as usize * 997))
+                        .map(|j| (j % 251) as u8 ^ i)
+                        .collect()
+                })
+                .collect();
+            let first: Vec<Vec<u8>> = inputs
+                .iter()
+                .map(|d| {
+                    let mut c = Vec::new();
+                    gz.compress(d, &mut c).unwrap();
+                    c
+                })
+                .collect();
+            for (d, c) in inputs.iter().zip(&first) {
+                // A second pass through reused states is byte-identical...
+                let mut again = Vec::new();
+                gz.compress(d, &mut again).unwrap();
+                assert_eq!(&again, c);
+                // ...and any gzip reader accepts it.
+                let mut back = Vec::new();
+                flate2::read::GzDecoder::new(&c[..])
+                    .read_to_end(&mut back)
+                    .unwrap();
+                assert_eq!(&back, d);
+                let mut ours = Vec::new();
+                gz.decompress(c, d.len(), &mut ours).unwrap();
+                assert_eq!(&ours, d);
+            }
+            assert!(gz.deflaters.lock().unwrap().len() <= Gzip::POOL);
+            assert_eq!(gz.inflaters.lock().unwrap().len(), 1);
         }
 
         proptest! {
