@@ -86,7 +86,8 @@ pub enum CallError {
     Compression(Status),
     /// The connection has ended.
     ConnectionClosed,
-    /// The connection is shutting down; start the call on a new one.
+    /// The connection is shutting down, or (client) has no stream
+    /// identifier left for another call; start the call on a new one.
     GoingAway,
     /// Too many calls are already waiting for a stream (client).
     TooManyPendingCalls,

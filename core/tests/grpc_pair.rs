@@ -973,3 +973,59 @@ fn padded_and_joined_binary_metadata_from_a_peer_is_accepted() {
     assert_eq!(two, vec![&[1u8][..], &[2, 3][..]]);
     assert_eq!(head.metadata.get("x-ascii"), Some("plain"));
 }
+
+/// A client near the end of its stream identifiers: calls that still have
+/// an identifier (those waiting for a stream included) go through; the
+/// next one is refused with `GoingAway` so the caller moves to a new
+/// connection, and `accepts_calls` says so beforehand.
+#[test]
+fn stream_identifiers_run_out() {
+    let mut client = ClientConfig::default();
+    client.h2.first_stream_id = (1 << 31) - 6; // made odd: 2^31 - 5
+    let mut server = ServerConfig::default();
+    server.h2.max_concurrent_streams = 1;
+    let mut g = Grpc::with(client, server);
+    assert_eq!(g.client.h2().remaining_stream_ids(), 3);
+    // One call on a stream, two waiting for the server's limit: three
+    // identifiers, three calls.
+    let calls = [
+        unary(&mut g, "/t.S/A", b"a"),
+        unary(&mut g, "/t.S/B", b"b"),
+        unary(&mut g, "/t.S/C", b"c"),
+    ];
+    assert!(!g.client.accepts_calls());
+    let now = g.clock.now;
+    assert_eq!(
+        g.client.start_call("/t.S/D", CallOptions::unary(), now),
+        Err(grpc_sansio::call::CallError::GoingAway)
+    );
+    let mut paths = Vec::new();
+    for _ in 0..10 {
+        g.drive();
+        for e in g.take_server() {
+            if let ServerEvent::CallStarted { call, head } = e {
+                paths.push(head.path.clone());
+                g.server.set_call_kind(call, CallKind::Unary).unwrap();
+                g.server
+                    .send_message(call, Bytes::from(head.path.into_bytes()))
+                    .unwrap();
+                g.server
+                    .send_status(call, Status::ok(), MetadataMap::new())
+                    .unwrap();
+            }
+        }
+    }
+    assert_eq!(paths, ["/t.S/A", "/t.S/B", "/t.S/C"]);
+    let cev = g.take_client();
+    for (call, path) in calls.iter().zip(["/t.S/A", "/t.S/B", "/t.S/C"]) {
+        assert_eq!(finished(&cev, *call)[0].0, Status::ok(), "{path}");
+        assert_eq!(
+            messages_client(&cev, *call),
+            vec![Bytes::from_static(path.as_bytes())]
+        );
+    }
+    assert!(g.client.h2().stream_ids_exhausted());
+    assert_eq!(g.client.h2().remaining_stream_ids(), 0);
+    assert_eq!(g.client.active_calls(), 0);
+    assert!(!g.client.accepts_calls());
+}

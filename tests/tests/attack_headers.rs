@@ -181,7 +181,8 @@ attack_both!(attack_one_byte_data_frames, one_byte_data_frames);
 
 /// Garbage `grpc-timeout` values refuse their call (INTERNAL, as
 /// grpc-go does), garbage `-bin` values are dropped from the metadata
-/// (the call proceeds); the connection serves on.
+/// (the call proceeds, and its handler sees the other entries only); the
+/// connection serves on.
 fn metadata_garbage(adapter: Adapter) {
     Scenario::start(adapter).sustain("grpc-timeout and -bin garbage", |addr| {
         let mut a = Attacker::open(addr);
@@ -196,11 +197,21 @@ fn metadata_garbage(adapter: Adapter) {
             assert_eq!(status_of(&mut a, id), want, "grpc-timeout {t:?}");
             id += 2;
         }
+        // The handler sees the good entries beside the garbage one, and
+        // not the garbage one.
+        let m = path("Metadata");
         for v in ["!!!not base64***", "=", "a", "AAA=AAA=", "\u{7f}"] {
-            let h = a.headers(id, &request_head(&p, &[("x-data-bin", v)]), false);
+            let extra = [("x-data-bin", v), ("x-ok-bin", "AQID"), ("x-plain", "keep")];
+            let h = a.headers(id, &request_head(&m, &extra), false);
             a.send_all([h, data(id, grpc_message(b"bin"), true)])
                 .expect("request written");
             assert_eq!(status_of(&mut a, id), "0", "x-data-bin {v:?}");
+            assert_eq!(
+                &data_of(&a, id)[..],
+                &grpc_message(b"x-ok-bin=010203\nx-plain=keep\n")[..],
+                "x-data-bin {v:?}: {}",
+                a.transcript()
+            );
             id += 2;
         }
         echo_works(&mut a, id, b"still here");

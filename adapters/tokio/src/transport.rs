@@ -174,7 +174,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
             if !self.cmds_closed {
                 match cmds.poll_recv(cx) {
                     Poll::Ready(Some(c)) => return Poll::Ready(Wake::Cmd(c)),
-                    Poll::Ready(None) => self.cmds_closed = true,
+                    Poll::Ready(None) => {
+                        // Every handle is gone: the caller may now close
+                        // an idle connection, so say so once.
+                        self.cmds_closed = true;
+                        return Poll::Ready(Wake::Bell);
+                    }
                     Poll::Pending => {}
                 }
             }

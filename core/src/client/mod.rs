@@ -363,7 +363,7 @@ impl ClientConnection {
     /// New calls may start here (the connection is neither closed nor
     /// going away, and has stream identifiers left).
     pub fn accepts_calls(&self) -> bool {
-        !self.going_away && !self.h2.is_closed() && !self.h2.stream_ids_exhausted()
+        !self.going_away && !self.h2.is_closed() && self.ids_left_for_new_call()
     }
 
     /// Calls in progress (waiting for a stream included).
@@ -388,7 +388,7 @@ impl ClientConnection {
         if self.h2.is_closed() {
             return Err(CallError::ConnectionClosed);
         }
-        if self.going_away {
+        if self.going_away || !self.ids_left_for_new_call() {
             return Err(CallError::GoingAway);
         }
         if !response::valid_path(path) {
@@ -554,6 +554,13 @@ impl ClientConnection {
             status,
             trailers,
         });
+    }
+
+    /// Whether a stream identifier is left for one more call after those
+    /// waiting for a stream.
+    fn ids_left_for_new_call(&self) -> bool {
+        let left = usize::try_from(self.h2.remaining_stream_ids()).unwrap_or(usize::MAX);
+        left > self.pending.len()
     }
 
     /// Open streams for waiting calls while the server's limit allows.

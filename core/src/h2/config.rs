@@ -82,6 +82,11 @@ pub struct Config {
     /// wait for the acknowledgement of the PING sent with the first GOAWAY
     /// before sending the final one anyway. Default 5 s.
     pub shutdown_ping_timeout: Duration,
+    /// The identifier of the first stream a client opens (made odd by
+    /// setting its low bit). Default 1. A higher value lets a test reach
+    /// stream-identifier exhaustion (2^31-1) in a few calls, to check that
+    /// a caller moves to a new connection. Servers ignore it.
+    pub first_stream_id: u32,
 }
 
 impl Default for Config {
@@ -107,6 +112,7 @@ impl Default for Config {
             limits: Limits::default(),
             frame_timeout: Some(Duration::from_secs(30)),
             shutdown_ping_timeout: Duration::from_secs(5),
+            first_stream_id: 1,
         }
     }
 }

@@ -225,7 +225,7 @@ impl Connection {
             streams: IdMap::default(),
             closed: FastMap::default(),
             closed_order: VecDeque::new(),
-            next_local_id: 1,
+            next_local_id: config.first_stream_id | 1,
             last_peer_id: 0,
             peer_open: 0,
             local_open: 0,
@@ -340,6 +340,17 @@ impl Connection {
     /// streams need a new connection.
     pub fn stream_ids_exhausted(&self) -> bool {
         self.role == Role::Client && self.next_local_id > StreamId::MAX.value()
+    }
+
+    /// How many more streams this client connection can open before its
+    /// identifiers run out (0 for a server).
+    pub fn remaining_stream_ids(&self) -> u32 {
+        match self.role {
+            Role::Client if self.next_local_id <= StreamId::MAX.value() => {
+                (StreamId::MAX.value() - self.next_local_id) / 2 + 1
+            }
+            _ => 0,
+        }
     }
 
     /// Bytes the application has queued on a stream and not yet sent.

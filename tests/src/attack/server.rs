@@ -5,7 +5,11 @@
 //! - `Firehose`: server streaming; the request `"n:size"` asks for `n`
 //!   messages of `size` zero bytes (the work a zero-window peer stalls);
 //! - `Hang`: server streaming; sends `"first"`, then `"tick"` every 20 ms
-//!   for at most 10 s, until a send fails (the call is over).
+//!   for at most 10 s, until a send fails (the call is over);
+//! - `Peer`: answers with the client's address as the handler sees it
+//!   (one per connection);
+//! - `Metadata`: answers with the request metadata whose keys start with
+//!   `x-`, as the handler sees it (see [`describe_metadata`]).
 //!
 //! Every handler holds a guard on a live-handler count while it runs, so
 //! tests can check that nothing outlives its connection.
@@ -16,6 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::server::ServerConfig;
 
 /// The service's path prefix.
@@ -67,6 +72,26 @@ fn firehose_request(req: &[u8]) -> (usize, usize) {
     let n = parts.next().unwrap_or(0).min(100_000);
     let size = parts.next().unwrap_or(0).min(1 << 20);
     (n, size)
+}
+
+/// One line per metadata entry whose key starts with `x-`, sorted:
+/// `key=value` for text values, `key=hex` of the decoded bytes for binary
+/// ones.
+pub fn describe_metadata(metadata: &MetadataMap) -> Bytes {
+    let mut lines: Vec<String> = metadata
+        .iter()
+        .filter(|(k, _)| k.as_str().starts_with("x-"))
+        .map(|(k, v)| {
+            let value = if v.is_binary() {
+                v.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
+            } else {
+                String::from_utf8_lossy(v.as_bytes()).into_owned()
+            };
+            format!("{}={value}\n", k.as_str())
+        })
+        .collect();
+    lines.sort();
+    Bytes::from(lines.concat())
 }
 
 const HANG_LIMIT: Duration = Duration::from_secs(10);
@@ -209,6 +234,13 @@ fn start_tokio(config: ServerConfig, live: LiveHandlers) -> TestServer {
             Ok(())
         }
     });
+    routes.unary(SERVICE, "Peer", BytesCodec, |req| async move {
+        let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+        Ok(Response::new(Bytes::from(peer)))
+    });
+    routes.unary(SERVICE, "Metadata", BytesCodec, |req| async move {
+        Ok(Response::new(describe_metadata(req.metadata())))
+    });
     let server = Server::builder().server_config(config).build(routes);
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -266,6 +298,12 @@ fn start_blocking(config: ServerConfig, live: LiveHandlers) -> TestServer {
             Ok(())
         },
     );
+    router.unary(SERVICE, "Peer", BytesCodec, |call, _req: Bytes| {
+        Ok(Bytes::from(call.peer_addr().to_string()))
+    });
+    router.unary(SERVICE, "Metadata", BytesCodec, |call, _req: Bytes| {
+        Ok(describe_metadata(call.metadata()))
+    });
     let server = Server::builder().core_config(|c| *c = config).build(router);
     let addr = server.bind("127.0.0.1:0").expect("bind");
     TestServer {

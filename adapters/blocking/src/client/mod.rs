@@ -388,6 +388,9 @@ impl Inner {
                 if c.is_usable() {
                     return Ok(Arc::clone(c));
                 }
+                // Going away, closed, or out of stream identifiers: calls
+                // in progress finish there, then its transport closes.
+                c.shutdown();
                 st.current = None;
                 if matches!(st.phase, Phase::Ready) {
                     st.phase = Phase::Idle;

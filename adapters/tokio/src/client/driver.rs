@@ -180,6 +180,17 @@ impl Driver {
                 Wake::Timer => self.conn.handle_timeout(Instant::now()),
                 Wake::Cmd(cmd) => self.command(cmd),
             }
+            if !self.shutting_down && !self.conn.accepts_calls() && self.conn.is_ready() {
+                // Out of stream identifiers (or going away): the channel
+                // moves new calls to a new connection; these finish here.
+                self.state.send_if_modified(|s| {
+                    let was_ready = matches!(s, ConnState::Ready);
+                    if was_ready {
+                        *s = ConnState::Draining;
+                    }
+                    was_ready
+                });
+            }
             if cmds.is_closed() && self.conn.active_calls() == 0 {
                 // Nobody can start a call here any more.
                 self.shutdown();
