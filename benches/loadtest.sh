@@ -6,7 +6,8 @@
 #   bash benches/loadtest.sh            # N=20000 requests per configuration
 #   N=100000 bash benches/loadtest.sh
 #
-# The server is pinned to CPU 0 and h2load to CPU 1 (taskset). Before the
+# The server is pinned to CPU 0 and h2load to CPU 1 (taskset); the tokio
+# and tonic greeters run one worker thread. Before the
 # load, our greeter client checks that each server answers a real gRPC call
 # with "Hello world" (status OK); h2load then counts only 2xx responses.
 # Prints one Markdown table row per server and configuration: requests/s,
@@ -32,11 +33,11 @@ port=50070
 for server in tokio blocking tonic; do
     port=$((port + 1))
     case $server in
-        tokio) bin=target/release/examples/greeter_server ;;
+        tokio) bin="target/release/examples/greeter_server --workers 1" ;;
         blocking) bin=target/release/examples/blocking_greeter_server ;;
         tonic) bin=target/release/examples/tonic_greeter ;;
     esac
-    taskset -c 0 "$bin" --port "$port" > "$work/$server.log" 2>&1 &
+    taskset -c 0 $bin --port "$port" > "$work/$server.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do
         if reply=$(target/release/examples/greeter_client --addr "http://127.0.0.1:$port" --name world 2>/dev/null); then

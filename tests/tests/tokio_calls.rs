@@ -436,6 +436,74 @@ async fn client_streaming_backpressure_through_small_windows() {
     assert_eq!(r.message.len(), 30 * 100_000 + 29);
 }
 
+/// A unary response travels as one command (headers, message, status);
+/// when the message must wait for flow control, its headers, all its
+/// bytes and then its trailers still arrive, in order.
+#[tokio::test]
+async fn large_unary_replies_wait_for_windows_then_end() {
+    let (server, _seen) = server();
+    let channel = server
+        .in_memory_channel_builder()
+        .initial_stream_window(65_535)
+        .initial_connection_window(65_535)
+        .max_receive_message_size(8 << 20)
+        .build()
+        .unwrap();
+    let body: Bytes = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    let mut md = MetadataMap::new();
+    md.insert("x-head", "h").unwrap();
+    md.insert_bin("x-bin-bin", Bytes::from_static(&[1, 2])).unwrap();
+    let r = bounded(
+        20,
+        channel.unary(
+            &path("Echo"),
+            BytesCodec,
+            body.clone(),
+            CallOptions::new().metadata(md),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.metadata.get("x-head"), Some("h"));
+    assert_eq!(
+        r.trailers.get_bin("x-bin-bin").map(|b| &b[..]),
+        Some(&[1u8, 2][..])
+    );
+    assert_eq!(r.trailers.get("x-trailer"), Some("done"));
+    assert_eq!(r.into_inner(), body);
+}
+
+/// A unary reply over the server's send limit ends the call with
+/// RESOURCE_EXHAUSTED instead of a message.
+#[tokio::test]
+async fn unary_reply_over_the_servers_send_limit() {
+    let (tx, _seen) = mpsc::channel(64);
+    let server = Server::builder()
+        .max_send_message_size(1000)
+        .build(routes(tx));
+    let channel = server.in_memory_channel();
+    let e = bounded(
+        10,
+        channel.unary(
+            &path("Echo"),
+            BytesCodec,
+            Bytes::from(vec![7; 2000]),
+            CallOptions::new(),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
+    // The connection serves on.
+    let ok = bounded(
+        10,
+        channel.unary(&path("Echo"), BytesCodec, b("small"), CallOptions::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.into_inner(), b("small"));
+}
+
 #[tokio::test]
 async fn message_size_limits_both_ways() {
     let (tx, _seen) = mpsc::channel(64);

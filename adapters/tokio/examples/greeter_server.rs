@@ -4,14 +4,24 @@
 //! ```sh
 //! cargo run --release -p grpc-sansio-tokio --example greeter_server -- --port 50051
 //! ```
+//!
+//! `--workers N` sets the runtime's worker threads (default: one per CPU);
+//! the load test runs it with one, like the tonic greeter beside it.
 
 mod helloworld;
 
 use grpc_sansio_tokio::{ProstCodec, Response, Routes, Server};
 use helloworld::{HelloReply, HelloRequest, arg};
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
+fn main() -> std::io::Result<()> {
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = arg("--workers").and_then(|n| n.parse().ok()) {
+        rt.worker_threads(n);
+    }
+    rt.enable_all().build()?.block_on(serve())
+}
+
+async fn serve() -> std::io::Result<()> {
     let port: u16 = arg("--port").and_then(|p| p.parse().ok()).unwrap_or(50051);
     let mut routes = Routes::new();
     routes.unary(

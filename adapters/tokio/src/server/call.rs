@@ -157,6 +157,36 @@ impl RawResponder {
     }
 }
 
+impl RawResponder {
+    /// The whole response at once (unary and client-streaming calls):
+    /// headers if `headers` is given, `message`, then status OK with
+    /// `trailers`. One command to the connection, no round trip.
+    pub(crate) async fn reply(
+        &mut self,
+        headers: Option<MetadataMap>,
+        message: Bytes,
+        trailers: MetadataMap,
+    ) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        self.headers_sent = true;
+        let mut all = std::mem::take(&mut *lock(&self.trailers));
+        all.extend(trailers);
+        let _ = self
+            .cmds
+            .send(SCmd::Reply {
+                call: self.call,
+                headers,
+                message,
+                status: Status::ok(),
+                trailers: all,
+            })
+            .await;
+    }
+}
+
 impl Drop for RawResponder {
     fn drop(&mut self) {
         if self.guard && !self.finished {

@@ -40,6 +40,9 @@ pub(crate) enum SItem {
 
 type Reply = oneshot::Sender<Result<(), Status>>;
 
+/// The most handler commands taken in one go before output is written.
+const MAX_BATCH: usize = 256;
+
 pub(crate) enum SCmd {
     Headers {
         call: CallId,
@@ -56,12 +59,36 @@ pub(crate) enum SCmd {
         status: Status,
         trailers: MetadataMap,
     },
+    /// A whole response in one command: headers (if any), one message,
+    /// then the status; nobody waits for an answer.
+    Reply {
+        call: CallId,
+        headers: Option<MetadataMap>,
+        message: Bytes,
+        status: Status,
+        trailers: MetadataMap,
+    },
+}
+
+/// How a send went.
+enum Sent {
+    /// Queued in the core.
+    Out,
+    /// Waiting for the core's Writable.
+    Blocked,
+    /// Refused; the status says why.
+    Refused(Status),
 }
 
 struct Slot {
     inbox: Arc<Inbox<SItem>>,
     cancel: Arc<CancelState>,
-    blocked: Option<(Bytes, Reply)>,
+    /// A message the core refused with Blocked, sent again on Writable;
+    /// the handler waiting on it, if one is.
+    blocked: Option<(Bytes, Option<Reply>)>,
+    /// The status of a whole-response command, sent once the blocked
+    /// message is out.
+    then: Option<(Status, MetadataMap)>,
     task: Option<AbortHandle>,
 }
 
@@ -140,7 +167,17 @@ impl Driver {
                 Wake::Eof => d.conn.receive_eof(Instant::now()),
                 Wake::Wrote | Wake::Bell => {}
                 Wake::Timer => d.conn.handle_timeout(Instant::now()),
-                Wake::Cmd(cmd) => d.command(cmd),
+                Wake::Cmd(cmd) => {
+                    d.command(cmd);
+                    // Batch: take what other handlers have queued, let
+                    // those that are ready run once and take theirs too,
+                    // so that one write carries many responses.
+                    d.drain(&mut cmd_rx);
+                    if !d.calls.is_empty() {
+                        tokio::task::yield_now().await;
+                        d.drain(&mut cmd_rx);
+                    }
+                }
             }
         }
         // Whatever is still running is cut off with the connection: its
@@ -164,6 +201,16 @@ impl Driver {
         }
     }
 
+    /// Handle the commands already queued, at most [`MAX_BATCH`].
+    fn drain(&mut self, cmds: &mut mpsc::Receiver<SCmd>) {
+        for _ in 0..MAX_BATCH {
+            match cmds.try_recv() {
+                Ok(cmd) => self.command(cmd),
+                Err(_) => return,
+            }
+        }
+    }
+
     fn command(&mut self, cmd: SCmd) {
         match cmd {
             SCmd::Headers {
@@ -181,12 +228,47 @@ impl Driver {
                 call,
                 message,
                 reply,
-            } => self.send(call, message, reply),
+            } => {
+                self.send(call, message, Some(reply));
+            }
             SCmd::Status {
                 call,
                 status,
                 trailers,
             } => self.end(call, status, trailers),
+            SCmd::Reply {
+                call,
+                headers,
+                message,
+                status,
+                trailers,
+            } => self.reply(call, headers, message, status, trailers),
+        }
+    }
+
+    fn reply(
+        &mut self,
+        call: CallId,
+        headers: Option<MetadataMap>,
+        message: Bytes,
+        status: Status,
+        trailers: MetadataMap,
+    ) {
+        if let Some(metadata) = headers {
+            if let Err(e) = self.conn.send_headers(call, metadata) {
+                let s = self.refused(call, &e);
+                self.end(call, s, MetadataMap::new());
+                return;
+            }
+        }
+        match self.send(call, message, None) {
+            Sent::Out => self.end(call, status, trailers),
+            Sent::Blocked => {
+                if let Some(slot) = self.calls.get_mut(&call) {
+                    slot.then = Some((status, trailers));
+                }
+            }
+            Sent::Refused(s) => self.end(call, s, MetadataMap::new()),
         }
     }
 
@@ -200,26 +282,37 @@ impl Driver {
         }
     }
 
-    fn send(&mut self, call: CallId, message: Bytes, reply: Reply) {
+    /// Queue `message` on `call`; `reply` (a waiting handler) hears how
+    /// it went, except while it is blocked.
+    fn send(&mut self, call: CallId, message: Bytes, reply: Option<Reply>) -> Sent {
+        let answer = |reply: Option<Reply>, r: Result<(), Status>| {
+            if let Some(reply) = reply {
+                let _ = reply.send(r);
+            }
+        };
         let Some(slot) = self.calls.get_mut(&call) else {
-            let _ = reply.send(Err(Status::new(Code::Cancelled, "the call is over")));
-            return;
+            let s = Status::new(Code::Cancelled, "the call is over");
+            answer(reply, Err(s.clone()));
+            return Sent::Refused(s);
         };
         if slot.blocked.is_some() {
-            let _ = reply.send(Err(Status::new(
-                Code::Internal,
-                "a send is already in progress",
-            )));
-            return;
+            let s = Status::new(Code::Internal, "a send is already in progress");
+            answer(reply, Err(s.clone()));
+            return Sent::Refused(s);
         }
         match self.conn.send_message(call, message.clone()) {
             Ok(()) => {
-                let _ = reply.send(Ok(()));
+                answer(reply, Ok(()));
+                Sent::Out
             }
-            Err(CallError::Blocked(_)) => slot.blocked = Some((message, reply)),
+            Err(CallError::Blocked(_)) => {
+                slot.blocked = Some((message, reply));
+                Sent::Blocked
+            }
             Err(e) => {
                 let s = self.refused(call, &e);
-                let _ = reply.send(Err(s));
+                answer(reply, Err(s.clone()));
+                Sent::Refused(s)
             }
         }
     }
@@ -228,7 +321,7 @@ impl Driver {
         let _ = self.conn.send_status(call, status, trailers);
         if let Some(slot) = self.calls.remove(&call) {
             slot.inbox.close();
-            if let Some((_, reply)) = slot.blocked {
+            if let Some((_, Some(reply))) = slot.blocked {
                 let _ = reply.send(Err(Status::new(Code::Cancelled, "the call is over")));
             }
         }
@@ -258,7 +351,7 @@ impl Driver {
                         slot.cancel.cancel(reason.clone());
                         slot.inbox.push(SItem::Cancelled(reason));
                         slot.inbox.close();
-                        if let Some((_, reply)) = slot.blocked {
+                        if let Some((_, Some(reply))) = slot.blocked {
                             let _ = reply
                                 .send(Err(Status::new(Code::Cancelled, "the call was cancelled")));
                         }
@@ -268,7 +361,18 @@ impl Driver {
                     if let Some((m, reply)) =
                         self.calls.get_mut(&call).and_then(|s| s.blocked.take())
                     {
-                        self.send(call, m, reply);
+                        let sent = self.send(call, m, reply);
+                        let then = match sent {
+                            Sent::Blocked => None,
+                            _ => self.calls.get_mut(&call).and_then(|s| s.then.take()),
+                        };
+                        match (sent, then) {
+                            (Sent::Out, Some((status, trailers))) => {
+                                self.end(call, status, trailers)
+                            }
+                            (Sent::Refused(s), Some(_)) => self.end(call, s, MetadataMap::new()),
+                            _ => {}
+                        }
                     }
                 }
                 _ => {}
@@ -309,6 +413,7 @@ impl Driver {
                 inbox,
                 cancel,
                 blocked: None,
+                then: None,
                 task: Some(task),
             },
         );

@@ -51,12 +51,8 @@ async fn respond<C: Codec>(
                 Ok(p) => p,
                 Err(s) => return tx.finish(s, MetadataMap::new()).await,
             };
-            if !resp.metadata.is_empty() && tx.send_headers(resp.metadata).await.is_err() {
-                return;
-            }
-            if tx.send(payload).await.is_ok() {
-                tx.finish(Status::ok(), resp.trailers).await;
-            }
+            let headers = (!resp.metadata.is_empty()).then_some(resp.metadata);
+            tx.reply(headers, payload, resp.trailers).await;
         }
         Err(e) => tx.finish(e.status, e.trailers).await,
     }
