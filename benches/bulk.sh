@@ -54,7 +54,7 @@ start_server() {
         taskset -c 0 "$bin" serve --stack "$1" --port "$port" > "$work/server.log" 2>&1 &
         server_pid=$!
         for _ in $(seq 1 100); do
-            if grep -q listening "$work/server.log"; then
+            if grep -qs listening "$work/server.log"; then
                 return 0
             fi
             kill -0 "$server_pid" 2>/dev/null || break

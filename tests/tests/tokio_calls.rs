@@ -452,7 +452,8 @@ async fn large_unary_replies_wait_for_windows_then_end() {
     let body: Bytes = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
     let mut md = MetadataMap::new();
     md.insert("x-head", "h").unwrap();
-    md.insert_bin("x-bin-bin", Bytes::from_static(&[1, 2])).unwrap();
+    md.insert_bin("x-bin-bin", Bytes::from_static(&[1, 2]))
+        .unwrap();
     let r = bounded(
         20,
         channel.unary(

@@ -24,8 +24,10 @@ use bytes::BytesMut;
 
 /// Output taken from the state machine per write.
 const MAX_BATCH: usize = 256 << 10;
-/// Read buffer per connection.
+/// The largest read buffer of a connection.
 const READ_BUF: usize = 64 << 10;
+/// The read buffer a connection starts with.
+const READ_START: usize = 8 << 10;
 
 /// A state machine plus the application-side state of its calls.
 pub(crate) trait Machine: Send + 'static {
@@ -120,7 +122,9 @@ pub(crate) fn start<M: Machine>(
 }
 
 fn read_loop<M: Machine>(s: &Shared<M>, mut r: Box<dyn Read + Send>) {
-    let mut buf = vec![0u8; READ_BUF];
+    // Start small and double (up to READ_BUF) whenever a read fills the
+    // buffer: idle connections stay small, busy ones read in big chunks.
+    let mut buf = vec![0u8; READ_START];
     loop {
         let res = r.read(&mut buf);
         let mut g = s.lock();
@@ -141,6 +145,9 @@ fn read_loop<M: Machine>(s: &Shared<M>, mut r: Box<dyn Read + Send>) {
                 s.wake_writer();
                 if closed {
                     return;
+                }
+                if n == buf.len() && n < READ_BUF {
+                    buf = vec![0u8; (n * 2).min(READ_BUF)];
                 }
             }
             Err(e) if is_transient(&e) => {
@@ -175,7 +182,7 @@ fn run_timers<M: Machine>(g: &mut M) {
 }
 
 fn write_loop<M: Machine>(s: &Shared<M>, mut w: Box<dyn Write + Send>) {
-    let mut out = BytesMut::with_capacity(64 << 10);
+    let mut out = BytesMut::new();
     loop {
         out.clear();
         {

@@ -23,6 +23,10 @@ pub type BoxIo = Box<dyn Io>;
 
 /// The most bytes read from the transport at once.
 const READ_CHUNK: usize = 64 << 10;
+/// The read buffer a connection starts with; it doubles (up to
+/// [`READ_CHUNK`]) each time a read fills it, so idle connections stay
+/// small and busy ones read in large chunks.
+const READ_START: usize = 8 << 10;
 /// Output is gathered from `poll_transmit` up to about this many bytes
 /// before it is written.
 const WRITE_BATCH: usize = 256 << 10;
@@ -50,6 +54,8 @@ pub(crate) enum Wake<C> {
 pub(crate) struct Transport<T> {
     io: T,
     rbuf: Box<[u8]>,
+    /// The last read filled `rbuf`: grow it before the next.
+    grow: bool,
     out: BytesMut,
     read_closed: bool,
     write_failed: bool,
@@ -63,7 +69,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
     pub(crate) fn new(io: T) -> Self {
         Transport {
             io,
-            rbuf: vec![0; READ_CHUNK].into_boxed_slice(),
+            rbuf: vec![0; READ_START].into_boxed_slice(),
+            grow: false,
             out: BytesMut::new(),
             read_closed: false,
             write_failed: false,
@@ -201,6 +208,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
         if self.read_closed {
             return None;
         }
+        if self.grow {
+            // The last read's bytes have been handed on by now.
+            self.grow = false;
+            let len = (self.rbuf.len() * 2).min(READ_CHUNK);
+            self.rbuf = vec![0; len].into_boxed_slice();
+        }
         let mut rb = ReadBuf::new(&mut self.rbuf);
         match Pin::new(&mut self.io).poll_read(cx, &mut rb) {
             Poll::Ready(Ok(())) => {
@@ -209,6 +222,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
                     self.read_closed = true;
                     return Some(Wake::Eof);
                 }
+                self.grow = n == self.rbuf.len() && n < READ_CHUNK;
                 Some(Wake::Read(n))
             }
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {

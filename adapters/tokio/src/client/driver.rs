@@ -117,6 +117,9 @@ impl ConnHandle {
     }
 }
 
+/// The most commands taken in one go before output is written.
+const MAX_BATCH: usize = 256;
+
 struct Slot {
     shared: Arc<CallShared>,
     /// A message the core refused with Blocked, sent again on Writable.
@@ -178,7 +181,17 @@ impl Driver {
                 Wake::Eof => self.conn.receive_eof(Instant::now()),
                 Wake::Wrote | Wake::Bell => {}
                 Wake::Timer => self.conn.handle_timeout(Instant::now()),
-                Wake::Cmd(cmd) => self.command(cmd),
+                Wake::Cmd(cmd) => {
+                    self.command(cmd);
+                    // Batch: take what other calls have queued, let those
+                    // that are ready run once and take theirs too, so that
+                    // one write carries many requests.
+                    self.drain(&mut cmds);
+                    if !self.calls.is_empty() {
+                        tokio::task::yield_now().await;
+                        self.drain(&mut cmds);
+                    }
+                }
             }
             if !self.shutting_down && !self.conn.accepts_calls() && self.conn.is_ready() {
                 // Out of stream identifiers (or going away): the channel
@@ -214,6 +227,16 @@ impl Driver {
             self.shutting_down = true;
             self.conn.shutdown(Instant::now());
             let _ = self.state.send(ConnState::Draining);
+        }
+    }
+
+    /// Handle the commands already queued, at most [`MAX_BATCH`].
+    fn drain(&mut self, cmds: &mut mpsc::Receiver<Cmd>) {
+        for _ in 0..MAX_BATCH {
+            match cmds.try_recv() {
+                Ok(cmd) => self.command(cmd),
+                Err(_) => return,
+            }
         }
     }
 
