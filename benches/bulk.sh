@@ -6,6 +6,7 @@
 #
 #   bash benches/bulk.sh                    # R=3 rounds
 #   R=5 CALLS=128 bash benches/bulk.sh
+#   WINDOW_KIB=4096 bash benches/bulk.sh    # every HTTP/2 window 4 MiB
 #
 # Each round starts each server in turn (tokio, blocking, tonic, then the
 # next round), as its own process pinned to CPU 0, and runs the client,
@@ -13,6 +14,7 @@
 # before and after), CALLS unary echoes of 4 MiB, one 1 GiB server stream
 # of 64 KiB messages. Then the server is killed. Prints every run, then a
 # Markdown table of the medians per stack and the ratios ours/tonic.
+# Flow-control windows are each stack's defaults unless WINDOW_KIB is set.
 # Every client run is bounded by `timeout`; any failed check ends the
 # script with an error.
 set -euo pipefail
@@ -22,6 +24,10 @@ R=${R:-3}
 CALLS=${CALLS:-64}
 CONNS=${CONNS:-1000}
 STACKS=${STACKS:-"tokio blocking tonic"}
+window=()
+if [ -n "${WINDOW_KIB:-}" ]; then
+    window=(--window-kib "$WINDOW_KIB")
+fi
 
 # Each idle connection is a descriptor in the client and one in the server.
 if [ "$(ulimit -n)" -lt $((CONNS + 1024)) ]; then
@@ -51,7 +57,7 @@ port=$((50300 + RANDOM % 1000))
 start_server() {
     for _ in 1 2 3 4 5; do
         port=$((port + 1))
-        taskset -c 0 "$bin" serve --stack "$1" --port "$port" > "$work/server.log" 2>&1 &
+        taskset -c 0 "$bin" serve --stack "$1" --port "$port" "${window[@]}" > "$work/server.log" 2>&1 &
         server_pid=$!
         for _ in $(seq 1 100); do
             if grep -qs listening "$work/server.log"; then
@@ -69,9 +75,15 @@ start_server() {
 
 drive() {
     timeout 150 taskset -c 1 "$bin" drive --stack "$stack" --addr "127.0.0.1:$port" \
-        --pid "$server_pid" --clk-tck "$clk" "$@"
+        --pid "$server_pid" --clk-tck "$clk" "${window[@]}" "$@"
 }
 
+if [ -n "${WINDOW_KIB:-}" ]; then
+    echo "HTTP/2 windows: $WINDOW_KIB KiB for every stack"
+else
+    echo "HTTP/2 windows: each stack's defaults"
+fi
+echo
 echo "| round | stack | 4 MiB echo MB/s | 1 GiB stream MB/s | server CPU s, echo | server CPU s, stream | RSS before | RSS with $CONNS idle | bytes/conn |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for round in $(seq 1 "$R"); do

@@ -8,8 +8,8 @@
 //! One binary, two subcommands:
 //!
 //! ```text
-//! e2e_bulk serve --stack tokio|blocking|tonic --port P
-//! e2e_bulk drive --stack S --addr 127.0.0.1:P --what echo|stream|idle [--pid SERVER_PID]
+//! e2e_bulk serve --stack tokio|blocking|tonic --port P [--window-kib N]
+//! e2e_bulk drive --stack S --addr 127.0.0.1:P --what echo|stream|idle [--pid SERVER_PID] [--window-kib N]
 //! ```
 //!
 //! Every server serves the same two methods on raw bytes (no protobuf:
@@ -21,9 +21,12 @@
 //!   is `j % 251`), all clones of one buffer.
 //!
 //! Message size limits are raised to 16 MiB on both sides of every stack;
-//! flow-control windows and everything else are each stack's defaults. The
-//! tokio and tonic servers (and the async clients) run on a multi-thread
-//! runtime with one worker thread.
+//! everything else is each stack's default, the HTTP/2 receive windows too
+//! (ours: 4 MiB per stream and per connection on both sides; tonic through
+//! hyper: 1 MiB and 1 MiB on the server, 2 MiB and 5 MiB on the client)
+//! unless `--window-kib N` (given to both `serve` and `drive`) sets every
+//! window of every stack to N KiB. The tokio and tonic servers (and the
+//! async clients) run on a multi-thread runtime with one worker thread.
 //!
 //! What `drive` measures (one line of `key=value` pairs on stdout):
 //!
@@ -183,14 +186,29 @@ fn serve(args: &[String]) -> Result<(), String> {
     let stack = Stack::parse(&arg(args, "--stack").ok_or("--stack is required")?)?;
     let port: u16 = num_arg(args, "--port", 50090)?;
     let lifetime: u64 = num_arg(args, "--lifetime", 1800)?;
+    let window = window_arg(args)?;
     watchdog(Duration::from_secs(lifetime), "serve");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let r = match stack {
-        Stack::Tokio => serve_tokio(addr),
-        Stack::Blocking => serve_blocking(addr),
-        Stack::Tonic => serve_tonic(addr),
+        Stack::Tokio => serve_tokio(addr, window),
+        Stack::Blocking => serve_blocking(addr, window),
+        Stack::Tonic => serve_tonic(addr, window),
     };
     r.map_err(|e| format!("serve {stack:?}: {e}"))
+}
+
+/// `--window-kib`: the HTTP/2 receive windows (stream and connection)
+/// for every stack, in bytes; `None` leaves each stack's defaults.
+fn window_arg(args: &[String]) -> Result<Option<u32>, String> {
+    match arg(args, "--window-kib") {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|k| (64..=1 << 21).contains(k))
+            .map(|k| Some(k * 1024))
+            .ok_or_else(|| format!("--window-kib: 64 to {}, not {v:?}", 1 << 21)),
+    }
 }
 
 fn one_worker_runtime() -> io::Result<tokio::runtime::Runtime> {
@@ -200,7 +218,7 @@ fn one_worker_runtime() -> io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-fn serve_tokio(addr: SocketAddr) -> io::Result<()> {
+fn serve_tokio(addr: SocketAddr, window: Option<u32>) -> io::Result<()> {
     use grpc_sansio_tokio::{BytesCodec, Response, Routes, RpcError, Server};
 
     let mut routes = Routes::new();
@@ -216,10 +234,15 @@ fn serve_tokio(addr: SocketAddr) -> io::Result<()> {
         }
         Ok(())
     });
-    let server = Server::builder()
+    let mut builder = Server::builder()
         .max_receive_message_size(MAX_MESSAGE)
-        .max_send_message_size(MAX_MESSAGE)
-        .build(routes);
+        .max_send_message_size(MAX_MESSAGE);
+    if let Some(w) = window {
+        builder = builder
+            .initial_stream_window(w)
+            .initial_connection_window(w);
+    }
+    let server = builder.build(routes);
     one_worker_runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         println!("tokio server listening on {}", listener.local_addr()?);
@@ -227,7 +250,7 @@ fn serve_tokio(addr: SocketAddr) -> io::Result<()> {
     })
 }
 
-fn serve_blocking(addr: SocketAddr) -> io::Result<()> {
+fn serve_blocking(addr: SocketAddr, window: Option<u32>) -> io::Result<()> {
     use grpc_sansio_blocking::{BytesCodec, Handler, Router, RouterExt, Server, Status};
 
     let mut router: Router<Handler> = Router::new();
@@ -247,22 +270,29 @@ fn serve_blocking(addr: SocketAddr) -> io::Result<()> {
     );
     // Room for the idle connections and the calls' own: the default bound
     // (1,024 connections) is close to the 1,000 idle ones.
-    let server = Server::builder()
+    let mut builder = Server::builder()
         .max_receive_message_size(MAX_MESSAGE)
         .max_send_message_size(MAX_MESSAGE)
-        .max_connections(4096)
-        .build(router);
+        .max_connections(4096);
+    if let Some(w) = window {
+        builder = builder
+            .initial_stream_window(w)
+            .initial_connection_window(w);
+    }
+    let server = builder.build(router);
     let bound = server.bind(addr)?;
     println!("blocking server listening on {bound}");
     server.wait();
     Ok(())
 }
 
-fn serve_tonic(addr: SocketAddr) -> io::Result<()> {
+fn serve_tonic(addr: SocketAddr, window: Option<u32>) -> io::Result<()> {
     one_worker_runtime()?.block_on(async move {
         let incoming = tonic::transport::server::TcpIncoming::bind(addr)?.with_nodelay(Some(true));
         println!("tonic server listening on {addr}");
         tonic::transport::Server::builder()
+            .initial_stream_window_size(window)
+            .initial_connection_window_size(window)
             .serve_with_incoming(TonicBulk, incoming)
             .await
             .map_err(io::Error::other)
@@ -388,18 +418,22 @@ async fn bounded<T, E: std::fmt::Display>(
 }
 
 impl Client {
-    fn connect(stack: Stack, addr: SocketAddr) -> Result<Client, String> {
+    fn connect(stack: Stack, addr: SocketAddr, window: Option<u32>) -> Result<Client, String> {
         let target = format!("http://{addr}");
         match stack {
             Stack::Tokio => {
                 let rt = one_worker_runtime().map_err(|e| e.to_string())?;
                 let channel = rt.block_on(async {
-                    let channel = grpc_sansio_tokio::Channel::builder(&target)
+                    let mut builder = grpc_sansio_tokio::Channel::builder(&target)
                         .connect_timeout(CONNECT_TIMEOUT)
                         .max_receive_message_size(MAX_MESSAGE)
-                        .max_send_message_size(MAX_MESSAGE)
-                        .build()
-                        .map_err(|e| e.to_string())?;
+                        .max_send_message_size(MAX_MESSAGE);
+                    if let Some(w) = window {
+                        builder = builder
+                            .initial_stream_window(w)
+                            .initial_connection_window(w);
+                    }
+                    let channel = builder.build().map_err(|e| e.to_string())?;
                     channel
                         .ready(CONNECT_TIMEOUT)
                         .await
@@ -409,12 +443,16 @@ impl Client {
                 Ok(Client::Tokio { rt, channel })
             }
             Stack::Blocking => {
-                let channel = grpc_sansio_blocking::Channel::builder(&target)
+                let mut builder = grpc_sansio_blocking::Channel::builder(&target)
                     .connect_timeout(CONNECT_TIMEOUT)
                     .max_receive_message_size(MAX_MESSAGE)
-                    .max_send_message_size(MAX_MESSAGE)
-                    .connect()
-                    .map_err(|e| e.to_string())?;
+                    .max_send_message_size(MAX_MESSAGE);
+                if let Some(w) = window {
+                    builder = builder
+                        .initial_stream_window(w)
+                        .initial_connection_window(w);
+                }
+                let channel = builder.connect().map_err(|e| e.to_string())?;
                 Ok(Client::Blocking { channel })
             }
             Stack::Tonic => {
@@ -424,6 +462,8 @@ impl Client {
                         .map_err(|e| e.to_string())?
                         .connect_timeout(CONNECT_TIMEOUT)
                         .tcp_nodelay(true)
+                        .initial_stream_window_size(window)
+                        .initial_connection_window_size(window)
                         .connect()
                         .await
                         .map_err(|e| e.to_string())?;
@@ -559,6 +599,7 @@ fn drive(args: &[String]) -> Result<(), String> {
         None => None,
     };
     let clk_tck: f64 = num_arg(args, "--clk-tck", 100.0)?;
+    let window = window_arg(args)?;
     let cpu = |pid: Option<u32>| -> Result<Option<f64>, String> {
         pid.map(|p| server_cpu_ticks(p).map(|t| t as f64 / clk_tck))
             .transpose()
@@ -571,7 +612,7 @@ fn drive(args: &[String]) -> Result<(), String> {
             if kib == 0 || kib > MAX_MESSAGE >> 10 {
                 return Err("--echo-kib: 1 to 16384".to_string());
             }
-            let mut client = Client::connect(stack, addr)?;
+            let mut client = Client::connect(stack, addr, window)?;
             let base = pseudo_random(kib << 10);
             let mut timed = Duration::ZERO;
             let mut cpu_start = None;
@@ -613,7 +654,7 @@ fn drive(args: &[String]) -> Result<(), String> {
             let size = msg_kib * 1024;
             let count = u32::try_from(mib * 1024 / u64::from(msg_kib))
                 .map_err(|_| "--stream-mib too large".to_string())?;
-            let mut client = Client::connect(stack, addr)?;
+            let mut client = Client::connect(stack, addr, window)?;
             // Warm-up: a short stream on the same connection.
             let mut warm = Tally::new(size);
             client.stream(64, size, &mut |m| warm.take(m))?;

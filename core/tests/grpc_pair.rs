@@ -1029,3 +1029,149 @@ fn stream_identifiers_run_out() {
     assert_eq!(g.client.active_calls(), 0);
     assert!(!g.client.accepts_calls());
 }
+
+fn goaways(events: &[ClientEvent]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, ClientEvent::GoAway { .. }))
+        .count()
+}
+
+/// Run the timers of both sides until neither has one due at the clock.
+fn settle_timers(g: &mut Grpc) {
+    for _ in 0..10 {
+        let now = g.clock.now;
+        let due = [g.client.poll_timeout(), g.server.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .any(|t| t <= now);
+        if !due {
+            return;
+        }
+        g.client.handle_timeout(now);
+        g.server.handle_timeout(now);
+        g.drive();
+    }
+}
+
+/// `max_connection_idle`: counted from the end of the last call, never
+/// while one is in progress; then a graceful GOAWAY and a clean close.
+#[test]
+fn idle_connections_are_shut_down() {
+    let mut server = ServerConfig::default();
+    server.max_connection_idle = Some(Duration::from_secs(10));
+    let mut g = Grpc::with(ClientConfig::default(), server);
+    g.advance(Duration::from_secs(9));
+    let call = unary(&mut g, "/t.S/Slow", b"x");
+    g.drive();
+    let scall = g.server_call();
+    // A call in progress for longer than the idle limit keeps it open.
+    g.advance(Duration::from_secs(25));
+    assert_eq!(goaways(&g.take_client()), 0);
+    g.server.set_call_kind(scall, CallKind::Unary).unwrap();
+    g.server
+        .send_message(scall, Bytes::from_static(b"done"))
+        .unwrap();
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    // The call ended inside an application call: the server asks for a
+    // clock reading at once to start counting.
+    assert!(g.server.poll_timeout().is_some_and(|t| t <= g.clock.now));
+    settle_timers(&mut g);
+    let cev = g.take_client();
+    assert_eq!(finished(&cev, call)[0].0, Status::ok());
+    g.advance(Duration::from_secs(9));
+    assert_eq!(goaways(&g.take_client()), 0);
+    assert!(g.client.accepts_calls());
+    g.advance(Duration::from_secs(2));
+    let cev = g.take_client();
+    assert!(goaways(&cev) >= 1, "{cev:?}");
+    assert!(!g.client.accepts_calls());
+    // A client with no call left closes at the GOAWAY; so does its
+    // transport, which the server reads as the end.
+    assert!(g.client.is_closed());
+    g.server.receive_eof(g.clock.now);
+    assert!(g.server.is_closed());
+}
+
+/// `max_connection_age` with a grace period: GOAWAY at the age, the call
+/// in progress goes on through the grace, then the connection is closed
+/// under it; the handler hears ConnectionLost.
+#[test]
+fn old_connections_are_shut_down_after_a_grace() {
+    let mut server = ServerConfig::default();
+    server.max_connection_age = Some(Duration::from_secs(30));
+    server.max_connection_age_grace = Some(Duration::from_secs(5));
+    let mut g = Grpc::with(ClientConfig::default(), server);
+    g.advance(Duration::from_secs(25));
+    let call = unary(&mut g, "/t.S/Long", b"x");
+    g.drive();
+    let scall = g.server_call();
+    g.take_server();
+    g.advance(Duration::from_secs(5));
+    let cev = g.take_client();
+    assert!(goaways(&cev) >= 1, "{cev:?}");
+    assert!(!g.client.accepts_calls());
+    assert!(!g.server.is_closed());
+    // Still inside the grace: the call can send.
+    g.server.set_call_kind(scall, CallKind::Unary).unwrap();
+    g.server
+        .send_message(scall, Bytes::from_static(b"part"))
+        .unwrap();
+    g.advance(Duration::from_secs(4));
+    assert!(!g.server.is_closed());
+    assert_eq!(
+        messages_client(&g.take_client(), call),
+        vec![Bytes::from_static(b"part")]
+    );
+    g.advance(Duration::from_secs(1));
+    assert!(g.server.is_closed());
+    let sev = g.take_server();
+    assert!(
+        sev.contains(&ServerEvent::Cancelled {
+            call: scall,
+            reason: CancelReason::ConnectionLost
+        }),
+        "{sev:?}"
+    );
+    // The transport closes; the client's call ends UNAVAILABLE.
+    g.client.receive_eof(g.clock.now);
+    g.collect();
+    let fin = finished(&g.take_client(), call);
+    assert_eq!(fin.len(), 1);
+    assert_eq!(fin[0].0.code(), Code::Unavailable, "{:?}", fin[0].0);
+}
+
+/// `max_connection_age` without a grace: calls in progress finish however
+/// long they take, then the connection closes cleanly.
+#[test]
+fn old_connections_let_calls_finish_without_a_grace() {
+    let mut server = ServerConfig::default();
+    server.max_connection_age = Some(Duration::from_secs(30));
+    let mut g = Grpc::with(ClientConfig::default(), server);
+    let call = unary(&mut g, "/t.S/Long", b"x");
+    g.drive();
+    let scall = g.server_call();
+    g.advance(Duration::from_secs(31));
+    assert!(goaways(&g.take_client()) >= 1);
+    g.advance(Duration::from_secs(600));
+    assert!(!g.server.is_closed());
+    g.server.set_call_kind(scall, CallKind::Unary).unwrap();
+    g.server
+        .send_message(scall, Bytes::from_static(b"late"))
+        .unwrap();
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    settle_timers(&mut g);
+    let cev = g.take_client();
+    assert_eq!(finished(&cev, call)[0].0, Status::ok());
+    assert_eq!(
+        messages_client(&cev, call),
+        vec![Bytes::from_static(b"late")]
+    );
+    assert!(g.server.is_closed());
+}

@@ -27,7 +27,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use crate::h2::idmap::FastMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
@@ -65,6 +65,19 @@ pub struct ServerConfig {
     pub max_send_message_size: usize,
     /// The compression algorithms we accept and may respond with.
     pub compression: CompressionRegistry,
+    /// After this long with no call in progress, the connection is shut
+    /// down gracefully (GOAWAY; gRPC's `MAX_CONNECTION_IDLE`). `None`
+    /// (the default) keeps idle connections.
+    pub max_connection_idle: Option<Duration>,
+    /// A connection this old is shut down gracefully: GOAWAY, no new
+    /// calls, calls in progress go on (gRPC's `MAX_CONNECTION_AGE`, which
+    /// lets clients rebalance). `None` (the default) means no limit.
+    pub max_connection_age: Option<Duration>,
+    /// How long calls in progress may go on after `max_connection_age`
+    /// before the connection is closed under them (GOAWAY NO_ERROR, then
+    /// close; their handlers see `ConnectionLost`). `None` (the default)
+    /// lets them finish however long they take.
+    pub max_connection_age_grace: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +90,9 @@ impl Default for ServerConfig {
             max_receive_message_size: DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
             max_send_message_size: i32::MAX as usize,
             compression: CompressionRegistry::default(),
+            max_connection_idle: None,
+            max_connection_age: None,
+            max_connection_age_grace: None,
         }
     }
 }
@@ -168,6 +184,18 @@ pub struct ServerConnection {
     events: VecDeque<ServerEvent>,
     scratch: Vec<Delivered>,
     closed: bool,
+    /// When the connection was made.
+    born: Instant,
+    /// The clock at the last `receive`, `handle_timeout` or `shutdown`.
+    last_now: Instant,
+    /// Since when no call has been in progress (`None` while one is, or
+    /// when the last one ended in an application call that carried no
+    /// clock reading: then the next `handle_timeout` records it).
+    idle_since: Option<Instant>,
+    /// The idle or age limit has started a graceful shutdown.
+    retired: bool,
+    /// When calls still in progress are cut off after the age limit.
+    age_grace_end: Option<Instant>,
 }
 
 impl std::fmt::Debug for ServerConnection {
@@ -200,6 +228,11 @@ impl ServerConnection {
             events: VecDeque::new(),
             scratch: Vec::new(),
             closed: false,
+            born: now,
+            last_now: now,
+            idle_since: Some(now),
+            retired: false,
+            age_grace_end: None,
         }
     }
 
@@ -236,9 +269,62 @@ impl ServerConnection {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let call = self.deadlines.first().map(|(t, _)| *t);
-        match (self.h2.poll_timeout(), call) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [self.h2.poll_timeout(), call, self.lifetime_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next moment the idle, age or age-grace limit needs a look.
+    fn lifetime_timeout(&self) -> Option<Instant> {
+        if self.h2.is_closed() {
+            return None;
+        }
+        if self.retired {
+            return self.age_grace_end;
+        }
+        let idle = match (self.config.max_connection_idle, self.idle_since) {
+            (Some(d), Some(t)) => Some(t + d),
+            // The last call ended without a clock reading: look now.
+            (Some(_), None) if self.calls.is_empty() => Some(self.last_now),
+            _ => None,
+        };
+        let age = self.config.max_connection_age.map(|d| self.born + d);
+        [idle, age].into_iter().flatten().min()
+    }
+
+    /// Apply the idle, age and age-grace limits at `now`.
+    fn check_lifetime(&mut self, now: Instant) {
+        if self.h2.is_closed() {
+            return;
+        }
+        if !self.retired {
+            let idle = self
+                .config
+                .max_connection_idle
+                .zip(self.idle_since)
+                .is_some_and(|(d, t)| now >= t + d);
+            let old = self
+                .config
+                .max_connection_age
+                .is_some_and(|d| now >= self.born + d);
+            if idle || old {
+                self.retired = true;
+                if old {
+                    self.age_grace_end = self.config.max_connection_age_grace.map(|g| now + g);
+                }
+                self.h2.shutdown(now);
+                self.pump(now);
+            }
+        }
+        if self.age_grace_end.is_some_and(|t| now >= t) {
+            self.age_grace_end = None;
+            self.h2.fail(ConnectionError::GoAway {
+                code: Reason::NO_ERROR,
+                debug_data: Bytes::from_static(b"max connection age"),
+                initiator: h2::Initiator::Local,
+            });
+            self.pump(now);
         }
     }
 
@@ -261,6 +347,7 @@ impl ServerConnection {
             }
         }
         self.pump(now);
+        self.check_lifetime(now);
     }
 
     /// Begin a graceful shutdown: two-phase GOAWAY; calls already started
@@ -460,6 +547,12 @@ impl ServerConnection {
     fn pump(&mut self, now: Instant) {
         while let Some(ev) = self.h2.poll_event() {
             self.translate(ev, Some(now));
+        }
+        self.last_now = now;
+        if !self.calls.is_empty() {
+            self.idle_since = None;
+        } else if self.idle_since.is_none() {
+            self.idle_since = Some(now);
         }
     }
 

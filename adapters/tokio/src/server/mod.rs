@@ -123,6 +123,25 @@ impl ServerBuilder {
         self
     }
 
+    /// Shut a connection down gracefully (GOAWAY) once it has had no
+    /// call in progress for `idle` (gRPC's `MAX_CONNECTION_IDLE`).
+    /// Default: idle connections stay.
+    pub fn max_connection_idle(mut self, idle: Duration) -> Self {
+        self.config.max_connection_idle = Some(idle);
+        self
+    }
+
+    /// Shut a connection down gracefully once it is `age` old, so that
+    /// clients reconnect and rebalance (gRPC's `MAX_CONNECTION_AGE`);
+    /// calls in progress then have `grace` to finish before the
+    /// connection closes under them (`None`: as long as they take).
+    /// Default: no age limit.
+    pub fn max_connection_age(mut self, age: Duration, grace: Option<Duration>) -> Self {
+        self.config.max_connection_age = Some(age);
+        self.config.max_connection_age_grace = grace;
+        self
+    }
+
     /// The largest request message accepted. Default 4 MiB.
     pub fn max_receive_message_size(mut self, bytes: usize) -> Self {
         self.config.max_receive_message_size = bytes;
