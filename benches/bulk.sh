@@ -52,8 +52,10 @@ clk=$(getconf CLK_TCK)
 # The value of key $1 in a line of key=value pairs $2.
 val() { tr ' ' '\n' <<< "$2" | sed -n "s/^$1=//p"; }
 
-# Starts server $1 on a free port; sets server_pid and port.
-port=$((50300 + RANDOM % 1000))
+# Starts server $1 on a free port; sets server_pid and port. Ports below
+# Linux's ephemeral range (32768 and up), where the thousands of client
+# connections of a run (and their TIME_WAIT) take theirs.
+port=$((21000 + RANDOM % 8000))
 start_server() {
     for _ in 1 2 3 4 5; do
         port=$((port + 1))
