@@ -27,7 +27,7 @@ const MAX_BATCH: usize = 256 << 10;
 /// The largest read buffer of a connection.
 const READ_BUF: usize = 64 << 10;
 /// The read buffer a connection starts with.
-const READ_START: usize = 8 << 10;
+const READ_START: usize = 2 << 10;
 
 /// A state machine plus the application-side state of its calls.
 pub(crate) trait Machine: Send + 'static {

@@ -24,8 +24,9 @@ pub type BoxIo = Box<dyn Io>;
 /// The most bytes read from the transport at once.
 const READ_CHUNK: usize = 64 << 10;
 /// The read buffer a connection starts with; it doubles (up to
-/// [`READ_CHUNK`]) each time a read fills it, so idle connections stay
-/// small and busy ones read in large chunks.
+/// [`READ_CHUNK`]) each time a read fills it, so that busy connections
+/// read in large chunks. A buffer of this size is given back while the
+/// connection waits for bytes, so idle connections hold none.
 const READ_START: usize = 8 << 10;
 /// Output is gathered from `poll_transmit` up to about this many bytes
 /// before it is written.
@@ -53,7 +54,10 @@ pub(crate) enum Wake<C> {
 
 pub(crate) struct Transport<T> {
     io: T,
-    rbuf: Box<[u8]>,
+    /// Empty while waiting for bytes, unless grown.
+    rbuf: Vec<u8>,
+    /// The size `rbuf` has when in use.
+    rsize: usize,
     /// The last read filled `rbuf`: grow it before the next.
     grow: bool,
     out: BytesMut,
@@ -69,7 +73,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
     pub(crate) fn new(io: T) -> Self {
         Transport {
             io,
-            rbuf: vec![0; READ_START].into_boxed_slice(),
+            rbuf: Vec::new(),
+            rsize: READ_START,
             grow: false,
             out: BytesMut::new(),
             read_closed: false,
@@ -211,8 +216,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
         if self.grow {
             // The last read's bytes have been handed on by now.
             self.grow = false;
-            let len = (self.rbuf.len() * 2).min(READ_CHUNK);
-            self.rbuf = vec![0; len].into_boxed_slice();
+            self.rsize = (self.rsize * 2).min(READ_CHUNK);
+            self.rbuf = Vec::new();
+        }
+        if self.rbuf.len() != self.rsize {
+            self.rbuf = vec![0; self.rsize];
         }
         let mut rb = ReadBuf::new(&mut self.rbuf);
         match Pin::new(&mut self.io).poll_read(cx, &mut rb) {
@@ -233,7 +241,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
                 self.read_closed = true;
                 Some(Wake::Eof)
             }
-            Poll::Pending => None,
+            Poll::Pending => {
+                if self.rsize == READ_START {
+                    // Nothing to read: hold no buffer while waiting.
+                    self.rbuf = Vec::new();
+                }
+                None
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use grpc_sansio::grpc::{Code, Status};
 use grpc_sansio::server::CancelReason;
 use tokio::sync::{mpsc, oneshot};
 
-use super::driver::{SCmd, SItem};
+use super::driver::{SCmd, SItem, WholeReply};
 use crate::sync::{Control, Inbox, lock};
 
 fn cancelled_status(reason: &CancelReason) -> Status {
@@ -122,7 +122,7 @@ impl RawResponder {
         let call = self.call;
         self.request(|reply| SCmd::Headers {
             call,
-            metadata,
+            metadata: Box::new(metadata),
             reply,
         })
         .await
@@ -150,8 +150,7 @@ impl RawResponder {
             .cmds
             .send(SCmd::Status {
                 call: self.call,
-                status,
-                trailers: all,
+                end: Box::new((status, all)),
             })
             .await;
     }
@@ -176,13 +175,13 @@ impl RawResponder {
         all.extend(trailers);
         let _ = self
             .cmds
-            .send(SCmd::Reply {
+            .send(SCmd::Reply(Box::new(WholeReply {
                 call: self.call,
                 headers,
                 message,
                 status: Status::ok(),
                 trailers: all,
-            })
+            })))
             .await;
     }
 }

@@ -46,7 +46,7 @@ const MAX_BATCH: usize = 256;
 pub(crate) enum SCmd {
     Headers {
         call: CallId,
-        metadata: MetadataMap,
+        metadata: Box<MetadataMap>,
         reply: Reply,
     },
     Message {
@@ -54,20 +54,24 @@ pub(crate) enum SCmd {
         message: Bytes,
         reply: Reply,
     },
+    /// The status ends the call (boxed: every connection's command queue
+    /// holds a block of commands, so they are kept small).
     Status {
         call: CallId,
-        status: Status,
-        trailers: MetadataMap,
+        end: Box<(Status, MetadataMap)>,
     },
     /// A whole response in one command: headers (if any), one message,
     /// then the status; nobody waits for an answer.
-    Reply {
-        call: CallId,
-        headers: Option<MetadataMap>,
-        message: Bytes,
-        status: Status,
-        trailers: MetadataMap,
-    },
+    Reply(Box<WholeReply>),
+}
+
+/// What [`SCmd::Reply`] carries.
+pub(crate) struct WholeReply {
+    pub(crate) call: CallId,
+    pub(crate) headers: Option<MetadataMap>,
+    pub(crate) message: Bytes,
+    pub(crate) status: Status,
+    pub(crate) trailers: MetadataMap,
 }
 
 /// How a send went.
@@ -220,7 +224,7 @@ impl Driver {
             } => {
                 let r = self
                     .conn
-                    .send_headers(call, metadata)
+                    .send_headers(call, *metadata)
                     .map_err(|e| self.refused(call, &e));
                 let _ = reply.send(r);
             }
@@ -231,18 +235,20 @@ impl Driver {
             } => {
                 self.send(call, message, Some(reply));
             }
-            SCmd::Status {
-                call,
-                status,
-                trailers,
-            } => self.end(call, status, trailers),
-            SCmd::Reply {
-                call,
-                headers,
-                message,
-                status,
-                trailers,
-            } => self.reply(call, headers, message, status, trailers),
+            SCmd::Status { call, end } => {
+                let (status, trailers) = *end;
+                self.end(call, status, trailers);
+            }
+            SCmd::Reply(r) => {
+                let WholeReply {
+                    call,
+                    headers,
+                    message,
+                    status,
+                    trailers,
+                } = *r;
+                self.reply(call, headers, message, status, trailers);
+            }
         }
     }
 
@@ -417,5 +423,15 @@ impl Driver {
                 task: Some(task),
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every connection's command queue allocates a block of commands up
+    /// front: keep them small.
+    #[test]
+    fn commands_are_small() {
+        assert!(std::mem::size_of::<super::SCmd>() <= 64);
     }
 }
