@@ -3,8 +3,12 @@
 # greeter, our blocking greeter and a tonic greeter (same helloworld
 # messages, same reply), each driven by the same h2load command.
 #
-#   bash benches/loadtest.sh            # N=20000 requests per configuration
-#   N=100000 bash benches/loadtest.sh
+#   bash benches/loadtest.sh            # N=20000 requests per configuration, R=1
+#   N=100000 R=3 bash benches/loadtest.sh
+#
+# With R rounds the servers alternate (tokio, blocking, tonic, tokio, ...);
+# every run is printed, then a table of the medians per server and
+# configuration with the ratios ours/tonic.
 #
 # The server is pinned to CPU 0 and h2load to CPU 1 (taskset); the tokio
 # and tonic greeters run one worker thread. Before the
@@ -16,6 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N=${N:-20000}
+R=${R:-1}
 command -v h2load >/dev/null || { apt-get update -qq && apt-get install -y -qq nghttp2-client >/dev/null; }
 cargo build --release -q -p grpc-sansio-tokio --example greeter_server --example greeter_client
 cargo build --release -q -p grpc-sansio-blocking --example blocking_greeter_server
@@ -30,6 +35,9 @@ clk=$(getconf CLK_TCK)
 echo "| server | c | m | req/s | mean | p99 | CPU s / 100k RPCs | peak RSS |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 port=50070
+rows="$work/rows"
+: > "$rows"
+for round in $(seq 1 "$R"); do
 for server in tokio blocking tonic; do
     port=$((port + 1))
     case $server in
@@ -71,7 +79,36 @@ for server in tokio blocking tonic; do
         cpu=$(awk -v a="$ut" -v b="$st" -v c="$ut2" -v d="$st2" -v k="$clk" -v n="$N" 'BEGIN {printf "%.2f", ((c+d)-(a+b))/k*100000/n}')
         rss=$(awk '/VmHWM/ {print $2 " kB"}' "/proc/$pid/status")
         echo "| $server | $c | $m | $rps | $mean | $p99 | $cpu | $rss |"
+        echo "$server $c $m $rps $mean $p99 $cpu ${rss% kB}" >> "$rows"
     done
     kill "$pid"
     wait "$pid" 2>/dev/null || true
 done
+done
+
+# Medians per server and configuration, and ratios against tonic (for
+# latencies and CPU, tonic's over ours: above 1 means ours is better).
+python3 - "$rows" <<'PY'
+import statistics, sys
+def us(v):
+    for unit, f in (("us", 1), ("ms", 1000), ("s", 1000000)):
+        if v.endswith(unit):
+            return float(v[: -len(unit)]) * f
+    return float(v)
+runs = {}
+for line in open(sys.argv[1]):
+    s, c, m, rps, mean, p99, cpu, rss = line.split()
+    runs.setdefault((s, int(c), int(m)), []).append(
+        (float(rps), us(mean), us(p99), float(cpu), float(rss)))
+med = {k: [statistics.median(col) for col in zip(*v)] for k, v in runs.items()}
+n = max(len(v) for v in runs.values())
+print(f"\nMedians of {n} run(s) per cell:\n")
+print("| server | c | m | req/s | mean | p99 | CPU s / 100k | peak RSS | req/s vs tonic | p99 tonic/ours | CPU tonic/ours |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+for (s, c, m), (rps, mean, p99, cpu, rss) in sorted(med.items(), key=lambda kv: (["tokio", "blocking", "tonic"].index(kv[0][0]), kv[0][1])):
+    t = med.get(("tonic", c, m))
+    ratio = f"{rps / t[0]:.2f}x" if t else ""
+    p99r = f"{t[2] / p99:.2f}x" if t and p99 else ""
+    cpur = f"{t[3] / cpu:.2f}x" if t and cpu else ""
+    print(f"| {s} | {c} | {m} | {rps:.0f} | {mean:.0f}us | {p99:.0f}us | {cpu:.2f} | {rss:.0f} kB | {ratio} | {p99r} | {cpur} |")
+PY

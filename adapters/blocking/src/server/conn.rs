@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Weak};
 use std::time::Instant;
 
 use bytes::BytesMut;
-use grpc_sansio::call::CallId;
+use grpc_sansio::call::{CallId, CallKind};
 use grpc_sansio::grpc::Status;
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::server::{RequestHead, ServerConnection, ServerEvent};
@@ -25,6 +25,9 @@ pub(crate) struct ServerMachine {
     /// Calls whose handler has not finished. Each call's `messages` is
     /// bounded by flow control (see the client's `Slot`).
     pub(crate) calls: HashMap<CallId, SlotState>,
+    /// Jobs of single-request calls (unary, server streaming), held until
+    /// the request is complete so that the handler never waits for it.
+    deferred: HashMap<CallId, Box<Job>>,
     ctx: Arc<Context>,
     me: Weak<Shared<ServerMachine>>,
     peer: PeerAddr,
@@ -35,6 +38,7 @@ impl ServerMachine {
         ServerMachine {
             conn,
             calls: HashMap::new(),
+            deferred: HashMap::new(),
             ctx,
             me: Weak::new(),
             peer,
@@ -88,11 +92,21 @@ impl ServerMachine {
             },
         );
         let sc = ServerCall::new(me, call, cv, flag, head, self.peer.clone());
-        if let Err(job) = self.ctx.pool.submit(Box::new(Job {
+        let job = Box::new(Job {
             call: sc,
             handler,
             interceptors: Arc::clone(&self.ctx.interceptors),
-        })) {
+        });
+        if matches!(kind, CallKind::Unary | CallKind::ServerStreaming) {
+            self.deferred.insert(call, job);
+        } else {
+            self.submit(call, job);
+        }
+    }
+
+    /// Hand `job` to the handler pool, or refuse the call if it is full.
+    fn submit(&mut self, call: CallId, job: Box<Job>) {
+        if let Err(job) = self.ctx.pool.submit(job) {
             // We hold the connection lock: answer here, not through the
             // call's own finish (which would take the lock again).
             job.call.defuse();
@@ -131,6 +145,10 @@ impl Machine for ServerMachine {
         self.conn.is_closed()
     }
 
+    fn expects_output(&self) -> bool {
+        self.conn.active_calls() > 0
+    }
+
     fn process_events(&mut self) {
         while let Some(ev) = self.conn.poll_event() {
             match ev {
@@ -151,8 +169,21 @@ impl Machine for ServerMachine {
                         s.half_closed = true;
                         s.cv.notify_all();
                     }
+                    if let Some(job) = self.deferred.remove(&call) {
+                        self.submit(call, job);
+                    }
                 }
                 ServerEvent::Cancelled { call, reason } => {
+                    if let Some(job) = self.deferred.remove(&call) {
+                        // Its handler never started: nothing to tell.
+                        job.call.defuse();
+                        if let Some(slot) = self.calls.remove(&call) {
+                            for (_, flow) in slot.messages {
+                                self.conn.release_capacity(call, flow);
+                            }
+                        }
+                        continue;
+                    }
                     if let Some(s) = self.calls.get_mut(&call) {
                         s.cancelled = Some(reason);
                         s.flag.store(true, Ordering::Release);
