@@ -16,6 +16,7 @@
 //! us from reading (the deadlock of "both sides blocked in write").
 
 use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Instant;
@@ -40,9 +41,9 @@ pub(crate) trait Machine: Send + 'static {
     /// Drain the state machine's events into per-call state and wake
     /// whoever waits on them.
     fn process_events(&mut self);
-    /// Calls are in progress whose next output comes from other threads
-    /// (handlers, callers): the writer lets them run once before writing,
-    /// so that one write carries more.
+    /// Several calls are in progress whose next output comes from other
+    /// threads (handlers, callers): the writer lets them run once before
+    /// writing, so that one write carries more.
     fn expects_output(&self) -> bool {
         false
     }
@@ -51,7 +52,7 @@ pub(crate) trait Machine: Send + 'static {
 /// One connection's state, shared by its two threads and the application.
 pub(crate) struct Shared<M> {
     state: Mutex<M>,
-    writer: Condvar,
+    writer: Signal,
     closer: Box<dyn Fn() + Send + Sync>,
 }
 
@@ -59,7 +60,7 @@ impl<M: Machine> Shared<M> {
     pub(crate) fn new(machine: M, closer: Box<dyn Fn() + Send + Sync>) -> Self {
         Shared {
             state: Mutex::new(machine),
-            writer: Condvar::new(),
+            writer: Signal::new(),
             closer,
         }
     }
@@ -81,22 +82,65 @@ impl<M: Machine> Shared<M> {
     }
 }
 
-/// Wait on `cv` (which must only ever be used with this mutex) until woken
-/// or until `deadline`.
+/// A condition variable that knows whether anyone waits on it. A
+/// `Condvar` notification is a system call even with no waiter, and the
+/// reader, handlers and callers notify after almost every change; counting
+/// waiters makes the common case (nobody waiting) free.
+///
+/// Waiters count themselves while holding the mutex that guards the state
+/// they wait on, and notifiers change that state under the same mutex
+/// before they look at the count, so no notification a waiter needs is
+/// skipped.
+#[derive(Debug, Default)]
+pub(crate) struct Signal {
+    cv: Condvar,
+    waiters: AtomicUsize,
+}
+
+impl Signal {
+    pub(crate) fn new() -> Signal {
+        Signal::default()
+    }
+
+    /// Wake one waiter, if any.
+    pub(crate) fn notify_one(&self) {
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.cv.notify_one();
+        }
+    }
+
+    /// Wake every waiter, if any.
+    pub(crate) fn notify_all(&self) {
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.cv.notify_all();
+        }
+    }
+}
+
+/// Wait on `signal` (which must only ever be used with this mutex) until
+/// woken or until `deadline`.
 pub(crate) fn wait<'a, M>(
-    cv: &Condvar,
+    signal: &Signal,
     guard: MutexGuard<'a, M>,
     deadline: Option<Instant>,
 ) -> MutexGuard<'a, M> {
-    match deadline {
-        None => cv.wait(guard).unwrap_or_else(PoisonError::into_inner),
+    signal.waiters.fetch_add(1, Ordering::SeqCst);
+    let guard = match deadline {
+        None => signal
+            .cv
+            .wait(guard)
+            .unwrap_or_else(PoisonError::into_inner),
         Some(d) => {
             let left = d.saturating_duration_since(Instant::now());
-            cv.wait_timeout(guard, left)
+            signal
+                .cv
+                .wait_timeout(guard, left)
                 .map(|(g, _)| g)
                 .unwrap_or_else(|e| e.into_inner().0)
         }
-    }
+    };
+    signal.waiters.fetch_sub(1, Ordering::SeqCst);
+    guard
 }
 
 /// Start the reader and writer threads of a connection.

@@ -3,8 +3,9 @@
 //! iterator of responses). Dropping every handle of a call that has not
 //! ended cancels it (RST_STREAM CANCEL).
 
+use crate::io::Signal;
 use std::fmt;
-use std::sync::{Arc, Condvar};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -46,7 +47,7 @@ pub(crate) enum Next {
 pub(crate) struct CallCore {
     pub(crate) conn: Arc<Shared<ClientMachine>>,
     pub(crate) id: CallId,
-    pub(crate) cv: Arc<Condvar>,
+    pub(crate) cv: Arc<Signal>,
 }
 
 impl CallCore {

@@ -1,10 +1,11 @@
 //! One client connection: the core's [`ClientConnection`] and the
 //! receive-side state of each call, behind the connection's lock.
 
+use crate::io::Signal;
 use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -24,7 +25,7 @@ use crate::transport::Transport;
 /// application takes the message. So at most the stream window's worth of
 /// messages waits here.
 pub(crate) struct Slot {
-    pub(crate) cv: Arc<Condvar>,
+    pub(crate) cv: Arc<Signal>,
     pub(crate) headers: Option<MetadataMap>,
     pub(crate) messages: VecDeque<(Bytes, u32)>,
     pub(crate) end: Option<(Status, MetadataMap)>,
@@ -41,8 +42,8 @@ pub(crate) struct ClientMachine {
 
 impl ClientMachine {
     /// Register a call just started so that its events are kept.
-    pub(crate) fn add_call(&mut self, call: CallId) -> Arc<Condvar> {
-        let cv = Arc::new(Condvar::new());
+    pub(crate) fn add_call(&mut self, call: CallId) -> Arc<Signal> {
+        let cv = Arc::new(Signal::new());
         self.calls.insert(
             call,
             Slot {

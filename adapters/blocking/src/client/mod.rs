@@ -8,7 +8,7 @@ mod target;
 
 use std::fmt;
 use std::io;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use grpc_sansio::call::{CallError, CallKind};
@@ -312,7 +312,7 @@ impl ChannelBuilder {
                 backoff: Backoff::new(self.backoff),
                 last_error: None,
             }),
-            changed: Condvar::new(),
+            changed: crate::io::Signal::new(),
         };
         Ok(Channel {
             inner: Arc::new(Guarded(inner)),
@@ -354,7 +354,7 @@ struct Inner {
     interceptors: Vec<ClientInterceptor>,
     wait_for_ready: bool,
     state: Mutex<State>,
-    changed: Condvar,
+    changed: crate::io::Signal,
 }
 
 /// Closes the connection when the last channel clone goes.

@@ -3,9 +3,10 @@
 //! calls are routed here and handed to the handler pool; the reader
 //! thread never runs a handler.
 
+use crate::io::Signal;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -78,7 +79,7 @@ impl ServerMachine {
         let Some(me) = self.me.upgrade() else {
             return;
         };
-        let cv = Arc::new(Condvar::new());
+        let cv = Arc::new(Signal::new());
         let flag = Arc::new(AtomicBool::new(false));
         self.calls.insert(
             call,
@@ -146,7 +147,9 @@ impl Machine for ServerMachine {
     }
 
     fn expects_output(&self) -> bool {
-        self.conn.active_calls() > 0
+        // With one call there is nobody to batch with: yielding would only
+        // add a system call to each response.
+        self.conn.active_calls() > 1
     }
 
     fn process_events(&mut self) {

@@ -7,9 +7,10 @@
 //! `Result` into the call's status; [`Handler::raw`] gives the whole
 //! [`ServerCall`].
 
+use crate::io::Signal;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -278,7 +279,7 @@ impl<C: Codec> ResponseSink<'_, C> {
 
 /// What the handler side keeps of a call.
 pub(crate) struct SlotState {
-    pub(crate) cv: Arc<Condvar>,
+    pub(crate) cv: Arc<Signal>,
     pub(crate) messages: std::collections::VecDeque<(Bytes, u32)>,
     pub(crate) half_closed: bool,
     pub(crate) cancelled: Option<CancelReason>,
@@ -297,7 +298,7 @@ struct Local {
 pub struct ServerCall {
     pub(crate) shared: Arc<Shared<ServerMachine>>,
     pub(crate) id: CallId,
-    pub(crate) cv: Arc<Condvar>,
+    pub(crate) cv: Arc<Signal>,
     pub(crate) cancelled: Arc<AtomicBool>,
     pub(crate) head: RequestHead,
     pub(crate) peer: PeerAddr,
@@ -330,7 +331,7 @@ impl ServerCall {
     pub(crate) fn new(
         shared: Arc<Shared<ServerMachine>>,
         id: CallId,
-        cv: Arc<Condvar>,
+        cv: Arc<Signal>,
         cancelled: Arc<AtomicBool>,
         head: RequestHead,
         peer: PeerAddr,
