@@ -41,12 +41,6 @@ pub(crate) trait Machine: Send + 'static {
     /// Drain the state machine's events into per-call state and wake
     /// whoever waits on them.
     fn process_events(&mut self);
-    /// Several calls are in progress whose next output comes from other
-    /// threads (handlers, callers): the writer lets them run once before
-    /// writing, so that one write carries more.
-    fn expects_output(&self) -> bool {
-        false
-    }
 }
 
 /// One connection's state, shared by its two threads and the application.
@@ -243,15 +237,6 @@ fn write_loop<M: Machine>(s: &Shared<M>, mut w: Box<dyn Write + Send>) {
                 // Sending can make calls writable again.
                 g.process_events();
                 if !out.is_empty() {
-                    if g.expects_output() && out.len() < MAX_BATCH {
-                        // Let threads about to add output (handlers
-                        // finishing their responses) run first.
-                        drop(g);
-                        thread::yield_now();
-                        g = s.lock();
-                        while out.len() < MAX_BATCH && g.poll_transmit(&mut out) > 0 {}
-                        g.process_events();
-                    }
                     break;
                 }
                 if g.is_closed() {

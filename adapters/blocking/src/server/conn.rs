@@ -146,12 +146,6 @@ impl Machine for ServerMachine {
         self.conn.is_closed()
     }
 
-    fn expects_output(&self) -> bool {
-        // With one call there is nobody to batch with: yielding would only
-        // add a system call to each response.
-        self.conn.active_calls() > 1
-    }
-
     fn process_events(&mut self) {
         while let Some(ev) = self.conn.poll_event() {
             match ev {
