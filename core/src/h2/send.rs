@@ -80,12 +80,7 @@ impl Connection {
                 let fields = std::mem::take(fields);
                 s.queue.pop_front();
                 self.scratch.clear();
-                self.hpack_enc.encode_into(
-                    fields
-                        .iter()
-                        .map(|f| (&f.name[..], &f.value[..], f.sensitive)),
-                    &mut self.scratch,
-                );
+                self.hpack_enc.encode_block(&fields, &mut self.scratch);
                 frame::encode_header_block(id, &self.scratch, end, peer_max_frame as u32, dst);
                 end_sent = end;
                 self.ping_strikes = 0;

@@ -85,6 +85,73 @@ pub struct Encoder {
     /// The smallest size we may use that was set since the last block, when
     /// a size update is due.
     pending: Option<usize>,
+    /// The last blocks [`Encoder::encode_block`] made that left the table
+    /// alone, to be repeated as is for the same fields (see there).
+    memos: [Memo; MEMOS],
+    /// The memo to replace next.
+    memo_next: usize,
+}
+
+/// A header block and the fields it encodes, flattened: for each field
+/// its name length and value length (4 bytes each), its sensitivity, its
+/// name and its value. Good while the table's change count is `stamp`.
+#[derive(Debug, Default)]
+struct Memo {
+    stamp: Option<u64>,
+    key: Vec<u8>,
+    block: Vec<u8>,
+}
+
+/// How many blocks the memo keeps: a server alternates response heads and
+/// trailers, a client may call a few methods in turn.
+const MEMOS: usize = 4;
+
+impl Memo {
+    fn matches(&self, changes: u64, fields: &[HeaderField]) -> bool {
+        if self.stamp != Some(changes) {
+            return false;
+        }
+        let mut rest = &self.key[..];
+        for f in fields {
+            let (name, value) = (&f.name[..], &f.value[..]);
+            let Some((head, tail)) = rest.split_at_checked(9) else {
+                return false;
+            };
+            if head[..4] != (name.len() as u32).to_le_bytes()
+                || head[4..8] != (value.len() as u32).to_le_bytes()
+                || head[8] != u8::from(f.sensitive)
+            {
+                return false;
+            }
+            let Some((n, tail)) = tail.split_at_checked(name.len()) else {
+                return false;
+            };
+            let Some((v, tail)) = tail.split_at_checked(value.len()) else {
+                return false;
+            };
+            if n != name || v != value {
+                return false;
+            }
+            rest = tail;
+        }
+        rest.is_empty()
+    }
+
+    fn remember(&mut self, changes: u64, fields: &[HeaderField], block: &[u8]) {
+        self.key.clear();
+        for f in fields {
+            self.key
+                .extend_from_slice(&(f.name.len() as u32).to_le_bytes());
+            self.key
+                .extend_from_slice(&(f.value.len() as u32).to_le_bytes());
+            self.key.push(u8::from(f.sensitive));
+            self.key.extend_from_slice(&f.name);
+            self.key.extend_from_slice(&f.value);
+        }
+        self.block.clear();
+        self.block.extend_from_slice(block);
+        self.stamp = Some(changes);
+    }
 }
 
 impl Default for Encoder {
@@ -117,6 +184,8 @@ impl Encoder {
             limit,
             peer_max: DEFAULT_TABLE_SIZE,
             pending: None,
+            memos: Default::default(),
+            memo_next: 0,
         };
         if limit < DEFAULT_TABLE_SIZE {
             encoder.pending = Some(limit);
@@ -163,6 +232,37 @@ impl Encoder {
         self.start_block(dst);
         for (name, value, sensitive) in fields {
             self.encode_field(name, value, sensitive, dst);
+        }
+    }
+
+    /// [`Encoder::encode`] of a list of [`HeaderField`]s into `dst`, with
+    /// a memo: when the previous block this way encoded exactly these
+    /// fields and changed nothing in the dynamic table (every field was
+    /// indexed or a literal without indexing), and the table has not
+    /// changed since, the same bytes are right again and are copied. The
+    /// heads of repeated calls on a warm connection take this path.
+    pub(crate) fn encode_block(&mut self, fields: &[HeaderField], dst: &mut Vec<u8>) {
+        let before = self.table.changes();
+        if self.pending.is_none() {
+            if let Some(m) = self.memos.iter().find(|m| m.matches(before, fields)) {
+                dst.extend_from_slice(&m.block);
+                return;
+            }
+        }
+        let start = dst.len();
+        self.encode_into(
+            fields
+                .iter()
+                .map(|f| (&f.name[..], &f.value[..], f.sensitive)),
+            dst,
+        );
+        if self.table.changes() == before {
+            let block = dst.get(start..).unwrap_or_default();
+            let i = self.memo_next % MEMOS;
+            self.memo_next = (i + 1) % MEMOS;
+            if let Some(m) = self.memos.get_mut(i) {
+                m.remember(before, fields, block);
+            }
         }
     }
 
@@ -321,5 +421,90 @@ impl Sink for BytesMut {
 impl Sink for Vec<u8> {
     fn reserve_more(&mut self, n: usize) {
         self.reserve(n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hpack::Decoder;
+    use proptest::prelude::*;
+
+    fn field(name: &str, value: &str, sensitive: bool) -> HeaderField {
+        HeaderField {
+            name: Bytes::copy_from_slice(name.as_bytes()),
+            value: Bytes::copy_from_slice(value.as_bytes()),
+            sensitive,
+        }
+    }
+
+    /// A warm request head is copied from the memo, and is the same bytes
+    /// the full encoding gives.
+    #[test]
+    fn repeated_blocks_come_from_the_memo() {
+        let head = [
+            field(":method", "POST", false),
+            field(":path", "/helloworld.Greeter/SayHello", false),
+            field("content-type", "application/grpc", false),
+            field("x-id", "7", false),
+        ];
+        let mut enc = Encoder::new();
+        let mut first = Vec::new();
+        enc.encode_block(&head, &mut first);
+        assert!(
+            enc.memos.iter().all(|m| m.stamp.is_none()),
+            "the first block inserts"
+        );
+        let mut second = Vec::new();
+        enc.encode_block(&head, &mut second);
+        assert!(enc.memos.iter().any(|m| m.stamp.is_some()));
+        assert!(second.len() < first.len());
+        let mut third = Vec::new();
+        enc.encode_block(&head, &mut third);
+        assert_eq!(third, second);
+        // A different value is a miss; sensitivity is part of the key.
+        let mut other = head.clone();
+        other[3] = field("x-id", "7", true);
+        let mut fourth = Vec::new();
+        enc.encode_block(&other, &mut fourth);
+        assert_ne!(fourth, third);
+        // A size update from the peer bypasses the memo.
+        enc.set_max_table_size(256);
+        let mut fifth = Vec::new();
+        enc.encode_block(&head, &mut fifth);
+        assert_eq!(fifth[0] & 0xe0, 0x20, "starts with a size update");
+    }
+
+    proptest! {
+        /// Any sequence of blocks (from a small pool, so that repeats are
+        /// common) with peer size changes between them decodes to what was
+        /// encoded.
+        #[test]
+        fn memo_never_changes_what_decodes(
+            steps in proptest::collection::vec((0usize..6, proptest::option::of(0usize..5000)), 1..40)
+        ) {
+            let pool: Vec<Vec<HeaderField>> = vec![
+                vec![field(":status", "200", false), field("content-type", "application/grpc", false)],
+                vec![field("grpc-status", "0", false)],
+                vec![field("grpc-status", "13", false), field("grpc-message", "boom", false)],
+                vec![field(":path", "/a.B/C", false), field("x-big", &"v".repeat(300), false)],
+                vec![field("authorization", "secret", true), field(":path", "/a.B/C", false)],
+                vec![field("x-n", "1", false), field("x-n", "1", false)],
+            ];
+            let mut enc = Encoder::new();
+            let mut dec = Decoder::new(4096);
+            for (pick, resize) in steps {
+                if let Some(size) = resize {
+                    enc.set_max_table_size(size);
+                    // The decoder follows what the encoder announces.
+                }
+                let fields = &pool[pick];
+                let mut block = Vec::new();
+                enc.encode_block(fields, &mut block);
+                let mut out = Vec::new();
+                dec.decode(&Bytes::from(block), 1 << 20, &mut out).unwrap();
+                prop_assert_eq!(&out, fields);
+            }
+        }
     }
 }

@@ -39,6 +39,9 @@ pub(crate) struct DynamicTable {
     entries: VecDeque<Entry>,
     size: usize,
     capacity: usize,
+    /// Counts every change (insert, resize): equal counts mean the same
+    /// table.
+    changes: u64,
 }
 
 impl DynamicTable {
@@ -47,7 +50,13 @@ impl DynamicTable {
             entries: VecDeque::new(),
             size: 0,
             capacity,
+            changes: 0,
         }
+    }
+
+    /// How many times the table has changed.
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// Sum of the entries' §4.1 sizes.
@@ -79,6 +88,7 @@ impl DynamicTable {
     /// Changes the maximum size, evicting the oldest entries until the
     /// table fits (§4.3).
     pub(crate) fn set_capacity(&mut self, capacity: usize) {
+        self.changes += 1;
         self.capacity = capacity;
         self.evict_to(capacity);
         if self.entries.capacity() > 4 * (capacity / ENTRY_OVERHEAD + 1) {
@@ -95,6 +105,7 @@ impl DynamicTable {
     /// (§4.4). An entry larger than the capacity empties the table and is
     /// not stored.
     pub(crate) fn insert(&mut self, name: Bytes, value: Bytes) {
+        self.changes += 1;
         let entry = Entry { name, value };
         let size = entry.size();
         if !self.fits(size) {
@@ -108,6 +119,7 @@ impl DynamicTable {
 
     /// Removes every entry (what inserting an oversized entry does).
     pub(crate) fn clear(&mut self) {
+        self.changes += 1;
         self.entries.clear();
         self.size = 0;
     }
