@@ -2055,3 +2055,29 @@ fn h2spec_every_case_has_a_mirror() {
         "h2spec cases without a mirror: {missing:?}"
     );
 }
+
+/// RFC 9113 §8.2.1: a value with a line feed makes the request malformed
+/// (stream error PROTOCOL_ERROR), also when it comes back as an index into
+/// the dynamic table, where the decoder remembers that the entry failed
+/// the checks. Good fields from the table pass without a second look.
+#[test]
+fn rfc9113_8_2_1_bad_values_stay_bad_when_indexed() {
+    let mut c = Case::new();
+    c.post(1, &[("x-bad", "a\nb")]);
+    c.expect_stream_error(1, Reason::PROTOCOL_ERROR);
+    // The peer's encoder indexed the field: this block refers to it.
+    c.post(3, &[("x-bad", "a\nb")]);
+    c.expect_stream_error(3, Reason::PROTOCOL_ERROR);
+    c.post(5, &[("x-good", "fine")]);
+    c.post(7, &[("x-good", "fine")]);
+    for id in [5, 7] {
+        assert!(
+            c.got
+                .iter()
+                .any(|f| matches!(f, Frame::Headers(h) if h.stream_id == sid(id))),
+            "no response on {id}: {:?}",
+            c.got
+        );
+    }
+    assert!(!c.conn.is_closed());
+}

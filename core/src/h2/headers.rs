@@ -51,60 +51,7 @@ pub(crate) enum Section {
     Trailers,
 }
 
-/// Bytes a field name may not hold (after a leading `:` of a
-/// pseudo-header): controls, space, uppercase letters, DEL and above, and
-/// `:` itself.
-static NAME_BAD: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = b <= 0x20 || b.is_ascii_uppercase() || b >= 0x7f || b == b':';
-        i += 1;
-    }
-    t
-};
-
-fn name_ok(name: &[u8]) -> bool {
-    let body = match name.split_first() {
-        None => return false,
-        Some((b':', rest)) => rest,
-        Some(_) => name,
-    };
-    // One table lookup per byte and no early exit: names are short and
-    // almost always valid.
-    !body.is_empty()
-        && !body
-            .iter()
-            .fold(false, |bad, &b| bad | NAME_BAD[b as usize])
-}
-
-/// RFC 9113 §8.2.1 forbids NUL, CR and LF in a value, and also leading or
-/// trailing whitespace. We enforce the first rule, which guards against
-/// request smuggling, and tolerate the second: gRPC peers send status
-/// messages and metadata with edge spaces, and rejecting them would fail
-/// calls that every other gRPC stack accepts.
-fn value_ok(value: &[u8]) -> bool {
-    // Eight bytes at a time: a word has a NUL, CR or LF byte exactly when
-    // the word, or the word XOR a run of CRs or of LFs, has a zero byte.
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    fn has_zero_byte(x: u64) -> bool {
-        x.wrapping_sub(ONES) & !x & HIGHS != 0
-    }
-    let mut words = value.chunks_exact(8);
-    let mut bad = false;
-    for w in &mut words {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(w);
-        let x = u64::from_le_bytes(b);
-        bad |= has_zero_byte(x)
-            | has_zero_byte(x ^ (ONES * u64::from(b'\r')))
-            | has_zero_byte(x ^ (ONES * u64::from(b'\n')));
-    }
-    let tail = words.remainder();
-    !(bad || tail.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n'))
-}
+use crate::hpack::wellformed::{name_ok, value_ok};
 
 fn parse_content_length(value: &[u8]) -> Option<u64> {
     if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
@@ -115,8 +62,22 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
     })
 }
 
-/// Check a header section; on success return what the connection tracks.
+/// [`validate_checked`] with no field known to be well-formed.
+#[cfg(test)]
 pub(crate) fn validate(section: Section, fields: &[HeaderField]) -> Result<HeadInfo, Malformed> {
+    validate_checked(section, fields, false)
+}
+
+/// Check a header section; on success return what the connection tracks.
+/// `bytes_checked` says that every name and value has already passed
+/// [`name_ok`] and [`value_ok`] (the HPACK decoder checks as it decodes
+/// and remembers it for its table's entries), so only the rules about
+/// pseudo-fields and connection-specific fields are left.
+pub(crate) fn validate_checked(
+    section: Section,
+    fields: &[HeaderField],
+    bytes_checked: bool,
+) -> Result<HeadInfo, Malformed> {
     let mut info = HeadInfo::default();
     let mut regular_seen = false;
     // Request pseudo-fields: method, scheme, path, authority, protocol.
@@ -126,11 +87,13 @@ pub(crate) fn validate(section: Section, fields: &[HeaderField]) -> Result<HeadI
     for f in fields {
         let name: &[u8] = &f.name;
         let value: &[u8] = &f.value;
-        if !name_ok(name) {
-            return Err(Malformed::BadName);
-        }
-        if !value_ok(value) {
-            return Err(Malformed::BadValue);
+        if !bytes_checked {
+            if !name_ok(name) {
+                return Err(Malformed::BadName);
+            }
+            if !value_ok(value) {
+                return Err(Malformed::BadValue);
+            }
         }
         if name.first() == Some(&b':') {
             if regular_seen {

@@ -418,7 +418,11 @@ impl Connection {
             return self.stream_error(id, Reason::REFUSED_STREAM, now);
         }
         let (content_length, fields) = match fields {
-            Some(fields) => match headers::validate(Section::Request, &fields) {
+            Some(fields) => match headers::validate_checked(
+                Section::Request,
+                &fields,
+                self.hpack_dec.last_block_checked(),
+            ) {
                 Ok(info) => (info.content_length, Some(fields)),
                 Err(_) => return self.stream_error(id, Reason::PROTOCOL_ERROR, now),
             },
@@ -490,7 +494,11 @@ impl Connection {
             (RecvPhase::Head, Role::Server) => Section::Request,
             (RecvPhase::Body, _) => Section::Trailers,
         };
-        let info = match headers::validate(section, &fields) {
+        let info = match headers::validate_checked(
+            section,
+            &fields,
+            self.hpack_dec.last_block_checked(),
+        ) {
             Ok(info) => info,
             Err(_) => return self.stream_error(id, Reason::PROTOCOL_ERROR, now),
         };

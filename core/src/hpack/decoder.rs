@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::static_table::{STATIC_LEN, STATIC_TABLE};
 use super::table::{DynamicTable, ENTRY_OVERHEAD, entry_size};
-use super::{DecodeError, HeaderField, huffman, integer};
+use super::{DecodeError, HeaderField, huffman, integer, wellformed};
 
 /// Scratch capacity kept between blocks; a larger buffer (grown for one
 /// long Huffman string) is released after the block.
@@ -52,6 +52,9 @@ pub struct Decoder {
     required_update: Option<usize>,
     /// Reused buffer for decoding Huffman strings.
     scratch: Vec<u8>,
+    /// Every field of the last block passed HTTP/2's field checks (see
+    /// [`Decoder::last_block_checked`]).
+    checked: bool,
 }
 
 /// How a literal field is to be remembered (RFC 7541 §6.2).
@@ -138,6 +141,7 @@ impl Decoder {
             max_table_size,
             required_update: None,
             scratch: Vec::new(),
+            checked: false,
         }
     }
 
@@ -222,11 +226,13 @@ impl Decoder {
             limit: max_list_size,
             over: false,
         };
+        self.checked = true;
         while let Some(&byte) = buf.get(pos) {
             if byte & 0x80 != 0 {
                 // §6.1 indexed field.
                 let index = integer::decode(buf, &mut pos, 7)?;
-                let (name, value) = self.entry(index)?;
+                let (name, value, checked) = self.entry(index)?;
+                self.checked &= checked;
                 if budget.take(entry_size(name.len(), value.len())) {
                     out.push(HeaderField {
                         name,
@@ -254,17 +260,27 @@ impl Decoder {
         }
     }
 
-    /// The name and value at HPACK `index` (static, then dynamic).
-    fn entry(&self, index: usize) -> Result<(Bytes, Bytes), DecodeError> {
+    /// Whether every field of the last [`decode`](Self::decode) is known
+    /// to pass HTTP/2's field checks (RFC 9113 §8.2.1: name bytes, no NUL,
+    /// CR or LF in values). Static-table fields pass; a dynamic entry
+    /// remembers whether it passed when it was added; literals are checked
+    /// as they are read. `false` means "not known", not "bad".
+    pub(crate) fn last_block_checked(&self) -> bool {
+        self.checked
+    }
+
+    /// The name and value at HPACK `index` (static, then dynamic), and
+    /// whether they passed HTTP/2's field checks.
+    fn entry(&self, index: usize) -> Result<(Bytes, Bytes, bool), DecodeError> {
         if index == 0 {
             return Err(DecodeError::InvalidIndex(index));
         }
         if index <= STATIC_LEN {
             if let Some((name, value)) = STATIC_TABLE.get(index - 1) {
-                return Ok((Bytes::from_static(name), Bytes::from_static(value)));
+                return Ok((Bytes::from_static(name), Bytes::from_static(value), true));
             }
         } else if let Some(entry) = self.table.get(index - STATIC_LEN - 1) {
-            return Ok((entry.name.clone(), entry.value.clone()));
+            return Ok((entry.name.clone(), entry.value.clone(), entry.checked));
         }
         Err(DecodeError::InvalidIndex(index))
     }
@@ -307,7 +323,9 @@ impl Decoder {
                 debug_assert!(false, "field that fits the table was skipped");
                 return Err(DecodeError::HeaderListTooLarge);
             };
-            self.table.insert(n.clone(), v.clone());
+            let ok = wellformed::name_ok(&n) && wellformed::value_ok(&v);
+            self.checked &= ok;
+            self.table.insert_checked(n.clone(), v.clone(), ok);
             if budget.take(size) {
                 out.push(HeaderField {
                     name: n,
@@ -325,6 +343,7 @@ impl Decoder {
                     debug_assert!(false, "field that fits the list was skipped");
                     return Err(DecodeError::HeaderListTooLarge);
                 };
+                self.checked &= wellformed::name_ok(&name) && wellformed::value_ok(&value);
                 out.push(HeaderField {
                     name,
                     value,

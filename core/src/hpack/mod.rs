@@ -29,6 +29,7 @@ pub mod huffman;
 mod integer;
 mod static_table;
 mod table;
+pub(crate) mod wellformed;
 
 use bytes::Bytes;
 

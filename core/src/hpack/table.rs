@@ -17,6 +17,10 @@ pub(crate) const ENTRY_OVERHEAD: usize = 32;
 pub(crate) struct Entry {
     pub(crate) name: Bytes,
     pub(crate) value: Bytes,
+    /// The name and value passed HTTP/2's field checks
+    /// ([`super::wellformed`]); the decoder's entries say, the encoder's
+    /// are always true.
+    pub(crate) checked: bool,
 }
 
 impl Entry {
@@ -105,8 +109,18 @@ impl DynamicTable {
     /// (§4.4). An entry larger than the capacity empties the table and is
     /// not stored.
     pub(crate) fn insert(&mut self, name: Bytes, value: Bytes) {
+        self.insert_checked(name, value, true);
+    }
+
+    /// [`Self::insert`], recording whether the field passed HTTP/2's
+    /// checks.
+    pub(crate) fn insert_checked(&mut self, name: Bytes, value: Bytes, checked: bool) {
         self.changes += 1;
-        let entry = Entry { name, value };
+        let entry = Entry {
+            name,
+            value,
+            checked,
+        };
         let size = entry.size();
         if !self.fits(size) {
             self.clear();
