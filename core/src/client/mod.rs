@@ -672,8 +672,9 @@ impl ClientConnection {
                 end_stream,
             } => {
                 if let Some(&id) = self.by_stream.get(&stream.value()) {
-                    self.on_headers(CallId(id), stream, fields, end_stream);
+                    self.on_headers(CallId(id), stream, &fields, end_stream);
                 }
+                self.h2.recycle_fields(fields);
             }
             Event::Data {
                 stream,
@@ -744,7 +745,7 @@ impl ClientConnection {
         &mut self,
         call: CallId,
         stream: StreamId,
-        fields: Vec<crate::hpack::HeaderField>,
+        fields: &[crate::hpack::HeaderField],
         end_stream: bool,
     ) {
         let registry = &self.config.compression;
@@ -753,7 +754,7 @@ impl ClientConnection {
             return;
         };
         if c.inbound.is_none() {
-            match response::read_head(&fields, end_stream, registry, limit) {
+            match response::read_head(fields, end_stream, registry, limit) {
                 response::Head::Open { inbound, metadata } => {
                     c.inbound = Some(inbound);
                     self.events
@@ -778,7 +779,7 @@ impl ClientConnection {
             return;
         }
         // Trailers.
-        let (mut status, trailers) = response::read_trailers(&fields, 200);
+        let (mut status, trailers) = response::read_trailers(fields, 200);
         if let Some(inb) = &c.inbound {
             if let Err(s) = inb.finish() {
                 status = s;

@@ -147,6 +147,9 @@ pub struct Connection {
     pub(crate) closed: FastMap<u32, CloseKind>,
     pub(crate) closed_order: VecDeque<u32>,
     /// Next identifier for a stream we open (client: odd).
+    /// Emptied header lists given back by [`Connection::recycle_fields`],
+    /// reused for the next decoded blocks.
+    pub(crate) field_pool: Vec<Vec<HeaderField>>,
     pub(crate) next_local_id: u32,
     /// Highest identifier of a stream the peer opened.
     pub(crate) last_peer_id: u32,
@@ -226,6 +229,7 @@ impl Connection {
             closed: FastMap::default(),
             closed_order: VecDeque::new(),
             next_local_id: config.first_stream_id | 1,
+            field_pool: Vec::new(),
             last_peer_id: 0,
             peer_open: 0,
             local_open: 0,
@@ -334,6 +338,18 @@ impl Connection {
             && self.goaway_received.is_none()
             && self.local_open < self.peer.max_concurrent_streams
             && self.next_local_id <= StreamId::MAX.value()
+    }
+
+    /// Give back the header list of an [`Event::Headers`] once done with
+    /// it: the next decoded block reuses its allocation. Optional; at most
+    /// a few short lists are kept.
+    pub fn recycle_fields(&mut self, mut fields: Vec<HeaderField>) {
+        const KEEP: usize = 4;
+        const MAX_CAPACITY: usize = 64;
+        if self.field_pool.len() < KEEP && fields.capacity() <= MAX_CAPACITY {
+            fields.clear();
+            self.field_pool.push(fields);
+        }
     }
 
     /// This client connection has used every stream identifier; new

@@ -570,8 +570,9 @@ impl ServerConnection {
                         self.half_closed(call);
                     }
                 } else if let Some(now) = now {
-                    self.start_call(stream, fields, end_stream, now);
+                    self.start_call(stream, &fields, end_stream, now);
                 }
+                self.h2.recycle_fields(fields);
             }
             Event::Data {
                 stream,
@@ -631,12 +632,12 @@ impl ServerConnection {
     fn start_call(
         &mut self,
         stream: StreamId,
-        fields: Vec<HeaderField>,
+        fields: &[HeaderField],
         end_stream: bool,
         now: Instant,
     ) {
         let registry = &self.config.compression;
-        let (head, receive_compressor) = match request::parse(&fields, registry, now) {
+        let (head, receive_compressor) = match request::parse(fields, registry, now) {
             Verdict::Call(head, compressor) => (head, compressor),
             Verdict::Http(status, grpc) => {
                 // Not gRPC: a plain HTTP answer, with a gRPC status where
