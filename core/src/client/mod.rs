@@ -298,6 +298,13 @@ impl ClientConnection {
         self.events.pop_front()
     }
 
+    /// Whether [`poll_transmit`](Self::poll_transmit) may have bytes now;
+    /// `false` means it would return 0 (see
+    /// [`h2::Connection::has_output`](crate::h2::Connection::has_output)).
+    pub fn has_output(&self) -> bool {
+        self.h2.has_output()
+    }
+
     /// Append bytes to write to `dst`; call until it returns 0.
     pub fn poll_transmit(&mut self, dst: &mut BytesMut) -> usize {
         let n = self.h2.poll_transmit(dst);

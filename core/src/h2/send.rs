@@ -18,6 +18,9 @@ impl Connection {
     /// answer, not binary frames before it.
     pub fn poll_transmit(&mut self, dst: &mut BytesMut) -> usize {
         let start = dst.len();
+        if !self.has_output() {
+            return 0;
+        }
         if let Some(answer) = self.http1_answer.take() {
             dst.extend_from_slice(&answer);
             return dst.len() - start;
@@ -50,6 +53,16 @@ impl Connection {
             }
         }
         dst.len() - start
+    }
+
+    /// Whether [`poll_transmit`](Self::poll_transmit) may have bytes now.
+    /// `false` means it would return 0, so a driver that just gave the
+    /// connection input (released capacity, say) need not wake its writer.
+    pub fn has_output(&self) -> bool {
+        self.http1_answer.is_some()
+            || (!(self.phase == Phase::Preface && self.role == Role::Server)
+                && (!self.control.is_empty()
+                    || (self.phase != Phase::Closed && !self.ready.is_empty())))
     }
 
     /// Write one frame for stream `id`.

@@ -56,10 +56,13 @@ impl Handler {
         F: Fn(&ServerCall, C::Decode) -> Result<C::Encode, Status> + Send + Sync + 'static,
     {
         Handler::raw(move |call| {
-            let r = one_request(&call, &codec)
+            match one_request(&call, &codec)
                 .and_then(|req| f(&call, req))
-                .and_then(|resp| call.send_raw(codec.encode(&resp)?));
-            call.finish_result(r);
+                .and_then(|resp| codec.encode(&resp))
+            {
+                Ok(bytes) => call.reply(bytes),
+                Err(status) => call.finish(status),
+            }
         })
     }
 
@@ -469,8 +472,12 @@ impl ServerCall {
             let slot = g.calls.get_mut(&self.id)?;
             if let Some((m, flow)) = slot.messages.pop_front() {
                 g.conn.release_capacity(self.id, flow);
+                // Most releases queue no WINDOW_UPDATE yet.
+                let wake = g.conn.has_output();
                 drop(g);
-                self.shared.wake_writer();
+                if wake {
+                    self.shared.wake_writer();
+                }
                 return Some(Ok(m));
             }
             if let Some(r) = &slot.cancelled {
@@ -534,6 +541,46 @@ impl ServerCall {
         g.forget_call(self.id);
         drop(g);
         self.shared.wake_writer();
+    }
+
+    /// Send the one response message and end the call with OK (and the
+    /// trailers set so far), under one lock and with one wake of the
+    /// writer; falls back to [`send_raw`](Self::send_raw) when flow
+    /// control holds the message back.
+    pub(crate) fn reply(&self, message: Bytes) {
+        // The call's own lock before the connection's, as in `finish`.
+        let trailers = {
+            let mut l = self.local();
+            if l.finished {
+                return;
+            }
+            l.finished = true;
+            std::mem::take(&mut l.trailers)
+        };
+        let mut g = self.shared.lock();
+        let live = g.calls.get(&self.id).is_some_and(|s| s.cancelled.is_none());
+        let sent = if live {
+            g.conn.send_message(self.id, message.clone())
+        } else {
+            Err(CallError::UnknownCall(self.id))
+        };
+        if sent.is_ok() {
+            let _ = g.conn.send_status(self.id, Status::ok(), trailers);
+            g.forget_call(self.id);
+            drop(g);
+            self.shared.wake_writer();
+            return;
+        }
+        drop(g);
+        // Not this way after all: undo, and take the general path (which
+        // waits for flow control, or reports why the message was refused).
+        {
+            let mut l = self.local();
+            l.finished = false;
+            l.trailers = trailers;
+        }
+        let r = self.send_raw(message);
+        self.finish_result(r);
     }
 
     pub(crate) fn finish_result(&self, r: Result<(), Status>) {
