@@ -1175,3 +1175,70 @@ fn old_connections_let_calls_finish_without_a_grace() {
     );
     assert!(g.server.is_closed());
 }
+
+/// Limits of `Duration::MAX` (gRPC's "infinite") are no limit, not an
+/// overflow.
+#[test]
+fn endless_lifetime_limits_do_not_overflow() {
+    let mut server = ServerConfig::default();
+    server.max_connection_idle = Some(Duration::MAX);
+    server.max_connection_age = Some(Duration::MAX);
+    server.max_connection_age_grace = Some(Duration::MAX);
+    let mut g = Grpc::with(ClientConfig::default(), server);
+    let call = unary(&mut g, "/t.S/A", b"a");
+    g.drive();
+    let scall = g.server_call();
+    g.server.set_call_kind(scall, CallKind::Unary).unwrap();
+    g.server
+        .send_message(scall, Bytes::from_static(b"b"))
+        .unwrap();
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    settle_timers(&mut g);
+    g.advance(Duration::from_secs(1 << 20));
+    assert_eq!(finished(&g.take_client(), call)[0].0, Status::ok());
+    assert!(g.client.accepts_calls());
+    assert!(!g.server.is_closed());
+}
+
+/// After the idle limit has begun a shutdown, the age limit and its grace
+/// still bound a call that started before the GOAWAY arrived.
+#[test]
+fn age_limit_still_applies_after_an_idle_shutdown() {
+    let mut server = ServerConfig::default();
+    server.max_connection_idle = Some(Duration::from_secs(10));
+    server.max_connection_age = Some(Duration::from_secs(30));
+    server.max_connection_age_grace = Some(Duration::from_secs(5));
+    let mut g = Grpc::with(ClientConfig::default(), server);
+    // The idle limit fires; the client's call crosses the GOAWAY.
+    g.clock.advance(Duration::from_secs(10));
+    let now = g.clock.now;
+    g.server.handle_timeout(now);
+    let call = g
+        .client
+        .start_call("/t.S/Long", CallOptions::unary(), now)
+        .unwrap();
+    g.client
+        .send_message(call, Bytes::from_static(b"x"))
+        .unwrap();
+    g.client.half_close(call).unwrap();
+    g.drive();
+    assert!(goaways(&g.take_client()) >= 1);
+    let scall = g.server_call();
+    assert!(!g.server.is_closed());
+    // The age limit at 30 s starts the 5 s grace; then the call is cut.
+    g.advance(Duration::from_secs(20));
+    assert!(!g.server.is_closed());
+    g.advance(Duration::from_secs(5));
+    assert!(g.server.is_closed());
+    let sev = g.take_server();
+    assert!(
+        sev.contains(&ServerEvent::Cancelled {
+            call: scall,
+            reason: CancelReason::ConnectionLost
+        }),
+        "{sev:?}"
+    );
+}

@@ -366,6 +366,56 @@ fn full_pool_answers_resource_exhausted() {
     });
 }
 
+/// Requests refused because the pool is full give their flow-control
+/// credit back: after twice the connection's window (64 KiB) in refused
+/// requests, each in one DATA frame (so its whole length is held until the
+/// handler side gives it back), the same connection still carries a call.
+#[test]
+fn refused_requests_do_not_leak_the_connection_window() {
+    within(Duration::from_secs(30), || {
+        let svc = serve_with(
+            Server::builder()
+                .max_handlers(1)
+                .handler_queue(0, Duration::ZERO)
+                .initial_connection_window(65_535),
+        );
+        let ch = svc.channel();
+        let peer = |ch: &Channel| {
+            ch.unary("/test.Echo/Peer", BytesCodec, &Bytes::new(), opts())
+                .expect("peer")
+                .message
+        };
+        let before = peer(&ch);
+        let busy = ch
+            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
+            .unwrap();
+        busy.send(&b("1500")).unwrap();
+        busy.close_send().unwrap();
+        let start = Instant::now();
+        while svc.server.busy_handlers() == 0 && start.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let big = Bytes::from(vec![3u8; 16_000]);
+        for i in 0..8 {
+            let e = ch
+                .unary("/test.Echo/Unary", BytesCodec, &big, opts())
+                .unwrap_err();
+            assert_eq!(e.code(), Code::ResourceExhausted, "refusal {i}");
+        }
+        assert_eq!(busy.response().unwrap().message, b("slept"));
+        let start = Instant::now();
+        while svc.server.busy_handlers() > 0 && start.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let r = ch
+            .unary("/test.Echo/Unary", BytesCodec, &big, opts())
+            .expect("a call after 128 KB of refused requests");
+        assert_eq!(r.message, big);
+        // On the same connection all along.
+        assert_eq!(peer(&ch), before);
+    });
+}
+
 #[test]
 fn queued_call_waits_for_a_free_handler_within_the_bound() {
     within(Duration::from_secs(20), || {

@@ -23,11 +23,16 @@ pub type BoxIo = Box<dyn Io>;
 
 /// The most bytes read from the transport at once.
 const READ_CHUNK: usize = 64 << 10;
-/// The read buffer a connection starts with; it doubles (up to
-/// [`READ_CHUNK`]) each time a read fills it, so that busy connections
-/// read in large chunks. A buffer of this size is given back while the
-/// connection waits for bytes, so idle connections hold none.
+/// The heap read buffer's first size; it doubles (up to [`READ_CHUNK`])
+/// each time a read fills it, so that busy connections read in large
+/// chunks. When a read would wait and the last one filled less than half
+/// of it, the burst is taken as over: the buffer is given back.
 const READ_START: usize = 8 << 10;
+/// Reads start in a small buffer inside the transport; one that fills it
+/// moves the connection to a heap buffer until the bytes stop coming. Idle
+/// and lightly used connections so hold no heap buffer, and waiting costs
+/// no allocation.
+const PROBE: usize = 512;
 /// Output is gathered from `poll_transmit` up to about this many bytes
 /// before it is written.
 const WRITE_BATCH: usize = 256 << 10;
@@ -54,8 +59,16 @@ pub(crate) enum Wake<C> {
 
 pub(crate) struct Transport<T> {
     io: T,
-    /// Empty while waiting for bytes, unless grown.
+    /// The small inline buffer reads use first (see [`PROBE`]).
+    probe: [u8; PROBE],
+    /// The last read's bytes are in `probe`, not `rbuf`.
+    from_probe: bool,
+    /// Reads go to `rbuf` (allocated on use) rather than `probe`.
+    heap: bool,
+    /// The heap buffer; empty while not in use.
     rbuf: Vec<u8>,
+    /// How much the last heap read filled.
+    last_fill: usize,
     /// The size `rbuf` has when in use.
     rsize: usize,
     /// The last read filled `rbuf`: grow it before the next.
@@ -73,7 +86,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
     pub(crate) fn new(io: T) -> Self {
         Transport {
             io,
+            probe: [0; PROBE],
+            from_probe: false,
+            heap: false,
             rbuf: Vec::new(),
+            last_fill: 0,
             rsize: READ_START,
             grow: false,
             out: BytesMut::new(),
@@ -88,7 +105,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
 
     /// The bytes of the last [`Wake::Read`].
     pub(crate) fn read_buf(&self, n: usize) -> &[u8] {
-        &self.rbuf[..n]
+        if self.from_probe {
+            &self.probe[..n]
+        } else {
+            &self.rbuf[..n]
+        }
     }
 
     /// Gather output with `transmit` (a connection's `poll_transmit`).
@@ -219,18 +240,33 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
             self.rsize = (self.rsize * 2).min(READ_CHUNK);
             self.rbuf = Vec::new();
         }
-        if self.rbuf.len() != self.rsize {
+        if self.heap && self.rbuf.len() != self.rsize {
             self.rbuf = vec![0; self.rsize];
         }
-        let mut rb = ReadBuf::new(&mut self.rbuf);
-        match Pin::new(&mut self.io).poll_read(cx, &mut rb) {
+        let heap = self.heap;
+        let buf: &mut [u8] = if heap {
+            &mut self.rbuf
+        } else {
+            &mut self.probe
+        };
+        let mut rb = ReadBuf::new(buf);
+        let polled = Pin::new(&mut self.io).poll_read(cx, &mut rb);
+        let n = rb.filled().len();
+        let capacity = rb.capacity();
+        match polled {
             Poll::Ready(Ok(())) => {
-                let n = rb.filled().len();
                 if n == 0 {
                     self.read_closed = true;
                     return Some(Wake::Eof);
                 }
-                self.grow = n == self.rbuf.len() && n < READ_CHUNK;
+                self.from_probe = !heap;
+                if heap {
+                    self.last_fill = n;
+                    self.grow = n == capacity && n < READ_CHUNK;
+                } else if n == capacity {
+                    // More may be waiting: read into the heap buffer next.
+                    self.heap = true;
+                }
                 Some(Wake::Read(n))
             }
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
@@ -242,12 +278,79 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
                 Some(Wake::Eof)
             }
             Poll::Pending => {
-                if self.rsize == READ_START {
-                    // Nothing to read: hold no buffer while waiting.
+                if heap && self.last_fill * 2 <= self.rsize {
+                    // The last read did not fill half the buffer: the burst
+                    // is over. Back to the inline buffer and the first size.
+                    self.heap = false;
+                    self.rsize = READ_START;
                     self.rbuf = Vec::new();
                 }
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// Every byte arrives, in order, whatever the sizes of the writes:
+    /// under the inline buffer, exactly its size, just over, and bulk that
+    /// grows the heap buffer; and a quiet connection ends up holding no
+    /// heap buffer.
+    #[tokio::test]
+    async fn reads_pass_every_byte_and_idle_holds_no_buffer() {
+        let (mut peer, ours) = tokio::io::duplex(1 << 20);
+        let sizes = [
+            100,
+            PROBE,
+            PROBE + 1,
+            3 * PROBE,
+            200_000,
+            7,
+            READ_CHUNK + 5,
+            1,
+        ];
+        let total: usize = sizes.iter().sum();
+        let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+        let writer = {
+            let data = data.clone();
+            tokio::spawn(async move {
+                let mut at = 0;
+                for n in sizes {
+                    peer.write_all(&data[at..at + n]).await.unwrap();
+                    peer.flush().await.unwrap();
+                    at += n;
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
+                peer
+            })
+        };
+        let mut t = Transport::new(ours);
+        let (_tx, mut cmds) = mpsc::channel::<()>(1);
+        let (_bell_tx, mut bell) = mpsc::channel::<()>(1);
+        let mut got = Vec::new();
+        while got.len() < total {
+            match t.wait(&mut cmds, &mut bell, None).await {
+                Wake::Read(n) => got.extend_from_slice(t.read_buf(n)),
+                Wake::Eof => break,
+                _ => {}
+            }
+        }
+        assert_eq!(got.len(), total);
+        assert!(got == data, "bytes differ");
+        // The last write was one byte: the next wait finds nothing, and
+        // the connection goes back to the inline buffer.
+        let _peer = writer.await.unwrap();
+        let waited = tokio::time::timeout(
+            std::time::Duration::from_millis(20),
+            t.wait(&mut cmds, &mut bell, None),
+        )
+        .await;
+        assert!(waited.is_err(), "nothing more to read");
+        assert!(!t.heap);
+        assert!(t.rbuf.capacity() == 0);
     }
 }

@@ -106,6 +106,9 @@ struct Memo {
 /// trailers, a client may call a few methods in turn.
 const MEMOS: usize = 4;
 
+/// The largest field list (flattened) a memo keeps.
+const MEMO_MAX_KEY: usize = 2048;
+
 impl Memo {
     fn matches(&self, changes: u64, fields: &[HeaderField]) -> bool {
         if self.stamp != Some(changes) {
@@ -236,11 +239,13 @@ impl Encoder {
     }
 
     /// [`Encoder::encode`] of a list of [`HeaderField`]s into `dst`, with
-    /// a memo: when the previous block this way encoded exactly these
-    /// fields and changed nothing in the dynamic table (every field was
-    /// indexed or a literal without indexing), and the table has not
+    /// a memo: when one of the last few blocks this way encoded exactly
+    /// these fields and changed nothing in the dynamic table (every field
+    /// was indexed or a literal without indexing), and the table has not
     /// changed since, the same bytes are right again and are copied. The
-    /// heads of repeated calls on a warm connection take this path.
+    /// heads of repeated calls on a warm connection take this path. Lists
+    /// with a sensitive field, or longer than a couple of KiB, are never
+    /// remembered.
     pub(crate) fn encode_block(&mut self, fields: &[HeaderField], dst: &mut Vec<u8>) {
         let before = self.table.changes();
         if self.pending.is_none() {
@@ -256,7 +261,15 @@ impl Encoder {
                 .map(|f| (&f.name[..], &f.value[..], f.sensitive)),
             dst,
         );
-        if self.table.changes() == before {
+        // Sensitive values are not kept beyond their block, and a memo
+        // holds at most a few KiB.
+        let keep = fields.iter().all(|f| !f.sensitive)
+            && fields
+                .iter()
+                .map(|f| f.name.len() + f.value.len() + 9)
+                .sum::<usize>()
+                <= MEMO_MAX_KEY;
+        if keep && self.table.changes() == before {
             let block = dst.get(start..).unwrap_or_default();
             let i = self.memo_next % MEMOS;
             self.memo_next = (i + 1) % MEMOS;
@@ -462,12 +475,17 @@ mod tests {
         let mut third = Vec::new();
         enc.encode_block(&head, &mut third);
         assert_eq!(third, second);
-        // A different value is a miss; sensitivity is part of the key.
+        // A different value is a miss; sensitivity is part of the key, and
+        // a list with a sensitive field is never remembered.
         let mut other = head.clone();
         other[3] = field("x-id", "7", true);
         let mut fourth = Vec::new();
         enc.encode_block(&other, &mut fourth);
         assert_ne!(fourth, third);
+        assert!(
+            enc.memos.iter().all(|m| m.block != fourth),
+            "the sensitive block was remembered"
+        );
         // A size update from the peer bypasses the memo.
         enc.set_max_table_size(256);
         let mut fifth = Vec::new();

@@ -194,6 +194,8 @@ pub struct ServerConnection {
     idle_since: Option<Instant>,
     /// The idle or age limit has started a graceful shutdown.
     retired: bool,
+    /// The age limit has been reached (its grace, if any, is running).
+    age_fired: bool,
     /// When calls still in progress are cut off after the age limit.
     age_grace_end: Option<Instant>,
 }
@@ -232,6 +234,7 @@ impl ServerConnection {
             last_now: now,
             idle_since: Some(now),
             retired: false,
+            age_fired: false,
             age_grace_end: None,
         }
     }
@@ -287,16 +290,27 @@ impl ServerConnection {
         if self.h2.is_closed() {
             return None;
         }
-        if self.retired {
-            return self.age_grace_end;
-        }
-        let idle = match (self.config.max_connection_idle, self.idle_since) {
-            (Some(d), Some(t)) => Some(t + d),
-            // The last call ended without a clock reading: look now.
-            (Some(_), None) if self.calls.is_empty() => Some(self.last_now),
-            _ => None,
+        // An overflowing sum (a limit of `Duration::MAX`, say) is no limit.
+        let idle = if self.retired {
+            None
+        } else {
+            match (self.config.max_connection_idle, self.idle_since) {
+                (Some(d), Some(t)) => t.checked_add(d),
+                // The last call ended without a clock reading: look now.
+                (Some(_), None) if self.calls.is_empty() => Some(self.last_now),
+                _ => None,
+            }
         };
-        let age = self.config.max_connection_age.map(|d| self.born + d);
+        // The age limit still applies after an idle shutdown began (a call
+        // may have started before the GOAWAY arrived); once it has fired,
+        // its grace is what is left.
+        let age = if self.age_fired {
+            self.age_grace_end
+        } else {
+            self.config
+                .max_connection_age
+                .and_then(|d| self.born.checked_add(d))
+        };
         [idle, age].into_iter().flatten().min()
     }
 
@@ -305,24 +319,30 @@ impl ServerConnection {
         if self.h2.is_closed() {
             return;
         }
-        if !self.retired {
-            let idle = self
+        let idle = !self.retired
+            && self
                 .config
                 .max_connection_idle
                 .zip(self.idle_since)
-                .is_some_and(|(d, t)| now >= t + d);
-            let old = self
+                .and_then(|(d, t)| t.checked_add(d))
+                .is_some_and(|due| now >= due);
+        let old = !self.age_fired
+            && self
                 .config
                 .max_connection_age
-                .is_some_and(|d| now >= self.born + d);
-            if idle || old {
-                self.retired = true;
-                if old {
-                    self.age_grace_end = self.config.max_connection_age_grace.map(|g| now + g);
-                }
-                self.h2.shutdown(now);
-                self.pump(now);
-            }
+                .and_then(|d| self.born.checked_add(d))
+                .is_some_and(|due| now >= due);
+        if old {
+            self.age_fired = true;
+            self.age_grace_end = self
+                .config
+                .max_connection_age_grace
+                .and_then(|g| now.checked_add(g));
+        }
+        if (idle || old) && !self.retired {
+            self.retired = true;
+            self.h2.shutdown(now);
+            self.pump(now);
         }
         if self.age_grace_end.is_some_and(|t| now >= t) {
             self.age_grace_end = None;

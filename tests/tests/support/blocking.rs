@@ -101,6 +101,9 @@ pub fn router(seen: Sender<Seen>) -> Router<Handler> {
         call.set_trailers(t);
         Ok(req)
     });
+    r.unary("test.Echo", "Peer", BytesCodec, |call, _req: Bytes| {
+        Ok(Bytes::from(call.peer_addr().to_string()))
+    });
     r.unary("test.Echo", "Fail", BytesCodec, |call, _req: Bytes| {
         let mut t = MetadataMap::new();
         t.insert("x-why", "because").expect("ascii");

@@ -1,7 +1,10 @@
 //! One accepted connection: the core's [`ServerConnection`] and the
 //! handler-side state of each call, behind the connection's lock. New
-//! calls are routed here and handed to the handler pool; the reader
-//! thread never runs a handler.
+//! calls are routed here and handed to the handler pool: client-streaming
+//! and bidi calls at their request head, unary and server-streaming calls
+//! once their request is complete (so interceptors and handlers of those
+//! run after the request has arrived). The reader thread never runs a
+//! handler.
 
 use crate::io::Signal;
 use std::collections::{HashMap, VecDeque};
@@ -52,12 +55,18 @@ impl ServerMachine {
 
     /// The handler is done with the call: give back what it did not read.
     pub(crate) fn forget_call(&mut self, call: CallId) {
+        self.drop_slot(call);
+        self.process_events();
+    }
+
+    /// Forget the call's handler-side state, giving back the flow-control
+    /// credit of the messages no handler will read.
+    fn drop_slot(&mut self, call: CallId) {
         if let Some(slot) = self.calls.remove(&call) {
             for (_, flow) in slot.messages {
                 self.conn.release_capacity(call, flow);
             }
         }
-        self.process_events();
     }
 
     fn start_call(&mut self, call: CallId, head: RequestHead) {
@@ -111,7 +120,7 @@ impl ServerMachine {
             // We hold the connection lock: answer here, not through the
             // call's own finish (which would take the lock again).
             job.call.defuse();
-            self.calls.remove(&call);
+            self.drop_slot(call);
             let _ = self.conn.send_status(
                 call,
                 Status::resource_exhausted("server handler pool exhausted"),
@@ -174,11 +183,7 @@ impl Machine for ServerMachine {
                     if let Some(job) = self.deferred.remove(&call) {
                         // Its handler never started: nothing to tell.
                         job.call.defuse();
-                        if let Some(slot) = self.calls.remove(&call) {
-                            for (_, flow) in slot.messages {
-                                self.conn.release_capacity(call, flow);
-                            }
-                        }
+                        self.drop_slot(call);
                         continue;
                     }
                     if let Some(s) = self.calls.get_mut(&call) {

@@ -54,7 +54,10 @@ impl Job {
 }
 
 struct PoolState {
-    queue: VecDeque<(Box<Job>, Instant)>,
+    /// Jobs and when they expire: `None` for a job handed to an idle
+    /// thread (it waits for nothing), the queue timeout for one that waits
+    /// because every thread is busy.
+    queue: VecDeque<(Box<Job>, Option<Instant>)>,
     threads: usize,
     idle: usize,
     expiry_thread: bool,
@@ -108,7 +111,7 @@ impl Pool {
         }
         let expires = Instant::now() + self.queue_timeout;
         if st.queue.len() < st.idle {
-            st.queue.push_back((job, expires));
+            st.queue.push_back((job, None));
             self.work.notify_one();
             return Ok(());
         }
@@ -140,7 +143,7 @@ impl Pool {
         if st.queue.len() >= self.max_queue || self.queue_timeout.is_zero() {
             return Err(job);
         }
-        st.queue.push_back((job, expires));
+        st.queue.push_back((job, Some(expires)));
         if !st.expiry_thread {
             let pool = Arc::clone(self);
             if thread::Builder::new()
@@ -160,7 +163,7 @@ impl Pool {
         loop {
             if let Some((job, expires)) = st.queue.pop_front() {
                 drop(st);
-                if Instant::now() > expires {
+                if expires.is_some_and(|e| Instant::now() > e) {
                     job.reject();
                 } else {
                     job.run();
@@ -191,7 +194,11 @@ impl Pool {
         loop {
             let now = Instant::now();
             let mut expired = Vec::new();
-            while st.queue.front().is_some_and(|(_, e)| *e <= now) {
+            while st
+                .queue
+                .front()
+                .is_some_and(|(_, e)| e.is_some_and(|e| e <= now))
+            {
                 if let Some((job, _)) = st.queue.pop_front() {
                     expired.push(job);
                 }
@@ -208,7 +215,7 @@ impl Pool {
                 st.expiry_thread = false;
                 return;
             }
-            let next = st.queue.front().map(|(_, e)| *e);
+            let next = st.queue.iter().find_map(|(_, e)| *e);
             st = match next {
                 Some(at) => {
                     self.expiry
