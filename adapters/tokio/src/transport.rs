@@ -153,7 +153,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
     /// each other.
     pub(crate) async fn wait<C>(
         &mut self,
-        cmds: &mut mpsc::Receiver<C>,
+        mut cmds: Option<&mut mpsc::Receiver<C>>,
         bell: &mut mpsc::Receiver<()>,
         timer: Option<Instant>,
     ) -> Wake<C> {
@@ -204,7 +204,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
             if let Poll::Ready(Some(())) = bell.poll_recv(cx) {
                 return Poll::Ready(Wake::Bell);
             }
-            if !self.cmds_closed {
+            if let (false, Some(cmds)) = (self.cmds_closed, cmds.as_deref_mut()) {
                 match cmds.poll_recv(cx) {
                     Poll::Ready(Some(c)) => return Poll::Ready(Wake::Cmd(c)),
                     Poll::Ready(None) => {
@@ -333,7 +333,7 @@ mod tests {
         let (_bell_tx, mut bell) = mpsc::channel::<()>(1);
         let mut got = Vec::new();
         while got.len() < total {
-            match t.wait(&mut cmds, &mut bell, None).await {
+            match t.wait(Some(&mut cmds), &mut bell, None).await {
                 Wake::Read(n) => got.extend_from_slice(t.read_buf(n)),
                 Wake::Eof => break,
                 _ => {}
@@ -346,7 +346,7 @@ mod tests {
         let _peer = writer.await.unwrap();
         let waited = tokio::time::timeout(
             std::time::Duration::from_millis(20),
-            t.wait(&mut cmds, &mut bell, None),
+            t.wait(Some(&mut cmds), &mut bell, None),
         )
         .await;
         assert!(waited.is_err(), "nothing more to read");

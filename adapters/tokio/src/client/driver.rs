@@ -173,7 +173,9 @@ impl Driver {
             if t.is_dead() {
                 break "transport closed".to_string();
             }
-            let wake = t.wait(&mut cmds, &mut bell, self.conn.poll_timeout()).await;
+            let wake = t
+                .wait(Some(&mut cmds), &mut bell, self.conn.poll_timeout())
+                .await;
             match wake {
                 Wake::Read(n) => {
                     let _ = self.conn.receive(t.read_buf(n), Instant::now());

@@ -102,7 +102,10 @@ pub(crate) struct Driver {
     peer: Option<SocketAddr>,
     calls: HashMap<CallId, Slot>,
     control: Arc<Control>,
-    cmds: mpsc::Sender<SCmd>,
+    /// The handlers' command queue, made with the first call (an idle
+    /// connection holds none); the receiver goes to the run loop.
+    cmds: Option<mpsc::Sender<SCmd>>,
+    new_rx: Option<mpsc::Receiver<SCmd>>,
     shutting_down: bool,
 }
 
@@ -115,7 +118,7 @@ impl Driver {
         control: Arc<Control>,
         mut bell: mpsc::Receiver<()>,
     ) {
-        let (cmds, mut cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+        let mut cmd_rx: Option<mpsc::Receiver<SCmd>> = None;
         let conn = ServerConnection::new(server.config.clone(), Instant::now());
         let mut d = Driver {
             conn,
@@ -123,7 +126,8 @@ impl Driver {
             peer,
             calls: HashMap::new(),
             control,
-            cmds,
+            cmds: None,
+            new_rx: None,
             shutting_down: false,
         };
         let mut t = Transport::new(io);
@@ -163,7 +167,12 @@ impl Driver {
             if t.is_dead() {
                 break;
             }
-            let wake = t.wait(&mut cmd_rx, &mut bell, d.conn.poll_timeout()).await;
+            if let Some(rx) = d.new_rx.take() {
+                cmd_rx = Some(rx);
+            }
+            let wake = t
+                .wait(cmd_rx.as_mut(), &mut bell, d.conn.poll_timeout())
+                .await;
             match wake {
                 Wake::Read(n) => {
                     let _ = d.conn.receive(t.read_buf(n), Instant::now());
@@ -176,10 +185,12 @@ impl Driver {
                     // Batch: take what other handlers have queued, let
                     // those that are ready run once and take theirs too,
                     // so that one write carries many responses.
-                    d.drain(&mut cmd_rx);
-                    if !d.calls.is_empty() {
-                        tokio::task::yield_now().await;
-                        d.drain(&mut cmd_rx);
+                    if let Some(rx) = cmd_rx.as_mut() {
+                        d.drain(rx);
+                        if !d.calls.is_empty() {
+                            tokio::task::yield_now().await;
+                            d.drain(rx);
+                        }
                     }
                 }
             }
@@ -410,7 +421,16 @@ impl Driver {
         let inbox = Arc::new(Inbox::new());
         let cancel = ctx.cancel.clone();
         let rx = RawRequests::new(inbox.clone(), self.control.clone(), call);
-        let tx = RawResponder::new(self.cmds.clone(), self.control.clone(), call);
+        let cmds = match &self.cmds {
+            Some(tx) => tx.clone(),
+            None => {
+                let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+                self.cmds = Some(tx.clone());
+                self.new_rx = Some(rx);
+                tx
+            }
+        };
+        let tx = RawResponder::new(cmds, self.control.clone(), call);
         let fut = (route.handler)(ServerCall { ctx, rx, tx });
         let task = tokio::spawn(fut).abort_handle();
         self.calls.insert(
