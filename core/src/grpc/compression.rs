@@ -83,6 +83,12 @@ pub trait Compressor: Send + Sync {
     /// The algorithm's name in `grpc-encoding` (lower case, e.g. `"gzip"`).
     fn name(&self) -> &'static str;
 
+    /// Whether this is identity (no compression): messages pass through
+    /// untouched. Only [`Identity`] says yes.
+    fn is_identity(&self) -> bool {
+        false
+    }
+
     /// Appends the compressed form of `input` to `out`.
     fn compress(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), CompressionError>;
 
@@ -109,6 +115,10 @@ impl fmt::Debug for dyn Compressor {
 pub struct Identity;
 
 impl Compressor for Identity {
+    fn is_identity(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         IDENTITY
     }
@@ -541,7 +551,7 @@ pub fn decompress_message(
     if !message.compressed {
         return Ok(message.payload);
     }
-    if compressor.name() == IDENTITY {
+    if compressor.is_identity() || compressor.name() == IDENTITY {
         return Err(Status::internal(
             "compressed flag set on a message but grpc-encoding is identity or absent",
         ));
@@ -559,7 +569,7 @@ pub fn compress_message(
     compressor: &dyn Compressor,
     payload: Bytes,
 ) -> Result<Message, CompressionError> {
-    if compressor.name() == IDENTITY {
+    if compressor.is_identity() || compressor.name() == IDENTITY {
         return Ok(Message {
             compressed: false,
             payload,

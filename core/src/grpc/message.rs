@@ -233,6 +233,40 @@ impl MessageDecoder {
     /// by every later call.
     pub fn decode(&mut self, input: &mut Bytes) -> Result<Option<Message>, MessageError> {
         loop {
+            // Fast path: a whole prefix at the front of the input (the usual
+            // case), read at once rather than byte by byte.
+            if matches!(self.state, State::Prefix { have: 0, .. }) {
+                if let Some(head) = input.get(..PREFIX_LEN) {
+                    let flag = head[0];
+                    let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
+                    if flag > 1 {
+                        return Err(self.fail(MessageError::InvalidFlag(flag)));
+                    }
+                    let len = match usize::try_from(len) {
+                        Ok(len) if len <= self.max_message_size => len,
+                        _ => {
+                            return Err(self.fail(MessageError::TooLarge {
+                                len: u64::from(len),
+                                limit: self.max_message_size,
+                            }));
+                        }
+                    };
+                    input.advance(PREFIX_LEN);
+                    let compressed = flag == 1;
+                    if input.len() >= len {
+                        return Ok(Some(Message {
+                            compressed,
+                            payload: input.split_to(len),
+                        }));
+                    }
+                    self.state = State::Body {
+                        compressed,
+                        len,
+                        buf: BytesMut::new(),
+                    };
+                    continue;
+                }
+            }
             match &mut self.state {
                 State::Failed(e) => return Err(*e),
                 State::Prefix { buf, have } => {
