@@ -380,12 +380,22 @@ fn refused_requests_do_not_leak_the_connection_window() {
                 .initial_connection_window(65_535),
         );
         let ch = svc.channel();
+        // One handler thread: before each call that needs it, wait until
+        // the previous call's thread is back in the pool.
+        let wait_idle = || {
+            let start = Instant::now();
+            while svc.server.busy_handlers() > 0 && start.elapsed() < Duration::from_secs(2) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
         let peer = |ch: &Channel| {
+            wait_idle();
             ch.unary("/test.Echo/Peer", BytesCodec, &Bytes::new(), opts())
                 .expect("peer")
                 .message
         };
         let before = peer(&ch);
+        wait_idle();
         let busy = ch
             .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
             .unwrap();
@@ -403,10 +413,7 @@ fn refused_requests_do_not_leak_the_connection_window() {
             assert_eq!(e.code(), Code::ResourceExhausted, "refusal {i}");
         }
         assert_eq!(busy.response().unwrap().message, b("slept"));
-        let start = Instant::now();
-        while svc.server.busy_handlers() > 0 && start.elapsed() < Duration::from_secs(2) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_idle();
         let r = ch
             .unary("/test.Echo/Unary", BytesCodec, &big, opts())
             .expect("a call after 128 KB of refused requests");
