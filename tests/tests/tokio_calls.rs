@@ -634,7 +634,7 @@ async fn a_panicking_handler_ends_its_call_with_unknown() {
     .await
     .unwrap_err();
     assert_eq!(e.code(), Code::Unknown);
-    assert_eq!(e.message(), "the handler ended without a status");
+    assert_eq!(e.message(), "the handler panicked");
     // The connection and server go on.
     let r = bounded(
         10,

@@ -96,6 +96,8 @@ pub(crate) struct Pending {
     pub(crate) released: HashMap<CallId, u32>,
     /// Calls whose application side was dropped before the call ended.
     pub(crate) cancelled: HashSet<CallId>,
+    /// Server calls whose handler panicked.
+    pub(crate) panicked: HashSet<CallId>,
     /// Client calls whose request sender was dropped: half-close them.
     pub(crate) half_closed: HashSet<CallId>,
     /// Begin a graceful shutdown of the connection.
@@ -143,6 +145,12 @@ impl Control {
     pub(crate) fn cancel(&self, call: CallId) {
         self.with(|p| {
             p.cancelled.insert(call);
+        });
+    }
+
+    pub(crate) fn panicked(&self, call: CallId) {
+        self.with(|p| {
+            p.panicked.insert(call);
         });
     }
 

@@ -143,12 +143,26 @@ impl Driver {
             for (call, n) in p.released {
                 d.conn.release_capacity(call, n);
             }
-            for call in p.cancelled {
-                // A handler ended without a status.
+            for call in p.panicked {
                 if d.calls.contains_key(&call) {
                     d.end(
                         call,
-                        Status::new(Code::Unknown, "the handler ended without a status"),
+                        Status::new(Code::Unknown, "the handler panicked"),
+                        MetadataMap::new(),
+                    );
+                }
+            }
+            for call in p.cancelled {
+                // The handler's task was dropped before it finished the
+                // call (the runtime is shutting down, or the task was
+                // aborted): the server side cancelled it.
+                if d.calls.contains_key(&call) {
+                    d.end(
+                        call,
+                        Status::new(
+                            Code::Cancelled,
+                            "the handler was stopped before it finished",
+                        ),
                         MetadataMap::new(),
                     );
                 }
@@ -432,7 +446,12 @@ impl Driver {
         };
         let tx = RawResponder::new(cmds, self.control.clone(), call);
         let fut = (route.handler)(ServerCall { ctx, rx, tx });
-        let task = tokio::spawn(fut).abort_handle();
+        let task = tokio::spawn(CatchPanic {
+            fut,
+            control: self.control.clone(),
+            call,
+        })
+        .abort_handle();
         self.calls.insert(
             call,
             Slot {
@@ -443,6 +462,33 @@ impl Driver {
                 task: Some(task),
             },
         );
+    }
+}
+
+/// A handler's future, with its panics turned into an UNKNOWN status for
+/// its call (the task ends normally; the driver sends the status).
+struct CatchPanic {
+    fut: super::routes::BoxFuture,
+    control: Arc<Control>,
+    call: CallId,
+}
+
+impl std::future::Future for CatchPanic {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let polled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.fut.as_mut().poll(cx)));
+        match polled {
+            Ok(p) => p,
+            Err(_) => {
+                self.control.panicked(self.call);
+                std::task::Poll::Ready(())
+            }
+        }
     }
 }
 
