@@ -129,8 +129,11 @@ fn responses_of_concurrent_calls_share_writes() {
         }
         let used = writes.load(Ordering::Relaxed) - before;
         eprintln!("{CALLS} calls answered in {used} writes");
+        // Unbatched: two writes per call (800), or one with a single
+        // reply command (400). Batched: 19 on a quiet machine, 142 seen
+        // under CI load.
         assert!(
-            used * 4 <= CALLS,
+            used * 4 < CALLS * 3,
             "{CALLS} calls took {used} writes: responses are not batched"
         );
     });
