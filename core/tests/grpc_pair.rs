@@ -1030,6 +1030,29 @@ fn stream_identifiers_run_out() {
     assert!(!g.client.accepts_calls());
 }
 
+/// The server answers a unary call with `body` and status OK.
+fn reply_ok(g: &mut Grpc, scall: CallId, body: &'static [u8]) {
+    g.server.set_call_kind(scall, CallKind::Unary).unwrap();
+    g.server
+        .send_message(scall, Bytes::from_static(body))
+        .unwrap();
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+}
+
+/// The server's handler side was told its call lost the connection.
+fn assert_connection_lost(g: &mut Grpc, scall: CallId) {
+    let sev = g.take_server();
+    assert!(
+        sev.contains(&ServerEvent::Cancelled {
+            call: scall,
+            reason: CancelReason::ConnectionLost
+        }),
+        "{sev:?}"
+    );
+}
+
 fn goaways(events: &[ClientEvent]) -> usize {
     events
         .iter()
@@ -1068,13 +1091,7 @@ fn idle_connections_are_shut_down() {
     // A call in progress for longer than the idle limit keeps it open.
     g.advance(Duration::from_secs(25));
     assert_eq!(goaways(&g.take_client()), 0);
-    g.server.set_call_kind(scall, CallKind::Unary).unwrap();
-    g.server
-        .send_message(scall, Bytes::from_static(b"done"))
-        .unwrap();
-    g.server
-        .send_status(scall, Status::ok(), MetadataMap::new())
-        .unwrap();
+    reply_ok(&mut g, scall, b"done");
     g.drive();
     // The call ended inside an application call: the server asks for a
     // clock reading at once to start counting.
@@ -1128,14 +1145,7 @@ fn old_connections_are_shut_down_after_a_grace() {
     );
     g.advance(Duration::from_secs(1));
     assert!(g.server.is_closed());
-    let sev = g.take_server();
-    assert!(
-        sev.contains(&ServerEvent::Cancelled {
-            call: scall,
-            reason: CancelReason::ConnectionLost
-        }),
-        "{sev:?}"
-    );
+    assert_connection_lost(&mut g, scall);
     // The transport closes; the client's call ends UNAVAILABLE.
     g.client.receive_eof(g.clock.now);
     g.collect();
@@ -1158,13 +1168,7 @@ fn old_connections_let_calls_finish_without_a_grace() {
     assert!(goaways(&g.take_client()) >= 1);
     g.advance(Duration::from_secs(600));
     assert!(!g.server.is_closed());
-    g.server.set_call_kind(scall, CallKind::Unary).unwrap();
-    g.server
-        .send_message(scall, Bytes::from_static(b"late"))
-        .unwrap();
-    g.server
-        .send_status(scall, Status::ok(), MetadataMap::new())
-        .unwrap();
+    reply_ok(&mut g, scall, b"late");
     g.drive();
     settle_timers(&mut g);
     let cev = g.take_client();
@@ -1188,13 +1192,7 @@ fn endless_lifetime_limits_do_not_overflow() {
     let call = unary(&mut g, "/t.S/A", b"a");
     g.drive();
     let scall = g.server_call();
-    g.server.set_call_kind(scall, CallKind::Unary).unwrap();
-    g.server
-        .send_message(scall, Bytes::from_static(b"b"))
-        .unwrap();
-    g.server
-        .send_status(scall, Status::ok(), MetadataMap::new())
-        .unwrap();
+    reply_ok(&mut g, scall, b"b");
     g.drive();
     settle_timers(&mut g);
     g.advance(Duration::from_secs(1 << 20));
@@ -1233,12 +1231,5 @@ fn age_limit_still_applies_after_an_idle_shutdown() {
     assert!(!g.server.is_closed());
     g.advance(Duration::from_secs(5));
     assert!(g.server.is_closed());
-    let sev = g.take_server();
-    assert!(
-        sev.contains(&ServerEvent::Cancelled {
-            call: scall,
-            reason: CancelReason::ConnectionLost
-        }),
-        "{sev:?}"
-    );
+    assert_connection_lost(&mut g, scall);
 }
