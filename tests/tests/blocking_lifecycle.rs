@@ -152,6 +152,12 @@ fn closing_the_channel() {
         let svc = serve();
         let ch = svc.channel();
         assert_eq!(ch.ready(Duration::from_secs(5)), ConnectivityState::Ready);
+        // Ready means connected; the server may not have accepted yet.
+        let start = Instant::now();
+        while svc.server.connections() == 0 && start.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(svc.server.connections(), 1);
         let other = ch.clone();
         ch.close();
         assert_eq!(other.state(), ConnectivityState::Shutdown);

@@ -48,6 +48,8 @@ pub(crate) struct Shared<M> {
     state: Mutex<M>,
     writer: Signal,
     closer: Box<dyn Fn() + Send + Sync>,
+    /// The connection's reader and writer threads still running.
+    threads: AtomicUsize,
 }
 
 impl<M: Machine> Shared<M> {
@@ -56,7 +58,14 @@ impl<M: Machine> Shared<M> {
             state: Mutex::new(machine),
             writer: Signal::new(),
             closer,
+            threads: AtomicUsize::new(0),
         }
+    }
+
+    /// The connection's threads are still running: its transport may be
+    /// open, or have bytes being written to it.
+    pub(crate) fn is_running(&self) -> bool {
+        self.threads.load(Ordering::Acquire) > 0
     }
 
     /// The state. A panic elsewhere never leaves it unusable: our code
@@ -145,14 +154,27 @@ pub(crate) fn start<M: Machine>(
     name: &str,
 ) -> io::Result<()> {
     let s = Arc::clone(shared);
-    thread::Builder::new()
+    shared.threads.fetch_add(1, Ordering::AcqRel);
+    let spawned = thread::Builder::new()
         .name(format!("{name}-write"))
-        .spawn(move || write_loop(&s, writer))?;
+        .spawn(move || {
+            let _running = Running(&s.threads);
+            write_loop(&s, writer);
+        });
+    if let Err(e) = spawned {
+        shared.threads.fetch_sub(1, Ordering::AcqRel);
+        return Err(e);
+    }
     let s = Arc::clone(shared);
+    shared.threads.fetch_add(1, Ordering::AcqRel);
     let spawned = thread::Builder::new()
         .name(format!("{name}-read"))
-        .spawn(move || read_loop(&s, reader));
+        .spawn(move || {
+            let _running = Running(&s.threads);
+            read_loop(&s, reader);
+        });
     if let Err(e) = spawned {
+        shared.threads.fetch_sub(1, Ordering::AcqRel);
         // The writer thread ends once the connection is closed.
         let mut g = shared.lock();
         g.receive_eof(Instant::now());
@@ -163,6 +185,15 @@ pub(crate) fn start<M: Machine>(
         return Err(e);
     }
     Ok(())
+}
+
+/// Counts a connection thread out when it ends, panic or not.
+struct Running<'a>(&'a AtomicUsize);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 fn read_loop<M: Machine>(s: &Shared<M>, mut r: Box<dyn Read + Send>) {

@@ -244,7 +244,7 @@ impl Inner {
             return Err(io::Error::other("server is shutting down"));
         }
         let mut conns = lock(&self.conns);
-        conns.retain(|w| w.strong_count() > 0);
+        conns.retain(|w| w.upgrade().is_some_and(|c| c.is_running()));
         if conns.len() >= self.max_connections {
             return Err(io::Error::other("too many connections"));
         }
@@ -261,8 +261,13 @@ impl Inner {
         Ok(())
     }
 
+    /// Connections whose threads still run.
     fn live(&self) -> Vec<Arc<Shared<ServerMachine>>> {
-        lock(&self.conns).iter().filter_map(Weak::upgrade).collect()
+        lock(&self.conns)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|c| c.is_running())
+            .collect()
     }
 }
 
@@ -478,6 +483,13 @@ impl Server {
             if !c.lock().is_closed() {
                 c.close_transport();
             }
+        }
+        // The threads write what is left (the last GOAWAY) and close the
+        // transport; once they are gone, so is every connection. A writer
+        // whose peer stopped reading gives up within a write slice.
+        let until = Instant::now() + crate::transport::WRITE_SLICE * 2;
+        while conns.iter().any(|c| c.is_running()) && Instant::now() < until {
+            thread::sleep(Duration::from_millis(1));
         }
         inner.ctx.pool.shutdown();
         *lock(&inner.done) = true;
