@@ -1,4 +1,5 @@
-//! The two threads that drive one connection, for either role.
+//! The threads that drive one connection, for either role, and the rule
+//! for who writes.
 //!
 //! The state machine and the application-side state of its calls live in
 //! one `Mutex` ([`Shared`]). The lock is never held across I/O:
@@ -8,12 +9,18 @@
 //! - the **writer** thread takes the lock, runs due timers
 //!   (`handle_timeout`), takes the pending output (`poll_transmit`),
 //!   releases the lock and writes. With nothing to write it sleeps on a
-//!   `Condvar` until an action queues output or `poll_timeout` is due.
+//!   condition variable until there is output or `poll_timeout` is due.
+//! - an **application or handler thread** that queued output (a request,
+//!   a reply, a status) writes it itself with [`Shared::flush`] when no
+//!   other thread is writing: a unary reply then leaves from the handler's
+//!   thread without waking the writer. It writes one batch at most and
+//!   hands whatever the socket did not take at once to the writer thread,
+//!   so it never waits long for a slow peer.
 //!
-//! Application threads act on the state machine under the lock and wake
-//! the writer; they never touch the socket. Because nobody waits for a
-//! write while holding the lock, a peer that is slow to read cannot stop
-//! us from reading (the deadlock of "both sides blocked in write").
+//! One thread writes at a time: the `writing` flag under the state lock
+//! says who, and whoever clears it with output left wakes the writer.
+//! The reader never writes, so a peer that is slow to read cannot stop us
+//! from reading (the deadlock of "both sides blocked in write").
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,14 +45,53 @@ pub(crate) trait Machine: Send + 'static {
     fn poll_timeout(&self) -> Option<Instant>;
     fn handle_timeout(&mut self, now: Instant);
     fn is_closed(&self) -> bool;
+    /// The machine has output for `poll_transmit`.
+    fn has_output(&self) -> bool;
+    /// Who writes and what is left to write (see [`WriteState`]).
+    fn write_state(&mut self) -> &mut WriteState;
     /// Drain the state machine's events into per-call state and wake
     /// whoever waits on them.
     fn process_events(&mut self);
 }
 
+/// Who writes a connection's output now, and what was taken from the
+/// machine but not yet written. Kept in the machine, under its lock.
+#[derive(Debug, Default)]
+pub(crate) struct WriteState {
+    /// A thread holds the write half (it is writing or about to).
+    writing: bool,
+    /// Bytes taken from the machine and not yet written; whoever writes
+    /// next starts with them. Its capacity is reused between writes.
+    buf: BytesMut,
+    /// The write half may hold bytes (TLS records) that a flush must push.
+    unflushed: bool,
+    /// When the writer thread, asleep, next looks at the timers.
+    wakes_at: Option<Instant>,
+}
+
+impl WriteState {
+    fn has_work(&self) -> bool {
+        !self.buf.is_empty() || self.unflushed
+    }
+
+    /// A timer now due at `at` needs the writer thread sooner than it
+    /// planned (an action started a deadline, a call's end started the
+    /// idle limit).
+    fn timer_moved(&self, at: Option<Instant>) -> bool {
+        match (at, self.wakes_at) {
+            (Some(t), Some(w)) => t < w,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+}
+
 /// One connection's state, shared by its two threads and the application.
 pub(crate) struct Shared<M> {
     state: Mutex<M>,
+    /// The write half; locked only by the thread whose `writing` flag is
+    /// set, so never contended, and never taken while holding `state`.
+    write_half: Mutex<Box<dyn Write + Send>>,
     writer: Signal,
     closer: Box<dyn Fn() + Send + Sync>,
     /// The connection's reader and writer threads still running.
@@ -53,9 +99,14 @@ pub(crate) struct Shared<M> {
 }
 
 impl<M: Machine> Shared<M> {
-    pub(crate) fn new(machine: M, closer: Box<dyn Fn() + Send + Sync>) -> Self {
+    pub(crate) fn new(
+        machine: M,
+        write_half: Box<dyn Write + Send>,
+        closer: Box<dyn Fn() + Send + Sync>,
+    ) -> Self {
         Shared {
             state: Mutex::new(machine),
+            write_half: Mutex::new(write_half),
             writer: Signal::new(),
             closer,
             threads: AtomicUsize::new(0),
@@ -77,6 +128,62 @@ impl<M: Machine> Shared<M> {
     /// Tell the writer thread that there may be output or a new timer.
     pub(crate) fn wake_writer(&self) {
         self.writer.notify_one();
+    }
+
+    /// Write the output that an action under `g` queued, on this thread,
+    /// unless another thread is writing (it will take the output too).
+    /// Writes one batch; what the socket does not take without waiting,
+    /// and output queued meanwhile, goes to the writer thread.
+    pub(crate) fn flush(&self, mut g: MutexGuard<'_, M>) {
+        if g.write_state().writing || !(g.has_output() || g.write_state().has_work()) {
+            let at = g.poll_timeout();
+            let wake = g.write_state().timer_moved(at);
+            drop(g);
+            if wake {
+                self.wake_writer();
+            }
+            return;
+        }
+        let ws = g.write_state();
+        ws.writing = true;
+        let mut buf = std::mem::take(&mut ws.buf);
+        let mut unflushed = std::mem::take(&mut ws.unflushed);
+        while buf.len() < MAX_BATCH && g.poll_transmit(&mut buf) > 0 {}
+        // Sending can make calls writable again.
+        g.process_events();
+        drop(g);
+        let res = {
+            let mut w = self.write_half();
+            write_now(&mut **w, &mut buf, &mut unflushed)
+        };
+        let mut g = self.lock();
+        let failed = res.is_err();
+        if failed {
+            buf.clear();
+            unflushed = false;
+            g.receive_eof(Instant::now());
+            g.process_events();
+        }
+        let ws = g.write_state();
+        ws.writing = false;
+        ws.buf = buf;
+        ws.unflushed = unflushed;
+        let more = ws.has_work() || g.has_output() || g.is_closed();
+        let at = g.poll_timeout();
+        let more = more || g.write_state().timer_moved(at);
+        drop(g);
+        if more {
+            self.wake_writer();
+        }
+        if failed {
+            self.close_transport();
+        }
+    }
+
+    fn write_half(&self) -> MutexGuard<'_, Box<dyn Write + Send>> {
+        self.write_half
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Close the transport in both directions (the reader wakes up).
@@ -150,7 +257,6 @@ pub(crate) fn wait<'a, M>(
 pub(crate) fn start<M: Machine>(
     shared: &Arc<Shared<M>>,
     reader: Box<dyn Read + Send>,
-    writer: Box<dyn Write + Send>,
     name: &str,
 ) -> io::Result<()> {
     let s = Arc::clone(shared);
@@ -159,7 +265,7 @@ pub(crate) fn start<M: Machine>(
         .name(format!("{name}-write"))
         .spawn(move || {
             let _running = Running(&s.threads);
-            write_loop(&s, writer);
+            write_loop(&s);
         });
     if let Err(e) = spawned {
         shared.threads.fetch_sub(1, Ordering::AcqRel);
@@ -256,38 +362,92 @@ fn run_timers<M: Machine>(g: &mut M) {
     }
 }
 
-fn write_loop<M: Machine>(s: &Shared<M>, mut w: Box<dyn Write + Send>) {
-    let mut out = BytesMut::new();
+fn write_loop<M: Machine>(s: &Shared<M>) {
+    let mut g = s.lock();
     loop {
-        out.clear();
-        {
-            let mut g = s.lock();
-            loop {
-                run_timers(&mut *g);
-                while out.len() < MAX_BATCH && g.poll_transmit(&mut out) > 0 {}
-                // Sending can make calls writable again.
-                g.process_events();
-                if !out.is_empty() {
-                    break;
-                }
-                if g.is_closed() {
-                    drop(g);
-                    let _ = w.flush();
-                    s.close_transport();
-                    return;
-                }
-                let at = g.poll_timeout();
-                g = wait(&s.writer, g, at);
-            }
+        run_timers(&mut *g);
+        if g.write_state().writing {
+            // Another thread writes; it wakes us if it leaves work.
+            g = sleep(s, g);
+            continue;
         }
-        if write_all(s, &mut *w, &out).is_err() {
-            let mut g = s.lock();
+        let ws = g.write_state();
+        let mut buf = std::mem::take(&mut ws.buf);
+        // `write_all` flushes at its end.
+        let unflushed = std::mem::take(&mut ws.unflushed);
+        while buf.len() < MAX_BATCH && g.poll_transmit(&mut buf) > 0 {}
+        // Sending can make calls writable again.
+        g.process_events();
+        if buf.is_empty() && !unflushed {
+            g.write_state().buf = buf;
+            if g.is_closed() {
+                drop(g);
+                let _ = s.write_half().flush();
+                s.close_transport();
+                return;
+            }
+            g = sleep(s, g);
+            continue;
+        }
+        g.write_state().writing = true;
+        drop(g);
+        let res = {
+            let mut w = s.write_half();
+            write_all(s, &mut **w, &buf)
+        };
+        g = s.lock();
+        g.write_state().writing = false;
+        if res.is_err() {
             g.receive_eof(Instant::now());
             g.process_events();
             drop(g);
             s.close_transport();
             return;
         }
+        buf.clear();
+        g.write_state().buf = buf;
+    }
+}
+
+/// The writer thread waits for work or its next timer, saying when that
+/// is so that an action that starts an earlier timer wakes it.
+fn sleep<'a, M: Machine>(s: &Shared<M>, mut g: MutexGuard<'a, M>) -> MutexGuard<'a, M> {
+    let at = g.poll_timeout();
+    g.write_state().wakes_at = at;
+    let mut g = wait(&s.writer, g, at);
+    g.write_state().wakes_at = None;
+    g
+}
+
+/// Write what the socket takes without waiting (beyond one write slice),
+/// then flush. What is left stays in `buf` (and `unflushed` says whether a
+/// flush is still due) for the writer thread. A short write means the
+/// socket is full (or the slice ran out): the rest is left too.
+fn write_now(w: &mut dyn Write, buf: &mut BytesMut, unflushed: &mut bool) -> io::Result<()> {
+    if !buf.is_empty() {
+        match w.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                let _ = buf.split_to(n);
+                *unflushed = true;
+                if !buf.is_empty() {
+                    return Ok(());
+                }
+            }
+            Err(e) if is_transient(&e) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    match w.flush() {
+        Ok(()) => {
+            *unflushed = false;
+            Ok(())
+        }
+        Err(e) if is_transient(&e) => {
+            *unflushed = true;
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -53,12 +53,26 @@ pub(crate) struct CallCore {
 impl CallCore {
     /// Send one message, waiting while the call's send queue is full.
     pub(crate) fn send(&self, message: Bytes) -> Result<(), Status> {
+        self.send_inner(message, false)
+    }
+
+    /// Send the last message and close the request side, in one write
+    /// with the call's headers when they have not gone out yet.
+    pub(crate) fn send_last(&self, message: Bytes) -> Result<(), Status> {
+        self.send_inner(message, true)
+    }
+
+    fn send_inner(&self, message: Bytes, last: bool) -> Result<(), Status> {
         let mut g = self.conn.lock();
         loop {
             match g.conn.send_message(self.id, message.clone()) {
                 Ok(()) => {
-                    drop(g);
-                    self.conn.wake_writer();
+                    if last {
+                        // Cannot fail: the message just went in.
+                        let _ = g.conn.half_close(self.id);
+                        g.process_events();
+                    }
+                    self.conn.flush(g);
                     return Ok(());
                 }
                 Err(CallError::Blocked(_)) => {
@@ -85,8 +99,7 @@ impl CallCore {
                     if matches!(e, CallError::MessageTooLarge { .. }) {
                         g.conn.cancel(self.id);
                         g.process_events();
-                        drop(g);
-                        self.conn.wake_writer();
+                        self.conn.flush(g);
                     }
                     return Err(status);
                 }
@@ -99,8 +112,7 @@ impl CallCore {
         let mut g = self.conn.lock();
         let r = g.conn.half_close(self.id);
         g.process_events();
-        drop(g);
-        self.conn.wake_writer();
+        self.conn.flush(g);
         match r {
             Ok(()) | Err(CallError::SendClosed(_)) | Err(CallError::UnknownCall(_)) => Ok(()),
             Err(e) => Err(send_error(&e)),
@@ -139,8 +151,7 @@ impl CallCore {
             };
             if let Some((m, flow)) = slot.messages.pop_front() {
                 g.conn.release_capacity(self.id, flow);
-                drop(g);
-                self.conn.wake_writer();
+                self.conn.flush(g);
                 return Next::Message(m);
             }
             if let Some((s, _)) = &slot.end {
@@ -174,8 +185,7 @@ impl CallCore {
         let mut g = self.conn.lock();
         g.conn.cancel(self.id);
         g.process_events();
-        drop(g);
-        self.conn.wake_writer();
+        self.conn.flush(g);
     }
 
     /// Read the single response of a unary or client-streaming call.
@@ -211,8 +221,7 @@ impl Drop for CallCore {
     fn drop(&mut self) {
         let mut g = self.conn.lock();
         g.drop_call(self.id);
-        drop(g);
-        self.conn.wake_writer();
+        self.conn.flush(g);
     }
 }
 
@@ -268,6 +277,12 @@ impl<C: Codec> Call<C> {
     /// Tell the server that no more requests follow.
     pub fn close_send(&self) -> Result<(), Status> {
         self.core.close_send()
+    }
+
+    /// Send the only (or last) request and close the request side.
+    pub(crate) fn send_last(&self, message: &C::Encode) -> Result<(), Status> {
+        let bytes = self.codec.encode(message)?;
+        self.core.send_last(bytes)
     }
 
     /// The response headers' metadata (waits for it).

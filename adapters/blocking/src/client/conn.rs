@@ -14,7 +14,7 @@ use grpc_sansio::client::{ClientConfig, ClientConnection, ClientEvent};
 use grpc_sansio::grpc::Status;
 use grpc_sansio::grpc::metadata::MetadataMap;
 
-use crate::io::{Machine, Shared, start};
+use crate::io::{Machine, Shared, WriteState, start};
 use crate::transport::Transport;
 
 /// What a call has received and not yet handed to the application.
@@ -38,6 +38,7 @@ pub(crate) struct ClientMachine {
     /// Cleared once the connection can take no new calls (GOAWAY, closed),
     /// read by the channel without taking this lock.
     usable: Arc<AtomicBool>,
+    write: WriteState,
 }
 
 impl ClientMachine {
@@ -106,6 +107,14 @@ impl Machine for ClientMachine {
         self.conn.is_closed()
     }
 
+    fn has_output(&self) -> bool {
+        self.conn.has_output()
+    }
+
+    fn write_state(&mut self) -> &mut WriteState {
+        &mut self.write
+    }
+
     fn process_events(&mut self) {
         while let Some(ev) = self.conn.poll_event() {
             match ev {
@@ -167,9 +176,10 @@ impl ClientConn {
             conn: ClientConnection::new(config, Instant::now()),
             calls: HashMap::new(),
             usable: Arc::clone(&usable),
+            write: WriteState::default(),
         };
-        let shared = Arc::new(Shared::new(machine, parts.closer));
-        start(&shared, parts.reader, parts.writer, "grpc-client")?;
+        let shared = Arc::new(Shared::new(machine, parts.writer, parts.closer));
+        start(&shared, parts.reader, "grpc-client")?;
         Ok(ClientConn { shared, usable })
     }
 

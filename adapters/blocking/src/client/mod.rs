@@ -567,6 +567,19 @@ impl Channel {
         codec: C,
         options: CallOptions,
     ) -> Result<Call<C>, Status> {
+        self.start(path, kind, codec, options, true)
+    }
+
+    /// Start a call; with `flush` false its headers wait for the first
+    /// message (one write for a unary request instead of two).
+    fn start<C: Codec>(
+        &self,
+        path: &str,
+        kind: CallKind,
+        codec: C,
+        options: CallOptions,
+        flush: bool,
+    ) -> Result<Call<C>, Status> {
         let inner = &self.inner.0;
         let started = Instant::now();
         let deadline = options.effective_deadline(started);
@@ -589,8 +602,9 @@ impl Channel {
             match g.conn.start_call(path, core_opts.clone(), Instant::now()) {
                 Ok(id) => {
                     let cv = g.add_call(id);
-                    drop(g);
-                    conn.shared.wake_writer();
+                    if flush {
+                        conn.shared.flush(g);
+                    }
                     return Ok(Call {
                         core: Arc::new(CallCore {
                             conn: Arc::clone(&conn.shared),
@@ -625,9 +639,8 @@ impl Channel {
         request: &C::Encode,
         options: CallOptions,
     ) -> Result<Response<C::Decode>, Status> {
-        let call = self.call(path, CallKind::Unary, codec, options)?;
-        send_or_end(&call, request)?;
-        call.close_send()?;
+        let call = self.start(path, CallKind::Unary, codec, options, false)?;
+        send_or_end(&call, request, true)?;
         call.response()
     }
 
@@ -640,8 +653,8 @@ impl Channel {
         request: &C::Encode,
         options: CallOptions,
     ) -> Result<Streaming<C>, Status> {
-        let call = self.call(path, CallKind::ServerStreaming, codec, options)?;
-        send_or_end(&call, request)?;
+        let call = self.start(path, CallKind::ServerStreaming, codec, options, false)?;
+        send_or_end(&call, request, true)?;
         Ok(call.into_stream())
     }
 
@@ -657,7 +670,7 @@ impl Channel {
     ) -> Result<Response<C::Decode>, Status> {
         let call = self.call(path, CallKind::ClientStreaming, codec, options)?;
         for r in requests {
-            send_or_end(&call, &r)?;
+            send_or_end(&call, &r, false)?;
         }
         call.close_send()?;
         call.response()
@@ -675,9 +688,15 @@ impl Channel {
     }
 }
 
-/// Send, or give the call's final status if the server ended it first.
-fn send_or_end<C: Codec>(call: &Call<C>, message: &C::Encode) -> Result<(), Status> {
-    match call.send(message) {
+/// Send (and with `last`, close the request side), or give the call's
+/// final status if the server ended it first.
+fn send_or_end<C: Codec>(call: &Call<C>, message: &C::Encode, last: bool) -> Result<(), Status> {
+    let sent = if last {
+        call.send_last(message)
+    } else {
+        call.send(message)
+    };
+    match sent {
         Ok(()) => Ok(()),
         Err(s) => match call.core.try_end() {
             Some((end, _)) if !end.is_ok() => Err(end),

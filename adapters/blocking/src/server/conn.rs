@@ -21,7 +21,7 @@ use grpc_sansio::server::{RequestHead, ServerConnection, ServerEvent};
 use super::Context;
 use super::handler::{ServerCall, SlotState};
 use super::pool::Job;
-use crate::io::{Machine, Shared};
+use crate::io::{Machine, Shared, WriteState};
 use crate::transport::PeerAddr;
 
 pub(crate) struct ServerMachine {
@@ -35,6 +35,7 @@ pub(crate) struct ServerMachine {
     ctx: Arc<Context>,
     me: Weak<Shared<ServerMachine>>,
     peer: PeerAddr,
+    write: WriteState,
 }
 
 impl ServerMachine {
@@ -46,6 +47,7 @@ impl ServerMachine {
             ctx,
             me: Weak::new(),
             peer,
+            write: WriteState::default(),
         }
     }
 
@@ -153,6 +155,14 @@ impl Machine for ServerMachine {
 
     fn is_closed(&self) -> bool {
         self.conn.is_closed()
+    }
+
+    fn has_output(&self) -> bool {
+        self.conn.has_output()
+    }
+
+    fn write_state(&mut self) -> &mut WriteState {
+        &mut self.write
     }
 
     fn process_events(&mut self) {

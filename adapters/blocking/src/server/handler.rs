@@ -420,8 +420,7 @@ impl ServerCall {
     pub fn send_initial_metadata(&self, metadata: MetadataMap) -> Result<(), Status> {
         let mut g = self.shared.lock();
         let r = g.conn.send_headers(self.id, metadata);
-        drop(g);
-        self.shared.wake_writer();
+        self.shared.flush(g);
         r.map_err(|e| self.error(e))
     }
 
@@ -472,12 +471,9 @@ impl ServerCall {
             let slot = g.calls.get_mut(&self.id)?;
             if let Some((m, flow)) = slot.messages.pop_front() {
                 g.conn.release_capacity(self.id, flow);
-                // Most releases queue no WINDOW_UPDATE yet.
-                let wake = g.conn.has_output();
-                drop(g);
-                if wake {
-                    self.shared.wake_writer();
-                }
+                // Most releases queue no WINDOW_UPDATE yet; `flush` then
+                // returns at once.
+                self.shared.flush(g);
                 return Some(Ok(m));
             }
             if let Some(r) = &slot.cancelled {
@@ -500,8 +496,7 @@ impl ServerCall {
             }
             match g.conn.send_message(self.id, message.clone()) {
                 Ok(()) => {
-                    drop(g);
-                    self.shared.wake_writer();
+                    self.shared.flush(g);
                     return Ok(());
                 }
                 Err(CallError::Blocked(_)) => loop {
@@ -539,8 +534,7 @@ impl ServerCall {
         // An ended call (cancelled, expired) takes no status: ignore that.
         let _ = g.conn.send_status(self.id, status, trailers);
         g.forget_call(self.id);
-        drop(g);
-        self.shared.wake_writer();
+        self.shared.flush(g);
     }
 
     /// Send the one response message and end the call with OK (and the
@@ -567,8 +561,7 @@ impl ServerCall {
         if sent.is_ok() {
             let _ = g.conn.send_status(self.id, Status::ok(), trailers);
             g.forget_call(self.id);
-            drop(g);
-            self.shared.wake_writer();
+            self.shared.flush(g);
             return;
         }
         drop(g);

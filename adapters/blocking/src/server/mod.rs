@@ -254,9 +254,9 @@ impl Inner {
             Arc::clone(&self.ctx),
             parts.peer,
         );
-        let shared = Arc::new(Shared::new(machine, parts.closer));
+        let shared = Arc::new(Shared::new(machine, parts.writer, parts.closer));
         shared.lock().set_self(Arc::downgrade(&shared));
-        start(&shared, parts.reader, parts.writer, "grpc-server")?;
+        start(&shared, parts.reader, "grpc-server")?;
         conns.push(Arc::downgrade(&shared));
         Ok(())
     }
