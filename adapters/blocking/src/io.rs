@@ -52,6 +52,22 @@ pub(crate) trait Machine: Send + 'static {
     /// Drain the state machine's events into per-call state and wake
     /// whoever waits on them.
     fn process_events(&mut self);
+    /// Work the reader starts after it releases the lock.
+    type Held: Default + Send;
+    /// As [`process_events`](Self::process_events), but work that wakes
+    /// other threads (a handler job) is put in `held` rather than started
+    /// under the lock, where the woken thread would block on it at once.
+    fn process_events_held(&mut self, held: &mut Self::Held) {
+        let _ = held;
+        self.process_events();
+    }
+    /// Start the work `process_events_held` put aside, without the lock.
+    fn start_held(shared: &Shared<Self>, held: &mut Self::Held)
+    where
+        Self: Sized,
+    {
+        let _ = (shared, held);
+    }
 }
 
 /// Who writes a connection's output now, and what was taken from the
@@ -67,6 +83,8 @@ pub(crate) struct WriteState {
     unflushed: bool,
     /// When the writer thread, asleep, next looks at the timers.
     wakes_at: Option<Instant>,
+    /// The last write timed out with bytes left: the peer is not reading.
+    stalled: bool,
 }
 
 impl WriteState {
@@ -130,6 +148,16 @@ impl<M: Machine> Shared<M> {
         self.writer.notify_one();
     }
 
+    /// Whether the writer thread has something to do after a change made
+    /// under `g`: output with nobody writing it, an end to act on, or a
+    /// timer earlier than the one it sleeps until.
+    fn writer_needed(g: &mut M) -> bool {
+        let ws_busy = g.write_state().writing;
+        let output = !ws_busy && (g.has_output() || g.write_state().has_work());
+        let at = g.poll_timeout();
+        output || g.is_closed() || g.write_state().timer_moved(at)
+    }
+
     /// Write the output that an action under `g` queued, on this thread,
     /// unless another thread is writing (it will take the output too).
     /// Writes one batch; what the socket does not take without waiting,
@@ -158,6 +186,7 @@ impl<M: Machine> Shared<M> {
         };
         let mut g = self.lock();
         let failed = res.is_err();
+        g.write_state().stalled = matches!(res, Ok(true));
         if failed {
             buf.clear();
             unflushed = false;
@@ -306,6 +335,7 @@ fn read_loop<M: Machine>(s: &Shared<M>, mut r: Box<dyn Read + Send>) {
     // Start small and double (up to READ_BUF) whenever a read fills the
     // buffer: idle connections stay small, busy ones read in big chunks.
     let mut buf = vec![0u8; READ_START];
+    let mut held = M::Held::default();
     loop {
         let res = r.read(&mut buf);
         let mut g = s.lock();
@@ -320,10 +350,14 @@ fn read_loop<M: Machine>(s: &Shared<M>, mut r: Box<dyn Read + Send>) {
             }
             Ok(n) => {
                 g.receive(&buf[..n], now);
-                g.process_events();
+                g.process_events_held(&mut held);
                 let closed = g.is_closed();
+                let wake = Shared::writer_needed(&mut *g);
                 drop(g);
-                s.wake_writer();
+                if wake {
+                    s.wake_writer();
+                }
+                M::start_held(s, &mut held);
                 if closed {
                     return;
                 }
@@ -389,6 +423,14 @@ fn write_loop<M: Machine>(s: &Shared<M>) {
             g = sleep(s, g);
             continue;
         }
+        if g.is_closed() && g.write_state().stalled {
+            // The last bytes (a GOAWAY) cannot reach a peer that stopped
+            // reading; waiting another write slice would only hold on to
+            // the connection.
+            drop(g);
+            s.close_transport();
+            return;
+        }
         g.write_state().writing = true;
         drop(g);
         let res = {
@@ -397,6 +439,7 @@ fn write_loop<M: Machine>(s: &Shared<M>) {
         };
         g = s.lock();
         g.write_state().writing = false;
+        g.write_state().stalled = false;
         if res.is_err() {
             g.receive_eof(Instant::now());
             g.process_events();
@@ -423,7 +466,8 @@ fn sleep<'a, M: Machine>(s: &Shared<M>, mut g: MutexGuard<'a, M>) -> MutexGuard<
 /// then flush. What is left stays in `buf` (and `unflushed` says whether a
 /// flush is still due) for the writer thread. A short write means the
 /// socket is full (or the slice ran out): the rest is left too.
-fn write_now(w: &mut dyn Write, buf: &mut BytesMut, unflushed: &mut bool) -> io::Result<()> {
+/// `Ok(true)`: a write timed out, the peer is not reading.
+fn write_now(w: &mut dyn Write, buf: &mut BytesMut, unflushed: &mut bool) -> io::Result<bool> {
     if !buf.is_empty() {
         match w.write(buf) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -431,21 +475,21 @@ fn write_now(w: &mut dyn Write, buf: &mut BytesMut, unflushed: &mut bool) -> io:
                 let _ = buf.split_to(n);
                 *unflushed = true;
                 if !buf.is_empty() {
-                    return Ok(());
+                    return Ok(false);
                 }
             }
-            Err(e) if is_transient(&e) => return Ok(()),
+            Err(e) if is_transient(&e) => return Ok(true),
             Err(e) => return Err(e),
         }
     }
     match w.flush() {
         Ok(()) => {
             *unflushed = false;
-            Ok(())
+            Ok(false)
         }
         Err(e) if is_transient(&e) => {
             *unflushed = true;
-            Ok(())
+            Ok(true)
         }
         Err(e) => Err(e),
     }

@@ -82,6 +82,8 @@ impl ClientMachine {
 }
 
 impl Machine for ClientMachine {
+    type Held = ();
+
     fn receive(&mut self, bytes: &[u8], now: Instant) {
         // A connection error finishes every call; the events say so.
         let _ = self.conn.receive(bytes, now);

@@ -20,7 +20,7 @@ use grpc_sansio::server::{RequestHead, ServerConnection, ServerEvent};
 
 use super::Context;
 use super::handler::{ServerCall, SlotState};
-use super::pool::Job;
+use super::pool::{Job, Pool};
 use crate::io::{Machine, Shared, WriteState};
 use crate::transport::PeerAddr;
 
@@ -32,6 +32,8 @@ pub(crate) struct ServerMachine {
     /// Jobs of single-request calls (unary, server streaming), held until
     /// the request is complete so that the handler never waits for it.
     deferred: HashMap<CallId, Box<Job>>,
+    /// While the reader files events: jobs to start once it unlocks.
+    hold: Option<Vec<(CallId, Box<Job>)>>,
     ctx: Arc<Context>,
     me: Weak<Shared<ServerMachine>>,
     peer: PeerAddr,
@@ -44,6 +46,7 @@ impl ServerMachine {
             conn,
             calls: HashMap::new(),
             deferred: HashMap::new(),
+            hold: None,
             ctx,
             me: Weak::new(),
             peer,
@@ -116,23 +119,73 @@ impl ServerMachine {
         }
     }
 
-    /// Hand `job` to the handler pool, or refuse the call if it is full.
+    /// Hand `job` to the handler pool (or to the reader, which hands it
+    /// over once it has released the lock), or refuse the call if the
+    /// pool is full.
     fn submit(&mut self, call: CallId, job: Box<Job>) {
-        if let Err(job) = self.ctx.pool.submit(job) {
-            // We hold the connection lock: answer here, not through the
-            // call's own finish (which would take the lock again).
-            job.call.defuse();
-            self.drop_slot(call);
-            let _ = self.conn.send_status(
-                call,
-                Status::resource_exhausted("server handler pool exhausted"),
-                MetadataMap::new(),
-            );
+        if let Some(held) = &mut self.hold {
+            held.push((call, job));
+            return;
         }
+        if let Err(job) = self.ctx.pool.submit(job) {
+            self.refuse(call, job);
+        }
+    }
+
+    /// Answer a call the pool had no room for. We hold the connection
+    /// lock: answer here, not through the call's own finish (which would
+    /// take the lock again).
+    fn refuse(&mut self, call: CallId, job: Box<Job>) {
+        job.call.defuse();
+        self.drop_slot(call);
+        let _ = self.conn.send_status(
+            call,
+            Status::resource_exhausted("server handler pool exhausted"),
+            MetadataMap::new(),
+        );
     }
 }
 
+/// Handler jobs the reader starts after releasing the connection lock,
+/// and the pool they go to.
+#[derive(Default)]
+pub(crate) struct HeldJobs {
+    pool: Option<Arc<Pool>>,
+    jobs: Vec<(CallId, Box<Job>)>,
+}
+
 impl Machine for ServerMachine {
+    type Held = HeldJobs;
+
+    fn process_events_held(&mut self, held: &mut HeldJobs) {
+        if held.pool.is_none() {
+            held.pool = Some(Arc::clone(&self.ctx.pool));
+        }
+        self.hold = Some(std::mem::take(&mut held.jobs));
+        self.process_events();
+        held.jobs = self.hold.take().unwrap_or_default();
+    }
+
+    fn start_held(shared: &Shared<Self>, held: &mut HeldJobs) {
+        let Some(pool) = &held.pool else {
+            return;
+        };
+        let mut refused = Vec::new();
+        for (call, job) in held.jobs.drain(..) {
+            if let Err(job) = pool.submit(job) {
+                refused.push((call, job));
+            }
+        }
+        if refused.is_empty() {
+            return;
+        }
+        let mut g = shared.lock();
+        for (call, job) in refused {
+            g.refuse(call, job);
+        }
+        shared.flush(g);
+    }
+
     fn receive(&mut self, bytes: &[u8], now: Instant) {
         let _ = self.conn.receive(bytes, now);
     }

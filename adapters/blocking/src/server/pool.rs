@@ -112,6 +112,9 @@ impl Pool {
         let expires = Instant::now() + self.queue_timeout;
         if st.queue.len() < st.idle {
             st.queue.push_back((job, None));
+            // Wake after unlocking: the woken thread does not then block
+            // on the lock we still hold.
+            drop(st);
             self.work.notify_one();
             return Ok(());
         }
