@@ -175,6 +175,39 @@ fn closing_the_channel() {
 }
 
 #[test]
+fn ready_means_the_http2_handshake_is_done() {
+    within(Duration::from_secs(20), || {
+        // A TCP listener that accepts and never speaks: connected, but not
+        // an HTTP/2 server. READY (as grpc-go and the tokio adapter have
+        // it) needs the server's acknowledgement of our SETTINGS.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let silent = std::thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_millis(800));
+            drop(s);
+        });
+        let ch = Channel::builder(&format!("http://{addr}"))
+            .build_lazy()
+            .unwrap();
+        let start = Instant::now();
+        let state = ch.ready(Duration::from_millis(300));
+        let took = start.elapsed();
+        assert_eq!(state, ConnectivityState::TransientFailure);
+        assert!(
+            took >= Duration::from_millis(280) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
+        silent.join().unwrap();
+        // A real server: READY, and the server has seen the connection.
+        let svc = serve();
+        let ch = svc.channel();
+        assert_eq!(ch.ready(Duration::from_secs(5)), ConnectivityState::Ready);
+        assert_eq!(svc.server.connections(), 1);
+    });
+}
+
+#[test]
 fn settings_timeout_fires_without_an_async_runtime() {
     within(Duration::from_secs(20), || {
         // A peer that accepts and reads but never speaks HTTP/2.

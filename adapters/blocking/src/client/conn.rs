@@ -1,7 +1,7 @@
 //! One client connection: the core's [`ClientConnection`] and the
 //! receive-side state of each call, behind the connection's lock.
 
-use crate::io::Signal;
+use crate::io::{Signal, wait};
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::Arc;
@@ -39,6 +39,9 @@ pub(crate) struct ClientMachine {
     /// read by the channel without taking this lock.
     usable: Arc<AtomicBool>,
     write: WriteState,
+    /// Woken when the handshake ends (the server acknowledged our
+    /// SETTINGS) or the connection does.
+    handshake: Arc<Signal>,
 }
 
 impl ClientMachine {
@@ -155,7 +158,9 @@ impl Machine for ClientMachine {
                 }
                 ClientEvent::GoAway { .. } | ClientEvent::Closed { .. } => {
                     self.usable.store(false, Ordering::Release);
+                    self.handshake.notify_all();
                 }
+                ClientEvent::Ready => self.handshake.notify_all(),
                 _ => {}
             }
         }
@@ -167,6 +172,7 @@ impl Machine for ClientMachine {
 pub(crate) struct ClientConn {
     pub(crate) shared: Arc<Shared<ClientMachine>>,
     usable: Arc<AtomicBool>,
+    handshake: Arc<Signal>,
 }
 
 impl ClientConn {
@@ -174,20 +180,57 @@ impl ClientConn {
     pub(crate) fn open(transport: Box<dyn Transport>, config: ClientConfig) -> io::Result<Self> {
         let parts = transport.into_parts()?;
         let usable = Arc::new(AtomicBool::new(true));
+        let handshake = Arc::new(Signal::new());
         let machine = ClientMachine {
             conn: ClientConnection::new(config, Instant::now()),
             calls: HashMap::new(),
             usable: Arc::clone(&usable),
             write: WriteState::default(),
+            handshake: Arc::clone(&handshake),
         };
         let shared = Arc::new(Shared::new(machine, parts.writer, parts.closer));
         start(&shared, parts.reader, "grpc-client")?;
-        Ok(ClientConn { shared, usable })
+        Ok(ClientConn {
+            shared,
+            usable,
+            handshake,
+        })
+    }
+
+    /// Wait until the server has acknowledged our SETTINGS (the
+    /// connection is then READY, as grpc-go and the tokio adapter have
+    /// it), until the connection ends, or until `until`.
+    pub(crate) fn wait_handshake(&self, until: Instant) -> io::Result<()> {
+        let mut g = self.shared.lock();
+        loop {
+            if g.conn.is_ready() {
+                return Ok(());
+            }
+            if g.conn.is_closed() {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "the connection ended during the HTTP/2 handshake",
+                ));
+            }
+            if Instant::now() >= until {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the server did not complete the HTTP/2 handshake in time",
+                ));
+            }
+            g = wait(&self.handshake, g, Some(until));
+        }
     }
 
     /// New calls may start here.
     pub(crate) fn is_usable(&self) -> bool {
         self.usable.load(Ordering::Acquire)
+    }
+
+    /// Close at once: the transport goes, the threads end.
+    pub(crate) fn close(&self) {
+        self.usable.store(false, Ordering::Release);
+        self.shared.close_transport();
     }
 
     /// Graceful close: GOAWAY, calls in progress finish, then the

@@ -430,8 +430,18 @@ impl Inner {
                     .max(Duration::from_millis(1)),
                 None => self.connect_timeout,
             };
+            // Connected once the HTTP/2 handshake is done, within the same
+            // time limit as the transport.
+            let until = now + timeout;
             let attempt = (self.connector)(timeout)
-                .and_then(|t: Box<dyn Transport>| ClientConn::open(t, self.config.clone()));
+                .and_then(|t: Box<dyn Transport>| ClientConn::open(t, self.config.clone()))
+                .and_then(|c| match c.wait_handshake(until) {
+                    Ok(()) => Ok(c),
+                    Err(e) => {
+                        c.close();
+                        Err(e)
+                    }
+                });
             st = self.lock();
             if matches!(st.phase, Phase::Shutdown) {
                 if let Ok(c) = &attempt {
@@ -539,6 +549,8 @@ impl Channel {
     }
 
     /// Connect now if idle (waiting up to `timeout`); the state after.
+    /// A connection is READY once the server has acknowledged our HTTP/2
+    /// SETTINGS, not merely once the transport is up.
     pub fn ready(&self, timeout: Duration) -> ConnectivityState {
         let _ = self
             .inner
