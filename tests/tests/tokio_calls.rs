@@ -730,3 +730,45 @@ async fn calls_dropped_at_any_moment_are_all_cancelled() {
     .await;
     assert_eq!(started, cancelled);
 }
+
+/// The task each call of `calls` ran its handler in (first poll).
+async fn handler_tasks(calls: usize) -> Vec<tokio::task::Id> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut r = grpc_sansio_tokio::Routes::new();
+    r.unary("t.T", "Where", BytesCodec, move |req| {
+        let _ = tx.send(tokio::task::id());
+        async move { Ok(grpc_sansio_tokio::Response::new(req.into_inner())) }
+    });
+    let server = Server::builder().build(r);
+    let channel = server.in_memory_channel();
+    let mut ids = Vec::new();
+    for i in 0..calls {
+        let r = bounded(
+            10,
+            channel.unary(
+                "/t.T/Where",
+                BytesCodec,
+                b(&i.to_string()),
+                CallOptions::new(),
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.message, b(&i.to_string()));
+        ids.push(rx.recv().await.expect("handler ran"));
+    }
+    ids
+}
+
+#[tokio::test]
+async fn on_one_worker_handlers_start_in_the_connection_task() {
+    // No task per call: every handler starts in the same (connection) task.
+    let ids = handler_tasks(3).await;
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_several_workers_each_handler_gets_its_own_task() {
+    let ids = handler_tasks(3).await;
+    assert!(ids.windows(2).all(|w| w[0] != w[1]), "{ids:?}");
+}

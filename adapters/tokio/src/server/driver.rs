@@ -1,8 +1,10 @@
 //! The task that owns one server connection: it feeds the transport's
-//! bytes to [`ServerConnection`], starts a handler task per call, and
+//! bytes to [`ServerConnection`], starts a handler task per call (on a
+//! one-worker runtime, after polling the handler once itself), and
 //! carries the handlers' responses back. No protocol rule lives here.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -107,6 +109,15 @@ pub(crate) struct Driver {
     cmds: Option<mpsc::Sender<SCmd>>,
     new_rx: Option<mpsc::Receiver<SCmd>>,
     shutting_down: bool,
+    /// On a runtime with one worker, a handler's first poll runs here,
+    /// in the connection's task, after the events that started it: a
+    /// handler that answers at once (most unary ones) then costs no task
+    /// and no wake-ups, and its reply leaves in this turn's write. (With
+    /// more workers, spawning lets the calls of one connection run in
+    /// parallel.)
+    inline: bool,
+    /// Handlers started by this turn's events, not yet polled.
+    fresh: Vec<CatchPanic>,
 }
 
 impl Driver {
@@ -129,6 +140,8 @@ impl Driver {
             cmds: None,
             new_rx: None,
             shutting_down: false,
+            inline: tokio::runtime::Handle::current().metrics().num_workers() == 1,
+            fresh: Vec::new(),
         };
         let mut t = Transport::new(io);
         loop {
@@ -169,6 +182,14 @@ impl Driver {
             }
             loop {
                 let had = d.events();
+                if d.run_fresh() {
+                    if let Some(rx) = d.new_rx.take() {
+                        cmd_rx = Some(rx);
+                    }
+                    if let Some(rx) = cmd_rx.as_mut() {
+                        d.drain(rx);
+                    }
+                }
                 t.gather(|b| d.conn.poll_transmit(b));
                 if !had && !d.events() {
                     break;
@@ -445,13 +466,17 @@ impl Driver {
             }
         };
         let tx = RawResponder::new(cmds, self.control.clone(), call);
-        let fut = (route.handler)(ServerCall { ctx, rx, tx });
-        let task = tokio::spawn(CatchPanic {
-            fut,
+        let fut = CatchPanic {
+            fut: (route.handler)(ServerCall { ctx, rx, tx }),
             control: self.control.clone(),
             call,
-        })
-        .abort_handle();
+        };
+        let task = if self.inline {
+            self.fresh.push(fut);
+            None
+        } else {
+            Some(tokio::spawn(fut).abort_handle())
+        };
         self.calls.insert(
             call,
             Slot {
@@ -459,9 +484,31 @@ impl Driver {
                 cancel,
                 blocked: None,
                 then: None,
-                task: Some(task),
+                task,
             },
         );
+    }
+
+    /// Poll each handler started by this turn's events once, here; spawn
+    /// those that are not done. True if any ran.
+    fn run_fresh(&mut self) -> bool {
+        if self.fresh.is_empty() {
+            return false;
+        }
+        // The spawned task polls again with its own waker, so nothing
+        // this poll registers is needed.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        for mut fut in std::mem::take(&mut self.fresh) {
+            if std::pin::Pin::new(&mut fut).poll(&mut cx).is_ready() {
+                continue;
+            }
+            let call = fut.call;
+            let task = tokio::spawn(fut).abort_handle();
+            if let Some(slot) = self.calls.get_mut(&call) {
+                slot.task = Some(task);
+            }
+        }
+        true
     }
 }
 
