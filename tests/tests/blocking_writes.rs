@@ -31,10 +31,12 @@ struct CountingWriter {
 
 impl Write for CountingWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // Logged under the lock held across the write: the peer may act on
+        // the bytes at once, and the test must then find the write logged.
+        let mut log = self.log.0.lock().expect("log");
         let n = self.inner.write(buf)?;
         if n > 0 {
-            let name = std::thread::current().name().unwrap_or("").to_string();
-            self.log.0.lock().expect("log").push(name);
+            log.push(std::thread::current().name().unwrap_or("").to_string());
         }
         Ok(n)
     }
