@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use grpc_sansio_blocking::{
-    BytesCodec, CallOptions, Channel, Handler, Router, RouterExt, Server, Transport,
+    BytesCodec, CallOptions, Channel, Code, Handler, Router, RouterExt, Server, Transport,
     TransportParts, in_memory_pair,
 };
 
@@ -59,13 +59,8 @@ fn counting(t: Box<dyn Transport>, log: &Log) -> Box<dyn Transport> {
 
 const CALLS: usize = 200;
 
-#[test]
-fn unary_calls_take_one_write_each_way_from_the_calling_threads() {
-    let mut router: Router<Handler> = Router::new();
-    router.unary("test.Echo", "Unary", BytesCodec, |_call, req: Bytes| {
-        Ok(req)
-    });
-    let server = Server::builder().build(router);
+/// A channel to `server` whose connections log both ends' writes.
+fn counted_channel(server: &Server) -> (Channel, Log, Log) {
     let (client_log, server_log) = (Log::default(), Log::default());
     let (cl, sl, srv) = (client_log.clone(), server_log.clone(), server.clone());
     let channel = Channel::builder_with_connector("in-memory", move |_timeout| {
@@ -75,6 +70,17 @@ fn unary_calls_take_one_write_each_way_from_the_calling_threads() {
     })
     .build_lazy()
     .expect("channel");
+    (channel, client_log, server_log)
+}
+
+#[test]
+fn unary_calls_take_one_write_each_way_from_the_calling_threads() {
+    let mut router: Router<Handler> = Router::new();
+    router.unary("test.Echo", "Unary", BytesCodec, |_call, req: Bytes| {
+        Ok(req)
+    });
+    let server = Server::builder().build(router);
+    let (channel, client_log, server_log) = counted_channel(&server);
     let opts = || CallOptions::new().timeout(Duration::from_secs(10));
     // The handshake and a first call, then a quiet moment: what follows
     // is only the calls' own traffic.
@@ -126,5 +132,56 @@ fn unary_calls_take_one_write_each_way_from_the_calling_threads() {
         from_handlers >= CALLS * 9 / 10,
         "{from_handlers} of {} server writes from handler threads: {server:?}",
         server.len()
+    );
+}
+
+#[test]
+fn the_reader_thread_never_writes_not_even_a_refusal() {
+    // One handler thread and no queue: while it sleeps, the next call is
+    // refused at once, from the reader thread's turn. The refusal is still
+    // written by another thread: a reader blocked in a write could stop
+    // reading from a peer that is itself blocked writing to us.
+    let mut router: Router<Handler> = Router::new();
+    router.unary("test.Echo", "Sleep", BytesCodec, |_call, req: Bytes| {
+        std::thread::sleep(Duration::from_millis(400));
+        Ok(req)
+    });
+    let server = Server::builder()
+        .max_handlers(1)
+        .handler_queue(0, Duration::ZERO)
+        .build(router);
+    let (channel, _client_log, server_log) = counted_channel(&server);
+    let opts = || CallOptions::new().timeout(Duration::from_secs(10));
+    let ch = channel.clone();
+    let sleeper = std::thread::spawn(move || {
+        ch.unary(
+            "/test.Echo/Sleep",
+            BytesCodec,
+            &Bytes::from_static(b"z"),
+            opts(),
+        )
+    });
+    while server.busy_handlers() == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for _ in 0..5 {
+        let e = channel
+            .unary(
+                "/test.Echo/Sleep",
+                BytesCodec,
+                &Bytes::from_static(b"x"),
+                opts(),
+            )
+            .expect_err("refused");
+        assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
+        assert_eq!(e.message(), "server handler pool exhausted");
+    }
+    let r = sleeper.join().expect("thread").expect("the first call");
+    assert_eq!(&r.message[..], b"z");
+    let writers = server_log.writers();
+    assert!(!writers.is_empty());
+    assert!(
+        writers.iter().all(|t| t != "grpc-server-read"),
+        "{writers:?}"
     );
 }

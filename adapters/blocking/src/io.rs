@@ -13,9 +13,10 @@
 //! - an **application or handler thread** that queued output (a request,
 //!   a reply, a status) writes it itself with [`Shared::flush`] when no
 //!   other thread is writing: a unary reply then leaves from the handler's
-//!   thread without waking the writer. It writes one batch at most and
-//!   hands whatever the socket did not take at once to the writer thread,
-//!   so it never waits long for a slow peer.
+//!   thread without waking the writer. It writes one small batch (16 KiB)
+//!   at most, and none while the peer is not reading; larger output, and
+//!   whatever the socket did not take at once, is the writer thread's, so
+//!   it waits for a slow peer one write slice at most.
 //!
 //! One thread writes at a time: the `writing` flag under the state lock
 //! says who, and whoever clears it with output left wakes the writer.
@@ -32,6 +33,9 @@ use bytes::BytesMut;
 
 /// Output taken from the state machine per write.
 const MAX_BATCH: usize = 256 << 10;
+/// The most an application or handler thread writes itself; more goes to
+/// the writer thread.
+const DIRECT_MAX: usize = 16 << 10;
 /// The largest read buffer of a connection.
 const READ_BUF: usize = 64 << 10;
 /// The read buffer a connection starts with.
@@ -151,7 +155,7 @@ impl<M: Machine> Shared<M> {
     /// Whether the writer thread has something to do after a change made
     /// under `g`: output with nobody writing it, an end to act on, or a
     /// timer earlier than the one it sleeps until.
-    fn writer_needed(g: &mut M) -> bool {
+    pub(crate) fn writer_needed(g: &mut M) -> bool {
         let ws_busy = g.write_state().writing;
         let output = !ws_busy && (g.has_output() || g.write_state().has_work());
         let at = g.poll_timeout();
@@ -160,52 +164,73 @@ impl<M: Machine> Shared<M> {
 
     /// Write the output that an action under `g` queued, on this thread,
     /// unless another thread is writing (it will take the output too).
-    /// Writes one batch; what the socket does not take without waiting,
-    /// and output queued meanwhile, goes to the writer thread.
+    /// Only a small batch (a unary reply, a request) is written here, and
+    /// only while the peer reads: a larger one, or any while the last
+    /// write timed out, goes to the writer thread, so an application or
+    /// handler thread waits for the socket one write slice at most.
     pub(crate) fn flush(&self, mut g: MutexGuard<'_, M>) {
-        if g.write_state().writing || !(g.has_output() || g.write_state().has_work()) {
-            let at = g.poll_timeout();
-            let wake = g.write_state().timer_moved(at);
-            drop(g);
-            if wake {
-                self.wake_writer();
-            }
+        let direct = {
+            let ws = g.write_state();
+            !ws.writing && !ws.stalled
+        };
+        if !direct || !(g.has_output() || g.write_state().has_work()) {
+            self.wake_if_needed(g);
             return;
         }
         let ws = g.write_state();
-        ws.writing = true;
         let mut buf = std::mem::take(&mut ws.buf);
         let mut unflushed = std::mem::take(&mut ws.unflushed);
-        while buf.len() < MAX_BATCH && g.poll_transmit(&mut buf) > 0 {}
+        while buf.len() < DIRECT_MAX && g.poll_transmit(&mut buf) > 0 {}
         // Sending can make calls writable again.
         g.process_events();
+        if buf.len() > DIRECT_MAX || (buf.is_empty() && !unflushed) {
+            let ws = g.write_state();
+            ws.buf = buf;
+            ws.unflushed = unflushed;
+            self.wake_if_needed(g);
+            return;
+        }
+        g.write_state().writing = true;
         drop(g);
+        // Should the transport's writer panic, the connection must not be
+        // left with `writing` set and nobody writing.
+        let mut guard = WritingGuard {
+            shared: self,
+            armed: true,
+        };
         let res = {
             let mut w = self.write_half();
             write_now(&mut **w, &mut buf, &mut unflushed)
         };
+        guard.armed = false;
         let mut g = self.lock();
         let failed = res.is_err();
-        g.write_state().stalled = matches!(res, Ok(true));
-        if failed {
-            buf.clear();
-            unflushed = false;
-            g.receive_eof(Instant::now());
-            g.process_events();
-        }
         let ws = g.write_state();
         ws.writing = false;
-        ws.buf = buf;
-        ws.unflushed = unflushed;
-        let more = ws.has_work() || g.has_output() || g.is_closed();
-        let at = g.poll_timeout();
-        let more = more || g.write_state().timer_moved(at);
-        drop(g);
-        if more {
-            self.wake_writer();
+        ws.stalled = matches!(res, Ok(true));
+        if failed {
+            g.receive_eof(Instant::now());
+            g.process_events();
+        } else {
+            let ws = g.write_state();
+            ws.buf = buf;
+            ws.unflushed = unflushed;
         }
         if failed {
+            drop(g);
+            self.wake_writer();
             self.close_transport();
+        } else {
+            self.wake_if_needed(g);
+        }
+    }
+
+    /// Release `g`, waking the writer thread if it has something to do.
+    pub(crate) fn wake_if_needed(&self, mut g: MutexGuard<'_, M>) {
+        let wake = Self::writer_needed(&mut *g);
+        drop(g);
+        if wake {
+            self.wake_writer();
         }
     }
 
@@ -218,6 +243,27 @@ impl<M: Machine> Shared<M> {
     /// Close the transport in both directions (the reader wakes up).
     pub(crate) fn close_transport(&self) {
         (self.closer)();
+    }
+}
+
+/// Clears `writing` and closes the connection if a thread writing for
+/// it unwinds.
+struct WritingGuard<'a, M: Machine> {
+    shared: &'a Shared<M>,
+    armed: bool,
+}
+
+impl<M: Machine> Drop for WritingGuard<'_, M> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut g = self.shared.lock();
+            g.write_state().writing = false;
+            g.receive_eof(Instant::now());
+            g.process_events();
+            drop(g);
+            self.shared.wake_writer();
+            self.shared.close_transport();
+        }
     }
 }
 

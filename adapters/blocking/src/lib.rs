@@ -34,6 +34,11 @@
 //!   there is output or [`poll_timeout`] is due. No async runtime is
 //!   needed for any timer.
 //!
+//! A small piece of output made by an application or handler thread (a
+//! request, a unary reply) is written by that thread itself when nobody
+//! else is writing and the peer is reading, which saves a thread switch
+//! per message; everything else is the writer's. The reader never writes.
+//!
 //! The state machine and the per-call state sit behind one `Mutex` per
 //! connection; application threads act on it under that lock and wait on
 //! per-call `Condvar`s for messages, headers, writability or the end of a

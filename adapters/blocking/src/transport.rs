@@ -2,10 +2,11 @@
 //! pair, or anything that can be split into a reading half, a writing
 //! half and a way to close both.
 //!
-//! A connection's reader thread owns the reading half and its writer
-//! thread the writing half; the closer is called once, by whichever side
-//! ends the connection, and must wake a reader blocked in `read` (a socket
-//! `shutdown` does).
+//! A connection's reader thread owns the reading half; the writing half
+//! is written by one thread at a time (the connection's writer thread, or
+//! an application or handler thread sending a small piece of output); the
+//! closer is called once, by whichever side ends the connection, and must
+//! wake a reader blocked in `read` (a socket `shutdown` does).
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -47,8 +48,9 @@ impl fmt::Display for PeerAddr {
 pub struct TransportParts {
     /// Read by the connection's reader thread (blocking reads).
     pub reader: Box<dyn Read + Send>,
-    /// Written by the connection's writer thread. A write that times out
-    /// (`WouldBlock` / `TimedOut`) is retried after the timers ran.
+    /// Written by one thread at a time (see the module docs). A write
+    /// that times out (`WouldBlock` / `TimedOut`) is retried by the
+    /// connection's writer thread after the timers ran.
     pub writer: Box<dyn Write + Send>,
     /// Closes both directions; must make a blocked `read` return.
     pub closer: Box<dyn Fn() + Send + Sync>,

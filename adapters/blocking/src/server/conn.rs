@@ -183,7 +183,8 @@ impl Machine for ServerMachine {
         for (call, job) in refused {
             g.refuse(call, job);
         }
-        shared.flush(g);
+        // The reader never writes: the refusals are the writer's.
+        shared.wake_if_needed(g);
     }
 
     fn receive(&mut self, bytes: &[u8], now: Instant) {
