@@ -24,7 +24,8 @@
 //!    [`server::ServerConnection`]), with [`call`] holding what they share.
 //!
 //! Beside them, shapes both adapters use: [`codec`] (typed messages to
-//! bytes) and [`router`] (handlers by path).
+//! bytes) and [`router`] (handlers by path), and [`health`], the standard
+//! health checking service's messages and status table.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -34,6 +35,7 @@ pub mod codec;
 pub mod frame;
 pub mod grpc;
 pub mod h2;
+pub mod health;
 pub mod hpack;
 pub mod router;
 pub mod server;

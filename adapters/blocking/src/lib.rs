@@ -67,6 +67,7 @@
 #![warn(missing_docs)]
 
 mod client;
+pub mod health;
 mod io;
 mod server;
 #[cfg(feature = "tls")]

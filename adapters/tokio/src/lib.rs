@@ -24,6 +24,7 @@
 
 pub mod client;
 mod error;
+pub mod health;
 mod memory;
 pub mod server;
 mod sync;

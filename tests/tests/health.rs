@@ -1,0 +1,250 @@
+//! The standard health checking service (`grpc.health.v1.Health`) on both
+//! adapters' servers: `Check` and `Watch` from our own clients, and from
+//! Python grpcio's `grpcio-health-checking` stubs over 127.0.0.1.
+//!
+//! The grpcio test is skipped when the peers are not installed, unless
+//! `GRPC_SANSIO_REQUIRE_PEERS=1` (see `tests/src/peer.rs`).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use grpc_sansio::health::{CHECK_PATH, HealthClientCodec, ServingStatus, WATCH_PATH};
+use grpc_sansio_tests::peer::{PeerProcess, python_with};
+
+fn b_opts() -> grpc_sansio_blocking::CallOptions {
+    grpc_sansio_blocking::CallOptions::new().timeout(Duration::from_secs(10))
+}
+
+/// A blocking server with only the health service, and its reporter.
+fn blocking_server() -> (
+    grpc_sansio_blocking::Server,
+    grpc_sansio_blocking::health::HealthReporter,
+    SocketAddr,
+) {
+    use grpc_sansio_blocking::{Handler, Router, Server, health::HealthReporter};
+    let mut router: Router<Handler> = Router::new();
+    let health = HealthReporter::new();
+    health.add_to(&mut router);
+    let server = Server::builder().build(router);
+    let addr = server.bind("127.0.0.1:0").expect("bind");
+    (server, health, addr)
+}
+
+/// A tokio server (on its own runtime) with only the health service.
+fn tokio_server() -> (
+    tokio::runtime::Runtime,
+    grpc_sansio_tokio::health::HealthReporter,
+    SocketAddr,
+) {
+    use grpc_sansio_tokio::{Routes, Server, health::HealthReporter};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut routes = Routes::new();
+    let health = HealthReporter::new();
+    health.add_to(&mut routes);
+    let server = Server::builder().build(routes);
+    let addr = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { server.serve(listener).await });
+        addr
+    });
+    (rt, health, addr)
+}
+
+/// What both reporters can do, for the shared scenarios.
+trait Reporter: Send + Sync + 'static {
+    fn set(&self, service: &str, status: ServingStatus);
+    fn clear(&self, service: &str);
+    fn shut_down(&self);
+}
+
+impl Reporter for grpc_sansio_blocking::health::HealthReporter {
+    fn set(&self, service: &str, status: ServingStatus) {
+        grpc_sansio_blocking::health::HealthReporter::set(self, service, status);
+    }
+    fn clear(&self, service: &str) {
+        grpc_sansio_blocking::health::HealthReporter::clear(self, service);
+    }
+    fn shut_down(&self) {
+        grpc_sansio_blocking::health::HealthReporter::shut_down(self);
+    }
+}
+
+impl Reporter for grpc_sansio_tokio::health::HealthReporter {
+    fn set(&self, service: &str, status: ServingStatus) {
+        grpc_sansio_tokio::health::HealthReporter::set(self, service, status);
+    }
+    fn clear(&self, service: &str) {
+        grpc_sansio_tokio::health::HealthReporter::clear(self, service);
+    }
+    fn shut_down(&self) {
+        grpc_sansio_tokio::health::HealthReporter::shut_down(self);
+    }
+}
+
+/// Check and Watch against `addr` with our blocking client (the server
+/// may be either adapter's).
+fn scenario(addr: SocketAddr, health: &dyn Reporter) {
+    use grpc_sansio_blocking::{BytesCodec, Channel, Code};
+    let ch = Channel::builder(&format!("http://{addr}"))
+        .build_lazy()
+        .expect("channel");
+    let check = |service: &str| {
+        ch.unary(
+            CHECK_PATH,
+            HealthClientCodec,
+            &service.to_string(),
+            b_opts(),
+        )
+        .map(|r| r.message)
+    };
+    assert_eq!(check(""), Ok(ServingStatus::Serving));
+    let e = check("no.Such").unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    health.set("a.A", ServingStatus::NotServing);
+    assert_eq!(check("a.A"), Ok(ServingStatus::NotServing));
+    health.clear("a.A");
+    assert_eq!(check("a.A").unwrap_err().code(), Code::NotFound);
+    // A malformed request (a length running past the end).
+    let e = ch
+        .unary(
+            CHECK_PATH,
+            BytesCodec,
+            &Bytes::from_static(b"\x0a\x05ab"),
+            b_opts(),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+
+    // Watch: the current status at once, then each change, nothing for
+    // a set that changes nothing.
+    let mut w = ch
+        .server_streaming(WATCH_PATH, HealthClientCodec, &"w.W".to_string(), b_opts())
+        .expect("watch");
+    assert_eq!(
+        w.next().expect("first").expect("ok"),
+        ServingStatus::ServiceUnknown
+    );
+    health.set("w.W", ServingStatus::Serving);
+    assert_eq!(
+        w.next().expect("second").expect("ok"),
+        ServingStatus::Serving
+    );
+    health.set("w.W", ServingStatus::Serving);
+    health.set("other.O", ServingStatus::NotServing);
+    health.set("w.W", ServingStatus::NotServing);
+    assert_eq!(
+        w.next().expect("third").expect("ok"),
+        ServingStatus::NotServing
+    );
+    health.clear("w.W");
+    assert_eq!(
+        w.next().expect("fourth").expect("ok"),
+        ServingStatus::ServiceUnknown
+    );
+    drop(w);
+
+    // Shutting down: every watcher hears NOT_SERVING, and it stays so.
+    let mut whole = ch
+        .server_streaming(WATCH_PATH, HealthClientCodec, &String::new(), b_opts())
+        .expect("watch");
+    assert_eq!(
+        whole.next().expect("first").expect("ok"),
+        ServingStatus::Serving
+    );
+    health.shut_down();
+    assert_eq!(
+        whole.next().expect("second").expect("ok"),
+        ServingStatus::NotServing
+    );
+    health.set("", ServingStatus::Serving);
+    assert_eq!(check(""), Ok(ServingStatus::NotServing));
+}
+
+#[test]
+fn blocking_health_check_and_watch() {
+    let (server, health, addr) = blocking_server();
+    scenario(addr, &health);
+    // Cancelled watches give their handler threads back.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while server.busy_handlers() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(server.busy_handlers(), 0);
+}
+
+#[test]
+fn tokio_health_check_and_watch() {
+    let (rt, health, addr) = tokio_server();
+    scenario(addr, &health);
+    // And from the tokio client, a Watch cut off by its deadline.
+    rt.block_on(async {
+        use grpc_sansio_tokio::{CallOptions, Channel, Code};
+        let ch = Channel::connect(&format!("http://{addr}")).expect("channel");
+        let mut w = ch
+            .server_streaming(
+                WATCH_PATH,
+                HealthClientCodec,
+                "t.T".to_string(),
+                CallOptions::new().timeout(Duration::from_millis(300)),
+            )
+            .await
+            .expect("watch");
+        assert_eq!(
+            w.message().await.expect("ok"),
+            Some(ServingStatus::ServiceUnknown)
+        );
+        let e = w.message().await.unwrap_err();
+        assert_eq!(e.code(), Code::DeadlineExceeded);
+    });
+}
+
+/// grpcio's health stubs against `addr`: `Check` of three names and a
+/// `Watch` that sees a service come up.
+fn grpcio_client(addr: SocketAddr, health: &dyn Reporter) -> Option<serde_json::Value> {
+    let python = python_with(&["grpc", "grpc_health.v1"])?;
+    health.set("echo.Echo", ServingStatus::NotServing);
+    let port = addr.port().to_string();
+    let peer = PeerProcess::spawn(&python, "health_client.py", &[&port]).expect("spawn peer");
+    // The watch starts after the client's checks; SERVICE_UNKNOWN comes
+    // first whatever the timing, then SERVING.
+    std::thread::sleep(Duration::from_millis(1500));
+    health.set("late.Late", ServingStatus::Serving);
+    let out = peer.finish(Duration::from_secs(60));
+    assert!(out.success(), "{}", out.transcript());
+    Some(serde_json::from_str(out.summary().expect("summary")).expect("json"))
+}
+
+fn assert_grpcio_saw(s: &serde_json::Value) {
+    assert_eq!(s["failures"], serde_json::json!([]));
+    assert_eq!(s["check:"], "SERVING");
+    assert_eq!(s["check:echo.Echo"], "NOT_SERVING");
+    assert_eq!(s["check:no.Such"], "NOT_FOUND");
+    assert_eq!(
+        s["watch:late.Late"],
+        serde_json::json!(["SERVICE_UNKNOWN", "SERVING"])
+    );
+}
+
+#[test]
+fn grpcio_health_client_against_blocking_server() {
+    let (_server, health, addr) = blocking_server();
+    if let Some(s) = grpcio_client(addr, &health) {
+        assert_grpcio_saw(&s);
+    }
+}
+
+#[test]
+fn grpcio_health_client_against_tokio_server() {
+    let (_rt, health, addr) = tokio_server();
+    if let Some(s) = grpcio_client(addr, &health) {
+        assert_grpcio_saw(&s);
+    }
+}
