@@ -26,6 +26,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::codec::Codec;
 use crate::grpc::{Code, Status};
+use crate::protowire::{Value, put_varint, walk};
 
 /// The service's full name.
 pub const SERVICE: &str = "grpc.health.v1.Health";
@@ -89,7 +90,7 @@ pub fn encode_request(service: &str) -> Bytes {
 /// skipped; a malformed message is INVALID_ARGUMENT.
 pub fn decode_request(payload: &[u8]) -> Result<String, Status> {
     let mut service = None;
-    walk(payload, |field, value| {
+    walk(payload, bad, |field, value| {
         if let (1, Value::Bytes(v)) = (field, value) {
             if v.len() > MAX_NAME {
                 return Err(bad("service name too long"));
@@ -117,7 +118,7 @@ pub fn encode_response(status: ServingStatus) -> Bytes {
 /// Decodes a `HealthCheckResponse`.
 pub fn decode_response(payload: &[u8]) -> Result<ServingStatus, Status> {
     let mut status = ServingStatus::Unknown;
-    walk(payload, |field, value| {
+    walk(payload, bad, |field, value| {
         if let (1, Value::Varint(n)) = (field, value) {
             status = ServingStatus::from_number(n);
         }
@@ -255,78 +256,6 @@ fn bad(what: &str) -> Status {
         Code::InvalidArgument,
         format!("malformed health check message: {what}"),
     )
-}
-
-fn put_varint(b: &mut BytesMut, mut n: u64) {
-    while n >= 0x80 {
-        b.put_u8((n as u8) | 0x80);
-        n >>= 7;
-    }
-    b.put_u8(n as u8);
-}
-
-/// A field's value, by wire type.
-enum Value<'a> {
-    Varint(u64),
-    Bytes(&'a [u8]),
-    Fixed,
-}
-
-fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, Status> {
-    let mut n = 0u64;
-    for shift in (0..70).step_by(7) {
-        let Some(&b) = buf.get(*pos) else {
-            return Err(bad("truncated varint"));
-        };
-        *pos += 1;
-        if shift == 63 && b > 1 {
-            return Err(bad("varint overflows 64 bits"));
-        }
-        n |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Ok(n);
-        }
-    }
-    Err(bad("varint longer than 10 bytes"))
-}
-
-/// Call `f` with each field of a protobuf message.
-fn walk<'a>(
-    buf: &'a [u8],
-    mut f: impl FnMut(u64, Value<'a>) -> Result<(), Status>,
-) -> Result<(), Status> {
-    let mut pos = 0;
-    while pos < buf.len() {
-        let key = read_varint(buf, &mut pos)?;
-        let field = key >> 3;
-        if field == 0 {
-            return Err(bad("field number 0"));
-        }
-        let value = match key & 7 {
-            0 => Value::Varint(read_varint(buf, &mut pos)?),
-            1 | 5 => {
-                let len = if key & 7 == 1 { 8 } else { 4 };
-                if buf.len() - pos < len {
-                    return Err(bad("truncated fixed-width field"));
-                }
-                pos += len;
-                Value::Fixed
-            }
-            2 => {
-                let len = read_varint(buf, &mut pos)?;
-                let len = usize::try_from(len)
-                    .ok()
-                    .filter(|&l| l <= buf.len() - pos)
-                    .ok_or_else(|| bad("length past the end"))?;
-                let v = &buf[pos..pos + len];
-                pos += len;
-                Value::Bytes(v)
-            }
-            _ => return Err(bad("unsupported wire type")),
-        };
-        f(field, value)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -24,8 +24,9 @@
 //!    [`server::ServerConnection`]), with [`call`] holding what they share.
 //!
 //! Beside them, shapes both adapters use: [`codec`] (typed messages to
-//! bytes) and [`router`] (handlers by path), and [`health`], the standard
-//! health checking service's messages and status table.
+//! bytes) and [`router`] (handlers by path); and the standard services'
+//! wire pieces: [`health`] (health checking) and [`reflection`] (server
+//! reflection).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -37,6 +38,8 @@ pub mod grpc;
 pub mod h2;
 pub mod health;
 pub mod hpack;
+mod protowire;
+pub mod reflection;
 pub mod router;
 pub mod server;
 

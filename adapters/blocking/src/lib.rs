@@ -69,6 +69,7 @@
 mod client;
 pub mod health;
 mod io;
+pub mod reflection;
 mod server;
 #[cfg(feature = "tls")]
 pub mod tls;

@@ -26,6 +26,7 @@ pub mod client;
 mod error;
 pub mod health;
 mod memory;
+pub mod reflection;
 pub mod server;
 mod sync;
 #[cfg(feature = "tls")]

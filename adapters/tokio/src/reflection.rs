@@ -1,0 +1,70 @@
+//! gRPC server reflection (`grpc.reflection.v1` and `v1alpha`) on the
+//! tokio server, from the descriptors of the services it serves: what
+//! `grpcurl list` / `describe` and other tools ask.
+//!
+//! ```no_run
+//! use grpc_sansio_tokio::reflection::Reflection;
+//! use grpc_sansio_tokio::Routes;
+//!
+//! # fn run(descriptor_set: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+//! // `descriptor_set`: a serialized FileDescriptorSet, e.g. from
+//! // `protoc --include_imports --descriptor_set_out=set.bin ...`.
+//! let mut routes = Routes::new();
+//! Reflection::from_file_descriptor_set(descriptor_set)?.add_to(&mut routes);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `list_services` answers the services the descriptors define; add the
+//! descriptors of every service to be listed.
+
+use std::sync::Arc;
+
+use grpc_sansio::codec::BytesCodec;
+use grpc_sansio::reflection::{METHOD, ReflectionStream, SERVICE_V1, SERVICE_V1ALPHA};
+
+use crate::Routes;
+
+pub use grpc_sansio::reflection::{DescriptorError, DescriptorPool};
+
+/// The reflection service over a [`DescriptorPool`]. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Reflection {
+    pool: Arc<DescriptorPool>,
+}
+
+impl Reflection {
+    /// Serve reflection from `pool`.
+    pub fn new(pool: DescriptorPool) -> Reflection {
+        Reflection {
+            pool: Arc::new(pool),
+        }
+    }
+
+    /// Serve reflection from a serialized `FileDescriptorSet`.
+    pub fn from_file_descriptor_set(set: &[u8]) -> Result<Reflection, DescriptorError> {
+        let mut pool = DescriptorPool::new();
+        pool.add_file_descriptor_set(set)?;
+        Ok(Reflection::new(pool))
+    }
+
+    /// Serve `ServerReflectionInfo` of both `grpc.reflection.v1` and
+    /// `grpc.reflection.v1alpha` on `routes`.
+    pub fn add_to(&self, routes: &mut Routes) {
+        for service in [SERVICE_V1, SERVICE_V1ALPHA] {
+            let pool = Arc::clone(&self.pool);
+            routes.streaming(service, METHOD, BytesCodec, move |req, mut sink| {
+                let pool = Arc::clone(&pool);
+                async move {
+                    let (_ctx, mut requests) = req.into_parts();
+                    let mut stream = ReflectionStream::new();
+                    while let Some(request) = requests.message().await? {
+                        let response = stream.answer(&pool, &request)?;
+                        sink.send(response).await?;
+                    }
+                    Ok(())
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,620 @@
+//! gRPC server reflection (`grpc.reflection.v1.ServerReflection` and its
+//! older twin `grpc.reflection.v1alpha`, gRPC's
+//! `doc/server-reflection.md`), without I/O: what `grpcurl`, Postman and
+//! `grpc_cli` ask a server to learn its services and message types.
+//!
+//! The server's schema comes in as serialized protobuf descriptors: a
+//! `FileDescriptorSet` (`protoc --include_imports --descriptor_set_out`,
+//! or prost-build's `file_descriptor_set_path`) or single
+//! `FileDescriptorProto`s. [`DescriptorPool`] indexes them by file name,
+//! by the fully qualified names they define (messages, nested messages,
+//! enums, fields, services, methods, extensions) and by extension number.
+//! [`ReflectionStream::answer`] turns one `ServerReflectionRequest` into its
+//! `ServerReflectionResponse`; an adapter calls it for each message of the
+//! bidirectional `ServerReflectionInfo` call. Descriptors are walked by
+//! hand (no generated code): malformed ones are refused when added, never
+//! a panic.
+
+use std::collections::{HashMap, HashSet};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::grpc::{Code, Status};
+use crate::protowire::{Value, put_bytes, put_uint, walk};
+
+/// The v1 service's full name.
+pub const SERVICE_V1: &str = "grpc.reflection.v1.ServerReflection";
+/// The v1alpha service's full name (same messages).
+pub const SERVICE_V1ALPHA: &str = "grpc.reflection.v1alpha.ServerReflection";
+/// The method of both.
+pub const METHOD: &str = "ServerReflectionInfo";
+
+/// The longest name a request may ask for.
+const MAX_NAME: usize = 4096;
+
+/// A descriptor could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescriptorError(String);
+
+impl std::fmt::Display for DescriptorError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "bad file descriptor: {}", self.0)
+    }
+}
+
+impl std::error::Error for DescriptorError {}
+
+#[derive(Debug, Clone)]
+struct File {
+    name: String,
+    bytes: Bytes,
+    deps: Vec<String>,
+}
+
+/// The descriptors a server reports, indexed for reflection.
+#[derive(Debug, Clone, Default)]
+pub struct DescriptorPool {
+    files: Vec<File>,
+    by_name: HashMap<String, usize>,
+    symbols: HashMap<String, usize>,
+    services: Vec<String>,
+    /// Extended message -> (field number, file).
+    extensions: HashMap<String, Vec<(i32, usize)>>,
+}
+
+impl DescriptorPool {
+    /// An empty pool.
+    pub fn new() -> DescriptorPool {
+        DescriptorPool::default()
+    }
+
+    /// Add every file of a serialized `FileDescriptorSet`.
+    pub fn add_file_descriptor_set(&mut self, set: &[u8]) -> Result<(), DescriptorError> {
+        let mut files = Vec::new();
+        walk(set, bad, |field, value| {
+            if let (1, Value::Bytes(f)) = (field, value) {
+                files.push(Bytes::copy_from_slice(f));
+            }
+            Ok(())
+        })
+        .map_err(|e| DescriptorError(e.message().to_string()))?;
+        for f in files {
+            self.add_file(f)?;
+        }
+        Ok(())
+    }
+
+    /// Add one serialized `FileDescriptorProto`. A file of a name already
+    /// in the pool is ignored (sets often repeat their common imports).
+    pub fn add_file(&mut self, file: Bytes) -> Result<(), DescriptorError> {
+        let err = |s: Status| DescriptorError(s.message().to_string());
+        let mut name = None;
+        let mut package = String::new();
+        let mut deps = Vec::new();
+        let mut symbols = Vec::new();
+        let mut services = Vec::new();
+        let mut extensions = Vec::new();
+        let mut messages = Vec::new();
+        let mut enums = Vec::new();
+        let mut service_bodies = Vec::new();
+        let mut extension_bodies = Vec::new();
+        walk(&file, bad, |field, value| {
+            match (field, value) {
+                (1, Value::Bytes(v)) => name = Some(utf8(v)?),
+                (2, Value::Bytes(v)) => package = utf8(v)?,
+                (3, Value::Bytes(v)) => deps.push(utf8(v)?),
+                (4, Value::Bytes(v)) => messages.push(v),
+                (5, Value::Bytes(v)) => enums.push(v),
+                (6, Value::Bytes(v)) => service_bodies.push(v),
+                (7, Value::Bytes(v)) => extension_bodies.push(v),
+                _ => {}
+            }
+            Ok(())
+        })
+        .map_err(err)?;
+        let name = name.ok_or_else(|| DescriptorError("a file without a name".into()))?;
+        if self.by_name.contains_key(&name) {
+            return Ok(());
+        }
+        let scope = package.clone();
+        for m in messages {
+            message_symbols(m, &scope, &mut symbols, &mut extensions, 0).map_err(err)?;
+        }
+        for e in enums {
+            symbols.push(qualify(&scope, &named(e).map_err(err)?));
+        }
+        for s in service_bodies {
+            let (service, methods) = service_symbols(s).map_err(err)?;
+            let full = qualify(&scope, &service);
+            for m in methods {
+                symbols.push(format!("{full}.{m}"));
+            }
+            symbols.push(full.clone());
+            services.push(full);
+        }
+        for x in extension_bodies {
+            extensions.push(extension(x, &scope).map_err(err)?);
+        }
+        let index = self.files.len();
+        self.files.push(File {
+            name: name.clone(),
+            bytes: file,
+            deps,
+        });
+        self.by_name.insert(name, index);
+        for s in symbols {
+            self.symbols.entry(s).or_insert(index);
+        }
+        for s in services {
+            if !self.services.contains(&s) {
+                self.services.push(s);
+            }
+        }
+        for (extendee, symbol, number) in extensions {
+            self.symbols.entry(symbol).or_insert(index);
+            self.extensions
+                .entry(extendee)
+                .or_default()
+                .push((number, index));
+        }
+        Ok(())
+    }
+
+    /// The services the descriptors define, in the order added.
+    pub fn services(&self) -> &[String] {
+        &self.services
+    }
+
+    /// The file that defines `symbol` (fully qualified, no leading dot).
+    pub fn file_containing_symbol(&self, symbol: &str) -> Option<&str> {
+        self.symbols
+            .get(symbol.strip_prefix('.').unwrap_or(symbol))
+            .map(|&i| self.files[i].name.as_str())
+    }
+}
+
+/// One `ServerReflectionInfo` call: answers its requests and remembers
+/// which files it has sent, so that a file's imports go out once.
+#[derive(Debug, Default)]
+pub struct ReflectionStream {
+    sent: HashSet<usize>,
+}
+
+impl ReflectionStream {
+    /// A new call's state.
+    pub fn new() -> ReflectionStream {
+        ReflectionStream::default()
+    }
+
+    /// The serialized `ServerReflectionResponse` to the serialized
+    /// `ServerReflectionRequest` `request`. Something the pool does not
+    /// have is an `error_response` (NOT_FOUND) in the stream; a request
+    /// that cannot be read, or asks nothing, ends the call with
+    /// INVALID_ARGUMENT.
+    pub fn answer(&mut self, pool: &DescriptorPool, request: &[u8]) -> Result<Bytes, Status> {
+        let mut host = String::new();
+        let mut ask = None;
+        walk(request, bad, |field, value| {
+            match (field, value) {
+                (1, Value::Bytes(v)) => host = utf8(v)?,
+                (3..=7, Value::Bytes(v)) => ask = Some((field, v)),
+                _ => {}
+            }
+            Ok(())
+        })?;
+        let Some((kind, arg)) = ask else {
+            return Err(bad("the request asks nothing"));
+        };
+        let mut out = BytesMut::new();
+        put_bytes(&mut out, 1, host.as_bytes());
+        put_bytes(&mut out, 2, request);
+        match kind {
+            3 => {
+                let name = name_arg(arg)?;
+                match pool.by_name.get(&name) {
+                    Some(&i) => self.files(pool, i, &mut out),
+                    None => not_found(&mut out, &format!("file {name:?} not found")),
+                }
+            }
+            4 => {
+                let symbol = name_arg(arg)?;
+                match pool
+                    .symbols
+                    .get(symbol.strip_prefix('.').unwrap_or(&symbol))
+                {
+                    Some(&i) => self.files(pool, i, &mut out),
+                    None => not_found(&mut out, &format!("symbol {symbol:?} not found")),
+                }
+            }
+            5 => {
+                let mut containing = String::new();
+                let mut number = None;
+                walk(arg, bad, |field, value| {
+                    match (field, value) {
+                        (1, Value::Bytes(v)) => containing = utf8(v)?,
+                        (2, Value::Varint(n)) => number = Some(n as i32),
+                        _ => {}
+                    }
+                    Ok(())
+                })?;
+                let found = number.and_then(|n| {
+                    pool.extensions
+                        .get(containing.strip_prefix('.').unwrap_or(&containing))
+                        .and_then(|v| v.iter().find(|(x, _)| *x == n))
+                        .map(|&(_, i)| i)
+                });
+                match found {
+                    Some(i) => self.files(pool, i, &mut out),
+                    None => not_found(&mut out, "extension not found"),
+                }
+            }
+            6 => {
+                let ty = name_arg(arg)?;
+                let ty = ty.strip_prefix('.').unwrap_or(&ty).to_string();
+                if pool.symbols.contains_key(&ty) {
+                    let mut body = BytesMut::new();
+                    put_bytes(&mut body, 1, ty.as_bytes());
+                    if let Some(v) = pool.extensions.get(&ty) {
+                        let mut numbers: Vec<i32> = v.iter().map(|(n, _)| *n).collect();
+                        numbers.sort_unstable();
+                        numbers.dedup();
+                        for n in numbers {
+                            put_uint(&mut body, 2, n as i64 as u64);
+                        }
+                    }
+                    put_bytes(&mut out, 5, &body);
+                } else {
+                    not_found(&mut out, &format!("type {ty:?} not found"));
+                }
+            }
+            _ => {
+                let mut body = BytesMut::new();
+                for s in &pool.services {
+                    let mut entry = BytesMut::new();
+                    put_bytes(&mut entry, 1, s.as_bytes());
+                    put_bytes(&mut body, 1, &entry);
+                }
+                put_bytes(&mut out, 6, &body);
+            }
+        }
+        Ok(out.freeze())
+    }
+
+    /// A `file_descriptor_response`: file `i`, then its imports (and
+    /// theirs) not yet sent on this call.
+    fn files(&mut self, pool: &DescriptorPool, i: usize, out: &mut BytesMut) {
+        let mut body = BytesMut::new();
+        let mut queue = vec![i];
+        let mut first = true;
+        let mut seen = HashSet::new();
+        while let Some(f) = queue.pop() {
+            if !seen.insert(f) {
+                continue;
+            }
+            if first || !self.sent.contains(&f) {
+                put_bytes(&mut body, 1, &pool.files[f].bytes);
+                self.sent.insert(f);
+            }
+            first = false;
+            for d in pool.files[f].deps.iter().rev() {
+                if let Some(&j) = pool.by_name.get(d) {
+                    queue.push(j);
+                }
+            }
+        }
+        put_bytes(out, 4, &body);
+    }
+}
+
+fn not_found(out: &mut BytesMut, message: &str) {
+    let mut body = BytesMut::new();
+    put_uint(&mut body, 1, Code::NotFound as u64);
+    put_bytes(&mut body, 2, message.as_bytes());
+    put_bytes(out, 7, &body);
+}
+
+fn name_arg(v: &[u8]) -> Result<String, Status> {
+    if v.len() > MAX_NAME {
+        return Err(bad("name too long"));
+    }
+    utf8(v)
+}
+
+fn qualify(scope: &str, name: &str) -> String {
+    if scope.is_empty() {
+        name.to_string()
+    } else {
+        format!("{scope}.{name}")
+    }
+}
+
+/// The `name` (field 1) of a descriptor message.
+fn named(body: &[u8]) -> Result<String, Status> {
+    let mut name = None;
+    walk(body, bad, |field, value| {
+        if let (1, Value::Bytes(v)) = (field, value) {
+            name = Some(utf8(v)?);
+        }
+        Ok(())
+    })?;
+    name.ok_or_else(|| bad("a definition without a name"))
+}
+
+/// The symbols of a `DescriptorProto` in `scope`: the message, its
+/// fields, nested messages and enums, and the extensions it declares.
+fn message_symbols(
+    body: &[u8],
+    scope: &str,
+    symbols: &mut Vec<String>,
+    extensions: &mut Vec<(String, String, i32)>,
+    depth: usize,
+) -> Result<(), Status> {
+    // protoc allows deep nesting, but not this deep; the bound keeps a
+    // crafted descriptor from exhausting the stack.
+    if depth > 64 {
+        return Err(bad("messages nested too deeply"));
+    }
+    let full = qualify(scope, &named(body)?);
+    let mut nested = Vec::new();
+    walk(body, bad, |field, value| {
+        match (field, value) {
+            (2, Value::Bytes(f)) => symbols.push(format!("{full}.{}", named(f)?)),
+            (3, Value::Bytes(m)) => nested.push(m),
+            (4, Value::Bytes(e)) => symbols.push(format!("{full}.{}", named(e)?)),
+            (6, Value::Bytes(x)) => extensions.push(extension(x, &full)?),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    for m in nested {
+        message_symbols(m, &full, symbols, extensions, depth + 1)?;
+    }
+    symbols.push(full);
+    Ok(())
+}
+
+/// A `ServiceDescriptorProto`'s name and its methods' names.
+fn service_symbols(body: &[u8]) -> Result<(String, Vec<String>), Status> {
+    let mut methods = Vec::new();
+    walk(body, bad, |field, value| {
+        if let (2, Value::Bytes(m)) = (field, value) {
+            methods.push(named(m)?);
+        }
+        Ok(())
+    })?;
+    Ok((named(body)?, methods))
+}
+
+/// An extension `FieldDescriptorProto` declared in `scope`: the message
+/// it extends, its own full name, its number.
+fn extension(body: &[u8], scope: &str) -> Result<(String, String, i32), Status> {
+    let mut extendee = None;
+    let mut number = None;
+    walk(body, bad, |field, value| {
+        match (field, value) {
+            (2, Value::Bytes(v)) => extendee = Some(utf8(v)?),
+            (3, Value::Varint(n)) => number = Some(n as i32),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    let extendee = extendee.ok_or_else(|| bad("an extension without its extendee"))?;
+    let number = number.ok_or_else(|| bad("an extension without a number"))?;
+    let extendee = extendee.strip_prefix('.').unwrap_or(&extendee).to_string();
+    Ok((extendee, qualify(scope, &named(body)?), number))
+}
+
+fn utf8(v: &[u8]) -> Result<String, Status> {
+    std::str::from_utf8(v)
+        .map(str::to_owned)
+        .map_err(|_| bad("a name is not UTF-8"))
+}
+
+fn bad(what: &str) -> Status {
+    Status::new(
+        Code::InvalidArgument,
+        format!("malformed reflection message: {what}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(fields: &[(u64, &[u8])]) -> Vec<u8> {
+        let mut b = BytesMut::new();
+        for (n, v) in fields {
+            put_bytes(&mut b, *n, v);
+        }
+        b.to_vec()
+    }
+
+    fn named_msg(name: &str, more: &[(u64, &[u8])]) -> Vec<u8> {
+        let mut f: Vec<(u64, &[u8])> = vec![(1, name.as_bytes())];
+        f.extend_from_slice(more);
+        msg(&f)
+    }
+
+    /// dep.proto: package dep; message Shared { int32 a = 1; }
+    fn dep_file() -> Vec<u8> {
+        let field_a = named_msg("a", &[]);
+        let shared = named_msg("Shared", &[(2, &field_a)]);
+        msg(&[(1, b"dep.proto"), (2, b"dep"), (4, &shared)])
+    }
+
+    /// svc.proto: package test.v1; import "dep.proto";
+    /// message Req { message Inner {} enum Kind {} }; enum Top {};
+    /// service Echo { rpc Say; rpc Shout; }
+    /// extend dep.Shared { int32 ext = 100; }
+    fn svc_file() -> Vec<u8> {
+        let inner = named_msg("Inner", &[]);
+        let kind = named_msg("Kind", &[]);
+        let req = named_msg("Req", &[(3, &inner), (4, &kind)]);
+        let top = named_msg("Top", &[]);
+        let say = named_msg("Say", &[]);
+        let shout = named_msg("Shout", &[]);
+        let echo = named_msg("Echo", &[(2, &say), (2, &shout)]);
+        let mut ext = BytesMut::new();
+        put_bytes(&mut ext, 1, b"ext");
+        put_bytes(&mut ext, 2, b".dep.Shared");
+        put_uint(&mut ext, 3, 100);
+        msg(&[
+            (1, b"svc.proto"),
+            (2, b"test.v1"),
+            (3, b"dep.proto"),
+            (4, &req),
+            (5, &top),
+            (6, &echo),
+            (7, &ext),
+        ])
+    }
+
+    fn pool() -> DescriptorPool {
+        let set = msg(&[(1, &dep_file()), (1, &svc_file()), (1, &dep_file())]);
+        let mut p = DescriptorPool::new();
+        p.add_file_descriptor_set(&set).unwrap();
+        p
+    }
+
+    /// (field, bytes) of each length-delimited field.
+    fn parts(b: &[u8]) -> Vec<(u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        walk(b, bad, |n, v| {
+            match v {
+                Value::Bytes(v) => out.push((n, v.to_vec())),
+                Value::Varint(x) => out.push((n, x.to_le_bytes().to_vec())),
+            }
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    fn request(kind: u64, arg: &[u8]) -> Vec<u8> {
+        msg(&[(1, b"localhost"), (kind, arg)])
+    }
+
+    /// The files of a file_descriptor_response (field 4).
+    fn files(response: &[u8]) -> Vec<Vec<u8>> {
+        let p = parts(response);
+        assert_eq!(p[0], (1, b"localhost".to_vec()));
+        assert_eq!(p[1].0, 2, "the original request comes back");
+        let body = &p
+            .iter()
+            .find(|(n, _)| *n == 4)
+            .expect("file_descriptor_response")
+            .1;
+        parts(body).into_iter().map(|(_, f)| f).collect()
+    }
+
+    fn error_code(response: &[u8]) -> u64 {
+        let p = parts(response);
+        let body = &p.iter().find(|(n, _)| *n == 7).expect("error_response").1;
+        let e = parts(body);
+        u64::from_le_bytes(e[0].1.clone().try_into().unwrap())
+    }
+
+    #[test]
+    fn the_pool_indexes_every_definition() {
+        let p = pool();
+        assert_eq!(p.services(), ["test.v1.Echo"]);
+        for (symbol, file) in [
+            ("test.v1.Echo", "svc.proto"),
+            ("test.v1.Echo.Shout", "svc.proto"),
+            ("test.v1.Req.Inner", "svc.proto"),
+            (".test.v1.Req.Kind", "svc.proto"),
+            ("test.v1.Top", "svc.proto"),
+            ("test.v1.ext", "svc.proto"),
+            ("dep.Shared", "dep.proto"),
+            ("dep.Shared.a", "dep.proto"),
+        ] {
+            assert_eq!(p.file_containing_symbol(symbol), Some(file), "{symbol}");
+        }
+        assert_eq!(p.file_containing_symbol("test.v1.Nope"), None);
+    }
+
+    #[test]
+    fn a_file_comes_with_its_imports_once_per_call() {
+        let p = pool();
+        let mut s = ReflectionStream::new();
+        let r = s.answer(&p, &request(4, b"test.v1.Echo.Say")).unwrap();
+        assert_eq!(files(&r), [svc_file(), dep_file()]);
+        // The import went out already on this call; the file asked for
+        // always comes.
+        let r = s.answer(&p, &request(4, b"test.v1.Req")).unwrap();
+        assert_eq!(files(&r), [svc_file()]);
+        let r = s.answer(&p, &request(3, b"dep.proto")).unwrap();
+        assert_eq!(files(&r), [dep_file()]);
+        // A new call starts afresh.
+        let r = ReflectionStream::new()
+            .answer(&p, &request(3, b"svc.proto"))
+            .unwrap();
+        assert_eq!(files(&r), [svc_file(), dep_file()]);
+    }
+
+    #[test]
+    fn services_extensions_and_misses() {
+        let p = pool();
+        let mut s = ReflectionStream::new();
+        let r = s.answer(&p, &request(7, b"")).unwrap();
+        let list = &parts(&r).into_iter().find(|(n, _)| *n == 6).unwrap().1;
+        let names: Vec<Vec<u8>> = parts(list)
+            .into_iter()
+            .map(|(_, svc)| parts(&svc)[0].1.clone())
+            .collect();
+        assert_eq!(names, [b"test.v1.Echo".to_vec()]);
+
+        let mut ext = BytesMut::new();
+        put_bytes(&mut ext, 1, b"dep.Shared");
+        put_uint(&mut ext, 2, 100);
+        let r = s.answer(&p, &request(5, &ext)).unwrap();
+        assert_eq!(files(&r), [svc_file(), dep_file()]);
+
+        let r = s.answer(&p, &request(6, b"dep.Shared")).unwrap();
+        let body = &parts(&r).into_iter().find(|(n, _)| *n == 5).unwrap().1;
+        let numbers = parts(body);
+        assert_eq!(numbers[0], (1, b"dep.Shared".to_vec()));
+        assert_eq!(numbers[1], (2, 100u64.to_le_bytes().to_vec()));
+
+        for (kind, arg) in [(3, &b"nope.proto"[..]), (4, b"no.Such"), (6, b"no.Such")] {
+            let r = s.answer(&p, &request(kind, arg)).unwrap();
+            assert_eq!(error_code(&r), 5, "{kind}");
+        }
+        let mut ext = BytesMut::new();
+        put_bytes(&mut ext, 1, b"dep.Shared");
+        put_uint(&mut ext, 2, 101);
+        let r = s.answer(&p, &request(5, &ext)).unwrap();
+        assert_eq!(error_code(&r), 5);
+    }
+
+    #[test]
+    fn bad_requests_and_descriptors_are_refused() {
+        let p = pool();
+        let mut s = ReflectionStream::new();
+        for r in [
+            &b"\x0a\x09localhost"[..],
+            b"\x1a\x05ab",
+            b"\x22\x02\xff\xfe",
+        ] {
+            assert_eq!(
+                s.answer(&p, r).unwrap_err().code(),
+                Code::InvalidArgument,
+                "{r:?}"
+            );
+        }
+        let mut p = DescriptorPool::new();
+        assert!(p.add_file_descriptor_set(b"\x0a\x05ab").is_err());
+        assert!(
+            p.add_file(Bytes::from_static(b"\x12\x03pkg")).is_err(),
+            "no name"
+        );
+        // Nesting past the bound is an error, not a stack overflow.
+        let mut m = named_msg("M", &[]);
+        for _ in 0..100 {
+            m = named_msg("M", &[(3, &m)]);
+        }
+        let file = msg(&[(1, b"deep.proto"), (4, &m)]);
+        assert!(p.add_file(Bytes::from(file)).is_err());
+        assert!(p.services().is_empty());
+    }
+}
