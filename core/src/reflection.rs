@@ -68,6 +68,13 @@ impl DescriptorPool {
         DescriptorPool::default()
     }
 
+    /// A pool of every file of a serialized `FileDescriptorSet`.
+    pub fn from_file_descriptor_set(set: &[u8]) -> Result<DescriptorPool, DescriptorError> {
+        let mut pool = DescriptorPool::new();
+        pool.add_file_descriptor_set(set)?;
+        Ok(pool)
+    }
+
     /// Add every file of a serialized `FileDescriptorSet`.
     pub fn add_file_descriptor_set(&mut self, set: &[u8]) -> Result<(), DescriptorError> {
         let mut files = Vec::new();

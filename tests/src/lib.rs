@@ -8,6 +8,7 @@ pub mod by_hand;
 pub mod demo;
 pub mod interop;
 pub mod peer;
+pub mod serve;
 pub mod tap;
 
 /// The root of the workspace (where `spec/`, `fuzz/` and `core/` live).

@@ -11,6 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use grpc_sansio::health::{CHECK_PATH, HealthClientCodec, ServingStatus, WATCH_PATH};
 use grpc_sansio_tests::peer::{PeerProcess, python_with};
+use grpc_sansio_tests::serve::{blocking_on_loopback, tokio_on_loopback};
 
 fn b_opts() -> grpc_sansio_blocking::CallOptions {
     grpc_sansio_blocking::CallOptions::new().timeout(Duration::from_secs(10))
@@ -22,12 +23,11 @@ fn blocking_server() -> (
     grpc_sansio_blocking::health::HealthReporter,
     SocketAddr,
 ) {
-    use grpc_sansio_blocking::{Handler, Router, Server, health::HealthReporter};
+    use grpc_sansio_blocking::{Handler, Router, health::HealthReporter};
     let mut router: Router<Handler> = Router::new();
     let health = HealthReporter::new();
     health.add_to(&mut router);
-    let server = Server::builder().build(router);
-    let addr = server.bind("127.0.0.1:0").expect("bind");
+    let (server, addr) = blocking_on_loopback(router);
     (server, health, addr)
 }
 
@@ -37,24 +37,11 @@ fn tokio_server() -> (
     grpc_sansio_tokio::health::HealthReporter,
     SocketAddr,
 ) {
-    use grpc_sansio_tokio::{Routes, Server, health::HealthReporter};
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    use grpc_sansio_tokio::{Routes, health::HealthReporter};
     let mut routes = Routes::new();
     let health = HealthReporter::new();
     health.add_to(&mut routes);
-    let server = Server::builder().build(routes);
-    let addr = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { server.serve(listener).await });
-        addr
-    });
+    let (rt, addr) = tokio_on_loopback(routes);
     (rt, health, addr)
 }
 

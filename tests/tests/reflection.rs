@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use grpc_sansio_tests::peer::{PeerProcess, python_with};
+use grpc_sansio_tests::serve::{blocking_on_loopback, tokio_on_loopback};
 
 fn put(b: &mut BytesMut, field: u8, v: &[u8]) {
     b.put_u8(field << 3 | 2);
@@ -37,37 +38,21 @@ fn small_set() -> Vec<u8> {
 }
 
 fn blocking_server(set: &[u8]) -> (grpc_sansio_blocking::Server, SocketAddr) {
-    use grpc_sansio_blocking::{Handler, Router, Server, reflection::Reflection};
+    use grpc_sansio_blocking::{Handler, Router, reflection::Reflection};
     let mut router: Router<Handler> = Router::new();
     Reflection::from_file_descriptor_set(set)
         .expect("descriptors")
         .add_to(&mut router);
-    let server = Server::builder().build(router);
-    let addr = server.bind("127.0.0.1:0").expect("bind");
-    (server, addr)
+    blocking_on_loopback(router)
 }
 
 fn tokio_server(set: &[u8]) -> (tokio::runtime::Runtime, SocketAddr) {
-    use grpc_sansio_tokio::{Routes, Server, reflection::Reflection};
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    use grpc_sansio_tokio::{Routes, reflection::Reflection};
     let mut routes = Routes::new();
     Reflection::from_file_descriptor_set(set)
         .expect("descriptors")
         .add_to(&mut routes);
-    let server = Server::builder().build(routes);
-    let addr = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { server.serve(listener).await });
-        addr
-    });
-    (rt, addr)
+    tokio_on_loopback(routes)
 }
 
 /// Ask `list_services` and `file_containing_symbol` on one v1 call (and

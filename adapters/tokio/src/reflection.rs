@@ -43,9 +43,7 @@ impl Reflection {
 
     /// Serve reflection from a serialized `FileDescriptorSet`.
     pub fn from_file_descriptor_set(set: &[u8]) -> Result<Reflection, DescriptorError> {
-        let mut pool = DescriptorPool::new();
-        pool.add_file_descriptor_set(set)?;
-        Ok(Reflection::new(pool))
+        DescriptorPool::from_file_descriptor_set(set).map(Reflection::new)
     }
 
     /// Serve `ServerReflectionInfo` of both `grpc.reflection.v1` and
