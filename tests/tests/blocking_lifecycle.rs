@@ -208,6 +208,42 @@ fn ready_means_the_http2_handshake_is_done() {
 }
 
 #[test]
+fn closing_the_channel_ends_a_wait_for_the_handshake() {
+    within(Duration::from_secs(20), || {
+        // A listener that never speaks: the first call waits for the
+        // handshake (up to the 10 s connect timeout) until the channel is
+        // closed under it.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let silent = std::thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_secs(2));
+            drop(s);
+        });
+        let ch = Channel::builder(&format!("http://{addr}"))
+            .connect_timeout(Duration::from_secs(10))
+            .build_lazy()
+            .unwrap();
+        let other = ch.clone();
+        let start = Instant::now();
+        let caller = std::thread::spawn(move || {
+            other.unary("/test.Echo/Unary", BytesCodec, &b("x"), opts())
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        ch.close();
+        let e = caller.join().unwrap().unwrap_err();
+        assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(ch.state(), ConnectivityState::Shutdown);
+        silent.join().unwrap();
+    });
+}
+
+#[test]
 fn settings_timeout_fires_without_an_async_runtime() {
     within(Duration::from_secs(20), || {
         // A peer that accepts and reads but never speaks HTTP/2.

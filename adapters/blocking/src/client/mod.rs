@@ -308,6 +308,7 @@ impl ChannelBuilder {
             wait_for_ready: self.wait_for_ready,
             state: Mutex::new(State {
                 current: None,
+                handshaking: None,
                 phase: Phase::Idle,
                 backoff: Backoff::new(self.backoff),
                 last_error: None,
@@ -341,6 +342,8 @@ enum Phase {
 
 struct State {
     current: Option<Arc<ClientConn>>,
+    /// A connection waiting for its HTTP/2 handshake.
+    handshaking: Option<Arc<ClientConn>>,
     phase: Phase,
     backoff: Backoff,
     last_error: Option<String>,
@@ -435,11 +438,18 @@ impl Inner {
             let until = now + timeout;
             let attempt = (self.connector)(timeout)
                 .and_then(|t: Box<dyn Transport>| ClientConn::open(t, self.config.clone()))
-                .and_then(|c| match c.wait_handshake(until) {
-                    Ok(()) => Ok(c),
-                    Err(e) => {
-                        c.close();
-                        Err(e)
+                .and_then(|c| {
+                    let c = Arc::new(c);
+                    // Closing the channel meanwhile ends the wait.
+                    self.lock().handshaking = Some(Arc::clone(&c));
+                    let done = c.wait_handshake(until);
+                    self.lock().handshaking = None;
+                    match done {
+                        Ok(()) => Ok(c),
+                        Err(e) => {
+                            c.close();
+                            Err(e)
+                        }
                     }
                 });
             st = self.lock();
@@ -451,7 +461,6 @@ impl Inner {
             }
             match attempt {
                 Ok(c) => {
-                    let c = Arc::new(c);
                     st.current = Some(Arc::clone(&c));
                     st.phase = Phase::Ready;
                     st.backoff.reset();
@@ -566,6 +575,9 @@ impl Channel {
         st.phase = Phase::Shutdown;
         if let Some(c) = st.current.take() {
             c.shutdown();
+        }
+        if let Some(c) = st.handshaking.take() {
+            c.close();
         }
         self.inner.0.changed.notify_all();
     }
