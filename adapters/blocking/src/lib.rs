@@ -19,6 +19,9 @@
 //!   custom roots, client certificates, a server name override
 //!   ([`ChannelBuilder::tls`], `Server::bind_tls`; see the `tls` module for
 //!   how it shares the socket between a connection's two threads).
+//! - Standard services: [`health`] (`grpc.health.v1.Health`) and
+//!   [`reflection`] (`grpc.reflection.v1` and `v1alpha`), added to any
+//!   [`Router`].
 //! - Transports: TCP, Unix sockets, an in-memory pair for tests
 //!   ([`Server::in_memory_channel`]), or any [`Transport`].
 //!

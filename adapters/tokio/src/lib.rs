@@ -13,6 +13,9 @@
 //! - Server: [`Routes`] of handlers by path, [`Server::builder`],
 //!   [`Server::serve_with_shutdown`] with graceful shutdown,
 //!   interceptors both sides.
+//! - Standard services: [`health`] (`grpc.health.v1.Health`) and
+//!   [`reflection`] (`grpc.reflection.v1` and `v1alpha`), added to any
+//!   [`Routes`].
 //! - Tests: [`Server::in_memory_channel`] connects a channel to a server
 //!   through in-memory pipes.
 //!
