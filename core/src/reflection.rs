@@ -29,9 +29,6 @@ pub const SERVICE_V1ALPHA: &str = "grpc.reflection.v1alpha.ServerReflection";
 /// The method of both.
 pub const METHOD: &str = "ServerReflectionInfo";
 
-/// The longest name a request may ask for.
-const MAX_NAME: usize = 4096;
-
 /// A descriptor could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DescriptorError(String);
@@ -57,6 +54,8 @@ pub struct DescriptorPool {
     files: Vec<File>,
     by_name: HashMap<String, usize>,
     symbols: HashMap<String, usize>,
+    /// The message types among the symbols.
+    messages: HashSet<String>,
     services: Vec<String>,
     /// Extended message -> (field number, file).
     extensions: HashMap<String, Vec<(i32, usize)>>,
@@ -85,9 +84,12 @@ impl DescriptorPool {
             Ok(())
         })
         .map_err(|e| DescriptorError(e.message().to_string()))?;
+        // All or nothing: a bad file leaves the pool as it was.
+        let mut next = self.clone();
         for f in files {
-            self.add_file(f)?;
+            next.add_file(f)?;
         }
+        *self = next;
         Ok(())
     }
 
@@ -98,9 +100,8 @@ impl DescriptorPool {
         let mut name = None;
         let mut package = String::new();
         let mut deps = Vec::new();
-        let mut symbols = Vec::new();
+        let mut found = Found::default();
         let mut services = Vec::new();
-        let mut extensions = Vec::new();
         let mut messages = Vec::new();
         let mut enums = Vec::new();
         let mut service_bodies = Vec::new();
@@ -125,23 +126,28 @@ impl DescriptorPool {
         }
         let scope = package.clone();
         for m in messages {
-            message_symbols(m, &scope, &mut symbols, &mut extensions, 0).map_err(err)?;
+            message_symbols(m, &scope, &mut found, 0).map_err(err)?;
         }
         for e in enums {
-            symbols.push(qualify(&scope, &named(e).map_err(err)?));
+            enum_symbols(e, &scope, &mut found).map_err(err)?;
         }
         for s in service_bodies {
             let (service, methods) = service_symbols(s).map_err(err)?;
             let full = qualify(&scope, &service);
             for m in methods {
-                symbols.push(format!("{full}.{m}"));
+                found.symbols.push(format!("{full}.{m}"));
             }
-            symbols.push(full.clone());
+            found.symbols.push(full.clone());
             services.push(full);
         }
         for x in extension_bodies {
-            extensions.push(extension(x, &scope).map_err(err)?);
+            found.extensions.push(extension(x, &scope).map_err(err)?);
         }
+        let Found {
+            symbols,
+            messages,
+            extensions,
+        } = found;
         let index = self.files.len();
         self.files.push(File {
             name: name.clone(),
@@ -152,6 +158,7 @@ impl DescriptorPool {
         for s in symbols {
             self.symbols.entry(s).or_insert(index);
         }
+        self.messages.extend(messages);
         for s in services {
             if !self.services.contains(&s) {
                 self.services.push(s);
@@ -258,7 +265,7 @@ impl ReflectionStream {
             6 => {
                 let ty = name_arg(arg)?;
                 let ty = ty.strip_prefix('.').unwrap_or(&ty).to_string();
-                if pool.symbols.contains_key(&ty) {
+                if pool.messages.contains(&ty) {
                     let mut body = BytesMut::new();
                     put_bytes(&mut body, 1, ty.as_bytes());
                     if let Some(v) = pool.extensions.get(&ty) {
@@ -320,10 +327,9 @@ fn not_found(out: &mut BytesMut, message: &str) {
     put_bytes(out, 7, &body);
 }
 
+/// A name asked for. Its length is bounded by the message size limit;
+/// one the pool does not know is a NOT_FOUND answer, whatever its length.
 fn name_arg(v: &[u8]) -> Result<String, Status> {
-    if v.len() > MAX_NAME {
-        return Err(bad("name too long"));
-    }
     utf8(v)
 }
 
@@ -347,13 +353,35 @@ fn named(body: &[u8]) -> Result<String, Status> {
     name.ok_or_else(|| bad("a definition without a name"))
 }
 
+/// What a file defines, as it is read.
+#[derive(Default)]
+struct Found {
+    /// Every fully qualified name.
+    symbols: Vec<String>,
+    /// The message types among them.
+    messages: Vec<String>,
+    /// Extensions: the message extended, the extension's name, its number.
+    extensions: Vec<(String, String, i32)>,
+}
+
+/// The symbols of an `EnumDescriptorProto` in `scope`: the enum, and its
+/// values, which protobuf scopes beside the enum, not inside it.
+fn enum_symbols(body: &[u8], scope: &str, found: &mut Found) -> Result<(), Status> {
+    found.symbols.push(qualify(scope, &named(body)?));
+    walk(body, bad, |field, value| {
+        if let (2, Value::Bytes(v)) = (field, value) {
+            found.symbols.push(qualify(scope, &named(v)?));
+        }
+        Ok(())
+    })
+}
+
 /// The symbols of a `DescriptorProto` in `scope`: the message, its
 /// fields, nested messages and enums, and the extensions it declares.
 fn message_symbols(
     body: &[u8],
     scope: &str,
-    symbols: &mut Vec<String>,
-    extensions: &mut Vec<(String, String, i32)>,
+    found: &mut Found,
     depth: usize,
 ) -> Result<(), Status> {
     // protoc allows deep nesting, but not this deep; the bound keeps a
@@ -363,20 +391,25 @@ fn message_symbols(
     }
     let full = qualify(scope, &named(body)?);
     let mut nested = Vec::new();
+    let mut enums = Vec::new();
     walk(body, bad, |field, value| {
         match (field, value) {
-            (2, Value::Bytes(f)) => symbols.push(format!("{full}.{}", named(f)?)),
+            (2, Value::Bytes(f)) => found.symbols.push(format!("{full}.{}", named(f)?)),
             (3, Value::Bytes(m)) => nested.push(m),
-            (4, Value::Bytes(e)) => symbols.push(format!("{full}.{}", named(e)?)),
-            (6, Value::Bytes(x)) => extensions.push(extension(x, &full)?),
+            (4, Value::Bytes(e)) => enums.push(e),
+            (6, Value::Bytes(x)) => found.extensions.push(extension(x, &full)?),
             _ => {}
         }
         Ok(())
     })?;
-    for m in nested {
-        message_symbols(m, &full, symbols, extensions, depth + 1)?;
+    for e in enums {
+        enum_symbols(e, &full, found)?;
     }
-    symbols.push(full);
+    for m in nested {
+        message_symbols(m, &full, found, depth + 1)?;
+    }
+    found.symbols.push(full.clone());
+    found.messages.push(full);
     Ok(())
 }
 
@@ -450,14 +483,16 @@ mod tests {
     }
 
     /// svc.proto: package test.v1; import "dep.proto";
-    /// message Req { message Inner {} enum Kind {} }; enum Top {};
+    /// message Req { message Inner {} enum Kind { K0 } }; enum Top { T0 };
     /// service Echo { rpc Say; rpc Shout; }
     /// extend dep.Shared { int32 ext = 100; }
     fn svc_file() -> Vec<u8> {
         let inner = named_msg("Inner", &[]);
-        let kind = named_msg("Kind", &[]);
+        let k0 = named_msg("K0", &[]);
+        let kind = named_msg("Kind", &[(2, &k0)]);
         let req = named_msg("Req", &[(3, &inner), (4, &kind)]);
-        let top = named_msg("Top", &[]);
+        let t0 = named_msg("T0", &[]);
+        let top = named_msg("Top", &[(2, &t0)]);
         let say = named_msg("Say", &[]);
         let shout = named_msg("Shout", &[]);
         let echo = named_msg("Echo", &[(2, &say), (2, &shout)]);
@@ -531,6 +566,9 @@ mod tests {
             ("test.v1.Req.Inner", "svc.proto"),
             (".test.v1.Req.Kind", "svc.proto"),
             ("test.v1.Top", "svc.proto"),
+            // Enum values sit beside their enum.
+            ("test.v1.T0", "svc.proto"),
+            ("test.v1.Req.K0", "svc.proto"),
             ("test.v1.ext", "svc.proto"),
             ("dep.Shared", "dep.proto"),
             ("dep.Shared.a", "dep.proto"),
@@ -583,7 +621,14 @@ mod tests {
         assert_eq!(numbers[0], (1, b"dep.Shared".to_vec()));
         assert_eq!(numbers[1], (2, 100u64.to_le_bytes().to_vec()));
 
-        for (kind, arg) in [(3, &b"nope.proto"[..]), (4, b"no.Such"), (6, b"no.Such")] {
+        // The last two: only messages have extension numbers.
+        for (kind, arg) in [
+            (3, &b"nope.proto"[..]),
+            (4, b"no.Such"),
+            (6, b"no.Such"),
+            (6, b"test.v1.Echo"),
+            (6, b"test.v1.Top"),
+        ] {
             let r = s.answer(&p, &request(kind, arg)).unwrap();
             assert_eq!(error_code(&r), 5, "{kind}");
         }
@@ -611,6 +656,10 @@ mod tests {
         }
         let mut p = DescriptorPool::new();
         assert!(p.add_file_descriptor_set(b"\x0a\x05ab").is_err());
+        // A set with a bad file adds nothing, not even its good files.
+        let set = msg(&[(1, &dep_file()), (1, b"\x12\x03pkg")]);
+        assert!(p.add_file_descriptor_set(&set).is_err());
+        assert_eq!(p.file_containing_symbol("dep.Shared"), None);
         assert!(
             p.add_file(Bytes::from_static(b"\x12\x03pkg")).is_err(),
             "no name"

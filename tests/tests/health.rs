@@ -50,6 +50,7 @@ trait Reporter: Send + Sync + 'static {
     fn set(&self, service: &str, status: ServingStatus);
     fn clear(&self, service: &str);
     fn shut_down(&self);
+    fn watches(&self) -> usize;
 }
 
 impl Reporter for grpc_sansio_blocking::health::HealthReporter {
@@ -62,6 +63,9 @@ impl Reporter for grpc_sansio_blocking::health::HealthReporter {
     fn shut_down(&self) {
         grpc_sansio_blocking::health::HealthReporter::shut_down(self);
     }
+    fn watches(&self) -> usize {
+        grpc_sansio_blocking::health::HealthReporter::watches(self)
+    }
 }
 
 impl Reporter for grpc_sansio_tokio::health::HealthReporter {
@@ -73,6 +77,9 @@ impl Reporter for grpc_sansio_tokio::health::HealthReporter {
     }
     fn shut_down(&self) {
         grpc_sansio_tokio::health::HealthReporter::shut_down(self);
+    }
+    fn watches(&self) -> usize {
+        grpc_sansio_tokio::health::HealthReporter::watches(self)
     }
 }
 
@@ -165,6 +172,7 @@ fn blocking_health_check_and_watch() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(server.busy_handlers(), 0);
+    assert_eq!(health.watches(), 0);
 }
 
 #[test]
@@ -200,9 +208,13 @@ fn grpcio_client(addr: SocketAddr, health: &dyn Reporter) -> Option<serde_json::
     health.set("echo.Echo", ServingStatus::NotServing);
     let port = addr.port().to_string();
     let peer = PeerProcess::spawn(&python, "health_client.py", &[&port]).expect("spawn peer");
-    // The watch starts after the client's checks; SERVICE_UNKNOWN comes
-    // first whatever the timing, then SERVING.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Once the watch has read its status (SERVICE_UNKNOWN), the change is
+    // its second update.
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while health.watches() == 0 && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(health.watches(), 1, "the grpcio watch never started");
     health.set("late.Late", ServingStatus::Serving);
     let out = peer.finish(Duration::from_secs(60));
     assert!(out.success(), "{}", out.transcript());
@@ -234,4 +246,42 @@ fn grpcio_health_client_against_tokio_server() {
     if let Some(s) = grpcio_client(addr, &health) {
         assert_grpcio_saw(&s);
     }
+}
+
+#[test]
+fn blocking_watches_are_capped_and_checks_go_on() {
+    use grpc_sansio_blocking::health::MAX_WATCHES;
+    use grpc_sansio_blocking::{Channel, Code};
+    let (_server, health, addr) = blocking_server();
+    let ch = Channel::builder(&format!("http://{addr}"))
+        .build_lazy()
+        .expect("channel");
+    let mut held = Vec::new();
+    for i in 0..MAX_WATCHES {
+        let mut w = ch
+            .server_streaming(WATCH_PATH, HealthClientCodec, &format!("s{i}"), b_opts())
+            .expect("watch");
+        assert_eq!(
+            w.next().expect("first").expect("ok"),
+            ServingStatus::ServiceUnknown
+        );
+        held.push(w);
+    }
+    assert_eq!(health.watches(), MAX_WATCHES);
+    let mut over = ch
+        .server_streaming(WATCH_PATH, HealthClientCodec, &"x".to_string(), b_opts())
+        .expect("call");
+    let e = over.next().expect("an end").unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
+    // Checks still have handler threads.
+    let r = ch
+        .unary(CHECK_PATH, HealthClientCodec, &String::new(), b_opts())
+        .expect("check");
+    assert_eq!(r.message, ServingStatus::Serving);
+    drop(held);
+    let until = std::time::Instant::now() + Duration::from_secs(3);
+    while health.watches() > 0 && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(health.watches(), 0);
 }

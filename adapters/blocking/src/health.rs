@@ -21,26 +21,44 @@
 //! `Check` answers NOT_FOUND for a name never set; `Watch` streams
 //! `SERVICE_UNKNOWN` for it, then each change, until the client cancels.
 //! A `Watch` holds a handler thread while it lasts and notices a
-//! cancellation within [`WATCH_POLL`]. [`HealthReporter::shut_down`] turns
+//! cancellation within [`WATCH_POLL`]; at most [`MAX_WATCHES`] run at
+//! once. [`HealthReporter::shut_down`] turns
 //! every status to `NOT_SERVING` for good (call it before a graceful
 //! shutdown, as grpc-go does).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use grpc_sansio::health::{HealthServerCodec, HealthTable, SERVICE};
 
-use crate::{Handler, Router, RouterExt};
+use crate::{Handler, Router, RouterExt, Status};
 
 pub use grpc_sansio::health::{HealthClientCodec, ServingStatus};
 
 /// How often a `Watch` handler looks for its call's cancellation.
 pub const WATCH_POLL: Duration = Duration::from_millis(100);
 
+/// The most `Watch` calls a reporter serves at once. Each holds a
+/// handler thread; past this, a `Watch` is refused RESOURCE_EXHAUSTED so
+/// that watchers cannot take the whole pool (and `Check` with it).
+pub const MAX_WATCHES: usize = 8;
+
 #[derive(Debug, Default)]
 struct Shared {
     table: Mutex<HealthTable>,
     changed: Condvar,
+    /// `Watch` calls in progress (changed under `table`'s lock).
+    watches: AtomicUsize,
+}
+
+/// Counts a `Watch` out when it ends.
+struct Watching<'a>(&'a AtomicUsize);
+
+impl Drop for Watching<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Sets the statuses the health service reports. Cheap to clone; every
@@ -91,6 +109,12 @@ impl HealthReporter {
         self.table().check(service).ok()
     }
 
+    /// `Watch` calls in progress. Each has read its service's status:
+    /// a change made after this counts one hears of it.
+    pub fn watches(&self) -> usize {
+        self.shared.watches.load(Ordering::Acquire)
+    }
+
     /// Serve `grpc.health.v1.Health` (`Check` and `Watch`) from this
     /// table on `router`.
     pub fn add_to(&self, router: &mut Router<Handler>) {
@@ -109,6 +133,13 @@ impl HealthReporter {
             move |call, service, out| {
                 let mut last = None;
                 let mut table = lock(&shared);
+                if shared.watches.load(Ordering::Acquire) >= MAX_WATCHES {
+                    return Err(Status::resource_exhausted(
+                        "too many health watches in progress",
+                    ));
+                }
+                shared.watches.fetch_add(1, Ordering::AcqRel);
+                let _watching = Watching(&shared.watches);
                 loop {
                     let now = table.watch(&service);
                     if last != Some(now) {

@@ -17,21 +17,36 @@
 //!
 //! `list_services` answers the services the descriptors define; add the
 //! descriptors of every service to be listed. A reflection call holds a
-//! handler thread while it lasts.
+//! handler thread while it lasts; at most [`MAX_CALLS`] run at once.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use grpc_sansio::codec::BytesCodec;
 use grpc_sansio::reflection::{METHOD, ReflectionStream, SERVICE_V1, SERVICE_V1ALPHA};
 
-use crate::{Handler, Router, RouterExt};
+use crate::{Handler, Router, RouterExt, Status};
 
 pub use grpc_sansio::reflection::{DescriptorError, DescriptorPool};
+
+/// The most reflection calls served at once; each holds a handler
+/// thread, and past this one is refused RESOURCE_EXHAUSTED.
+pub const MAX_CALLS: usize = 8;
 
 /// The reflection service over a [`DescriptorPool`]. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Reflection {
     pool: Arc<DescriptorPool>,
+    calls: Arc<AtomicUsize>,
+}
+
+/// Counts a call out when it ends.
+struct InCall<'a>(&'a AtomicUsize);
+
+impl Drop for InCall<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Reflection {
@@ -39,6 +54,7 @@ impl Reflection {
     pub fn new(pool: DescriptorPool) -> Reflection {
         Reflection {
             pool: Arc::new(pool),
+            calls: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -52,7 +68,15 @@ impl Reflection {
     pub fn add_to(&self, router: &mut Router<Handler>) {
         for service in [SERVICE_V1, SERVICE_V1ALPHA] {
             let pool = Arc::clone(&self.pool);
+            let calls = Arc::clone(&self.calls);
             router.bidi_streaming(service, METHOD, BytesCodec, move |_call, requests, out| {
+                if calls.fetch_add(1, Ordering::AcqRel) >= MAX_CALLS {
+                    calls.fetch_sub(1, Ordering::AcqRel);
+                    return Err(Status::resource_exhausted(
+                        "too many reflection calls in progress",
+                    ));
+                }
+                let _in_call = InCall(&calls);
                 let mut stream = ReflectionStream::new();
                 for request in requests {
                     out.send(&stream.answer(&pool, &request?)?)?;

@@ -25,6 +25,7 @@
 //! good (call it before a graceful shutdown, as grpc-go does).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use grpc_sansio::health::{HealthServerCodec, HealthTable, SERVICE};
 use tokio::sync::watch;
@@ -38,6 +39,16 @@ pub use grpc_sansio::health::{HealthClientCodec, ServingStatus};
 #[derive(Clone, Debug)]
 pub struct HealthReporter {
     table: Arc<watch::Sender<HealthTable>>,
+    watches: Arc<AtomicUsize>,
+}
+
+/// Counts a `Watch` out when it ends (or its task is dropped).
+struct Watching(Arc<AtomicUsize>);
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Default for HealthReporter {
@@ -51,6 +62,7 @@ impl HealthReporter {
     pub fn new() -> HealthReporter {
         HealthReporter {
             table: Arc::new(watch::Sender::new(HealthTable::new())),
+            watches: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -76,6 +88,12 @@ impl HealthReporter {
         self.table.borrow().check(service).ok()
     }
 
+    /// `Watch` calls in progress. Each has read its service's status:
+    /// a change made after this counts one hears of it.
+    pub fn watches(&self) -> usize {
+        self.watches.load(Ordering::Acquire)
+    }
+
     /// Serve `grpc.health.v1.Health` (`Check` and `Watch`) from this
     /// table on `routes`.
     pub fn add_to(&self, routes: &mut Routes) {
@@ -85,13 +103,21 @@ impl HealthReporter {
             async move { answer.map(Response::new).map_err(RpcError::from) }
         });
         let table = Arc::clone(&self.table);
+        let watches = Arc::clone(&self.watches);
         routes.server_streaming(SERVICE, "Watch", HealthServerCodec, move |req, mut sink| {
             let mut rx = table.subscribe();
+            let watches = Arc::clone(&watches);
             async move {
                 let (ctx, service) = req.into_parts();
                 let mut last = None;
+                let mut watching = None;
                 loop {
                     let now = rx.borrow_and_update().watch(&service);
+                    if watching.is_none() {
+                        // Counted once the first status is read.
+                        watches.fetch_add(1, Ordering::AcqRel);
+                        watching = Some(Watching(Arc::clone(&watches)));
+                    }
                     if last != Some(now) {
                         sink.send(now).await?;
                         last = Some(now);
