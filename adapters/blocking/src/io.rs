@@ -12,8 +12,9 @@
 //!   condition variable until there is output or `poll_timeout` is due.
 //! - an **application or handler thread** that queued output (a request,
 //!   a reply, a status) writes it itself with [`Shared::flush`] when no
-//!   other thread is writing: a unary reply then leaves from the handler's
-//!   thread without waking the writer. It writes one small batch (16 KiB)
+//!   other thread is writing and its call is alone on the connection: a
+//!   unary reply then leaves from the handler's thread without waking the
+//!   writer (with other calls in progress, the writer thread batches). It writes one small batch (16 KiB)
 //!   at most, and none while the peer is not reading; larger output, and
 //!   whatever the socket did not take at once, is the writer thread's, so
 //!   it waits for a slow peer one write slice at most.
@@ -51,6 +52,9 @@ pub(crate) trait Machine: Send + 'static {
     fn is_closed(&self) -> bool;
     /// The machine has output for `poll_transmit`.
     fn has_output(&self) -> bool;
+    /// Other calls are in progress: output goes to the writer thread,
+    /// which writes theirs with it, rather than out on its own.
+    fn crowded(&self) -> bool;
     /// Who writes and what is left to write (see [`WriteState`]).
     fn write_state(&mut self) -> &mut WriteState;
     /// Drain the state machine's events into per-call state and wake
@@ -164,12 +168,14 @@ impl<M: Machine> Shared<M> {
 
     /// Write the output that an action under `g` queued, on this thread,
     /// unless another thread is writing (it will take the output too).
-    /// Only a small batch (a unary reply, a request) is written here, and
-    /// only while the peer reads: a larger one, or any while the last
-    /// write timed out, goes to the writer thread, so an application or
-    /// handler thread waits for the socket one write slice at most.
+    /// Only a small batch (a unary reply, a request) of a call alone on
+    /// its connection is written here, and only while the peer reads: a
+    /// larger one, one with other calls in progress (their output shares
+    /// the writer thread's writes), or any while the last write timed out
+    /// goes to the writer thread, so an application or handler thread
+    /// waits for the socket one write slice at most.
     pub(crate) fn flush(&self, mut g: MutexGuard<'_, M>) {
-        let direct = {
+        let direct = !g.crowded() && {
             let ws = g.write_state();
             !ws.writing && !ws.stalled
         };

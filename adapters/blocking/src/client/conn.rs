@@ -116,6 +116,10 @@ impl Machine for ClientMachine {
         self.conn.has_output()
     }
 
+    fn crowded(&self) -> bool {
+        self.calls.len() > 1
+    }
+
     fn write_state(&mut self) -> &mut WriteState {
         &mut self.write
     }
