@@ -6,19 +6,11 @@ Usage: health_client.py <port>. The server reports "" SERVING,
 client starts watching it. Prints `SUMMARY <json>` with what it saw and
 exits 1 on a failed check.
 """
-import json
 import sys
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-failures = []
-seen = {}
-
-
-def check(name, cond, got=None):
-    if not cond:
-        failures.append("%s: got %r" % (name, got))
+from summary import check, failures, run, seen
 
 
 def status_name(n):
@@ -51,10 +43,4 @@ def main():
     check("two updates", len(updates) == 2, updates)
 
 
-try:
-    main()
-except Exception as e:  # noqa: BLE001 - report anything as a failure
-    failures.append("exception: %r" % (e,))
-seen["failures"] = failures
-print("SUMMARY " + json.dumps(seen))
-sys.exit(1 if failures else 0)
+run(main)

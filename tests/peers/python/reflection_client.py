@@ -5,7 +5,6 @@ descriptors of the interop protos (grpc.testing).
 Usage: reflection_client.py <port>. Prints `SUMMARY <json>` with what it
 saw and exits 1 on a failed check.
 """
-import json
 import sys
 
 import grpc
@@ -14,14 +13,7 @@ from grpc_reflection.v1alpha import reflection_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
-
-failures = []
-seen = {}
-
-
-def check(name, cond, got=None):
-    if not cond:
-        failures.append("%s: got %r" % (name, got))
+from summary import check, failures, run, seen
 
 
 def main():
@@ -72,10 +64,4 @@ def main():
     seen["v1_error"] = [answers[2].error_response.error_code, answers[2].error_response.error_message]
 
 
-try:
-    main()
-except Exception as e:  # noqa: BLE001 - report anything as a failure
-    failures.append("exception: %r" % (e,))
-seen["failures"] = failures
-print("SUMMARY " + json.dumps(seen))
-sys.exit(1 if failures else 0)
+run(main)
