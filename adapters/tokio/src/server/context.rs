@@ -1,5 +1,5 @@
 //! What a handler sees of its call: [`RequestContext`] (metadata,
-//! deadline, peer, cancellation) and [`Request`].
+//! deadline, peer, cancellation, response compression) and [`Request`].
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -10,10 +10,15 @@ use grpc_sansio::server::{CancelReason, RequestHead};
 
 use crate::sync::{Signal, lock};
 
+/// What a call's handler and its connection share: the cancellation, and
+/// the compression the handler chose for its responses.
 #[derive(Debug, Default)]
 pub(crate) struct CancelState {
     pub(crate) signal: Signal,
     pub(crate) reason: Mutex<Option<CancelReason>>,
+    /// Set by [`RequestContext::set_response_compression`], taken by the
+    /// connection with the call's first response.
+    pub(crate) compression: Mutex<Option<String>>,
 }
 
 impl CancelState {
@@ -113,6 +118,17 @@ impl RequestContext {
     /// Completes when the call is cancelled.
     pub async fn cancelled(&self) {
         self.cancel.signal.wait().await
+    }
+
+    /// Compress this call's responses with `name` (`"gzip"`), overriding
+    /// the server's default ([`ServerBuilder::response_compression`]).
+    /// Takes effect if called before the first response (or its headers)
+    /// is sent, and only if the client accepts the encoding; otherwise the
+    /// responses go as they would have.
+    ///
+    /// [`ServerBuilder::response_compression`]: crate::ServerBuilder::response_compression
+    pub fn set_response_compression(&self, name: &str) {
+        *lock(&self.cancel.compression) = Some(name.to_string());
     }
 }
 

@@ -22,7 +22,7 @@ use super::call::{RawRequests, RawResponder};
 use super::context::{CancelState, RequestContext};
 use super::routes::ServerCall;
 use crate::error::call_error_status;
-use crate::sync::{Control, Inbox};
+use crate::sync::{Control, Inbox, lock};
 use crate::transport::{Io, Transport, Wake};
 
 /// How long a handler may run on after its connection ended (it is told
@@ -262,6 +262,19 @@ impl Driver {
     }
 
     fn command(&mut self, cmd: SCmd) {
+        // A compression the handler chose goes on before its first
+        // response; refused (the client does not accept it), it is dropped.
+        let call = match &cmd {
+            SCmd::Headers { call, .. } | SCmd::Message { call, .. } => Some(*call),
+            SCmd::Reply(r) => Some(r.call),
+            SCmd::Status { .. } => None,
+        };
+        if let Some(slot) = call.and_then(|c| self.calls.get(&c)) {
+            let chosen = lock(&slot.cancel.compression).take();
+            if let (Some(name), Some(call)) = (chosen, call) {
+                let _ = self.conn.set_send_compression(call, &name);
+            }
+        }
         match cmd {
             SCmd::Headers {
                 call,
