@@ -1214,14 +1214,7 @@ fn age_limit_still_applies_after_an_idle_shutdown() {
     g.clock.advance(Duration::from_secs(10));
     let now = g.clock.now;
     g.server.handle_timeout(now);
-    let call = g
-        .client
-        .start_call("/t.S/Long", CallOptions::unary(), now)
-        .unwrap();
-    g.client
-        .send_message(call, Bytes::from_static(b"x"))
-        .unwrap();
-    g.client.half_close(call).unwrap();
+    unary(&mut g, "/t.S/Long", b"x");
     g.drive();
     assert!(goaways(&g.take_client()) >= 1);
     let scall = g.server_call();

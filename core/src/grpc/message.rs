@@ -204,6 +204,23 @@ impl Default for MessageDecoder {
     }
 }
 
+/// The compressed flag and payload length of a whole message prefix,
+/// checked against the flag's two values and the size limit.
+fn read_prefix(prefix: [u8; PREFIX_LEN], limit: usize) -> Result<(bool, usize), MessageError> {
+    let [flag, len @ ..] = prefix;
+    if flag > 1 {
+        return Err(MessageError::InvalidFlag(flag));
+    }
+    let len = u32::from_be_bytes(len);
+    match usize::try_from(len) {
+        Ok(len) if len <= limit => Ok((flag == 1, len)),
+        _ => Err(MessageError::TooLarge {
+            len: u64::from(len),
+            limit,
+        }),
+    }
+}
+
 impl MessageDecoder {
     /// A decoder with the default receive limit
     /// ([`DEFAULT_MAX_RECEIVE_MESSAGE_SIZE`]).
@@ -236,23 +253,10 @@ impl MessageDecoder {
             // Fast path: a whole prefix at the front of the input (the usual
             // case), read at once rather than byte by byte.
             if matches!(self.state, State::Prefix { have: 0, .. }) {
-                if let Some(head) = input.get(..PREFIX_LEN) {
-                    let flag = head[0];
-                    let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
-                    if flag > 1 {
-                        return Err(self.fail(MessageError::InvalidFlag(flag)));
-                    }
-                    let len = match usize::try_from(len) {
-                        Ok(len) if len <= self.max_message_size => len,
-                        _ => {
-                            return Err(self.fail(MessageError::TooLarge {
-                                len: u64::from(len),
-                                limit: self.max_message_size,
-                            }));
-                        }
-                    };
+                if let Some(&[flag, a, b, c, d]) = input.get(..PREFIX_LEN) {
+                    let (compressed, len) = read_prefix([flag, a, b, c, d], self.max_message_size)
+                        .map_err(|e| self.fail(e))?;
                     input.advance(PREFIX_LEN);
-                    let compressed = flag == 1;
                     if input.len() >= len {
                         return Ok(Some(Message {
                             compressed,
@@ -279,23 +283,15 @@ impl MessageDecoder {
                     }
                     *have += take;
                     let flag = buf[0];
+                    // A bad flag is refused as soon as it arrives.
                     if flag > 1 {
                         return Err(self.fail(MessageError::InvalidFlag(flag)));
                     }
                     if *have < PREFIX_LEN {
                         return Ok(None);
                     }
-                    let compressed = flag == 1;
-                    let len = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]);
-                    let len = match usize::try_from(len) {
-                        Ok(len) if len <= self.max_message_size => len,
-                        _ => {
-                            return Err(self.fail(MessageError::TooLarge {
-                                len: u64::from(len),
-                                limit: self.max_message_size,
-                            }));
-                        }
-                    };
+                    let (compressed, len) =
+                        read_prefix(*buf, self.max_message_size).map_err(|e| self.fail(e))?;
                     self.state = State::Body {
                         compressed,
                         len,
