@@ -22,11 +22,11 @@
 
 use std::collections::HashMap;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::codec::Codec;
 use crate::grpc::{Code, Status};
-use crate::protowire::{Value, put_varint, walk};
+use crate::protowire::{Value, put_bytes, put_uint, walk};
 
 /// The service's full name.
 pub const SERVICE: &str = "grpc.health.v1.Health";
@@ -75,9 +75,7 @@ impl ServingStatus {
 pub fn encode_request(service: &str) -> Bytes {
     let mut b = BytesMut::with_capacity(service.len() + 6);
     if !service.is_empty() {
-        b.put_u8(0x0a);
-        put_varint(&mut b, service.len() as u64);
-        b.put_slice(service.as_bytes());
+        put_bytes(&mut b, 1, service.as_bytes());
     }
     b.freeze()
 }
@@ -105,8 +103,7 @@ pub fn encode_response(status: ServingStatus) -> Bytes {
         return Bytes::new();
     }
     let mut b = BytesMut::with_capacity(3);
-    b.put_u8(0x08);
-    put_varint(&mut b, n);
+    put_uint(&mut b, 1, n);
     b.freeze()
 }
 

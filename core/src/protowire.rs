@@ -14,7 +14,7 @@ pub(crate) enum Value<'a> {
     Bytes(&'a [u8]),
 }
 
-pub(crate) fn put_varint(b: &mut BytesMut, mut n: u64) {
+fn put_varint(b: &mut BytesMut, mut n: u64) {
     while n >= 0x80 {
         b.put_u8((n as u8) | 0x80);
         n >>= 7;

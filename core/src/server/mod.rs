@@ -290,16 +290,16 @@ impl ServerConnection {
         if self.h2.is_closed() {
             return None;
         }
-        // An overflowing sum (a limit of `Duration::MAX`, say) is no limit.
         let idle = if self.retired {
             None
+        } else if self.idle_since.is_none()
+            && self.calls.is_empty()
+            && self.config.max_connection_idle.is_some()
+        {
+            // The last call ended without a clock reading: look now.
+            Some(self.last_now)
         } else {
-            match (self.config.max_connection_idle, self.idle_since) {
-                (Some(d), Some(t)) => t.checked_add(d),
-                // The last call ended without a clock reading: look now.
-                (Some(_), None) if self.calls.is_empty() => Some(self.last_now),
-                _ => None,
-            }
+            self.idle_due()
         };
         // The age limit still applies after an idle shutdown began (a call
         // may have started before the GOAWAY arrived); once it has fired,
@@ -307,11 +307,25 @@ impl ServerConnection {
         let age = if self.age_fired {
             self.age_grace_end
         } else {
-            self.config
-                .max_connection_age
-                .and_then(|d| self.born.checked_add(d))
+            self.age_due()
         };
         [idle, age].into_iter().flatten().min()
+    }
+
+    /// When the idle limit falls due (an overflowing sum, from a limit of
+    /// `Duration::MAX`, say, is no limit).
+    fn idle_due(&self) -> Option<Instant> {
+        self.config
+            .max_connection_idle
+            .zip(self.idle_since)
+            .and_then(|(d, t)| t.checked_add(d))
+    }
+
+    /// When the age limit falls due.
+    fn age_due(&self) -> Option<Instant> {
+        self.config
+            .max_connection_age
+            .and_then(|d| self.born.checked_add(d))
     }
 
     /// Apply the idle, age and age-grace limits at `now`.
@@ -319,19 +333,8 @@ impl ServerConnection {
         if self.h2.is_closed() {
             return;
         }
-        let idle = !self.retired
-            && self
-                .config
-                .max_connection_idle
-                .zip(self.idle_since)
-                .and_then(|(d, t)| t.checked_add(d))
-                .is_some_and(|due| now >= due);
-        let old = !self.age_fired
-            && self
-                .config
-                .max_connection_age
-                .and_then(|d| self.born.checked_add(d))
-                .is_some_and(|due| now >= due);
+        let idle = !self.retired && self.idle_due().is_some_and(|due| now >= due);
+        let old = !self.age_fired && self.age_due().is_some_and(|due| now >= due);
         if old {
             self.age_fired = true;
             self.age_grace_end = self
