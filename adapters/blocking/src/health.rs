@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use grpc_sansio::health::{HealthServerCodec, HealthTable, SERVICE};
 
+use crate::io::CountOut;
 use crate::{Handler, Router, RouterExt, Status};
 
 pub use grpc_sansio::health::{HealthClientCodec, ServingStatus};
@@ -50,15 +51,6 @@ struct Shared {
     changed: Condvar,
     /// `Watch` calls in progress (changed under `table`'s lock).
     watches: AtomicUsize,
-}
-
-/// Counts a `Watch` out when it ends.
-struct Watching<'a>(&'a AtomicUsize);
-
-impl Drop for Watching<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 /// Sets the statuses the health service reports. Cheap to clone; every
@@ -139,7 +131,7 @@ impl HealthReporter {
                     ));
                 }
                 shared.watches.fetch_add(1, Ordering::AcqRel);
-                let _watching = Watching(&shared.watches);
+                let _watching = CountOut(&shared.watches);
                 loop {
                     let now = table.watch(&service);
                     if last != Some(now) {

@@ -210,24 +210,16 @@ impl<M: Machine> Shared<M> {
         };
         guard.armed = false;
         let mut g = self.lock();
-        let failed = res.is_err();
         let ws = g.write_state();
         ws.writing = false;
-        ws.stalled = matches!(res, Ok(true));
-        if failed {
-            g.receive_eof(Instant::now());
-            g.process_events();
-        } else {
-            let ws = g.write_state();
-            ws.buf = buf;
-            ws.unflushed = unflushed;
-        }
-        if failed {
-            drop(g);
-            self.wake_writer();
-            self.close_transport();
-        } else {
-            self.wake_if_needed(g);
+        match res {
+            Ok(stalled) => {
+                ws.stalled = stalled;
+                ws.buf = buf;
+                ws.unflushed = unflushed;
+                self.wake_if_needed(g);
+            }
+            Err(_) => self.transport_ended(g, true),
         }
     }
 
@@ -250,6 +242,19 @@ impl<M: Machine> Shared<M> {
     pub(crate) fn close_transport(&self) {
         (self.closer)();
     }
+
+    /// The transport has ended (end of file, an error): the machine hears
+    /// of it, the writer thread wakes to finish, and with `close` the
+    /// transport is shut in both directions.
+    fn transport_ended(&self, mut g: MutexGuard<'_, M>, close: bool) {
+        g.receive_eof(Instant::now());
+        g.process_events();
+        drop(g);
+        self.wake_writer();
+        if close {
+            self.close_transport();
+        }
+    }
 }
 
 /// Clears `writing` and closes the connection if a thread writing for
@@ -264,11 +269,7 @@ impl<M: Machine> Drop for WritingGuard<'_, M> {
         if self.armed {
             let mut g = self.shared.lock();
             g.write_state().writing = false;
-            g.receive_eof(Instant::now());
-            g.process_events();
-            drop(g);
-            self.shared.wake_writer();
-            self.shared.close_transport();
+            self.shared.transport_ended(g, true);
         }
     }
 }
@@ -345,7 +346,7 @@ pub(crate) fn start<M: Machine>(
     let spawned = thread::Builder::new()
         .name(format!("{name}-write"))
         .spawn(move || {
-            let _running = Running(&s.threads);
+            let _running = CountOut(&s.threads);
             write_loop(&s);
         });
     if let Err(e) = spawned {
@@ -357,27 +358,23 @@ pub(crate) fn start<M: Machine>(
     let spawned = thread::Builder::new()
         .name(format!("{name}-read"))
         .spawn(move || {
-            let _running = Running(&s.threads);
+            let _running = CountOut(&s.threads);
             read_loop(&s, reader);
         });
     if let Err(e) = spawned {
         shared.threads.fetch_sub(1, Ordering::AcqRel);
         // The writer thread ends once the connection is closed.
-        let mut g = shared.lock();
-        g.receive_eof(Instant::now());
-        g.process_events();
-        drop(g);
-        shared.wake_writer();
-        shared.close_transport();
+        shared.transport_ended(shared.lock(), true);
         return Err(e);
     }
     Ok(())
 }
 
-/// Counts a connection thread out when it ends, panic or not.
-struct Running<'a>(&'a AtomicUsize);
+/// Counts one out of a counter when dropped, panic or not: a connection
+/// thread that ends, a health watch or a reflection call that is over.
+pub(crate) struct CountOut<'a>(pub(crate) &'a AtomicUsize);
 
-impl Drop for Running<'_> {
+impl Drop for CountOut<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
@@ -391,17 +388,15 @@ fn read_loop<M: Machine>(s: &Shared<M>, mut r: Box<dyn Read + Send>) {
     loop {
         let res = r.read(&mut buf);
         let mut g = s.lock();
-        let now = Instant::now();
         match res {
             Ok(0) => {
-                g.receive_eof(now);
-                g.process_events();
-                drop(g);
-                s.wake_writer();
+                // The writer closes the transport once it has written what
+                // is left.
+                s.transport_ended(g, false);
                 return;
             }
             Ok(n) => {
-                g.receive(&buf[..n], now);
+                g.receive(&buf[..n], Instant::now());
                 g.process_events_held(&mut held);
                 let closed = g.is_closed();
                 let wake = Shared::writer_needed(&mut *g);
@@ -423,10 +418,7 @@ fn read_loop<M: Machine>(s: &Shared<M>, mut r: Box<dyn Read + Send>) {
                 }
             }
             Err(_) => {
-                g.receive_eof(now);
-                g.process_events();
-                drop(g);
-                s.wake_writer();
+                s.transport_ended(g, false);
                 return;
             }
         }
@@ -493,10 +485,7 @@ fn write_loop<M: Machine>(s: &Shared<M>) {
         g.write_state().writing = false;
         g.write_state().stalled = false;
         if res.is_err() {
-            g.receive_eof(Instant::now());
-            g.process_events();
-            drop(g);
-            s.close_transport();
+            s.transport_ended(g, true);
             return;
         }
         buf.clear();

@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use grpc_sansio::codec::BytesCodec;
 use grpc_sansio::reflection::{METHOD, ReflectionStream, SERVICE_V1, SERVICE_V1ALPHA};
 
+use crate::io::CountOut;
 use crate::{Handler, Router, RouterExt, Status};
 
 pub use grpc_sansio::reflection::{DescriptorError, DescriptorPool};
@@ -38,15 +39,6 @@ pub const MAX_CALLS: usize = 8;
 pub struct Reflection {
     pool: Arc<DescriptorPool>,
     calls: Arc<AtomicUsize>,
-}
-
-/// Counts a call out when it ends.
-struct InCall<'a>(&'a AtomicUsize);
-
-impl Drop for InCall<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 impl Reflection {
@@ -76,7 +68,7 @@ impl Reflection {
                         "too many reflection calls in progress",
                     ));
                 }
-                let _in_call = InCall(&calls);
+                let _in_call = CountOut(&calls);
                 let mut stream = ReflectionStream::new();
                 for request in requests {
                     out.send(&stream.answer(&pool, &request?)?)?;

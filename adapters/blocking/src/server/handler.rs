@@ -538,8 +538,9 @@ impl ServerCall {
     }
 
     /// Send the one response message and end the call with OK (and the
-    /// trailers set so far), under one lock and in one write; falls back to [`send_raw`](Self::send_raw) when flow
-    /// control holds the message back.
+    /// trailers set so far), under one lock and in one write; falls back
+    /// to [`send_raw`](Self::send_raw) when flow control holds the message
+    /// back.
     pub(crate) fn reply(&self, message: Bytes) {
         // The call's own lock before the connection's, as in `finish`.
         let trailers = {
