@@ -96,6 +96,9 @@ struct Slot {
     /// message is out.
     then: Option<(Status, MetadataMap)>,
     task: Option<AbortHandle>,
+    /// No response command has come yet (the handler's choice of
+    /// compression is looked at once, with the first).
+    first_response: bool,
 }
 
 pub(crate) struct Driver {
@@ -183,9 +186,7 @@ impl Driver {
             loop {
                 let had = d.events();
                 if d.run_fresh() {
-                    if let Some(rx) = d.new_rx.take() {
-                        cmd_rx = Some(rx);
-                    }
+                    cmd_rx = d.new_rx.take().or(cmd_rx);
                     if let Some(rx) = cmd_rx.as_mut() {
                         d.drain(rx);
                     }
@@ -202,9 +203,7 @@ impl Driver {
             if t.is_dead() {
                 break;
             }
-            if let Some(rx) = d.new_rx.take() {
-                cmd_rx = Some(rx);
-            }
+            cmd_rx = d.new_rx.take().or(cmd_rx);
             let wake = t
                 .wait(cmd_rx.as_mut(), &mut bell, d.conn.poll_timeout())
                 .await;
@@ -269,11 +268,12 @@ impl Driver {
             SCmd::Reply(r) => Some(r.call),
             SCmd::Status { .. } => None,
         };
-        if let Some(slot) = call.and_then(|c| self.calls.get(&c)) {
-            let chosen = lock(&slot.cancel.compression).take();
-            if let (Some(name), Some(call)) = (chosen, call) {
-                let _ = self.conn.set_send_compression(call, &name);
-            }
+        if let Some(call) = call
+            && let Some(slot) = self.calls.get_mut(&call)
+            && std::mem::take(&mut slot.first_response)
+            && let Some(name) = lock(&slot.cancel.compression).take()
+        {
+            let _ = self.conn.set_send_compression(call, &name);
         }
         match cmd {
             SCmd::Headers {
@@ -498,6 +498,7 @@ impl Driver {
                 blocked: None,
                 then: None,
                 task,
+                first_response: true,
             },
         );
     }
