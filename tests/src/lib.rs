@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 pub mod attack;
 pub mod by_hand;
@@ -17,4 +18,20 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .map(PathBuf::from)
         .unwrap_or_default()
+}
+
+/// Poll `done` every 5 ms until it holds or `limit` has passed; whether it
+/// held. For tests that wait on another thread's work (the caller asserts
+/// on what it waited for).
+pub fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }

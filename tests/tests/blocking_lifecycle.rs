@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use grpc_sansio_blocking::{
     BackoffConfig, BytesCodec, CallKind, CallOptions, Channel, Code, ConnectivityState, Server,
 };
+use grpc_sansio_tests::wait_for;
 use support::{Seen, b, opts, router, serve, within};
 
 #[test]
@@ -80,10 +81,9 @@ fn reconnects_after_the_server_restarts() {
         assert_eq!(ch.state(), ConnectivityState::Ready);
         server.shutdown(Duration::from_millis(500));
         // The connection is gone: the channel notices.
-        let start = Instant::now();
-        while ch.state() == ConnectivityState::Ready && start.elapsed() < Duration::from_secs(3) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_for(Duration::from_secs(3), || {
+            ch.state() != ConnectivityState::Ready
+        });
         assert_eq!(ch.state(), ConnectivityState::Idle);
         // Without a server a call fails fast with UNAVAILABLE...
         let e = ch
@@ -152,11 +152,7 @@ fn closing_the_channel() {
         let svc = serve();
         let ch = svc.channel();
         assert_eq!(ch.ready(Duration::from_secs(5)), ConnectivityState::Ready);
-        // Ready means connected; the server may not have accepted yet.
-        let start = Instant::now();
-        while svc.server.connections() == 0 && start.elapsed() < Duration::from_secs(3) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        // READY means the handshake is done: the server has the connection.
         assert_eq!(svc.server.connections(), 1);
         let other = ch.clone();
         ch.close();
@@ -166,12 +162,22 @@ fn closing_the_channel() {
             .unwrap_err();
         assert_eq!(e.code(), Code::Unavailable);
         // The server sees the connection go.
-        let start = Instant::now();
-        while svc.server.connections() > 0 && start.elapsed() < Duration::from_secs(3) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_for(Duration::from_secs(3), || svc.server.connections() == 0);
         assert_eq!(svc.server.connections(), 0);
     });
+}
+
+/// A TCP listener on 127.0.0.1 that accepts one connection, never
+/// speaks, and hangs up after `hold`.
+fn silent_listener(hold: Duration) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let silent = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        std::thread::sleep(hold);
+        drop(s);
+    });
+    (addr, silent)
 }
 
 #[test]
@@ -180,13 +186,7 @@ fn ready_means_the_http2_handshake_is_done() {
         // A TCP listener that accepts and never speaks: connected, but not
         // an HTTP/2 server. READY (as grpc-go and the tokio adapter have
         // it) needs the server's acknowledgement of our SETTINGS.
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let silent = std::thread::spawn(move || {
-            let (s, _) = listener.accept().unwrap();
-            std::thread::sleep(Duration::from_millis(800));
-            drop(s);
-        });
+        let (addr, silent) = silent_listener(Duration::from_millis(800));
         let ch = Channel::builder(&format!("http://{addr}"))
             .build_lazy()
             .unwrap();
@@ -213,13 +213,7 @@ fn closing_the_channel_ends_a_wait_for_the_handshake() {
         // A listener that never speaks: the first call waits for the
         // handshake (up to the 10 s connect timeout) until the channel is
         // closed under it.
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let silent = std::thread::spawn(move || {
-            let (s, _) = listener.accept().unwrap();
-            std::thread::sleep(Duration::from_secs(2));
-            drop(s);
-        });
+        let (addr, silent) = silent_listener(Duration::from_secs(2));
         let ch = Channel::builder(&format!("http://{addr}"))
             .connect_timeout(Duration::from_secs(10))
             .build_lazy()

@@ -13,6 +13,7 @@ use grpc_sansio_blocking::{
     BytesCodec, CallOptions, Channel, Code, Handler, Router, RouterExt, Server, Transport,
     TransportParts, in_memory_pair,
 };
+use grpc_sansio_tests::wait_for;
 
 /// The threads that made each non-empty write, in order.
 #[derive(Clone, Default)]
@@ -161,9 +162,7 @@ fn the_reader_thread_never_writes_not_even_a_refusal() {
             opts(),
         )
     });
-    while server.busy_handlers() == 0 {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    assert!(wait_for(Duration::from_secs(10), || server.busy_handlers() > 0));
     for _ in 0..5 {
         let e = channel
             .unary(

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use grpc_sansio::health::{CHECK_PATH, HealthClientCodec, ServingStatus, WATCH_PATH};
 use grpc_sansio_tests::peer::{PeerProcess, python_with};
 use grpc_sansio_tests::serve::{blocking_on_loopback, tokio_on_loopback};
+use grpc_sansio_tests::wait_for;
 
 fn b_opts() -> grpc_sansio_blocking::CallOptions {
     grpc_sansio_blocking::CallOptions::new().timeout(Duration::from_secs(10))
@@ -167,10 +168,7 @@ fn blocking_health_check_and_watch() {
     let (server, health, addr) = blocking_server();
     scenario(addr, &health);
     // Cancelled watches give their handler threads back.
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    while server.busy_handlers() > 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for(Duration::from_secs(3), || server.busy_handlers() == 0);
     assert_eq!(server.busy_handlers(), 0);
     assert_eq!(health.watches(), 0);
 }
@@ -210,10 +208,7 @@ fn grpcio_client(addr: SocketAddr, health: &dyn Reporter) -> Option<serde_json::
     let peer = PeerProcess::spawn(&python, "health_client.py", &[&port]).expect("spawn peer");
     // Once the watch has read its status (SERVICE_UNKNOWN), the change is
     // its second update.
-    let until = std::time::Instant::now() + Duration::from_secs(30);
-    while health.watches() == 0 && std::time::Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for(Duration::from_secs(30), || health.watches() > 0);
     assert_eq!(health.watches(), 1, "the grpcio watch never started");
     health.set("late.Late", ServingStatus::Serving);
     let out = peer.finish(Duration::from_secs(60));
@@ -279,9 +274,6 @@ fn blocking_watches_are_capped_and_checks_go_on() {
         .expect("check");
     assert_eq!(r.message, ServingStatus::Serving);
     drop(held);
-    let until = std::time::Instant::now() + Duration::from_secs(3);
-    while health.watches() > 0 && std::time::Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for(Duration::from_secs(3), || health.watches() == 0);
     assert_eq!(health.watches(), 0);
 }
