@@ -3,8 +3,8 @@
 //! A gRPC implementation whose whole protocol is a pure state machine: bytes
 //! and time go in; bytes, events and timer deadlines come out. This crate
 //! never opens a socket, spawns a thread, reads a clock or sleeps. Adapter
-//! crates (`grpc-sansio-tokio`, `grpc-sansio-blocking`) bind it to a runtime;
-//! anyone can bind it to another.
+//! crates (the async and the blocking adapters in `adapters/`) bind it to a
+//! runtime; anyone can bind it to another.
 //!
 //! The layers, bottom to top, each a module that can be used and tested on
 //! its own:

@@ -1,7 +1,7 @@
 //! Routing calls to handlers by path, shared by both adapters' servers.
-//! The handler type is the adapter's (an async function for tokio, a
-//! blocking one for the std adapter); what a route is, and what the
-//! server answers for an unknown one, is decided here once.
+//! The handler type is the adapter's (an async function for the async
+//! adapter, a blocking one for the std adapter); what a route is, and what
+//! the server answers for an unknown one, is decided here once.
 
 use std::collections::HashMap;
 
