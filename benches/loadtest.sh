@@ -5,6 +5,7 @@
 #
 #   bash benches/loadtest.sh            # N=20000 requests per configuration, R=1
 #   N=100000 R=3 bash benches/loadtest.sh
+#   CONFS="1/1 4/10" SERVERS="tokio tonic" R=5 bash benches/loadtest.sh   # a focused A/B
 #
 # With R rounds the servers alternate (tokio, blocking, tonic, tokio, ...);
 # every run is printed, then a table of the medians per server and
@@ -21,6 +22,8 @@ cd "$(dirname "$0")/.."
 
 N=${N:-20000}
 R=${R:-1}
+CONFS=${CONFS:-1/1 4/10 16/100 64/100}
+SERVERS=${SERVERS:-tokio blocking tonic}
 command -v h2load >/dev/null || { apt-get update -qq && apt-get install -y -qq nghttp2-client >/dev/null; }
 cargo build --release -q -p grpc-sansio-tokio --example greeter_server --example greeter_client
 cargo build --release -q -p grpc-sansio-blocking --example blocking_greeter_server
@@ -38,7 +41,7 @@ port=50070
 rows="$work/rows"
 : > "$rows"
 for round in $(seq 1 "$R"); do
-for server in tokio blocking tonic; do
+for server in $SERVERS; do
     port=$((port + 1))
     case $server in
         tokio) bin="target/release/examples/greeter_server --workers 1" ;;
@@ -57,9 +60,8 @@ for server in tokio blocking tonic; do
         echo "$server: no correct gRPC answer before the load" >&2
         exit 1
     fi
-    for conf in "1 1" "4 10" "16 100" "64 100"; do
-        set -- $conf
-        c=$1 m=$2
+    for conf in $CONFS; do
+        c=${conf%/*} m=${conf#*/}
         read -r ut st _ < <(awk '{print $14, $15}' "/proc/$pid/stat")
         rm -f "$work/h2load.log"
         taskset -c 1 h2load -n "$N" -c "$c" -m "$m" --data="$work/body" \

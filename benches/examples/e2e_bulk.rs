@@ -48,7 +48,8 @@
 //!   the HTTP/2 handshake by hand (client preface and an empty SETTINGS;
 //!   the server's SETTINGS read and acknowledged; the acknowledgement of
 //!   ours read), the same client for all three servers. After a settle
-//!   time the server's VmRSS again, and a check that every connection is
+//!   time (`--settle-ms`, 3 s: the blocking server's writer threads end
+//!   about a second after their last write) the server's VmRSS again, and a check that every connection is
 //!   still open. `bytes_per_conn` is the RSS difference over the count.
 //!
 //! With `--pid`, `echo` and `stream` also report the server's CPU seconds
@@ -685,7 +686,7 @@ fn drive(args: &[String]) -> Result<(), String> {
         "idle" => {
             let pid = pid.ok_or("idle needs --pid of the server")?;
             let conns: usize = num_arg(args, "--conns", 1000)?;
-            let settle_ms: u64 = num_arg(args, "--settle-ms", 1000)?;
+            let settle_ms: u64 = num_arg(args, "--settle-ms", 3000)?;
             let before = vm_rss_kib(pid)?;
             let mut held = Vec::with_capacity(conns);
             for i in 0..conns {

@@ -10,6 +10,10 @@
 //!   (`handle_timeout`), takes the pending output (`poll_transmit`),
 //!   releases the lock and writes. With nothing to write it sleeps on a
 //!   condition variable until there is output or `poll_timeout` is due.
+//!   It is started when first needed and ends after [`WRITER_LINGER`]
+//!   with nothing to write and no timer set, so an idle connection holds
+//!   one thread (its reader), not two; whoever next queues output or a
+//!   timer for it starts a new one.
 //! - an **application or handler thread** that queued output (a request,
 //!   a reply, a status) writes it itself with [`Shared::flush`] when no
 //!   other thread is writing and its call is alone on the connection: a
@@ -26,9 +30,9 @@
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
@@ -40,7 +44,10 @@ const DIRECT_MAX: usize = 16 << 10;
 /// The largest read buffer of a connection.
 const READ_BUF: usize = 64 << 10;
 /// The read buffer a connection starts with.
-const READ_START: usize = 2 << 10;
+const READ_START: usize = 512;
+/// How long a writer thread with nothing to write and no timer to watch
+/// waits for work before it ends.
+pub(crate) const WRITER_LINGER: Duration = Duration::from_secs(1);
 
 /// A state machine plus the application-side state of its calls.
 pub(crate) trait Machine: Send + 'static {
@@ -93,6 +100,8 @@ pub(crate) struct WriteState {
     wakes_at: Option<Instant>,
     /// The last write timed out with bytes left: the peer is not reading.
     stalled: bool,
+    /// A writer thread runs for this connection (or is being started).
+    thread: bool,
 }
 
 impl WriteState {
@@ -112,7 +121,18 @@ impl WriteState {
     }
 }
 
-/// One connection's state, shared by its two threads and the application.
+/// What a change under the lock asks of the writer thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// Nothing.
+    No,
+    /// It runs: wake it if it sleeps.
+    Notify,
+    /// None runs: the caller starts one (it was counted as running).
+    Start,
+}
+
+/// One connection's state, shared by its threads and the application.
 pub(crate) struct Shared<M> {
     state: Mutex<M>,
     /// The write half; locked only by the thread whose `writing` flag is
@@ -122,6 +142,10 @@ pub(crate) struct Shared<M> {
     closer: Box<dyn Fn() + Send + Sync>,
     /// The connection's reader and writer threads still running.
     threads: AtomicUsize,
+    /// This connection, for the writer threads it starts.
+    me: Weak<Shared<M>>,
+    /// The prefix of its threads' names.
+    name: &'static str,
 }
 
 impl<M: Machine> Shared<M> {
@@ -129,14 +153,17 @@ impl<M: Machine> Shared<M> {
         machine: M,
         write_half: Box<dyn Write + Send>,
         closer: Box<dyn Fn() + Send + Sync>,
-    ) -> Self {
-        Shared {
+        name: &'static str,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Shared {
             state: Mutex::new(machine),
             write_half: Mutex::new(write_half),
             writer: Signal::new(),
             closer,
             threads: AtomicUsize::new(0),
-        }
+            me: me.clone(),
+            name,
+        })
     }
 
     /// The connection's threads are still running: its transport may be
@@ -151,9 +178,67 @@ impl<M: Machine> Shared<M> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Tell the writer thread that there may be output or a new timer.
+    /// Have a writer thread look at the connection: there may be output,
+    /// a new timer, or an end to act on.
     pub(crate) fn wake_writer(&self) {
-        self.writer.notify_one();
+        let wake = Self::claim_any(&mut *self.lock());
+        self.wake(wake);
+    }
+
+    /// `Notify` if a writer thread runs, else `Start` (counted as running
+    /// at once, so that only one thread is started).
+    fn claim_any(g: &mut M) -> Wake {
+        let ws = g.write_state();
+        if ws.thread {
+            Wake::Notify
+        } else {
+            ws.thread = true;
+            Wake::Start
+        }
+    }
+
+    /// Decide under `g` what the writer thread must do after a change
+    /// ([`writer_needed`](Self::writer_needed)).
+    pub(crate) fn claim_writer(g: &mut M) -> Wake {
+        if Self::writer_needed(g) {
+            Self::claim_any(g)
+        } else {
+            Wake::No
+        }
+    }
+
+    /// Act on a [`claim_writer`](Self::claim_writer), without the lock.
+    pub(crate) fn wake(&self, wake: Wake) {
+        match wake {
+            Wake::No => {}
+            Wake::Notify => self.writer.notify_one(),
+            Wake::Start => self.start_writer(),
+        }
+    }
+
+    /// Start a writer thread. Should the system refuse one, the
+    /// connection cannot write and ends: the transport is closed (the
+    /// reader sees it and finishes).
+    fn start_writer(&self) {
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        self.threads.fetch_add(1, Ordering::AcqRel);
+        let spawned = thread::Builder::new()
+            .name(format!("{}-write", self.name))
+            .spawn(move || {
+                let _running = CountOut(&me.threads);
+                write_loop(&me);
+            });
+        if spawned.is_err() {
+            self.threads.fetch_sub(1, Ordering::AcqRel);
+            let mut g = self.lock();
+            g.write_state().thread = false;
+            g.receive_eof(Instant::now());
+            g.process_events();
+            drop(g);
+            self.close_transport();
+        }
     }
 
     /// Whether the writer thread has something to do after a change made
@@ -223,13 +308,12 @@ impl<M: Machine> Shared<M> {
         }
     }
 
-    /// Release `g`, waking the writer thread if it has something to do.
+    /// Release `g`, waking (or starting) the writer thread if it has
+    /// something to do.
     pub(crate) fn wake_if_needed(&self, mut g: MutexGuard<'_, M>) {
-        let wake = Self::writer_needed(&mut *g);
+        let wake = Self::claim_writer(&mut *g);
         drop(g);
-        if wake {
-            self.wake_writer();
-        }
+        self.wake(wake);
     }
 
     fn write_half(&self) -> MutexGuard<'_, Box<dyn Write + Send>> {
@@ -249,8 +333,10 @@ impl<M: Machine> Shared<M> {
     fn transport_ended(&self, mut g: MutexGuard<'_, M>, close: bool) {
         g.receive_eof(Instant::now());
         g.process_events();
+        // The writer finishes the connection.
+        let wake = Self::claim_any(&mut *g);
         drop(g);
-        self.wake_writer();
+        self.wake(wake);
         if close {
             self.close_transport();
         }
@@ -335,38 +421,26 @@ pub(crate) fn wait<'a, M>(
     guard
 }
 
-/// Start the reader and writer threads of a connection.
+/// Start a connection: its reader thread, and a writer thread for its
+/// first output (the connection preface).
 pub(crate) fn start<M: Machine>(
     shared: &Arc<Shared<M>>,
     reader: Box<dyn Read + Send>,
-    name: &str,
 ) -> io::Result<()> {
     let s = Arc::clone(shared);
     shared.threads.fetch_add(1, Ordering::AcqRel);
     let spawned = thread::Builder::new()
-        .name(format!("{name}-write"))
-        .spawn(move || {
-            let _running = CountOut(&s.threads);
-            write_loop(&s);
-        });
-    if let Err(e) = spawned {
-        shared.threads.fetch_sub(1, Ordering::AcqRel);
-        return Err(e);
-    }
-    let s = Arc::clone(shared);
-    shared.threads.fetch_add(1, Ordering::AcqRel);
-    let spawned = thread::Builder::new()
-        .name(format!("{name}-read"))
+        .name(format!("{}-read", shared.name))
         .spawn(move || {
             let _running = CountOut(&s.threads);
             read_loop(&s, reader);
         });
     if let Err(e) = spawned {
         shared.threads.fetch_sub(1, Ordering::AcqRel);
-        // The writer thread ends once the connection is closed.
-        shared.transport_ended(shared.lock(), true);
+        shared.close_transport();
         return Err(e);
     }
+    shared.wake_if_needed(shared.lock());
     Ok(())
 }
 
@@ -399,11 +473,9 @@ fn read_loop<M: Machine>(s: &Shared<M>, mut r: Box<dyn Read + Send>) {
                 g.receive(&buf[..n], Instant::now());
                 g.process_events_held(&mut held);
                 let closed = g.is_closed();
-                let wake = Shared::writer_needed(&mut *g);
+                let wake = Shared::claim_writer(&mut *g);
                 drop(g);
-                if wake {
-                    s.wake_writer();
-                }
+                s.wake(wake);
                 M::start_held(s, &mut held);
                 if closed {
                     return;
@@ -464,7 +536,15 @@ fn write_loop<M: Machine>(s: &Shared<M>) {
                 s.close_transport();
                 return;
             }
-            g = sleep(s, g);
+            if g.poll_timeout().is_some() {
+                g = sleep(s, g);
+                continue;
+            }
+            let (g2, left) = linger(s, g);
+            g = g2;
+            if left {
+                return;
+            }
             continue;
         }
         if g.is_closed() && g.write_state().stalled {
@@ -494,13 +574,42 @@ fn write_loop<M: Machine>(s: &Shared<M>) {
 }
 
 /// The writer thread waits for work or its next timer, saying when that
-/// is so that an action that starts an earlier timer wakes it.
+/// is so that an action that starts an earlier timer wakes it. It looks
+/// again after [`WRITER_LINGER`] at the latest: the timer (a call's
+/// deadline) may have gone with its call, and with none left the thread
+/// can end.
 fn sleep<'a, M: Machine>(s: &Shared<M>, mut g: MutexGuard<'a, M>) -> MutexGuard<'a, M> {
     let at = g.poll_timeout();
     g.write_state().wakes_at = at;
-    let mut g = wait(&s.writer, g, at);
+    let bound = Instant::now() + WRITER_LINGER;
+    let mut g = wait(&s.writer, g, Some(at.map_or(bound, |t| t.min(bound))));
     g.write_state().wakes_at = None;
     g
+}
+
+/// The writer thread, with nothing to write and no timer, waits up to
+/// [`WRITER_LINGER`] for work; `true` (and the thread must return) if none
+/// came, the connection then having no writer thread and no write buffer.
+fn linger<'a, M: Machine>(s: &Shared<M>, g: MutexGuard<'a, M>) -> (MutexGuard<'a, M>, bool) {
+    let until = Instant::now() + WRITER_LINGER;
+    let mut g = g;
+    loop {
+        g.write_state().wakes_at = None;
+        g = wait(&s.writer, g, Some(until));
+        let idle = !g.has_output()
+            && !g.write_state().has_work()
+            && !g.is_closed()
+            && g.poll_timeout().is_none();
+        if !idle {
+            return (g, false);
+        }
+        if Instant::now() >= until {
+            let ws = g.write_state();
+            ws.thread = false;
+            ws.buf = BytesMut::new();
+            return (g, true);
+        }
+    }
 }
 
 /// Write what the socket takes without waiting (beyond one write slice),

@@ -192,8 +192,8 @@ impl ClientConn {
             write: WriteState::default(),
             handshake: Arc::clone(&handshake),
         };
-        let shared = Arc::new(Shared::new(machine, parts.writer, parts.closer));
-        start(&shared, parts.reader, "grpc-client")?;
+        let shared = Shared::new(machine, parts.writer, parts.closer, "grpc-client");
+        start(&shared, parts.reader)?;
         Ok(ClientConn {
             shared,
             usable,

@@ -254,9 +254,9 @@ impl Inner {
             Arc::clone(&self.ctx),
             parts.peer,
         );
-        let shared = Arc::new(Shared::new(machine, parts.writer, parts.closer));
+        let shared = Shared::new(machine, parts.writer, parts.closer, "grpc-server");
         shared.lock().set_self(Arc::downgrade(&shared));
-        start(&shared, parts.reader, "grpc-server")?;
+        start(&shared, parts.reader)?;
         conns.push(Arc::downgrade(&shared));
         Ok(())
     }
