@@ -14,7 +14,10 @@
 # The server is pinned to CPU 0 and h2load to CPU 1 (taskset); the tokio
 # and tonic greeters run one worker thread. Before the
 # load, our greeter client checks that each server answers a real gRPC call
-# with "Hello world" (status OK); h2load then counts only 2xx responses.
+# with "Hello world" (status OK). h2load counts only 2xx responses, and it
+# cannot see trailers, so each greeter (run with --report-ms) prints how
+# many calls its handler answered OK: a run counts only if h2load saw N
+# 2xx responses and the server answered exactly N calls OK meanwhile.
 # Prints one Markdown table row per server and configuration: requests/s,
 # mean and p99 latency, server CPU seconds per 100k RPCs, server peak RSS.
 set -euo pipefail
@@ -34,6 +37,8 @@ trap 'rm -rf "$work"; kill $(jobs -p) 2>/dev/null || true' EXIT
 # HelloRequest { name: "world" } in a gRPC length-prefixed frame.
 printf '\x00\x00\x00\x00\x07\x0a\x05world' > "$work/body"
 clk=$(getconf CLK_TCK)
+# The last count of calls a greeter answered OK, from its log.
+replied() { awk '/^replied / {n = $2} END {print n + 0}' "$1"; }
 
 echo "| server | c | m | req/s | mean | p99 | CPU s / 100k RPCs | peak RSS |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
@@ -48,7 +53,7 @@ for server in $SERVERS; do
         blocking) bin=target/release/examples/blocking_greeter_server ;;
         tonic) bin=target/release/examples/tonic_greeter ;;
     esac
-    taskset -c 0 $bin --port "$port" > "$work/$server.log" 2>&1 &
+    taskset -c 0 $bin --port "$port" --report-ms 100 > "$work/$server.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do
         if reply=$(target/release/examples/greeter_client --addr "http://127.0.0.1:$port" --name world 2>/dev/null); then
@@ -62,6 +67,8 @@ for server in $SERVERS; do
     fi
     for conf in $CONFS; do
         c=${conf%/*} m=${conf#*/}
+        sleep 0.3
+        ok_before=$(replied "$work/$server.log")
         read -r ut st _ < <(awk '{print $14, $15}' "/proc/$pid/stat")
         rm -f "$work/h2load.log"
         taskset -c 1 h2load -n "$N" -c "$c" -m "$m" --data="$work/body" \
@@ -73,6 +80,12 @@ for server in $SERVERS; do
         if [[ "$ok" != "$N" ]]; then
             echo "$server c=$c m=$m: only $ok of $N responses were 2xx" >&2
             cat "$work/out" >&2
+            exit 1
+        fi
+        sleep 0.3
+        answered=$(( $(replied "$work/$server.log") - ok_before ))
+        if [[ "$answered" != "$N" ]]; then
+            echo "$server c=$c m=$m: the server answered $answered calls OK, not $N" >&2
             exit 1
         fi
         rps=$(awk '/finished in/ {print $4}' "$work/out")

@@ -2,7 +2,8 @@
 //! (`benches/loadtest.sh`): `helloworld.Greeter/SayHello` decodes a
 //! `HelloRequest` and replies `Hello <name>`, exactly as our greeter
 //! examples do. One worker thread, so that pinning it to one CPU compares
-//! like with like.
+//! like with like. `--report-ms N` prints how many calls it answered OK
+//! every N ms, as our greeters do.
 //!
 //! `cargo run --release -p grpc-sansio-benches --example tonic_greeter -- --port 50053`
 #[path = "../benches/tonic_peer/mod.rs"]
@@ -11,6 +12,7 @@ mod tonic_peer;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -29,6 +31,33 @@ struct HelloReply {
     message: String,
 }
 
+/// Replies answered OK (counted for `--report-ms`).
+static REPLIED: AtomicU64 = AtomicU64::new(0);
+
+/// The value after `flag` in the command line, if any.
+fn arg(flag: &str) -> Option<String> {
+    std::env::args().skip_while(|a| a != flag).nth(1)
+}
+
+/// With `--report-ms N`: print `replied <count>` every N ms whenever the
+/// count changed (the load test checks every request was answered OK).
+fn report_replies() {
+    let Some(ms) = arg("--report-ms").and_then(|v| v.parse::<u64>().ok()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let mut last = u64::MAX;
+        loop {
+            let n = REPLIED.load(Ordering::Relaxed);
+            if n != last {
+                println!("replied {n}");
+                last = n;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+    });
+}
+
 struct SayHello;
 
 impl tower::Service<Request<Bytes>> for SayHello {
@@ -42,6 +71,7 @@ impl tower::Service<Request<Bytes>> for SayHello {
         let r = HelloRequest::decode(req.into_inner())
             .map_err(|e| Status::internal(e.to_string()))
             .map(|r| {
+                REPLIED.fetch_add(1, Ordering::Relaxed);
                 let reply = HelloReply {
                     message: format!("Hello {}", r.name),
                 };
@@ -79,11 +109,8 @@ impl tower::Service<http::Request<tonic::body::Body>> for Greeter {
 }
 
 fn main() -> std::io::Result<()> {
-    let port: u16 = std::env::args()
-        .skip_while(|a| a != "--port")
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(50053);
+    report_replies();
+    let port: u16 = arg("--port").and_then(|p| p.parse().ok()).unwrap_or(50053);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

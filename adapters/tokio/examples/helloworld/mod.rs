@@ -36,3 +36,31 @@ pub(crate) fn arg(name: &str) -> Option<String> {
     }
     None
 }
+
+/// Replies the greeter answered OK (counted for `--report-ms`).
+pub(crate) static REPLIED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Count one OK reply.
+pub(crate) fn replied() {
+    REPLIED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// With `--report-ms N`: print `replied <count>` every N ms whenever the
+/// count of OK replies has changed. The load test reads it to check that
+/// every request it sent was answered OK.
+pub(crate) fn report_replies() {
+    let Some(ms) = arg("--report-ms").and_then(|v| v.parse::<u64>().ok()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let mut last = u64::MAX;
+        loop {
+            let n = REPLIED.load(std::sync::atomic::Ordering::Relaxed);
+            if n != last {
+                println!("replied {n}");
+                last = n;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+    });
+}
