@@ -140,7 +140,8 @@ pub(crate) struct Shared<M> {
     write_half: Mutex<Box<dyn Write + Send>>,
     writer: Signal,
     closer: Box<dyn Fn() + Send + Sync>,
-    /// The connection's reader and writer threads still running.
+    /// The connection's reader thread and writer thread (if any) still
+    /// running.
     threads: AtomicUsize,
     /// This connection, for the writer threads it starts.
     me: Weak<Shared<M>>,
@@ -300,7 +301,13 @@ impl<M: Machine> Shared<M> {
         match res {
             Ok(stalled) => {
                 ws.stalled = stalled;
-                ws.buf = buf;
+                // With no writer thread to reuse it, an emptied buffer is
+                // given back: the connection may now be idle.
+                ws.buf = if buf.is_empty() && !ws.thread {
+                    BytesMut::new()
+                } else {
+                    buf
+                };
                 ws.unflushed = unflushed;
                 self.wake_if_needed(g);
             }
@@ -574,15 +581,13 @@ fn write_loop<M: Machine>(s: &Shared<M>) {
 }
 
 /// The writer thread waits for work or its next timer, saying when that
-/// is so that an action that starts an earlier timer wakes it. It looks
-/// again after [`WRITER_LINGER`] at the latest: the timer (a call's
-/// deadline) may have gone with its call, and with none left the thread
-/// can end.
+/// is so that an action that starts an earlier timer wakes it. A timer
+/// that goes away (a call's deadline, when the call ends) does not wake
+/// it: the thread ends a linger after the time it was set for.
 fn sleep<'a, M: Machine>(s: &Shared<M>, mut g: MutexGuard<'a, M>) -> MutexGuard<'a, M> {
     let at = g.poll_timeout();
     g.write_state().wakes_at = at;
-    let bound = Instant::now() + WRITER_LINGER;
-    let mut g = wait(&s.writer, g, Some(at.map_or(bound, |t| t.min(bound))));
+    let mut g = wait(&s.writer, g, at);
     g.write_state().wakes_at = None;
     g
 }

@@ -27,15 +27,17 @@
 //!
 //! ## Thread model
 //!
-//! Every connection, client or server, has exactly **two threads**:
+//! Every connection, client or server, has up to **two threads**:
 //!
 //! - a **reader** that blocks in `read` and feeds the bytes to the state
-//!   machine;
+//!   machine, for the connection's whole life;
 //! - a **writer** that sends what the state machine has to send and runs
 //!   its timers (call deadlines, keepalive, the SETTINGS acknowledgement
-//!   timeout, graceful-shutdown phases): it sleeps on a `Condvar` until
-//!   there is output or [`poll_timeout`] is due. No async runtime is
-//!   needed for any timer.
+//!   timeout, idle and age limits, graceful-shutdown phases): it sleeps on
+//!   a `Condvar` until there is output or [`poll_timeout`] is due. No
+//!   async runtime is needed for any timer. It is started when there is
+//!   something to write or a timer to watch, and ends a second after the
+//!   last of them, so an idle connection without timers holds one thread.
 //!
 //! A small piece of output made by an application or handler thread (a
 //! request, a unary reply) is written by that thread itself when nobody

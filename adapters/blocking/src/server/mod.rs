@@ -95,7 +95,8 @@ impl ServerBuilder {
     }
 
     /// Open connections at most; more are closed on accept. Default 1024.
-    /// Each connection has two threads (reader, writer).
+    /// Each connection has a reader thread, and a writer thread while it
+    /// has output or timers.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = n.max(1);
         self
