@@ -17,7 +17,7 @@
 //!   graceful shutdown.
 //! - TLS (feature `tls`): rustls with its `ring` provider, ALPN `h2`,
 //!   custom roots, client certificates, a server name override
-//!   ([`ChannelBuilder::tls`], `Server::bind_tls`; see the `tls` module for
+//!   (`ChannelBuilder::tls`, `Server::bind_tls`; see the `tls` module for
 //!   how it shares the socket between a connection's two threads).
 //! - Standard services: [`health`] (`grpc.health.v1.Health`) and
 //!   [`reflection`] (`grpc.reflection.v1` and `v1alpha`), added to any
