@@ -131,3 +131,111 @@ fn a_handler_blocked_for_two_seconds_does_not_delay_another_call() {
         assert_eq!(svc.server.connections(), 1);
     });
 }
+
+/// Calls whose requests arrive together each get a handler thread at
+/// once. The requests are written in one write by the core client driven
+/// by hand, twice: the first burst starts the pool's threads, the second
+/// finds them idle, and the pool's chain of wake-ups must reach as many of
+/// them as there are calls. Each handler waits (5 s at most) until all
+/// have started; run one after another, they would answer UNAVAILABLE.
+/// Then four times as many calls as threads: the rest wait in the queue
+/// and succeed.
+#[test]
+fn calls_arriving_together_run_on_as_many_handler_threads_at_once() {
+    use grpc_sansio::call::CallKind as CoreKind;
+    use grpc_sansio::client::{
+        CallOptions as CoreOptions, ClientConfig, ClientConnection, ClientEvent,
+    };
+    use grpc_sansio_blocking::{Handler, Router, RouterExt, Server};
+    use grpc_sansio_tests::by_hand::turn;
+    use std::collections::HashMap;
+    use std::sync::{Condvar, Mutex};
+    const CALLS: usize = 8;
+
+    /// Start `calls` unary calls on a fresh connection, write them in one
+    /// go, and return each call's reply (or status) by its number.
+    fn burst(addr: std::net::SocketAddr, method: &str, calls: usize) -> Vec<Result<Bytes, String>> {
+        let mut sock = std::net::TcpStream::connect(addr).unwrap();
+        let now = Instant::now();
+        let mut client = ClientConnection::new(ClientConfig::default(), now);
+        let mut ids = HashMap::new();
+        for i in 0..calls {
+            let opts = CoreOptions::new(CoreKind::Unary).with_timeout(now, Duration::from_secs(20));
+            let id = client.start_call(method, opts, now).unwrap();
+            client.send_message(id, b(&i.to_string())).unwrap();
+            client.half_close(id).unwrap();
+            ids.insert(id, i);
+        }
+        let mut out: Vec<Result<Bytes, String>> = vec![Err("no answer".into()); calls];
+        let mut done = 0;
+        let until = Instant::now() + Duration::from_secs(20);
+        while done < calls && Instant::now() < until {
+            assert!(turn(&mut sock, &mut client, Duration::from_millis(50)).unwrap());
+            while let Some(ev) = client.poll_event() {
+                match ev {
+                    ClientEvent::Message {
+                        call,
+                        message,
+                        flow_len,
+                    } => {
+                        client.release_capacity(call, flow_len);
+                        out[ids[&call]] = Ok(message);
+                    }
+                    ClientEvent::Finished { call, status, .. } => {
+                        done += 1;
+                        if !status.is_ok() {
+                            out[ids[&call]] =
+                                Err(format!("{:?} {}", status.code(), status.message()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+
+    within(Duration::from_secs(60), || {
+        let gate = Arc::new((Mutex::new(0usize), Condvar::new()));
+        let mut router: Router<Handler> = Router::new();
+        let g = Arc::clone(&gate);
+        router.unary(
+            "test.Burst",
+            "Wait",
+            BytesCodec,
+            move |_call, req: Bytes| {
+                let (started, cv) = &*g;
+                let mut n = started.lock().unwrap();
+                *n += 1;
+                cv.notify_all();
+                let target = (*n).div_ceil(CALLS) * CALLS;
+                let (n, wait) = cv
+                    .wait_timeout_while(n, Duration::from_secs(5), |n| *n < target)
+                    .unwrap();
+                if wait.timed_out() {
+                    return Err(Status::unavailable(format!(
+                        "{} of {target} handlers ran at once",
+                        *n
+                    )));
+                }
+                Ok(req)
+            },
+        );
+        router.unary("test.Burst", "Nap", BytesCodec, |_call, req: Bytes| {
+            std::thread::sleep(Duration::from_millis(20));
+            Ok(req)
+        });
+        let server = Server::builder().max_handlers(CALLS).build(router);
+        let addr = server.bind("127.0.0.1:0").unwrap();
+        for (method, calls) in [
+            ("/test.Burst/Wait", CALLS),
+            ("/test.Burst/Wait", CALLS),
+            ("/test.Burst/Nap", 4 * CALLS),
+        ] {
+            for (i, r) in burst(addr, method, calls).into_iter().enumerate() {
+                assert_eq!(r, Ok(b(&i.to_string())), "{method} call {i}");
+            }
+        }
+        assert_eq!(*gate.0.lock().unwrap(), 2 * CALLS);
+    });
+}

@@ -6,6 +6,11 @@
 //! in a queue of at most `queue` calls for at most `queue_timeout`; a call
 //! that finds the queue full, or waits longer, is answered
 //! RESOURCE_EXHAUSTED. Nothing here grows without a bound.
+//!
+//! Queued calls are taken up by a chain of wake-ups: one idle thread is
+//! woken at a time, and a woken thread that leaves calls in the queue
+//! wakes the next. A burst of calls from one read costs the reader one
+//! wake-up, and no thread wakes to find the queue already empty.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -60,6 +65,8 @@ struct PoolState {
     queue: VecDeque<(Box<Job>, Option<Instant>)>,
     threads: usize,
     idle: usize,
+    /// A wake-up is on its way to an idle thread.
+    waking: bool,
     expiry_thread: bool,
     shutdown: bool,
 }
@@ -80,6 +87,7 @@ impl Pool {
                 queue: VecDeque::new(),
                 threads: 0,
                 idle: 0,
+                waking: false,
                 expiry_thread: false,
                 shutdown: false,
             }),
@@ -105,67 +113,103 @@ impl Pool {
     /// it cannot run (pool and queue full, or shut down): the caller
     /// answers it.
     pub(crate) fn submit(self: &Arc<Self>, job: Box<Job>) -> Result<(), Box<Job>> {
+        match self.submit_all([((), job)]).pop() {
+            Some(((), job)) => Err(job),
+            None => Ok(()),
+        }
+    }
+
+    /// Run or queue every job, taking the pool's lock once; returns the
+    /// jobs refused (pool and queue full, or shutting down), in order,
+    /// each with its tag.
+    pub(crate) fn submit_all<T>(
+        self: &Arc<Self>,
+        jobs: impl IntoIterator<Item = (T, Box<Job>)>,
+    ) -> Vec<(T, Box<Job>)> {
         let mut st = self.lock();
         if st.shutdown {
-            return Err(job);
+            return jobs.into_iter().collect();
         }
+        let mut refused = Vec::new();
+        let mut start = Vec::new();
         let expires = Instant::now() + self.queue_timeout;
-        if st.queue.len() < st.idle {
-            st.queue.push_back((job, None));
-            // Wake after unlocking: the woken thread does not then block
-            // on the lock we still hold.
-            drop(st);
-            self.work.notify_one();
-            return Ok(());
-        }
-        if st.threads < self.max_threads {
-            st.threads += 1;
-            drop(st);
-            let pool = Arc::clone(self);
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Box<Job>>(1);
-            let spawned = thread::Builder::new()
-                .name("grpc-handler".to_string())
-                .spawn(move || {
-                    if let Ok(job) = rx.recv() {
-                        job.run();
+        for (tag, job) in jobs {
+            if st.queue.len() < st.idle {
+                st.queue.push_back((job, None));
+            } else if st.threads < self.max_threads {
+                st.threads += 1;
+                start.push((tag, job));
+            } else if st.queue.len() >= self.max_queue || self.queue_timeout.is_zero() {
+                refused.push((tag, job));
+            } else {
+                st.queue.push_back((job, Some(expires)));
+                if !st.expiry_thread {
+                    let pool = Arc::clone(self);
+                    if thread::Builder::new()
+                        .name("grpc-handler-queue".to_string())
+                        .spawn(move || pool.expire())
+                        .is_ok()
+                    {
+                        st.expiry_thread = true;
                     }
-                    pool.worker();
-                });
-            return match spawned {
-                Ok(_) => {
-                    // The receiver is alive: the send cannot fail.
-                    let _ = tx.send(job);
-                    Ok(())
                 }
-                Err(_) => {
-                    self.lock().threads -= 1;
-                    Err(job)
-                }
-            };
-        }
-        if st.queue.len() >= self.max_queue || self.queue_timeout.is_zero() {
-            return Err(job);
-        }
-        st.queue.push_back((job, Some(expires)));
-        if !st.expiry_thread {
-            let pool = Arc::clone(self);
-            if thread::Builder::new()
-                .name("grpc-handler-queue".to_string())
-                .spawn(move || pool.expire())
-                .is_ok()
-            {
-                st.expiry_thread = true;
+                self.expiry.notify_one();
             }
         }
-        self.expiry.notify_one();
-        Ok(())
+        let wake = Self::claim_wake(&mut st);
+        drop(st);
+        if wake {
+            self.work.notify_one();
+        }
+        for (tag, job) in start {
+            if let Err(job) = self.start_thread(job) {
+                self.lock().threads -= 1;
+                refused.push((tag, job));
+            }
+        }
+        refused
+    }
+
+    /// Whether to wake an idle thread now: calls wait, and no wake-up is
+    /// already on its way (see the module docs).
+    fn claim_wake(st: &mut PoolState) -> bool {
+        let wake = !st.queue.is_empty() && st.idle > 0 && !st.waking;
+        if wake {
+            st.waking = true;
+        }
+        wake
+    }
+
+    /// A new handler thread (already counted) that runs `job` first.
+    fn start_thread(self: &Arc<Self>, job: Box<Job>) -> Result<(), Box<Job>> {
+        let pool = Arc::clone(self);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Box<Job>>(1);
+        let spawned = thread::Builder::new()
+            .name("grpc-handler".to_string())
+            .spawn(move || {
+                if let Ok(job) = rx.recv() {
+                    job.run();
+                }
+                pool.worker();
+            });
+        match spawned {
+            Ok(_) => {
+                let _ = tx.send(job);
+                Ok(())
+            }
+            Err(_) => Err(job),
+        }
     }
 
     fn worker(&self) {
         let mut st = self.lock();
         loop {
             if let Some((job, expires)) = st.queue.pop_front() {
+                let wake = Self::claim_wake(&mut st);
                 drop(st);
+                if wake {
+                    self.work.notify_one();
+                }
                 if expires.is_some_and(|e| Instant::now() > e) {
                     job.reject();
                 } else {
@@ -184,6 +228,9 @@ impl Pool {
                 .unwrap_or_else(PoisonError::into_inner);
             st = g;
             st.idle -= 1;
+            // The wake-up on its way has come (or this one is spurious or
+            // timed out, and the next claim may wake one more: harmless).
+            st.waking = false;
             if timeout.timed_out() && st.queue.is_empty() {
                 break;
             }
