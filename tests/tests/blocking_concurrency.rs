@@ -133,8 +133,9 @@ fn a_handler_blocked_for_two_seconds_does_not_delay_another_call() {
 }
 
 /// Calls whose requests arrive together each get a handler thread at
-/// once. The requests are written in one write by the core client driven
-/// by hand, twice: the first burst starts the pool's threads, the second
+/// once. The requests leave in one write of the core client driven by
+/// hand (the server reads them in a few reads of several calls each),
+/// twice: the first burst starts the pool's threads, the second
 /// finds them idle, and the pool's chain of wake-ups must reach as many of
 /// them as there are calls. Each handler waits (5 s at most) until all
 /// have started; run one after another, they would answer UNAVAILABLE.
@@ -237,5 +238,75 @@ fn calls_arriving_together_run_on_as_many_handler_threads_at_once() {
             }
         }
         assert_eq!(*gate.0.lock().unwrap(), 2 * CALLS);
+    });
+}
+
+/// A call that ends while it waits in the handler queue (here its
+/// deadline passes) is closed without running its handler.
+#[test]
+fn a_queued_call_that_ended_never_runs_its_handler() {
+    use grpc_sansio_blocking::{Channel, Code, Handler, Router, RouterExt, Server};
+    use std::sync::mpsc;
+    within(Duration::from_secs(30), || {
+        let (release, released) = mpsc::channel::<()>();
+        let released = std::sync::Mutex::new(released);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let mut router: Router<Handler> = Router::new();
+        router.unary(
+            "test.Queue",
+            "Hold",
+            BytesCodec,
+            move |_call, req: Bytes| {
+                let _ = released
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(10));
+                Ok(req)
+            },
+        );
+        let r = Arc::clone(&ran);
+        router.unary(
+            "test.Queue",
+            "Count",
+            BytesCodec,
+            move |_call, req: Bytes| {
+                r.fetch_add(1, Ordering::SeqCst);
+                Ok(req)
+            },
+        );
+        let server = Server::builder().max_handlers(1).build(router);
+        let addr = server.bind("127.0.0.1:0").unwrap();
+        let ch = Channel::connect(&format!("http://{addr}")).unwrap();
+        let holder = {
+            let ch = ch.clone();
+            std::thread::spawn(move || ch.unary("/test.Queue/Hold", BytesCodec, &b("held"), opts()))
+        };
+        let start = Instant::now();
+        while server.busy_handlers() == 0 && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(server.busy_handlers(), 1);
+        let late = ch
+            .unary(
+                "/test.Queue/Count",
+                BytesCodec,
+                &b("late"),
+                CallOptions::new().timeout(Duration::from_millis(200)),
+            )
+            .unwrap_err();
+        assert_eq!(late.code(), Code::DeadlineExceeded);
+        release.send(()).unwrap();
+        assert_eq!(holder.join().unwrap().unwrap().message, b("held"));
+        // The pool has taken the ended call off its queue by the time the
+        // next call runs.
+        let next = ch
+            .unary("/test.Queue/Count", BytesCodec, &b("next"), opts())
+            .unwrap();
+        assert_eq!(next.message, b("next"));
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            1,
+            "only the last call's handler ran"
+        );
     });
 }

@@ -55,12 +55,14 @@
 //! connections ([`ServerBuilder::max_handlers`], default 64 threads,
 //! started on demand). When every thread is busy, a new call waits in a
 //! bounded queue for a bounded time ([`ServerBuilder::handler_queue`],
-//! default 65,536 calls, 5 s) and is answered `RESOURCE_EXHAUSTED` when
+//! default 8,192 calls, 5 s) and is answered `RESOURCE_EXHAUSTED` when
 //! the queue is full or the wait runs out. The default is deep enough that
-//! the calls clients may have open at once (64 connections of 1,024
-//! streams) wait their turn rather than fail, as they would run with
-//! tonic or grpc-go; a queued call holds its request, whose bytes HTTP/2
-//! flow control bounds per connection. Connections are bounded too
+//! a burst of calls (eight connections' worth of concurrent streams) waits
+//! its turn rather than fails, as it would run with tonic or grpc-go; a
+//! queued call holds its request head and message (whose bytes HTTP/2 flow
+//! control bounds per connection). A call that ends while it waits
+//! (cancelled, reset, past its deadline) is closed without running its
+//! handler. Connections are bounded too
 //! ([`ServerBuilder::max_connections`], default 1024), so a server uses at
 //! most `2 x max_connections + max_handlers + 2` threads plus one accept
 //! thread per listener.

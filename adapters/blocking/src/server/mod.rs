@@ -69,7 +69,7 @@ impl Default for ServerBuilder {
         ServerBuilder {
             config: ServerConfig::default(),
             max_handlers: 64,
-            queue: 65536,
+            queue: 8192,
             queue_timeout: Duration::from_secs(5),
             max_connections: 1024,
             send_compression: None,
@@ -87,7 +87,9 @@ impl ServerBuilder {
 
     /// When every handler thread is busy, up to `calls` new calls wait at
     /// most `timeout` for one; others are answered RESOURCE_EXHAUSTED at
-    /// once. `calls == 0` refuses at once. Default 65,536 calls, 5 s.
+    /// once. `calls == 0` refuses at once. Default 8,192 calls (the
+    /// streams eight connections may have open at once), 5 s. A queued
+    /// call holds its request head and message.
     pub fn handler_queue(mut self, calls: usize, timeout: Duration) -> Self {
         self.queue = calls;
         self.queue_timeout = timeout;

@@ -39,6 +39,13 @@ impl Job {
             handler,
             interceptors,
         } = self;
+        // A call that ended while it waited (the client cancelled or reset
+        // it, its deadline passed) is only closed: its handler would work
+        // for nobody.
+        if call.is_cancelled() {
+            call.finish(Status::cancelled("call ended before its handler started"));
+            return;
+        }
         // A panicking handler ends its call with UNKNOWN (the call's drop
         // does it) and leaves the thread usable.
         let _ = catch_unwind(AssertUnwindSafe(move || {
