@@ -521,11 +521,14 @@ fn run_timers<M: Machine>(g: &mut M) {
 
 fn write_loop<M: Machine>(s: &Shared<M>) {
     let mut g = s.lock();
+    // The far timer this thread has already looked at early once (see
+    // `sleep`).
+    let mut checked = None;
     loop {
         run_timers(&mut *g);
         if g.write_state().writing {
             // Another thread writes; it wakes us if it leaves work.
-            g = sleep(s, g);
+            g = sleep(s, g, &mut checked);
             continue;
         }
         let ws = g.write_state();
@@ -544,7 +547,7 @@ fn write_loop<M: Machine>(s: &Shared<M>) {
                 return;
             }
             if g.poll_timeout().is_some() {
-                g = sleep(s, g);
+                g = sleep(s, g, &mut checked);
                 continue;
             }
             let (g2, left) = linger(s, g);
@@ -581,13 +584,28 @@ fn write_loop<M: Machine>(s: &Shared<M>) {
 }
 
 /// The writer thread waits for work or its next timer, saying when that
-/// is so that an action that starts an earlier timer wakes it. A timer
-/// that goes away (a call's deadline, when the call ends) does not wake
-/// it: the thread ends a linger after the time it was set for.
-fn sleep<'a, M: Machine>(s: &Shared<M>, mut g: MutexGuard<'a, M>) -> MutexGuard<'a, M> {
+/// is so that an action that starts an earlier timer wakes it.
+///
+/// A timer that goes away (the SETTINGS acknowledgement came, a call with
+/// a deadline ended) does not wake it, so for a timer more than
+/// [`WRITER_LINGER`] away it looks once, after a linger, whether the timer
+/// is still set: a connection that went idle then lets its thread go
+/// instead of keeping it until the timer's time. A timer still set is
+/// waited for in full (`checked` remembers it): at most one early look
+/// per timer, and none while work keeps waking the thread sooner.
+fn sleep<'a, M: Machine>(
+    s: &Shared<M>,
+    mut g: MutexGuard<'a, M>,
+    checked: &mut Option<Instant>,
+) -> MutexGuard<'a, M> {
     let at = g.poll_timeout();
     g.write_state().wakes_at = at;
-    let mut g = wait(&s.writer, g, at);
+    let look = Instant::now() + WRITER_LINGER;
+    let early = at.is_some_and(|t| *checked != Some(t) && t > look);
+    let mut g = wait(&s.writer, g, if early { Some(look) } else { at });
+    if early && Instant::now() >= look {
+        *checked = at;
+    }
     g.write_state().wakes_at = None;
     g
 }
