@@ -482,8 +482,10 @@ fn read_loop<M: Machine>(s: &Shared<M>, mut r: Box<dyn Read + Send>) {
                 let closed = g.is_closed();
                 let wake = Shared::claim_writer(&mut *g);
                 drop(g);
-                s.wake(wake);
+                // Handlers first: starting a writer thread (to watch a new
+                // call's deadline, say) can wait until they run.
                 M::start_held(s, &mut held);
+                s.wake(wake);
                 if closed {
                     return;
                 }
