@@ -589,6 +589,7 @@ impl ClientConnection {
                 continue;
             };
             let fields = response::request_fields(
+                self.h2.field_list(10 + c.options.metadata.len()),
                 &self.request_constants,
                 &c.path,
                 &c.options,

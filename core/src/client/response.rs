@@ -48,6 +48,7 @@ impl RequestConstants {
 /// The request head of a call, built when its stream opens (so that
 /// `grpc-timeout` is what is left of the deadline then).
 pub(crate) fn request_fields(
+    mut fields: Vec<HeaderField>,
     constants: &RequestConstants,
     path: &Bytes,
     options: &CallOptions,
@@ -62,8 +63,8 @@ pub(crate) fn request_fields(
         Some(f) if !f.is_empty() => Bytes::from(content_type(Some(f))),
         _ => Bytes::from_static(APPLICATION_GRPC.as_bytes()),
     };
-    // Seven fixed fields, up to three optional ones, then the metadata.
-    let mut fields = Vec::with_capacity(10 + options.metadata.len());
+    // Seven fixed fields, up to three optional ones, then the metadata
+    // (`fields` comes empty, with room for them).
     fields.extend([
         field(":method", "POST"),
         field(":scheme", constants.scheme.clone()),

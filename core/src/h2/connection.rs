@@ -150,6 +150,8 @@ pub struct Connection {
     /// Emptied header lists given back by [`Connection::recycle_fields`],
     /// reused for the next decoded blocks.
     pub(crate) field_pool: Vec<Vec<HeaderField>>,
+    /// Emptied send queues of closed streams, reused by new streams.
+    pub(crate) queue_pool: Vec<VecDeque<Outbound>>,
     pub(crate) next_local_id: u32,
     /// Highest identifier of a stream the peer opened.
     pub(crate) last_peer_id: u32,
@@ -230,6 +232,7 @@ impl Connection {
             closed_order: VecDeque::new(),
             next_local_id: config.first_stream_id | 1,
             field_pool: Vec::new(),
+            queue_pool: Vec::new(),
             last_peer_id: 0,
             peer_open: 0,
             local_open: 0,
@@ -352,6 +355,33 @@ impl Connection {
         }
     }
 
+    /// An empty header list with room for `capacity` fields, reusing a
+    /// recycled one when there is one: for a block the layer above sends.
+    pub(crate) fn field_list(&mut self, capacity: usize) -> Vec<HeaderField> {
+        match self.field_pool.pop() {
+            Some(mut v) => {
+                v.reserve(capacity);
+                v
+            }
+            None => Vec::with_capacity(capacity),
+        }
+    }
+
+    /// A new stream with this connection's windows, its send queue a
+    /// recycled one when there is one.
+    pub(crate) fn new_stream(&mut self, id: StreamId) -> Stream {
+        let mut s = Stream::new(
+            id,
+            self.peer.initial_window_size,
+            self.local_initial_window(),
+            self.config.initial_stream_window,
+        );
+        if let Some(q) = self.queue_pool.pop() {
+            s.queue = q;
+        }
+        s
+    }
+
     /// This client connection has used every stream identifier; new
     /// streams need a new connection.
     pub fn stream_ids_exhausted(&self) -> bool {
@@ -406,12 +436,7 @@ impl Connection {
         }
         let id = StreamId::new(self.next_local_id);
         self.next_local_id += 2;
-        let mut s = Stream::new(
-            id,
-            self.peer.initial_window_size,
-            self.local_initial_window(),
-            self.config.initial_stream_window,
-        );
+        let mut s = self.new_stream(id);
         s.queue.push_back(Outbound::Headers { fields, end_stream });
         s.send_done = end_stream;
         self.streams.insert(id.value(), s);
@@ -817,8 +842,18 @@ impl Connection {
     /// Forget a stream: drop its queue, remember how it closed, fix the
     /// counts.
     pub(crate) fn forget_stream(&mut self, id: StreamId, how: CloseKind) {
-        if self.streams.remove(id.value()).is_none() {
+        let Some(s) = self.streams.remove(id.value()) else {
             return;
+        };
+        // A short queue's allocation is kept for the next stream (a few,
+        // so that an idle connection holds little).
+        const KEEP: usize = 4;
+        const MAX_CAPACITY: usize = 8;
+        let mut queue = s.queue;
+        if self.queue_pool.len() < KEEP && queue.capacity() <= MAX_CAPACITY && queue.capacity() > 0
+        {
+            queue.clear();
+            self.queue_pool.push(queue);
         }
         self.remember_closed(id, how);
         if self.is_peer_initiated(id) {

@@ -431,12 +431,7 @@ impl Connection {
             },
             None => (None, None),
         };
-        let mut s = Stream::new(
-            id,
-            self.peer.initial_window_size,
-            self.local_initial_window(),
-            self.config.initial_stream_window,
-        );
+        let mut s = self.new_stream(id);
         s.recv_phase = RecvPhase::Body;
         s.content_length = content_length;
         s.recv_done = end_stream;

@@ -94,6 +94,7 @@ impl Connection {
                 s.queue.pop_front();
                 self.scratch.clear();
                 self.hpack_enc.encode_block(&fields, &mut self.scratch);
+                self.recycle_fields(fields);
                 frame::encode_header_block(id, &self.scratch, end, peer_max_frame as u32, dst);
                 end_sent = end;
                 self.ping_strikes = 0;

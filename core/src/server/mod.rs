@@ -456,7 +456,7 @@ impl ServerConnection {
         if c.headers_sent {
             return Err(CallError::HeadersAlreadySent(call));
         }
-        let mut fields = Vec::with_capacity(4 + metadata.len());
+        let mut fields = self.h2.field_list(4 + metadata.len());
         fields.push(field(":status", "200"));
         fields.push(field("content-type", c.content_type.clone()));
         let enc = c.send_compressor.name();
@@ -543,7 +543,7 @@ impl ServerConnection {
             self.deadlines.remove(&(d, call.0));
         }
         // Two head fields at most, three status fields at most.
-        let mut fields = Vec::with_capacity(5 + trailers.len());
+        let mut fields = self.h2.field_list(5 + trailers.len());
         if !c.headers_sent {
             fields.push(field(":status", "200"));
             fields.push(field("content-type", c.content_type.clone()));
