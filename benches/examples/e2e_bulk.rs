@@ -49,8 +49,8 @@
 //!   the server's SETTINGS read and acknowledged; the acknowledgement of
 //!   ours read), the same client for all three servers. After a settle
 //!   time (`--settle-ms`, 3 s: the blocking server's writer threads end
-//!   about a second after their last write) the server's VmRSS again, and a check that every connection is
-//!   still open. `bytes_per_conn` is the RSS difference over the count.
+//!   about two seconds after the handshake) the server's VmRSS again, and
+//!   a check that every connection is still open. `bytes_per_conn` is the RSS difference over the count.
 //!
 //! With `--pid`, `echo` and `stream` also report the server's CPU seconds
 //! (user + system from `/proc/PID/stat`, ticks of `--clk-tck`, default 100)

@@ -295,14 +295,23 @@ fn a_queued_call_that_ended_never_runs_its_handler() {
             )
             .unwrap_err();
         assert_eq!(late.code(), Code::DeadlineExceeded);
+        // The client reset the late call before it sends the next one, so
+        // once the server has queued the next call (three busy: the held
+        // one running, two queued) it has seen the late one end.
+        let next = {
+            let ch = ch.clone();
+            std::thread::spawn(move || {
+                ch.unary("/test.Queue/Count", BytesCodec, &b("next"), opts())
+            })
+        };
+        let start = Instant::now();
+        while server.busy_handlers() < 3 && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(server.busy_handlers(), 3);
         release.send(()).unwrap();
         assert_eq!(holder.join().unwrap().unwrap().message, b("held"));
-        // The pool has taken the ended call off its queue by the time the
-        // next call runs.
-        let next = ch
-            .unary("/test.Queue/Count", BytesCodec, &b("next"), opts())
-            .unwrap();
-        assert_eq!(next.message, b("next"));
+        assert_eq!(next.join().unwrap().unwrap().message, b("next"));
         assert_eq!(
             ran.load(Ordering::SeqCst),
             1,

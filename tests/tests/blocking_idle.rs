@@ -53,6 +53,10 @@ fn big_stream(ch: &Channel) {
 fn idle_connections_give_up_their_writer_threads_and_get_them_back() {
     let mut router: Router<Handler> = Router::new();
     router.unary("test.Idle", "Echo", BytesCodec, |_call, req: Bytes| Ok(req));
+    router.unary("test.Idle", "Slow", BytesCodec, |_call, req: Bytes| {
+        std::thread::sleep(Duration::from_millis(1500));
+        Ok(req)
+    });
     router.server_streaming(
         "test.Idle",
         "Big",
@@ -104,6 +108,25 @@ fn idle_connections_give_up_their_writer_threads_and_get_them_back() {
     echo(&ch, "after a quiet moment");
     big_stream(&ch);
     assert_eq!(server.connections(), 1);
+
+    // A call that outlasts the writers' first early look at its deadline:
+    // they look again later, and still let go long before the deadline.
+    let r = ch
+        .unary(
+            "/test.Idle/Slow",
+            BytesCodec,
+            &Bytes::from_static(b"slow"),
+            opts(),
+        )
+        .expect("slow call");
+    assert_eq!(&r.message[..], b"slow");
+    assert!(
+        wait_for(quiet, || threads(SERVER_WRITER) == 0
+            && threads(CLIENT_WRITER) == 0),
+        "writer threads left after a slow call: server {}, client {}",
+        threads(SERVER_WRITER),
+        threads(CLIENT_WRITER)
+    );
 
     // A connection with a timer to watch (the client's keepalive) keeps
     // its writer thread while idle, and stays up.

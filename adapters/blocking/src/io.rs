@@ -523,14 +523,14 @@ fn run_timers<M: Machine>(g: &mut M) {
 
 fn write_loop<M: Machine>(s: &Shared<M>) {
     let mut g = s.lock();
-    // The far timer this thread has already looked at early once (see
-    // `sleep`).
-    let mut checked = None;
+    // The far timer this thread last looked at early, and the gap before
+    // its next look (see `sleep`).
+    let mut looks = None;
     loop {
         run_timers(&mut *g);
         if g.write_state().writing {
             // Another thread writes; it wakes us if it leaves work.
-            g = sleep(s, g, &mut checked);
+            g = sleep(s, g, &mut looks);
             continue;
         }
         let ws = g.write_state();
@@ -549,7 +549,7 @@ fn write_loop<M: Machine>(s: &Shared<M>) {
                 return;
             }
             if g.poll_timeout().is_some() {
-                g = sleep(s, g, &mut checked);
+                g = sleep(s, g, &mut looks);
                 continue;
             }
             let (g2, left) = linger(s, g);
@@ -589,24 +589,30 @@ fn write_loop<M: Machine>(s: &Shared<M>) {
 /// is so that an action that starts an earlier timer wakes it.
 ///
 /// A timer that goes away (the SETTINGS acknowledgement came, a call with
-/// a deadline ended) does not wake it, so for a timer more than
-/// [`WRITER_LINGER`] away it looks once, after a linger, whether the timer
-/// is still set: a connection that went idle then lets its thread go
-/// instead of keeping it until the timer's time. A timer still set is
-/// waited for in full (`checked` remembers it): at most one early look
-/// per timer, and none while work keeps waking the thread sooner.
+/// a deadline ended) does not wake it, so the thread looks early whether a
+/// far timer is still set: [`WRITER_LINGER`] after it starts waiting for
+/// it, then after gaps that double (`looks` keeps the timer and the next
+/// gap). A connection that went idle lets its thread go within about
+/// twice the time it has been busy, not at the timer's time, and a timer
+/// that stays set (a keepalive, an age limit, a long call's deadline)
+/// costs a few looks, not one a second. Work that wakes the thread sooner
+/// spends no look.
 fn sleep<'a, M: Machine>(
     s: &Shared<M>,
     mut g: MutexGuard<'a, M>,
-    checked: &mut Option<Instant>,
+    looks: &mut Option<(Instant, Duration)>,
 ) -> MutexGuard<'a, M> {
     let at = g.poll_timeout();
     g.write_state().wakes_at = at;
-    let look = Instant::now() + WRITER_LINGER;
-    let early = at.is_some_and(|t| *checked != Some(t) && t > look);
+    let gap = match (*looks, at) {
+        (Some((t, gap)), Some(a)) if t == a => gap,
+        _ => WRITER_LINGER,
+    };
+    let look = Instant::now() + gap;
+    let early = at.is_some_and(|t| t > look);
     let mut g = wait(&s.writer, g, if early { Some(look) } else { at });
     if early && Instant::now() >= look {
-        *checked = at;
+        *looks = at.map(|t| (t, gap.saturating_mul(2)));
     }
     g.write_state().wakes_at = None;
     g

@@ -37,7 +37,9 @@
 //!   a `Condvar` until there is output or [`poll_timeout`] is due. No
 //!   async runtime is needed for any timer. It is started when there is
 //!   something to write or a timer to watch, and ends a second after the
-//!   last of them, so an idle connection without timers holds one thread.
+//!   last of them; a far timer that goes away unannounced (a finished
+//!   call's deadline) is noticed at looks a second, then two, four, ...
+//!   apart. An idle connection without timers holds one thread.
 //!
 //! A small piece of output made by an application or handler thread (a
 //! request, a unary reply) is written by that thread itself when nobody
@@ -59,10 +61,11 @@
 //! the queue is full or the wait runs out. The default is deep enough that
 //! a burst of calls (eight connections' worth of concurrent streams) waits
 //! its turn rather than fails, as it would run with tonic or grpc-go; a
-//! queued call holds its request head and message (whose bytes HTTP/2 flow
-//! control bounds per connection). A call that ends while it waits
-//! (cancelled, reset, past its deadline) is closed without running its
-//! handler. Connections are bounded too
+//! queued call holds its request head and message (the messages' bytes
+//! count against their connection's flow-control window, so the whole
+//! queue holds at most a window per connection, plus the heads). A call
+//! that ends while it waits (cancelled, reset, past its deadline) is
+//! closed without running its interceptors or its handler. Connections are bounded too
 //! ([`ServerBuilder::max_connections`], default 1024), so a server uses at
 //! most `2 x max_connections + max_handlers + 2` threads plus one accept
 //! thread per listener.
