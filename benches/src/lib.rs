@@ -74,13 +74,20 @@ impl MemPair {
     /// One unary RPC: `request` goes out, the server echoes it, the client
     /// gets the reply and an OK status. Returns the reply.
     pub fn unary(&mut self, request: Bytes) -> Bytes {
+        self.unary_with(request, CallOptions::new(CallKind::Unary))
+    }
+
+    /// [`unary`](Self::unary) with a deadline `timeout` from now: the
+    /// request head then carries a `grpc-timeout`.
+    pub fn unary_with_timeout(&mut self, request: Bytes, timeout: std::time::Duration) -> Bytes {
+        let options = CallOptions::new(CallKind::Unary).with_timeout(self.now, timeout);
+        self.unary_with(request, options)
+    }
+
+    fn unary_with(&mut self, request: Bytes, options: CallOptions) -> Bytes {
         let call = self
             .client
-            .start_call(
-                "/bench.Echo/Unary",
-                CallOptions::new(CallKind::Unary),
-                self.now,
-            )
+            .start_call("/bench.Echo/Unary", options, self.now)
             .expect("start");
         self.client.send_message(call, request).expect("send");
         self.client.half_close(call).expect("half close");

@@ -12,7 +12,7 @@ use crate::grpc::compression::{
 use crate::grpc::head::{APPLICATION_GRPC, content_type, parse_content_type};
 use crate::grpc::metadata::MetadataMap;
 use crate::grpc::status::{GRPC_MESSAGE, GRPC_STATUS, GRPC_STATUS_DETAILS_BIN};
-use crate::grpc::timeout::{GRPC_TIMEOUT, format_timeout};
+use crate::grpc::timeout::{GRPC_TIMEOUT, write_timeout};
 use crate::grpc::{Code, Status};
 use crate::hpack::HeaderField;
 
@@ -76,7 +76,10 @@ pub(crate) fn request_fields(
     ]);
     if let Some(deadline) = options.deadline {
         let left = deadline.saturating_duration_since(now);
-        fields.push(field(GRPC_TIMEOUT, format_timeout(left)));
+        let mut buf = [0u8; 9];
+        let n = write_timeout(left, &mut buf);
+        let value = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
+        fields.push(field(GRPC_TIMEOUT, value));
     }
     if encoding != IDENTITY {
         fields.push(field(

@@ -120,23 +120,97 @@ pub fn parse_timeout(value: &[u8]) -> Result<Duration, TimeoutError> {
 /// assert_eq!(format_timeout(Duration::from_secs(1_000_000_000)), "16666667M");
 /// ```
 pub fn format_timeout(timeout: Duration) -> String {
-    let nanos = timeout.as_nanos();
-    for (unit, per) in UNITS {
-        let per = u128::from(per);
-        let value = nanos.div_ceil(per);
-        if value <= u128::from(MAX_TIMEOUT_VALUE) {
-            let mut s = value.to_string();
-            s.push(char::from(unit));
-            return s;
+    let mut buf = [0u8; 9];
+    let n = write_timeout(timeout, &mut buf);
+    buf.get(..n)
+        .unwrap_or_default()
+        .iter()
+        .map(|&b| char::from(b))
+        .collect()
+}
+
+/// [`format_timeout`] into `buf` (8 digits and a unit at most), without
+/// allocating; returns the length written.
+pub(crate) fn write_timeout(timeout: Duration, buf: &mut [u8; 9]) -> usize {
+    let (value, unit) = match u64::try_from(timeout.as_nanos()) {
+        Ok(nanos) => UNITS
+            .iter()
+            .map(|&(unit, per)| (nanos.div_ceil(per), unit))
+            .find(|&(value, _)| value <= MAX_TIMEOUT_VALUE)
+            .unwrap_or((MAX_TIMEOUT_VALUE, b'H')),
+        // Past 584 years only hours have few enough digits.
+        Err(_) => {
+            let secs = timeout.as_secs();
+            let partial = secs % 3600 != 0 || timeout.subsec_nanos() != 0;
+            let hours = secs / 3600 + u64::from(partial);
+            (hours.min(MAX_TIMEOUT_VALUE), b'H')
+        }
+    };
+    let mut digits = [0u8; 8];
+    let mut at = digits.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = b'0' + (rest % 10) as u8;
+        }
+        rest /= 10;
+        if rest == 0 || at == 0 {
+            break;
         }
     }
-    format!("{MAX_TIMEOUT_VALUE}H")
+    let len = digits.len() - at;
+    for (o, d) in buf.iter_mut().zip(digits.get(at..).unwrap_or_default()) {
+        *o = *d;
+    }
+    if let Some(u) = buf.get_mut(len) {
+        *u = unit;
+    }
+    len + 1
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The formula `write_timeout` computes without `u128` or `fmt`.
+    fn reference(timeout: Duration) -> String {
+        let nanos = timeout.as_nanos();
+        for (unit, per) in UNITS {
+            let value = nanos.div_ceil(u128::from(per));
+            if value <= u128::from(MAX_TIMEOUT_VALUE) {
+                return format!("{value}{}", char::from(unit));
+            }
+        }
+        format!("{MAX_TIMEOUT_VALUE}H")
+    }
+
+    #[test]
+    fn format_edges() {
+        for d in [
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_nanos(99_999_999),
+            Duration::from_nanos(100_000_000),
+            Duration::from_secs(u64::MAX / 1_000_000_000),
+            Duration::from_nanos(u64::MAX),
+            Duration::from_nanos(u64::MAX) + Duration::from_nanos(1),
+            Duration::from_secs(3600 * 99_999_999),
+            Duration::from_secs(3600 * 99_999_999 + 1),
+            Duration::MAX,
+        ] {
+            assert_eq!(format_timeout(d), reference(d), "{d:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn format_matches_the_formula(secs in any::<u64>(), nanos in 0u32..1_000_000_000, shift in 0u32..64) {
+            let d = Duration::new(secs >> shift, nanos);
+            prop_assert_eq!(format_timeout(d), reference(d));
+        }
+    }
 
     #[test]
     fn parse_units() {

@@ -95,11 +95,45 @@ pub struct Encoder {
 /// A header block and the fields it encodes, flattened: for each field
 /// its name length and value length (4 bytes each), its sensitivity, its
 /// name and its value. Good while the table's change count is `stamp`.
+///
+/// A volatile field (see [`volatile`]) is kept by name only (its value
+/// length is written as `u32::MAX`, and no value follows), and its value's
+/// string is left out of `block`: `holes` says where each goes (an offset
+/// in `block`, and the field's position in the list), so a block whose
+/// fields differ from the memo's only in such values (a request's
+/// `grpc-timeout`) is still the memo's bytes with the new values written in.
 #[derive(Debug, Default)]
 struct Memo {
     stamp: Option<u64>,
     key: Vec<u8>,
     block: Vec<u8>,
+    holes: Vec<(usize, usize)>,
+}
+
+/// A field whose value a memo leaves out: a literal without indexing
+/// (`grpc-timeout`, request ids, trace headers) whose name the static table
+/// does not hold. Such a field is always sent as a literal (the encoder
+/// never inserts these names, and no static entry matches), so its bytes
+/// are the same for any value but the value's own string.
+fn volatile(f: &HeaderField) -> bool {
+    !f.sensitive
+        && policy(&f.name, false) == Literal::Without
+        && static_table::find(&f.name, b"") == StaticMatch::None
+}
+
+/// The length of `s` as [`write_string`] writes it.
+fn string_len(s: &[u8]) -> usize {
+    let len = huffman::encoded_len(s).min(s.len());
+    let mut prefix = 1;
+    if len >= 127 {
+        let mut rest = len - 127;
+        prefix += 1;
+        while rest >= 128 {
+            rest >>= 7;
+            prefix += 1;
+        }
+    }
+    prefix + len
 }
 
 /// How many blocks the memo keeps: a server alternates response heads and
@@ -120,40 +154,82 @@ impl Memo {
             let Some((head, tail)) = rest.split_at_checked(9) else {
                 return false;
             };
+            let kept = head[4..8] != u32::MAX.to_le_bytes();
             if head[..4] != (name.len() as u32).to_le_bytes()
-                || head[4..8] != (value.len() as u32).to_le_bytes()
                 || head[8] != u8::from(f.sensitive)
+                || (kept && head[4..8] != (value.len() as u32).to_le_bytes())
+                || (!kept && !volatile(f))
             {
                 return false;
             }
             let Some((n, tail)) = tail.split_at_checked(name.len()) else {
                 return false;
             };
-            let Some((v, tail)) = tail.split_at_checked(value.len()) else {
-                return false;
-            };
-            if n != name || v != value {
+            if n != name {
                 return false;
             }
             rest = tail;
+            if kept {
+                let Some((v, tail)) = rest.split_at_checked(value.len()) else {
+                    return false;
+                };
+                if v != value {
+                    return false;
+                }
+                rest = tail;
+            }
         }
         rest.is_empty()
     }
 
-    fn remember(&mut self, changes: u64, fields: &[HeaderField], block: &[u8]) {
+    /// Keep `block`, which encodes `fields`; `values` are the spans in
+    /// `block` of the volatile fields' value strings, with each field's
+    /// position in the list, in order.
+    fn remember(
+        &mut self,
+        changes: u64,
+        fields: &[HeaderField],
+        block: &[u8],
+        values: &[(usize, usize, usize)],
+    ) {
         self.key.clear();
         for f in fields {
+            let vol = volatile(f);
+            let value_len = if vol { u32::MAX } else { f.value.len() as u32 };
             self.key
                 .extend_from_slice(&(f.name.len() as u32).to_le_bytes());
-            self.key
-                .extend_from_slice(&(f.value.len() as u32).to_le_bytes());
+            self.key.extend_from_slice(&value_len.to_le_bytes());
             self.key.push(u8::from(f.sensitive));
             self.key.extend_from_slice(&f.name);
-            self.key.extend_from_slice(&f.value);
+            if !vol {
+                self.key.extend_from_slice(&f.value);
+            }
         }
         self.block.clear();
-        self.block.extend_from_slice(block);
+        self.holes.clear();
+        let mut from = 0;
+        for &(start, end, at) in values {
+            self.block
+                .extend_from_slice(block.get(from..start).unwrap_or_default());
+            self.holes.push((self.block.len(), at));
+            from = end;
+        }
+        self.block
+            .extend_from_slice(block.get(from..).unwrap_or_default());
         self.stamp = Some(changes);
+    }
+
+    /// Write the remembered block for `fields` (which [`matches`](Self::matches)).
+    fn write(&self, fields: &[HeaderField], dst: &mut Vec<u8>) {
+        let mut from = 0;
+        for &(at, i) in &self.holes {
+            dst.extend_from_slice(self.block.get(from..at).unwrap_or_default());
+            if let Some(f) = fields.get(i) {
+                write_string(&f.value, dst);
+            }
+            from = at;
+        }
+        dst.extend_from_slice(self.block.get(from..).unwrap_or_default());
     }
 }
 
@@ -234,7 +310,7 @@ impl Encoder {
     {
         self.start_block(dst);
         for (name, value, sensitive) in fields {
-            self.encode_field(name, value, sensitive, dst);
+            let _ = self.encode_field(name, value, sensitive, dst);
         }
     }
 
@@ -243,24 +319,34 @@ impl Encoder {
     /// these fields and changed nothing in the dynamic table (every field
     /// was indexed or a literal without indexing), and the table has not
     /// changed since, the same bytes are right again and are copied. The
-    /// heads of repeated calls on a warm connection take this path. Lists
-    /// with a sensitive field, or longer than a couple of KiB, are never
-    /// remembered.
+    /// heads of repeated calls on a warm connection take this path, with
+    /// volatile values such as `grpc-timeout` written in fresh (see
+    /// [`Memo`]). Lists with a sensitive field, or longer than a couple of
+    /// KiB, are never remembered.
     pub(crate) fn encode_block(&mut self, fields: &[HeaderField], dst: &mut Vec<u8>) {
         let before = self.table.changes();
         if self.pending.is_none() {
             if let Some(m) = self.memos.iter().find(|m| m.matches(before, fields)) {
-                dst.extend_from_slice(&m.block);
+                m.write(fields, dst);
                 return;
             }
         }
         let start = dst.len();
-        self.encode_into(
-            fields
-                .iter()
-                .map(|f| (&f.name[..], &f.value[..], f.sensitive)),
-            dst,
-        );
+        self.start_block(dst);
+        // The spans of volatile values (from `start`), with their fields'
+        // positions; a volatile field sent some other way (which the policy
+        // rules out) leaves the block unremembered.
+        let mut values = Vec::new();
+        let mut literal_values = true;
+        for (i, f) in fields.iter().enumerate() {
+            let literal = self.encode_field(&f.name, &f.value, f.sensitive, dst);
+            if volatile(f) {
+                let end = dst.len() - start;
+                let len = string_len(&f.value);
+                literal_values &= literal && len <= end;
+                values.push((end.saturating_sub(len), end, i));
+            }
+        }
         // Sensitive values are not kept beyond their block, and a memo
         // holds at most a few KiB.
         let keep = fields.iter().all(|f| !f.sensitive)
@@ -269,12 +355,12 @@ impl Encoder {
                 .map(|f| f.name.len() + f.value.len() + 9)
                 .sum::<usize>()
                 <= MEMO_MAX_KEY;
-        if keep && self.table.changes() == before {
+        if keep && literal_values && self.table.changes() == before {
             let block = dst.get(start..).unwrap_or_default();
             let i = self.memo_next % MEMOS;
             self.memo_next = (i + 1) % MEMOS;
             if let Some(m) = self.memos.get_mut(i) {
-                m.remember(before, fields, block);
+                m.remember(before, fields, block, &values);
             }
         }
     }
@@ -308,7 +394,15 @@ impl Encoder {
         }
     }
 
-    fn encode_field(&mut self, name: &[u8], value: &[u8], sensitive: bool, dst: &mut impl Sink) {
+    /// Encode one field; `true` when it went as a literal (its value's
+    /// string then ends what was written).
+    fn encode_field(
+        &mut self,
+        name: &[u8],
+        value: &[u8],
+        sensitive: bool,
+        dst: &mut impl Sink,
+    ) -> bool {
         let literal = policy(name, sensitive);
         let in_static = static_table::find(name, value);
         // The dynamic table is searched only when the static table does not
@@ -317,12 +411,12 @@ impl Encoder {
         if literal != Literal::Never {
             if let StaticMatch::Field(index) = in_static {
                 integer::encode(index, 7, 0x80, dst);
-                return;
+                return false;
             }
             let (dyn_field, name_at) = self.find_dynamic(name, value);
             if let Some(i) = dyn_field {
                 integer::encode(STATIC_LEN + 1 + i, 7, 0x80, dst);
-                return;
+                return false;
             }
             dyn_name = name_at;
         } else if in_static == StaticMatch::None {
@@ -351,6 +445,7 @@ impl Encoder {
             self.table
                 .insert(Bytes::copy_from_slice(name), Bytes::copy_from_slice(value));
         }
+        true
     }
 
     /// Positions (from newest) of the first entry equal to the field and of
@@ -493,7 +588,100 @@ mod tests {
         assert_eq!(fifth[0] & 0xe0, 0x20, "starts with a size update");
     }
 
+    /// A request head whose `grpc-timeout` changes on every call still
+    /// comes from the memo after the first calls, with the new value.
+    #[test]
+    fn a_changing_timeout_keeps_the_memo() {
+        let head = |timeout: &str| {
+            vec![
+                field(":method", "POST", false),
+                field(":path", "/helloworld.Greeter/SayHello", false),
+                field("te", "trailers", false),
+                field("grpc-timeout", timeout, false),
+                field("x-request-id", &format!("req-{timeout}"), false),
+                field("user-agent", "grpc-sansio", false),
+            ]
+        };
+        let mut enc = Encoder::new();
+        let mut dec = Decoder::new(4096);
+        let timeouts = ["1000m", "999m", "20S", "7u", "123456789n", "5H", "1M"];
+        for (n, t) in timeouts.iter().enumerate() {
+            let fields = head(t);
+            let mut block = Vec::new();
+            enc.encode_block(&fields, &mut block);
+            if n >= 2 {
+                assert!(
+                    enc.memos
+                        .iter()
+                        .any(|m| m.holes.len() == 2 && m.matches(enc.table.changes(), &fields)),
+                    "call {n} missed the memo"
+                );
+            }
+            let mut out = Vec::new();
+            dec.decode(&Bytes::from(block), 1 << 20, &mut out).unwrap();
+            assert_eq!(out, fields);
+        }
+        // The bytes, against an encoder with no memo at all.
+        let mut plain = Encoder::new();
+        let mut memo = Encoder::new();
+        for t in timeouts {
+            let fields = head(t);
+            let mut a = Vec::new();
+            plain.encode_into(
+                fields
+                    .iter()
+                    .map(|f| (&f.name[..], &f.value[..], f.sensitive)),
+                &mut a,
+            );
+            let mut b = Vec::new();
+            memo.encode_block(&fields, &mut b);
+            assert_eq!(a, b, "timeout {t}");
+        }
+    }
+
+    #[test]
+    fn string_len_is_what_write_string_writes() {
+        for s in [
+            &b""[..],
+            b"a",
+            b"1000m",
+            &[0xffu8; 126][..],
+            &[0xffu8; 127][..],
+            &[b'a'; 200][..],
+            &[0u8; 300][..],
+            &[0xfeu8; 20000][..],
+        ] {
+            let mut out = Vec::new();
+            write_string(s, &mut out);
+            assert_eq!(string_len(s), out.len(), "{} bytes", s.len());
+        }
+    }
+
     proptest! {
+        /// Blocks with volatile fields of any value, repeated in any order,
+        /// are byte for byte what an encoder without memo writes.
+        #[test]
+        fn volatile_values_match_the_full_encoding(
+            steps in proptest::collection::vec((0usize..3, "[0-9]{1,8}[HMSmun]", proptest::collection::vec(any::<u8>(), 0..40)), 1..30)
+        ) {
+            let mut plain = Encoder::new();
+            let mut memo = Encoder::new();
+            for (pick, timeout, id) in steps {
+                let id = Bytes::from(id);
+                let mut fields = match pick {
+                    0 => vec![field(":path", "/a.B/C", false), field("grpc-timeout", &timeout, false)],
+                    1 => vec![field("grpc-timeout", &timeout, false), field("te", "trailers", false)],
+                    _ => vec![field(":status", "200", false), field("grpc-message", &timeout, false)],
+                };
+                fields.push(HeaderField { name: Bytes::from_static(b"traceparent"), value: id, sensitive: false });
+                let mut a = Vec::new();
+                plain.encode_into(fields.iter().map(|f| (&f.name[..], &f.value[..], f.sensitive)), &mut a);
+                let mut b = Vec::new();
+                memo.encode_block(&fields, &mut b);
+                prop_assert_eq!(a, b);
+            }
+        }
+
         /// Any sequence of blocks (from a small pool, so that repeats are
         /// common) with peer size changes between them decodes to what was
         /// encoded.
