@@ -2,7 +2,9 @@
 //! kinds, the errors of call actions, and the receive side of a call
 //! (deframing, decompression and flow-control accounting of messages).
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -33,6 +35,40 @@ impl fmt::Display for CallId {
         write!(f, "call#{}", self.0)
     }
 }
+
+/// A hasher for maps keyed by [`CallId`] (or by stream identifier): the
+/// connection hands out ids in sequence and the peer cannot choose them,
+/// so a multiplicative hash spreads them well and SipHash's resistance to
+/// chosen keys would buy nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CallIdHasher(u64);
+
+impl Hasher for CallIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let h = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 29);
+    }
+}
+
+/// A `HashMap` keyed by [`CallId`], hashed with [`CallIdHasher`].
+pub type CallIdMap<V> = HashMap<CallId, V, BuildHasherDefault<CallIdHasher>>;
+
+/// A `HashSet` of [`CallId`]s, hashed with [`CallIdHasher`].
+pub type CallIdSet = HashSet<CallId, BuildHasherDefault<CallIdHasher>>;
 
 /// The four kinds of gRPC call. The kind says how many messages each side
 /// sends; a side that breaks it (a "cardinality violation") ends the call

@@ -3,13 +3,13 @@
 //! actions that come from synchronous code such as `Drop`), and a
 //! cancellation signal.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use grpc_sansio::call::CallId;
+use grpc_sansio::call::{CallId, CallIdMap, CallIdSet};
 use tokio::sync::{Notify, mpsc};
 
 /// Lock a mutex, ignoring poisoning: every critical section here leaves
@@ -93,13 +93,13 @@ impl<T> Inbox<T> {
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
     /// Flow-control credit the application has consumed, per call.
-    pub(crate) released: HashMap<CallId, u32>,
+    pub(crate) released: CallIdMap<u32>,
     /// Calls whose application side was dropped before the call ended.
-    pub(crate) cancelled: HashSet<CallId>,
+    pub(crate) cancelled: CallIdSet,
     /// Server calls whose handler panicked.
-    pub(crate) panicked: HashSet<CallId>,
+    pub(crate) panicked: CallIdSet,
     /// Client calls whose request sender was dropped: half-close them.
-    pub(crate) half_closed: HashSet<CallId>,
+    pub(crate) half_closed: CallIdSet,
     /// Begin a graceful shutdown of the connection.
     pub(crate) shutdown: bool,
     /// Stop now: cancel every call and drop the transport.

@@ -4,32 +4,10 @@
 //! increase).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
-/// Multiplicative (Fibonacci) hashing of a `u32`.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        let h = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = h ^ (h >> 29);
-    }
-}
+/// Multiplicative (Fibonacci) hashing of small sequential integers.
+pub(crate) use crate::call::CallIdHasher as IdHasher;
 
 /// A `HashMap` keyed by small sequential integers (stream and call ids).
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
@@ -83,11 +61,5 @@ impl<T> IdMap<T> {
 
     pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
         self.map.values_mut()
-    }
-}
-
-impl std::fmt::Debug for IdHasher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IdHasher")
     }
 }

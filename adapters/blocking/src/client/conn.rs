@@ -2,14 +2,14 @@
 //! receive-side state of each call, behind the connection's lock.
 
 use crate::io::{Signal, wait};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use grpc_sansio::call::CallId;
+use grpc_sansio::call::{CallId, CallIdMap};
 use grpc_sansio::client::{ClientConfig, ClientConnection, ClientEvent};
 use grpc_sansio::grpc::Status;
 use grpc_sansio::grpc::metadata::MetadataMap;
@@ -34,7 +34,7 @@ pub(crate) struct Slot {
 
 pub(crate) struct ClientMachine {
     pub(crate) conn: ClientConnection,
-    pub(crate) calls: HashMap<CallId, Slot>,
+    pub(crate) calls: CallIdMap<Slot>,
     /// Cleared once the connection can take no new calls (GOAWAY, closed),
     /// read by the channel without taking this lock.
     usable: Arc<AtomicBool>,
@@ -187,7 +187,7 @@ impl ClientConn {
         let handshake = Arc::new(Signal::new());
         let machine = ClientMachine {
             conn: ClientConnection::new(config, Instant::now()),
-            calls: HashMap::new(),
+            calls: CallIdMap::default(),
             usable: Arc::clone(&usable),
             write: WriteState::default(),
             handshake: Arc::clone(&handshake),

@@ -7,13 +7,13 @@
 //! handler.
 
 use crate::io::Signal;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use bytes::BytesMut;
-use grpc_sansio::call::{CallId, CallKind};
+use grpc_sansio::call::{CallId, CallIdMap, CallKind};
 use grpc_sansio::grpc::Status;
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::server::{RequestHead, ServerConnection, ServerEvent};
@@ -28,10 +28,10 @@ pub(crate) struct ServerMachine {
     pub(crate) conn: ServerConnection,
     /// Calls whose handler has not finished. Each call's `messages` is
     /// bounded by flow control (see the client's `Slot`).
-    pub(crate) calls: HashMap<CallId, SlotState>,
+    pub(crate) calls: CallIdMap<SlotState>,
     /// Jobs of single-request calls (unary, server streaming), held until
     /// the request is complete so that the handler never waits for it.
-    deferred: HashMap<CallId, Box<Job>>,
+    deferred: CallIdMap<Box<Job>>,
     /// While the reader files a read's events: the jobs it starts, which
     /// wait for it to unlock (see [`submit`](Self::submit)).
     hold: Option<Vec<(CallId, Box<Job>)>>,
@@ -45,8 +45,8 @@ impl ServerMachine {
     pub(crate) fn new(conn: ServerConnection, ctx: Arc<Context>, peer: PeerAddr) -> Self {
         ServerMachine {
             conn,
-            calls: HashMap::new(),
-            deferred: HashMap::new(),
+            calls: CallIdMap::default(),
+            deferred: CallIdMap::default(),
             hold: None,
             ctx,
             me: Weak::new(),

@@ -2,12 +2,11 @@
 //! bytes and the application's commands to [`ClientConnection`] and hands
 //! the connection's events to the calls. No protocol rule lives here.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use grpc_sansio::call::{CallError, CallId};
+use grpc_sansio::call::{CallError, CallId, CallIdMap};
 use grpc_sansio::client::{CallOptions as CoreOptions, ClientConnection, ClientEvent};
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
@@ -103,7 +102,7 @@ impl ConnHandle {
         let (state_tx, state) = watch::channel(ConnState::Handshaking);
         let driver = Driver {
             conn,
-            calls: HashMap::new(),
+            calls: CallIdMap::default(),
             control: control.clone(),
             state: state_tx,
             shutting_down: false,
@@ -128,7 +127,7 @@ struct Slot {
 
 struct Driver {
     conn: ClientConnection,
-    calls: HashMap<CallId, Slot>,
+    calls: CallIdMap<Slot>,
     control: Arc<Control>,
     state: watch::Sender<ConnState>,
     shutting_down: bool,

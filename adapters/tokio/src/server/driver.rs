@@ -3,14 +3,13 @@
 //! one-worker runtime, after polling the handler once itself), and
 //! carries the handlers' responses back. No protocol rule lives here.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use grpc_sansio::call::{CallError, CallId};
+use grpc_sansio::call::{CallError, CallId, CallIdMap};
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
 use grpc_sansio::server::{CancelReason, RequestHead, ServerConnection, ServerEvent};
@@ -105,7 +104,7 @@ pub(crate) struct Driver {
     conn: ServerConnection,
     server: Arc<Inner>,
     peer: Option<SocketAddr>,
-    calls: HashMap<CallId, Slot>,
+    calls: CallIdMap<Slot>,
     control: Arc<Control>,
     /// The handlers' command queue, made with the first call (an idle
     /// connection holds none); the receiver goes to the run loop.
@@ -138,7 +137,7 @@ impl Driver {
             conn,
             server,
             peer,
-            calls: HashMap::new(),
+            calls: CallIdMap::default(),
             control,
             cmds: None,
             new_rx: None,
