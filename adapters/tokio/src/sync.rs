@@ -106,6 +106,18 @@ pub(crate) struct Pending {
     pub(crate) abort: bool,
 }
 
+impl Pending {
+    /// Empty, keeping the sets' room.
+    fn clear(&mut self) {
+        self.released.clear();
+        self.cancelled.clear();
+        self.panicked.clear();
+        self.half_closed.clear();
+        self.shutdown = false;
+        self.abort = false;
+    }
+}
+
 /// The per-connection control block: [`Pending`] plus a doorbell that
 /// wakes the driver. The doorbell is a channel of capacity one: ringing a
 /// rung bell does nothing, so it never grows.
@@ -168,9 +180,13 @@ impl Control {
         self.with(|p| p.abort = true);
     }
 
-    /// Everything requested since the last call.
-    pub(crate) fn take(&self) -> Pending {
-        std::mem::take(&mut *lock(&self.pending))
+    /// Everything requested since the last call, swapped into `into`.
+    /// `into` is emptied first and its sets take the requests that come
+    /// next, so that their room is reused rather than allocated anew on
+    /// every wake-up (drain what this returns, do not drop it).
+    pub(crate) fn take_into(&self, into: &mut Pending) {
+        into.clear();
+        std::mem::swap(&mut *lock(&self.pending), into);
     }
 }
 

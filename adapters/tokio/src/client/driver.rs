@@ -13,7 +13,7 @@ use grpc_sansio::grpc::{Code, Status};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::call_error_status;
-use crate::sync::{Control, Inbox, lock};
+use crate::sync::{Control, Inbox, Pending, lock};
 use crate::transport::{Io, Transport, Wake};
 
 /// Commands a connection takes from its calls (bounded channel).
@@ -140,21 +140,22 @@ impl Driver {
         mut cmds: mpsc::Receiver<Cmd>,
         mut bell: mpsc::Receiver<()>,
     ) {
+        let mut p = Pending::default();
         let reason = loop {
-            let p = self.control.take();
+            self.control.take_into(&mut p);
             if p.abort {
                 break "connection aborted by the channel".to_string();
             }
             if p.shutdown {
                 self.shutdown();
             }
-            for (call, n) in p.released {
+            for (call, n) in p.released.drain() {
                 self.conn.release_capacity(call, n);
             }
-            for call in p.half_closed {
+            for call in p.half_closed.drain() {
                 let _ = self.conn.half_close(call);
             }
-            for call in p.cancelled {
+            for call in p.cancelled.drain() {
                 self.conn.cancel(call);
             }
             // Events can make output and output can make events: settle.

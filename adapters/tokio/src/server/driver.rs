@@ -21,7 +21,7 @@ use super::call::{RawRequests, RawResponder};
 use super::context::{CancelState, RequestContext};
 use super::routes::ServerCall;
 use crate::error::call_error_status;
-use crate::sync::{Control, Inbox, lock};
+use crate::sync::{Control, Inbox, Pending, lock};
 use crate::transport::{Io, Transport, Wake};
 
 /// How long a handler may run on after its connection ended (it is told
@@ -146,8 +146,9 @@ impl Driver {
             fresh: Vec::new(),
         };
         let mut t = Transport::new(io);
+        let mut p = Pending::default();
         loop {
-            let p = d.control.take();
+            d.control.take_into(&mut p);
             if p.abort {
                 break;
             }
@@ -155,10 +156,10 @@ impl Driver {
                 d.shutting_down = true;
                 d.conn.shutdown(Instant::now());
             }
-            for (call, n) in p.released {
+            for (call, n) in p.released.drain() {
                 d.conn.release_capacity(call, n);
             }
-            for call in p.panicked {
+            for call in p.panicked.drain() {
                 if d.calls.contains_key(&call) {
                     d.end(
                         call,
@@ -167,7 +168,7 @@ impl Driver {
                     );
                 }
             }
-            for call in p.cancelled {
+            for call in p.cancelled.drain() {
                 // The handler's task was dropped before it finished the
                 // call (the runtime is shutting down, or the task was
                 // aborted): the server side cancelled it.
