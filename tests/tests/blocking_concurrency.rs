@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use grpc_sansio_blocking::{BytesCodec, CallKind, CallOptions, Status};
+use grpc_sansio_tests::wait_for;
 use support::{b, opts, serve, within};
 
 #[test]
@@ -108,10 +109,7 @@ fn a_handler_blocked_for_two_seconds_does_not_delay_another_call() {
             (r.message, start.elapsed())
         });
         // Let the slow handler start.
-        let start = Instant::now();
-        while svc.server.busy_handlers() == 0 && start.elapsed() < Duration::from_secs(2) {
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        wait_for(Duration::from_secs(2), || svc.server.busy_handlers() > 0);
         assert_eq!(svc.server.busy_handlers(), 1);
         let start = Instant::now();
         let r = ch
@@ -281,10 +279,7 @@ fn a_queued_call_that_ended_never_runs_its_handler() {
             let ch = ch.clone();
             std::thread::spawn(move || ch.unary("/test.Queue/Hold", BytesCodec, &b("held"), opts()))
         };
-        let start = Instant::now();
-        while server.busy_handlers() == 0 && start.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        wait_for(Duration::from_secs(5), || server.busy_handlers() > 0);
         assert_eq!(server.busy_handlers(), 1);
         let late = ch
             .unary(
@@ -304,10 +299,7 @@ fn a_queued_call_that_ended_never_runs_its_handler() {
                 ch.unary("/test.Queue/Count", BytesCodec, &b("next"), opts())
             })
         };
-        let start = Instant::now();
-        while server.busy_handlers() < 3 && start.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        wait_for(Duration::from_secs(5), || server.busy_handlers() >= 3);
         assert_eq!(server.busy_handlers(), 3);
         release.send(()).unwrap();
         assert_eq!(holder.join().unwrap().unwrap().message, b("held"));
