@@ -8,55 +8,20 @@
 //! `cargo run --release -p grpc-sansio-benches --example tonic_greeter -- --port 50053`
 #[path = "../benches/tonic_peer/mod.rs"]
 mod tonic_peer;
+// The same messages and command-line helpers as our tokio greeter.
+#[path = "../../adapters/tokio/examples/helloworld/mod.rs"]
+mod helloworld;
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-#[derive(Clone, PartialEq, prost::Message)]
-struct HelloRequest {
-    #[prost(string, tag = "1")]
-    name: String,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct HelloReply {
-    #[prost(string, tag = "1")]
-    message: String,
-}
-
-/// Replies answered OK (counted for `--report-ms`).
-static REPLIED: AtomicU64 = AtomicU64::new(0);
-
-/// The value after `flag` in the command line, if any.
-fn arg(flag: &str) -> Option<String> {
-    std::env::args().skip_while(|a| a != flag).nth(1)
-}
-
-/// With `--report-ms N`: print `replied <count>` every N ms whenever the
-/// count changed (the load test checks every request was answered OK).
-fn report_replies() {
-    let Some(ms) = arg("--report-ms").and_then(|v| v.parse::<u64>().ok()) else {
-        return;
-    };
-    std::thread::spawn(move || {
-        let mut last = u64::MAX;
-        loop {
-            let n = REPLIED.load(Ordering::Relaxed);
-            if n != last {
-                println!("replied {n}");
-                last = n;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(ms));
-        }
-    });
-}
+use helloworld::{HelloReply, HelloRequest, arg, replied, report_replies};
 
 struct SayHello;
 
@@ -71,7 +36,7 @@ impl tower::Service<Request<Bytes>> for SayHello {
         let r = HelloRequest::decode(req.into_inner())
             .map_err(|e| Status::internal(e.to_string()))
             .map(|r| {
-                REPLIED.fetch_add(1, Ordering::Relaxed);
+                replied();
                 let reply = HelloReply {
                     message: format!("Hello {}", r.name),
                 };
