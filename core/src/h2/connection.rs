@@ -355,16 +355,13 @@ impl Connection {
         }
     }
 
-    /// An empty header list with room for `capacity` fields, reusing a
-    /// recycled one when there is one: for a block the layer above sends.
+    /// An empty header list: a recycled one when there is one (it grows if
+    /// it must), else a new one with room for `capacity` fields. For a
+    /// block decoded, or one the layer above sends.
     pub(crate) fn field_list(&mut self, capacity: usize) -> Vec<HeaderField> {
-        match self.field_pool.pop() {
-            Some(mut v) => {
-                v.reserve(capacity);
-                v
-            }
-            None => Vec::with_capacity(capacity),
-        }
+        self.field_pool
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(capacity))
     }
 
     /// A new stream with this connection's windows, its send queue a

@@ -352,10 +352,7 @@ impl Connection {
     fn decode_block(&mut self, block: &Bytes) -> Result<Option<Vec<HeaderField>>> {
         // Every field takes at least one byte of the block: sized for the
         // whole list up front (within reason) rather than grown as it fills.
-        let mut fields = match self.field_pool.pop() {
-            Some(v) => v,
-            None => Vec::with_capacity(block.len().min(32)),
-        };
+        let mut fields = self.field_list(block.len().min(32));
         let limit = self.config.max_header_list_size as usize;
         match self.hpack_dec.decode(block, limit, &mut fields) {
             Ok(()) => Ok(Some(fields)),
