@@ -142,6 +142,8 @@ pub struct Connection {
     pub(crate) recv_buf: BytesMut,
     pub(crate) decoder: FrameDecoder,
     pub(crate) hpack_dec: hpack::Decoder,
+    /// Validation results of remembered header blocks.
+    pub(crate) validated: super::headers::Validated,
     pub(crate) hpack_enc: hpack::Encoder,
     pub(crate) streams: IdMap<Stream>,
     pub(crate) closed: FastMap<u32, CloseKind>,
@@ -226,6 +228,7 @@ impl Connection {
             recv_buf: BytesMut::new(),
             decoder,
             hpack_dec,
+            validated: Default::default(),
             hpack_enc: hpack::Encoder::new(),
             streams: IdMap::default(),
             closed: FastMap::default(),

@@ -62,6 +62,45 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
     })
 }
 
+/// Results of [`validate_checked`] for header blocks the HPACK decoder
+/// remembers (see `hpack::Decoder::last_block_id`): the same block checked
+/// as the same kind of section passes the same way, so it is not checked
+/// again.
+#[derive(Debug, Default)]
+pub(crate) struct Validated {
+    slots: [Option<(u64, Section, HeadInfo)>; 4],
+    next: usize,
+}
+
+impl Validated {
+    /// [`validate_checked`], or the result it gave for block `block_id`
+    /// as this `section`.
+    pub(crate) fn check(
+        &mut self,
+        section: Section,
+        fields: &[HeaderField],
+        bytes_checked: bool,
+        block_id: Option<u64>,
+    ) -> Result<HeadInfo, Malformed> {
+        let Some(id) = block_id else {
+            return validate_checked(section, fields, bytes_checked);
+        };
+        let known = self.slots.iter().flatten();
+        if let Some((_, _, info)) = known
+            .into_iter()
+            .find(|(i, s, _)| *i == id && *s == section)
+        {
+            return Ok(*info);
+        }
+        let info = validate_checked(section, fields, bytes_checked)?;
+        if let Some(slot) = self.slots.get_mut(self.next) {
+            *slot = Some((id, section, info));
+        }
+        self.next = (self.next + 1) % self.slots.len();
+        Ok(info)
+    }
+}
+
 /// [`validate_checked`] with no field known to be well-formed.
 #[cfg(test)]
 pub(crate) fn validate(section: Section, fields: &[HeaderField]) -> Result<HeadInfo, Malformed> {
@@ -176,6 +215,31 @@ mod tests {
             value: Bytes::copy_from_slice(value.as_bytes()),
             sensitive: false,
         }
+    }
+
+    #[test]
+    fn remembered_results_are_per_block_and_section() {
+        let mut v = Validated::default();
+        let req = request(&[]);
+        assert!(v.check(Section::Request, &req, false, Some(7)).is_ok());
+        // The same block as trailers: pseudo-fields are not allowed there,
+        // whatever the request check said.
+        assert_eq!(
+            v.check(Section::Trailers, &req, false, Some(7)),
+            Err(Malformed::UnknownPseudo)
+        );
+        // A failed check is not remembered; nor is a block without an id.
+        let bad = vec![f("Upper", "x")];
+        assert!(v.check(Section::Trailers, &bad, false, Some(8)).is_err());
+        assert!(v.check(Section::Trailers, &bad, false, Some(8)).is_err());
+        assert!(v.check(Section::Trailers, &bad, false, None).is_err());
+        // Remembered: the fields are not looked at again for block 7.
+        assert!(v.check(Section::Request, &bad, false, Some(7)).is_ok());
+        // Four blocks are remembered; the oldest goes first.
+        for id in 10..14 {
+            assert!(v.check(Section::Request, &req, false, Some(id)).is_ok());
+        }
+        assert!(v.check(Section::Request, &bad, false, Some(7)).is_err());
     }
 
     fn request(extra: &[(&str, &str)]) -> Vec<HeaderField> {

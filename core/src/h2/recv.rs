@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use super::connection::{CloseKind, Connection, PendingBlock, Phase, PingPurpose, Role, Shutdown};
 use super::error::{ConnectionError, Initiator};
 use super::event::Event;
-use super::headers::{self, Section};
+use super::headers::Section;
 use super::stream::{Input, RecvPhase, State, Stream};
 use crate::frame::{
     self, Data, ErrorLevel, Frame, FrameError, FrameErrorKind, GoAway, Headers, Ping, Reason,
@@ -418,10 +418,11 @@ impl Connection {
             return self.stream_error(id, Reason::REFUSED_STREAM, now);
         }
         let (content_length, fields) = match fields {
-            Some(fields) => match headers::validate_checked(
+            Some(fields) => match self.validated.check(
                 Section::Request,
                 &fields,
                 self.hpack_dec.last_block_checked(),
+                self.hpack_dec.last_block_id(),
             ) {
                 Ok(info) => (info.content_length, Some(fields)),
                 Err(_) => return self.stream_error(id, Reason::PROTOCOL_ERROR, now),
@@ -489,11 +490,9 @@ impl Connection {
             (RecvPhase::Head, Role::Server) => Section::Request,
             (RecvPhase::Body, _) => Section::Trailers,
         };
-        let info = match headers::validate_checked(
-            section,
-            &fields,
-            self.hpack_dec.last_block_checked(),
-        ) {
+        let checked = self.hpack_dec.last_block_checked();
+        let block_id = self.hpack_dec.last_block_id();
+        let info = match self.validated.check(section, &fields, checked, block_id) {
             Ok(info) => info,
             Err(_) => return self.stream_error(id, Reason::PROTOCOL_ERROR, now),
         };

@@ -10,6 +10,38 @@ use super::{DecodeError, HeaderField, huffman, integer, wellformed};
 /// long Huffman string) is released after the block.
 const SCRATCH_KEEP: usize = 16 * 1024;
 
+/// How many blocks the memo remembers.
+const MEMO_SLOTS: usize = 4;
+
+/// The longest block the memo remembers.
+const MEMO_BLOCK_MAX: usize = 256;
+
+/// A block that left the dynamic table alone, remembered so that the same
+/// bytes on the same table are answered without decoding them again.
+///
+/// A block is first remembered by its bytes alone; its fields are kept the
+/// second time it is seen, so blocks that never repeat (a `grpc-timeout`
+/// literal that changes every call) cost a copy of their bytes, not of
+/// their fields.
+#[derive(Debug, Default)]
+struct Remembered {
+    /// Whether the slot holds a block decoded with the current table.
+    live: bool,
+    /// The block's bytes.
+    block: Vec<u8>,
+    /// The fields it decoded to, none of them a slice of a received block
+    /// (empty until the block is seen a second time).
+    fields: Vec<HeaderField>,
+    /// Whether `fields` holds the block's fields.
+    has_fields: bool,
+    /// The fields' size as counted against the list limit.
+    size: usize,
+    /// Whether every field passed HTTP/2's field checks.
+    checked: bool,
+    /// Names this block for [`Decoder::last_block_id`].
+    id: u64,
+}
+
 /// Decodes header blocks received on one connection.
 ///
 /// One `Decoder` per connection (per direction): its dynamic table mirrors
@@ -27,6 +59,14 @@ const SCRATCH_KEEP: usize = 16 * 1024;
 /// out of the block, so an entry never keeps a whole received block alive.
 /// Fields that are not inserted in the table are handed out as slices of
 /// the block when they are not Huffman-coded: no copy.
+///
+/// The decoder also remembers the last four blocks of at most 256 bytes
+/// that left its table alone (a gRPC peer sends the same request head,
+/// response head and trailers call after call): a block's bytes, and from
+/// its second sighting its fields, which are shared with the table or
+/// copied out of the block (at most a few hundred bytes each). A change of
+/// the table lets them all go; blocks with never-indexed fields are not
+/// kept.
 ///
 /// # Example
 ///
@@ -55,6 +95,17 @@ pub struct Decoder {
     /// Every field of the last block passed HTTP/2's field checks (see
     /// [`Decoder::last_block_checked`]).
     checked: bool,
+    /// Recent blocks that left the table alone (all with the table as it
+    /// is at `memo_changes`; a change of the table empties the memo).
+    memo: Vec<Remembered>,
+    /// The table's change count the memo's blocks were decoded with.
+    memo_changes: u64,
+    /// The memo slot the next new block takes.
+    memo_next: usize,
+    /// The last id given to a remembered block.
+    memo_ids: u64,
+    /// The id of the last block decoded, if the memo holds it.
+    last_id: Option<u64>,
 }
 
 /// How a literal field is to be remembered (RFC 7541 §6.2).
@@ -101,6 +152,17 @@ impl Str {
     }
 }
 
+/// `b`, copied into an allocation of its own if it is a slice of the
+/// block spanning `within` (a remembered field must not keep a received
+/// buffer alive).
+fn unpinned(b: &Bytes, within: &std::ops::Range<*const u8>) -> Bytes {
+    if !b.is_empty() && within.contains(&b.as_ptr()) {
+        Bytes::copy_from_slice(b)
+    } else {
+        b.clone()
+    }
+}
+
 /// How much of the caller's header list limit is used.
 struct Budget {
     used: usize,
@@ -142,6 +204,11 @@ impl Decoder {
             required_update: None,
             scratch: Vec::new(),
             checked: false,
+            memo: Vec::new(),
+            memo_changes: 0,
+            memo_next: 0,
+            memo_ids: 0,
+            last_id: None,
         }
     }
 
@@ -190,12 +257,107 @@ impl Decoder {
     /// holds the fields that fitted. That error is not a connection error;
     /// every other error is (see [`DecodeError::is_connection_error`]),
     /// and leaves the decoder unusable.
+    ///
+    /// A block seen before on the same dynamic table (the same bytes, and
+    /// no field of it inserted into the table) is answered from a memo of
+    /// recent blocks: the same fields, without decoding it again.
     pub fn decode(
         &mut self,
         block: &Bytes,
         max_list_size: usize,
         out: &mut Vec<HeaderField>,
     ) -> Result<(), DecodeError> {
+        self.last_id = None;
+        let changes = self.table.changes();
+        if changes != self.memo_changes {
+            // Every remembered block was decoded with another table (the
+            // slots keep their buffers for the next ones).
+            for r in &mut self.memo {
+                r.live = false;
+                r.has_fields = false;
+                r.fields.clear();
+            }
+            self.memo_changes = changes;
+        }
+        let memo_ok = self.required_update.is_none() && block.len() <= MEMO_BLOCK_MAX;
+        let slot = if memo_ok {
+            self.memo
+                .iter()
+                .position(|r| r.live && r.block[..] == block[..])
+        } else {
+            None
+        };
+        if let Some(i) = slot {
+            let r = &self.memo[i];
+            if r.has_fields && r.size <= max_list_size {
+                out.extend(r.fields.iter().cloned());
+                self.checked = r.checked;
+                self.last_id = Some(r.id);
+                return Ok(());
+            }
+        }
+        let start = out.len();
+        let size = self.decode_fresh(block, max_list_size, out)?;
+        if !memo_ok || self.table.changes() != changes {
+            return Ok(());
+        }
+        match slot {
+            Some(i) => {
+                let fields = &out[start..];
+                if fields.iter().any(|f| f.sensitive) {
+                    // Never-indexed values are not kept beyond their use.
+                    return Ok(());
+                }
+                let r = &mut self.memo[i];
+                r.fields.clear();
+                let within = block.as_ptr_range();
+                r.fields.extend(fields.iter().map(|f| HeaderField {
+                    name: unpinned(&f.name, &within),
+                    value: unpinned(&f.value, &within),
+                    sensitive: false,
+                }));
+                r.has_fields = true;
+                r.size = size;
+                r.checked = self.checked;
+                self.last_id = Some(r.id);
+            }
+            None => {
+                self.memo_ids += 1;
+                let id = self.memo_ids;
+                let i = self.memo_next;
+                self.memo_next = (i + 1) % MEMO_SLOTS;
+                if i == self.memo.len() {
+                    self.memo.push(Remembered::default());
+                }
+                let Some(r) = self.memo.get_mut(i) else {
+                    return Ok(());
+                };
+                r.block.clear();
+                r.block.extend_from_slice(block);
+                r.fields.clear();
+                r.live = true;
+                r.has_fields = false;
+                r.id = id;
+            }
+        }
+        Ok(())
+    }
+
+    /// A name for the last block [`decode`](Self::decode) decoded, while
+    /// the memo holds its fields: the same id later means the same fields
+    /// (so what the caller concluded from them still holds). `None` when
+    /// the block is not remembered with its fields.
+    pub(crate) fn last_block_id(&self) -> Option<u64> {
+        self.last_id
+    }
+
+    /// Decodes `block` field by field; returns the list size it took.
+    fn decode_fresh(
+        &mut self,
+        block: &Bytes,
+        max_list_size: usize,
+        out: &mut Vec<HeaderField>,
+    ) -> Result<usize, DecodeError> {
         let buf: &[u8] = block;
         let mut pos = 0;
 
@@ -256,7 +418,7 @@ impl Decoder {
         if budget.over {
             Err(DecodeError::HeaderListTooLarge)
         } else {
-            Ok(())
+            Ok(budget.used)
         }
     }
 
@@ -386,5 +548,182 @@ impl Decoder {
         } else {
             Str::Skipped(decoded)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hpack::Encoder;
+    use bytes::BytesMut;
+    use proptest::prelude::*;
+
+    /// A literal without indexing, new name, raw (not Huffman) strings.
+    fn raw_literal(flags: u8, name: &[u8], value: &[u8]) -> Bytes {
+        let mut b = vec![flags, name.len() as u8];
+        b.extend_from_slice(name);
+        b.push(value.len() as u8);
+        b.extend_from_slice(value);
+        Bytes::from(b)
+    }
+
+    fn decode(d: &mut Decoder, block: &Bytes) -> Vec<HeaderField> {
+        let mut out = Vec::new();
+        d.decode(block, usize::MAX, &mut out).expect("decodes");
+        out
+    }
+
+    /// :method POST, :scheme http (static entries only).
+    const STATIC_ONLY: &[u8] = b"\x83\x86";
+
+    #[test]
+    fn a_block_is_remembered_the_second_time_and_answered_the_third() {
+        let mut d = Decoder::new(4096);
+        let block = Bytes::from_static(STATIC_ONLY);
+        let first = decode(&mut d, &block);
+        assert_eq!(d.last_block_id(), None);
+        let second = decode(&mut d, &block);
+        let id = d.last_block_id().expect("remembered with its fields");
+        let third = decode(&mut d, &block);
+        assert_eq!(d.last_block_id(), Some(id));
+        assert_eq!(first, second);
+        assert_eq!(first, third);
+        assert_eq!(third[0].name, ":method");
+        assert_eq!(third[0].value, "POST");
+        assert!(d.last_block_checked());
+    }
+
+    #[test]
+    fn remembered_fields_do_not_keep_a_received_block() {
+        let mut d = Decoder::new(4096);
+        for round in 0..3 {
+            // A new buffer each time, as from the socket.
+            let block = raw_literal(0x00, b"x-request", b"abc");
+            let out = decode(&mut d, &block);
+            assert_eq!(out[0].value, "abc");
+            let inside = block.as_ptr_range().contains(&out[0].value.as_ptr());
+            // Decoded fresh, a raw literal is a slice of its block (no
+            // copy); answered from the memo, it is the memo's own copy.
+            assert_eq!(inside, round < 2, "round {round}");
+            let kept = &d.memo[0];
+            assert!(kept.fields.iter().all(|f| {
+                !block.as_ptr_range().contains(&f.value.as_ptr())
+                    && !block.as_ptr_range().contains(&f.name.as_ptr())
+            }));
+        }
+    }
+
+    #[test]
+    fn never_indexed_fields_are_not_remembered() {
+        let mut d = Decoder::new(4096);
+        for _ in 0..3 {
+            let block = raw_literal(0x10, b"authorization", b"secret");
+            let out = decode(&mut d, &block);
+            assert!(out[0].sensitive);
+            assert_eq!(d.last_block_id(), None);
+        }
+        assert!(d.memo.iter().all(|r| r.fields.is_empty()));
+    }
+
+    #[test]
+    fn a_table_change_forgets_every_block() {
+        let mut d = Decoder::new(4096);
+        let block = Bytes::from_static(STATIC_ONLY);
+        decode(&mut d, &block);
+        decode(&mut d, &block);
+        let old = d.last_block_id().expect("remembered");
+        // A literal with incremental indexing changes the table.
+        decode(&mut d, &raw_literal(0x40, b"x-new", b"v"));
+        decode(&mut d, &block);
+        assert_eq!(d.last_block_id(), None, "seen anew on the new table");
+        decode(&mut d, &block);
+        let new = d.last_block_id().expect("remembered again");
+        assert_ne!(old, new);
+    }
+
+    #[test]
+    fn the_list_limit_applies_to_remembered_blocks() {
+        let mut d = Decoder::new(4096);
+        let block = Bytes::from_static(STATIC_ONLY);
+        decode(&mut d, &block);
+        decode(&mut d, &block);
+        let mut out = Vec::new();
+        let small = HeaderField::new(":method", "POST").size();
+        assert_eq!(
+            d.decode(&block, small, &mut out),
+            Err(DecodeError::HeaderListTooLarge)
+        );
+        assert_eq!(out.len(), 1, "the field that fitted");
+    }
+
+    #[test]
+    fn a_required_size_update_is_not_skipped() {
+        let mut d = Decoder::new(4096);
+        let block = Bytes::from_static(STATIC_ONLY);
+        decode(&mut d, &block);
+        decode(&mut d, &block);
+        d.set_max_table_size(0);
+        let mut out = Vec::new();
+        assert_eq!(
+            d.decode(&block, usize::MAX, &mut out),
+            Err(DecodeError::MissingSizeUpdate)
+        );
+    }
+
+    fn field() -> impl Strategy<Value = (Vec<u8>, Vec<u8>, bool)> {
+        let name = prop::sample::select(vec![
+            ":path",
+            "content-type",
+            "grpc-timeout",
+            "authorization",
+            "x-a",
+            "x-b",
+        ])
+        .prop_map(|s| s.as_bytes().to_vec());
+        let value = prop_oneof![
+            prop::sample::select(vec!["", "application/grpc", "1S", "v"])
+                .prop_map(|s| s.as_bytes().to_vec()),
+            prop::collection::vec(any::<u8>(), 0..40),
+            prop::collection::vec(any::<u8>(), 0..600),
+        ];
+        (name, value, any::<bool>())
+    }
+
+    proptest! {
+        /// Blocks repeat (our encoder gives a repeated list the same bytes
+        /// while the table is unchanged); answers from the memo are the
+        /// fields, sensitivity, check flag and errors that decoding the
+        /// block afresh gives.
+        #[test]
+        fn remembered_blocks_decode_as_fresh_ones(
+            lists in prop::collection::vec(prop::collection::vec(field(), 0..6), 1..4),
+            steps in prop::collection::vec((0usize..4, prop::option::weighted(0.1, 0usize..5000)), 1..24),
+            limit in prop_oneof![Just(usize::MAX), 0usize..700],
+        ) {
+            let mut enc = Encoder::new();
+            let mut memo = Decoder::new(4096);
+            let mut fresh = Decoder::new(4096);
+            for (pick, size) in steps {
+                if let Some(size) = size {
+                    enc.set_max_table_size(size.min(4096));
+                    memo.set_max_table_size(size.min(4096));
+                    fresh.set_max_table_size(size.min(4096));
+                }
+                let list = &lists[pick % lists.len()];
+                let mut block = BytesMut::new();
+                enc.encode(list.iter().map(|(n, v, s)| (&n[..], &v[..], *s)), &mut block);
+                let block = block.freeze();
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                let ra = memo.decode(&block, limit, &mut a);
+                let rb = fresh.decode_fresh(&block, limit, &mut b).map(|_| ());
+                prop_assert_eq!(&ra, &rb);
+                if ra.as_ref().is_err_and(|e| e.is_connection_error()) {
+                    break;
+                }
+                prop_assert_eq!(&a, &b);
+                prop_assert_eq!(memo.last_block_checked(), fresh.last_block_checked());
+                prop_assert_eq!(memo.table_size(), fresh.table_size());
+            }
+        }
     }
 }
