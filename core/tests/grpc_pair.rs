@@ -175,7 +175,7 @@ fn unary_call_round_trip() {
     let sev = g.take_server();
     let scall = match &sev[0] {
         ServerEvent::CallStarted { call, head } => {
-            assert_eq!(head.path, "/helloworld.Greeter/SayHello");
+            assert_eq!(&*head.path, "/helloworld.Greeter/SayHello");
             assert_eq!(head.service(), "helloworld.Greeter");
             assert_eq!(head.method(), "SayHello");
             assert_eq!(head.timeout, None);
@@ -217,6 +217,37 @@ fn unary_call_round_trip() {
     assert_eq!(g.server.active_calls(), 0);
     assert_eq!(g.client.h2().active_streams(), 0);
     assert_eq!(g.server.h2().active_streams(), 0);
+}
+
+/// Repeated calls get the connection's shared copy of a text they sent
+/// before, and the same head otherwise.
+#[test]
+fn repeated_calls_share_their_request_texts() {
+    let mut g = Grpc::new();
+    let mut heads = Vec::new();
+    for _ in 0..3 {
+        unary(&mut g, "/helloworld.Greeter/SayHello", b"world");
+        g.drive();
+        for e in g.take_server() {
+            if let ServerEvent::CallStarted { call, head } = e {
+                heads.push(head);
+                g.server
+                    .send_status(call, Status::ok(), MetadataMap::new())
+                    .unwrap();
+            }
+        }
+        g.drive();
+    }
+    assert_eq!(heads.len(), 3);
+    for h in &heads[1..] {
+        assert!(std::sync::Arc::ptr_eq(&h.path, &heads[0].path));
+        let (a, b) = (
+            h.user_agent.as_ref().unwrap(),
+            heads[0].user_agent.as_ref().unwrap(),
+        );
+        assert!(std::sync::Arc::ptr_eq(a, b));
+        assert_eq!(**h, *heads[0]);
+    }
 }
 
 #[test]
@@ -1004,10 +1035,10 @@ fn stream_identifiers_run_out() {
         g.drive();
         for e in g.take_server() {
             if let ServerEvent::CallStarted { call, head } = e {
-                paths.push(head.path.clone());
+                paths.push(head.path.to_string());
                 g.server.set_call_kind(call, CallKind::Unary).unwrap();
                 g.server
-                    .send_message(call, Bytes::from(head.path.into_bytes()))
+                    .send_message(call, Bytes::copy_from_slice(head.path.as_bytes()))
                     .unwrap();
                 g.server
                     .send_status(call, Status::ok(), MetadataMap::new())

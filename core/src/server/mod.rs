@@ -183,6 +183,8 @@ pub struct ServerConnection {
     deadlines: BTreeSet<(Instant, u64)>,
     events: VecDeque<ServerEvent>,
     scratch: Vec<Delivered>,
+    /// Recent request texts, shared between calls.
+    texts: request::Texts,
     closed: bool,
     /// When the connection was made.
     born: Instant,
@@ -229,6 +231,7 @@ impl ServerConnection {
             deadlines: BTreeSet::new(),
             events: VecDeque::new(),
             scratch: Vec::new(),
+            texts: request::Texts::default(),
             closed: false,
             born: now,
             last_now: now,
@@ -667,38 +670,39 @@ impl ServerConnection {
         now: Instant,
     ) {
         let registry = &self.config.compression;
-        let (head, receive_compressor) = match request::parse(fields, registry, now) {
-            Verdict::Call(head, compressor) => (head, compressor),
-            Verdict::Http(status, grpc) => {
-                // Not gRPC: a plain HTTP answer, with a gRPC status where
-                // one applies.
-                let mut answer = vec![
-                    field(":status", status.to_string()),
-                    field("content-type", APPLICATION_GRPC),
-                ];
-                let mut pairs = Vec::new();
-                grpc.to_wire(&mut pairs);
-                fields_from_pairs(pairs, &mut answer);
-                if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
-                    self.h2.reset_after_queued(stream, Reason::NO_ERROR);
+        let (head, receive_compressor) =
+            match request::parse(fields, registry, &mut self.texts, now) {
+                Verdict::Call(head, compressor) => (head, compressor),
+                Verdict::Http(status, grpc) => {
+                    // Not gRPC: a plain HTTP answer, with a gRPC status where
+                    // one applies.
+                    let mut answer = vec![
+                        field(":status", status.to_string()),
+                        field("content-type", APPLICATION_GRPC),
+                    ];
+                    let mut pairs = Vec::new();
+                    grpc.to_wire(&mut pairs);
+                    fields_from_pairs(pairs, &mut answer);
+                    if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
+                        self.h2.reset_after_queued(stream, Reason::NO_ERROR);
+                    }
+                    return;
                 }
-                return;
-            }
-            Verdict::Status(status, extra) => {
-                let mut answer = vec![
-                    field(":status", "200"),
-                    field("content-type", APPLICATION_GRPC),
-                ];
-                let mut pairs = Vec::new();
-                status.to_wire(&mut pairs);
-                fields_from_pairs(pairs, &mut answer);
-                answer.extend(extra);
-                if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
-                    self.h2.reset_after_queued(stream, Reason::NO_ERROR);
+                Verdict::Status(status, extra) => {
+                    let mut answer = vec![
+                        field(":status", "200"),
+                        field("content-type", APPLICATION_GRPC),
+                    ];
+                    let mut pairs = Vec::new();
+                    status.to_wire(&mut pairs);
+                    fields_from_pairs(pairs, &mut answer);
+                    answer.extend(extra);
+                    if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
+                        self.h2.reset_after_queued(stream, Reason::NO_ERROR);
+                    }
+                    return;
                 }
-                return;
-            }
-        };
+            };
         let call = call_of(stream);
         let deadline = head.deadline;
         self.calls.insert(

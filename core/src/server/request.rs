@@ -19,9 +19,12 @@ use crate::hpack::HeaderField;
 #[non_exhaustive]
 pub struct RequestHead {
     /// `/package.Service/Method`.
-    pub path: String,
+    ///
+    /// The text fields are shared: a connection hands the same allocation
+    /// to every call that sent the same value (up to eight recent ones).
+    pub path: Arc<str>,
     /// `:authority`, if sent.
-    pub authority: Option<String>,
+    pub authority: Option<Arc<str>>,
     /// Custom metadata (reserved and invalid fields left out).
     pub metadata: MetadataMap,
     /// The client's `grpc-timeout`.
@@ -30,13 +33,13 @@ pub struct RequestHead {
     /// connection ends the call with DEADLINE_EXCEEDED then.
     pub deadline: Option<Instant>,
     /// The request messages' `grpc-encoding`, if not identity.
-    pub encoding: Option<String>,
+    pub encoding: Option<Arc<str>>,
     /// The client's `grpc-accept-encoding`.
     pub accept_encoding: Option<Bytes>,
     /// The request's `content-type` (echoed in the response).
     pub content_type: Bytes,
     /// The client's `user-agent`.
-    pub user_agent: Option<String>,
+    pub user_agent: Option<Arc<str>>,
 }
 
 impl RequestHead {
@@ -73,6 +76,47 @@ fn text(v: &Bytes) -> String {
     match std::str::from_utf8(v) {
         Ok(s) => s.to_owned(),
         Err(_) => String::from_utf8_lossy(v).into_owned(),
+    }
+}
+
+/// How many texts a connection keeps for reuse.
+const TEXTS: usize = 8;
+
+/// The longest text kept for reuse.
+const TEXT_MAX: usize = 256;
+
+/// Recent request texts (paths, authorities, user agents, encodings) of one
+/// connection: a client sends the same few call after call, so a call gets
+/// a shared copy of a text seen before instead of an allocation of its own.
+/// Holds at most eight texts of at most 256 bytes.
+#[derive(Debug, Default)]
+pub(crate) struct Texts {
+    recent: Vec<(Bytes, Arc<str>)>,
+    next: usize,
+}
+
+impl Texts {
+    /// `v` as text (invalid UTF-8 replaced), shared with earlier calls
+    /// where it was the same.
+    pub(crate) fn get(&mut self, v: &Bytes) -> Arc<str> {
+        if let Some((_, t)) = self.recent.iter().find(|(b, _)| b[..] == v[..]) {
+            return t.clone();
+        }
+        let t: Arc<str> = match std::str::from_utf8(v) {
+            Ok(s) => Arc::from(s),
+            Err(_) => Arc::from(String::from_utf8_lossy(v)),
+        };
+        if v.len() <= TEXT_MAX {
+            // The key is a copy: a slice would keep its receive buffer.
+            let kept = (Bytes::copy_from_slice(v), t.clone());
+            if self.recent.len() < TEXTS {
+                self.recent.push(kept);
+            } else if let Some(slot) = self.recent.get_mut(self.next) {
+                *slot = kept;
+                self.next = (self.next + 1) % TEXTS;
+            }
+        }
+        t
     }
 }
 
@@ -125,6 +169,7 @@ fn valid_path(path: &[u8]) -> bool {
 pub(crate) fn parse(
     fields: &[HeaderField],
     registry: &CompressionRegistry,
+    texts: &mut Texts,
     now: Instant,
 ) -> Verdict {
     let known = Known::scan(fields);
@@ -186,17 +231,17 @@ pub(crate) fn parse(
             .map(|f| (&f.name[..], &f.value[..])),
     );
     let head = RequestHead {
-        path: text(&path),
-        authority: known.authority.map(text),
+        path: texts.get(&path),
+        authority: known.authority.map(|a| texts.get(a)),
         metadata,
         timeout,
         deadline: timeout.and_then(|t| now.checked_add(t)),
         encoding: encoding
             .filter(|e| !e.eq_ignore_ascii_case(b"identity"))
-            .map(text),
+            .map(|e| texts.get(e)),
         accept_encoding: known.accept_encoding.cloned(),
         content_type,
-        user_agent: known.user_agent.map(text),
+        user_agent: known.user_agent.map(|u| texts.get(u)),
     };
     Verdict::Call(head, compressor)
 }
@@ -241,6 +286,41 @@ mod tests {
         }
         let none = Known::scan(&fields[8..9]);
         assert!(none.method.is_none() && none.user_agent.is_none());
+    }
+
+    #[test]
+    fn texts_are_shared_between_calls() {
+        let mut texts = Texts::default();
+        let a = texts.get(&Bytes::copy_from_slice(b"/a.B/C"));
+        let again = texts.get(&Bytes::copy_from_slice(b"/a.B/C"));
+        assert!(Arc::ptr_eq(&a, &again));
+        assert_eq!(&*a, "/a.B/C");
+        // Invalid UTF-8 is replaced, and the replacement shared too.
+        let bad = texts.get(&Bytes::from_static(b"a\xffc"));
+        assert_eq!(&*bad, "a\u{fffd}c");
+        assert!(Arc::ptr_eq(
+            &bad,
+            &texts.get(&Bytes::from_static(b"a\xffc"))
+        ));
+        // The keys are copies, not slices of the received block.
+        let block = Bytes::copy_from_slice(b"xx/d.E/F");
+        let _ = texts.get(&block.slice(2..));
+        assert!(
+            texts
+                .recent
+                .iter()
+                .all(|(k, _)| !block.as_ptr_range().contains(&k.as_ptr()))
+        );
+        // Long texts are not kept; at most eight are.
+        let long = Bytes::from(vec![b'x'; TEXT_MAX + 1]);
+        let l1 = texts.get(&long);
+        assert!(!Arc::ptr_eq(&l1, &texts.get(&long)));
+        for i in 0..20 {
+            let _ = texts.get(&Bytes::from(format!("/s.S/M{i}")));
+        }
+        assert_eq!(texts.recent.len(), TEXTS);
+        let _ = texts.get(&Bytes::from_static(b"/s.S/M19"));
+        assert_eq!(texts.recent.len(), TEXTS);
     }
 
     #[test]

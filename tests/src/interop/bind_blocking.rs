@@ -217,7 +217,7 @@ fn echo(call: &ServerCall) -> Result<(), Status> {
     }
 }
 
-fn encoding(call: &ServerCall) -> Option<String> {
+fn encoding(call: &ServerCall) -> Option<std::sync::Arc<str>> {
     call.head().encoding.clone()
 }
 

@@ -32,14 +32,14 @@ impl CancelState {
 /// same cancellation.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
-    path: String,
-    authority: Option<String>,
+    path: Arc<str>,
+    authority: Option<Arc<str>>,
     metadata: MetadataMap,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
     peer_addr: Option<SocketAddr>,
-    user_agent: Option<String>,
-    encoding: Option<String>,
+    user_agent: Option<Arc<str>>,
+    encoding: Option<Arc<str>>,
     pub(crate) cancel: Arc<CancelState>,
 }
 
