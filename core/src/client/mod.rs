@@ -242,7 +242,13 @@ pub struct ClientConnection {
     ready: bool,
     going_away: bool,
     scratch: Vec<Delivered>,
+    /// Paths of recent calls (at most [`RECENT_PATHS`]): a call to one of
+    /// them shares its bytes instead of copying the caller's `&str`.
+    recent_paths: Vec<Bytes>,
 }
+
+/// How many call paths a client connection keeps for reuse.
+const RECENT_PATHS: usize = 8;
 
 impl std::fmt::Debug for ClientConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -272,6 +278,7 @@ impl ClientConnection {
             ready: false,
             going_away: false,
             scratch: Vec::new(),
+            recent_paths: Vec::new(),
         }
     }
 
@@ -383,6 +390,23 @@ impl ClientConnection {
         &self.h2
     }
 
+    /// `path` as shared bytes: a recent path's, or a new copy that is
+    /// remembered in place of the oldest (if at most 256 bytes long).
+    fn path_bytes(&mut self, path: &str) -> Bytes {
+        if let Some(p) = self.recent_paths.iter().find(|p| p[..] == *path.as_bytes()) {
+            return p.clone();
+        }
+        let p = Bytes::copy_from_slice(path.as_bytes());
+        if p.len() > 256 {
+            return p;
+        }
+        if self.recent_paths.len() == RECENT_PATHS {
+            self.recent_paths.remove(0);
+        }
+        self.recent_paths.push(p.clone());
+        p
+    }
+
     /// Start a call to `path` (`/package.Service/Method`). Its HEADERS go
     /// out now, or once the server's stream limit allows.
     pub fn start_call(
@@ -412,10 +436,11 @@ impl ClientConnection {
             None => self.config.compression.identity(),
         };
         let deadline = options.deadline;
+        let path = self.path_bytes(path);
         self.calls.insert(
             id,
             ClientCall {
-                path: Bytes::copy_from_slice(path.as_bytes()),
+                path,
                 options,
                 stream: None,
                 send_compressor,
