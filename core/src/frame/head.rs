@@ -1,6 +1,6 @@
 //! The 9-octet frame header (RFC 9113 §4.1) and the numbers it carries.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use super::StreamId;
 
@@ -105,9 +105,9 @@ impl FrameHeader {
             self.length
         );
         let [_, l0, l1, l2] = self.length.to_be_bytes();
-        dst.reserve(HEADER_LEN);
-        dst.put_slice(&[l0, l1, l2, self.frame_type, self.flags]);
-        dst.put_u32(self.stream_id.value());
+        let [s0, s1, s2, s3] = self.stream_id.value().to_be_bytes();
+        // One append of a fixed nine bytes (the copy is inlined).
+        dst.extend_from_slice(&[l0, l1, l2, self.frame_type, self.flags, s0, s1, s2, s3]);
     }
 }
 
