@@ -235,3 +235,129 @@ fn trailers_only_error_on_the_wire() {
         ]
     );
 }
+
+/// Calls with default options share one request head per path, and plain
+/// responses share their head and trailers; calls with options of their
+/// own, and the calls after them, still put exactly their own fields on
+/// the wire (each block decoded by a peer decoder that follows the whole
+/// connection).
+#[test]
+fn shared_heads_on_the_wire() {
+    let clock = Clock::new();
+    let now = clock.now;
+    let mut config = ClientConfig::default();
+    config.authority = "example.test".into();
+    config.user_agent = "ua/1".into();
+    let mut client = ClientConnection::new(config, now);
+    let mut server = ServerConnection::new(ServerConfig::default(), now);
+    let (mut to_server, mut to_client) = (Tap::new(), Tap::new());
+    let head = |path: &str, ct: &str, extra: &[(&str, &str)]| {
+        let mut v = pairs(&[
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", path),
+            (":authority", "example.test"),
+            ("te", "trailers"),
+            ("content-type", ct),
+            ("user-agent", "ua/1"),
+            ("grpc-accept-encoding", "gzip"),
+        ]);
+        v.extend(pairs(extra));
+        v
+    };
+    // (path, content subtype, request metadata, status message, trailer)
+    type Pairs<'a> = &'a [(&'a str, &'a str)];
+    let calls: [(&str, &str, Pairs, &str, Pairs); 7] = [
+        ("/a.S/A", "", &[], "", &[]),
+        ("/a.S/A", "", &[], "", &[]),
+        ("/a.S/B", "", &[], "", &[]),
+        ("/a.S/A", "proto", &[], "", &[]),
+        ("/a.S/A", "", &[("x-k", "v")], "", &[("x-t", "1")]),
+        ("/a.S/A", "", &[], "not so fast", &[]),
+        ("/a.S/A", "", &[], "", &[]),
+    ];
+    for (i, (path, subtype, md, message, trailer)) in calls.into_iter().enumerate() {
+        let stream = 1 + 2 * i as u32;
+        let mut opts = CallOptions::unary();
+        if !subtype.is_empty() {
+            opts.content_subtype = Some(subtype.to_string());
+        }
+        let mut meta = MetadataMap::new();
+        for (k, v) in md {
+            meta.insert(k, v).unwrap();
+        }
+        opts.metadata = meta;
+        let call = client.start_call(path, opts, now).unwrap();
+        client.send_message(call, Bytes::from_static(b"q")).unwrap();
+        client.half_close(call).unwrap();
+        let mut out = BytesMut::new();
+        while client.poll_transmit(&mut out) > 0 {}
+        let ct = if subtype.is_empty() {
+            "application/grpc".to_string()
+        } else {
+            format!("application/grpc+{subtype}")
+        };
+        let lines: Vec<Line> = to_server
+            .feed(&out)
+            .into_iter()
+            .filter(|l| matches!(l, Line::Headers(..)))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![Line::Headers(stream, head(path, &ct, md), false)],
+            "call {i}"
+        );
+
+        server.receive(&out, now).unwrap();
+        let mut scall = None;
+        while let Some(e) = server.poll_event() {
+            if let ServerEvent::CallStarted { call, .. } = e {
+                scall = Some(call);
+            }
+        }
+        let scall = scall.unwrap();
+        server
+            .send_message(scall, Bytes::from_static(b"r"))
+            .unwrap();
+        let mut trailing = MetadataMap::new();
+        for (k, v) in trailer {
+            trailing.insert(k, v).unwrap();
+        }
+        let code = if message.is_empty() {
+            Code::Ok
+        } else {
+            Code::ResourceExhausted
+        };
+        server
+            .send_status(scall, Status::new(code, message), trailing)
+            .unwrap();
+        let mut back = BytesMut::new();
+        while server.poll_transmit(&mut back) > 0 {}
+        let lines: Vec<Line> = to_client
+            .feed(&back)
+            .into_iter()
+            .filter(|l| matches!(l, Line::Headers(..)))
+            .collect();
+        let mut trailers = if message.is_empty() {
+            pairs(&[("grpc-status", "0")])
+        } else {
+            pairs(&[("grpc-status", "8"), ("grpc-message", message)])
+        };
+        trailers.extend(pairs(trailer));
+        let response = pairs(&[
+            (":status", "200"),
+            ("content-type", &ct),
+            ("grpc-accept-encoding", "gzip"),
+        ]);
+        assert_eq!(
+            lines,
+            vec![
+                Line::Headers(stream, response, false),
+                Line::Headers(stream, trailers, true),
+            ],
+            "call {i}"
+        );
+        client.receive(&back, now).unwrap();
+        while client.poll_event().is_some() {}
+    }
+}

@@ -48,6 +48,7 @@ use crate::grpc::metadata::MetadataMap;
 use crate::grpc::{Code, Status};
 use crate::h2::Chunk;
 use crate::h2::{self, ConnectionError, Event, SendError};
+use crate::hpack::HeaderField;
 
 /// Settings of a client connection.
 #[derive(Debug, Clone)]
@@ -243,8 +244,10 @@ pub struct ClientConnection {
     going_away: bool,
     scratch: Vec<Delivered>,
     /// Paths of recent calls (at most [`RECENT_PATHS`]): a call to one of
-    /// them shares its bytes instead of copying the caller's `&str`.
-    recent_paths: Vec<Bytes>,
+    /// them shares its bytes instead of copying the caller's `&str`. With
+    /// each, once made, the request head of a call to it with default
+    /// options, shared between those calls.
+    recent_paths: Vec<(Bytes, Option<Arc<[HeaderField]>>)>,
 }
 
 /// How many call paths a client connection keeps for reuse.
@@ -393,7 +396,11 @@ impl ClientConnection {
     /// `path` as shared bytes: a recent path's, or a new copy that is
     /// remembered in place of the oldest (if at most 256 bytes long).
     fn path_bytes(&mut self, path: &str) -> Bytes {
-        if let Some(p) = self.recent_paths.iter().find(|p| p[..] == *path.as_bytes()) {
+        if let Some((p, _)) = self
+            .recent_paths
+            .iter()
+            .find(|(p, _)| p[..] == *path.as_bytes())
+        {
             return p.clone();
         }
         let p = Bytes::copy_from_slice(path.as_bytes());
@@ -403,8 +410,33 @@ impl ClientConnection {
         if self.recent_paths.len() == RECENT_PATHS {
             self.recent_paths.remove(0);
         }
-        self.recent_paths.push(p.clone());
+        self.recent_paths.push((p.clone(), None));
         p
+    }
+
+    /// Open a stream with the shared request head of a call with default
+    /// options to recent path `slot` (made the first time).
+    fn open_usual(&mut self, slot: usize) -> Result<StreamId, SendError> {
+        let Some((path, head)) = self.recent_paths.get_mut(slot) else {
+            return Err(SendError::ConnectionClosed);
+        };
+        let head = match head {
+            Some(head) => head.clone(),
+            None => {
+                let fields = response::request_fields(
+                    Vec::new(),
+                    &self.request_constants,
+                    path,
+                    &CallOptions::default(),
+                    crate::grpc::compression::IDENTITY,
+                    self.now,
+                );
+                let shared: Arc<[HeaderField]> = fields.into();
+                *head = Some(shared.clone());
+                shared
+            }
+        };
+        self.h2.open_stream_shared(head, false)
     }
 
     /// Start a call to `path` (`/package.Service/Method`). Its HEADERS go
@@ -613,15 +645,27 @@ impl ClientConnection {
             let Some(c) = self.calls.get(&id) else {
                 continue;
             };
-            let fields = response::request_fields(
-                self.h2.field_list(10 + c.options.metadata.len()),
-                &self.request_constants,
-                &c.path,
-                &c.options,
-                c.send_compressor.name(),
-                self.now,
-            );
-            match self.h2.open_stream(fields, false) {
+            // A call with default options to a recent path (whose bytes
+            // its path shares) sends that path's shared head.
+            let o = &c.options;
+            let usual = o.metadata.is_empty()
+                && o.deadline.is_none()
+                && o.authority.is_none()
+                && o.content_subtype.as_deref().is_none_or(str::is_empty)
+                && c.send_compressor.name() == crate::grpc::compression::IDENTITY;
+            let slot = usual
+                .then(|| {
+                    let same = |(p, _): &(Bytes, _)| {
+                        p.as_ptr() == c.path.as_ptr() && p.len() == c.path.len()
+                    };
+                    self.recent_paths.iter().position(same)
+                })
+                .flatten();
+            let opened = match slot {
+                Some(slot) => self.open_usual(slot),
+                None => self.open_with_fields(id),
+            };
+            match opened {
                 Ok(stream) => {
                     self.by_stream.insert(stream.value(), id);
                     if let Some(c) = self.calls.get_mut(&id) {
@@ -642,6 +686,22 @@ impl ClientConnection {
                 }
             }
         }
+    }
+
+    /// Open call `id`'s stream with a request head of its own.
+    fn open_with_fields(&mut self, id: u64) -> Result<StreamId, SendError> {
+        let Some(c) = self.calls.get(&id) else {
+            return Err(SendError::ConnectionClosed);
+        };
+        let fields = response::request_fields(
+            self.h2.field_list(10 + c.options.metadata.len()),
+            &self.request_constants,
+            &c.path,
+            &c.options,
+            c.send_compressor.name(),
+            self.now,
+        );
+        self.h2.open_stream(fields, false)
     }
 
     /// Move held output of a call into its stream as far as the queue

@@ -2,6 +2,7 @@
 //! Frame handling lives in `recv.rs`, output scheduling in `send.rs`.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -12,7 +13,7 @@ use super::event::Event;
 use super::flow::{DEFAULT_WINDOW, RecvFlow, Window};
 use super::idmap::{FastMap, IdMap};
 use super::limits::RateCounter;
-use super::stream::{Chunk, Outbound, State, Stream};
+use super::stream::{Chunk, FieldList, Outbound, State, Stream};
 use crate::frame::{self, FrameDecoder, GoAway, Ping, Reason, RstStream, Settings, StreamId};
 use crate::hpack::{self, HeaderField};
 
@@ -419,6 +420,24 @@ impl Connection {
         fields: Vec<HeaderField>,
         end_stream: bool,
     ) -> Result<StreamId, SendError> {
+        self.open_stream_with(FieldList::Owned(fields), end_stream)
+    }
+
+    /// [`open_stream`](Self::open_stream) with a list shared between
+    /// calls (see [`send_shared_headers`](Self::send_shared_headers)).
+    pub(crate) fn open_stream_shared(
+        &mut self,
+        fields: Arc<[HeaderField]>,
+        end_stream: bool,
+    ) -> Result<StreamId, SendError> {
+        self.open_stream_with(FieldList::Shared(fields), end_stream)
+    }
+
+    fn open_stream_with(
+        &mut self,
+        fields: FieldList,
+        end_stream: bool,
+    ) -> Result<StreamId, SendError> {
         if self.role != Role::Client {
             return Err(SendError::WrongRole);
         }
@@ -451,6 +470,28 @@ impl Connection {
         &mut self,
         stream: StreamId,
         fields: Vec<HeaderField>,
+        end_stream: bool,
+    ) -> Result<(), SendError> {
+        self.queue_headers(stream, FieldList::Owned(fields), end_stream)
+    }
+
+    /// [`send_headers`](Self::send_headers) with a list shared between
+    /// streams: while the HPACK encoder remembers the block it last made of
+    /// this very list (and its table is unchanged), that block is sent
+    /// again without looking at the fields.
+    pub(crate) fn send_shared_headers(
+        &mut self,
+        stream: StreamId,
+        fields: Arc<[HeaderField]>,
+        end_stream: bool,
+    ) -> Result<(), SendError> {
+        self.queue_headers(stream, FieldList::Shared(fields), end_stream)
+    }
+
+    fn queue_headers(
+        &mut self,
+        stream: StreamId,
+        fields: FieldList,
         end_stream: bool,
     ) -> Result<(), SendError> {
         let s = self.writable_stream(stream)?;

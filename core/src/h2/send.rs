@@ -5,7 +5,7 @@ use bytes::BytesMut;
 
 use super::connection::{CloseKind, Connection, Phase, Role};
 use super::event::Event;
-use super::stream::{Input, Outbound, State};
+use super::stream::{FieldList, Input, Outbound, State};
 use crate::frame::{self, StreamId};
 
 impl Connection {
@@ -90,11 +90,18 @@ impl Connection {
             }
             Outbound::Headers { fields, end_stream } => {
                 let end = *end_stream;
-                let fields = std::mem::take(fields);
+                let fields = std::mem::replace(fields, FieldList::Owned(Vec::new()));
                 s.queue.pop_front();
                 self.scratch.clear();
-                self.hpack_enc.encode_block(&fields, &mut self.scratch);
-                self.recycle_fields(fields);
+                match fields {
+                    FieldList::Owned(fields) => {
+                        self.hpack_enc.encode_block(&fields, &mut self.scratch);
+                        self.recycle_fields(fields);
+                    }
+                    FieldList::Shared(fields) => {
+                        self.hpack_enc.encode_shared(&fields, &mut self.scratch);
+                    }
+                }
                 frame::encode_header_block(id, &self.scratch, end, peer_max_frame as u32, dst);
                 end_sent = end;
                 self.ping_strikes = 0;

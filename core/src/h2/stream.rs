@@ -5,6 +5,7 @@
 //! and never promise as a server), so the reserved states do not exist here.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -84,15 +85,21 @@ pub fn transition(from: State, input: Input) -> Result<State, InvalidTransition>
     Ok(to)
 }
 
+/// A header list queued to send: the caller's own, or one shared between
+/// streams (a connection's usual request or response head), which the
+/// HPACK encoder recognises by its address.
+#[derive(Debug)]
+pub(crate) enum FieldList {
+    Owned(Vec<HeaderField>),
+    Shared(Arc<[HeaderField]>),
+}
+
 /// Something the application queued on a stream, sent in order.
 #[derive(Debug)]
 pub(crate) enum Outbound {
     /// A header block; encoded only when it is written, so HPACK state
     /// follows wire order.
-    Headers {
-        fields: Vec<HeaderField>,
-        end_stream: bool,
-    },
+    Headers { fields: FieldList, end_stream: bool },
     /// Body bytes, cut into DATA frames as windows allow.
     Data { data: Chunk, end_stream: bool },
     /// RST_STREAM once everything before it is written (a server that

@@ -1,6 +1,8 @@
 //! The HPACK encoder: header list in, header block out (RFC 7541 §6), with
 //! an indexing policy tuned for gRPC.
 
+use std::sync::Arc;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::static_table::{self, STATIC_LEN, StaticMatch};
@@ -108,6 +110,9 @@ struct Memo {
     key: Vec<u8>,
     block: Vec<u8>,
     holes: Vec<(usize, usize)>,
+    /// The shared list this block was made of, if it came from
+    /// [`Encoder::encode_shared`]: the same list matches by address.
+    shared: Option<Arc<[HeaderField]>>,
 }
 
 /// A field whose value a memo leaves out: a literal without indexing
@@ -178,6 +183,7 @@ impl Memo {
         values: &[(usize, usize, usize)],
     ) {
         self.key.clear();
+        self.shared = None;
         for f in fields {
             let vol = volatile(f);
             let value_len = if vol { u32::MAX } else { f.value.len() as u32 };
@@ -309,11 +315,43 @@ impl Encoder {
     /// [`Memo`]). Lists with a sensitive field, or longer than a couple of
     /// KiB, are never remembered.
     pub(crate) fn encode_block(&mut self, fields: &[HeaderField], dst: &mut Vec<u8>) {
+        let _ = self.encode_remembering(fields, dst);
+    }
+
+    /// [`encode_block`](Self::encode_block) of a list shared between
+    /// blocks: when a memo was made of this very list (the same
+    /// allocation) on the table as it is, its bytes are written without
+    /// comparing the fields. The list's fields must not be volatile ones
+    /// whose values change (they cannot: the list is shared, not mutable).
+    pub(crate) fn encode_shared(&mut self, fields: &Arc<[HeaderField]>, dst: &mut Vec<u8>) {
         let before = self.table.changes();
         if self.pending.is_none() {
-            if let Some(m) = self.memos.iter().find(|m| m.matches(before, fields)) {
+            let same = |m: &&Memo| {
+                m.stamp == Some(before) && m.shared.as_ref().is_some_and(|s| Arc::ptr_eq(s, fields))
+            };
+            if let Some(m) = self.memos.iter().find(same) {
                 m.write(fields, dst);
                 return;
+            }
+        }
+        if let Some(m) = self
+            .encode_remembering(fields, dst)
+            .and_then(|i| self.memos.get_mut(i))
+        {
+            m.shared = Some(fields.clone());
+        }
+    }
+
+    /// [`encode_block`](Self::encode_block); returns the memo that holds
+    /// the block, if one does.
+    fn encode_remembering(&mut self, fields: &[HeaderField], dst: &mut Vec<u8>) -> Option<usize> {
+        let before = self.table.changes();
+        if self.pending.is_none() {
+            if let Some(i) = self.memos.iter().position(|m| m.matches(before, fields)) {
+                if let Some(m) = self.memos.get(i) {
+                    m.write(fields, dst);
+                }
+                return Some(i);
             }
         }
         let start = dst.len();
@@ -346,8 +384,10 @@ impl Encoder {
             self.memo_next = (i + 1) % MEMOS;
             if let Some(m) = self.memos.get_mut(i) {
                 m.remember(before, fields, block, &values);
+                return Some(i);
             }
         }
+        None
     }
 
     /// [`Encoder::encode`] for a list of [`HeaderField`]s.
@@ -540,6 +580,37 @@ mod tests {
         }
     }
 
+    /// A shared list is found by its address once remembered; a list
+    /// with the same fields elsewhere is found by comparing them.
+    #[test]
+    fn shared_lists_are_found_by_address() {
+        let list: Arc<[HeaderField]> = vec![
+            field(":status", "200", false),
+            field("grpc-status", "0", false),
+        ]
+        .into();
+        let mut enc = Encoder::new();
+        let mut blocks = Vec::new();
+        for _ in 0..3 {
+            let mut b = Vec::new();
+            enc.encode_shared(&list, &mut b);
+            blocks.push(b);
+        }
+        // grpc-status is not in the static table: the first block inserts
+        // it (so it is not remembered); the second, all indexed, is
+        // remembered with the list, and the third found by address.
+        assert_ne!(blocks[0], blocks[1]);
+        assert_eq!(blocks[1], vec![0x88, 0xbe]);
+        let held: Vec<_> = enc.memos.iter().filter_map(|m| m.shared.as_ref()).collect();
+        assert_eq!(held.len(), 1);
+        assert!(Arc::ptr_eq(held[0], &list));
+        assert_eq!(blocks[1], blocks[2]);
+        let twin: Arc<[HeaderField]> = list.to_vec().into();
+        let mut b = Vec::new();
+        enc.encode_shared(&twin, &mut b);
+        assert_eq!(b, blocks[2]);
+    }
+
     /// A warm request head is copied from the memo, and is the same bytes
     /// the full encoding gives.
     #[test]
@@ -655,6 +726,51 @@ mod tests {
                 let mut b = Vec::new();
                 memo.encode_block(&fields, &mut b);
                 prop_assert_eq!(a, b);
+            }
+        }
+
+        /// Shared lists (matched by address) give byte for byte what an
+        /// encoder without the memo writes for the same fields, among
+        /// owned lists that change the table and peer size changes.
+        #[test]
+        fn shared_lists_match_the_full_encoding(
+            steps in proptest::collection::vec((0usize..6, proptest::option::weighted(0.1, 0usize..5000)), 1..40)
+        ) {
+            let pool: Vec<Arc<[HeaderField]>> = vec![
+                vec![field(":status", "200", false), field("content-type", "application/grpc", false)].into(),
+                vec![field("grpc-status", "0", false)].into(),
+                vec![field(":path", "/a.B/C", false), field("x-big", &"v".repeat(300), false)].into(),
+                vec![field("grpc-timeout", "1S", false), field("x-n", "1", false)].into(),
+            ];
+            let owned = [
+                vec![field("x-new", "1", false)],
+                vec![field(":status", "200", false), field("content-type", "application/grpc", false)],
+            ];
+            let mut plain = Encoder::new();
+            let mut shared = Encoder::new();
+            let mut dec = Decoder::new(4096);
+            for (pick, resize) in steps {
+                if let Some(size) = resize {
+                    plain.set_max_table_size(size);
+                    shared.set_max_table_size(size);
+                }
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                let fields: &[HeaderField] = match pool.get(pick) {
+                    Some(list) => {
+                        shared.encode_shared(list, &mut b);
+                        list
+                    }
+                    None => {
+                        let list = &owned[pick - pool.len()];
+                        shared.encode_block(list, &mut b);
+                        list
+                    }
+                };
+                plain.encode_into(fields.iter().map(|f| (&f.name[..], &f.value[..], f.sensitive)), &mut a);
+                prop_assert_eq!(&a, &b);
+                let mut out = Vec::new();
+                dec.decode(&Bytes::from(b), 1 << 20, &mut out).unwrap();
+                prop_assert_eq!(&out[..], fields);
             }
         }
 

@@ -185,6 +185,12 @@ pub struct ServerConnection {
     scratch: Vec<Delivered>,
     /// Recent request texts, shared between calls.
     texts: request::Texts,
+    /// The response head of a call with no metadata and no compression,
+    /// for the content-type it echoes (the last one seen).
+    usual_head: Option<(Bytes, Arc<[HeaderField]>)>,
+    /// The trailers of a call that ended OK with no message and no
+    /// metadata of its own.
+    ok_trailers: Arc<[HeaderField]>,
     closed: bool,
     /// When the connection was made.
     born: Instant,
@@ -232,6 +238,12 @@ impl ServerConnection {
             events: VecDeque::new(),
             scratch: Vec::new(),
             texts: request::Texts::default(),
+            usual_head: None,
+            ok_trailers: {
+                let mut fields = Vec::new();
+                Status::ok().to_fields(&mut fields);
+                fields.into()
+            },
             closed: false,
             born: now,
             last_now: now,
@@ -459,11 +471,37 @@ impl ServerConnection {
         if c.headers_sent {
             return Err(CallError::HeadersAlreadySent(call));
         }
+        let enc = c.send_compressor.name();
+        let identity = enc == crate::grpc::compression::IDENTITY;
+        if identity && metadata.is_empty() {
+            // The usual head: shared with the calls before, while they
+            // echoed the same content-type.
+            let head = match &self.usual_head {
+                Some((ct, head)) if *ct == c.content_type => head.clone(),
+                _ => {
+                    let mut fields = vec![
+                        field(":status", "200"),
+                        field("content-type", c.content_type.clone()),
+                    ];
+                    if let Some(a) = &self.accept_encoding {
+                        fields.push(field(GRPC_ACCEPT_ENCODING, a.clone()));
+                    }
+                    let head: Arc<[HeaderField]> = fields.into();
+                    self.usual_head = Some((c.content_type.clone(), head.clone()));
+                    head
+                }
+            };
+            c.headers_sent = true;
+            let stream = c.stream;
+            return self
+                .h2
+                .send_shared_headers(stream, head, false)
+                .map_err(|e| map_send(call, e));
+        }
         let mut fields = self.h2.field_list(4 + metadata.len());
         fields.push(field(":status", "200"));
         fields.push(field("content-type", c.content_type.clone()));
-        let enc = c.send_compressor.name();
-        if enc != crate::grpc::compression::IDENTITY {
+        if !identity {
             fields.push(field(GRPC_ENCODING, enc));
         }
         if let Some(a) = &self.accept_encoding {
@@ -544,6 +582,19 @@ impl ServerConnection {
         };
         if let Some(d) = c.deadline {
             self.deadlines.remove(&(d, call.0));
+        }
+        if c.headers_sent
+            && status.is_ok()
+            && status.message().is_empty()
+            && status.details().is_empty()
+            && trailers.is_empty()
+        {
+            // The usual trailers, shared between calls.
+            let ok = self.ok_trailers.clone();
+            if self.h2.send_shared_headers(c.stream, ok, true).is_ok() && !c.recv_closed {
+                self.h2.reset_after_queued(c.stream, Reason::NO_ERROR);
+            }
+            return;
         }
         // Two head fields at most, three status fields at most.
         let mut fields = self.h2.field_list(5 + trailers.len());
