@@ -454,7 +454,7 @@ impl ClientConnection {
         if self.going_away || !self.ids_left_for_new_call() {
             return Err(CallError::GoingAway);
         }
-        if !response::valid_path(path) {
+        if !crate::grpc::head::valid_path(path.as_bytes()) {
             return Err(CallError::InvalidPath);
         }
         let must_wait = !self.pending.is_empty() || !self.h2.can_open_stream();

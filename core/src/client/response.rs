@@ -16,15 +16,6 @@ use crate::grpc::timeout::{GRPC_TIMEOUT, write_timeout};
 use crate::grpc::{Code, Status};
 use crate::hpack::HeaderField;
 
-/// `/service/method` with both parts non-empty.
-pub(crate) fn valid_path(path: &str) -> bool {
-    let Some(rest) = path.strip_prefix('/') else {
-        return false;
-    };
-    let mut parts = rest.split('/');
-    matches!((parts.next(), parts.next(), parts.next()), (Some(s), Some(m), None) if !s.is_empty() && !m.is_empty())
-}
-
 /// The parts of a request head that are the same for every call on a
 /// connection, made once (the configuration does not change).
 pub(crate) struct RequestConstants {
@@ -193,17 +184,4 @@ pub(crate) fn read_trailers(fields: &[HeaderField], http: u16) -> (Status, Metad
         ),
     };
     (status, custom_metadata(fields))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths() {
-        assert!(valid_path("/a.B/C"));
-        for bad in ["", "/", "a/b", "/a", "/a/", "//b", "/a/b/c"] {
-            assert!(!valid_path(bad), "{bad}");
-        }
-    }
 }

@@ -42,6 +42,20 @@ impl fmt::Display for NotGrpc {
 
 impl std::error::Error for NotGrpc {}
 
+/// Whether `path` has the form gRPC requires, `/Service/Method` with
+/// neither part empty and no further `/` (PROTOCOL-HTTP2.md, Path). Both
+/// roles check it: a client before sending, a server on receipt.
+pub(crate) fn valid_path(path: &[u8]) -> bool {
+    let Some(rest) = path.strip_prefix(b"/") else {
+        return false;
+    };
+    let Some(slash) = rest.iter().position(|&b| b == b'/') else {
+        return false;
+    };
+    let method = rest.get(slash + 1..).unwrap_or_default();
+    slash > 0 && !method.is_empty() && !method.contains(&b'/')
+}
+
 /// Checks a `content-type` value and returns its message format: `None`
 /// for plain `application/grpc`, `Some(b"proto")` for
 /// `application/grpc+proto; charset=x`, and so on. Spaces and tabs before

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use crate::call::field;
 use crate::grpc::compression::{CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING};
-use crate::grpc::head::{HTTP_UNSUPPORTED_MEDIA_TYPE, parse_content_type};
+use crate::grpc::head::{HTTP_UNSUPPORTED_MEDIA_TYPE, parse_content_type, valid_path};
 use crate::grpc::metadata::MetadataMap;
 use crate::grpc::timeout::parse_timeout;
 use crate::grpc::{Code, Status};
@@ -153,17 +153,6 @@ impl<'a> Known<'a> {
         }
         k
     }
-}
-
-fn valid_path(path: &[u8]) -> bool {
-    let Some(rest) = path.strip_prefix(b"/") else {
-        return false;
-    };
-    let mut parts = rest.split(|&b| b == b'/');
-    let (Some(service), Some(method), None) = (parts.next(), parts.next(), parts.next()) else {
-        return false;
-    };
-    !service.is_empty() && !method.is_empty()
 }
 
 pub(crate) fn parse(
@@ -334,7 +323,9 @@ mod tests {
         for ok in ["/a.B/C", "/helloworld.Greeter/SayHello"] {
             assert!(valid_path(ok.as_bytes()), "{ok}");
         }
-        for bad in ["", "/", "a/b", "/a", "/a/", "//b", "/a/b/c"] {
+        for bad in [
+            "", "/", "a/b", "/a", "/a/", "//b", "/a/b/c", "/a//", "/a/b/", "//",
+        ] {
             assert!(!valid_path(bad.as_bytes()), "{bad}");
         }
     }
