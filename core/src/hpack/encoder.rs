@@ -117,9 +117,11 @@ struct Memo {
 
 /// A field whose value a memo leaves out: a literal without indexing
 /// (`grpc-timeout`, request ids, trace headers) whose name the static table
-/// does not hold. Such a field is always sent as a literal (the encoder
-/// never inserts these names, and no static entry matches), so its bytes
-/// are the same for any value but the value's own string.
+/// does not hold. Such a field is always sent as a literal: the first one
+/// of its name is inserted into the dynamic table, so that later ones
+/// name it by index, but its value is never matched whole. So its bytes
+/// are the same for any value but the value's own string (sent as it is
+/// when short, see [`RAW_VOLATILE_MAX`]).
 fn volatile(f: &HeaderField) -> bool {
     !f.sensitive
         && policy(&f.name, false) == Literal::Without
@@ -216,7 +218,7 @@ impl Memo {
         for &(at, i) in &self.holes {
             dst.extend_from_slice(self.block.get(from..at).unwrap_or_default());
             if let Some(f) = fields.get(i) {
-                write_string(&f.value, dst);
+                write_volatile(&f.value, dst);
             }
             from = at;
         }
@@ -430,6 +432,9 @@ impl Encoder {
     ) -> Option<usize> {
         let literal = policy(name, sensitive);
         let in_static = static_table::find(name, value);
+        // A value that changes from block to block under a name no static
+        // entry has (`grpc-timeout`, request ids; see `volatile`).
+        let volatile = literal == Literal::Without && in_static == StaticMatch::None;
         // The dynamic table is searched only when the static table does not
         // settle the representation.
         let mut dyn_name = None;
@@ -439,7 +444,10 @@ impl Encoder {
                 return None;
             }
             let (dyn_field, name_at) = self.find_dynamic(name, value);
-            if let Some(i) = dyn_field {
+            // A volatile field is always a literal, even when the table
+            // holds its value (the one inserted with its name): the memo
+            // relies on it.
+            if let Some(i) = dyn_field.filter(|_| !volatile) {
                 integer::encode(STATIC_LEN + 1 + i, 7, 0x80, dst);
                 return None;
             }
@@ -452,8 +460,13 @@ impl Encoder {
             StaticMatch::None => dyn_name.map_or(0, |i| STATIC_LEN + 1 + i),
         };
         let size = entry_size(name.len(), value.len());
-        let literal = if literal == Literal::Incremental && size > self.table.capacity() / 2 {
+        let small = size <= self.table.capacity() / 2;
+        let literal = if literal == Literal::Incremental && !small {
             Literal::Without
+        } else if volatile && name_index == 0 && small {
+            // The first time: inserted, so that later blocks name it by
+            // index and send only the value.
+            Literal::Incremental
         } else {
             literal
         };
@@ -466,7 +479,11 @@ impl Encoder {
             write_string(name, dst);
         }
         let value_at = dst.written();
-        write_string(value, dst);
+        if volatile {
+            write_volatile(value, dst);
+        } else {
+            write_string(value, dst);
+        }
         if literal == Literal::Incremental {
             self.table
                 .insert(Bytes::copy_from_slice(name), Bytes::copy_from_slice(value));
@@ -529,6 +546,21 @@ fn policy(name: &[u8], sensitive: bool) -> Literal {
 }
 
 /// §5.2 string literal, Huffman-coded when strictly shorter.
+/// Volatile values this long or shorter are sent as they are, not
+/// Huffman-coded: a peer then reads them as slices of the block, without
+/// decoding or allocating (a `grpc-timeout` costs a byte or two more).
+const RAW_VOLATILE_MAX: usize = 16;
+
+/// A volatile field's value string (see [`RAW_VOLATILE_MAX`]).
+fn write_volatile(s: &[u8], dst: &mut impl Sink) {
+    if s.len() <= RAW_VOLATILE_MAX {
+        integer::encode(s.len(), 7, 0x00, dst);
+        dst.put_slice(s);
+    } else {
+        write_string(s, dst);
+    }
+}
+
 fn write_string(s: &[u8], dst: &mut impl Sink) {
     let coded = huffman::encoded_len(s);
     if coded < s.len() {
