@@ -189,8 +189,8 @@ pub struct ServerConnection {
     /// for the content-type it echoes (the last one seen).
     usual_head: Option<(Bytes, Arc<[HeaderField]>)>,
     /// The trailers of a call that ended OK with no message and no
-    /// metadata of its own.
-    ok_trailers: Arc<[HeaderField]>,
+    /// metadata of its own (made with the first such call).
+    ok_trailers: Option<Arc<[HeaderField]>>,
     closed: bool,
     /// When the connection was made.
     born: Instant,
@@ -239,11 +239,7 @@ impl ServerConnection {
             scratch: Vec::new(),
             texts: request::Texts::default(),
             usual_head: None,
-            ok_trailers: {
-                let mut fields = Vec::new();
-                Status::ok().to_fields(&mut fields);
-                fields.into()
-            },
+            ok_trailers: None,
             closed: false,
             born: now,
             last_now: now,
@@ -590,7 +586,14 @@ impl ServerConnection {
             && trailers.is_empty()
         {
             // The usual trailers, shared between calls.
-            let ok = self.ok_trailers.clone();
+            let ok = self
+                .ok_trailers
+                .get_or_insert_with(|| {
+                    let mut fields = Vec::with_capacity(1);
+                    Status::ok().to_fields(&mut fields);
+                    fields.into()
+                })
+                .clone();
             if self.h2.send_shared_headers(c.stream, ok, true).is_ok() && !c.recv_closed {
                 self.h2.reset_after_queued(c.stream, Reason::NO_ERROR);
             }
