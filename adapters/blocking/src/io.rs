@@ -461,10 +461,35 @@ impl Drop for CountOut<'_> {
     }
 }
 
+/// The read buffer's size after a read of `n` bytes into `len` (see
+/// `read_loop`), and the burst size to return to: a read that fills the
+/// buffer doubles it (up to [`READ_BUF`]), or goes straight back to the
+/// burst size if the buffer was made small; a read that leaves more than
+/// half of a large buffer empty means the peer sends slower than we read
+/// (the burst is over, or pauses), and the buffer goes back to
+/// [`READ_START`] while the reader waits. The burst size is kept, so a
+/// burst that goes on costs one small read and one allocation.
+fn next_read_size(len: usize, n: usize, burst: usize) -> (usize, usize) {
+    if n == len {
+        if len < burst {
+            (burst, burst)
+        } else {
+            let grown = (len * 2).min(READ_BUF).max(len);
+            (grown, grown)
+        }
+    } else if len > READ_START && n <= len / 2 {
+        (READ_START, burst)
+    } else {
+        (len, burst)
+    }
+}
+
 fn read_loop<M: Machine>(s: &Shared<M>, mut r: Box<dyn Read + Send>) {
-    // Start small and double (up to READ_BUF) whenever a read fills the
-    // buffer: idle connections stay small, busy ones read in big chunks.
+    // Start small and grow while reads fill the buffer; give a large
+    // buffer back when reads stop filling it (`next_read_size`): an idle
+    // connection holds a small buffer, even after a large message.
     let mut buf = vec![0u8; READ_START];
+    let mut burst = READ_START;
     let mut held = M::Held::default();
     loop {
         let res = r.read(&mut buf);
@@ -489,8 +514,10 @@ fn read_loop<M: Machine>(s: &Shared<M>, mut r: Box<dyn Read + Send>) {
                 if closed {
                     return;
                 }
-                if n == buf.len() && n < READ_BUF {
-                    buf = vec![0u8; (n * 2).min(READ_BUF)];
+                let (len, b) = next_read_size(buf.len(), n, burst);
+                burst = b;
+                if len != buf.len() {
+                    buf = vec![0u8; len];
                 }
             }
             Err(e) if is_transient(&e) => {
@@ -710,5 +737,43 @@ fn write_all<M: Machine>(s: &Shared<M>, w: &mut dyn Write, mut buf: &[u8]) -> io
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_read_buffer_grows_while_reads_fill_it_and_shrinks_when_they_stop() {
+        let (mut len, mut burst) = (READ_START, READ_START);
+        let mut sizes = Vec::new();
+        for _ in 0..9 {
+            (len, burst) = next_read_size(len, len, burst);
+            sizes.push(len);
+        }
+        assert_eq!(
+            sizes,
+            [1024, 2048, 4096, 8192, 16384, 32768, 65536, 65536, 65536]
+        );
+        assert_eq!(burst, READ_BUF);
+        // More than half filled: kept.
+        assert_eq!(
+            next_read_size(READ_BUF, READ_BUF / 2 + 1, burst),
+            (READ_BUF, READ_BUF)
+        );
+        // Half or less: the peer is slower than we read; small again
+        // while waiting, the burst size remembered.
+        (len, burst) = next_read_size(len, READ_BUF / 2, burst);
+        assert_eq!((len, burst), (READ_START, READ_BUF));
+        // Reads that fit the small buffer keep it small.
+        assert_eq!(next_read_size(len, 100, burst), (READ_START, READ_BUF));
+        // The burst goes on: straight back to its size.
+        assert_eq!(next_read_size(len, len, burst), (READ_BUF, READ_BUF));
+        // A small buffer never shrinks.
+        assert_eq!(
+            next_read_size(READ_START, 1, READ_START),
+            (READ_START, READ_START)
+        );
     }
 }
