@@ -42,7 +42,9 @@ replied() { awk '/^replied / {n = $2} END {print n + 0}' "$1"; }
 
 echo "| server | c | m | req/s | mean | p99 | CPU s / 100k RPCs | peak RSS |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
-port=50070
+# Below the kernel's ephemeral range (32768 and up by default), so that no
+# client socket of an earlier run holds a port a server is to listen on.
+port=20070
 rows="$work/rows"
 : > "$rows"
 for round in $(seq 1 "$R"); do
@@ -62,7 +64,8 @@ for server in $SERVERS; do
         sleep 0.05
     done
     if [[ "${reply:-}" != *"Hello world"* ]]; then
-        echo "$server: no correct gRPC answer before the load" >&2
+        echo "$server: no correct gRPC answer before the load (port $port); its log:" >&2
+        tail -n 20 "$work/$server.log" >&2
         exit 1
     fi
     for conf in $CONFS; do
