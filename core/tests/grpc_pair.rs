@@ -220,12 +220,14 @@ fn unary_call_round_trip() {
 }
 
 /// Repeated calls get the connection's shared copy of a text they sent
-/// before, and the same head otherwise.
+/// before, and the same head otherwise; from the fourth call on, the head
+/// comes from the server's memo of heads (the HPACK decoder answers the
+/// block from its memo from the third).
 #[test]
 fn repeated_calls_share_their_request_texts() {
     let mut g = Grpc::new();
     let mut heads = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..6 {
         unary(&mut g, "/helloworld.Greeter/SayHello", b"world");
         g.drive();
         for e in g.take_server() {
@@ -238,7 +240,7 @@ fn repeated_calls_share_their_request_texts() {
         }
         g.drive();
     }
-    assert_eq!(heads.len(), 3);
+    assert_eq!(heads.len(), 6);
     for h in &heads[1..] {
         assert!(std::sync::Arc::ptr_eq(&h.path, &heads[0].path));
         let (a, b) = (
@@ -247,6 +249,50 @@ fn repeated_calls_share_their_request_texts() {
         );
         assert!(std::sync::Arc::ptr_eq(a, b));
         assert_eq!(**h, *heads[0]);
+    }
+}
+
+/// A remembered request head still carries its own call's metadata and
+/// deadline: the same timeout sent at different (virtual) times gives
+/// deadlines that far from each call's arrival, and a different metadata
+/// value is a different head.
+#[test]
+fn remembered_request_heads_get_their_own_deadline_and_metadata() {
+    let mut g = Grpc::new();
+    let timeout = Duration::from_secs(5);
+    for i in 0..8u32 {
+        let now = g.clock.now;
+        let mut md = MetadataMap::new();
+        md.insert("x-n", if i < 6 { "same" } else { "other" })
+            .unwrap();
+        // The client sends what is left of the deadline; a deadline this
+        // far from `now` is sent as the same "5S" every time.
+        let options = CallOptions::unary()
+            .with_timeout(now, timeout)
+            .with_metadata(md);
+        let call = g.client.start_call("/t.S/M", options, now).unwrap();
+        g.client
+            .send_message(call, Bytes::from_static(b"x"))
+            .unwrap();
+        g.client.half_close(call).unwrap();
+        g.drive();
+        let mut seen = None;
+        for e in g.take_server() {
+            if let ServerEvent::CallStarted { call, head } = e {
+                seen = Some((call, head));
+            }
+        }
+        let (scall, head) = seen.expect("the call arrived");
+        assert_eq!(head.timeout, Some(timeout), "call {i}");
+        assert_eq!(head.deadline, Some(now + timeout), "call {i}");
+        let want = if i < 6 { "same" } else { "other" };
+        assert_eq!(head.metadata.get("x-n"), Some(want), "call {i}");
+        g.server
+            .send_status(scall, Status::ok(), MetadataMap::new())
+            .unwrap();
+        g.drive();
+        g.take_client();
+        g.clock.advance(Duration::from_millis(700));
     }
 }
 

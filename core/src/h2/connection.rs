@@ -359,6 +359,14 @@ impl Connection {
         }
     }
 
+    /// The HPACK decoder's memo id of the request head a client sent on
+    /// `stream` (server side), while the stream is open and if that head
+    /// was answered from the memo: the same id means the same fields as an
+    /// earlier head, none of them a slice of a received buffer.
+    pub(crate) fn head_block(&self, stream: StreamId) -> Option<u64> {
+        self.streams.get(stream.value())?.head_block
+    }
+
     /// An empty header list: a recycled one when there is one (it grows if
     /// it must), else a new one with room for `capacity` fields. For a
     /// block decoded, or one the layer above sends.

@@ -429,8 +429,10 @@ impl Connection {
             },
             None => (None, None),
         };
+        let head_block = self.hpack_dec.last_block_reused();
         let mut s = self.new_stream(id);
         s.recv_phase = RecvPhase::Body;
+        s.head_block = head_block;
         s.content_length = content_length;
         s.recv_done = end_stream;
         if end_stream && content_length.is_some_and(|cl| cl != 0) {

@@ -106,6 +106,8 @@ pub struct Decoder {
     memo_ids: u64,
     /// The id of the last block decoded, if the memo holds it.
     last_id: Option<u64>,
+    /// The last block was answered from the memo.
+    last_reused: bool,
 }
 
 /// How a literal field is to be remembered (RFC 7541 §6.2).
@@ -209,6 +211,7 @@ impl Decoder {
             memo_next: 0,
             memo_ids: 0,
             last_id: None,
+            last_reused: false,
         }
     }
 
@@ -268,6 +271,7 @@ impl Decoder {
         out: &mut Vec<HeaderField>,
     ) -> Result<(), DecodeError> {
         self.last_id = None;
+        self.last_reused = false;
         let changes = self.table.changes();
         if changes != self.memo_changes {
             // Every remembered block was decoded with another table (the
@@ -293,6 +297,7 @@ impl Decoder {
                 out.extend(r.fields.iter().cloned());
                 self.checked = r.checked;
                 self.last_id = Some(r.id);
+                self.last_reused = true;
                 return Ok(());
             }
         }
@@ -349,6 +354,15 @@ impl Decoder {
     /// the block is not remembered with its fields.
     pub(crate) fn last_block_id(&self) -> Option<u64> {
         self.last_id
+    }
+
+    /// [`last_block_id`](Self::last_block_id) when the block was answered
+    /// from the memo: its fields are then the memo's own (shared with the
+    /// table or copied out of a block, never a slice of a received
+    /// buffer), so what is made of them may be kept without keeping a
+    /// buffer alive.
+    pub(crate) fn last_block_reused(&self) -> Option<u64> {
+        self.last_id.filter(|_| self.last_reused)
     }
 
     /// Decodes `block` field by field; returns the list size it took.

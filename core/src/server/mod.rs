@@ -47,7 +47,7 @@ use crate::h2::{self, ConnectionError, Event, PingPolicy, SendError};
 use crate::hpack::HeaderField;
 
 pub use request::RequestHead;
-use request::Verdict;
+use request::{ByBlock, Verdict};
 
 /// Settings of a server connection.
 #[derive(Debug, Clone)]
@@ -185,6 +185,8 @@ pub struct ServerConnection {
     scratch: Vec<Delivered>,
     /// Recent request texts, shared between calls.
     texts: request::Texts,
+    /// Request heads read from blocks the HPACK memo answered, by block.
+    heads: ByBlock<(RequestHead, Arc<dyn Compressor>)>,
     /// The response head of a call with no metadata and no compression,
     /// for the content-type it echoes (the last one seen).
     usual_head: Option<(Bytes, Arc<[HeaderField]>)>,
@@ -238,6 +240,7 @@ impl ServerConnection {
             events: VecDeque::new(),
             scratch: Vec::new(),
             texts: request::Texts::default(),
+            heads: ByBlock::default(),
             usual_head: None,
             ok_trailers: None,
             closed: false,
@@ -724,39 +727,53 @@ impl ServerConnection {
         now: Instant,
     ) {
         let registry = &self.config.compression;
-        let (head, receive_compressor) =
-            match request::parse(fields, registry, &mut self.texts, now) {
-                Verdict::Call(head, compressor) => (head, compressor),
-                Verdict::Http(status, grpc) => {
-                    // Not gRPC: a plain HTTP answer, with a gRPC status where
-                    // one applies.
-                    let mut answer = vec![
-                        field(":status", status.to_string()),
-                        field("content-type", APPLICATION_GRPC),
-                    ];
-                    let mut pairs = Vec::new();
-                    grpc.to_wire(&mut pairs);
-                    fields_from_pairs(pairs, &mut answer);
-                    if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
-                        self.h2.reset_after_queued(stream, Reason::NO_ERROR);
-                    }
-                    return;
+        let block = self.h2.head_block(stream);
+        let verdict = match block.and_then(|id| self.heads.get(id)) {
+            Some((head, compressor)) => {
+                let mut head = head.clone();
+                head.deadline = head.timeout.and_then(|t| now.checked_add(t));
+                Verdict::Call(head, compressor.clone())
+            }
+            None => {
+                let verdict = request::parse(fields, registry, &mut self.texts, now);
+                if let (Some(id), Verdict::Call(head, compressor)) = (block, &verdict) {
+                    self.heads.put(id, (head.clone(), compressor.clone()));
                 }
-                Verdict::Status(status, extra) => {
-                    let mut answer = vec![
-                        field(":status", "200"),
-                        field("content-type", APPLICATION_GRPC),
-                    ];
-                    let mut pairs = Vec::new();
-                    status.to_wire(&mut pairs);
-                    fields_from_pairs(pairs, &mut answer);
-                    answer.extend(extra);
-                    if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
-                        self.h2.reset_after_queued(stream, Reason::NO_ERROR);
-                    }
-                    return;
+                verdict
+            }
+        };
+        let (head, receive_compressor) = match verdict {
+            Verdict::Call(head, compressor) => (head, compressor),
+            Verdict::Http(status, grpc) => {
+                // Not gRPC: a plain HTTP answer, with a gRPC status where
+                // one applies.
+                let mut answer = vec![
+                    field(":status", status.to_string()),
+                    field("content-type", APPLICATION_GRPC),
+                ];
+                let mut pairs = Vec::new();
+                grpc.to_wire(&mut pairs);
+                fields_from_pairs(pairs, &mut answer);
+                if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
+                    self.h2.reset_after_queued(stream, Reason::NO_ERROR);
                 }
-            };
+                return;
+            }
+            Verdict::Status(status, extra) => {
+                let mut answer = vec![
+                    field(":status", "200"),
+                    field("content-type", APPLICATION_GRPC),
+                ];
+                let mut pairs = Vec::new();
+                status.to_wire(&mut pairs);
+                fields_from_pairs(pairs, &mut answer);
+                answer.extend(extra);
+                if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
+                    self.h2.reset_after_queued(stream, Reason::NO_ERROR);
+                }
+                return;
+            }
+        };
         let call = call_of(stream);
         let deadline = head.deadline;
         self.calls.insert(

@@ -120,6 +120,46 @@ impl Texts {
     }
 }
 
+/// What a server made of request heads the HPACK decoder answered from
+/// its memo, by the block's id (see `h2::Connection::head_block`): the
+/// same id is the same fields, so the next head with it is not read
+/// again. Four are kept (a client calls a few methods in turn); what is
+/// kept holds nothing of a received buffer, since a remembered block's
+/// fields are the decoder's own.
+pub(crate) struct ByBlock<T> {
+    kept: Vec<(u64, T)>,
+    next: usize,
+}
+
+/// How many heads a [`ByBlock`] keeps.
+const BY_BLOCK: usize = 4;
+
+impl<T> Default for ByBlock<T> {
+    fn default() -> Self {
+        ByBlock {
+            kept: Vec::new(),
+            next: 0,
+        }
+    }
+}
+
+impl<T> ByBlock<T> {
+    /// What was made of block `id`, if kept.
+    pub(crate) fn get(&self, id: u64) -> Option<&T> {
+        self.kept.iter().find(|(k, _)| *k == id).map(|(_, t)| t)
+    }
+
+    /// Keeps what was made of block `id`, in place of the oldest.
+    pub(crate) fn put(&mut self, id: u64, made: T) {
+        if self.kept.len() < BY_BLOCK {
+            self.kept.push((id, made));
+        } else if let Some(slot) = self.kept.get_mut(self.next) {
+            *slot = (id, made);
+            self.next = (self.next + 1) % BY_BLOCK;
+        }
+    }
+}
+
 /// The values of the request fields the server reads, each the first of
 /// its name (as [`crate::call::find`] would give), found in one pass.
 #[derive(Default)]
