@@ -464,11 +464,12 @@ impl Drop for CountOut<'_> {
 /// The read buffer's size after a read of `n` bytes into `len` (see
 /// `read_loop`), and the burst size to return to: a read that fills the
 /// buffer doubles it (up to [`READ_BUF`]), or goes straight back to the
-/// burst size if the buffer was made small; a read that leaves more than
-/// half of a large buffer empty means the peer sends slower than we read
-/// (the burst is over, or pauses), and the buffer goes back to
-/// [`READ_START`] while the reader waits. The burst size is kept, so a
-/// burst that goes on costs one small read and one allocation.
+/// burst size if the buffer was made small; a read small enough for the
+/// starting buffer (what trails a burst: acknowledgements, window
+/// updates, pings, a short call) gives a large buffer back while the
+/// reader waits. Reads of any other size leave the buffer as it is, so a
+/// steady stream does not reallocate, and the burst size is kept, so a
+/// burst after a pause costs one small read and one allocation.
 fn next_read_size(len: usize, n: usize, burst: usize) -> (usize, usize) {
     if n == len {
         if len < burst {
@@ -477,7 +478,7 @@ fn next_read_size(len: usize, n: usize, burst: usize) -> (usize, usize) {
             let grown = (len * 2).min(READ_BUF).max(len);
             (grown, grown)
         }
-    } else if len > READ_START && n <= len / 2 {
+    } else if len > READ_START && n < READ_START {
         (READ_START, burst)
     } else {
         (len, burst)
@@ -757,14 +758,14 @@ mod tests {
             [1024, 2048, 4096, 8192, 16384, 32768, 65536, 65536, 65536]
         );
         assert_eq!(burst, READ_BUF);
-        // More than half filled: kept.
-        assert_eq!(
-            next_read_size(READ_BUF, READ_BUF / 2 + 1, burst),
-            (READ_BUF, READ_BUF)
-        );
-        // Half or less: the peer is slower than we read; small again
-        // while waiting, the burst size remembered.
-        (len, burst) = next_read_size(len, READ_BUF / 2, burst);
+        // Reads that do not fill it, down to the small buffer's size:
+        // kept (a steady stream does not reallocate).
+        for n in [READ_BUF - 1, READ_BUF / 2, 4096, READ_START] {
+            assert_eq!(next_read_size(READ_BUF, n, burst), (READ_BUF, READ_BUF));
+        }
+        // A read the small buffer holds (what trails a burst): small
+        // again while waiting, the burst size remembered.
+        (len, burst) = next_read_size(len, READ_START - 1, burst);
         assert_eq!((len, burst), (READ_START, READ_BUF));
         // Reads that fit the small buffer keep it small.
         assert_eq!(next_read_size(len, 100, burst), (READ_START, READ_BUF));

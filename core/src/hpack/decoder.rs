@@ -64,9 +64,10 @@ struct Remembered {
 /// that left its table alone (a gRPC peer sends the same request head,
 /// response head and trailers call after call): a block's bytes, and from
 /// its second sighting its fields, which are shared with the table or
-/// copied out of the block (at most a few hundred bytes each). A change of
-/// the table lets them all go; blocks with never-indexed fields are not
-/// kept.
+/// copied out of the block (a copy is at most the block's 256 bytes, or a
+/// little more decoded; a shared field costs only its list entry, up to
+/// one per byte of the block). A change of the table lets them all go;
+/// blocks with never-indexed fields are not kept at all.
 ///
 /// # Example
 ///
@@ -279,6 +280,7 @@ impl Decoder {
             for r in &mut self.memo {
                 r.live = false;
                 r.has_fields = false;
+                r.block.clear();
                 r.fields.clear();
             }
             self.memo_changes = changes;
@@ -327,6 +329,11 @@ impl Decoder {
                 self.last_id = Some(r.id);
             }
             None => {
+                if out[start..].iter().any(|f| f.sensitive) {
+                    // Never-indexed values are not kept, not even as the
+                    // block's bytes.
+                    return Ok(());
+                }
                 self.memo_ids += 1;
                 let id = self.memo_ids;
                 let i = self.memo_next;
@@ -636,7 +643,8 @@ mod tests {
             assert!(out[0].sensitive);
             assert_eq!(d.last_block_id(), None);
         }
-        assert!(d.memo.iter().all(|r| r.fields.is_empty()));
+        // Not even the block's bytes are kept.
+        assert!(d.memo.is_empty());
     }
 
     #[test]
@@ -650,6 +658,8 @@ mod tests {
         decode(&mut d, &raw_literal(0x40, b"x-new", b"v"));
         decode(&mut d, &block);
         assert_eq!(d.last_block_id(), None, "seen anew on the new table");
+        // The old table's blocks are gone, bytes and all.
+        assert_eq!(d.memo.iter().filter(|r| !r.block.is_empty()).count(), 1);
         decode(&mut d, &block);
         let new = d.last_block_id().expect("remembered again");
         assert_ne!(old, new);

@@ -39,7 +39,9 @@ pub const DEFAULT_TABLE_SIZE: usize = 4096;
 ///    entry takes at most half the table (a bigger entry would flush most
 ///    of what is worth keeping).
 /// 4. **Literal without indexing** (§6.2.2) for fields whose values change
-///    from call to call, where an entry would only evict useful ones:
+///    from call to call, where an entry would only evict useful ones (the
+///    first such field of a name the static table lacks, with a short
+///    value, is inserted once so that later ones name it by index):
 ///    `grpc-timeout`, `grpc-message`, `content-length`, `:status` values
 ///    outside the static table, dates and validators (`date`, `etag`,
 ///    `last-modified`, `expires`, `age`, `if-*`), `location`, and request
@@ -49,7 +51,8 @@ pub const DEFAULT_TABLE_SIZE: usize = 4096;
 ///
 /// Names are taken from the static table first (smaller indices), then the
 /// dynamic table. Strings are Huffman-coded only when that is strictly
-/// shorter.
+/// shorter, except the short values of such changing fields, which go as
+/// they are (the peer then reads them without decoding).
 ///
 /// The encoder uses at most [`DEFAULT_TABLE_SIZE`] bytes of table (or the
 /// limit given to [`Encoder::with_table_limit`]) even if the peer allows
@@ -136,7 +139,7 @@ const MEMOS: usize = 4;
 const MEMO_MAX_KEY: usize = 2048;
 
 impl Memo {
-    fn matches(&self, changes: u64, fields: &[HeaderField]) -> bool {
+    fn matches(&self, changes: u64, capacity: usize, fields: &[HeaderField]) -> bool {
         if self.stamp != Some(changes) {
             return false;
         }
@@ -147,10 +150,14 @@ impl Memo {
                 return false;
             };
             let kept = head[4..8] != u32::MAX.to_le_bytes();
+            // A volatile field whose name went as a literal: a value the
+            // full encoding would insert with its name does not match.
+            let named_here = head[8] & LITERAL_NAME != 0;
             if head[..4] != (name.len() as u32).to_le_bytes()
-                || head[8] != u8::from(f.sensitive)
+                || head[8] & SENSITIVE != u8::from(f.sensitive)
                 || (kept && head[4..8] != (value.len() as u32).to_le_bytes())
                 || (!kept && !volatile(f))
+                || (named_here && inserts_volatile(name.len(), value.len(), capacity))
             {
                 return false;
             }
@@ -182,17 +189,19 @@ impl Memo {
         changes: u64,
         fields: &[HeaderField],
         block: &[u8],
-        values: &[(usize, usize, usize)],
+        values: &[(usize, usize, usize, bool)],
     ) {
         self.key.clear();
         self.shared = None;
-        for f in fields {
+        for (i, f) in fields.iter().enumerate() {
             let vol = volatile(f);
             let value_len = if vol { u32::MAX } else { f.value.len() as u32 };
             self.key
                 .extend_from_slice(&(f.name.len() as u32).to_le_bytes());
             self.key.extend_from_slice(&value_len.to_le_bytes());
-            self.key.push(u8::from(f.sensitive));
+            let literal_name = values.iter().any(|&(_, _, at, lit)| at == i && lit);
+            let flags = u8::from(f.sensitive) | if literal_name { LITERAL_NAME } else { 0 };
+            self.key.push(flags);
             self.key.extend_from_slice(&f.name);
             if !vol {
                 self.key.extend_from_slice(&f.value);
@@ -201,7 +210,7 @@ impl Memo {
         self.block.clear();
         self.holes.clear();
         let mut from = 0;
-        for &(start, end, at) in values {
+        for &(start, end, at, _) in values {
             self.block
                 .extend_from_slice(block.get(from..start).unwrap_or_default());
             self.holes.push((self.block.len(), at));
@@ -349,7 +358,12 @@ impl Encoder {
     fn encode_remembering(&mut self, fields: &[HeaderField], dst: &mut Vec<u8>) -> Option<usize> {
         let before = self.table.changes();
         if self.pending.is_none() {
-            if let Some(i) = self.memos.iter().position(|m| m.matches(before, fields)) {
+            let capacity = self.table.capacity();
+            if let Some(i) = self
+                .memos
+                .iter()
+                .position(|m| m.matches(before, capacity, fields))
+            {
                 if let Some(m) = self.memos.get(i) {
                     m.write(fields, dst);
                 }
@@ -367,7 +381,13 @@ impl Encoder {
             let value_at = self.encode_field(&f.name, &f.value, f.sensitive, dst);
             if volatile(f) {
                 match value_at {
-                    Some(at) => values.push((at - start, dst.len() - start, i)),
+                    Some(at) => {
+                        // Its name went as a literal if no table holds it
+                        // (an insertion would have left the block
+                        // unremembered anyway).
+                        let literal_name = self.find_dynamic(&f.name, b"").1.is_none();
+                        values.push((at - start, dst.len() - start, i, literal_name));
+                    }
                     None => literal_values = false,
                 }
             }
@@ -463,8 +483,12 @@ impl Encoder {
         let small = size <= self.table.capacity() / 2;
         let literal = if literal == Literal::Incremental && !small {
             Literal::Without
-        } else if volatile && name_index == 0 && small {
-            // The first time: inserted, so that later blocks name it by
+        } else if volatile
+            && name_index == 0
+            && inserts_volatile(name.len(), value.len(), self.table.capacity())
+        {
+            // The first time (with a short value, so that the entry costs
+            // the table little): inserted, so that later blocks name it by
             // index and send only the value.
             Literal::Incremental
         } else {
@@ -545,7 +569,18 @@ fn policy(name: &[u8], sensitive: bool) -> Literal {
     }
 }
 
-/// §5.2 string literal, Huffman-coded when strictly shorter.
+/// Flags of a field in a memo's key.
+const SENSITIVE: u8 = 1;
+/// A volatile field whose name went as a literal (no table held it).
+const LITERAL_NAME: u8 = 2;
+
+/// Whether a volatile field whose name no table holds is inserted (its
+/// name, with this first value): when the value is short and the entry
+/// small for the table.
+fn inserts_volatile(name_len: usize, value_len: usize, capacity: usize) -> bool {
+    value_len <= RAW_VOLATILE_MAX && entry_size(name_len, value_len) <= capacity / 2
+}
+
 /// Volatile values this long or shorter are sent as they are, not
 /// Huffman-coded: a peer then reads them as slices of the block, without
 /// decoding or allocating (a `grpc-timeout` costs a byte or two more).
@@ -561,6 +596,7 @@ fn write_volatile(s: &[u8], dst: &mut impl Sink) {
     }
 }
 
+/// §5.2 string literal, Huffman-coded when strictly shorter.
 fn write_string(s: &[u8], dst: &mut impl Sink) {
     let coded = huffman::encoded_len(s);
     if coded < s.len() {
@@ -637,6 +673,17 @@ mod tests {
         assert_eq!(held.len(), 1);
         assert!(Arc::ptr_eq(held[0], &list));
         assert_eq!(blocks[1], blocks[2]);
+        // Found by address, not by comparing: with the memo's key spoiled,
+        // the list still gets the remembered bytes (and an equal list
+        // elsewhere, which only a comparison could find, is encoded in
+        // full, to the same bytes on this table).
+        for m in enc.memos.iter_mut().filter(|m| m.shared.is_some()) {
+            m.key.clear();
+            m.block.push(0xff);
+        }
+        let mut b = Vec::new();
+        enc.encode_shared(&list, &mut b);
+        assert_eq!(b, [&blocks[2][..], &[0xff]].concat(), "from the memo");
         let twin: Arc<[HeaderField]> = list.to_vec().into();
         let mut b = Vec::new();
         enc.encode_shared(&twin, &mut b);
@@ -708,9 +755,8 @@ mod tests {
             enc.encode_block(&fields, &mut block);
             if n >= 2 {
                 assert!(
-                    enc.memos
-                        .iter()
-                        .any(|m| m.holes.len() == 2 && m.matches(enc.table.changes(), &fields)),
+                    enc.memos.iter().any(|m| m.holes.len() == 2
+                        && m.matches(enc.table.changes(), enc.table.capacity(), &fields)),
                     "call {n} missed the memo"
                 );
             }
@@ -741,10 +787,16 @@ mod tests {
         /// are byte for byte what an encoder without memo writes.
         #[test]
         fn volatile_values_match_the_full_encoding(
-            steps in proptest::collection::vec((0usize..3, "[0-9]{1,8}[HMSmun]", proptest::collection::vec(any::<u8>(), 0..40)), 1..30)
+            steps in proptest::collection::vec((0usize..3, "[0-9]{1,8}[HMSmun]", proptest::collection::vec(any::<u8>(), 0..40)), 1..30),
+            table in prop_oneof![Just(4096usize), 0usize..300],
         ) {
             let mut plain = Encoder::new();
             let mut memo = Encoder::new();
+            // Small tables too: there a volatile name may not fit, and a
+            // block with it as a literal must not stand for one that
+            // inserts it.
+            plain.set_max_table_size(table);
+            memo.set_max_table_size(table);
             for (pick, timeout, id) in steps {
                 let id = Bytes::from(id);
                 let mut fields = match pick {

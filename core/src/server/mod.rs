@@ -49,6 +49,9 @@ use crate::hpack::HeaderField;
 pub use request::RequestHead;
 use request::{ByBlock, Verdict};
 
+/// The largest request head (its fields' HPACK sizes) kept for reuse.
+const KEPT_HEAD_MAX: usize = 1024;
+
 /// Settings of a server connection.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -478,15 +481,16 @@ impl ServerConnection {
             let head = match &self.usual_head {
                 Some((ct, head)) if *ct == c.content_type => head.clone(),
                 _ => {
-                    let mut fields = vec![
-                        field(":status", "200"),
-                        field("content-type", c.content_type.clone()),
-                    ];
+                    // A copy: the request's may be a slice of a received
+                    // buffer, which the connection would then keep.
+                    let ct = Bytes::copy_from_slice(&c.content_type);
+                    let mut fields =
+                        vec![field(":status", "200"), field("content-type", ct.clone())];
                     if let Some(a) = &self.accept_encoding {
                         fields.push(field(GRPC_ACCEPT_ENCODING, a.clone()));
                     }
                     let head: Arc<[HeaderField]> = fields.into();
-                    self.usual_head = Some((c.content_type.clone(), head.clone()));
+                    self.usual_head = Some((ct, head.clone()));
                     head
                 }
             };
@@ -736,7 +740,12 @@ impl ServerConnection {
             }
             None => {
                 let verdict = request::parse(fields, registry, &mut self.texts, now);
-                if let (Some(id), Verdict::Call(head, compressor)) = (block, &verdict) {
+                // Heads with more than a little metadata are not kept: four
+                // of them could otherwise hold tens of KiB on an idle
+                // connection.
+                let small = fields.iter().map(HeaderField::size).sum::<usize>() <= KEPT_HEAD_MAX;
+                if let (Some(id), Verdict::Call(head, compressor), true) = (block, &verdict, small)
+                {
                     self.heads.put(id, (head.clone(), compressor.clone()));
                 }
                 verdict
