@@ -138,3 +138,98 @@ fn https_without_tls_configuration_is_an_error() {
     let e = Channel::builder("https://127.0.0.1:1").build().unwrap_err();
     assert!(e.to_string().contains("TLS"), "{e}");
 }
+
+/// A server whose one method answers with the DER of the client's leaf
+/// certificate as the handler sees it (empty without one), and how many
+/// certificates the chain holds in a trailer.
+async fn who_server(tls: Option<ServerTlsConfig>) -> u16 {
+    let mut routes = grpc_sansio_tokio::Routes::new();
+    routes.unary("test.Who", "Am", BytesCodec, |req| async move {
+        let chain = req.peer_certs().map(<[Bytes]>::to_vec).unwrap_or_default();
+        let mut trailers = grpc_sansio_tokio::MetadataMap::new();
+        trailers
+            .insert("x-chain", &chain.len().to_string())
+            .unwrap();
+        let leaf = chain.first().cloned().unwrap_or_default();
+        Ok(grpc_sansio_tokio::Response::new(leaf).with_trailers(trailers))
+    });
+    let server = Server::builder().build(routes);
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    match tls {
+        Some(tls) => {
+            let listener = TlsListener::new(tcp, &tls).unwrap();
+            tokio::spawn(async move { server.serve(listener).await });
+        }
+        None => {
+            tokio::spawn(async move { server.serve(tcp).await });
+        }
+    }
+    port
+}
+
+async fn who(channel: &Channel) -> (Bytes, String) {
+    let r = bounded(
+        15,
+        channel.unary("/test.Who/Am", BytesCodec, Bytes::new(), CallOptions::new()),
+    )
+    .await
+    .unwrap();
+    let n = r.trailers.get("x-chain").unwrap_or("?").to_string();
+    (r.message, n)
+}
+
+/// Handlers see the client's certificate chain under mutual TLS (leaf
+/// first, as DER, as the client presented it), and none over TLS without
+/// a client certificate or over plain TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_see_the_client_certificate() {
+    let pki = Pki::new("test ca");
+    let server_leaf = pki.leaf(&["localhost"]);
+    let client_leaf = pki.leaf(&["client"]);
+    let server_tls = || {
+        ServerTlsConfig::from_pem(
+            server_leaf.cert_pem.as_bytes(),
+            server_leaf.key_pem.as_bytes(),
+        )
+        .unwrap()
+    };
+    let client_tls = || {
+        ClientTlsConfig::new()
+            .ca_certificate_pem(pki.ca_pem.as_bytes())
+            .unwrap()
+            .server_name("localhost")
+    };
+
+    let port = who_server(Some(
+        server_tls().client_ca_pem(pki.ca_pem.as_bytes()).unwrap(),
+    ))
+    .await;
+    let channel = Channel::builder(&format!("https://127.0.0.1:{port}"))
+        .tls(
+            client_tls()
+                .identity_pem(
+                    client_leaf.cert_pem.as_bytes(),
+                    client_leaf.key_pem.as_bytes(),
+                )
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let (leaf, n) = who(&channel).await;
+    assert_eq!(&leaf[..], &client_leaf.cert_der[..]);
+    assert_eq!(n, "1");
+
+    let port = who_server(Some(server_tls())).await;
+    let channel = Channel::builder(&format!("https://127.0.0.1:{port}"))
+        .tls(client_tls())
+        .build()
+        .unwrap();
+    assert_eq!(who(&channel).await, (Bytes::new(), "0".to_string()));
+
+    let port = who_server(None).await;
+    let channel = Channel::builder(&format!("http://127.0.0.1:{port}"))
+        .build()
+        .unwrap();
+    assert_eq!(who(&channel).await, (Bytes::new(), "0".to_string()));
+}

@@ -42,8 +42,8 @@ pub use client::{
 };
 pub use error::{Response, RpcError};
 pub use server::{
-    Listener, Request, RequestContext, RequestStream, ResponseSink, Routes, Server, ServerBuilder,
-    ServerInterceptor,
+    Listener, Peer, Request, RequestContext, RequestStream, ResponseSink, Routes, Server,
+    ServerBuilder, ServerInterceptor,
 };
 pub use transport::{BoxIo, Io};
 

@@ -14,13 +14,14 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use bytes::Bytes;
 pub use grpc_sansio_rustls::{ClientTlsConfig, ServerTlsConfig, TlsError, rustls};
 use grpc_sansio_rustls::{HANDSHAKE_TIMEOUT, check_alpn};
 use rustls::pki_types::ServerName;
 use tokio::task::JoinSet;
 
 use crate::client::{ConnectFuture, Connector, InvalidTarget};
-use crate::server::Listener;
+use crate::server::{Listener, Peer};
 use crate::transport::BoxIo;
 
 /// Handshakes a [`TlsListener`] runs at once; more connections wait in
@@ -69,7 +70,7 @@ impl Connector for TlsConnector {
 pub struct TlsListener<L> {
     inner: L,
     acceptor: tokio_rustls::TlsAcceptor,
-    handshakes: JoinSet<io::Result<(BoxIo, Option<SocketAddr>)>>,
+    handshakes: JoinSet<io::Result<(BoxIo, Peer)>>,
 }
 
 impl<L> fmt::Debug for TlsListener<L> {
@@ -93,17 +94,26 @@ impl<L: Listener> TlsListener<L> {
 
 impl<L: Listener> Listener for TlsListener<L> {
     async fn accept(&mut self) -> io::Result<(BoxIo, Option<SocketAddr>)> {
+        let (io, peer) = self.accept_peer().await?;
+        Ok((io, peer.addr))
+    }
+
+    /// The next connection whose handshake succeeded, with the client's
+    /// certificate chain if it presented one.
+    async fn accept_peer(&mut self) -> io::Result<(BoxIo, Peer)> {
         loop {
             let room = self.handshakes.len() < MAX_HANDSHAKES;
             tokio::select! {
-                r = self.inner.accept(), if room => {
-                    let (io, peer) = r?;
+                r = self.inner.accept_peer(), if room => {
+                    let (io, mut peer) = r?;
                     let acceptor = self.acceptor.clone();
                     self.handshakes.spawn(async move {
                         let s = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io))
                             .await
                             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
-                        check_alpn(s.get_ref().1.alpn_protocol())?;
+                        let tls = s.get_ref().1;
+                        check_alpn(tls.alpn_protocol())?;
+                        peer.certs = peer_certs(tls.peer_certificates());
                         Ok((Box::new(s) as BoxIo, peer))
                     });
                 }
@@ -116,4 +126,15 @@ impl<L: Listener> Listener for TlsListener<L> {
             }
         }
     }
+}
+
+/// The client's certificate chain as DER, for [`Peer::certs`].
+fn peer_certs(chain: Option<&[rustls::pki_types::CertificateDer<'_>]>) -> Option<Arc<[Bytes]>> {
+    let chain = chain.filter(|c| !c.is_empty())?;
+    Some(
+        chain
+            .iter()
+            .map(|c| Bytes::copy_from_slice(c.as_ref()))
+            .collect(),
+    )
 }

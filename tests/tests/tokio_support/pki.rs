@@ -11,6 +11,9 @@ pub(crate) struct Pki {
 pub(crate) struct Leaf {
     pub(crate) cert_pem: String,
     pub(crate) key_pem: String,
+    /// The certificate as DER, as a peer sees it in the handshake.
+    #[allow(dead_code)]
+    pub(crate) cert_der: Vec<u8>,
 }
 
 impl Pki {
@@ -35,6 +38,7 @@ impl Pki {
         Leaf {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
+            cert_der: cert.der().to_vec(),
         }
     }
 }

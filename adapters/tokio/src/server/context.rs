@@ -5,9 +5,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::server::{CancelReason, RequestHead};
 
+use super::Peer;
 use crate::sync::{Signal, lock};
 
 /// What a call's handler and its connection share: the cancellation, and
@@ -38,20 +40,22 @@ pub struct RequestContext {
     timeout: Option<Duration>,
     deadline: Option<Instant>,
     peer_addr: Option<SocketAddr>,
+    peer_certs: Option<Arc<[Bytes]>>,
     user_agent: Option<Arc<str>>,
     encoding: Option<Arc<str>>,
     pub(crate) cancel: Arc<CancelState>,
 }
 
 impl RequestContext {
-    pub(crate) fn new(head: RequestHead, peer_addr: Option<SocketAddr>) -> Self {
+    pub(crate) fn new(head: RequestHead, peer: &Peer) -> Self {
         RequestContext {
             path: head.path,
             authority: head.authority,
             metadata: head.metadata,
             timeout: head.timeout,
             deadline: head.deadline,
-            peer_addr,
+            peer_addr: peer.addr,
+            peer_certs: peer.certs.clone(),
             user_agent: head.user_agent,
             encoding: head.encoding,
             cancel: Arc::new(CancelState::default()),
@@ -92,6 +96,13 @@ impl RequestContext {
     /// The client's address (TCP only).
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer_addr
+    }
+
+    /// The certificate chain the client presented in the TLS handshake,
+    /// leaf first, each certificate as DER: who the client is under
+    /// mutual TLS. `None` without TLS or without a client certificate.
+    pub fn peer_certs(&self) -> Option<&[Bytes]> {
+        self.peer_certs.as_deref()
     }
 
     /// The client's `user-agent`.
@@ -162,6 +173,12 @@ impl<T> Request<T> {
     /// The client's address.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.context.peer_addr()
+    }
+
+    /// The client's certificate chain under mutual TLS (see
+    /// [`RequestContext::peer_certs`]).
+    pub fn peer_certs(&self) -> Option<&[Bytes]> {
+        self.context.peer_certs()
     }
 
     /// The message.

@@ -4,7 +4,6 @@
 //! carries the handlers' responses back. No protocol rule lives here.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,6 +13,8 @@ use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
 use grpc_sansio::server::{CancelReason, RequestHead, ServerConnection, ServerEvent};
 use tokio::sync::{mpsc, oneshot};
+
+use super::Peer;
 use tokio::task::AbortHandle;
 
 use super::Inner;
@@ -103,7 +104,7 @@ struct Slot {
 pub(crate) struct Driver {
     conn: ServerConnection,
     server: Arc<Inner>,
-    peer: Option<SocketAddr>,
+    peer: Peer,
     calls: CallIdMap<Slot>,
     control: Arc<Control>,
     /// The handlers' command queue, made with the first call (an idle
@@ -127,7 +128,7 @@ impl Driver {
     pub(crate) async fn run<T: Io>(
         server: Arc<Inner>,
         io: T,
-        peer: Option<SocketAddr>,
+        peer: Peer,
         control: Arc<Control>,
         mut bell: mpsc::Receiver<()>,
     ) {
@@ -459,7 +460,7 @@ impl Driver {
         if let Some(name) = &server.response_compression {
             let _ = self.conn.set_send_compression(call, name);
         }
-        let mut ctx = RequestContext::new(head, self.peer);
+        let mut ctx = RequestContext::new(head, &self.peer);
         for i in &server.interceptors {
             if let Err(status) = i.intercept(&mut ctx) {
                 let _ = self.conn.send_status(call, status, MetadataMap::new());

@@ -28,6 +28,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use grpc_sansio::grpc::Status;
 use grpc_sansio::h2::PingPolicy;
 use grpc_sansio::server::ServerConfig;
@@ -57,10 +59,41 @@ where
     }
 }
 
+/// What a server knows of the client at the other end of a connection:
+/// given to every call's [`RequestContext`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Peer {
+    /// The client's address (TCP only).
+    pub addr: Option<SocketAddr>,
+    /// The certificate chain the client presented in the TLS handshake,
+    /// leaf first, each certificate as DER (mutual TLS; `None` without
+    /// TLS or when the client presented none).
+    pub certs: Option<Arc<[Bytes]>>,
+}
+
+impl Peer {
+    /// A peer known by its address only.
+    pub fn from_addr(addr: Option<SocketAddr>) -> Self {
+        Peer { addr, certs: None }
+    }
+}
+
 /// Something a server accepts connections from.
 pub trait Listener: Send {
     /// The next connection and the peer's address if it has one.
     fn accept(&mut self) -> impl Future<Output = io::Result<(BoxIo, Option<SocketAddr>)>> + Send;
+
+    /// The next connection and what is known of its peer: the address,
+    /// and the client's certificates where the listener runs TLS. The
+    /// server accepts through this; the default gives the address only.
+    fn accept_peer(&mut self) -> impl Future<Output = io::Result<(BoxIo, Peer)>> + Send {
+        let next = self.accept();
+        async move {
+            let (io, addr) = next.await?;
+            Ok((io, Peer::from_addr(addr)))
+        }
+    }
 }
 
 impl Listener for tokio::net::TcpListener {
@@ -287,6 +320,12 @@ impl Server {
         io: T,
         peer: Option<SocketAddr>,
     ) -> tokio::task::JoinHandle<()> {
+        self.serve_connection_from(io, Peer::from_addr(peer))
+    }
+
+    /// [`serve_connection`](Self::serve_connection) with what is known of
+    /// the peer (its certificates, say, for a transport that ran TLS).
+    pub fn serve_connection_from<T: Io>(&self, io: T, peer: Peer) -> tokio::task::JoinHandle<()> {
         let (control, bell) = Control::new();
         let control = Arc::new(control);
         let id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
@@ -320,9 +359,9 @@ impl Server {
         loop {
             tokio::select! {
                 _ = &mut signal => break,
-                r = listener.accept() => match r {
+                r = listener.accept_peer() => match r {
                     Ok((io, peer)) => {
-                        self.serve_connection(io, peer);
+                        self.serve_connection_from(io, peer);
                     }
                     Err(e) if is_transient(&e) => {
                         // Out of descriptors and the like: wait, go on.
