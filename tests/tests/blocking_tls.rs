@@ -133,6 +133,76 @@ fn untrusted_server_certificate_is_refused() {
     });
 }
 
+/// A server whose one method answers with the DER of the client's leaf
+/// certificate as the handler sees it (empty without one), and the
+/// chain's length in a trailer.
+fn who_server(tls: Option<&ServerTlsConfig>) -> (Server, u16) {
+    use grpc_sansio_blocking::{Handler, MetadataMap, Router, RouterExt};
+    let mut r: Router<Handler> = Router::new();
+    r.unary("test.Who", "Am", BytesCodec, |call, _req: Bytes| {
+        let chain = call.peer_certs().map(<[Bytes]>::to_vec).unwrap_or_default();
+        let mut t = MetadataMap::new();
+        t.insert("x-chain", &chain.len().to_string())
+            .expect("ascii");
+        call.set_trailers(t);
+        Ok(chain.first().cloned().unwrap_or_default())
+    });
+    let server = Server::builder().build(r);
+    let addr = match tls {
+        Some(tls) => server.bind_tls("127.0.0.1:0", tls),
+        None => server.bind("127.0.0.1:0"),
+    }
+    .expect("bind");
+    (server, addr.port())
+}
+
+fn who(ch: &Channel) -> (Bytes, String) {
+    let r = ch
+        .unary("/test.Who/Am", BytesCodec, &Bytes::new(), opts())
+        .expect("call");
+    let n = r.trailers.get("x-chain").unwrap_or("?").to_string();
+    (r.message, n)
+}
+
+/// Handlers see the client's certificate chain under mutual TLS (leaf
+/// first, as DER, as the client presented it; the handshake runs on the
+/// connection's reader thread, before any call), and none over TLS
+/// without a client certificate or over plain TCP.
+#[test]
+fn handlers_see_the_client_certificate() {
+    within(Duration::from_secs(30), || {
+        let pki = Pki::new("test ca");
+        let server_leaf = pki.leaf(&["localhost"]);
+        let client_leaf = pki.leaf(&["client"]);
+        let mtls = server_tls(&server_leaf)
+            .client_ca_pem(pki.ca_pem.as_bytes())
+            .unwrap();
+        let (s1, port) = who_server(Some(&mtls));
+        let with_cert = client_tls(&pki, "localhost")
+            .identity_pem(
+                client_leaf.cert_pem.as_bytes(),
+                client_leaf.key_pem.as_bytes(),
+            )
+            .unwrap();
+        let (leaf, n) = who(&channel(port, with_cert));
+        assert_eq!(&leaf[..], &client_leaf.cert_der[..]);
+        assert_eq!(n, "1");
+
+        let (s2, port) = who_server(Some(&server_tls(&server_leaf)));
+        let got = who(&channel(port, client_tls(&pki, "localhost")));
+        assert_eq!(got, (Bytes::new(), "0".to_string()));
+
+        let (s3, port) = who_server(None);
+        let plain = Channel::builder(&format!("http://127.0.0.1:{port}"))
+            .build_lazy()
+            .unwrap();
+        assert_eq!(who(&plain), (Bytes::new(), "0".to_string()));
+        for s in [s1, s2, s3] {
+            s.shutdown(Duration::from_millis(200));
+        }
+    });
+}
+
 #[test]
 fn mutual_tls() {
     within(Duration::from_secs(30), || {

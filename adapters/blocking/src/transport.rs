@@ -44,6 +44,10 @@ impl fmt::Display for PeerAddr {
     }
 }
 
+/// The certificate chain a TLS client presented (leaf first, as DER),
+/// known once the handshake on the connection's reader thread is over.
+pub(crate) type PeerCerts = std::sync::Arc<std::sync::OnceLock<std::sync::Arc<[bytes::Bytes]>>>;
+
 /// The halves of a transport, ready for a connection's two threads.
 pub struct TransportParts {
     /// Read by the connection's reader thread (blocking reads).

@@ -22,7 +22,7 @@ use super::Context;
 use super::handler::{ServerCall, SlotState};
 use super::pool::{Job, Pool};
 use crate::io::{Machine, Shared, WriteState};
-use crate::transport::PeerAddr;
+use crate::transport::{PeerAddr, PeerCerts};
 
 pub(crate) struct ServerMachine {
     pub(crate) conn: ServerConnection,
@@ -38,11 +38,19 @@ pub(crate) struct ServerMachine {
     ctx: Arc<Context>,
     me: Weak<Shared<ServerMachine>>,
     peer: PeerAddr,
+    /// The client's certificates, for a connection that runs TLS (known
+    /// once its handshake is over, before any call arrives).
+    certs: Option<PeerCerts>,
     write: WriteState,
 }
 
 impl ServerMachine {
-    pub(crate) fn new(conn: ServerConnection, ctx: Arc<Context>, peer: PeerAddr) -> Self {
+    pub(crate) fn new(
+        conn: ServerConnection,
+        ctx: Arc<Context>,
+        peer: PeerAddr,
+        certs: Option<PeerCerts>,
+    ) -> Self {
         ServerMachine {
             conn,
             calls: CallIdMap::default(),
@@ -51,6 +59,7 @@ impl ServerMachine {
             ctx,
             me: Weak::new(),
             peer,
+            certs,
             write: WriteState::default(),
         }
     }
@@ -107,7 +116,8 @@ impl ServerMachine {
                 flag: Arc::clone(&flag),
             },
         );
-        let sc = ServerCall::new(me, call, cv, flag, head, self.peer.clone());
+        let certs = self.certs.as_ref().and_then(|c| c.get().cloned());
+        let sc = ServerCall::new(me, call, cv, flag, head, self.peer.clone(), certs);
         let job = Box::new(Job {
             call: sc,
             handler,

@@ -305,6 +305,7 @@ pub struct ServerCall {
     pub(crate) cancelled: Arc<AtomicBool>,
     pub(crate) head: RequestHead,
     pub(crate) peer: PeerAddr,
+    peer_certs: Option<Arc<[Bytes]>>,
     local: Mutex<Local>,
 }
 
@@ -338,6 +339,7 @@ impl ServerCall {
         cancelled: Arc<AtomicBool>,
         head: RequestHead,
         peer: PeerAddr,
+        peer_certs: Option<Arc<[Bytes]>>,
     ) -> Self {
         ServerCall {
             shared,
@@ -346,6 +348,7 @@ impl ServerCall {
             cancelled,
             head,
             peer,
+            peer_certs,
             local: Mutex::new(Local {
                 trailers: MetadataMap::new(),
                 finished: false,
@@ -387,6 +390,13 @@ impl ServerCall {
     /// The client's address.
     pub fn peer_addr(&self) -> &PeerAddr {
         &self.peer
+    }
+
+    /// The certificate chain the client presented in the TLS handshake,
+    /// leaf first, each certificate as DER: who the client is under
+    /// mutual TLS. `None` without TLS or without a client certificate.
+    pub fn peer_certs(&self) -> Option<&[Bytes]> {
+        self.peer_certs.as_deref()
     }
 
     /// Whether the call is over without the handler (client cancel,

@@ -25,7 +25,7 @@ use conn::ServerMachine;
 use pool::Pool;
 
 use crate::io::{Machine, Shared, start};
-use crate::transport::Transport;
+use crate::transport::{PeerCerts, Transport};
 
 /// A server interceptor: runs on the handler thread before the handler;
 /// may read and change the request head (its metadata), or end the call
@@ -242,7 +242,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Inner {
-    fn serve(&self, transport: Box<dyn Transport>) -> io::Result<()> {
+    fn serve(&self, transport: Box<dyn Transport>, certs: Option<PeerCerts>) -> io::Result<()> {
         if self.stopping.load(Ordering::Acquire) {
             return Err(io::Error::other("server is shutting down"));
         }
@@ -256,6 +256,7 @@ impl Inner {
             ServerConnection::new(self.config.clone(), Instant::now()),
             Arc::clone(&self.ctx),
             parts.peer,
+            certs,
         );
         let shared = Shared::new(machine, parts.writer, parts.closer, "grpc-server");
         shared.lock().set_self(Arc::downgrade(&shared));
@@ -319,7 +320,7 @@ impl Server {
 
     /// Accept connections from `listener` on a new thread.
     pub fn serve_listener(&self, listener: TcpListener) -> io::Result<SocketAddr> {
-        self.accept_on(listener, |s| Ok(Box::new(s)))
+        self.accept_on(listener, |s| Ok((Box::new(s), None)))
     }
 
     /// Listen on `addr` for TLS connections (ALPN `h2`) and return the
@@ -346,14 +347,16 @@ impl Server {
     ) -> io::Result<SocketAddr> {
         let config = tls.server_config()?;
         self.accept_on(listener, move |s| {
-            Ok(Box::new(crate::tls::accept(s, &config)?))
+            let tls = crate::tls::accept(s, &config)?;
+            let certs = tls.peer_certs();
+            Ok((Box::new(tls), Some(certs)))
         })
     }
 
     fn accept_on(
         &self,
         listener: TcpListener,
-        wrap: impl Fn(TcpStream) -> io::Result<Box<dyn Transport>> + Send + 'static,
+        wrap: impl Fn(TcpStream) -> io::Result<(Box<dyn Transport>, Option<PeerCerts>)> + Send + 'static,
     ) -> io::Result<SocketAddr> {
         let local = listener.local_addr()?;
         let inner = Arc::clone(&self.inner);
@@ -367,7 +370,7 @@ impl Server {
                     match stream {
                         // A refused connection is closed by the drop.
                         Ok(s) => {
-                            let _ = wrap(s).and_then(|t| inner.serve(t));
+                            let _ = wrap(s).and_then(|(t, certs)| inner.serve(t, certs));
                         }
                         // Out of descriptors and the like: wait a little.
                         Err(_) => thread::sleep(Duration::from_millis(10)),
@@ -407,7 +410,7 @@ impl Server {
                     }
                     match stream {
                         Ok(s) => {
-                            let _ = inner.serve(Box::new(s));
+                            let _ = inner.serve(Box::new(s), None);
                         }
                         Err(_) => thread::sleep(Duration::from_millis(10)),
                     }
@@ -424,7 +427,7 @@ impl Server {
 
     /// Serve one connection over `transport` (already connected).
     pub fn serve_transport(&self, transport: Box<dyn Transport>) -> io::Result<()> {
-        self.inner.serve(transport)
+        self.inner.serve(transport, None)
     }
 
     /// A channel to this server over in-memory transports (no network):

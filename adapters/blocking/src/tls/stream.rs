@@ -29,9 +29,11 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use super::rustls::{self, Connection};
 
-use crate::transport::{PeerAddr, Transport, TransportParts, WRITE_SLICE};
+use crate::transport::{PeerAddr, PeerCerts, Transport, TransportParts, WRITE_SLICE};
 
 /// Ciphertext read from the socket and not yet given to rustls.
 const RAW_BUF: usize = 32 << 10;
@@ -57,6 +59,8 @@ pub(crate) struct TlsTcp {
     conn: Connection,
     deadline: Instant,
     handshaken: bool,
+    /// Filled with the peer's certificates when the handshake is over.
+    certs: PeerCerts,
 }
 
 impl TlsTcp {
@@ -66,13 +70,21 @@ impl TlsTcp {
             conn,
             deadline,
             handshaken: false,
+            certs: PeerCerts::default(),
         }
+    }
+
+    /// Where the peer's certificate chain will be once the handshake is
+    /// over (empty if it presented none).
+    pub(crate) fn peer_certs(&self) -> PeerCerts {
+        Arc::clone(&self.certs)
     }
 
     /// Run the handshake on this thread.
     pub(super) fn handshake_now(&mut self) -> io::Result<()> {
         handshake(&mut self.conn, &mut self.tcp, self.deadline)?;
         self.handshaken = true;
+        keep_certs(&self.conn, &self.certs);
         Ok(())
     }
 }
@@ -182,6 +194,7 @@ impl Transport for TlsTcp {
             conn,
             deadline,
             handshaken,
+            certs,
         } = *self;
         tcp.set_nodelay(true)?;
         if handshaken {
@@ -210,6 +223,7 @@ impl Transport for TlsTcp {
                 shared: Arc::clone(&shared),
                 tcp,
                 handshake,
+                certs,
                 raw: vec![0; RAW_BUF].into_boxed_slice(),
                 start: 0,
                 end: 0,
@@ -218,6 +232,18 @@ impl Transport for TlsTcp {
             closer: Box::new(move || close(&closer_shared, &closer_tcp)),
             peer,
         })
+    }
+}
+
+/// Records the peer's certificate chain, if it presented one.
+fn keep_certs(conn: &Connection, certs: &PeerCerts) {
+    if let Some(chain) = conn.peer_certificates().filter(|c| !c.is_empty()) {
+        let _ = certs.set(
+            chain
+                .iter()
+                .map(|c| Bytes::copy_from_slice(c.as_ref()))
+                .collect(),
+        );
     }
 }
 
@@ -239,6 +265,8 @@ struct TlsReader {
     tcp: TcpStream,
     /// The server side's handshake, run on the first read.
     handshake: Option<(Connection, Instant)>,
+    /// Filled with the client's certificates when that handshake is over.
+    certs: PeerCerts,
     raw: Box<[u8]>,
     start: usize,
     end: usize,
@@ -250,6 +278,9 @@ impl TlsReader {
             return Ok(());
         };
         let result = handshake(&mut conn, &mut self.tcp, deadline);
+        if result.is_ok() {
+            keep_certs(&conn, &self.certs);
+        }
         let mut phase = lock(&self.shared.tls);
         *phase = match result {
             Ok(()) => Phase::Ready(Box::new(conn)),
