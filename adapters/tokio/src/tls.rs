@@ -7,7 +7,9 @@
 //! uses TLS when its builder has a [`ClientTlsConfig`]
 //! ([`ChannelBuilder::tls`](crate::ChannelBuilder::tls)); an `https://`
 //! target needs one. No system roots are loaded: trust is what the
-//! configuration says. A server accepts TLS through a [`TlsListener`].
+//! configuration says. A server accepts TLS through a [`TlsListener`];
+//! under mutual TLS its handlers find the client's certificates in
+//! [`RequestContext::peer_certs`](crate::RequestContext::peer_certs).
 
 use std::fmt;
 use std::io;

@@ -8,7 +8,9 @@
 //! ([`ChannelBuilder::tls`](crate::ChannelBuilder::tls)); an `https://`
 //! target needs one. No system roots are loaded: trust is what the
 //! configuration says. A server accepts TLS on
-//! [`Server::bind_tls`](crate::Server::bind_tls).
+//! [`Server::bind_tls`](crate::Server::bind_tls); under mutual TLS its
+//! handlers find the client's certificates in
+//! [`ServerCall::peer_certs`](crate::ServerCall::peer_certs).
 //!
 //! How TLS fits the two-thread model of a connection is described in the
 //! (private) `stream` module's documentation: in short, one rustls
