@@ -203,6 +203,23 @@ fn handlers_see_the_client_certificate() {
     });
 }
 
+/// Mozilla's roots (feature `tls-webpki-roots`) on the blocking channel:
+/// a private authority's server is refused until that authority is added.
+#[test]
+fn webpki_roots_are_public_roots_only() {
+    within(Duration::from_secs(30), || {
+        let pki = Pki::new("private ca");
+        let svc = serve_tls(&server_tls(&pki.leaf(&["localhost"])));
+        let public = ClientTlsConfig::new()
+            .with_webpki_roots()
+            .server_name("localhost");
+        let e = echo(&channel(svc.port, public.clone())).unwrap_err();
+        assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+        let both = public.ca_certificate_pem(pki.ca_pem.as_bytes()).unwrap();
+        assert_eq!(echo(&channel(svc.port, both)).unwrap(), b("secret"));
+    });
+}
+
 #[test]
 fn mutual_tls() {
     within(Duration::from_secs(30), || {

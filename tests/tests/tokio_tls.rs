@@ -233,3 +233,26 @@ async fn handlers_see_the_client_certificate() {
         .unwrap();
     assert_eq!(who(&channel).await, (Bytes::new(), "0".to_string()));
 }
+
+/// Mozilla's roots (feature `tls-webpki-roots`): a channel that trusts
+/// only them refuses a server whose certificate comes from a private
+/// authority, and trusts it once that authority is added beside them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webpki_roots_are_public_roots_only() {
+    let public = ClientTlsConfig::new().with_webpki_roots();
+    assert!(public.root_count() > 100, "{}", public.root_count());
+    let pki = Pki::new("private ca");
+    let leaf = pki.leaf(&["localhost"]);
+    let tls = ServerTlsConfig::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
+    let (_server, port) = tls_server(tls).await;
+    let channel = |tls: ClientTlsConfig| {
+        Channel::builder(&format!("https://127.0.0.1:{port}"))
+            .tls(tls.server_name("localhost"))
+            .build()
+            .unwrap()
+    };
+    let refused = echo(&channel(public.clone())).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    let both = public.ca_certificate_pem(pki.ca_pem.as_bytes()).unwrap();
+    assert_eq!(echo(&channel(both)).await.unwrap(), b("secret"));
+}

@@ -1,13 +1,15 @@
 //! TLS configuration for the grpc-sansio adapters: rustls with its `ring`
 //! provider, custom roots, client certificates (mutual TLS), a server
-//! name override, and ALPN `h2`, which gRPC requires.
+//! name override, and ALPN `h2`, which gRPC requires; with the
+//! `webpki-roots` feature, Mozilla's roots for the public web PKI.
 //!
 //! This crate builds rustls configurations and checks what a handshake
 //! negotiated; it does no I/O. The adapters run the handshakes their own
 //! way (`grpc-sansio-tokio` through tokio-rustls, `grpc-sansio-blocking`
 //! on plain threads) and re-export these types from their `tls` modules,
 //! so users normally name them from there. No system roots are loaded:
-//! trust is what the configuration says.
+//! trust is what the configuration says (custom roots, or Mozilla's with
+//! `webpki-roots`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -137,6 +139,23 @@ impl ClientTlsConfig {
     pub fn ca_certificate_pem(mut self, pem: &[u8]) -> Result<Self, TlsError> {
         roots_from_pem(&mut self.roots, pem)?;
         Ok(self)
+    }
+
+    /// Trust Mozilla's root certificates (the `webpki-roots` crate's
+    /// copy, built in: no file is read), as browsers do, for servers with
+    /// certificates from a public authority. Other roots may be added
+    /// beside them.
+    #[cfg(feature = "webpki-roots")]
+    pub fn with_webpki_roots(mut self) -> Self {
+        self.roots
+            .extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        self
+    }
+
+    /// How many root certificates are trusted (none for a configuration
+    /// made with [`from_rustls`](Self::from_rustls), which keeps its own).
+    pub fn root_count(&self) -> usize {
+        self.roots.len()
     }
 
     /// Trust the certificate `der`.

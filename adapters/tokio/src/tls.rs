@@ -7,7 +7,8 @@
 //! uses TLS when its builder has a [`ClientTlsConfig`]
 //! ([`ChannelBuilder::tls`](crate::ChannelBuilder::tls)); an `https://`
 //! target needs one. No system roots are loaded: trust is what the
-//! configuration says. A server accepts TLS through a [`TlsListener`];
+//! configuration says (its own roots, and with the `tls-webpki-roots`
+//! feature Mozilla's, through `ClientTlsConfig::with_webpki_roots`). A server accepts TLS through a [`TlsListener`];
 //! under mutual TLS its handlers find the client's certificates in
 //! [`RequestContext::peer_certs`](crate::RequestContext::peer_certs).
 
