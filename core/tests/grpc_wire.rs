@@ -3,9 +3,10 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use grpc_sansio::call::CallId;
 use grpc_sansio::client::{CallOptions, ClientConfig, ClientConnection};
 use grpc_sansio::frame::{Frame, FrameDecoder};
 use grpc_sansio::grpc::metadata::MetadataMap;
@@ -75,15 +76,36 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A client with this authority and user agent and a server, on a
+/// virtual clock's first instant.
+fn wired(authority: &str, user_agent: &str) -> (Instant, ClientConnection, ServerConnection) {
+    let now = Clock::new().now;
+    let mut config = ClientConfig::default();
+    config.authority = authority.into();
+    config.user_agent = user_agent.into();
+    let client = ClientConnection::new(config, now);
+    (
+        now,
+        client,
+        ServerConnection::new(ServerConfig::default(), now),
+    )
+}
+
+/// Feeds `bytes` to the server; the call they start.
+fn arrive(server: &mut ServerConnection, bytes: &[u8], now: Instant) -> CallId {
+    server.receive(bytes, now).unwrap();
+    let mut started = None;
+    while let Some(e) = server.poll_event() {
+        if let ServerEvent::CallStarted { call, .. } = e {
+            started = Some(call);
+        }
+    }
+    started.expect("a call started")
+}
+
 #[test]
 fn unary_call_on_the_wire() {
-    let clock = Clock::new();
-    let now = clock.now;
-    let mut config = ClientConfig::default();
-    config.authority = "example.test:50051".into();
-    config.user_agent = "grpc-sansio/test".into();
-    let mut client = ClientConnection::new(config, now);
-    let mut server = ServerConnection::new(ServerConfig::default(), now);
+    let (now, mut client, mut server) = wired("example.test:50051", "grpc-sansio/test");
     let (mut to_server, mut to_client) = (Tap::new(), Tap::new());
 
     let mut md = MetadataMap::new();
@@ -133,14 +155,7 @@ fn unary_call_on_the_wire() {
         ]
     );
 
-    server.receive(&out, now).unwrap();
-    let mut scall = None;
-    while let Some(e) = server.poll_event() {
-        if let ServerEvent::CallStarted { call, .. } = e {
-            scall = Some(call);
-        }
-    }
-    let scall = scall.unwrap();
+    let scall = arrive(&mut server, &out, now);
     let mut initial = MetadataMap::new();
     initial.insert("x-server", "s1").unwrap();
     server.send_headers(scall, initial).unwrap();
@@ -243,13 +258,7 @@ fn trailers_only_error_on_the_wire() {
 /// connection).
 #[test]
 fn shared_heads_on_the_wire() {
-    let clock = Clock::new();
-    let now = clock.now;
-    let mut config = ClientConfig::default();
-    config.authority = "example.test".into();
-    config.user_agent = "ua/1".into();
-    let mut client = ClientConnection::new(config, now);
-    let mut server = ServerConnection::new(ServerConfig::default(), now);
+    let (now, mut client, mut server) = wired("example.test", "ua/1");
     let (mut to_server, mut to_client) = (Tap::new(), Tap::new());
     let head = |path: &str, ct: &str, extra: &[(&str, &str)]| {
         let mut v = pairs(&[
@@ -308,14 +317,7 @@ fn shared_heads_on_the_wire() {
             "call {i}"
         );
 
-        server.receive(&out, now).unwrap();
-        let mut scall = None;
-        while let Some(e) = server.poll_event() {
-            if let ServerEvent::CallStarted { call, .. } = e {
-                scall = Some(call);
-            }
-        }
-        let scall = scall.unwrap();
+        let scall = arrive(&mut server, &out, now);
         server
             .send_message(scall, Bytes::from_static(b"r"))
             .unwrap();

@@ -178,12 +178,7 @@ fn handlers_see_the_client_certificate() {
             .client_ca_pem(pki.ca_pem.as_bytes())
             .unwrap();
         let (s1, port) = who_server(Some(&mtls));
-        let with_cert = client_tls(&pki, "localhost")
-            .identity_pem(
-                client_leaf.cert_pem.as_bytes(),
-                client_leaf.key_pem.as_bytes(),
-            )
-            .unwrap();
+        let with_cert = client_leaf.presented_by(client_tls(&pki, "localhost"));
         let (leaf, n) = who(&channel(port, with_cert));
         assert_eq!(&leaf[..], &client_leaf.cert_der[..]);
         assert_eq!(n, "1");
@@ -230,21 +225,14 @@ fn mutual_tls() {
             .client_ca_pem(pki.ca_pem.as_bytes())
             .unwrap();
         let svc = serve_tls(&tls);
-        let with_cert = client_tls(&pki, "localhost")
-            .identity_pem(
-                client_leaf.cert_pem.as_bytes(),
-                client_leaf.key_pem.as_bytes(),
-            )
-            .unwrap();
+        let with_cert = client_leaf.presented_by(client_tls(&pki, "localhost"));
         assert_eq!(echo(&channel(svc.port, with_cert)).unwrap(), b("secret"));
         // Without a certificate: refused.
         let e = echo(&channel(svc.port, client_tls(&pki, "localhost"))).unwrap_err();
         assert_eq!(e.code(), Code::Unavailable, "{e:?}");
         // With one from another authority: refused.
         let stranger = Pki::new("stranger ca").leaf(&["client"]);
-        let wrong = client_tls(&pki, "localhost")
-            .identity_pem(stranger.cert_pem.as_bytes(), stranger.key_pem.as_bytes())
-            .unwrap();
+        let wrong = stranger.presented_by(client_tls(&pki, "localhost"));
         let e = echo(&channel(svc.port, wrong)).unwrap_err();
         assert_eq!(e.code(), Code::Unavailable, "{e:?}");
     });
@@ -314,12 +302,7 @@ fn blocking_client_against_tokio_tls_server() {
         });
         let ch = channel(
             port,
-            client_tls(&pki, "localhost")
-                .identity_pem(
-                    client_leaf.cert_pem.as_bytes(),
-                    client_leaf.key_pem.as_bytes(),
-                )
-                .unwrap(),
+            client_leaf.presented_by(client_tls(&pki, "localhost")),
         );
         let r = ch
             .unary(&tokio_support::path("Echo"), BytesCodec, &b("hi"), opts())
@@ -356,15 +339,12 @@ fn tokio_client_against_blocking_tls_server() {
             let ch =
                 grpc_sansio_tokio::Channel::builder(&format!("https://127.0.0.1:{}", svc.port))
                     .tls(
-                        TokioClientTls::new()
-                            .ca_certificate_pem(pki.ca_pem.as_bytes())
-                            .unwrap()
-                            .server_name("localhost")
-                            .identity_pem(
-                                client_leaf.cert_pem.as_bytes(),
-                                client_leaf.key_pem.as_bytes(),
-                            )
-                            .unwrap(),
+                        client_leaf.presented_by(
+                            TokioClientTls::new()
+                                .ca_certificate_pem(pki.ca_pem.as_bytes())
+                                .unwrap()
+                                .server_name("localhost"),
+                        ),
                     )
                     .build()
                     .unwrap();

@@ -114,14 +114,7 @@ async fn mutual_tls() {
     };
     // With a client certificate: served.
     let channel = Channel::builder(&format!("https://127.0.0.1:{port}"))
-        .tls(
-            base()
-                .identity_pem(
-                    client_leaf.cert_pem.as_bytes(),
-                    client_leaf.key_pem.as_bytes(),
-                )
-                .unwrap(),
-        )
+        .tls(client_leaf.presented_by(base()))
         .build()
         .unwrap();
     assert_eq!(echo(&channel).await.unwrap(), b("secret"));
@@ -206,14 +199,7 @@ async fn handlers_see_the_client_certificate() {
     ))
     .await;
     let channel = Channel::builder(&format!("https://127.0.0.1:{port}"))
-        .tls(
-            client_tls()
-                .identity_pem(
-                    client_leaf.cert_pem.as_bytes(),
-                    client_leaf.key_pem.as_bytes(),
-                )
-                .unwrap(),
-        )
+        .tls(client_leaf.presented_by(client_tls()))
         .build()
         .unwrap();
     let (leaf, n) = who(&channel).await;

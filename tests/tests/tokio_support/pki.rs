@@ -1,5 +1,6 @@
 //! Certificates made at test time with rcgen.
 
+use grpc_sansio_tokio::tls::ClientTlsConfig;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 /// A certificate authority and what it signs, all as PEM.
@@ -40,5 +41,15 @@ impl Pki {
             key_pem: key.serialize_pem(),
             cert_der: cert.der().to_vec(),
         }
+    }
+}
+
+impl Leaf {
+    /// `tls` presenting this certificate and key to servers that ask for
+    /// one (mutual TLS). The same configuration type serves both adapters.
+    #[allow(dead_code)]
+    pub(crate) fn presented_by(&self, tls: ClientTlsConfig) -> ClientTlsConfig {
+        tls.identity_pem(self.cert_pem.as_bytes(), self.key_pem.as_bytes())
+            .unwrap()
     }
 }
