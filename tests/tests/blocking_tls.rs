@@ -208,6 +208,7 @@ fn webpki_roots_are_public_roots_only() {
         let public = ClientTlsConfig::new()
             .with_webpki_roots()
             .server_name("localhost");
+        assert!(public.root_count() > 100, "{}", public.root_count());
         let e = echo(&channel(svc.port, public.clone())).unwrap_err();
         assert_eq!(e.code(), Code::Unavailable, "{e:?}");
         let both = public.ca_certificate_pem(pki.ca_pem.as_bytes()).unwrap();

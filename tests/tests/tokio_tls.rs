@@ -136,6 +136,16 @@ fn https_without_tls_configuration_is_an_error() {
 /// certificate as the handler sees it (empty without one), and how many
 /// certificates the chain holds in a trailer.
 async fn who_server(tls: Option<ServerTlsConfig>) -> u16 {
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    match tls {
+        Some(tls) => who_serves(TlsListener::new(tcp, &tls).unwrap()),
+        None => who_serves(tcp),
+    }
+    port
+}
+
+fn who_serves<L: grpc_sansio_tokio::Listener + 'static>(listener: L) {
     let mut routes = grpc_sansio_tokio::Routes::new();
     routes.unary("test.Who", "Am", BytesCodec, |req| async move {
         let chain = req.peer_certs().map(<[Bytes]>::to_vec).unwrap_or_default();
@@ -147,18 +157,41 @@ async fn who_server(tls: Option<ServerTlsConfig>) -> u16 {
         Ok(grpc_sansio_tokio::Response::new(leaf).with_trailers(trailers))
     });
     let server = Server::builder().build(routes);
+    tokio::spawn(async move { server.serve(listener).await });
+}
+
+/// A listener that vouches for its connections itself: its `Peer`
+/// carries a chain of two made-up certificates.
+struct Vouching(tokio::net::TcpListener);
+
+impl grpc_sansio_tokio::Listener for Vouching {
+    async fn accept(
+        &mut self,
+    ) -> std::io::Result<(grpc_sansio_tokio::BoxIo, Option<std::net::SocketAddr>)> {
+        grpc_sansio_tokio::Listener::accept(&mut self.0).await
+    }
+
+    async fn accept_peer(
+        &mut self,
+    ) -> std::io::Result<(grpc_sansio_tokio::BoxIo, grpc_sansio_tokio::Peer)> {
+        let (io, addr) = grpc_sansio_tokio::Listener::accept(&mut self.0).await?;
+        let mut peer = grpc_sansio_tokio::Peer::from_addr(addr);
+        peer.certs = Some(vec![b("leaf"), b("issuer")].into());
+        Ok((io, peer))
+    }
+}
+
+/// What a listener's `accept_peer` says of a connection reaches its
+/// handlers, in order (leaf first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_gives_handlers_its_peer() {
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = tcp.local_addr().unwrap().port();
-    match tls {
-        Some(tls) => {
-            let listener = TlsListener::new(tcp, &tls).unwrap();
-            tokio::spawn(async move { server.serve(listener).await });
-        }
-        None => {
-            tokio::spawn(async move { server.serve(tcp).await });
-        }
-    }
-    port
+    who_serves(Vouching(tcp));
+    let channel = Channel::builder(&format!("http://127.0.0.1:{port}"))
+        .build()
+        .unwrap();
+    assert_eq!(who(&channel).await, (b("leaf"), "2".to_string()));
 }
 
 async fn who(channel: &Channel) -> (Bytes, String) {

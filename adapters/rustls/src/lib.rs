@@ -152,8 +152,9 @@ impl ClientTlsConfig {
         self
     }
 
-    /// How many root certificates are trusted (none for a configuration
-    /// made with [`from_rustls`](Self::from_rustls), which keeps its own).
+    /// How many root certificates this configuration adds (ignored, as
+    /// every setting here is, under [`from_rustls`](Self::from_rustls),
+    /// whose configuration keeps its own roots).
     pub fn root_count(&self) -> usize {
         self.roots.len()
     }

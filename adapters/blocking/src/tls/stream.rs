@@ -80,11 +80,11 @@ impl TlsTcp {
         Arc::clone(&self.certs)
     }
 
-    /// Run the handshake on this thread.
+    /// Run the handshake on this thread (a client's: the server's
+    /// certificates are not kept, nothing reads them).
     pub(super) fn handshake_now(&mut self) -> io::Result<()> {
         handshake(&mut self.conn, &mut self.tcp, self.deadline)?;
         self.handshaken = true;
-        keep_certs(&self.conn, &self.certs);
         Ok(())
     }
 }

@@ -100,7 +100,10 @@ impl RequestContext {
 
     /// The certificate chain the client presented in the TLS handshake,
     /// leaf first, each certificate as DER: who the client is under
-    /// mutual TLS. `None` without TLS or without a client certificate.
+    /// mutual TLS. `None` without TLS or without a client certificate,
+    /// and for a connection served through
+    /// [`Server::serve_connection`](crate::Server::serve_connection) or a
+    /// listener that does not give its [`Peer`](crate::Peer) certificates.
     pub fn peer_certs(&self) -> Option<&[Bytes]> {
         self.peer_certs.as_deref()
     }
