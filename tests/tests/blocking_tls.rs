@@ -164,6 +164,45 @@ fn who(ch: &Channel) -> (Bytes, String) {
     (r.message, n)
 }
 
+/// A transport that vouches for its peer itself (as one that ran TLS
+/// before it was handed over would): a chain of two made-up
+/// certificates.
+struct Vouching(TcpStream);
+
+impl grpc_sansio_blocking::Transport for Vouching {
+    fn into_parts(self: Box<Self>) -> std::io::Result<grpc_sansio_blocking::TransportParts> {
+        Box::new(self.0).into_parts()
+    }
+
+    fn peer_certs(&self) -> Option<std::sync::Arc<[Bytes]>> {
+        Some(vec![b("leaf"), b("issuer")].into())
+    }
+}
+
+/// What a transport handed to `serve_transport` says of its peer reaches
+/// the handlers, in order.
+#[test]
+fn a_transport_gives_handlers_its_peer() {
+    within(Duration::from_secs(30), || {
+        let (server, _) = who_server(None);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepting = {
+            let server = server.clone();
+            std::thread::spawn(move || {
+                let (s, _) = listener.accept().unwrap();
+                server.serve_transport(Box::new(Vouching(s))).unwrap();
+            })
+        };
+        let ch = Channel::builder(&format!("http://127.0.0.1:{port}"))
+            .build_lazy()
+            .unwrap();
+        assert_eq!(who(&ch), (b("leaf"), "2".to_string()));
+        accepting.join().unwrap();
+        server.shutdown(Duration::from_millis(200));
+    });
+}
+
 /// Handlers see the client's certificate chain under mutual TLS (leaf
 /// first, as DER, as the client presented it; the handshake runs on the
 /// connection's reader thread, before any call), and none over TLS

@@ -132,9 +132,9 @@ fn https_without_tls_configuration_is_an_error() {
     assert!(e.to_string().contains("TLS"), "{e}");
 }
 
-/// A server whose one method answers with the DER of the client's leaf
-/// certificate as the handler sees it (empty without one), and how many
-/// certificates the chain holds in a trailer.
+/// A server whose one method answers with the client's certificates as
+/// the handler sees them, their DER one after the other in order (empty
+/// without any), and how many there are in a trailer.
 async fn who_server(tls: Option<ServerTlsConfig>) -> u16 {
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = tcp.local_addr().unwrap().port();
@@ -153,11 +153,46 @@ fn who_serves<L: grpc_sansio_tokio::Listener + 'static>(listener: L) {
         trailers
             .insert("x-chain", &chain.len().to_string())
             .unwrap();
-        let leaf = chain.first().cloned().unwrap_or_default();
-        Ok(grpc_sansio_tokio::Response::new(leaf).with_trailers(trailers))
+        let joined: Vec<u8> = chain.iter().flat_map(|c| c.iter().copied()).collect();
+        Ok(grpc_sansio_tokio::Response::new(Bytes::from(joined)).with_trailers(trailers))
     });
     let server = Server::builder().build(routes);
     tokio::spawn(async move { server.serve(listener).await });
+}
+
+/// A client whose certificate comes from an intermediate authority sends
+/// the chain (leaf, intermediate); the handler sees both, leaf first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_see_the_whole_chain_leaf_first() {
+    let pki = Pki::new("root ca");
+    let inter = pki.intermediate("intermediate ca");
+    let server_leaf = pki.leaf(&["localhost"]);
+    let client_leaf = inter.leaf(&["client"]);
+    let tls = ServerTlsConfig::from_pem(
+        server_leaf.cert_pem.as_bytes(),
+        server_leaf.key_pem.as_bytes(),
+    )
+    .unwrap()
+    .client_ca_pem(pki.ca_pem.as_bytes())
+    .unwrap();
+    let port = who_server(Some(tls)).await;
+    let chain_pem = format!("{}{}", client_leaf.cert_pem, inter.ca_pem);
+    let client = ClientTlsConfig::new()
+        .ca_certificate_pem(pki.ca_pem.as_bytes())
+        .unwrap()
+        .server_name("localhost")
+        .identity_pem(chain_pem.as_bytes(), client_leaf.key_pem.as_bytes())
+        .unwrap();
+    let channel = Channel::builder(&format!("https://127.0.0.1:{port}"))
+        .tls(client)
+        .build()
+        .unwrap();
+    let (chain, n) = who(&channel).await;
+    assert_eq!(n, "2");
+    assert_eq!(
+        chain,
+        [&client_leaf.cert_der[..], &inter.ca_der[..]].concat()
+    );
 }
 
 /// A listener that vouches for its connections itself: its `Peer`
@@ -191,7 +226,7 @@ async fn a_listener_gives_handlers_its_peer() {
     let channel = Channel::builder(&format!("http://127.0.0.1:{port}"))
         .build()
         .unwrap();
-    assert_eq!(who(&channel).await, (b("leaf"), "2".to_string()));
+    assert_eq!(who(&channel).await, (b("leafissuer"), "2".to_string()));
 }
 
 async fn who(channel: &Channel) -> (Bytes, String) {

@@ -75,6 +75,15 @@ impl fmt::Debug for TransportParts {
 pub trait Transport: Send + 'static {
     /// Split into a reading half, a writing half and a closer.
     fn into_parts(self: Box<Self>) -> io::Result<TransportParts>;
+
+    /// The certificate chain the peer presented, leaf first, each as DER,
+    /// for a transport that ran TLS itself before it was handed to a
+    /// [`Server`](crate::Server): the server's handlers see it
+    /// ([`ServerCall::peer_certs`](crate::ServerCall::peer_certs)).
+    /// Default: none.
+    fn peer_certs(&self) -> Option<std::sync::Arc<[bytes::Bytes]>> {
+        None
+    }
 }
 
 impl Transport for TransportParts {

@@ -6,6 +6,9 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 /// A certificate authority and what it signs, all as PEM.
 pub(crate) struct Pki {
     pub(crate) ca_pem: String,
+    /// The authority's own certificate as DER.
+    #[allow(dead_code)]
+    pub(crate) ca_der: Vec<u8>,
     issuer: Issuer<'static, KeyPair>,
 }
 
@@ -26,6 +29,23 @@ impl Pki {
         let cert = params.self_signed(&key).unwrap();
         Pki {
             ca_pem: cert.pem(),
+            ca_der: cert.der().to_vec(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// An intermediate authority signed by this one (its `ca_pem` is the
+    /// intermediate's certificate, to send along with its leaves).
+    #[allow(dead_code)]
+    pub(crate) fn intermediate(&self, name: &str) -> Pki {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Pki {
+            ca_pem: cert.pem(),
+            ca_der: cert.der().to_vec(),
             issuer: Issuer::new(params, key),
         }
     }

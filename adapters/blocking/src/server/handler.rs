@@ -394,11 +394,12 @@ impl ServerCall {
 
     /// The certificate chain the client presented in the TLS handshake,
     /// leaf first, each certificate as DER: who the client is under
-    /// mutual TLS. `None` without TLS or without a client certificate,
-    /// and for connections given to
-    /// [`Server::serve_transport`](crate::Server::serve_transport), whose
-    /// transports cannot tell. Interceptors see only the request head;
-    /// decide on the certificates in the handler.
+    /// mutual TLS. `None` without TLS or without a client certificate;
+    /// for a connection given to
+    /// [`Server::serve_transport`](crate::Server::serve_transport), what
+    /// its transport's [`Transport::peer_certs`](crate::Transport::peer_certs)
+    /// says. Interceptors see only the request head; decide on the
+    /// certificates in the handler.
     pub fn peer_certs(&self) -> Option<&[Bytes]> {
         self.peer_certs.as_deref()
     }

@@ -251,6 +251,13 @@ impl Inner {
         if conns.len() >= self.max_connections {
             return Err(io::Error::other("too many connections"));
         }
+        // A transport that ran TLS itself may know its peer already.
+        let certs = certs.or_else(|| {
+            let known = transport.peer_certs()?;
+            let cell = PeerCerts::default();
+            let _ = cell.set(known);
+            Some(cell)
+        });
         let parts = transport.into_parts()?;
         let machine = ServerMachine::new(
             ServerConnection::new(self.config.clone(), Instant::now()),
