@@ -19,7 +19,7 @@ use grpc_sansio_blocking::tls::{ClientTlsConfig, ServerTlsConfig};
 use grpc_sansio_blocking::{BytesCodec, Channel, Code, Server, Status};
 use grpc_sansio_tests::peer::{PeerProcess, python_with};
 use support::{b, opts, router, within};
-use tokio_support::pki::{Leaf, Pki};
+use tokio_support::pki::Pki;
 
 /// The blocking test service (`test.Echo`) on 127.0.0.1 over TLS.
 struct TlsService {
@@ -41,10 +41,6 @@ fn serve_tls(tls: &ServerTlsConfig) -> TlsService {
         server,
         port: addr.port(),
     }
-}
-
-fn server_tls(leaf: &Leaf) -> ServerTlsConfig {
-    ServerTlsConfig::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap()
 }
 
 fn client_tls(pki: &Pki, name: &str) -> ClientTlsConfig {
@@ -71,7 +67,7 @@ fn echo(ch: &Channel) -> Result<Bytes, Status> {
 fn https_with_custom_roots() {
     within(Duration::from_secs(30), || {
         let pki = Pki::new("test ca");
-        let svc = serve_tls(&server_tls(&pki.leaf(&["localhost"])));
+        let svc = serve_tls(&pki.leaf(&["localhost"]).server_config());
         let ch = channel(svc.port, client_tls(&pki, "localhost"));
         assert_eq!(echo(&ch).unwrap(), b("secret"));
         let info = ch
@@ -116,7 +112,7 @@ fn https_with_custom_roots() {
 fn untrusted_server_certificate_is_refused() {
     within(Duration::from_secs(30), || {
         let pki = Pki::new("server ca");
-        let svc = serve_tls(&server_tls(&pki.leaf(&["localhost"])));
+        let svc = serve_tls(&pki.leaf(&["localhost"]).server_config());
         let other = Pki::new("some other ca");
         let e = echo(&channel(svc.port, client_tls(&other, "localhost"))).unwrap_err();
         assert_eq!(e.code(), Code::Unavailable, "{e:?}");
@@ -213,7 +209,8 @@ fn handlers_see_the_client_certificate() {
         let pki = Pki::new("test ca");
         let server_leaf = pki.leaf(&["localhost"]);
         let client_leaf = pki.leaf(&["client"]);
-        let mtls = server_tls(&server_leaf)
+        let mtls = server_leaf
+            .server_config()
             .client_ca_pem(pki.ca_pem.as_bytes())
             .unwrap();
         let (s1, port) = who_server(Some(&mtls));
@@ -222,7 +219,7 @@ fn handlers_see_the_client_certificate() {
         assert_eq!(&leaf[..], &client_leaf.cert_der[..]);
         assert_eq!(n, "1");
 
-        let (s2, port) = who_server(Some(&server_tls(&server_leaf)));
+        let (s2, port) = who_server(Some(&server_leaf.server_config()));
         let got = who(&channel(port, client_tls(&pki, "localhost")));
         assert_eq!(got, (Bytes::new(), "0".to_string()));
 
@@ -243,7 +240,7 @@ fn handlers_see_the_client_certificate() {
 fn webpki_roots_are_public_roots_only() {
     within(Duration::from_secs(30), || {
         let pki = Pki::new("private ca");
-        let svc = serve_tls(&server_tls(&pki.leaf(&["localhost"])));
+        let svc = serve_tls(&pki.leaf(&["localhost"]).server_config());
         let public = ClientTlsConfig::new()
             .with_webpki_roots()
             .server_name("localhost");
@@ -261,7 +258,8 @@ fn mutual_tls() {
         let pki = Pki::new("test ca");
         let server_leaf = pki.leaf(&["localhost"]);
         let client_leaf = pki.leaf(&["client"]);
-        let tls = server_tls(&server_leaf)
+        let tls = server_leaf
+            .server_config()
             .client_ca_pem(pki.ca_pem.as_bytes())
             .unwrap();
         let svc = serve_tls(&tls);
@@ -282,7 +280,7 @@ fn mutual_tls() {
 fn silent_client_does_not_hold_up_the_accept_loop() {
     within(Duration::from_secs(30), || {
         let pki = Pki::new("test ca");
-        let svc = serve_tls(&server_tls(&pki.leaf(&["localhost"])));
+        let svc = serve_tls(&pki.leaf(&["localhost"]).server_config());
         // Connections that never say hello, and one that says garbage.
         let silent: Vec<TcpStream> = (0..4)
             .map(|_| TcpStream::connect(("127.0.0.1", svc.port)).unwrap())
@@ -370,7 +368,9 @@ fn tokio_client_against_blocking_tls_server() {
     within(Duration::from_secs(30), || {
         let pki = Pki::new("test ca");
         let client_leaf = pki.leaf(&["client"]);
-        let tls = server_tls(&pki.leaf(&["localhost"]))
+        let tls = pki
+            .leaf(&["localhost"])
+            .server_config()
             .client_ca_pem(pki.ca_pem.as_bytes())
             .unwrap();
         let svc = serve_tls(&tls);
@@ -463,7 +463,7 @@ fn grpcio_client_over_tls_against_blocking_server() {
     };
     within(Duration::from_secs(60), move || {
         let pki = Pki::new("grpcio test ca");
-        let svc = serve_tls(&server_tls(&pki.leaf(&["localhost"])));
+        let svc = serve_tls(&pki.leaf(&["localhost"]).server_config());
         let dir = TempDir::new("blocking-tls-grpcio-client");
         let ca = dir.write("ca.pem", &pki.ca_pem);
         let script = dir.write("client.py", GRPCIO_TLS_CLIENT);

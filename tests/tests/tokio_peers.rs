@@ -446,7 +446,7 @@ async fn grpcio_client_over_tls_against_our_server() {
     let leaf = pki.leaf(&["localhost"]);
     let dir = TempDir::new("grpcio-tls-client");
     let ca = dir.write("ca.pem", &pki.ca_pem);
-    let tls = ServerTlsConfig::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
+    let tls = leaf.server_config();
     let Some((v, events)) =
         python_client(&["grpc"], "grpc_tokio_grpcio_client.py", Some((tls, ca))).await
     else {

@@ -39,7 +39,7 @@ async fn echo(channel: &Channel) -> Result<Bytes, grpc_sansio_tokio::RpcError> {
 async fn https_with_custom_roots() {
     let pki = Pki::new("test ca");
     let leaf = pki.leaf(&["localhost"]);
-    let tls = ServerTlsConfig::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
+    let tls = leaf.server_config();
     let (_server, port) = tls_server(tls).await;
     let client_tls = ClientTlsConfig::new()
         .ca_certificate_pem(pki.ca_pem.as_bytes())
@@ -66,7 +66,7 @@ async fn https_with_custom_roots() {
 async fn untrusted_server_certificate_is_refused() {
     let pki = Pki::new("server ca");
     let leaf = pki.leaf(&["localhost"]);
-    let tls = ServerTlsConfig::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
+    let tls = leaf.server_config();
     let (_server, port) = tls_server(tls).await;
     let other = Pki::new("some other ca");
     let channel = Channel::builder(&format!("https://127.0.0.1:{port}"))
@@ -98,13 +98,10 @@ async fn mutual_tls() {
     let pki = Pki::new("test ca");
     let server_leaf = pki.leaf(&["localhost"]);
     let client_leaf = pki.leaf(&["client"]);
-    let tls = ServerTlsConfig::from_pem(
-        server_leaf.cert_pem.as_bytes(),
-        server_leaf.key_pem.as_bytes(),
-    )
-    .unwrap()
-    .client_ca_pem(pki.ca_pem.as_bytes())
-    .unwrap();
+    let tls = server_leaf
+        .server_config()
+        .client_ca_pem(pki.ca_pem.as_bytes())
+        .unwrap();
     let (_server, port) = tls_server(tls).await;
     let base = || {
         ClientTlsConfig::new()
@@ -168,13 +165,10 @@ async fn handlers_see_the_whole_chain_leaf_first() {
     let inter = pki.intermediate("intermediate ca");
     let server_leaf = pki.leaf(&["localhost"]);
     let client_leaf = inter.leaf(&["client"]);
-    let tls = ServerTlsConfig::from_pem(
-        server_leaf.cert_pem.as_bytes(),
-        server_leaf.key_pem.as_bytes(),
-    )
-    .unwrap()
-    .client_ca_pem(pki.ca_pem.as_bytes())
-    .unwrap();
+    let tls = server_leaf
+        .server_config()
+        .client_ca_pem(pki.ca_pem.as_bytes())
+        .unwrap();
     let port = who_server(Some(tls)).await;
     let chain_pem = format!("{}{}", client_leaf.cert_pem, inter.ca_pem);
     let client = ClientTlsConfig::new()
@@ -248,13 +242,7 @@ async fn handlers_see_the_client_certificate() {
     let pki = Pki::new("test ca");
     let server_leaf = pki.leaf(&["localhost"]);
     let client_leaf = pki.leaf(&["client"]);
-    let server_tls = || {
-        ServerTlsConfig::from_pem(
-            server_leaf.cert_pem.as_bytes(),
-            server_leaf.key_pem.as_bytes(),
-        )
-        .unwrap()
-    };
+    let server_tls = || server_leaf.server_config();
     let client_tls = || {
         ClientTlsConfig::new()
             .ca_certificate_pem(pki.ca_pem.as_bytes())
@@ -297,7 +285,7 @@ async fn webpki_roots_are_public_roots_only() {
     assert!(public.root_count() > 100, "{}", public.root_count());
     let pki = Pki::new("private ca");
     let leaf = pki.leaf(&["localhost"]);
-    let tls = ServerTlsConfig::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
+    let tls = leaf.server_config();
     let (_server, port) = tls_server(tls).await;
     let channel = |tls: ClientTlsConfig| {
         Channel::builder(&format!("https://127.0.0.1:{port}"))

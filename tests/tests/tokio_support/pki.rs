@@ -1,6 +1,6 @@
 //! Certificates made at test time with rcgen.
 
-use grpc_sansio_tokio::tls::ClientTlsConfig;
+use grpc_sansio_tokio::tls::{ClientTlsConfig, ServerTlsConfig};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 /// A certificate authority and what it signs, all as PEM.
@@ -65,6 +65,12 @@ impl Pki {
 }
 
 impl Leaf {
+    /// A server configuration with this certificate and key.
+    #[allow(dead_code)]
+    pub(crate) fn server_config(&self) -> ServerTlsConfig {
+        ServerTlsConfig::from_pem(self.cert_pem.as_bytes(), self.key_pem.as_bytes()).unwrap()
+    }
+
     /// `tls` presenting this certificate and key to servers that ask for
     /// one (mutual TLS). The same configuration type serves both adapters.
     #[allow(dead_code)]
