@@ -39,6 +39,7 @@ pub mod h2;
 pub mod health;
 pub mod hpack;
 mod protowire;
+mod recent;
 pub mod reflection;
 pub mod router;
 pub mod server;

@@ -49,6 +49,7 @@ use crate::grpc::{Code, Status};
 use crate::h2::Chunk;
 use crate::h2::{self, ConnectionError, Event, SendError};
 use crate::hpack::HeaderField;
+use crate::recent::Recent;
 
 /// Settings of a client connection.
 #[derive(Debug, Clone)]
@@ -247,7 +248,7 @@ pub struct ClientConnection {
     /// them shares its bytes instead of copying the caller's `&str`. With
     /// each, once made, the request head of a call to it with default
     /// options, shared between those calls.
-    recent_paths: Vec<(Bytes, Option<Arc<[HeaderField]>>)>,
+    recent_paths: Recent<(Bytes, Option<Arc<[HeaderField]>>), RECENT_PATHS>,
 }
 
 /// How many call paths a client connection keeps for reuse.
@@ -281,7 +282,7 @@ impl ClientConnection {
             ready: false,
             going_away: false,
             scratch: Vec::new(),
-            recent_paths: Vec::new(),
+            recent_paths: Recent::default(),
         }
     }
 
@@ -396,21 +397,13 @@ impl ClientConnection {
     /// `path` as shared bytes: a recent path's, or a new copy that is
     /// remembered in place of the oldest (if at most 256 bytes long).
     fn path_bytes(&mut self, path: &str) -> Bytes {
-        if let Some((p, _)) = self
-            .recent_paths
-            .iter()
-            .find(|(p, _)| p[..] == *path.as_bytes())
-        {
+        if let Some((p, _)) = self.recent_paths.find(|(p, _)| p[..] == *path.as_bytes()) {
             return p.clone();
         }
         let p = Bytes::copy_from_slice(path.as_bytes());
-        if p.len() > 256 {
-            return p;
+        if p.len() <= 256 {
+            self.recent_paths.put((p.clone(), None));
         }
-        if self.recent_paths.len() == RECENT_PATHS {
-            self.recent_paths.remove(0);
-        }
-        self.recent_paths.push((p.clone(), None));
         p
     }
 
@@ -658,7 +651,7 @@ impl ClientConnection {
                     let same = |(p, _): &(Bytes, _)| {
                         p.as_ptr() == c.path.as_ptr() && p.len() == c.path.len()
                     };
-                    self.recent_paths.iter().position(same)
+                    self.recent_paths.position(same)
                 })
                 .flatten();
             let opened = match slot {

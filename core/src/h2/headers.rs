@@ -52,6 +52,7 @@ pub(crate) enum Section {
 }
 
 use crate::hpack::wellformed::{name_ok, value_ok};
+use crate::recent::Recent;
 
 fn parse_content_length(value: &[u8]) -> Option<u64> {
     if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
@@ -68,8 +69,7 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
 /// again.
 #[derive(Debug, Default)]
 pub(crate) struct Validated {
-    slots: [Option<(u64, Section, HeadInfo)>; 4],
-    next: usize,
+    kept: Recent<(u64, Section, HeadInfo), 4>,
 }
 
 impl Validated {
@@ -85,18 +85,11 @@ impl Validated {
         let Some(id) = block_id else {
             return validate_checked(section, fields, bytes_checked);
         };
-        let known = self.slots.iter().flatten();
-        if let Some((_, _, info)) = known
-            .into_iter()
-            .find(|(i, s, _)| *i == id && *s == section)
-        {
+        if let Some((_, _, info)) = self.kept.find(|(i, s, _)| *i == id && *s == section) {
             return Ok(*info);
         }
         let info = validate_checked(section, fields, bytes_checked)?;
-        if let Some(slot) = self.slots.get_mut(self.next) {
-            *slot = Some((id, section, info));
-        }
-        self.next = (self.next + 1) % self.slots.len();
+        self.kept.put((id, section, info));
         Ok(info)
     }
 }

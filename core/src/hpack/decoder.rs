@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::static_table::{STATIC_LEN, STATIC_TABLE};
 use super::table::{DynamicTable, ENTRY_OVERHEAD, entry_size};
 use super::{DecodeError, HeaderField, huffman, integer, wellformed};
+use crate::recent::Recent;
 
 /// Scratch capacity kept between blocks; a larger buffer (grown for one
 /// long Huffman string) is released after the block.
@@ -98,11 +99,9 @@ pub struct Decoder {
     checked: bool,
     /// Recent blocks that left the table alone (all with the table as it
     /// is at `memo_changes`; a change of the table empties the memo).
-    memo: Vec<Remembered>,
+    memo: Recent<Remembered, MEMO_SLOTS>,
     /// The table's change count the memo's blocks were decoded with.
     memo_changes: u64,
-    /// The memo slot the next new block takes.
-    memo_next: usize,
     /// The last id given to a remembered block.
     memo_ids: u64,
     /// The id of the last block decoded, if the memo holds it.
@@ -207,9 +206,8 @@ impl Decoder {
             required_update: None,
             scratch: Vec::new(),
             checked: false,
-            memo: Vec::new(),
+            memo: Recent::default(),
             memo_changes: 0,
-            memo_next: 0,
             memo_ids: 0,
             last_id: None,
             last_reused: false,
@@ -277,7 +275,7 @@ impl Decoder {
         if changes != self.memo_changes {
             // Every remembered block was decoded with another table (the
             // slots keep their buffers for the next ones).
-            for r in &mut self.memo {
+            for r in self.memo.iter_mut() {
                 r.live = false;
                 r.has_fields = false;
                 r.block.clear();
@@ -287,14 +285,11 @@ impl Decoder {
         }
         let memo_ok = self.required_update.is_none() && block.len() <= MEMO_BLOCK_MAX;
         let slot = if memo_ok {
-            self.memo
-                .iter()
-                .position(|r| r.live && r.block[..] == block[..])
+            self.memo.position(|r| r.live && r.block[..] == block[..])
         } else {
             None
         };
-        if let Some(i) = slot {
-            let r = &self.memo[i];
+        if let Some(r) = slot.and_then(|i| self.memo.get(i)) {
             if r.has_fields && r.size <= max_list_size {
                 out.extend(r.fields.iter().cloned());
                 self.checked = r.checked;
@@ -308,14 +303,17 @@ impl Decoder {
         if !memo_ok || self.table.changes() != changes {
             return Ok(());
         }
+        let fields = out.get(start..).unwrap_or_default();
+        if fields.iter().any(|f| f.sensitive) {
+            // Never-indexed values are not kept, not even as the block's
+            // bytes.
+            return Ok(());
+        }
         match slot {
             Some(i) => {
-                let fields = &out[start..];
-                if fields.iter().any(|f| f.sensitive) {
-                    // Never-indexed values are not kept beyond their use.
+                let Some(r) = self.memo.get_mut(i) else {
                     return Ok(());
-                }
-                let r = &mut self.memo[i];
+                };
                 r.fields.clear();
                 let within = block.as_ptr_range();
                 r.fields.extend(fields.iter().map(|f| HeaderField {
@@ -329,19 +327,9 @@ impl Decoder {
                 self.last_id = Some(r.id);
             }
             None => {
-                if out[start..].iter().any(|f| f.sensitive) {
-                    // Never-indexed values are not kept, not even as the
-                    // block's bytes.
-                    return Ok(());
-                }
                 self.memo_ids += 1;
                 let id = self.memo_ids;
-                let i = self.memo_next;
-                self.memo_next = (i + 1) % MEMO_SLOTS;
-                if i == self.memo.len() {
-                    self.memo.push(Remembered::default());
-                }
-                let Some(r) = self.memo.get_mut(i) else {
+                let Some((_, r)) = self.memo.slot() else {
                     return Ok(());
                 };
                 r.block.clear();
@@ -626,7 +614,7 @@ mod tests {
             // Decoded fresh, a raw literal is a slice of its block (no
             // copy); answered from the memo, it is the memo's own copy.
             assert_eq!(inside, round < 2, "round {round}");
-            let kept = &d.memo[0];
+            let kept = d.memo.get(0).expect("remembered");
             assert!(kept.fields.iter().all(|f| {
                 !block.as_ptr_range().contains(&f.value.as_ptr())
                     && !block.as_ptr_range().contains(&f.name.as_ptr())
@@ -644,7 +632,7 @@ mod tests {
             assert_eq!(d.last_block_id(), None);
         }
         // Not even the block's bytes are kept.
-        assert!(d.memo.is_empty());
+        assert_eq!(d.memo.len(), 0);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::static_table::{self, STATIC_LEN, StaticMatch};
 use super::table::{DynamicTable, entry_size};
 use super::{HeaderField, huffman, integer};
+use crate::recent::Recent;
 
 /// The table size every HTTP/2 peer starts with (RFC 9113 §6.5.2).
 pub const DEFAULT_TABLE_SIZE: usize = 4096;
@@ -92,9 +93,7 @@ pub struct Encoder {
     pending: Option<usize>,
     /// The last blocks [`Encoder::encode_block`] made that left the table
     /// alone, to be repeated as is for the same fields (see there).
-    memos: [Memo; MEMOS],
-    /// The memo to replace next.
-    memo_next: usize,
+    memos: Recent<Memo, MEMOS>,
 }
 
 /// A header block and the fields it encodes, flattened: for each field
@@ -265,8 +264,7 @@ impl Encoder {
             limit,
             peer_max: DEFAULT_TABLE_SIZE,
             pending: None,
-            memos: Default::default(),
-            memo_next: 0,
+            memos: Recent::default(),
         };
         if limit < DEFAULT_TABLE_SIZE {
             encoder.pending = Some(limit);
@@ -402,9 +400,7 @@ impl Encoder {
                 <= MEMO_MAX_KEY;
         if keep && literal_values && self.table.changes() == before {
             let block = dst.get(start..).unwrap_or_default();
-            let i = self.memo_next % MEMOS;
-            self.memo_next = (i + 1) % MEMOS;
-            if let Some(m) = self.memos.get_mut(i) {
+            if let Some((i, m)) = self.memos.slot() {
                 m.remember(before, fields, block, &values);
                 return Some(i);
             }

@@ -47,7 +47,7 @@ use crate::h2::{self, ConnectionError, Event, PingPolicy, SendError};
 use crate::hpack::HeaderField;
 
 pub use request::RequestHead;
-use request::{ByBlock, Verdict};
+use request::{Heads, Verdict};
 
 /// The largest request head (its fields' HPACK sizes) kept for reuse.
 const KEPT_HEAD_MAX: usize = 1024;
@@ -189,7 +189,7 @@ pub struct ServerConnection {
     /// Recent request texts, shared between calls.
     texts: request::Texts,
     /// Request heads read from blocks the HPACK memo answered, by block.
-    heads: ByBlock<(RequestHead, Arc<dyn Compressor>)>,
+    heads: Heads,
     /// The response head of a call with no metadata and no compression,
     /// for the content-type it echoes (the last one seen).
     usual_head: Option<(Bytes, Arc<[HeaderField]>)>,
@@ -243,7 +243,7 @@ impl ServerConnection {
             events: VecDeque::new(),
             scratch: Vec::new(),
             texts: request::Texts::default(),
-            heads: ByBlock::default(),
+            heads: Heads::default(),
             usual_head: None,
             ok_trailers: None,
             closed: false,
@@ -732,8 +732,9 @@ impl ServerConnection {
     ) {
         let registry = &self.config.compression;
         let block = self.h2.head_block(stream);
-        let verdict = match block.and_then(|id| self.heads.get(id)) {
-            Some((head, compressor)) => {
+        let kept = block.and_then(|id| self.heads.find(|(k, _, _)| *k == id));
+        let verdict = match kept {
+            Some((_, head, compressor)) => {
                 let mut head = head.clone();
                 head.deadline = head.timeout.and_then(|t| now.checked_add(t));
                 Verdict::Call(head, compressor.clone())
@@ -746,7 +747,7 @@ impl ServerConnection {
                 let small = fields.iter().map(HeaderField::size).sum::<usize>() <= KEPT_HEAD_MAX;
                 if let (Some(id), Verdict::Call(head, compressor), true) = (block, &verdict, small)
                 {
-                    self.heads.put(id, (head.clone(), compressor.clone()));
+                    self.heads.put((id, head.clone(), compressor.clone()));
                 }
                 verdict
             }

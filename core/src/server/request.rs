@@ -13,6 +13,7 @@ use crate::grpc::metadata::MetadataMap;
 use crate::grpc::timeout::parse_timeout;
 use crate::grpc::{Code, Status};
 use crate::hpack::HeaderField;
+use crate::recent::Recent;
 
 /// The head of a gRPC request, as the server application sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,8 +92,7 @@ const TEXT_MAX: usize = 256;
 /// Holds at most eight texts of at most 256 bytes.
 #[derive(Debug, Default)]
 pub(crate) struct Texts {
-    recent: Vec<(Bytes, Arc<str>)>,
-    next: usize,
+    recent: Recent<(Bytes, Arc<str>), TEXTS>,
 }
 
 impl Texts {
@@ -108,57 +108,19 @@ impl Texts {
         };
         if v.len() <= TEXT_MAX {
             // The key is a copy: a slice would keep its receive buffer.
-            let kept = (Bytes::copy_from_slice(v), t.clone());
-            if self.recent.len() < TEXTS {
-                self.recent.push(kept);
-            } else if let Some(slot) = self.recent.get_mut(self.next) {
-                *slot = kept;
-                self.next = (self.next + 1) % TEXTS;
-            }
+            self.recent.put((Bytes::copy_from_slice(v), t.clone()));
         }
         t
     }
 }
 
-/// What a server made of request heads the HPACK decoder answered from
-/// its memo, by the block's id (see `h2::Connection::head_block`): the
-/// same id is the same fields, so the next head with it is not read
-/// again. Four are kept (a client calls a few methods in turn); what is
-/// kept holds nothing of a received buffer, since a remembered block's
-/// fields are the decoder's own.
-pub(crate) struct ByBlock<T> {
-    kept: Vec<(u64, T)>,
-    next: usize,
-}
-
-/// How many heads a [`ByBlock`] keeps.
-const BY_BLOCK: usize = 4;
-
-impl<T> Default for ByBlock<T> {
-    fn default() -> Self {
-        ByBlock {
-            kept: Vec::new(),
-            next: 0,
-        }
-    }
-}
-
-impl<T> ByBlock<T> {
-    /// What was made of block `id`, if kept.
-    pub(crate) fn get(&self, id: u64) -> Option<&T> {
-        self.kept.iter().find(|(k, _)| *k == id).map(|(_, t)| t)
-    }
-
-    /// Keeps what was made of block `id`, in place of the oldest.
-    pub(crate) fn put(&mut self, id: u64, made: T) {
-        if self.kept.len() < BY_BLOCK {
-            self.kept.push((id, made));
-        } else if let Some(slot) = self.kept.get_mut(self.next) {
-            *slot = (id, made);
-            self.next = (self.next + 1) % BY_BLOCK;
-        }
-    }
-}
+/// Request heads read from blocks the HPACK decoder answered from its
+/// memo, by the block's id (see `h2::Connection::head_block`): the same id
+/// is the same fields, so the next head with it is not read again. Four
+/// are kept (a client calls a few methods in turn); what is kept holds
+/// nothing of a received buffer, since a remembered block's fields are the
+/// decoder's own.
+pub(crate) type Heads = Recent<(u64, RequestHead, Arc<dyn Compressor>), 4>;
 
 /// The values of the request fields the server reads, each the first of
 /// its name (as [`crate::call::find`] would give), found in one pass.
