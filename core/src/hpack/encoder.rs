@@ -145,7 +145,8 @@ impl Memo {
         let mut rest = &self.key[..];
         for f in fields {
             let (name, value) = (&f.name[..], &f.value[..]);
-            let Some((head, tail)) = rest.split_at_checked(9) else {
+            // A fixed nine bytes: the indexing below cannot fail.
+            let Some((head, tail)) = rest.split_first_chunk::<9>() else {
                 return false;
             };
             let kept = head[4..8] != u32::MAX.to_le_bytes();
