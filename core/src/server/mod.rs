@@ -744,10 +744,10 @@ impl ServerConnection {
                 // Heads with more than a little metadata are not kept: four
                 // of them could otherwise hold tens of KiB on an idle
                 // connection.
-                let small = fields.iter().map(HeaderField::size).sum::<usize>() <= KEPT_HEAD_MAX;
-                if let (Some(id), Verdict::Call(head, compressor), true) = (block, &verdict, small)
-                {
-                    self.heads.put((id, head.clone(), compressor.clone()));
+                if let (Some(id), Verdict::Call(head, compressor)) = (block, &verdict) {
+                    if fields.iter().map(HeaderField::size).sum::<usize>() <= KEPT_HEAD_MAX {
+                        self.heads.put((id, head.clone(), compressor.clone()));
+                    }
                 }
                 verdict
             }
