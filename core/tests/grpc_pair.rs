@@ -296,6 +296,66 @@ fn remembered_request_heads_get_their_own_deadline_and_metadata() {
     }
 }
 
+/// The client reads a response head or trailers it has read before (the
+/// HPACK decoder answers the repeated block from its memo) only once; each
+/// call still gets what its own server call sent: the head's metadata and
+/// encoding, the trailers' status and metadata, and the unary checks on
+/// top of them.
+#[test]
+fn remembered_response_heads_and_trailers_read_as_sent() {
+    let mut g = Grpc::new();
+    let body = Bytes::from(vec![b'q'; 4096]);
+    for i in 0..12u32 {
+        let call = unary(&mut g, "/t.S/M", b"x");
+        g.drive();
+        let scall = g.server_call();
+        g.take_server();
+        let (head, tail, status, reply) = match i {
+            0..6 => ("a", "1", Status::new(Code::NotFound, "nope"), true),
+            6..9 => ("b", "2", Status::ok(), true),
+            // The same head and trailers as before, but no message: a
+            // unary call without its response.
+            _ => ("b", "2", Status::ok(), false),
+        };
+        let mut initial = MetadataMap::new();
+        initial.insert("x-initial", head).unwrap();
+        let mut trailing = MetadataMap::new();
+        trailing.insert("x-t", tail).unwrap();
+        g.server.set_send_compression(scall, "gzip").unwrap();
+        g.server.send_headers(scall, initial.clone()).unwrap();
+        if reply {
+            g.server.send_message(scall, body.clone()).unwrap();
+        }
+        g.server
+            .send_status(scall, status.clone(), trailing.clone())
+            .unwrap();
+        g.drive();
+        let cev = g.take_client();
+        assert!(
+            cev.contains(&ClientEvent::Headers {
+                call,
+                metadata: initial
+            }),
+            "call {i}: {cev:?}"
+        );
+        let fin = finished(&cev, call);
+        assert_eq!(fin.len(), 1, "call {i}");
+        assert_eq!(fin[0].1, trailing, "call {i}");
+        if reply {
+            assert_eq!(messages_client(&cev, call), vec![body.clone()], "call {i}");
+            assert_eq!(fin[0].0, status, "call {i}");
+        } else {
+            assert!(messages_client(&cev, call).is_empty(), "call {i}");
+            assert_eq!(
+                fin[0].0.code(),
+                Code::Unimplemented,
+                "call {i}: {}",
+                fin[0].0
+            );
+        }
+    }
+}
+
 #[test]
 fn server_streaming_client_streaming_and_bidi() {
     let mut g = Grpc::new();

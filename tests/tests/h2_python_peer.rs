@@ -391,7 +391,7 @@ fn our_client_streams_to_python_h2_server_and_sees_its_graceful_goaway() {
             } => {
                 let call = calls.get_mut(stream).expect("known stream");
                 if call.head.is_empty() {
-                    call.head = fields.clone();
+                    call.head = fields.to_vec();
                 } else {
                     call.got_trailers = fields
                         .iter()

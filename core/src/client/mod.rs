@@ -47,7 +47,7 @@ use crate::grpc::message::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE;
 use crate::grpc::metadata::MetadataMap;
 use crate::grpc::{Code, Status};
 use crate::h2::Chunk;
-use crate::h2::{self, ConnectionError, Event, SendError};
+use crate::h2::{self, ConnectionError, Event, Fields, SendError};
 use crate::hpack::HeaderField;
 use crate::recent::Recent;
 
@@ -249,10 +249,20 @@ pub struct ClientConnection {
     /// each, once made, the request head of a call to it with default
     /// options, shared between those calls.
     recent_paths: Recent<(Bytes, Option<Arc<[HeaderField]>>), RECENT_PATHS>,
+    /// Response heads and trailers read from blocks the HPACK decoder
+    /// answered from its memo, by the block's id (see
+    /// [`h2::Fields::block_id`]): the same id is the same fields, so they
+    /// are not read again.
+    responses: Recent<(u64, response::Kept), 4>,
 }
 
 /// How many call paths a client connection keeps for reuse.
 const RECENT_PATHS: usize = 8;
+
+/// The largest response head or trailers (fields' HPACK size) whose
+/// reading is kept: four of them could otherwise hold tens of KiB of
+/// metadata on an idle connection.
+const KEPT_RESPONSE_MAX: usize = 1024;
 
 impl std::fmt::Debug for ClientConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -283,6 +293,7 @@ impl ClientConnection {
             going_away: false,
             scratch: Vec::new(),
             recent_paths: Recent::default(),
+            responses: Recent::default(),
         }
     }
 
@@ -827,54 +838,95 @@ impl ClientConnection {
         }
     }
 
-    fn on_headers(
-        &mut self,
-        call: CallId,
-        stream: StreamId,
-        fields: &[crate::hpack::HeaderField],
-        end_stream: bool,
-    ) {
+    fn on_headers(&mut self, call: CallId, stream: StreamId, fields: &Fields, end_stream: bool) {
         let registry = &self.config.compression;
         let limit = self.config.max_receive_message_size;
         let Some(c) = self.calls.get_mut(&call.0) else {
             return;
         };
-        if c.inbound.is_none() {
-            match response::read_head(fields, end_stream, registry, limit) {
-                response::Head::Open { inbound, metadata } => {
-                    c.inbound = Some(inbound);
-                    self.events
-                        .push_back(ClientEvent::Headers { call, metadata });
+        // A block answered from the HPACK memo, read before as the same
+        // kind of section, is not read again. Trailers-only answers are
+        // read each time.
+        let trailers = c.inbound.is_some();
+        let block = fields.block_id().filter(|_| trailers || !end_stream);
+        let kept = block.and_then(|id| {
+            self.responses
+                .find(|(k, kept)| *k == id && kept.is_trailers() == trailers)
+        });
+        let kept = match kept {
+            Some((_, kept)) => kept.clone(),
+            None => {
+                let read = if trailers {
+                    let (status, metadata) = response::read_trailers(fields, 200);
+                    response::Kept::Trailers { status, metadata }
+                } else {
+                    match response::read_head(fields, end_stream, registry) {
+                        Ok(kept) => kept,
+                        Err(head) => {
+                            self.on_other_head(call, stream, head);
+                            return;
+                        }
+                    }
+                };
+                if let Some(id) = block {
+                    if fields.iter().map(HeaderField::size).sum::<usize>() <= KEPT_RESPONSE_MAX {
+                        self.responses.put((id, read.clone()));
+                    }
                 }
-                response::Head::TrailersOnly {
-                    mut status,
-                    trailers,
-                } => {
-                    if status.is_ok() && c.options.kind.single_response() {
+                read
+            }
+        };
+        match kept {
+            response::Kept::Head {
+                compressor,
+                metadata,
+            } => {
+                c.inbound = Some(Inbound::new(compressor, limit));
+                self.events
+                    .push_back(ClientEvent::Headers { call, metadata });
+            }
+            response::Kept::Trailers {
+                mut status,
+                metadata,
+            } => {
+                if let Some(inb) = &c.inbound {
+                    if let Err(s) = inb.finish() {
+                        status = s;
+                    }
+                    if status.is_ok() && c.options.kind.single_response() && inb.count != 1 {
                         status = cardinality_violation(
                             "no response message for a single-response method",
                         );
                     }
-                    self.finish(call, status, trailers);
                 }
-                response::Head::Fail(status) => {
-                    let _ = stream;
-                    self.abort(call, status);
-                }
-            }
-            return;
-        }
-        // Trailers.
-        let (mut status, trailers) = response::read_trailers(fields, 200);
-        if let Some(inb) = &c.inbound {
-            if let Err(s) = inb.finish() {
-                status = s;
-            }
-            if status.is_ok() && c.options.kind.single_response() && inb.count != 1 {
-                status = cardinality_violation("no response message for a single-response method");
+                self.finish(call, status, metadata);
             }
         }
-        self.finish(call, status, trailers);
+    }
+
+    /// A response head that does not open the response: trailers-only, or
+    /// one the call cannot go on with.
+    fn on_other_head(&mut self, call: CallId, stream: StreamId, head: response::Head) {
+        match head {
+            response::Head::TrailersOnly {
+                mut status,
+                trailers,
+            } => {
+                let single = self
+                    .calls
+                    .get(&call.0)
+                    .is_some_and(|c| c.options.kind.single_response());
+                if status.is_ok() && single {
+                    status =
+                        cardinality_violation("no response message for a single-response method");
+                }
+                self.finish(call, status, trailers);
+            }
+            response::Head::Fail(status) => {
+                let _ = stream;
+                self.abort(call, status);
+            }
+        }
     }
 
     fn on_data(&mut self, stream: StreamId, data: Bytes, end_stream: bool) {

@@ -1,13 +1,14 @@
 //! Building request heads and reading response heads and trailers.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 
 use super::{CallOptions, ClientConfig};
-use crate::call::{Inbound, field, find};
+use crate::call::{field, find};
 use crate::grpc::compression::{
-    CompressionRegistry, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, IDENTITY,
+    CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, IDENTITY,
 };
 use crate::grpc::head::{APPLICATION_GRPC, content_type, parse_content_type};
 use crate::grpc::metadata::MetadataMap;
@@ -85,13 +86,31 @@ pub(crate) fn request_fields(
     fields
 }
 
-/// What a response head means for the call.
-pub(crate) enum Head {
-    /// Messages follow.
-    Open {
-        inbound: Inbound,
+/// What reading a response head that opens the response, or trailers,
+/// concluded; kept for a block that comes back (see
+/// `ClientConnection::responses`).
+#[derive(Clone)]
+pub(crate) enum Kept {
+    /// A head: messages follow, in this encoding.
+    Head {
+        compressor: Arc<dyn Compressor>,
         metadata: MetadataMap,
     },
+    /// Trailers (HTTP status 200).
+    Trailers {
+        status: Status,
+        metadata: MetadataMap,
+    },
+}
+
+impl Kept {
+    pub(crate) fn is_trailers(&self) -> bool {
+        matches!(self, Kept::Trailers { .. })
+    }
+}
+
+/// A response head that does not open the response.
+pub(crate) enum Head {
     /// The head was the whole response.
     TrailersOnly {
         status: Status,
@@ -117,23 +136,25 @@ fn http_status(fields: &[HeaderField]) -> u16 {
         .unwrap_or(0)
 }
 
+/// Reads a response head: `Ok` with what the response needs when it opens
+/// one, `Err` with what to do instead (trailers-only, or a head the call
+/// cannot go on with).
 pub(crate) fn read_head(
     fields: &[HeaderField],
     end_stream: bool,
     registry: &CompressionRegistry,
-    limit: usize,
-) -> Head {
+) -> Result<Kept, Head> {
     let http = http_status(fields);
     if end_stream {
         let (status, trailers) = read_trailers(fields, http);
-        return Head::TrailersOnly { status, trailers };
+        return Err(Head::TrailersOnly { status, trailers });
     }
     if http != 200 {
         let s = Status::from_http_status(http);
-        return Head::Fail(Status::new(
+        return Err(Head::Fail(Status::new(
             s.code(),
             format!("unexpected HTTP status {http} from the server"),
-        ));
+        )));
     }
     match find(fields, "content-type") {
         Some(ct) if parse_content_type(ct).is_ok() => {}
@@ -141,25 +162,25 @@ pub(crate) fn read_head(
             let got = other
                 .map(|v| String::from_utf8_lossy(v).into_owned())
                 .unwrap_or_default();
-            return Head::Fail(Status::new(
+            return Err(Head::Fail(Status::new(
                 Code::Internal,
                 format!("response content-type \"{got}\" is not gRPC"),
-            ));
+            )));
         }
     }
     let compressor = match registry.for_receive(find(fields, GRPC_ENCODING).map(|v| &v[..])) {
         Ok(c) => c,
         Err(s) => {
-            return Head::Fail(Status::new(
+            return Err(Head::Fail(Status::new(
                 Code::Internal,
                 format!("server used an unsupported encoding: {}", s.message()),
-            ));
+            )));
         }
     };
-    Head::Open {
-        inbound: Inbound::new(compressor, limit),
+    Ok(Kept::Head {
+        compressor,
         metadata: custom_metadata(fields),
-    }
+    })
 }
 
 /// The status and trailing metadata in a trailer section (or a

@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::config::Config;
 use super::error::{ConnectionError, Initiator, SendError};
-use super::event::Event;
+use super::event::{Event, Fields};
 use super::flow::{DEFAULT_WINDOW, RecvFlow, Window};
 use super::idmap::{FastMap, IdMap};
 use super::limits::RateCounter;
@@ -349,22 +349,23 @@ impl Connection {
 
     /// Give back the header list of an [`Event::Headers`] once done with
     /// it: the next decoded block reuses its allocation. Optional; at most
-    /// a few short lists are kept.
-    pub fn recycle_fields(&mut self, mut fields: Vec<HeaderField>) {
+    /// a few short lists are kept, and a list shared with the HPACK
+    /// decoder's memo is only let go.
+    pub fn recycle_fields(&mut self, fields: impl Into<Fields>) {
+        if let Some(list) = fields.into().into_owned() {
+            self.recycle_list(list);
+        }
+    }
+
+    /// Keeps an emptied header list for the next block (at most a few
+    /// short ones).
+    pub(crate) fn recycle_list(&mut self, mut fields: Vec<HeaderField>) {
         const KEEP: usize = 4;
         const MAX_CAPACITY: usize = 64;
         if self.field_pool.len() < KEEP && fields.capacity() <= MAX_CAPACITY {
             fields.clear();
             self.field_pool.push(fields);
         }
-    }
-
-    /// The HPACK decoder's memo id of the request head a client sent on
-    /// `stream` (server side), while the stream is open and if that head
-    /// was answered from the memo: the same id means the same fields as an
-    /// earlier head, none of them a slice of a received buffer.
-    pub(crate) fn head_block(&self, stream: StreamId) -> Option<u64> {
-        self.streams.get(stream.value())?.head_block
     }
 
     /// An empty header list: a recycled one when there is one (it grows if

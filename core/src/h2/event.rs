@@ -1,5 +1,7 @@
 //! What an HTTP/2 connection reports to the layer above it.
 
+use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,7 +22,7 @@ pub enum Event {
         /// The stream.
         stream: StreamId,
         /// The fields in wire order, pseudo-header fields first.
-        fields: Vec<HeaderField>,
+        fields: Fields,
         /// The peer will send nothing more on this stream.
         end_stream: bool,
     },
@@ -94,4 +96,94 @@ pub enum Event {
         /// Why, if not clean.
         error: Option<ConnectionError>,
     },
+}
+
+/// A received header list, in wire order.
+///
+/// Reads as a slice of [`HeaderField`]s. A block the HPACK decoder has seen
+/// before on the same dynamic table (a peer's usual request head, response
+/// head or trailers) is answered from its memo: the list is then shared
+/// with the memo rather than copied, and [`Fields::block_id`] names it, so
+/// that whatever the reader made of these fields the last time still holds.
+#[derive(Debug, Clone)]
+pub struct Fields(Repr);
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Owned(Vec<HeaderField>),
+    Remembered { list: Arc<[HeaderField]>, id: u64 },
+}
+
+impl Fields {
+    /// A list answered from the HPACK decoder's memo, block `id`.
+    pub(crate) fn remembered(list: Arc<[HeaderField]>, id: u64) -> Self {
+        Fields(Repr::Remembered { list, id })
+    }
+
+    /// The HPACK decoder's name for the block these fields were answered
+    /// from, when they came from its memo. Within one connection, the same
+    /// id means the same fields; none of them is then a slice of a
+    /// received buffer. `None` for a block decoded afresh.
+    pub fn block_id(&self) -> Option<u64> {
+        match &self.0 {
+            Repr::Owned(_) => None,
+            Repr::Remembered { id, .. } => Some(*id),
+        }
+    }
+
+    /// The fields as a vector of their own (a copy when shared).
+    pub fn into_vec(self) -> Vec<HeaderField> {
+        match self.0 {
+            Repr::Owned(v) => v,
+            Repr::Remembered { list, .. } => list.to_vec(),
+        }
+    }
+
+    /// The list's own vector, for reuse; `None` when it is shared.
+    pub(crate) fn into_owned(self) -> Option<Vec<HeaderField>> {
+        match self.0 {
+            Repr::Owned(v) => Some(v),
+            Repr::Remembered { .. } => None,
+        }
+    }
+}
+
+impl Deref for Fields {
+    type Target = [HeaderField];
+
+    fn deref(&self) -> &[HeaderField] {
+        match &self.0 {
+            Repr::Owned(v) => v,
+            Repr::Remembered { list, .. } => list,
+        }
+    }
+}
+
+impl From<Vec<HeaderField>> for Fields {
+    fn from(fields: Vec<HeaderField>) -> Self {
+        Fields(Repr::Owned(fields))
+    }
+}
+
+impl PartialEq for Fields {
+    fn eq(&self, other: &Fields) -> bool {
+        self[..] == other[..]
+    }
+}
+
+impl Eq for Fields {}
+
+impl PartialEq<Vec<HeaderField>> for Fields {
+    fn eq(&self, other: &Vec<HeaderField>) -> bool {
+        self[..] == other[..]
+    }
+}
+
+impl<'a> IntoIterator for &'a Fields {
+    type Item = &'a HeaderField;
+    type IntoIter = std::slice::Iter<'a, HeaderField>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
 }

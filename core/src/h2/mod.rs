@@ -33,7 +33,7 @@ mod stream;
 pub use config::{Config, Limits, PingPolicy, Rate};
 pub use connection::{Connection, Role};
 pub use error::{ConnectionError, Initiator, SendError};
-pub use event::Event;
+pub use event::{Event, Fields};
 pub use headers::Malformed;
 pub(crate) use stream::Chunk;
 pub use stream::{Input, InvalidTransition, State, transition};

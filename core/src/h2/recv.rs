@@ -7,14 +7,13 @@ use bytes::{Bytes, BytesMut};
 
 use super::connection::{CloseKind, Connection, PendingBlock, Phase, PingPurpose, Role, Shutdown};
 use super::error::{ConnectionError, Initiator};
-use super::event::Event;
+use super::event::{Event, Fields};
 use super::headers::Section;
 use super::stream::{Input, RecvPhase, State, Stream};
 use crate::frame::{
     self, Data, ErrorLevel, Frame, FrameError, FrameErrorKind, GoAway, Headers, Ping, Reason,
     RstStream, Settings, StreamId, WindowUpdate,
 };
-use crate::hpack::HeaderField;
 
 type Result<T = ()> = std::result::Result<T, ConnectionError>;
 
@@ -349,18 +348,26 @@ impl Connection {
 
     /// Decode a block; `Ok(None)` when the decoded list is over our limit
     /// (HPACK state is still in step).
-    fn decode_block(&mut self, block: &Bytes) -> Result<Option<Vec<HeaderField>>> {
+    fn decode_block(&mut self, block: &Bytes) -> Result<Option<Fields>> {
         // Every field takes at least one byte of the block: sized for the
         // whole list up front (within reason) rather than grown as it fills.
         let mut fields = self.field_list(block.len().min(32));
         let limit = self.config.max_header_list_size as usize;
-        match self.hpack_dec.decode(block, limit, &mut fields) {
-            Ok(()) => Ok(Some(fields)),
+        match self.hpack_dec.decode_shared(block, limit, &mut fields) {
+            Ok(None) => Ok(Some(fields.into())),
+            Ok(Some(shared)) => {
+                self.recycle_list(fields);
+                let id = self.hpack_dec.last_block_reused().unwrap_or_default();
+                Ok(Some(Fields::remembered(shared, id)))
+            }
             Err(e) if e.is_connection_error() => Err(ConnectionError::local(
                 Reason::COMPRESSION_ERROR,
                 "HPACK decoding failed",
             )),
-            Err(_) => Ok(None),
+            Err(_) => {
+                self.recycle_list(fields);
+                Ok(None)
+            }
         }
     }
 
@@ -404,7 +411,7 @@ impl Connection {
     fn open_peer_stream(
         &mut self,
         id: StreamId,
-        fields: Option<Vec<HeaderField>>,
+        fields: Option<Fields>,
         end_stream: bool,
         now: Instant,
     ) -> Result {
@@ -429,10 +436,8 @@ impl Connection {
             },
             None => (None, None),
         };
-        let head_block = self.hpack_dec.last_block_reused();
         let mut s = self.new_stream(id);
         s.recv_phase = RecvPhase::Body;
-        s.head_block = head_block;
         s.content_length = content_length;
         s.recv_done = end_stream;
         if end_stream && content_length.is_some_and(|cl| cl != 0) {
@@ -458,7 +463,7 @@ impl Connection {
     fn headers_on_live(
         &mut self,
         id: StreamId,
-        fields: Option<Vec<HeaderField>>,
+        fields: Option<Fields>,
         end_stream: bool,
         now: Instant,
     ) -> Result {

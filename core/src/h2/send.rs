@@ -88,15 +88,16 @@ impl Connection {
                 self.forget_stream(id, CloseKind::ResetByUs);
                 return Turn::Idle;
             }
-            Outbound::Headers { fields, end_stream } => {
-                let end = *end_stream;
-                let fields = std::mem::replace(fields, FieldList::Owned(Vec::new()));
-                s.queue.pop_front();
+            Outbound::Headers { .. } => {
+                let Some(Outbound::Headers { fields, end_stream }) = s.queue.pop_front() else {
+                    return Turn::Idle;
+                };
+                let end = end_stream;
                 self.scratch.clear();
                 match fields {
                     FieldList::Owned(fields) => {
                         self.hpack_enc.encode_block(&fields, &mut self.scratch);
-                        self.recycle_fields(fields);
+                        self.recycle_list(fields);
                     }
                     FieldList::Shared(fields) => {
                         self.hpack_enc.encode_shared(&fields, &mut self.scratch);

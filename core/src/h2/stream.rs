@@ -208,9 +208,6 @@ pub(crate) struct Stream {
     pub(crate) scheduled: bool,
     /// The peer has ended its side; we stop announcing stream window.
     pub(crate) recv_done: bool,
-    /// The HPACK memo's id of the client's request head on this stream
-    /// (server side), when it was answered from the memo.
-    pub(crate) head_block: Option<u64>,
 }
 
 impl Stream {
@@ -229,7 +226,6 @@ impl Stream {
             data_received: 0,
             scheduled: false,
             recv_done: false,
-            head_block: None,
         }
     }
 

@@ -1,5 +1,7 @@
 //! The HPACK decoder: header block in, header list out (RFC 7541 §3, §6).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use super::static_table::{STATIC_LEN, STATIC_TABLE};
@@ -31,10 +33,9 @@ struct Remembered {
     /// The block's bytes.
     block: Vec<u8>,
     /// The fields it decoded to, none of them a slice of a received block
-    /// (empty until the block is seen a second time).
-    fields: Vec<HeaderField>,
-    /// Whether `fields` holds the block's fields.
-    has_fields: bool,
+    /// (none until the block is seen a second time). Shared with the
+    /// callers answered from the memo.
+    fields: Option<Arc<[HeaderField]>>,
     /// The fields' size as counted against the list limit.
     size: usize,
     /// Whether every field passed HTTP/2's field checks.
@@ -269,6 +270,22 @@ impl Decoder {
         max_list_size: usize,
         out: &mut Vec<HeaderField>,
     ) -> Result<(), DecodeError> {
+        if let Some(fields) = self.decode_shared(block, max_list_size, out)? {
+            out.extend(fields.iter().cloned());
+        }
+        Ok(())
+    }
+
+    /// [`decode`](Self::decode), except that a block answered from the
+    /// memo is not copied into `out`: its fields come back shared with the
+    /// memo (`out` is then left alone). `Ok(None)` when the block was
+    /// decoded into `out`.
+    pub(crate) fn decode_shared(
+        &mut self,
+        block: &Bytes,
+        max_list_size: usize,
+        out: &mut Vec<HeaderField>,
+    ) -> Result<Option<Arc<[HeaderField]>>, DecodeError> {
         self.last_id = None;
         self.last_reused = false;
         let changes = self.table.changes();
@@ -277,9 +294,8 @@ impl Decoder {
             // slots keep their buffers for the next ones).
             for r in self.memo.iter_mut() {
                 r.live = false;
-                r.has_fields = false;
                 r.block.clear();
-                r.fields.clear();
+                r.fields = None;
             }
             self.memo_changes = changes;
         }
@@ -290,38 +306,40 @@ impl Decoder {
             None
         };
         if let Some(r) = slot.and_then(|i| self.memo.get(i)) {
-            if r.has_fields && r.size <= max_list_size {
-                out.extend(r.fields.iter().cloned());
+            if let Some(fields) = r.fields.as_ref().filter(|_| r.size <= max_list_size) {
                 self.checked = r.checked;
                 self.last_id = Some(r.id);
                 self.last_reused = true;
-                return Ok(());
+                return Ok(Some(fields.clone()));
             }
         }
         let start = out.len();
         let size = self.decode_fresh(block, max_list_size, out)?;
         if !memo_ok || self.table.changes() != changes {
-            return Ok(());
+            return Ok(None);
         }
         let fields = out.get(start..).unwrap_or_default();
         if fields.iter().any(|f| f.sensitive) {
             // Never-indexed values are not kept, not even as the block's
             // bytes.
-            return Ok(());
+            return Ok(None);
         }
         match slot {
             Some(i) => {
                 let Some(r) = self.memo.get_mut(i) else {
-                    return Ok(());
+                    return Ok(None);
                 };
-                r.fields.clear();
                 let within = block.as_ptr_range();
-                r.fields.extend(fields.iter().map(|f| HeaderField {
-                    name: unpinned(&f.name, &within),
-                    value: unpinned(&f.value, &within),
-                    sensitive: false,
-                }));
-                r.has_fields = true;
+                r.fields = Some(
+                    fields
+                        .iter()
+                        .map(|f| HeaderField {
+                            name: unpinned(&f.name, &within),
+                            value: unpinned(&f.value, &within),
+                            sensitive: false,
+                        })
+                        .collect(),
+                );
                 r.size = size;
                 r.checked = self.checked;
                 self.last_id = Some(r.id);
@@ -330,17 +348,16 @@ impl Decoder {
                 self.memo_ids += 1;
                 let id = self.memo_ids;
                 let Some((_, r)) = self.memo.slot() else {
-                    return Ok(());
+                    return Ok(None);
                 };
                 r.block.clear();
                 r.block.extend_from_slice(block);
-                r.fields.clear();
+                r.fields = None;
                 r.live = true;
-                r.has_fields = false;
                 r.id = id;
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// A name for the last block [`decode`](Self::decode) decoded, while
@@ -603,6 +620,36 @@ mod tests {
     }
 
     #[test]
+    fn answers_from_the_memo_share_one_list() {
+        let mut d = Decoder::new(4096);
+        let block = Bytes::from_static(STATIC_ONLY);
+        let mut out = Vec::new();
+        for _ in 0..2 {
+            out.clear();
+            assert!(d.decode_shared(&block, 1024, &mut out).unwrap().is_none());
+            assert_eq!(out.len(), 2);
+        }
+        out.clear();
+        let a = d
+            .decode_shared(&block, 1024, &mut out)
+            .unwrap()
+            .expect("answered");
+        let b = d
+            .decode_shared(&block, 1024, &mut out)
+            .unwrap()
+            .expect("answered");
+        assert!(out.is_empty(), "a shared answer leaves the list alone");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a[1].name, ":scheme");
+        assert_eq!(a[1].value, "http");
+        // Over the caller's list limit, the block is decoded afresh.
+        assert!(matches!(
+            d.decode_shared(&block, 10, &mut out),
+            Err(DecodeError::HeaderListTooLarge)
+        ));
+    }
+
+    #[test]
     fn remembered_fields_do_not_keep_a_received_block() {
         let mut d = Decoder::new(4096);
         for round in 0..3 {
@@ -615,7 +662,7 @@ mod tests {
             // copy); answered from the memo, it is the memo's own copy.
             assert_eq!(inside, round < 2, "round {round}");
             let kept = d.memo.get(0).expect("remembered");
-            assert!(kept.fields.iter().all(|f| {
+            assert!(kept.fields.iter().flat_map(|f| f.iter()).all(|f| {
                 !block.as_ptr_range().contains(&f.value.as_ptr())
                     && !block.as_ptr_range().contains(&f.name.as_ptr())
             }));

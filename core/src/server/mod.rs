@@ -43,7 +43,7 @@ use crate::grpc::head::APPLICATION_GRPC;
 use crate::grpc::message::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE;
 use crate::grpc::metadata::MetadataMap;
 use crate::grpc::{Code, Status};
-use crate::h2::{self, ConnectionError, Event, PingPolicy, SendError};
+use crate::h2::{self, ConnectionError, Event, Fields, PingPolicy, SendError};
 use crate::hpack::HeaderField;
 
 pub use request::RequestHead;
@@ -723,15 +723,9 @@ impl ServerConnection {
         }
     }
 
-    fn start_call(
-        &mut self,
-        stream: StreamId,
-        fields: &[HeaderField],
-        end_stream: bool,
-        now: Instant,
-    ) {
+    fn start_call(&mut self, stream: StreamId, fields: &Fields, end_stream: bool, now: Instant) {
         let registry = &self.config.compression;
-        let block = self.h2.head_block(stream);
+        let block = fields.block_id();
         let kept = block.and_then(|id| self.heads.find(|(k, _, _)| *k == id));
         let verdict = match kept {
             Some((_, head, compressor)) => {

@@ -115,7 +115,7 @@ impl Texts {
 }
 
 /// Request heads read from blocks the HPACK decoder answered from its
-/// memo, by the block's id (see `h2::Connection::head_block`): the same id
+/// memo, by the block's id (see `h2::Fields::block_id`): the same id
 /// is the same fields, so the next head with it is not read again. Four
 /// are kept (a client calls a few methods in turn); what is kept holds
 /// nothing of a received buffer, since a remembered block's fields are the
