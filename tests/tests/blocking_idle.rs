@@ -69,8 +69,10 @@ fn idle_connections_give_up_their_writer_threads_and_get_them_back() {
         },
     );
     // Keepalive pings from the client every 200 ms are allowed.
+    // Readers stay (parking idle connections is `blocking_park.rs`'s).
     let server = Server::builder()
         .keepalive_policy(Duration::from_millis(100), true)
+        .park_idle_after(None)
         .build(router);
     let addr = server.bind("127.0.0.1:0").expect("bind");
     let target = format!("http://{addr}");

@@ -5,7 +5,10 @@
 //! one `Mutex` ([`Shared`]). The lock is never held across I/O:
 //!
 //! - the **reader** thread blocks in `read`, then takes the lock, feeds
-//!   the bytes (`receive`), files the events, and wakes the writer;
+//!   the bytes (`receive`), files the events, and wakes the writer. A
+//!   server's idle plain TCP connection may give its socket to the
+//!   server's parker instead ([`crate::park`]), which starts a new reader
+//!   thread when the socket is readable again;
 //! - the **writer** thread takes the lock, runs due timers
 //!   (`handle_timeout`), takes the pending output (`poll_transmit`),
 //!   releases the lock and writes. With nothing to write it sleeps on a
@@ -67,6 +70,11 @@ pub(crate) trait Machine: Send + 'static {
     /// Drain the state machine's events into per-call state and wake
     /// whoever waits on them.
     fn process_events(&mut self);
+    /// No call is in progress: the connection's reader may be parked
+    /// when nothing else goes on (see [`crate::park`]). Default: never.
+    fn parkable(&self) -> bool {
+        false
+    }
     /// Work the reader starts after it releases the lock.
     type Held: Default + Send;
     /// As [`process_events`](Self::process_events), but work that wakes
@@ -434,21 +442,80 @@ pub(crate) fn start<M: Machine>(
     shared: &Arc<Shared<M>>,
     reader: Box<dyn Read + Send>,
 ) -> io::Result<()> {
-    let s = Arc::clone(shared);
+    start_parkable(shared, reader, None)
+}
+
+/// [`start`], for a connection whose reader may hand its socket to
+/// `park` when the connection is idle (see [`crate::park`]).
+pub(crate) fn start_parkable<M: Machine>(
+    shared: &Arc<Shared<M>>,
+    reader: Box<dyn Read + Send>,
+    park: Option<Park>,
+) -> io::Result<()> {
     shared.threads.fetch_add(1, Ordering::AcqRel);
-    let spawned = thread::Builder::new()
-        .name(format!("{}-read", shared.name))
-        .spawn(move || {
-            let _running = CountOut(&s.threads);
-            read_loop(&s, reader);
-        });
-    if let Err(e) = spawned {
+    if let Err(e) = spawn_reader(Arc::clone(shared), reader, park) {
         shared.threads.fetch_sub(1, Ordering::AcqRel);
         shared.close_transport();
         return Err(e);
     }
     shared.wake_if_needed(shared.lock());
     Ok(())
+}
+
+/// Where an idle connection's reader may put its socket: a server's
+/// parker, and the socket (see [`crate::park`]).
+#[cfg(unix)]
+pub(crate) struct Park {
+    pub(crate) parker: crate::park::Parker,
+    pub(crate) socket: Arc<std::net::TcpStream>,
+}
+
+/// Without `poll(2)`, connections are never parked.
+#[cfg(not(unix))]
+pub(crate) enum Park {}
+
+/// A reader thread for a connection whose thread count already includes
+/// it. A reader that parks its connection leaves the count to it: the
+/// thread that resumes the connection reads under the same count.
+fn spawn_reader<M: Machine>(
+    s: Arc<Shared<M>>,
+    reader: Box<dyn Read + Send>,
+    park: Option<Park>,
+) -> io::Result<()> {
+    let name = format!("{}-read", s.name);
+    thread::Builder::new().name(name).spawn(move || {
+        let running = CountOut(&s.threads);
+        let Some(reader) = read_loop(&s, reader, park.is_some()) else {
+            return;
+        };
+        #[cfg(unix)]
+        if let Some(park) = park {
+            std::mem::forget(running);
+            park_reader(s, reader, park);
+        }
+        #[cfg(not(unix))]
+        let _ = (reader, park);
+    })?;
+    Ok(())
+}
+
+/// Hand an idle connection's socket to the parker; when it is readable
+/// again, a new reader thread takes over (see [`crate::park`]). Called
+/// with the connection's reader count held, which goes with it.
+#[cfg(unix)]
+fn park_reader<M: Machine>(s: Arc<Shared<M>>, reader: Box<dyn Read + Send>, park: Park) {
+    let parker = park.parker.clone();
+    let socket = Arc::clone(&park.socket);
+    let resume = Box::new(move || {
+        if spawn_reader(Arc::clone(&s), reader, Some(park)).is_err() {
+            // No thread to read with: the connection ends.
+            let _running = CountOut(&s.threads);
+            s.transport_ended(s.lock(), true);
+        }
+    });
+    if let Err(back) = parker.park(crate::park::Parked { socket, resume }) {
+        (back.resume)();
+    }
 }
 
 /// Counts one out of a counter when dropped, panic or not: a connection
@@ -485,7 +552,15 @@ fn next_read_size(len: usize, n: usize, burst: usize) -> (usize, usize) {
     }
 }
 
-fn read_loop<M: Machine>(s: &Shared<M>, mut r: Box<dyn Read + Send>) {
+/// Read and feed the connection until it ends (`None`), or, when
+/// `parkable`, until a read times out (the socket's read timeout is the
+/// idle time before parking) with the connection idle: the reader is
+/// then given back to be parked.
+fn read_loop<M: Machine>(
+    s: &Shared<M>,
+    mut r: Box<dyn Read + Send>,
+    parkable: bool,
+) -> Option<Box<dyn Read + Send>> {
     // Start small and grow while reads fill the buffer; give a large
     // buffer back when reads stop filling it (`next_read_size`): an idle
     // connection holds a small buffer, even after a large message.
@@ -500,7 +575,7 @@ fn read_loop<M: Machine>(s: &Shared<M>, mut r: Box<dyn Read + Send>) {
                 // The writer closes the transport once it has written what
                 // is left.
                 s.transport_ended(g, false);
-                return;
+                return None;
             }
             Ok(n) => {
                 g.receive(&buf[..n], Instant::now());
@@ -513,7 +588,7 @@ fn read_loop<M: Machine>(s: &Shared<M>, mut r: Box<dyn Read + Send>) {
                 M::start_held(s, &mut held);
                 s.wake(wake);
                 if closed {
-                    return;
+                    return None;
                 }
                 let (len, b) = next_read_size(buf.len(), n, burst);
                 burst = b;
@@ -523,15 +598,26 @@ fn read_loop<M: Machine>(s: &Shared<M>, mut r: Box<dyn Read + Send>) {
             }
             Err(e) if is_transient(&e) => {
                 if g.is_closed() {
-                    return;
+                    return None;
+                }
+                if parkable && idle(&mut *g) {
+                    return Some(r);
                 }
             }
             Err(_) => {
                 s.transport_ended(g, false);
-                return;
+                return None;
             }
         }
     }
+}
+
+/// Nothing is going on on the connection: no call, nothing to write, no
+/// writer thread, no timer. Its reader may go.
+fn idle<M: Machine>(g: &mut M) -> bool {
+    let ws = g.write_state();
+    let quiet = !ws.writing && !ws.thread && !ws.has_work();
+    quiet && g.parkable() && !g.has_output() && g.poll_timeout().is_none()
 }
 
 fn is_transient(e: &io::Error) -> bool {

@@ -30,7 +30,12 @@
 //! Every connection, client or server, has up to **two threads**:
 //!
 //! - a **reader** that blocks in `read` and feeds the bytes to the state
-//!   machine, for the connection's whole life;
+//!   machine, for the connection's whole life, except on a server's idle
+//!   plain TCP connection (Unix): after two quiet seconds with no call,
+//!   nothing to write and no timer, the reader hands the socket to one
+//!   thread per server that waits in `poll(2)` on every such socket, and a
+//!   new reader takes over when the client sends again
+//!   ([`ServerBuilder::park_idle_after`]);
 //! - a **writer** that sends what the state machine has to send and runs
 //!   its timers (call deadlines, keepalive, the SETTINGS acknowledgement
 //!   timeout, idle and age limits, graceful-shutdown phases): it sleeps on
@@ -39,7 +44,8 @@
 //!   something to write or a timer to watch, and ends a second after the
 //!   last of them; a far timer that goes away unannounced (a finished
 //!   call's deadline) is noticed at looks a second, then two, four, ...
-//!   apart. An idle connection without timers holds one thread.
+//!   apart. An idle connection without timers holds one thread (none on
+//!   a server's parked TCP connection).
 //!
 //! A small piece of output made by an application or handler thread (a
 //! request, a unary reply) is written by that thread itself when nobody
@@ -83,6 +89,8 @@
 mod client;
 pub mod health;
 mod io;
+#[cfg(unix)]
+mod park;
 pub mod reflection;
 mod server;
 #[cfg(feature = "tls")]

@@ -111,6 +111,32 @@ impl Transport for TcpStream {
     }
 }
 
+/// A TCP connection's parts for a server that may park it while idle
+/// (see `crate::park`): its reads time out after `idle`, and the socket
+/// returned beside the parts (the closer's too) is the one to watch.
+#[cfg(unix)]
+pub(crate) fn tcp_parts_parkable(
+    stream: TcpStream,
+    idle: Duration,
+) -> io::Result<(TransportParts, std::sync::Arc<TcpStream>)> {
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(idle.max(Duration::from_millis(1))))?;
+    stream.set_write_timeout(Some(WRITE_SLICE))?;
+    let peer = PeerAddr::Tcp(stream.peer_addr()?);
+    let writer = stream.try_clone()?;
+    let watched = std::sync::Arc::new(stream.try_clone()?);
+    let closer = std::sync::Arc::clone(&watched);
+    let parts = TransportParts {
+        reader: Box::new(stream),
+        writer: Box::new(writer),
+        closer: Box::new(move || {
+            let _ = closer.shutdown(Shutdown::Both);
+        }),
+        peer,
+    };
+    Ok((parts, watched))
+}
+
 #[cfg(unix)]
 impl Transport for std::os::unix::net::UnixStream {
     fn into_parts(self: Box<Self>) -> io::Result<TransportParts> {

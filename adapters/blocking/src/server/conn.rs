@@ -238,6 +238,13 @@ impl Machine for ServerMachine {
         self.calls.len() > 1
     }
 
+    fn parkable(&self) -> bool {
+        self.calls.is_empty()
+            && self.deferred.is_empty()
+            && self.hold.is_none()
+            && self.conn.active_calls() == 0
+    }
+
     fn write_state(&mut self) -> &mut WriteState {
         &mut self.write
     }

@@ -24,8 +24,8 @@ pub use handler::{Handler, Requests, ResponseSink, RouterExt, ServerCall};
 use conn::ServerMachine;
 use pool::Pool;
 
-use crate::io::{Machine, Shared, start};
-use crate::transport::{PeerCerts, Transport};
+use crate::io::{Machine, Park, Shared, start_parkable};
+use crate::transport::{PeerCerts, Transport, TransportParts};
 
 /// A server interceptor: runs on the handler thread before the handler;
 /// may read and change the request head (its metadata), or end the call
@@ -50,7 +50,12 @@ pub struct ServerBuilder {
     max_connections: usize,
     send_compression: Option<String>,
     interceptors: Vec<ServerInterceptor>,
+    park_idle_after: Option<Duration>,
 }
+
+/// How long a plain TCP connection is quiet before its reader thread
+/// parks it (see [`ServerBuilder::park_idle_after`]).
+const PARK_IDLE_AFTER: Duration = Duration::from_secs(2);
 
 impl fmt::Debug for ServerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -60,6 +65,7 @@ impl fmt::Debug for ServerBuilder {
             .field("queue", &self.queue)
             .field("queue_timeout", &self.queue_timeout)
             .field("max_connections", &self.max_connections)
+            .field("park_idle_after", &self.park_idle_after)
             .finish_non_exhaustive()
     }
 }
@@ -74,6 +80,7 @@ impl Default for ServerBuilder {
             max_connections: 1024,
             send_compression: None,
             interceptors: Vec::new(),
+            park_idle_after: Some(PARK_IDLE_AFTER),
         }
     }
 }
@@ -101,6 +108,21 @@ impl ServerBuilder {
     /// has output or timers.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = n.max(1);
+        self
+    }
+
+    /// A plain TCP connection (from [`Server::bind`] or
+    /// [`Server::serve_listener`]) that has been quiet this long, with no
+    /// call in progress, nothing to write and no timer set, gives up its
+    /// reader thread: one server thread watches all such connections with
+    /// `poll(2)`, and a new reader thread takes over when the client sends
+    /// again (the first read then waits for that thread to start). An idle
+    /// connection then costs its state and its socket, not a thread.
+    /// Default 2 s; `None` keeps a reader thread per connection. Unix
+    /// only; TLS connections and transports given to
+    /// [`Server::serve_transport`] always keep their reader thread.
+    pub fn park_idle_after(mut self, idle: Option<Duration>) -> Self {
+        self.park_idle_after = idle;
         self
     }
 
@@ -206,11 +228,18 @@ impl ServerBuilder {
             send_compression: self.send_compression,
             interceptors: self.interceptors.into(),
         });
+        #[cfg(unix)]
+        let park = self.park_idle_after.and_then(|idle| {
+            let parker = crate::park::Parker::new().ok()?;
+            Some((parker, idle))
+        });
         Server {
             inner: Arc::new(Inner {
                 ctx,
                 config: self.config,
                 max_connections: self.max_connections,
+                #[cfg(unix)]
+                park,
                 conns: Mutex::new(Vec::new()),
                 listeners: Mutex::new(Vec::new()),
                 stopping: AtomicBool::new(false),
@@ -219,6 +248,15 @@ impl ServerBuilder {
             }),
         }
     }
+}
+
+/// An accepted connection, ready to serve.
+enum Accepted {
+    /// Plain TCP, which the server may park while idle.
+    Tcp(TcpStream),
+    /// Any other transport (TLS), with the client's certificates.
+    #[cfg(feature = "tls")]
+    Other(Box<dyn Transport>, Option<PeerCerts>),
 }
 
 struct Listener {
@@ -230,6 +268,9 @@ struct Inner {
     ctx: Arc<Context>,
     config: ServerConfig,
     max_connections: usize,
+    /// Where idle plain TCP connections are parked, and after how long.
+    #[cfg(unix)]
+    park: Option<(crate::park::Parker, Duration)>,
     conns: Mutex<Vec<Weak<Shared<ServerMachine>>>>,
     listeners: Mutex<Vec<Listener>>,
     stopping: AtomicBool,
@@ -243,6 +284,37 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Inner {
     fn serve(&self, transport: Box<dyn Transport>, certs: Option<PeerCerts>) -> io::Result<()> {
+        // A transport that ran TLS itself may know its peer already.
+        let certs = certs.or_else(|| {
+            let known = transport.peer_certs()?;
+            let cell = PeerCerts::default();
+            let _ = cell.set(known);
+            Some(cell)
+        });
+        self.serve_with(certs, None, || transport.into_parts())
+    }
+
+    /// Serve a plain TCP connection, parked while idle where the server
+    /// parks them.
+    fn serve_tcp(&self, stream: TcpStream) -> io::Result<()> {
+        #[cfg(unix)]
+        if let Some((parker, idle)) = &self.park {
+            let (parts, socket) = crate::transport::tcp_parts_parkable(stream, *idle)?;
+            let park = crate::io::Park {
+                parker: parker.clone(),
+                socket,
+            };
+            return self.serve_with(None, Some(park), || Ok(parts));
+        }
+        self.serve(Box::new(stream), None)
+    }
+
+    fn serve_with(
+        &self,
+        certs: Option<PeerCerts>,
+        park: Option<Park>,
+        parts: impl FnOnce() -> io::Result<TransportParts>,
+    ) -> io::Result<()> {
         if self.stopping.load(Ordering::Acquire) {
             return Err(io::Error::other("server is shutting down"));
         }
@@ -251,14 +323,7 @@ impl Inner {
         if conns.len() >= self.max_connections {
             return Err(io::Error::other("too many connections"));
         }
-        // A transport that ran TLS itself may know its peer already.
-        let certs = certs.or_else(|| {
-            let known = transport.peer_certs()?;
-            let cell = PeerCerts::default();
-            let _ = cell.set(known);
-            Some(cell)
-        });
-        let parts = transport.into_parts()?;
+        let parts = parts()?;
         let machine = ServerMachine::new(
             ServerConnection::new(self.config.clone(), Instant::now()),
             Arc::clone(&self.ctx),
@@ -267,7 +332,7 @@ impl Inner {
         );
         let shared = Shared::new(machine, parts.writer, parts.closer, "grpc-server");
         shared.lock().set_self(Arc::downgrade(&shared));
-        start(&shared, parts.reader)?;
+        start_parkable(&shared, parts.reader, park)?;
         conns.push(Arc::downgrade(&shared));
         Ok(())
     }
@@ -327,7 +392,7 @@ impl Server {
 
     /// Accept connections from `listener` on a new thread.
     pub fn serve_listener(&self, listener: TcpListener) -> io::Result<SocketAddr> {
-        self.accept_on(listener, |s| Ok((Box::new(s), None)))
+        self.accept_on(listener, |s| Ok(Accepted::Tcp(s)))
     }
 
     /// Listen on `addr` for TLS connections (ALPN `h2`) and return the
@@ -356,14 +421,14 @@ impl Server {
         self.accept_on(listener, move |s| {
             let tls = crate::tls::accept(s, &config)?;
             let certs = tls.peer_certs();
-            Ok((Box::new(tls), Some(certs)))
+            Ok(Accepted::Other(Box::new(tls), Some(certs)))
         })
     }
 
     fn accept_on(
         &self,
         listener: TcpListener,
-        wrap: impl Fn(TcpStream) -> io::Result<(Box<dyn Transport>, Option<PeerCerts>)> + Send + 'static,
+        wrap: impl Fn(TcpStream) -> io::Result<Accepted> + Send + 'static,
     ) -> io::Result<SocketAddr> {
         let local = listener.local_addr()?;
         let inner = Arc::clone(&self.inner);
@@ -377,7 +442,11 @@ impl Server {
                     match stream {
                         // A refused connection is closed by the drop.
                         Ok(s) => {
-                            let _ = wrap(s).and_then(|(t, certs)| inner.serve(t, certs));
+                            let _ = wrap(s).and_then(|a| match a {
+                                Accepted::Tcp(s) => inner.serve_tcp(s),
+                                #[cfg(feature = "tls")]
+                                Accepted::Other(t, certs) => inner.serve(t, certs),
+                            });
                         }
                         // Out of descriptors and the like: wait a little.
                         Err(_) => thread::sleep(Duration::from_millis(10)),
@@ -452,6 +521,17 @@ impl Server {
     /// Open connections.
     pub fn connections(&self) -> usize {
         self.inner.live().len()
+    }
+
+    /// Idle connections parked now: open, but without a reader thread
+    /// (see [`ServerBuilder::park_idle_after`]). They count in
+    /// [`connections`](Self::connections) too.
+    pub fn parked_connections(&self) -> usize {
+        #[cfg(unix)]
+        if let Some((parker, _)) = &self.inner.park {
+            return parker.parked();
+        }
+        0
     }
 
     /// Handlers running or queued now.

@@ -1,0 +1,213 @@
+//! Idle plain TCP connections of a blocking server give up their reader
+//! thread: one thread watches them all with `poll(2)`, and a new reader
+//! takes over when the client sends again. Threads are counted by name in
+//! `/proc/self/task`, so this file holds a single test (tests of one file
+//! share a process).
+#![cfg(target_os = "linux")]
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use grpc_sansio_blocking::{
+    BytesCodec, CallOptions, Channel, Code, Handler, Router, RouterExt, Server, Status,
+};
+use grpc_sansio_tests::wait_for;
+
+/// Threads of this process whose name starts with `prefix` (the kernel
+/// keeps the first 15 bytes of a name).
+fn threads(prefix: &str) -> usize {
+    let prefix = &prefix[..prefix.len().min(15)];
+    std::fs::read_dir("/proc/self/task")
+        .expect("task list")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+const SERVER_READER: &str = "grpc-server-read";
+const PARKER: &str = "grpc-server-park";
+
+fn router() -> Router<Handler> {
+    let mut router: Router<Handler> = Router::new();
+    router.unary("test.Park", "Echo", BytesCodec, |_call, req: Bytes| Ok(req));
+    router.unary("test.Park", "Slow", BytesCodec, |_call, req: Bytes| {
+        std::thread::sleep(Duration::from_millis(900));
+        Ok(req)
+    });
+    router.server_streaming(
+        "test.Park",
+        "Big",
+        BytesCodec,
+        |_call, _req: Bytes, sink| {
+            for i in 0..32u8 {
+                sink.send(&Bytes::from(vec![i; 64 << 10]))?;
+            }
+            Ok(())
+        },
+    );
+    router
+}
+
+fn echo(ch: &Channel, text: &str) {
+    let r = ch
+        .unary(
+            "/test.Park/Echo",
+            BytesCodec,
+            &Bytes::copy_from_slice(text.as_bytes()),
+            CallOptions::new().timeout(Duration::from_secs(10)),
+        )
+        .expect("echo");
+    assert_eq!(&r.message[..], text.as_bytes());
+}
+
+fn big_stream(ch: &Channel) {
+    let got: Vec<Bytes> = ch
+        .server_streaming(
+            "/test.Park/Big",
+            BytesCodec,
+            &Bytes::new(),
+            CallOptions::new(),
+        )
+        .expect("stream")
+        .collect::<Result<_, Status>>()
+        .expect("messages");
+    assert_eq!(got.len(), 32);
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!(m.len(), 64 << 10);
+        assert!(m.iter().all(|b| *b == i as u8), "message {i}");
+    }
+}
+
+#[test]
+fn idle_connections_are_parked_and_come_back() {
+    let quiet = Duration::from_secs(10);
+    let server = Server::builder()
+        .park_idle_after(Some(Duration::from_millis(300)))
+        .build(router());
+    let addr = server.bind("127.0.0.1:0").expect("bind");
+    let target = format!("http://{addr}");
+    let ch = Channel::connect(&target).expect("channel");
+    echo(&ch, "first");
+
+    // Quiet: the connection is parked; no reader thread is left, one
+    // thread watches.
+    assert!(
+        wait_for(quiet, || server.parked_connections() == 1
+            && threads(SERVER_READER) == 0),
+        "parked {}, readers {}",
+        server.parked_connections(),
+        threads(SERVER_READER)
+    );
+    assert_eq!(threads(PARKER), 1);
+    assert_eq!(server.connections(), 1);
+
+    // The client sends again on the same connection: a reader takes over,
+    // and calls of every size go through; then it is parked again.
+    echo(&ch, "after a quiet moment");
+    big_stream(&ch);
+    assert_eq!(server.connections(), 1);
+    assert!(wait_for(quiet, || server.parked_connections() == 1
+        && threads(SERVER_READER) == 0));
+
+    // A connection with a call in progress is not parked, however long
+    // the client is quiet: the slow call's request is all in, and the
+    // client sends nothing while the handler sleeps three idle spells.
+    let slow = {
+        let ch = ch.clone();
+        std::thread::spawn(move || {
+            ch.unary(
+                "/test.Park/Slow",
+                BytesCodec,
+                &Bytes::from_static(b"slow"),
+                CallOptions::new(),
+            )
+        })
+    };
+    assert!(wait_for(quiet, || server.busy_handlers() == 1));
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(server.parked_connections(), 0);
+    assert_eq!(threads(SERVER_READER), 1);
+    let r = slow.join().expect("slow thread").expect("slow call");
+    assert_eq!(&r.message[..], b"slow");
+
+    // Many idle connections: each is parked, one thread watches them all.
+    let more: Vec<Channel> = (0..20)
+        .map(|i| {
+            let c = Channel::connect(&target).expect("channel");
+            echo(&c, &format!("client {i}"));
+            c
+        })
+        .collect();
+    assert!(
+        wait_for(quiet, || server.parked_connections() == 21
+            && threads(SERVER_READER) == 0),
+        "parked {}, readers {}",
+        server.parked_connections(),
+        threads(SERVER_READER)
+    );
+    assert_eq!(threads(PARKER), 1);
+    assert_eq!(server.connections(), 21);
+    // Each of them comes back on its own.
+    for (i, c) in more.iter().enumerate().step_by(5) {
+        echo(c, &format!("client {i} again"));
+    }
+
+    // Clients that go away while parked: the server sees each close and
+    // forgets the connection.
+    for c in &more {
+        c.close();
+    }
+    drop(more);
+    assert!(
+        wait_for(quiet, || server.connections() == 1),
+        "connections {}",
+        server.connections()
+    );
+    assert!(wait_for(quiet, || server.parked_connections() == 1));
+
+    // Graceful shutdown reaches a parked connection: it ends at once (no
+    // call in progress), its client sees the server gone, and the
+    // watching thread ends with nothing left to watch.
+    let start = Instant::now();
+    server.shutdown(Duration::from_secs(5));
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(server.connections(), 0);
+    assert!(wait_for(quiet, || threads(PARKER) == 0
+        && threads(SERVER_READER) == 0));
+    let err = ch
+        .unary(
+            "/test.Park/Echo",
+            BytesCodec,
+            &Bytes::from_static(b"late"),
+            CallOptions::new().timeout(Duration::from_secs(2)),
+        )
+        .expect_err("the server is gone");
+    assert!(
+        matches!(err.code(), Code::Unavailable | Code::DeadlineExceeded),
+        "{err}"
+    );
+
+    // A server with a timer to watch on every connection (keepalive pings)
+    // does not park them, and one with parking off never does.
+    for builder in [
+        Server::builder()
+            .park_idle_after(Some(Duration::from_millis(300)))
+            .keepalive(Duration::from_secs(30), Duration::from_secs(5)),
+        Server::builder().park_idle_after(None),
+    ] {
+        let server = builder.build(router());
+        let addr = server.bind("127.0.0.1:0").expect("bind");
+        let ch = Channel::connect(&format!("http://{addr}")).expect("channel");
+        echo(&ch, "kept");
+        std::thread::sleep(Duration::from_millis(1200));
+        assert_eq!(server.parked_connections(), 0);
+        assert_eq!(threads(SERVER_READER), 1);
+        echo(&ch, "still read by its thread");
+        server.shutdown(Duration::from_secs(1));
+        assert!(wait_for(quiet, || threads(SERVER_READER) == 0));
+    }
+}
