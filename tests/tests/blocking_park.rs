@@ -5,11 +5,16 @@
 //! share a process).
 #![cfg(target_os = "linux")]
 
+#[path = "tokio_support/pki.rs"]
+mod pki;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use grpc_sansio_blocking::tls::ClientTlsConfig;
 use grpc_sansio_blocking::{
-    BytesCodec, CallOptions, Channel, Code, Handler, Router, RouterExt, Server, Status,
+    BytesCodec, CallOptions, Channel, Code, Handler, Router, RouterExt, Server, ServerBuilder,
+    Status,
 };
 use grpc_sansio_tests::wait_for;
 
@@ -31,7 +36,7 @@ fn router() -> Router<Handler> {
     let mut router: Router<Handler> = Router::new();
     router.unary("test.Park", "Echo", BytesCodec, |_call, req: Bytes| Ok(req));
     router.unary("test.Park", "Slow", BytesCodec, |_call, req: Bytes| {
-        std::thread::sleep(Duration::from_millis(900));
+        std::thread::sleep(Duration::from_millis(1500));
         Ok(req)
     });
     router.server_streaming(
@@ -124,7 +129,7 @@ fn idle_connections_are_parked_and_come_back() {
         })
     };
     assert!(wait_for(quiet, || server.busy_handlers() == 1));
-    std::thread::sleep(Duration::from_millis(600));
+    std::thread::sleep(Duration::from_millis(900));
     assert_eq!(server.parked_connections(), 0);
     assert_eq!(threads(SERVER_READER), 1);
     let r = slow.join().expect("slow thread").expect("slow call");
@@ -151,6 +156,13 @@ fn idle_connections_are_parked_and_come_back() {
     for (i, c) in more.iter().enumerate().step_by(5) {
         echo(c, &format!("client {i} again"));
     }
+    assert!(
+        wait_for(quiet, || server.parked_connections() == 21),
+        "parked {}, readers {}, writers {}",
+        server.parked_connections(),
+        threads(SERVER_READER),
+        threads("grpc-server-write")
+    );
 
     // Clients that go away while parked: the server sees each close and
     // forgets the connection.
@@ -191,23 +203,66 @@ fn idle_connections_are_parked_and_come_back() {
         "{err}"
     );
 
-    // A server with a timer to watch on every connection (keepalive pings)
-    // does not park them, and one with parking off never does.
-    for builder in [
-        Server::builder()
-            .park_idle_after(Some(Duration::from_millis(300)))
-            .keepalive(Duration::from_secs(30), Duration::from_secs(5)),
-        Server::builder().park_idle_after(None),
-    ] {
+    // Servers whose connections are never parked: one with a timer set
+    // on every connection (an idle limit), one with parking off, and a TLS
+    // connection. A server that sends keepalive pings only while calls
+    // run has no timer on an idle connection: it parks.
+    let parking = || Server::builder().park_idle_after(Some(Duration::from_millis(300)));
+    let cases: [(&str, ServerBuilder, bool); 3] = [
+        (
+            "idle limit",
+            parking().max_connection_idle(Duration::from_secs(60)),
+            false,
+        ),
+        (
+            "parking off",
+            Server::builder().park_idle_after(None),
+            false,
+        ),
+        (
+            "keepalive while calls run",
+            parking().keepalive(Duration::from_secs(30), Duration::from_secs(5)),
+            true,
+        ),
+    ];
+    for (what, builder, parks) in cases {
         let server = builder.build(router());
         let addr = server.bind("127.0.0.1:0").expect("bind");
         let ch = Channel::connect(&format!("http://{addr}")).expect("channel");
-        echo(&ch, "kept");
-        std::thread::sleep(Duration::from_millis(1200));
-        assert_eq!(server.parked_connections(), 0);
-        assert_eq!(threads(SERVER_READER), 1);
-        echo(&ch, "still read by its thread");
+        echo(&ch, what);
+        if parks {
+            assert!(
+                wait_for(quiet, || server.parked_connections() == 1
+                    && threads(SERVER_READER) == 0),
+                "{what}"
+            );
+        } else {
+            std::thread::sleep(Duration::from_millis(3000));
+            assert_eq!(server.parked_connections(), 0, "{what}");
+            assert_eq!(threads(SERVER_READER), 1, "{what}");
+        }
+        echo(&ch, what);
         server.shutdown(Duration::from_secs(1));
-        assert!(wait_for(quiet, || threads(SERVER_READER) == 0));
+        assert!(wait_for(quiet, || threads(SERVER_READER) == 0), "{what}");
     }
+
+    let pki = pki::Pki::new("park ca");
+    let server = parking().build(router());
+    let addr = server
+        .bind_tls("127.0.0.1:0", &pki.leaf(&["localhost"]).server_config())
+        .expect("bind_tls");
+    let tls = ClientTlsConfig::new()
+        .ca_certificate_pem(pki.ca_pem.as_bytes())
+        .expect("ca")
+        .server_name("localhost");
+    let ch = Channel::builder(&format!("https://127.0.0.1:{}", addr.port()))
+        .tls(tls)
+        .connect()
+        .expect("tls channel");
+    echo(&ch, "over TLS");
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(server.parked_connections(), 0);
+    assert_eq!(threads(SERVER_READER), 1);
+    echo(&ch, "over TLS, still read by its thread");
+    server.shutdown(Duration::from_secs(1));
 }

@@ -149,7 +149,8 @@ pub(crate) struct Shared<M> {
     writer: Signal,
     closer: Box<dyn Fn() + Send + Sync>,
     /// The connection's reader thread and writer thread (if any) still
-    /// running.
+    /// running; a parked connection (see [`crate::park`]) keeps its
+    /// reader's count while it has no reader thread.
     threads: AtomicUsize,
     /// This connection, for the writer threads it starts.
     me: Weak<Shared<M>>,
@@ -175,8 +176,8 @@ impl<M: Machine> Shared<M> {
         })
     }
 
-    /// The connection's threads are still running: its transport may be
-    /// open, or have bytes being written to it.
+    /// The connection's threads are still running, or it is parked: its
+    /// transport may be open, or have bytes being written to it.
     pub(crate) fn is_running(&self) -> bool {
         self.threads.load(Ordering::Acquire) > 0
     }
@@ -465,6 +466,7 @@ pub(crate) fn start_parkable<M: Machine>(
 /// Where an idle connection's reader may put its socket: a server's
 /// parker, and the socket (see [`crate::park`]).
 #[cfg(unix)]
+#[derive(Clone)]
 pub(crate) struct Park {
     pub(crate) parker: crate::park::Parker,
     pub(crate) socket: Arc<std::net::TcpStream>,
@@ -472,11 +474,14 @@ pub(crate) struct Park {
 
 /// Without `poll(2)`, connections are never parked.
 #[cfg(not(unix))]
+#[derive(Clone)]
 pub(crate) enum Park {}
 
 /// A reader thread for a connection whose thread count already includes
 /// it. A reader that parks its connection leaves the count to it: the
-/// thread that resumes the connection reads under the same count.
+/// thread that resumes the connection reads under the same count. Should
+/// the parker be unable to take the connection (no thread to watch it),
+/// this thread goes on reading it, and does not try to park it again.
 fn spawn_reader<M: Machine>(
     s: Arc<Shared<M>>,
     reader: Box<dyn Read + Send>,
@@ -485,37 +490,52 @@ fn spawn_reader<M: Machine>(
     let name = format!("{}-read", s.name);
     thread::Builder::new().name(name).spawn(move || {
         let running = CountOut(&s.threads);
-        let Some(reader) = read_loop(&s, reader, park.is_some()) else {
-            return;
-        };
-        #[cfg(unix)]
-        if let Some(park) = park {
-            std::mem::forget(running);
-            park_reader(s, reader, park);
+        let mut reader = reader;
+        let mut park = park;
+        while let Some(idle) = read_loop(&s, reader, park.is_some()) {
+            let mut slot = Some(idle);
+            #[cfg(unix)]
+            if let Some(p) = park.take() {
+                if park_reader(&s, &mut slot, p) {
+                    std::mem::forget(running);
+                    return;
+                }
+            }
+            let Some(back) = slot else {
+                return;
+            };
+            reader = back;
         }
-        #[cfg(not(unix))]
-        let _ = (reader, park);
     })?;
     Ok(())
 }
 
 /// Hand an idle connection's socket to the parker; when it is readable
-/// again, a new reader thread takes over (see [`crate::park`]). Called
-/// with the connection's reader count held, which goes with it.
+/// again, a new reader thread takes over (see [`crate::park`]). On
+/// success the reader leaves `slot`, and the connection's reader count
+/// goes with it; `false` leaves both with the caller.
 #[cfg(unix)]
-fn park_reader<M: Machine>(s: Arc<Shared<M>>, reader: Box<dyn Read + Send>, park: Park) {
+fn park_reader<M: Machine>(
+    s: &Arc<Shared<M>>,
+    slot: &mut Option<Box<dyn Read + Send>>,
+    park: Park,
+) -> bool {
     let parker = park.parker.clone();
     let socket = Arc::clone(&park.socket);
-    let resume = Box::new(move || {
-        if spawn_reader(Arc::clone(&s), reader, Some(park)).is_err() {
-            // No thread to read with: the connection ends.
-            let _running = CountOut(&s.threads);
-            s.transport_ended(s.lock(), true);
-        }
-    });
-    if let Err(back) = parker.park(crate::park::Parked { socket, resume }) {
-        (back.resume)();
-    }
+    parker.park(socket, || {
+        let s = Arc::clone(s);
+        let reader = slot.take();
+        Box::new(move || {
+            let Some(reader) = reader else {
+                return;
+            };
+            if spawn_reader(Arc::clone(&s), reader, Some(park)).is_err() {
+                // No thread to read with: the connection ends.
+                let _running = CountOut(&s.threads);
+                s.transport_ended(s.lock(), true);
+            }
+        })
+    })
 }
 
 /// Counts one out of a counter when dropped, panic or not: a connection
@@ -724,7 +744,11 @@ fn sleep<'a, M: Machine>(
     };
     let look = Instant::now() + gap;
     let early = at.is_some_and(|t| t > look);
-    let mut g = wait(&s.writer, g, if early { Some(look) } else { at });
+    // With no timer at all (another thread was writing), look again after
+    // the linger: that thread may finish with nothing left and not wake
+    // us, and this thread must then end rather than sleep for ever.
+    let until = if early { Some(look) } else { at.or(Some(look)) };
+    let mut g = wait(&s.writer, g, until);
     if early && Instant::now() >= look {
         *looks = at.map(|t| (t, gap.saturating_mul(2)));
     }

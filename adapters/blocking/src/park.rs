@@ -27,9 +27,9 @@ use rustix::event::{PollFd, PollFlags, poll};
 
 /// What a parked connection needs to come back: its socket, watched for
 /// readability, and the work that starts its reader again.
-pub(crate) struct Parked {
-    pub(crate) socket: Arc<TcpStream>,
-    pub(crate) resume: Box<dyn FnOnce() + Send>,
+struct Parked {
+    socket: Arc<TcpStream>,
+    resume: Box<dyn FnOnce() + Send>,
 }
 
 /// The server's parked connections and the thread that watches them.
@@ -77,9 +77,15 @@ impl Parker {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Park a connection. `Err` gives it back when no thread could be
-    /// started to watch it: its reader goes on reading.
-    pub(crate) fn park(&self, parked: Parked) -> Result<(), Parked> {
+    /// Park a connection: `resume` makes the work that starts its reader
+    /// again, and is called only if the connection is parked. `false`
+    /// when no thread could be started to watch it (the caller's reader
+    /// goes on reading).
+    pub(crate) fn park(
+        &self,
+        socket: Arc<TcpStream>,
+        resume: impl FnOnce() -> Box<dyn FnOnce() + Send>,
+    ) -> bool {
         let mut list = self.lock();
         if !list.running {
             let me = self.clone();
@@ -87,14 +93,17 @@ impl Parker {
                 .name("grpc-server-park".to_string())
                 .spawn(move || me.watch());
             if spawned.is_err() {
-                return Err(parked);
+                return false;
             }
             list.running = true;
         }
-        list.parked.push(parked);
+        list.parked.push(Parked {
+            socket,
+            resume: resume(),
+        });
         drop(list);
         self.wake();
-        Ok(())
+        true
     }
 
     /// Connections parked now.
@@ -136,29 +145,27 @@ impl Parker {
             }
             let mut drain = [0u8; 64];
             while matches!((&self.inner.wake_rx).read(&mut drain), Ok(n) if n > 0) {}
-            let ready: Vec<&Arc<TcpStream>> = fds
+            // Only this thread removes entries, and others only append:
+            // the first `sockets.len()` entries are still the ones polled,
+            // in order. Removed from the highest index down, so that each
+            // `swap_remove` moves in an entry not yet looked at or not
+            // ready.
+            let ready: Vec<usize> = fds
                 .iter()
                 .skip(1)
-                .zip(&sockets)
-                .filter(|(fd, _)| !fd.revents().is_empty())
-                .map(|(_, s)| s)
+                .enumerate()
+                .filter(|(_, fd)| !fd.revents().is_empty())
+                .map(|(i, _)| i)
                 .collect();
             if ready.is_empty() {
                 continue;
             }
-            let mut woken = Vec::new();
+            let mut woken = Vec::with_capacity(ready.len());
             {
                 let mut list = self.lock();
-                let mut i = 0;
-                while i < list.parked.len() {
-                    let hit = list
-                        .parked
-                        .get(i)
-                        .is_some_and(|p| ready.iter().any(|s| Arc::ptr_eq(s, &p.socket)));
-                    if hit {
+                for &i in ready.iter().rev() {
+                    if i < list.parked.len() {
                         woken.push(list.parked.swap_remove(i));
-                    } else {
-                        i += 1;
                     }
                 }
             }

@@ -112,17 +112,26 @@ impl ServerBuilder {
     }
 
     /// A plain TCP connection (from [`Server::bind`] or
-    /// [`Server::serve_listener`]) that has been quiet this long, with no
-    /// call in progress, nothing to write and no timer set, gives up its
-    /// reader thread: one server thread watches all such connections with
-    /// `poll(2)`, and a new reader thread takes over when the client sends
-    /// again (the first read then waits for that thread to start). An idle
-    /// connection then costs its state and its socket, not a thread.
-    /// Default 2 s; `None` keeps a reader thread per connection. Unix
-    /// only; TLS connections and transports given to
-    /// [`Server::serve_transport`] always keep their reader thread.
+    /// [`Server::serve_listener`]) with no call in progress, nothing to
+    /// write, no writer thread (it ends about a second after the last
+    /// output) and no timer set, that then reads nothing for this long,
+    /// gives up its reader thread: one server thread watches all such
+    /// connections with `poll(2)`, and a new reader thread takes over when
+    /// the client sends again (the first read then waits for that thread
+    /// to start). An idle connection then costs its state and its socket,
+    /// not a thread. Default 2 s (at least 10 ms); `None` keeps a reader
+    /// thread per connection.
+    ///
+    /// Unix only. Not parked: TLS connections, transports given to
+    /// [`Server::serve_transport`], and every connection of a server with
+    /// a timer always set ([`max_connection_idle`](Self::max_connection_idle),
+    /// [`max_connection_age`](Self::max_connection_age), keepalive pings
+    /// while idle). A reader wakes once per period while its connection
+    /// is quiet but busy (a long call), to look again. `poll(2)` costs
+    /// time in proportion to the parked connections each time one parks
+    /// or wakes.
     pub fn park_idle_after(mut self, idle: Option<Duration>) -> Self {
-        self.park_idle_after = idle;
+        self.park_idle_after = idle.map(|d| d.max(Duration::from_millis(10)));
         self
     }
 
@@ -298,7 +307,7 @@ impl Inner {
     /// parks them.
     fn serve_tcp(&self, stream: TcpStream) -> io::Result<()> {
         #[cfg(unix)]
-        if let Some((parker, idle)) = &self.park {
+        if let Some((parker, idle)) = self.park.as_ref().filter(|_| self.may_park()) {
             let (parts, socket) = crate::transport::tcp_parts_parkable(stream, *idle)?;
             let park = crate::io::Park {
                 parker: parker.clone(),
@@ -335,6 +344,15 @@ impl Inner {
         start_parkable(&shared, parts.reader, park)?;
         conns.push(Arc::downgrade(&shared));
         Ok(())
+    }
+
+    /// No timer is set on every connection for its whole life, so an
+    /// idle one can be parked.
+    fn may_park(&self) -> bool {
+        let h2 = &self.config.h2;
+        self.config.max_connection_idle.is_none()
+            && self.config.max_connection_age.is_none()
+            && !(h2.keepalive_while_idle && h2.keepalive_interval.is_some())
     }
 
     /// Connections whose threads still run.
