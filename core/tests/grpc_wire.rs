@@ -143,8 +143,8 @@ fn unary_call_on_the_wire() {
                     ("te", "trailers"),
                     ("content-type", "application/grpc"),
                     ("user-agent", "grpc-sansio/test"),
-                    ("grpc-timeout", "1500000u"),
                     ("grpc-accept-encoding", "gzip"),
+                    ("grpc-timeout", "1500000u"),
                     ("x-user", "alice"),
                     ("x-id-bin", "+/8"),
                 ]),
@@ -274,20 +274,30 @@ fn shared_heads_on_the_wire() {
         v.extend(pairs(extra));
         v
     };
-    // (path, content subtype, request metadata, status message, trailer)
+    // (path, content subtype, request metadata, status message, trailer,
+    // timeout in ms and as sent: calls with default options but a
+    // deadline send the path's shared head and their own grpc-timeout)
     type Pairs<'a> = &'a [(&'a str, &'a str)];
-    let calls: [(&str, &str, Pairs, &str, Pairs); 7] = [
-        ("/a.S/A", "", &[], "", &[]),
-        ("/a.S/A", "", &[], "", &[]),
-        ("/a.S/B", "", &[], "", &[]),
-        ("/a.S/A", "proto", &[], "", &[]),
-        ("/a.S/A", "", &[("x-k", "v")], "", &[("x-t", "1")]),
-        ("/a.S/A", "", &[], "not so fast", &[]),
-        ("/a.S/A", "", &[], "", &[]),
+    let calls: [(&str, &str, Pairs, &str, Pairs, u64); 12] = [
+        ("/a.S/A", "", &[], "", &[], 0),
+        ("/a.S/A", "", &[], "", &[], 0),
+        ("/a.S/B", "", &[], "", &[], 0),
+        ("/a.S/A", "proto", &[], "", &[], 0),
+        ("/a.S/A", "", &[("x-k", "v")], "", &[("x-t", "1")], 0),
+        ("/a.S/A", "", &[], "not so fast", &[], 0),
+        ("/a.S/A", "", &[], "", &[], 0),
+        ("/a.S/A", "", &[], "", &[], 5000),
+        ("/a.S/A", "", &[], "", &[], 250),
+        ("/a.S/B", "", &[], "", &[], 7),
+        ("/a.S/A", "", &[("x-k", "w")], "", &[], 1500),
+        ("/a.S/A", "", &[], "", &[], 1500),
     ];
-    for (i, (path, subtype, md, message, trailer)) in calls.into_iter().enumerate() {
+    for (i, (path, subtype, md, message, trailer, ms)) in calls.into_iter().enumerate() {
         let stream = 1 + 2 * i as u32;
         let mut opts = CallOptions::unary();
+        if ms > 0 {
+            opts = opts.with_timeout(now, Duration::from_millis(ms));
+        }
         if !subtype.is_empty() {
             opts.content_subtype = Some(subtype.to_string());
         }
@@ -311,11 +321,17 @@ fn shared_heads_on_the_wire() {
             .into_iter()
             .filter(|l| matches!(l, Line::Headers(..)))
             .collect();
-        assert_eq!(
-            lines,
-            vec![Line::Headers(stream, head(path, &ct, md), false)],
-            "call {i}"
-        );
+        let mut want = head(path, &ct, &[]);
+        if ms > 0 {
+            // The finest unit whose count fits eight digits.
+            let sent = match ms * 1_000_000 {
+                ns if ns < 100_000_000 => format!("{ns}n"),
+                _ => format!("{}u", ms * 1000),
+            };
+            want.extend(pairs(&[("grpc-timeout", &sent)]));
+        }
+        want.extend(pairs(md));
+        assert_eq!(lines, vec![Line::Headers(stream, want, false)], "call {i}");
 
         let scall = arrive(&mut server, &out, now);
         server

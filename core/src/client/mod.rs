@@ -419,8 +419,13 @@ impl ClientConnection {
     }
 
     /// Open a stream with the shared request head of a call with default
-    /// options to recent path `slot` (made the first time).
-    fn open_usual(&mut self, slot: usize) -> Result<StreamId, SendError> {
+    /// options to recent path `slot` (made the first time), followed by
+    /// the call's `grpc-timeout` when it has a `deadline`.
+    fn open_usual(
+        &mut self,
+        slot: usize,
+        deadline: Option<Instant>,
+    ) -> Result<StreamId, SendError> {
         let Some((path, head)) = self.recent_paths.get_mut(slot) else {
             return Err(SendError::ConnectionClosed);
         };
@@ -440,7 +445,14 @@ impl ClientConnection {
                 shared
             }
         };
-        self.h2.open_stream_shared(head, false)
+        match deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(self.now);
+                self.h2
+                    .open_stream_shared_timeout(head, h2::Timeout::new(left), false)
+            }
+            None => self.h2.open_stream_shared(head, false),
+        }
     }
 
     /// Start a call to `path` (`/package.Service/Method`). Its HEADERS go
@@ -651,12 +663,14 @@ impl ClientConnection {
             };
             // A call with default options to a recent path (whose bytes
             // its path shares) sends that path's shared head.
+            // A call with default options but a deadline sends the same
+            // head, then its `grpc-timeout`.
             let o = &c.options;
             let usual = o.metadata.is_empty()
-                && o.deadline.is_none()
                 && o.authority.is_none()
                 && o.content_subtype.as_deref().is_none_or(str::is_empty)
                 && c.send_compressor.name() == crate::grpc::compression::IDENTITY;
+            let deadline = o.deadline;
             let slot = usual
                 .then(|| {
                     let same = |(p, _): &(Bytes, _)| {
@@ -666,7 +680,7 @@ impl ClientConnection {
                 })
                 .flatten();
             let opened = match slot {
-                Some(slot) => self.open_usual(slot),
+                Some(slot) => self.open_usual(slot, deadline),
                 None => self.open_with_fields(id),
             };
             match opened {

@@ -37,6 +37,17 @@ impl RequestConstants {
     }
 }
 
+/// `grpc-timeout` with what is left at `now` of a call's `deadline`.
+pub(crate) fn timeout_field(deadline: Instant, now: Instant) -> HeaderField {
+    let left = deadline.saturating_duration_since(now);
+    let mut buf = [0u8; 9];
+    let n = write_timeout(left, &mut buf);
+    field(
+        GRPC_TIMEOUT,
+        Bytes::copy_from_slice(buf.get(..n).unwrap_or_default()),
+    )
+}
+
 /// The request head of a call, built when its stream opens (so that
 /// `grpc-timeout` is what is left of the deadline then).
 pub(crate) fn request_fields(
@@ -66,13 +77,6 @@ pub(crate) fn request_fields(
         field("content-type", content_type),
         field("user-agent", constants.user_agent.clone()),
     ]);
-    if let Some(deadline) = options.deadline {
-        let left = deadline.saturating_duration_since(now);
-        let mut buf = [0u8; 9];
-        let n = write_timeout(left, &mut buf);
-        let value = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
-        fields.push(field(GRPC_TIMEOUT, value));
-    }
     if encoding != IDENTITY {
         fields.push(field(
             GRPC_ENCODING,
@@ -81,6 +85,11 @@ pub(crate) fn request_fields(
     }
     if let Some(accept) = &constants.accept_encoding {
         fields.push(field(GRPC_ACCEPT_ENCODING, accept.clone()));
+    }
+    // Last of the call's own fields, as after a shared head (see
+    // `ClientConnection::open_usual`).
+    if let Some(deadline) = options.deadline {
+        fields.push(timeout_field(deadline, now));
     }
     options.metadata.to_fields(&mut fields);
     fields

@@ -57,6 +57,7 @@ impl Headers {
         self.fragment.len() + priority + padding_overhead(self.pad_len)
     }
 
+    #[inline]
     pub(crate) fn decode(head: &FrameHeader, mut payload: Bytes) -> Result<Headers, FrameError> {
         if head.stream_id.is_zero() {
             return Err(conn_protocol(FrameErrorKind::StreamIdMustBeNonZero));

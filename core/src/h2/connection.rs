@@ -13,7 +13,7 @@ use super::event::{Event, Fields};
 use super::flow::{DEFAULT_WINDOW, RecvFlow, Window};
 use super::idmap::{FastMap, IdMap};
 use super::limits::RateCounter;
-use super::stream::{Chunk, FieldList, Outbound, State, Stream};
+use super::stream::{Chunk, FieldList, Outbound, State, Stream, Timeout};
 use crate::frame::{self, FrameDecoder, GoAway, Ping, Reason, RstStream, Settings, StreamId};
 use crate::hpack::{self, HeaderField};
 
@@ -440,6 +440,18 @@ impl Connection {
         end_stream: bool,
     ) -> Result<StreamId, SendError> {
         self.open_stream_with(FieldList::Shared(fields), end_stream)
+    }
+
+    /// [`open_stream_shared`](Self::open_stream_shared) with the call's
+    /// `grpc-timeout` after the shared list (a request head of a call with
+    /// a deadline).
+    pub(crate) fn open_stream_shared_timeout(
+        &mut self,
+        fields: Arc<[HeaderField]>,
+        timeout: Timeout,
+        end_stream: bool,
+    ) -> Result<StreamId, SendError> {
+        self.open_stream_with(FieldList::SharedTimeout(fields, timeout), end_stream)
     }
 
     fn open_stream_with(

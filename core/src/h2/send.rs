@@ -102,6 +102,14 @@ impl Connection {
                     FieldList::Shared(fields) => {
                         self.hpack_enc.encode_shared(&fields, &mut self.scratch);
                     }
+                    FieldList::SharedTimeout(fields, timeout) => {
+                        self.hpack_enc.encode_shared_plus(
+                            &fields,
+                            crate::grpc::timeout::GRPC_TIMEOUT.as_bytes(),
+                            timeout.as_bytes(),
+                            &mut self.scratch,
+                        );
+                    }
                 }
                 frame::encode_header_block(id, &self.scratch, end, peer_max_frame as u32, dst);
                 end_sent = end;

@@ -92,6 +92,29 @@ pub fn transition(from: State, input: Input) -> Result<State, InvalidTransition>
 pub(crate) enum FieldList {
     Owned(Vec<HeaderField>),
     Shared(Arc<[HeaderField]>),
+    /// A shared list followed by the block's own `grpc-timeout` (a
+    /// request head of a call with a deadline), held inline.
+    SharedTimeout(Arc<[HeaderField]>, Timeout),
+}
+
+/// A `grpc-timeout` value held inline (at most eight digits and a unit).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeout {
+    buf: [u8; 9],
+    len: u8,
+}
+
+impl Timeout {
+    /// What is left of `left`, as `grpc-timeout` writes it.
+    pub(crate) fn new(left: std::time::Duration) -> Self {
+        let mut buf = [0u8; 9];
+        let len = crate::grpc::timeout::write_timeout(left, &mut buf) as u8;
+        Timeout { buf, len }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..usize::from(self.len)).unwrap_or_default()
+    }
 }
 
 /// Something the application queued on a stream, sent in order.

@@ -113,8 +113,13 @@ struct Memo {
     block: Vec<u8>,
     holes: Vec<(usize, usize)>,
     /// The shared list this block was made of, if it came from
-    /// [`Encoder::encode_shared`]: the same list matches by address.
+    /// [`Encoder::encode_shared`] or [`Encoder::encode_shared_plus`]: the
+    /// same list matches by address.
     shared: Option<Arc<[HeaderField]>>,
+    /// For a block made by [`Encoder::encode_shared_plus`]: the name of
+    /// the volatile field that follows the shared list, and whether that
+    /// name went as a literal (see [`Memo::matches`]).
+    plus: Option<(Bytes, bool)>,
 }
 
 /// A field whose value a memo leaves out: a literal without indexing
@@ -125,9 +130,12 @@ struct Memo {
 /// are the same for any value but the value's own string (sent as it is
 /// when short, see [`RAW_VOLATILE_MAX`]).
 fn volatile(f: &HeaderField) -> bool {
-    !f.sensitive
-        && policy(&f.name, false) == Literal::Without
-        && static_table::find(&f.name, b"") == StaticMatch::None
+    !f.sensitive && volatile_name(&f.name)
+}
+
+/// A field of this name, not sensitive, is [`volatile`].
+fn volatile_name(name: &[u8]) -> bool {
+    policy(name, false) == Literal::Without && static_table::find(name, b"") == StaticMatch::None
 }
 
 /// How many blocks the memo keeps: a server alternates response heads and
@@ -193,6 +201,7 @@ impl Memo {
     ) {
         self.key.clear();
         self.shared = None;
+        self.plus = None;
         for (i, f) in fields.iter().enumerate() {
             let vol = volatile(f);
             let value_len = if vol { u32::MAX } else { f.value.len() as u32 };
@@ -223,11 +232,17 @@ impl Memo {
 
     /// Write the remembered block for `fields` (which [`matches`](Self::matches)).
     fn write(&self, fields: &[HeaderField], dst: &mut Vec<u8>) {
+        self.write_with(|i| fields.get(i).map(|f| &f.value[..]), dst);
+    }
+
+    /// Write the remembered block, the value of its volatile field `i`
+    /// taken from `value(i)`.
+    fn write_with<'a>(&self, value: impl Fn(usize) -> Option<&'a [u8]>, dst: &mut Vec<u8>) {
         let mut from = 0;
         for &(at, i) in &self.holes {
             dst.extend_from_slice(self.block.get(from..at).unwrap_or_default());
-            if let Some(f) = fields.get(i) {
-                write_volatile(&f.value, dst);
+            if let Some(v) = value(i) {
+                write_volatile(v, dst);
             }
             from = at;
         }
@@ -337,7 +352,9 @@ impl Encoder {
         let before = self.table.changes();
         if self.pending.is_none() {
             let same = |m: &&Memo| {
-                m.stamp == Some(before) && m.shared.as_ref().is_some_and(|s| Arc::ptr_eq(s, fields))
+                m.stamp == Some(before)
+                    && m.plus.is_none()
+                    && m.shared.as_ref().is_some_and(|s| Arc::ptr_eq(s, fields))
             };
             if let Some(m) = self.memos.iter().find(same) {
                 m.write(fields, dst);
@@ -349,6 +366,65 @@ impl Encoder {
             .and_then(|i| self.memos.get_mut(i))
         {
             m.shared = Some(fields.clone());
+            m.plus = None;
+        }
+    }
+
+    /// [`encode_shared`](Self::encode_shared) of a shared list followed by
+    /// one more field, `name: value`, a volatile one (`grpc-timeout`, whose
+    /// value changes from block to block): the block is the list's
+    /// remembered block with the value written in, when a memo was made of
+    /// this list and a field of this name on the table as it is. The same
+    /// bytes as [`encode_block`](Self::encode_block) of the two together.
+    pub(crate) fn encode_shared_plus(
+        &mut self,
+        fields: &Arc<[HeaderField]>,
+        name: &'static [u8],
+        value: &[u8],
+        dst: &mut Vec<u8>,
+    ) {
+        let before = self.table.changes();
+        let vol = volatile_name(name);
+        if self.pending.is_none() && vol {
+            let capacity = self.table.capacity();
+            let same = |m: &&Memo| {
+                m.stamp == Some(before)
+                    && m.shared.as_ref().is_some_and(|s| Arc::ptr_eq(s, fields))
+                    && m.plus.as_ref().is_some_and(|(n, literal)| {
+                        n[..] == *name
+                            && !(*literal && inserts_volatile(name.len(), value.len(), capacity))
+                    })
+            };
+            if let Some(m) = self.memos.iter().find(same) {
+                let last = fields.len();
+                m.write_with(
+                    |i| match i.cmp(&last) {
+                        std::cmp::Ordering::Less => fields.get(i).map(|f| &f.value[..]),
+                        std::cmp::Ordering::Equal => Some(value),
+                        std::cmp::Ordering::Greater => None,
+                    },
+                    dst,
+                );
+                return;
+            }
+        }
+        let mut all = Vec::with_capacity(fields.len() + 1);
+        all.extend(fields.iter().cloned());
+        all.push(HeaderField {
+            name: Bytes::from_static(name),
+            value: Bytes::copy_from_slice(value),
+            sensitive: false,
+        });
+        let Some(i) = self.encode_remembering(&all, dst) else {
+            return;
+        };
+        // The memo holds the block on the table as it was made, which is
+        // the table now: whether the name went as a literal is whether the
+        // table lacks it.
+        let literal = self.find_dynamic(name, b"").1.is_none();
+        if let Some(m) = self.memos.get_mut(i).filter(|_| vol) {
+            m.shared = Some(fields.clone());
+            m.plus = Some((Bytes::from_static(name), literal));
         }
     }
 
@@ -687,6 +763,55 @@ mod tests {
         assert_eq!(b, blocks[2]);
     }
 
+    /// A shared list with a `grpc-timeout` after it is found by the
+    /// list's address once remembered, each block with its own value.
+    #[test]
+    fn shared_lists_with_a_timeout_are_found_by_address() {
+        let list: Arc<[HeaderField]> = vec![
+            field(":method", "POST", false),
+            field(":path", "/a.B/C", false),
+        ]
+        .into();
+        let timeout = |v: &str| field("grpc-timeout", v, false);
+        let mut enc = Encoder::new();
+        let mut blocks = Vec::new();
+        for v in ["1S", "2S", "3S"] {
+            let mut b = Vec::new();
+            enc.encode_shared_plus(&list, b"grpc-timeout", v.as_bytes(), &mut b);
+            blocks.push(b);
+        }
+        // The first block inserts the path and the timeout's name; from
+        // the second on, the memo holds the block, with the value's place.
+        let held: Vec<_> = enc.memos.iter().filter(|m| m.plus.is_some()).collect();
+        assert_eq!(held.len(), 1);
+        assert!(Arc::ptr_eq(held[0].shared.as_ref().unwrap(), &list));
+        assert_eq!(blocks[1].len(), blocks[2].len());
+        assert_eq!(blocks[2].last(), Some(&b'S'));
+        assert_eq!(blocks[2][blocks[2].len() - 2], b'3');
+        // Found by address: with the memo's key spoiled and a mark added
+        // to its block, the next one still comes from it, value written in.
+        for m in enc.memos.iter_mut().filter(|m| m.plus.is_some()) {
+            m.key.clear();
+            m.block.push(0xff);
+        }
+        let mut b = Vec::new();
+        enc.encode_shared_plus(&list, b"grpc-timeout", b"4S", &mut b);
+        let mut want = blocks[2].clone();
+        let at = want.len() - 2;
+        want[at] = b'4';
+        want.push(0xff);
+        assert_eq!(b, want, "from the memo");
+        // The list alone is not that memo's: it is encoded on its own.
+        let mut alone = Vec::new();
+        enc.encode_shared(&list, &mut alone);
+        assert!(!alone.ends_with(&[0xff]));
+        let mut out = Vec::new();
+        Decoder::new(4096)
+            .decode(&Bytes::from(blocks[0].clone()), 1024, &mut out)
+            .unwrap();
+        assert_eq!(out[2], timeout("1S"));
+    }
+
     /// A warm request head is copied from the memo, and is the same bytes
     /// the full encoding gives.
     #[test]
@@ -852,6 +977,65 @@ mod tests {
                 let mut out = Vec::new();
                 dec.decode(&Bytes::from(b), 1 << 20, &mut out).unwrap();
                 prop_assert_eq!(&out[..], fields);
+            }
+        }
+
+        /// A shared list followed by a field of its block's own
+        /// (`encode_shared_plus`: a request head and its `grpc-timeout`)
+        /// gives byte for byte what an encoder without the memo writes for
+        /// the two together, among plain shared lists, owned lists, other
+        /// extra fields, peer size changes and small tables.
+        #[test]
+        fn shared_lists_plus_a_field_match_the_full_encoding(
+            steps in proptest::collection::vec(
+                (0usize..8, "[0-9]{1,8}[HMSmun]", proptest::option::weighted(0.1, 0usize..5000)),
+                1..40,
+            ),
+            table in prop_oneof![Just(4096usize), 0usize..300],
+        ) {
+            let pool: Vec<Arc<[HeaderField]>> = vec![
+                vec![field(":method", "POST", false), field(":path", "/a.B/C", false), field("te", "trailers", false)].into(),
+                vec![field(":method", "POST", false), field(":path", "/a.B/D", false)].into(),
+                vec![field(":status", "200", false)].into(),
+            ];
+            let mut plain = Encoder::new();
+            let mut shared = Encoder::new();
+            plain.set_max_table_size(table);
+            shared.set_max_table_size(table);
+            let mut dec = Decoder::new(4096);
+            for (pick, timeout, resize) in steps {
+                if let Some(size) = resize {
+                    plain.set_max_table_size(size);
+                    shared.set_max_table_size(size);
+                }
+                let list = &pool[pick % pool.len()];
+                // Mostly grpc-timeout; sometimes another volatile name, or
+                // a field that is not volatile at all.
+                let (name, value): (&'static [u8], &str) = match pick {
+                    0..=4 => (b"grpc-timeout", &timeout),
+                    5 => (b"x-request-id", &timeout),
+                    _ => (b"content-type", "application/grpc"),
+                };
+                let extra = HeaderField {
+                    name: Bytes::from_static(name),
+                    value: Bytes::copy_from_slice(value.as_bytes()),
+                    sensitive: false,
+                };
+                let mut all = list.to_vec();
+                all.push(extra.clone());
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                if pick == 7 {
+                    // The list alone, between its uses with a field.
+                    shared.encode_shared(list, &mut b);
+                    all.pop();
+                } else {
+                    shared.encode_shared_plus(list, name, value.as_bytes(), &mut b);
+                }
+                plain.encode_into(all.iter().map(|f| (&f.name[..], &f.value[..], f.sensitive)), &mut a);
+                prop_assert_eq!(&a, &b);
+                let mut out = Vec::new();
+                dec.decode(&Bytes::from(b), 1 << 20, &mut out).unwrap();
+                prop_assert_eq!(&out[..], &all[..]);
             }
         }
 
