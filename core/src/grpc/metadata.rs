@@ -105,7 +105,7 @@ fn is_key_byte(b: u8) -> bool {
     matches!(b, b'0'..=b'9' | b'a'..=b'z' | b'_' | b'-' | b'.')
 }
 
-fn is_reserved(name: &[u8]) -> bool {
+pub(crate) fn is_reserved(name: &[u8]) -> bool {
     // The same set as RESERVED_KEYS (a test checks), as a match the
     // compiler turns into a switch on the length.
     name.first() == Some(&b':')

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use crate::call::field;
 use crate::grpc::compression::{CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING};
 use crate::grpc::head::{HTTP_UNSUPPORTED_MEDIA_TYPE, parse_content_type, valid_path};
-use crate::grpc::metadata::MetadataMap;
+use crate::grpc::metadata::{MetadataMap, is_reserved};
 use crate::grpc::timeout::parse_timeout;
 use crate::grpc::{Code, Status};
 use crate::hpack::HeaderField;
@@ -134,6 +134,8 @@ struct Known<'a> {
     encoding: Option<&'a Bytes>,
     accept_encoding: Option<&'a Bytes>,
     user_agent: Option<&'a Bytes>,
+    /// A field that is custom metadata (no reserved name) is there.
+    custom: bool,
 }
 
 impl<'a> Known<'a> {
@@ -149,7 +151,10 @@ impl<'a> Known<'a> {
                 b"grpc-encoding" => &mut k.encoding,
                 b"grpc-accept-encoding" => &mut k.accept_encoding,
                 b"user-agent" => &mut k.user_agent,
-                _ => continue,
+                name => {
+                    k.custom |= !is_reserved(name);
+                    continue;
+                }
             };
             slot.get_or_insert(&f.value);
         }
@@ -215,12 +220,17 @@ pub(crate) fn parse(
             return Verdict::Status(status, extra);
         }
     };
-    let metadata = MetadataMap::from_wire(
-        fields
-            .iter()
-            .filter(|f| !f.name.starts_with(b":"))
-            .map(|f| (&f.name[..], &f.value[..])),
-    );
+    // Most requests carry no custom metadata: no second pass for them.
+    let metadata = if known.custom {
+        MetadataMap::from_wire(
+            fields
+                .iter()
+                .filter(|f| !f.name.starts_with(b":"))
+                .map(|f| (&f.name[..], &f.value[..])),
+        )
+    } else {
+        MetadataMap::new()
+    };
     let head = RequestHead {
         path: texts.get(&path),
         authority: known.authority.map(|a| texts.get(a)),
@@ -277,6 +287,56 @@ mod tests {
         }
         let none = Known::scan(&fields[8..9]);
         assert!(none.method.is_none() && none.user_agent.is_none());
+    }
+
+    /// Skipping the metadata pass when no custom field is there gives the
+    /// same map as the pass itself, for every mix of reserved and custom
+    /// names.
+    #[test]
+    fn metadata_only_when_a_custom_field_is_there() {
+        let f = |n: &'static str, v: &'static str| field(n, v);
+        let pool = [
+            f("te", "trailers"),
+            f("grpc-timeout", "1S"),
+            f("grpc-previous-rpc-attempts", "1"),
+            f("content-length", "0"),
+            f("x-id", "7"),
+            f("trace-bin", "AAE"),
+            f("user-agent", "u"),
+            f("Bad Name", "v"),
+        ];
+        for mask in 0u32..(1 << pool.len()) {
+            let mut fields = vec![
+                f(":method", "POST"),
+                f(":scheme", "http"),
+                f(":path", "/a.B/C"),
+                f("content-type", "application/grpc"),
+            ];
+            fields.extend(
+                pool.iter()
+                    .enumerate()
+                    .filter(|(i, _)| mask & (1 << i) != 0)
+                    .map(|(_, x)| x.clone()),
+            );
+            let registry = CompressionRegistry::default();
+            let Verdict::Call(head, _) =
+                parse(&fields, &registry, &mut Texts::default(), Instant::now())
+            else {
+                panic!("mask {mask:b}: not a call");
+            };
+            let all = MetadataMap::from_wire(
+                fields
+                    .iter()
+                    .filter(|x| !x.name.starts_with(b":"))
+                    .map(|x| (&x.name[..], &x.value[..])),
+            );
+            assert_eq!(head.metadata, all, "mask {mask:b}");
+            assert_eq!(
+                head.metadata.is_empty(),
+                mask & 0b0011_0000 == 0,
+                "mask {mask:b}"
+            );
+        }
     }
 
     #[test]
