@@ -5,28 +5,13 @@
 //! share a process).
 #![cfg(target_os = "linux")]
 
+mod idle_support;
+
 use std::time::Duration;
 
-use bytes::Bytes;
-use grpc_sansio_blocking::{
-    BytesCodec, CallOptions, Channel, Handler, Router, RouterExt, Server, Status,
-};
+use grpc_sansio_blocking::{CallOptions, Channel, Server};
 use grpc_sansio_tests::wait_for;
-
-/// Threads of this process whose name starts with `prefix` (the kernel
-/// keeps the first 15 bytes of a name).
-fn threads(prefix: &str) -> usize {
-    let prefix = &prefix[..prefix.len().min(15)];
-    std::fs::read_dir("/proc/self/task")
-        .expect("task list")
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.starts_with(prefix))
-        .count()
-}
-
-const SERVER_WRITER: &str = "grpc-server-write";
-const CLIENT_WRITER: &str = "grpc-client-write";
-const SERVER_READER: &str = "grpc-server-read";
+use idle_support::{CLIENT_WRITER, SERVER_READER, SERVER_WRITER, threads};
 
 /// Calls with a deadline far beyond the test's waits: a writer thread
 /// sleeping toward a deadline whose call has ended must still let go.
@@ -34,60 +19,25 @@ fn opts() -> CallOptions {
     CallOptions::new().timeout(Duration::from_secs(60))
 }
 
-/// 64 messages of 64 KiB, each filled with its number: far more than a
-/// handler thread writes itself, so a writer thread must carry them.
+fn echo(ch: &Channel, text: &str) {
+    idle_support::echo(ch, text, opts());
+}
+
 fn big_stream(ch: &Channel) {
-    let got: Vec<Bytes> = ch
-        .server_streaming("/test.Idle/Big", BytesCodec, &Bytes::new(), opts())
-        .expect("stream")
-        .collect::<Result<_, Status>>()
-        .expect("messages");
-    assert_eq!(got.len(), 64);
-    for (i, m) in got.iter().enumerate() {
-        assert_eq!(m.len(), 64 << 10);
-        assert!(m.iter().all(|b| *b == i as u8), "message {i}");
-    }
+    idle_support::big_stream(ch, opts());
 }
 
 #[test]
 fn idle_connections_give_up_their_writer_threads_and_get_them_back() {
-    let mut router: Router<Handler> = Router::new();
-    router.unary("test.Idle", "Echo", BytesCodec, |_call, req: Bytes| Ok(req));
-    router.unary("test.Idle", "Slow", BytesCodec, |_call, req: Bytes| {
-        std::thread::sleep(Duration::from_millis(1500));
-        Ok(req)
-    });
-    router.server_streaming(
-        "test.Idle",
-        "Big",
-        BytesCodec,
-        |_call, _req: Bytes, sink| {
-            for i in 0..64u8 {
-                sink.send(&Bytes::from(vec![i; 64 << 10]))?;
-            }
-            Ok(())
-        },
-    );
     // Keepalive pings from the client every 200 ms are allowed.
     // Readers stay (parking idle connections is `blocking_park.rs`'s).
     let server = Server::builder()
         .keepalive_policy(Duration::from_millis(100), true)
         .park_idle_after(None)
-        .build(router);
+        .build(idle_support::router());
     let addr = server.bind("127.0.0.1:0").expect("bind");
     let target = format!("http://{addr}");
     let ch = Channel::connect(&target).expect("channel");
-    let echo = |ch: &Channel, text: &'static str| {
-        let r = ch
-            .unary(
-                "/test.Idle/Echo",
-                BytesCodec,
-                &Bytes::from_static(text.as_bytes()),
-                opts(),
-            )
-            .expect("echo");
-        assert_eq!(&r.message[..], text.as_bytes());
-    };
     echo(&ch, "first");
     big_stream(&ch);
 
@@ -113,15 +63,7 @@ fn idle_connections_give_up_their_writer_threads_and_get_them_back() {
 
     // A call that outlasts the writers' first early look at its deadline:
     // they look again later, and still let go long before the deadline.
-    let r = ch
-        .unary(
-            "/test.Idle/Slow",
-            BytesCodec,
-            &Bytes::from_static(b"slow"),
-            opts(),
-        )
-        .expect("slow call");
-    assert_eq!(&r.message[..], b"slow");
+    idle_support::slow(&ch, opts());
     assert!(
         wait_for(quiet, || threads(SERVER_WRITER) == 0
             && threads(CLIENT_WRITER) == 0),

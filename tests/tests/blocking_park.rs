@@ -8,79 +8,26 @@
 #[path = "tokio_support/pki.rs"]
 mod pki;
 
+mod idle_support;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use grpc_sansio_blocking::tls::ClientTlsConfig;
-use grpc_sansio_blocking::{
-    BytesCodec, CallOptions, Channel, Code, Handler, Router, RouterExt, Server, ServerBuilder,
-    Status,
-};
+use grpc_sansio_blocking::{BytesCodec, CallOptions, Channel, Code, Server, ServerBuilder};
 use grpc_sansio_tests::wait_for;
-
-/// Threads of this process whose name starts with `prefix` (the kernel
-/// keeps the first 15 bytes of a name).
-fn threads(prefix: &str) -> usize {
-    let prefix = &prefix[..prefix.len().min(15)];
-    std::fs::read_dir("/proc/self/task")
-        .expect("task list")
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.starts_with(prefix))
-        .count()
-}
-
-const SERVER_READER: &str = "grpc-server-read";
-const PARKER: &str = "grpc-server-park";
-
-fn router() -> Router<Handler> {
-    let mut router: Router<Handler> = Router::new();
-    router.unary("test.Park", "Echo", BytesCodec, |_call, req: Bytes| Ok(req));
-    router.unary("test.Park", "Slow", BytesCodec, |_call, req: Bytes| {
-        std::thread::sleep(Duration::from_millis(1500));
-        Ok(req)
-    });
-    router.server_streaming(
-        "test.Park",
-        "Big",
-        BytesCodec,
-        |_call, _req: Bytes, sink| {
-            for i in 0..32u8 {
-                sink.send(&Bytes::from(vec![i; 64 << 10]))?;
-            }
-            Ok(())
-        },
-    );
-    router
-}
+use idle_support::{PARKER, SERVER_READER, router, threads};
 
 fn echo(ch: &Channel, text: &str) {
-    let r = ch
-        .unary(
-            "/test.Park/Echo",
-            BytesCodec,
-            &Bytes::copy_from_slice(text.as_bytes()),
-            CallOptions::new().timeout(Duration::from_secs(10)),
-        )
-        .expect("echo");
-    assert_eq!(&r.message[..], text.as_bytes());
+    idle_support::echo(
+        ch,
+        text,
+        CallOptions::new().timeout(Duration::from_secs(10)),
+    );
 }
 
 fn big_stream(ch: &Channel) {
-    let got: Vec<Bytes> = ch
-        .server_streaming(
-            "/test.Park/Big",
-            BytesCodec,
-            &Bytes::new(),
-            CallOptions::new(),
-        )
-        .expect("stream")
-        .collect::<Result<_, Status>>()
-        .expect("messages");
-    assert_eq!(got.len(), 32);
-    for (i, m) in got.iter().enumerate() {
-        assert_eq!(m.len(), 64 << 10);
-        assert!(m.iter().all(|b| *b == i as u8), "message {i}");
-    }
+    idle_support::big_stream(ch, CallOptions::new());
 }
 
 #[test]
@@ -119,21 +66,13 @@ fn idle_connections_are_parked_and_come_back() {
     // client sends nothing while the handler sleeps three idle spells.
     let slow = {
         let ch = ch.clone();
-        std::thread::spawn(move || {
-            ch.unary(
-                "/test.Park/Slow",
-                BytesCodec,
-                &Bytes::from_static(b"slow"),
-                CallOptions::new(),
-            )
-        })
+        std::thread::spawn(move || idle_support::slow(&ch, CallOptions::new()))
     };
     assert!(wait_for(quiet, || server.busy_handlers() == 1));
     std::thread::sleep(Duration::from_millis(900));
     assert_eq!(server.parked_connections(), 0);
     assert_eq!(threads(SERVER_READER), 1);
-    let r = slow.join().expect("slow thread").expect("slow call");
-    assert_eq!(&r.message[..], b"slow");
+    slow.join().expect("slow call");
 
     // Many idle connections: each is parked, one thread watches them all.
     let more: Vec<Channel> = (0..20)
@@ -161,7 +100,7 @@ fn idle_connections_are_parked_and_come_back() {
         "parked {}, readers {}, writers {}",
         server.parked_connections(),
         threads(SERVER_READER),
-        threads("grpc-server-write")
+        threads(idle_support::SERVER_WRITER)
     );
 
     // Clients that go away while parked: the server sees each close and
@@ -192,7 +131,7 @@ fn idle_connections_are_parked_and_come_back() {
         && threads(SERVER_READER) == 0));
     let err = ch
         .unary(
-            "/test.Park/Echo",
+            "/test.Idle/Echo",
             BytesCodec,
             &Bytes::from_static(b"late"),
             CallOptions::new().timeout(Duration::from_secs(2)),
