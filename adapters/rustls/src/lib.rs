@@ -1,15 +1,16 @@
 //! TLS configuration for the grpc-sansio adapters: rustls with its `ring`
 //! provider, custom roots, client certificates (mutual TLS), a server
 //! name override, and ALPN `h2`, which gRPC requires; with the
-//! `webpki-roots` feature, Mozilla's roots for the public web PKI.
+//! `webpki-roots` feature, Mozilla's roots for the public web PKI; with
+//! `native-roots`, the operating system's.
 //!
 //! This crate builds rustls configurations and checks what a handshake
 //! negotiated; it does no I/O. The adapters run the handshakes their own
 //! way (`grpc-sansio-tokio` through tokio-rustls, `grpc-sansio-blocking`
 //! on plain threads) and re-export these types from their `tls` modules,
-//! so users normally name them from there. No system roots are loaded:
-//! trust is what the configuration says (custom roots, or Mozilla's with
-//! `webpki-roots`).
+//! so users normally name them from there. No roots are loaded unless
+//! asked for: trust is what the configuration says (custom roots,
+//! Mozilla's with `webpki-roots`, the system's with `native-roots`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -150,6 +151,30 @@ impl ClientTlsConfig {
         self.roots
             .extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         self
+    }
+
+    /// Trust the operating system's root certificates, as loaded by the
+    /// `rustls-native-certs` crate: the platform's store, or on Unix the
+    /// files named by `SSL_CERT_FILE` and `SSL_CERT_DIR` when either is
+    /// set. Certificates that cannot be read or parsed are skipped; an
+    /// error only when none could be added. Other roots may be added
+    /// beside them. The store is read when this is called, not at each
+    /// connection.
+    #[cfg(feature = "native-roots")]
+    pub fn with_native_roots(mut self) -> Result<Self, TlsError> {
+        let found = rustls_native_certs::load_native_certs();
+        let (added, _unusable) = self.roots.add_parsable_certificates(found.certs);
+        if added == 0 {
+            let why = found
+                .errors
+                .first()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
+            return Err(err(format!(
+                "no usable root certificate in the system's store{why}"
+            )));
+        }
+        Ok(self)
     }
 
     /// How many root certificates this configuration adds (ignored, as

@@ -6,9 +6,11 @@
 //! blocking adapter; this module runs the handshakes on tokio. A channel
 //! uses TLS when its builder has a [`ClientTlsConfig`]
 //! ([`ChannelBuilder::tls`](crate::ChannelBuilder::tls)); an `https://`
-//! target needs one. No system roots are loaded: trust is what the
-//! configuration says (its own roots, and with the `tls-webpki-roots`
-//! feature Mozilla's, through `ClientTlsConfig::with_webpki_roots`). A server accepts TLS through a [`TlsListener`];
+//! target needs one. No roots are loaded unless asked for: trust is what
+//! the configuration says (its own roots; with the `tls-webpki-roots`
+//! feature Mozilla's, through `ClientTlsConfig::with_webpki_roots`; with
+//! `tls-native-roots` the operating system's, through
+//! `ClientTlsConfig::with_native_roots`). A server accepts TLS through a [`TlsListener`];
 //! under mutual TLS its handlers find the client's certificates in
 //! [`RequestContext::peer_certs`](crate::RequestContext::peer_certs).
 

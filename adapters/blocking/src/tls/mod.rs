@@ -6,9 +6,11 @@
 //! tokio adapter; this module runs the handshakes on plain threads. A
 //! channel uses TLS when its builder has a [`ClientTlsConfig`]
 //! ([`ChannelBuilder::tls`](crate::ChannelBuilder::tls)); an `https://`
-//! target needs one. No system roots are loaded: trust is what the
-//! configuration says (its own roots, and with the `tls-webpki-roots`
-//! feature Mozilla's, through `ClientTlsConfig::with_webpki_roots`). A server accepts TLS on
+//! target needs one. No roots are loaded unless asked for: trust is what
+//! the configuration says (its own roots; with the `tls-webpki-roots`
+//! feature Mozilla's, through `ClientTlsConfig::with_webpki_roots`; with
+//! `tls-native-roots` the operating system's, through
+//! `ClientTlsConfig::with_native_roots`). A server accepts TLS on
 //! [`Server::bind_tls`](crate::Server::bind_tls); under mutual TLS its
 //! handlers find the client's certificates in
 //! [`ServerCall::peer_certs`](crate::ServerCall::peer_certs).
