@@ -200,6 +200,8 @@ async fn grpcio_client_against_our_server() {
         return;
     };
     check_client_summary(&v, &events, GRPCIO);
+    // deflate is not offered by default: refused, as gRPC asks.
+    assert_eq!(v["deflate"]["code"], "UNIMPLEMENTED", "{v:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,6 +213,27 @@ async fn grpcio_client_against_our_server_compressing_responses() {
         return;
     };
     check_client_summary(&v, &events, GRPCIO);
+}
+
+/// deflate (a zlib stream) registered on our server: grpcio's deflate
+/// requests are read, and every response goes back deflated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpcio_client_with_deflate_both_ways() {
+    let mut config = grpc_sansio::server::ServerConfig::default();
+    config.compression.register(std::sync::Arc::new(
+        grpc_sansio::grpc::compression::Deflate::new(),
+    ));
+    let builder = Server::builder()
+        .server_config(config)
+        .response_compression("deflate");
+    let Some((v, events)) =
+        python_client_of(builder, &["grpc"], "grpc_tokio_grpcio_client.py", None).await
+    else {
+        return;
+    };
+    check_client_summary(&v, &events, GRPCIO);
+    assert_eq!(v["deflate"]["len"], 100000, "{v:#}");
+    assert_eq!(v["deflate"]["same"], true, "{v:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

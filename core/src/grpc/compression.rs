@@ -400,6 +400,127 @@ impl Compressor for Gzip {
     }
 }
 
+/// deflate as gRPC names it (`grpc-encoding: deflate`): a zlib stream
+/// (RFC 1950, deflate inside a two-byte header and an Adler-32 trailer),
+/// as gRPC C-core and tonic write it, via `flate2`.
+///
+/// Not in [`CompressionRegistry::default`] (which offers gzip, the one
+/// every gRPC implementation has): register it where a peer asks for
+/// deflate. Like [`Gzip`], it pools its deflate and inflate states; the
+/// Adler-32 checksum of every message is verified, and bytes after the
+/// end of the stream are refused.
+#[cfg(feature = "gzip")]
+pub struct Deflate {
+    level: u32,
+    deflaters: std::sync::Mutex<Vec<flate2::Compress>>,
+    inflaters: std::sync::Mutex<Vec<flate2::Decompress>>,
+}
+
+#[cfg(feature = "gzip")]
+impl fmt::Debug for Deflate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deflate")
+            .field("level", &self.level)
+            .finish()
+    }
+}
+
+#[cfg(feature = "gzip")]
+impl Clone for Deflate {
+    /// The same level, with empty pools.
+    fn clone(&self) -> Deflate {
+        Deflate::with_level(self.level)
+    }
+}
+
+#[cfg(feature = "gzip")]
+impl Default for Deflate {
+    fn default() -> Deflate {
+        Deflate::new()
+    }
+}
+
+#[cfg(feature = "gzip")]
+impl Deflate {
+    /// deflate at the default level (6).
+    pub fn new() -> Deflate {
+        Deflate::with_level(6)
+    }
+
+    /// deflate at `level`, from 0 (store) to 9 (smallest); higher values
+    /// are read as 9.
+    pub fn with_level(level: u32) -> Deflate {
+        Deflate {
+            level: level.min(9),
+            deflaters: std::sync::Mutex::new(Vec::new()),
+            inflaters: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The compression level.
+    pub fn level(&self) -> u32 {
+        self.level
+    }
+}
+
+#[cfg(feature = "gzip")]
+impl Compressor for Deflate {
+    fn name(&self) -> &'static str {
+        "deflate"
+    }
+
+    fn compress(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), CompressionError> {
+        let start = out.len();
+        let mut z = match Gzip::take(&self.deflaters) {
+            Some(mut z) => {
+                z.reset();
+                z
+            }
+            None => flate2::Compress::new(flate2::Compression::new(self.level), true),
+        };
+        if let Err(e) = Gzip::deflate(&mut z, input, out) {
+            out.truncate(start);
+            return Err(e);
+        }
+        Gzip::give(&self.deflaters, z);
+        Ok(())
+    }
+
+    fn decompress(
+        &self,
+        input: &[u8],
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CompressionError> {
+        let start = out.len();
+        let mut z = match Gzip::take(&self.inflaters) {
+            Some(mut z) => {
+                z.reset(true);
+                z
+            }
+            None => flate2::Decompress::new(true),
+        };
+        let result = Gzip::inflate(&mut z, input, start, limit, out).and_then(|used| {
+            if used == input.len() {
+                Ok(())
+            } else {
+                Err(CompressionError::Corrupt)
+            }
+        });
+        match result {
+            Ok(()) => {
+                Gzip::give(&self.inflaters, z);
+                Ok(())
+            }
+            Err(e) => {
+                // A state that saw an error is dropped, not pooled.
+                out.truncate(start);
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Splits a `grpc-accept-encoding` value into its names: comma-separated,
 /// spaces and tabs around each trimmed, empty items skipped.
 pub fn parse_accept_encoding(value: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -838,6 +959,132 @@ mod tests {
             fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
                 let mut d = Vec::new();
                 let _ = Gzip::new().decompress(&data, 1000, &mut d);
+                prop_assert!(d.len() <= 1000);
+            }
+        }
+    }
+
+    #[cfg(feature = "gzip")]
+    mod deflate {
+        use super::*;
+        use proptest::prelude::*;
+        use std::io::{Read, Write};
+
+        #[test]
+        fn registered_by_hand_and_negotiated() {
+            let mut r = CompressionRegistry::default();
+            assert!(r.for_receive(Some(b"deflate")).is_err());
+            r.register(Arc::new(Deflate::new()));
+            assert_eq!(
+                r.accept_encoding(),
+                Some(Bytes::from_static(b"gzip,deflate"))
+            );
+            assert_eq!(r.for_receive(Some(b"Deflate")).unwrap().name(), "deflate");
+            assert_eq!(
+                r.for_send("deflate", Some(b"gzip, deflate")).name(),
+                "deflate"
+            );
+            assert_eq!(r.for_send("deflate", Some(b"gzip")).name(), "identity");
+        }
+
+        /// What we write is a zlib stream any zlib reads, and we read what
+        /// zlib writes (as gRPC C-core and tonic do).
+        #[test]
+        fn zlib_both_ways() {
+            let data = b"deflate deflate deflate, all the way down".repeat(50);
+            let mut ours = Vec::new();
+            Deflate::new().compress(&data, &mut ours).unwrap();
+            assert_eq!(ours[0] & 0x0f, 8, "a zlib header, method deflate");
+            assert_eq!(u16::from_be_bytes([ours[0], ours[1]]) % 31, 0);
+            let mut back = Vec::new();
+            flate2::read::ZlibDecoder::new(&ours[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, data);
+
+            let mut theirs =
+                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+            theirs.write_all(&data).unwrap();
+            let theirs = theirs.finish().unwrap();
+            let mut out = Vec::new();
+            Deflate::new()
+                .decompress(&theirs, data.len(), &mut out)
+                .unwrap();
+            assert_eq!(out, data);
+        }
+
+        #[test]
+        fn checksum_trailing_bytes_and_limit() {
+            let dz = Deflate::new();
+            let mut c = Vec::new();
+            dz.compress(b"hello hello hello", &mut c).unwrap();
+            // A wrong Adler-32 (the last four bytes).
+            let mut bad = c.clone();
+            let last = bad.len() - 1;
+            bad[last] ^= 1;
+            let mut out = vec![7];
+            assert_eq!(
+                dz.decompress(&bad, 100, &mut out),
+                Err(CompressionError::Corrupt)
+            );
+            assert_eq!(out, [7]);
+            // Bytes after the stream.
+            let mut long = c.clone();
+            long.push(0);
+            assert_eq!(
+                dz.decompress(&long, 100, &mut out),
+                Err(CompressionError::Corrupt)
+            );
+            // Cut short.
+            assert_eq!(
+                dz.decompress(&c[..c.len() - 3], 100, &mut out),
+                Err(CompressionError::Corrupt)
+            );
+            // Over the limit.
+            assert_eq!(
+                dz.decompress(&c, 5, &mut out),
+                Err(CompressionError::LimitExceeded { limit: 5 })
+            );
+            assert_eq!(out, [7]);
+            // And still fine after all that.
+            dz.decompress(&c, 100, &mut out).unwrap();
+            assert_eq!(&out[1..], b"hello hello hello");
+            let m = compress_message(&dz, Bytes::from_static(b"abcabcabcabc")).unwrap();
+            assert!(m.compressed);
+            let back = decompress_message(&dz, m, 100).unwrap();
+            assert_eq!(&back[..], b"abcabcabcabc");
+        }
+
+        #[test]
+        fn bomb_is_bounded() {
+            let big = vec![0u8; 16 << 20];
+            let mut bomb = Vec::new();
+            Deflate::with_level(9).compress(&big, &mut bomb).unwrap();
+            drop(big);
+            let limit = 1 << 20;
+            let mut out = Vec::new();
+            assert_eq!(
+                Deflate::new().decompress(&bomb, limit, &mut out),
+                Err(CompressionError::LimitExceeded { limit })
+            );
+            assert!(out.capacity() <= 2 * limit);
+        }
+
+        proptest! {
+            #[test]
+            fn round_trip(data in proptest::collection::vec(any::<u8>(), 0..2000), level in 0u32..10) {
+                let dz = Deflate::with_level(level);
+                let mut c = Vec::new();
+                dz.compress(&data, &mut c).unwrap();
+                let mut d = Vec::new();
+                dz.decompress(&c, data.len(), &mut d).unwrap();
+                prop_assert_eq!(&d, &data);
+            }
+
+            #[test]
+            fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+                let mut d = Vec::new();
+                let _ = Deflate::new().decompress(&data, 1000, &mut d);
                 prop_assert!(d.len() <= 1000);
             }
         }

@@ -133,6 +133,17 @@ def main():
         )
         return {"len": len(resp), "same": resp == big}
 
+    @scenario("deflate")
+    def _():
+        big = b"d" * 100000
+        try:
+            resp, call = method("unary_unary", "Echo").with_call(
+                big, compression=grpc.Compression.Deflate, timeout=TIMEOUT
+            )
+            return {"len": len(resp), "same": resp == big}
+        except grpc.RpcError as e:
+            return {"code": e.code().name}
+
     @scenario("unimplemented")
     def _():
         try:
