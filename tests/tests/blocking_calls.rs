@@ -264,6 +264,61 @@ fn gzip_both_ways() {
     });
 }
 
+/// deflate, registered on both ends (`compressor`), used both ways; a
+/// channel without it cannot send it, and a server without it refuses it.
+#[test]
+fn deflate_when_both_ends_register_it() {
+    within(Duration::from_secs(20), || {
+        let deflate = || std::sync::Arc::new(grpc_sansio_blocking::Deflate::new());
+        let svc = serve_with(
+            Server::builder()
+                .compressor(deflate())
+                .send_compression("deflate"),
+        );
+        let ch = Channel::builder(&svc.target())
+            .compressor(deflate())
+            .build_lazy()
+            .unwrap();
+        let r = ch
+            .unary(
+                "/test.Echo/Info",
+                BytesCodec,
+                &Bytes::from(vec![b'z'; 10_000]),
+                opts().compression("deflate"),
+            )
+            .unwrap();
+        let text = String::from_utf8_lossy(&r.message).into_owned();
+        assert!(text.starts_with("encoding=deflate;"), "{text}");
+        let big = Bytes::from(vec![b'a'; 1 << 20]);
+        let r = ch
+            .unary(
+                "/test.Echo/Unary",
+                BytesCodec,
+                &big,
+                opts().compression("deflate"),
+            )
+            .unwrap();
+        assert_eq!(r.message, big);
+
+        // A plain server: deflated requests are refused, and it says what
+        // it takes.
+        let plain = serve();
+        let ch = Channel::builder(&plain.target())
+            .compressor(deflate())
+            .build_lazy()
+            .unwrap();
+        let e = ch
+            .unary(
+                "/test.Echo/Unary",
+                BytesCodec,
+                &big,
+                opts().compression("deflate"),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), Code::Unimplemented, "{e:?}");
+    });
+}
+
 #[test]
 fn unknown_method_is_unimplemented() {
     within(Duration::from_secs(20), || {

@@ -219,12 +219,8 @@ async fn grpcio_client_against_our_server_compressing_responses() {
 /// requests are read, and every response goes back deflated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpcio_client_with_deflate_both_ways() {
-    let mut config = grpc_sansio::server::ServerConfig::default();
-    config.compression.register(std::sync::Arc::new(
-        grpc_sansio::grpc::compression::Deflate::new(),
-    ));
     let builder = Server::builder()
-        .server_config(config)
+        .compressor(std::sync::Arc::new(grpc_sansio_tokio::Deflate::new()))
         .response_compression("deflate");
     let Some((v, events)) =
         python_client_of(builder, &["grpc"], "grpc_tokio_grpcio_client.py", None).await

@@ -114,6 +114,7 @@ pub use grpc_sansio::call::CallKind;
 #[cfg(feature = "prost")]
 pub use grpc_sansio::codec::ProstCodec;
 pub use grpc_sansio::codec::{BytesCodec, Codec};
+pub use grpc_sansio::grpc::compression::{Compressor, Deflate};
 pub use grpc_sansio::grpc::metadata::MetadataMap;
 pub use grpc_sansio::grpc::{Code, Status};
 pub use grpc_sansio::router::Router;

@@ -50,6 +50,7 @@ pub use transport::{BoxIo, Io};
 #[cfg(feature = "prost")]
 pub use grpc_sansio::codec::ProstCodec;
 pub use grpc_sansio::codec::{BytesCodec, Codec};
+pub use grpc_sansio::grpc::compression::{Compressor, Deflate};
 pub use grpc_sansio::grpc::metadata::MetadataMap;
 pub use grpc_sansio::grpc::{Code, Status};
 pub use grpc_sansio::server::CancelReason;

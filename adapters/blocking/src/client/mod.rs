@@ -262,6 +262,18 @@ impl ChannelBuilder {
         self
     }
 
+    /// Accept `compressor` besides gzip (and identity), and let calls
+    /// send with it ([`CallOptions::compression`]), for example
+    /// [`Deflate`](grpc_sansio::grpc::compression::Deflate); one of the
+    /// same name is replaced.
+    pub fn compressor(
+        mut self,
+        compressor: Arc<dyn grpc_sansio::grpc::compression::Compressor>,
+    ) -> Self {
+        self.config.compression.register(compressor);
+        self
+    }
+
     /// The core's client settings, for what has no method here.
     pub fn core_config(mut self, f: impl FnOnce(&mut ClientConfig)) -> Self {
         f(&mut self.config);

@@ -205,6 +205,18 @@ impl ServerBuilder {
         self
     }
 
+    /// Offer `compressor` besides gzip (and identity) for requests and
+    /// responses, for example
+    /// [`Deflate`](grpc_sansio::grpc::compression::Deflate); one of the
+    /// same name is replaced.
+    pub fn compressor(
+        mut self,
+        compressor: Arc<dyn grpc_sansio::grpc::compression::Compressor>,
+    ) -> Self {
+        self.config.compression.register(compressor);
+        self
+    }
+
     /// Compress responses with `name` (`"gzip"`) when the client accepts
     /// it. Handlers can choose per call with
     /// [`ServerCall::set_compression`].

@@ -247,6 +247,18 @@ impl std::fmt::Debug for ChannelBuilder {
 }
 
 impl ChannelBuilder {
+    /// Accept `compressor` besides gzip (and identity), and let calls
+    /// send with it ([`CallOptions::compression`]), for example
+    /// [`Deflate`](grpc_sansio::grpc::compression::Deflate); one of the
+    /// same name is replaced.
+    pub fn compressor(
+        mut self,
+        compressor: Arc<dyn grpc_sansio::grpc::compression::Compressor>,
+    ) -> Self {
+        self.settings.config.compression.register(compressor);
+        self
+    }
+
     fn new(
         connector: Result<Arc<dyn Connector>, InvalidTarget>,
         authority: Option<String>,

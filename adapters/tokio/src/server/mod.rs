@@ -231,6 +231,18 @@ impl ServerBuilder {
         self
     }
 
+    /// Offer `compressor` besides gzip (and identity) for requests and
+    /// responses, for example
+    /// [`Deflate`](grpc_sansio::grpc::compression::Deflate); one of the
+    /// same name is replaced.
+    pub fn compressor(
+        mut self,
+        compressor: Arc<dyn grpc_sansio::grpc::compression::Compressor>,
+    ) -> Self {
+        self.config.compression.register(compressor);
+        self
+    }
+
     /// Compress responses with `name` (for example `"gzip"`) when the
     /// client accepts it.
     pub fn response_compression(mut self, name: &str) -> Self {
