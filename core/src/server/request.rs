@@ -319,9 +319,12 @@ mod tests {
                     .map(|(_, x)| x.clone()),
             );
             let registry = CompressionRegistry::default();
-            let Verdict::Call(head, _) =
-                parse(&fields, &registry, &mut Texts::default(), Instant::now())
-            else {
+            let Verdict::Call(head, _) = parse(
+                &fields,
+                &registry,
+                &mut Texts::default(),
+                crate::test_clock::origin(),
+            ) else {
                 panic!("mask {mask:b}: not a call");
             };
             let all = MetadataMap::from_wire(
