@@ -463,6 +463,41 @@ fn h2spec_http2_5_1_12_headers_on_closed_stream_is_connection_stream_closed() {
 }
 
 #[test]
+fn rfc9113_5_1_closed_streams_are_told_apart_within_the_remembered_window() {
+    let mut config = Config::default();
+    config.max_closed_streams = 4;
+    let mut c = Case::with(config);
+    // Stream 1 ends normally; stream 3 is malformed and reset by us.
+    c.req(1, true);
+    c.expect_response(1);
+    let f = c.peer.headers(
+        3,
+        &fields(&get_with(&[("connection", "keep-alive")])),
+        false,
+    );
+    c.send(f);
+    c.expect_stream_error(3, Reason::PROTOCOL_ERROR);
+    // Late DATA on a stream we reset is dropped without a word.
+    c.got.clear();
+    let f = c.peer.data(3, b"late", true);
+    c.send(f);
+    assert!(c.got.is_empty(), "nothing answers it: {:?}", c.got);
+    // Four more streams push 1 and 3 out of a window of four.
+    for id in [5, 7, 9, 11] {
+        c.req(id, true);
+    }
+    c.got.clear();
+    let f = c.peer.data(3, b"late", true);
+    c.send(f);
+    c.expect_stream_error(3, Reason::STREAM_CLOSED);
+    // Within the window, DATA after both ends finished still ends the
+    // connection (§5.1, closed).
+    let f = c.peer.data(7, b"late", true);
+    c.send(f);
+    c.expect_conn_error(Reason::STREAM_CLOSED);
+}
+
+#[test]
 fn h2spec_http2_5_1_13_continuation_on_closed_stream_is_protocol_error() {
     let mut c = Case::new();
     c.req(1, true);

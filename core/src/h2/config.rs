@@ -52,8 +52,10 @@ pub struct Config {
     /// them. Exceeding it ends the connection with ENHANCE_YOUR_CALM.
     /// Default 64 KiB.
     pub max_pending_control: usize,
-    /// How many recently closed streams we remember so that late frames
-    /// on them are told apart from frames on idle streams. Default 1024.
+    /// How far back, in stream identifiers of each initiator, we remember
+    /// how closed streams ended, so that a late frame on one gets the
+    /// answer its ending calls for (§5.1); older ones get a stream error.
+    /// Costs one byte per identifier. Default 1024.
     pub max_closed_streams: usize,
     /// How many bytes [`poll_transmit`](super::Connection::poll_transmit)
     /// appends per call at most (it is called until it appends nothing).

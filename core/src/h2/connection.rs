@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
+use super::closed::ClosedStreams;
 use super::config::Config;
 use super::error::{ConnectionError, Initiator, SendError};
 use super::event::{Event, Fields};
 use super::flow::{DEFAULT_WINDOW, RecvFlow, Window};
-use super::idmap::{FastMap, IdMap};
+use super::idmap::IdMap;
 use super::limits::RateCounter;
 use super::stream::{Chunk, FieldList, Outbound, State, Stream, Timeout};
 use crate::frame::{self, FrameDecoder, GoAway, Ping, Reason, RstStream, Settings, StreamId};
@@ -147,8 +148,7 @@ pub struct Connection {
     pub(crate) validated: super::headers::Validated,
     pub(crate) hpack_enc: hpack::Encoder,
     pub(crate) streams: IdMap<Stream>,
-    pub(crate) closed: FastMap<u32, CloseKind>,
-    pub(crate) closed_order: VecDeque<u32>,
+    pub(crate) closed: ClosedStreams,
     /// Next identifier for a stream we open (client: odd).
     /// Emptied header lists given back by [`Connection::recycle_fields`],
     /// reused for the next decoded blocks.
@@ -232,8 +232,7 @@ impl Connection {
             validated: Default::default(),
             hpack_enc: hpack::Encoder::new(),
             streams: IdMap::default(),
-            closed: FastMap::default(),
-            closed_order: VecDeque::new(),
+            closed: ClosedStreams::default(),
             next_local_id: config.first_stream_id | 1,
             field_pool: Vec::new(),
             queue_pool: Vec::new(),
@@ -928,17 +927,8 @@ impl Connection {
     }
 
     pub(crate) fn remember_closed(&mut self, id: StreamId, how: CloseKind) {
-        if self.config.max_closed_streams == 0 {
-            return;
-        }
-        if self.closed.insert(id.value(), how).is_none() {
-            self.closed_order.push_back(id.value());
-            while self.closed_order.len() > self.config.max_closed_streams {
-                if let Some(old) = self.closed_order.pop_front() {
-                    self.closed.remove(&old);
-                }
-            }
-        }
+        self.closed
+            .insert(id.value(), how, self.config.max_closed_streams);
     }
 
     pub(crate) fn is_peer_initiated(&self, id: StreamId) -> bool {

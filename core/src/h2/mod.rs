@@ -18,6 +18,7 @@
 //! stream (reported as [`Event::StreamReset`] with [`Initiator::Local`]);
 //! a [`SendError`] refuses an application action and changes nothing.
 
+mod closed;
 mod config;
 mod connection;
 mod error;

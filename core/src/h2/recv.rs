@@ -182,7 +182,7 @@ impl Connection {
         if id.value() > highest || (self.role == Role::Client && self.is_peer_initiated(id)) {
             Lookup::Idle
         } else {
-            Lookup::Closed(self.closed.get(&id.value()).copied())
+            Lookup::Closed(self.closed.get(id.value()))
         }
     }
 
