@@ -1,6 +1,6 @@
 //! Turning typed messages into payload bytes and back. Both adapters take
 //! any [`Codec`]; the raw [`BytesCodec`] is always here, and
-//! [`ProstCodec`] (protobuf via `prost`) behind the default `prost`
+//! `ProstCodec` (protobuf via `prost`) behind the default `prost`
 //! feature.
 
 use bytes::Bytes;

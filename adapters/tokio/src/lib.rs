@@ -8,7 +8,7 @@
 //! - Client: [`Channel::connect`] (lazy), [`Channel::builder`], the four
 //!   call kinds ([`Channel::unary`], [`Channel::server_streaming`],
 //!   [`Channel::client_streaming`], [`Channel::streaming`]), typed by a
-//!   [`Codec`] ([`ProstCodec`] for protobuf, [`BytesCodec`] for raw
+//!   [`Codec`] (`ProstCodec` for protobuf, feature `prost`, on by default; [`BytesCodec`] for raw
 //!   bytes); reconnection with gRPC's backoff; [`ChannelState`].
 //! - Server: [`Routes`] of handlers by path, [`Server::builder`],
 //!   [`Server::serve_with_shutdown`] with graceful shutdown,

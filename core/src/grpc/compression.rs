@@ -9,7 +9,7 @@
 //! This module owns:
 //!
 //! - the [`Compressor`] trait, with [`Identity`] and, behind the default
-//!   `gzip` feature, [`Gzip`];
+//!   `gzip` feature, `Gzip` (and `Deflate`);
 //! - the receive rules: an unknown `grpc-encoding` fails the call with
 //!   `UNIMPLEMENTED` (the response should list what we accept in
 //!   `grpc-accept-encoding`); a compressed flag on a stream whose encoding

@@ -30,7 +30,7 @@ impl fmt::Display for InvalidTarget {
 impl std::error::Error for InvalidTarget {}
 
 /// A parsed target: `http://host:port`, `https://host:port` (TLS, with
-/// the `tls` feature and [`ChannelBuilder::tls`](super::ChannelBuilder::tls)),
+/// the `tls` feature and `ChannelBuilder::tls`),
 /// or `unix:/path` (also `unix:///path`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {

@@ -87,7 +87,7 @@ pub trait Listener: Send {
     /// The next connection and what is known of its peer: the address,
     /// and the client's certificates where the listener runs TLS. The
     /// server accepts through this; the default gives the address only,
-    /// so a listener that wraps a [`TlsListener`](crate::tls::TlsListener)
+    /// so a listener that wraps a `TlsListener` (feature `tls`)
     /// must forward this method too, or its handlers see no certificates.
     fn accept_peer(&mut self) -> impl Future<Output = io::Result<(BoxIo, Peer)>> + Send {
         let next = self.accept();
