@@ -185,6 +185,48 @@ impl Default for Gzip {
 #[cfg(feature = "gzip")]
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
+/// Writes `input` as deflate stored blocks (RFC 1951 §3.2.4), the last
+/// one final: what level 0 asks for, written here without a deflate
+/// state. flate2's pure-Rust deflater clears some hundreds of KiB of
+/// tables for every message and then copies slowly at level 0; this is a
+/// copy with five bytes per 64 KiB.
+#[cfg(feature = "gzip")]
+fn store(input: &[u8], out: &mut Vec<u8>) {
+    const MAX: usize = 65_535;
+    out.reserve(input.len() + 5 * (input.len() / MAX + 1));
+    let mut rest = input;
+    loop {
+        let (chunk, tail) = rest.split_at(rest.len().min(MAX));
+        let last = tail.is_empty();
+        let len = u16::try_from(chunk.len()).unwrap_or(u16::MAX);
+        out.push(u8::from(last));
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+        if last {
+            return;
+        }
+        rest = tail;
+    }
+}
+
+/// Adler-32 (RFC 1950 §8), the zlib stream's checksum.
+#[cfg(feature = "gzip")]
+fn adler32(data: &[u8]) -> u32 {
+    const MOD: u32 = 65_521;
+    // 5552 bytes is the most that cannot overflow `b` between reductions.
+    let (mut a, mut b) = (1u32, 0u32);
+    for chunk in data.chunks(5552) {
+        for &x in chunk {
+            a += u32::from(x);
+            b += a;
+        }
+        a %= MOD;
+        b %= MOD;
+    }
+    (b << 16) | a
+}
+
 #[cfg(feature = "gzip")]
 impl Gzip {
     /// How many idle deflate (and inflate) states one `Gzip` keeps.
@@ -196,7 +238,9 @@ impl Gzip {
     }
 
     /// gzip at `level`, from 0 (store) to 9 (smallest); higher values are
-    /// read as 9.
+    /// read as 9. Level 0 is written here as stored blocks, with no
+    /// deflate state: the cheapest way to send gzip to a peer that
+    /// insists on it.
     pub fn with_level(level: u32) -> Gzip {
         Gzip {
             level: level.min(9),
@@ -357,19 +401,23 @@ impl Compressor for Gzip {
 
     fn compress(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), CompressionError> {
         let start = out.len();
-        let mut z = match Gzip::take(&self.deflaters) {
-            Some(mut z) => {
-                z.reset();
-                z
-            }
-            None => flate2::Compress::new(flate2::Compression::new(self.level), false),
-        };
         out.extend_from_slice(&GZIP_HEADER);
-        if let Err(e) = Gzip::deflate(&mut z, input, out) {
-            out.truncate(start);
-            return Err(e);
+        if self.level == 0 {
+            store(input, out);
+        } else {
+            let mut z = match Gzip::take(&self.deflaters) {
+                Some(mut z) => {
+                    z.reset();
+                    z
+                }
+                None => flate2::Compress::new(flate2::Compression::new(self.level), false),
+            };
+            if let Err(e) = Gzip::deflate(&mut z, input, out) {
+                out.truncate(start);
+                return Err(e);
+            }
+            Gzip::give(&self.deflaters, z);
         }
-        Gzip::give(&self.deflaters, z);
         let mut crc = flate2::Crc::new();
         crc.update(input);
         out.extend_from_slice(&crc.sum().to_le_bytes());
@@ -448,7 +496,8 @@ impl Deflate {
     }
 
     /// deflate at `level`, from 0 (store) to 9 (smallest); higher values
-    /// are read as 9.
+    /// are read as 9. Level 0 is written here as stored blocks, as for
+    /// [`Gzip::with_level`].
     pub fn with_level(level: u32) -> Deflate {
         Deflate {
             level: level.min(9),
@@ -470,6 +519,14 @@ impl Compressor for Deflate {
     }
 
     fn compress(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), CompressionError> {
+        if self.level == 0 {
+            // CMF: deflate with a 32 KiB window; FLG: the fastest level,
+            // no dictionary, and the check bits (0x7801 is a multiple of 31).
+            out.extend_from_slice(&[0x78, 0x01]);
+            store(input, out);
+            out.extend_from_slice(&adler32(input).to_be_bytes());
+            return Ok(());
+        }
         let start = out.len();
         let mut z = match Gzip::take(&self.deflaters) {
             Some(mut z) => {
@@ -899,6 +956,50 @@ mod tests {
             assert_eq!(out, b"some payload bytes");
         }
 
+        /// Level 0 writes stored blocks itself: the exact bytes for a short
+        /// message, and for long ones a block per 64 KiB that any gzip
+        /// reader and ours take back.
+        #[test]
+        fn level_zero_stores() {
+            use std::io::Read;
+            let gz = Gzip::with_level(0);
+            let mut c = Vec::new();
+            gz.compress(b"abc", &mut c).unwrap();
+            let mut want = GZIP_HEADER.to_vec();
+            want.extend_from_slice(&[1, 3, 0, 0xfc, 0xff, b'a', b'b', b'c']);
+            want.extend_from_slice(&0x3524_41c2u32.to_le_bytes()); // CRC-32 of "abc"
+            want.extend_from_slice(&3u32.to_le_bytes());
+            assert_eq!(c, want);
+            c.clear();
+            gz.compress(b"", &mut c).unwrap();
+            assert_eq!(&c[10..15], &[1, 0, 0, 0xff, 0xff], "one empty final block");
+            assert_eq!(c.len(), 10 + 5 + 8);
+            for len in [65_534usize, 65_535, 65_536, 200_000] {
+                let data: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
+                let mut c = Vec::new();
+                gz.compress(&data, &mut c).unwrap();
+                let blocks = len.div_ceil(65_535);
+                assert_eq!(c.len(), 10 + len + 5 * blocks + 8, "{len}");
+                assert_eq!(
+                    c[10],
+                    u8::from(blocks == 1),
+                    "first block final only if alone"
+                );
+                let mut back = Vec::new();
+                flate2::read::GzDecoder::new(&c[..])
+                    .read_to_end(&mut back)
+                    .unwrap();
+                assert_eq!(back, data, "{len}");
+                let mut ours = Vec::new();
+                gz.decompress(&c, len, &mut ours).unwrap();
+                assert_eq!(ours, data, "{len}");
+            }
+            assert!(
+                gz.deflaters.lock().unwrap().is_empty(),
+                "no deflate state made"
+            );
+        }
+
         #[test]
         fn pooled_states_give_the_same_bytes() {
             use std::io::Read;
@@ -1011,6 +1112,52 @@ mod tests {
                 .decompress(&theirs, data.len(), &mut out)
                 .unwrap();
             assert_eq!(out, data);
+        }
+
+        #[test]
+        fn adler32_vectors() {
+            assert_eq!(adler32(b""), 1);
+            assert_eq!(adler32(b"Wikipedia"), 0x11e6_0398);
+            // Long runs of 0xff reach the largest sums between reductions.
+            let ff = vec![0xffu8; 100_000];
+            let (mut a, mut b) = (1u64, 0u64);
+            for &x in &ff {
+                a = (a + u64::from(x)) % 65_521;
+                b = (b + a) % 65_521;
+            }
+            assert_eq!(adler32(&ff), ((b << 16) | a) as u32);
+        }
+
+        /// Level 0 writes a zlib stream of stored blocks itself, which
+        /// zlib and we read back.
+        #[test]
+        fn level_zero_stores() {
+            let dz = Deflate::with_level(0);
+            let mut c = Vec::new();
+            dz.compress(b"abc", &mut c).unwrap();
+            assert_eq!(
+                c,
+                [
+                    0x78, 0x01, 1, 3, 0, 0xfc, 0xff, b'a', b'b', b'c', 0x02, 0x4d, 0x01, 0x27
+                ]
+            );
+            for len in [0usize, 5_552, 65_535, 65_536, 150_000] {
+                let data: Vec<u8> = (0..len).map(|i| (i * 13 % 255) as u8 | 0x80).collect();
+                let mut c = Vec::new();
+                dz.compress(&data, &mut c).unwrap();
+                let mut back = Vec::new();
+                flate2::read::ZlibDecoder::new(&c[..])
+                    .read_to_end(&mut back)
+                    .unwrap();
+                assert_eq!(back, data, "{len}");
+                let mut ours = Vec::new();
+                dz.decompress(&c, len, &mut ours).unwrap();
+                assert_eq!(ours, data, "{len}");
+            }
+            assert!(
+                dz.deflaters.lock().unwrap().is_empty(),
+                "no deflate state made"
+            );
         }
 
         #[test]
