@@ -101,6 +101,7 @@ impl MemPair {
                     call,
                     message,
                     flow_len,
+                    ..
                 } => {
                     self.server.release_capacity(call, flow_len);
                     msg = message;
@@ -122,6 +123,7 @@ impl MemPair {
                     call,
                     message,
                     flow_len,
+                    ..
                 } => {
                     self.client.release_capacity(call, flow_len);
                     reply = message;
@@ -199,6 +201,7 @@ impl MemPair {
                         call,
                         message,
                         flow_len,
+                        ..
                     } => {
                         received += message.len();
                         self.client.release_capacity(call, flow_len);

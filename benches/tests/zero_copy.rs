@@ -129,6 +129,7 @@ fn server_delivers_messages_of_one_data_frame_without_copying() {
                 call,
                 message,
                 flow_len,
+                ..
             } = e
             {
                 server.release_capacity(call, flow_len);

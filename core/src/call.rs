@@ -176,6 +176,8 @@ pub(crate) struct Inbound {
 pub(crate) struct Delivered {
     pub(crate) message: Bytes,
     pub(crate) flow_len: u32,
+    /// The message's compressed flag was set.
+    pub(crate) compressed: bool,
 }
 
 impl Inbound {
@@ -213,12 +215,14 @@ impl Inbound {
                     };
                     first = false;
                     credited += flow;
+                    let compressed = m.compressed;
                     let payload = decompress_message(self.compressor.as_ref(), m, self.limit)
                         .map_err(|s| (s, clamp(len)))?;
                     self.count = self.count.saturating_add(1);
                     out.push(Delivered {
                         message: payload,
                         flow_len: clamp(flow),
+                        compressed,
                     });
                 }
                 Ok(None) => break,

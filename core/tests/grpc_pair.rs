@@ -594,6 +594,73 @@ fn gzip_both_ways() {
     assert!(finished(&cev, call)[0].0.is_ok());
 }
 
+/// gRPC compresses message by message: in a call that compresses, a
+/// message can still go uncompressed, both ways, and the receiver sees
+/// each message's compressed flag.
+#[test]
+fn one_call_mixes_compressed_and_uncompressed_messages() {
+    let mut g = Grpc::new();
+    let now = g.clock.now;
+    let options = CallOptions::new(CallKind::BidiStreaming).with_compression("gzip");
+    let call = g.client.start_call("/t.S/M", options, now).unwrap();
+    let big = Bytes::from(vec![b'z'; 100_000]);
+    g.client.send_message(call, big.clone()).unwrap();
+    g.client
+        .send_message_uncompressed(call, big.clone())
+        .unwrap();
+    g.client.send_message(call, big.clone()).unwrap();
+    g.client.half_close(call).unwrap();
+    g.drive();
+    let sev = g.take_server();
+    let scall = match &sev[0] {
+        ServerEvent::CallStarted { call, .. } => *call,
+        e => panic!("{e:?}"),
+    };
+    let got: Vec<bool> = sev
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::Message {
+                call,
+                message,
+                compressed,
+                ..
+            } if *call == scall => {
+                assert_eq!(message, &big);
+                Some(*compressed)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, [true, false, true]);
+
+    g.server.set_send_compression(scall, "gzip").unwrap();
+    g.server
+        .send_message_uncompressed(scall, big.clone())
+        .unwrap();
+    g.server.send_message(scall, big.clone()).unwrap();
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    let cev = g.take_client();
+    let got: Vec<bool> = cev
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Message {
+                message,
+                compressed,
+                ..
+            } => {
+                assert_eq!(message, &big);
+                Some(*compressed)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, [false, true]);
+    assert!(finished(&cev, call)[0].0.is_ok());
+}
+
 #[test]
 fn no_accept_encoding_means_identity_responses() {
     // A client without gzip sends no grpc-accept-encoding; the server's

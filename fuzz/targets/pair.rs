@@ -263,9 +263,15 @@ impl Pair {
             0 | 1 => self.start(op, r),
             2 => {
                 let b = r.u8();
-                let len = usize::from(r.u16() >> 2);
+                let v = r.u16();
+                let len = usize::from(v >> 2);
                 if let Some(call) = pick(&self.c_live, b) {
-                    let _ = self.client.send_message(call, body(len));
+                    // The low bit: this message uncompressed.
+                    let _ = if v & 1 == 1 {
+                        self.client.send_message_uncompressed(call, body(len))
+                    } else {
+                        self.client.send_message(call, body(len))
+                    };
                 }
             }
             3 => {
@@ -302,9 +308,15 @@ impl Pair {
             }
             7 => {
                 let b = r.u8();
-                let len = usize::from(r.u16() >> 2);
+                let v = r.u16();
+                let len = usize::from(v >> 2);
                 if let Some(call) = pick(&self.s_live, b) {
-                    let _ = self.server.send_message(call, body(len));
+                    // The low bit: this message uncompressed.
+                    let _ = if v & 1 == 1 {
+                        self.server.send_message_uncompressed(call, body(len))
+                    } else {
+                        self.server.send_message(call, body(len))
+                    };
                 }
             }
             8 => {

@@ -179,9 +179,15 @@ impl Harness {
             }
             10 => {
                 let b = r.u8();
-                let len = usize::from(r.u16() >> 2);
+                let v = r.u16();
+                let len = usize::from(v >> 2);
                 if let Some(call) = self.pick(b) {
-                    let _ = self.conn.send_message(call, body(len));
+                    // The low bit: this message uncompressed.
+                    let _ = if v & 1 == 1 {
+                        self.conn.send_message_uncompressed(call, body(len))
+                    } else {
+                        self.conn.send_message(call, body(len))
+                    };
                 }
             }
             11 => {

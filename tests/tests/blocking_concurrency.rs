@@ -176,6 +176,7 @@ fn calls_arriving_together_run_on_as_many_handler_threads_at_once() {
                         call,
                         message,
                         flow_len,
+                        ..
                     } => {
                         client.release_capacity(call, flow_len);
                         out[ids[&call]] = Ok(message);

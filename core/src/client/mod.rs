@@ -41,7 +41,7 @@ use crate::call::{
     CallError, CallId, CallKind, Delivered, Inbound, cardinality_violation, frame_message,
 };
 use crate::frame::{Reason, StreamId};
-use crate::grpc::compression::{CompressionRegistry, Compressor};
+use crate::grpc::compression::{CompressionRegistry, Compressor, Identity};
 use crate::grpc::head::USER_AGENT;
 use crate::grpc::message::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE;
 use crate::grpc::metadata::MetadataMap;
@@ -175,6 +175,9 @@ pub enum ClientEvent {
         message: Bytes,
         /// Flow-control credit held by this message.
         flow_len: u32,
+        /// Whether it arrived compressed (its prefix's compressed flag):
+        /// `message` is decompressed either way.
+        compressed: bool,
     },
     /// The call is over: exactly one per call.
     Finished {
@@ -523,6 +526,22 @@ impl ClientConnection {
     /// Send a request message (compressed if the call compresses).
     /// Refused with [`CallError::Blocked`] while the call's queue is full.
     pub fn send_message(&mut self, call: CallId, message: Bytes) -> Result<(), CallError> {
+        self.send(call, message, true)
+    }
+
+    /// Send a request message uncompressed (its compressed flag clear)
+    /// even if the call compresses, as gRPC allows message by message;
+    /// otherwise as [`send_message`](Self::send_message).
+    pub fn send_message_uncompressed(
+        &mut self,
+        call: CallId,
+        message: Bytes,
+    ) -> Result<(), CallError> {
+        self.send(call, message, false)
+    }
+
+    #[inline]
+    fn send(&mut self, call: CallId, message: Bytes, compress: bool) -> Result<(), CallError> {
         let limit = self.config.max_send_message_size;
         let buffer = self.config.h2.max_send_buffer;
         let c = self
@@ -537,7 +556,7 @@ impl ClientConnection {
                 self.h2
                     .check_writable(stream)
                     .map_err(|e| map_send(call, e))?;
-                let parts = frame_message(c.send_compressor.as_ref(), message, limit)?;
+                let parts = frame_message(sender(c, compress), message, limit)?;
                 self.h2
                     .send_chunks(stream, parts, false)
                     .map_err(|e| map_send(call, e))
@@ -547,7 +566,7 @@ impl ClientConnection {
                     c.wants_writable = true;
                     return Err(CallError::Blocked(call));
                 }
-                let parts = frame_message(c.send_compressor.as_ref(), message, limit)?;
+                let parts = frame_message(sender(c, compress), message, limit)?;
                 c.held_bytes += parts[0].len() + parts[1].len();
                 c.held.push_back(Held::Message(parts));
                 Ok(())
@@ -964,6 +983,7 @@ impl ClientConnection {
                 call,
                 message: d.message,
                 flow_len: d.flow_len,
+                compressed: d.compressed,
             });
         }
         self.scratch = out;
@@ -981,6 +1001,16 @@ impl ClientConnection {
                 MetadataMap::new(),
             );
         }
+    }
+}
+
+/// The compressor a message of call `c` goes out with: the call's, or
+/// identity for a message sent uncompressed.
+fn sender(c: &ClientCall, compress: bool) -> &dyn Compressor {
+    if compress {
+        c.send_compressor.as_ref()
+    } else {
+        &Identity
     }
 }
 

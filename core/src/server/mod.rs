@@ -37,7 +37,7 @@ use crate::call::{
 };
 use crate::frame::{Reason, StreamId};
 use crate::grpc::compression::{
-    CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING,
+    CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, Identity,
 };
 use crate::grpc::head::APPLICATION_GRPC;
 use crate::grpc::message::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE;
@@ -137,6 +137,9 @@ pub enum ServerEvent {
         message: Bytes,
         /// Flow-control credit held by this message.
         flow_len: u32,
+        /// Whether it arrived compressed (its prefix's compressed flag):
+        /// `message` is decompressed either way.
+        compressed: bool,
     },
     /// The client finished sending.
     HalfClosed {
@@ -521,6 +524,22 @@ impl ServerConnection {
     /// Send a response message (compressed if the call compresses).
     /// Refused with [`CallError::Blocked`] while the call's queue is full.
     pub fn send_message(&mut self, call: CallId, message: Bytes) -> Result<(), CallError> {
+        self.send(call, message, true)
+    }
+
+    /// Send a response message uncompressed (its compressed flag clear)
+    /// even if the call compresses, as gRPC allows message by message;
+    /// otherwise as [`send_message`](Self::send_message).
+    pub fn send_message_uncompressed(
+        &mut self,
+        call: CallId,
+        message: Bytes,
+    ) -> Result<(), CallError> {
+        self.send(call, message, false)
+    }
+
+    #[inline]
+    fn send(&mut self, call: CallId, message: Bytes, compress: bool) -> Result<(), CallError> {
         let c = self
             .calls
             .get(&call.0)
@@ -537,11 +556,12 @@ impl ServerConnection {
             .calls
             .get(&call.0)
             .ok_or(CallError::UnknownCall(call))?;
-        let parts = frame_message(
-            c.send_compressor.as_ref(),
-            message,
-            self.config.max_send_message_size,
-        )?;
+        let compressor: &dyn Compressor = if compress {
+            c.send_compressor.as_ref()
+        } else {
+            &Identity
+        };
+        let parts = frame_message(compressor, message, self.config.max_send_message_size)?;
         self.h2
             .send_chunks(c.stream, parts, false)
             .map_err(|e| map_send(call, e))
@@ -826,6 +846,7 @@ impl ServerConnection {
                 call,
                 message: d.message,
                 flow_len: d.flow_len,
+                compressed: d.compressed,
             });
         }
         self.scratch = out;

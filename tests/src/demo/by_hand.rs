@@ -94,6 +94,7 @@ impl DemoClient for Client {
                         call,
                         message,
                         flow_len,
+                        ..
                     } if call == id => {
                         self.conn.release_capacity(call, flow_len);
                         out.messages.push(message);
@@ -143,6 +144,7 @@ fn serve(mut sock: TcpStream) {
                     call,
                     message,
                     flow_len,
+                    ..
                 } => {
                     conn.release_capacity(call, flow_len);
                     let Some((method, _, got)) = calls.get_mut(&call) else {

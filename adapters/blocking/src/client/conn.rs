@@ -137,6 +137,7 @@ impl Machine for ClientMachine {
                     call,
                     message,
                     flow_len,
+                    ..
                 } => match self.calls.get_mut(&call) {
                     Some(s) => {
                         s.messages.push_back((message, flow_len));

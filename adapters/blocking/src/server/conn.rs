@@ -257,6 +257,7 @@ impl Machine for ServerMachine {
                     call,
                     message,
                     flow_len,
+                    ..
                 } => match self.calls.get_mut(&call) {
                     Some(s) => {
                         s.messages.push_back((message, flow_len));

@@ -348,6 +348,7 @@ impl Driver {
                     call,
                     message,
                     flow_len,
+                    ..
                 } => match self.calls.get(&call) {
                     Some(s) => s.shared.inbox.push(Item::Message(message, flow_len)),
                     None => self.conn.release_capacity(call, flow_len),

@@ -403,6 +403,7 @@ impl Driver {
                     call,
                     message,
                     flow_len,
+                    ..
                 } => match self.calls.get(&call) {
                     Some(s) => s.inbox.push(SItem::Message(message, flow_len)),
                     None => self.conn.release_capacity(call, flow_len),
