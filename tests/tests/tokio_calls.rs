@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use grpc_sansio_tokio::{
-    BytesCodec, CallOptions, CancelReason, Channel, ChannelState, Code, MetadataMap, Server, Status,
+    BytesCodec, CallOptions, CancelReason, Channel, ChannelState, Code, MetadataMap, Request,
+    RequestStream, Response, ResponseSink, Routes, Server, Status,
 };
 use tokio::sync::mpsc;
 use tokio_support::{Seen, bounded, path, routes};
@@ -355,6 +356,87 @@ async fn gzip_requests_and_responses() {
         .await
         .unwrap();
     assert_eq!(r.message, big);
+}
+
+/// gRPC compresses message by message: in calls that compress, a client
+/// and a handler each send one message uncompressed, and both sides see
+/// every message's compressed flag, on single messages and on streams.
+#[tokio::test]
+async fn per_message_compression_both_ways() {
+    let (seen_tx, mut seen) = mpsc::channel::<Vec<Option<bool>>>(8);
+    let mut routes = Routes::new();
+    let tx = seen_tx.clone();
+    routes.unary("t.C", "Unary", BytesCodec, move |req: Request<Bytes>| {
+        let tx = tx.clone();
+        async move {
+            tx.send(vec![req.message_compressed()]).await.unwrap();
+            req.context().set_response_compression("gzip");
+            Ok(Response::new(req.into_inner()))
+        }
+    });
+    let tx = seen_tx.clone();
+    routes.streaming(
+        "t.C",
+        "Bidi",
+        BytesCodec,
+        move |req: Request<RequestStream<BytesCodec>>, mut sink: ResponseSink<BytesCodec>| {
+            let tx = tx.clone();
+            async move {
+                req.context().set_response_compression("gzip");
+                let mut requests = req.into_inner();
+                let mut flags = Vec::new();
+                while let Some(m) = requests.message().await? {
+                    flags.push(requests.last_message_compressed());
+                    // Echo each message, the second one uncompressed.
+                    if flags.len() == 2 {
+                        sink.send_uncompressed(m).await?;
+                    } else {
+                        sink.send(m).await?;
+                    }
+                }
+                tx.send(flags).await.unwrap();
+                Ok(())
+            }
+        },
+    );
+    let server = Server::builder().build(routes);
+    let channel = server.in_memory_channel();
+    let big = Bytes::from(vec![b'z'; 50_000]);
+    let gzip = || CallOptions::new().compression("gzip");
+
+    let r = channel
+        .unary("/t.C/Unary", BytesCodec, big.clone(), gzip())
+        .await
+        .unwrap();
+    assert_eq!(r.message, big);
+    assert_eq!(r.message_compressed(), Some(true));
+    assert_eq!(seen.recv().await.unwrap(), [Some(true)]);
+    let r = channel
+        .unary("/t.C/Unary", BytesCodec, big.clone(), CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(r.message_compressed(), Some(true), "the handler compresses");
+    assert_eq!(seen.recv().await.unwrap(), [Some(false)]);
+
+    let (mut requests, mut responses) = channel
+        .streaming("/t.C/Bidi", BytesCodec, gzip())
+        .await
+        .unwrap();
+    assert_eq!(responses.last_message_compressed(), None);
+    requests.send(big.clone()).await.unwrap();
+    requests.send_uncompressed(big.clone()).await.unwrap();
+    requests.send(big.clone()).await.unwrap();
+    requests.close();
+    let mut flags = Vec::new();
+    while let Some(m) = responses.message().await.unwrap() {
+        assert_eq!(m, big);
+        flags.push(responses.last_message_compressed());
+    }
+    assert_eq!(flags, [Some(true), Some(false), Some(true)]);
+    assert_eq!(
+        seen.recv().await.unwrap(),
+        [Some(true), Some(false), Some(true)]
+    );
 }
 
 #[tokio::test]

@@ -19,6 +19,9 @@ pub struct Response<T> {
     pub message: T,
     /// Trailing metadata (sent with the status).
     pub trailers: MetadataMap,
+    /// For a response a client received: whether its message arrived
+    /// compressed.
+    pub(crate) compressed: Option<bool>,
 }
 
 impl<T> Response<T> {
@@ -28,7 +31,15 @@ impl<T> Response<T> {
             metadata: MetadataMap::new(),
             message,
             trailers: MetadataMap::new(),
+            compressed: None,
         }
+    }
+
+    /// For a response a client received, whether its message arrived
+    /// compressed (the compressed flag of its prefix; the message is
+    /// decompressed either way). `None` on a response built here.
+    pub fn message_compressed(&self) -> Option<bool> {
+        self.compressed
     }
 
     /// The message.

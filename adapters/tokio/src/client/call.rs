@@ -21,8 +21,11 @@ pub(crate) struct RawReceiver {
     control: Arc<Control>,
     call: CallId,
     headers: Option<MetadataMap>,
-    /// A message that arrived while only headers were asked for.
-    held: Option<Bytes>,
+    /// A message that arrived while only headers were asked for, and
+    /// whether it arrived compressed.
+    held: Option<(Bytes, bool)>,
+    /// Whether the message last handed out arrived compressed.
+    last_compressed: Option<bool>,
     end: Option<(Status, MetadataMap)>,
 }
 
@@ -34,6 +37,7 @@ impl RawReceiver {
             call,
             headers: None,
             held: None,
+            last_compressed: None,
             end: None,
         }
     }
@@ -42,10 +46,10 @@ impl RawReceiver {
     async fn pump(&mut self) -> bool {
         match self.shared.inbox.pop().await {
             Some(Item::Headers(md)) => self.headers = Some(md),
-            Some(Item::Message(m, flow)) => {
+            Some(Item::Message(m, flow, compressed)) => {
                 // Taken by the application: give the window back.
                 self.control.release(self.call, flow);
-                self.held = Some(m);
+                self.held = Some((m, compressed));
             }
             Some(Item::Finished(s, t)) => self.end = Some((s, t)),
             None => {
@@ -75,7 +79,8 @@ impl RawReceiver {
     /// The next message; `Ok(None)` after an OK status.
     pub(crate) async fn message(&mut self) -> Result<Option<Bytes>, RpcError> {
         loop {
-            if let Some(m) = self.held.take() {
+            if let Some((m, compressed)) = self.held.take() {
+                self.last_compressed = Some(compressed);
                 return Ok(Some(m));
             }
             if self.end.is_some() {
@@ -150,8 +155,9 @@ impl RawSender {
         RpcError::new(self.shared.outcome().unwrap_or(fallback))
     }
 
-    /// Send one message, waiting while the call's send queue is full.
-    pub(crate) async fn send(&mut self, message: Bytes) -> Result<(), RpcError> {
+    /// Send one message, waiting while the call's send queue is full;
+    /// `compress` false sends it uncompressed even if the call compresses.
+    pub(crate) async fn send(&mut self, message: Bytes, compress: bool) -> Result<(), RpcError> {
         if self.closed {
             return Err(RpcError::new(Status::new(
                 Code::Internal,
@@ -163,6 +169,7 @@ impl RawSender {
             call: self.call,
             message,
             end: false,
+            compress,
             reply,
         };
         let lost = || Status::new(Code::Unavailable, "connection lost");
@@ -211,6 +218,7 @@ pub(crate) async fn collect_one<C: Codec>(
         metadata: rx.headers.take().unwrap_or_default(),
         message,
         trailers,
+        compressed: rx.last_compressed,
     })
 }
 
@@ -255,6 +263,12 @@ impl<C: Codec> Streaming<C> {
         self.rx.headers().await
     }
 
+    /// Whether the message last returned by [`message`](Self::message)
+    /// arrived compressed (its compressed flag); `None` before the first.
+    pub fn last_message_compressed(&self) -> Option<bool> {
+        self.rx.last_compressed
+    }
+
     /// The trailing metadata, once the call has ended.
     pub fn trailers(&self) -> Option<&MetadataMap> {
         self.rx.end.as_ref().map(|(_, t)| t)
@@ -296,7 +310,14 @@ impl<C: Codec> RequestSink<C> {
     /// the error and on the response side.
     pub async fn send(&mut self, message: C::Encode) -> Result<(), RpcError> {
         let payload = self.codec.encode(&message)?;
-        self.tx.send(payload).await
+        self.tx.send(payload, true).await
+    }
+
+    /// As [`send`](Self::send), with this message uncompressed even if
+    /// the call compresses (gRPC compresses message by message).
+    pub async fn send_uncompressed(&mut self, message: C::Encode) -> Result<(), RpcError> {
+        let payload = self.codec.encode(&message)?;
+        self.tx.send(payload, false).await
     }
 
     /// No more requests (END_STREAM).
@@ -333,6 +354,11 @@ impl<C: Codec> ClientStreamingCall<C> {
         self.sink.send(message).await
     }
 
+    /// Send a request message uncompressed even if the call compresses.
+    pub async fn send_uncompressed(&mut self, message: C::Encode) -> Result<(), RpcError> {
+        self.sink.send_uncompressed(message).await
+    }
+
     /// End the requests and wait for the response.
     pub async fn finish(mut self) -> Result<Response<C::Decode>, RpcError> {
         self.sink.close();
@@ -353,6 +379,7 @@ impl RawReceiver {
             call: of.call,
             headers: None,
             held: None,
+            last_compressed: None,
             end: Some((Status::ok(), MetadataMap::new())),
         }
     }

@@ -23,7 +23,9 @@ pub(crate) const COMMAND_QUEUE: usize = 64;
 #[derive(Debug)]
 pub(crate) enum Item {
     Headers(MetadataMap),
-    Message(Bytes, u32),
+    /// A message, its flow-control credit, and whether it arrived
+    /// compressed.
+    Message(Bytes, u32, bool),
     Finished(Status, MetadataMap),
 }
 
@@ -51,7 +53,10 @@ impl CallShared {
 type Reply<T> = oneshot::Sender<T>;
 /// A send the core refused with Blocked: the message, whether it ends the
 /// requests, and who waits for the outcome.
-type BlockedSend = (Bytes, bool, Reply<Result<(), Status>>);
+/// A message the core refused with Blocked: the message, whether it
+/// ends the requests, whether it is compressed (if the call compresses),
+/// and who waits for it.
+type BlockedSend = (Bytes, bool, bool, Reply<Result<(), Status>>);
 
 pub(crate) enum Cmd {
     Start {
@@ -67,6 +72,9 @@ pub(crate) enum Cmd {
         call: CallId,
         message: Bytes,
         end: bool,
+        /// False: this message goes uncompressed even if the call
+        /// compresses.
+        compress: bool,
         reply: Reply<Result<(), Status>>,
     },
 }
@@ -263,8 +271,9 @@ impl Driver {
                 call,
                 message,
                 end,
+                compress,
                 reply,
-            } => self.send(call, message, end, reply),
+            } => self.send(call, message, end, compress, reply),
         }
     }
 
@@ -298,7 +307,14 @@ impl Driver {
         Ok(call)
     }
 
-    fn send(&mut self, call: CallId, message: Bytes, end: bool, reply: Reply<Result<(), Status>>) {
+    fn send(
+        &mut self,
+        call: CallId,
+        message: Bytes,
+        end: bool,
+        compress: bool,
+        reply: Reply<Result<(), Status>>,
+    ) {
         let Some(slot) = self.calls.get_mut(&call) else {
             let _ = reply.send(Err(Status::new(
                 Code::Cancelled,
@@ -313,14 +329,19 @@ impl Driver {
             )));
             return;
         }
-        match self.conn.send_message(call, message.clone()) {
+        let sent = if compress {
+            self.conn.send_message(call, message.clone())
+        } else {
+            self.conn.send_message_uncompressed(call, message.clone())
+        };
+        match sent {
             Ok(()) => {
                 if end {
                     let _ = self.conn.half_close(call);
                 }
                 let _ = reply.send(Ok(()));
             }
-            Err(CallError::Blocked(_)) => slot.blocked = Some((message, end, reply)),
+            Err(CallError::Blocked(_)) => slot.blocked = Some((message, end, compress, reply)),
             Err(e) => {
                 let _ = reply.send(Err(call_error_status(&e)));
             }
@@ -348,9 +369,12 @@ impl Driver {
                     call,
                     message,
                     flow_len,
-                    ..
+                    compressed,
                 } => match self.calls.get(&call) {
-                    Some(s) => s.shared.inbox.push(Item::Message(message, flow_len)),
+                    Some(s) => s
+                        .shared
+                        .inbox
+                        .push(Item::Message(message, flow_len, compressed)),
                     None => self.conn.release_capacity(call, flow_len),
                 },
                 ClientEvent::Finished {
@@ -360,7 +384,7 @@ impl Driver {
                 } => {
                     if let Some(slot) = self.calls.remove(&call) {
                         finish(&slot, status, trailers);
-                        if let Some((_, _, reply)) = slot.blocked {
+                        if let Some((_, _, _, reply)) = slot.blocked {
                             let _ = reply.send(Err(slot.shared.outcome().unwrap_or_else(|| {
                                 Status::new(Code::Cancelled, "the call has finished")
                             })));
@@ -378,10 +402,10 @@ impl Driver {
         let Some(slot) = self.calls.get_mut(&call) else {
             return;
         };
-        let Some((message, end, reply)) = slot.blocked.take() else {
+        let Some((message, end, compress, reply)) = slot.blocked.take() else {
             return;
         };
-        self.send(call, message, end, reply);
+        self.send(call, message, end, compress, reply);
     }
 }
 

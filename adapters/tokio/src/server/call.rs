@@ -30,6 +30,8 @@ pub(crate) struct RawRequests {
     pub(crate) control: Arc<Control>,
     pub(crate) call: CallId,
     done: Option<Result<(), Status>>,
+    /// Whether the message last handed out arrived compressed.
+    pub(crate) last_compressed: Option<bool>,
 }
 
 impl RawRequests {
@@ -39,6 +41,7 @@ impl RawRequests {
             control,
             call,
             done: None,
+            last_compressed: None,
         }
     }
 
@@ -47,8 +50,9 @@ impl RawRequests {
             return d.clone().map(|()| None);
         }
         let r = match self.inbox.pop().await {
-            Some(SItem::Message(m, flow)) => {
+            Some(SItem::Message(m, flow, compressed)) => {
                 self.control.release(self.call, flow);
+                self.last_compressed = Some(compressed);
                 return Ok(Some(m));
             }
             Some(SItem::End) => Ok(()),
@@ -128,12 +132,13 @@ impl RawResponder {
         .await
     }
 
-    pub(crate) async fn send(&mut self, message: Bytes) -> Result<(), Status> {
+    pub(crate) async fn send(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
         self.headers_sent = true;
         let call = self.call;
         self.request(|reply| SCmd::Message {
             call,
             message,
+            compress,
             reply,
         })
         .await
@@ -222,6 +227,12 @@ impl<C: Codec> RequestStream<C> {
             None => Ok(None),
         }
     }
+
+    /// Whether the request last returned by [`message`](Self::message)
+    /// arrived compressed (its compressed flag); `None` before the first.
+    pub fn last_message_compressed(&self) -> Option<bool> {
+        self.raw.last_compressed
+    }
 }
 
 /// Where a streaming handler sends its responses.
@@ -253,7 +264,14 @@ impl<C: Codec> ResponseSink<C> {
     /// full. An error means the call is over (cancelled, for example).
     pub async fn send(&mut self, message: C::Encode) -> Result<(), Status> {
         let payload = self.codec.encode(&message)?;
-        self.raw.send(payload).await
+        self.raw.send(payload, true).await
+    }
+
+    /// As [`send`](Self::send), with this message uncompressed even if
+    /// the call compresses (gRPC compresses message by message).
+    pub async fn send_uncompressed(&mut self, message: C::Encode) -> Result<(), Status> {
+        let payload = self.codec.encode(&message)?;
+        self.raw.send(payload, false).await
     }
 
     /// Trailing metadata sent with the status when the handler returns.

@@ -151,11 +151,30 @@ impl RequestContext {
 pub struct Request<T> {
     context: RequestContext,
     message: T,
+    compressed: Option<bool>,
 }
 
 impl<T> Request<T> {
     pub(crate) fn new(context: RequestContext, message: T) -> Self {
-        Request { context, message }
+        Request {
+            context,
+            message,
+            compressed: None,
+        }
+    }
+
+    pub(crate) fn with_compressed(mut self, compressed: Option<bool>) -> Self {
+        self.compressed = compressed;
+        self
+    }
+
+    /// For a call with one request (unary, server-streaming): whether
+    /// that message arrived compressed (the compressed flag of its
+    /// prefix; it is decompressed either way). `None` for a stream of
+    /// requests, whose [`RequestStream`](crate::RequestStream) says it
+    /// message by message.
+    pub fn message_compressed(&self) -> Option<bool> {
+        self.compressed
     }
 
     /// The call's context.

@@ -35,7 +35,9 @@ const COMMAND_QUEUE: usize = 64;
 /// What a handler receives.
 #[derive(Debug)]
 pub(crate) enum SItem {
-    Message(Bytes, u32),
+    /// A message, its flow-control credit, and whether it arrived
+    /// compressed.
+    Message(Bytes, u32, bool),
     End,
     Cancelled(CancelReason),
 }
@@ -54,6 +56,9 @@ pub(crate) enum SCmd {
     Message {
         call: CallId,
         message: Bytes,
+        /// False: this message goes uncompressed even if the call
+        /// compresses.
+        compress: bool,
         reply: Reply,
     },
     /// The status ends the call (boxed: every connection's command queue
@@ -91,7 +96,7 @@ struct Slot {
     cancel: Arc<CancelState>,
     /// A message the core refused with Blocked, sent again on Writable;
     /// the handler waiting on it, if one is.
-    blocked: Option<(Bytes, Option<Reply>)>,
+    blocked: Option<(Bytes, bool, Option<Reply>)>,
     /// The status of a whole-response command, sent once the blocked
     /// message is out.
     then: Option<(Status, MetadataMap)>,
@@ -291,9 +296,10 @@ impl Driver {
             SCmd::Message {
                 call,
                 message,
+                compress,
                 reply,
             } => {
-                self.send(call, message, Some(reply));
+                self.send(call, message, compress, Some(reply));
             }
             SCmd::Status { call, end } => {
                 let (status, trailers) = *end;
@@ -327,7 +333,7 @@ impl Driver {
                 return;
             }
         }
-        match self.send(call, message, None) {
+        match self.send(call, message, true, None) {
             Sent::Out => self.end(call, status, trailers),
             Sent::Blocked => {
                 if let Some(slot) = self.calls.get_mut(&call) {
@@ -348,9 +354,10 @@ impl Driver {
         }
     }
 
-    /// Queue `message` on `call`; `reply` (a waiting handler) hears how
-    /// it went, except while it is blocked.
-    fn send(&mut self, call: CallId, message: Bytes, reply: Option<Reply>) -> Sent {
+    /// Queue `message` on `call` (uncompressed if not `compress`);
+    /// `reply` (a waiting handler) hears how it went, except while it is
+    /// blocked.
+    fn send(&mut self, call: CallId, message: Bytes, compress: bool, reply: Option<Reply>) -> Sent {
         let answer = |reply: Option<Reply>, r: Result<(), Status>| {
             if let Some(reply) = reply {
                 let _ = reply.send(r);
@@ -366,13 +373,18 @@ impl Driver {
             answer(reply, Err(s.clone()));
             return Sent::Refused(s);
         }
-        match self.conn.send_message(call, message.clone()) {
+        let sent = if compress {
+            self.conn.send_message(call, message.clone())
+        } else {
+            self.conn.send_message_uncompressed(call, message.clone())
+        };
+        match sent {
             Ok(()) => {
                 answer(reply, Ok(()));
                 Sent::Out
             }
             Err(CallError::Blocked(_)) => {
-                slot.blocked = Some((message, reply));
+                slot.blocked = Some((message, compress, reply));
                 Sent::Blocked
             }
             Err(e) => {
@@ -387,7 +399,7 @@ impl Driver {
         let _ = self.conn.send_status(call, status, trailers);
         if let Some(slot) = self.calls.remove(&call) {
             slot.inbox.close();
-            if let Some((_, Some(reply))) = slot.blocked {
+            if let Some((_, _, Some(reply))) = slot.blocked {
                 let _ = reply.send(Err(Status::new(Code::Cancelled, "the call is over")));
             }
         }
@@ -403,9 +415,9 @@ impl Driver {
                     call,
                     message,
                     flow_len,
-                    ..
+                    compressed,
                 } => match self.calls.get(&call) {
-                    Some(s) => s.inbox.push(SItem::Message(message, flow_len)),
+                    Some(s) => s.inbox.push(SItem::Message(message, flow_len, compressed)),
                     None => self.conn.release_capacity(call, flow_len),
                 },
                 ServerEvent::HalfClosed { call } => {
@@ -418,17 +430,17 @@ impl Driver {
                         slot.cancel.cancel(reason.clone());
                         slot.inbox.push(SItem::Cancelled(reason));
                         slot.inbox.close();
-                        if let Some((_, Some(reply))) = slot.blocked {
+                        if let Some((_, _, Some(reply))) = slot.blocked {
                             let _ = reply
                                 .send(Err(Status::new(Code::Cancelled, "the call was cancelled")));
                         }
                     }
                 }
                 ServerEvent::Writable { call } => {
-                    if let Some((m, reply)) =
+                    if let Some((m, compress, reply)) =
                         self.calls.get_mut(&call).and_then(|s| s.blocked.take())
                     {
-                        let sent = self.send(call, m, reply);
+                        let sent = self.send(call, m, compress, reply);
                         let then = match sent {
                             Sent::Blocked => None,
                             _ => self.calls.get_mut(&call).and_then(|s| s.then.take()),

@@ -125,7 +125,7 @@ impl Routes {
                 let Some(m) = single(&mut rx, &mut tx, codec.as_ref()).await else {
                     return;
                 };
-                let r = handler(Request::new(ctx, m)).await;
+                let r = handler(Request::new(ctx, m).with_compressed(rx.last_compressed)).await;
                 respond(&mut tx, codec.as_ref(), r).await;
             })
         });
@@ -161,7 +161,8 @@ impl Routes {
                     return;
                 };
                 let sink = ResponseSink::new(tx.handle(), codec);
-                let r = handler(Request::new(ctx, m), sink).await;
+                let request = Request::new(ctx, m).with_compressed(rx.last_compressed);
+                let r = handler(request, sink).await;
                 end_stream(&mut tx, r).await;
             })
         });
