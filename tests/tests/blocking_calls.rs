@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use grpc_sansio_blocking::{
-    BytesCodec, CallKind, CallOptions, Channel, Code, MetadataMap, Server, Status,
+    BytesCodec, CallKind, CallOptions, Channel, Code, Handler, MetadataMap, Router, RouterExt,
+    Server, Status,
 };
 use support::{Seen, b, opts, serve, serve_with, within};
 
@@ -267,6 +268,65 @@ fn compressed_both_ways(ch: &Channel, encoding: &str) {
         )
         .unwrap();
     assert_eq!(r.message, big);
+}
+
+/// gRPC compresses message by message: in calls that compress, a client
+/// and a handler each send one message uncompressed, and both sides see
+/// every message's compressed flag.
+#[test]
+fn per_message_compression_both_ways() {
+    within(Duration::from_secs(20), || {
+        let (seen_tx, seen) = std::sync::mpsc::channel::<Vec<Option<bool>>>();
+        let mut router: Router<Handler> = Router::new();
+        let tx = seen_tx.clone();
+        router.unary("t.C", "Unary", BytesCodec, move |call, req: Bytes| {
+            tx.send(vec![call.last_message_compressed()]).unwrap();
+            Ok(req)
+        });
+        router.bidi_streaming("t.C", "Bidi", BytesCodec, move |call, reqs, sink| {
+            let mut flags = Vec::new();
+            for m in reqs {
+                let m = m?;
+                flags.push(call.last_message_compressed());
+                // Echo each message, the second one uncompressed.
+                if flags.len() == 2 {
+                    sink.send_uncompressed(&m)?;
+                } else {
+                    sink.send(&m)?;
+                }
+            }
+            seen_tx.send(flags).unwrap();
+            Ok(())
+        });
+        let server = Server::builder().send_compression("gzip").build(router);
+        let addr = server.bind("127.0.0.1:0").unwrap();
+        let ch = Channel::connect(&format!("http://{addr}")).unwrap();
+        let big = Bytes::from(vec![b'z'; 50_000]);
+        let gzip = || opts().compression("gzip");
+
+        let r = ch.unary("/t.C/Unary", BytesCodec, &big, gzip()).unwrap();
+        assert_eq!(r.message, big);
+        assert!(r.message_compressed());
+        assert_eq!(seen.recv().unwrap(), [Some(true)]);
+        let r = ch.unary("/t.C/Unary", BytesCodec, &big, opts()).unwrap();
+        assert!(r.message_compressed(), "the server compresses");
+        assert_eq!(seen.recv().unwrap(), [Some(false)]);
+
+        let call = ch.bidi_streaming("/t.C/Bidi", BytesCodec, gzip()).unwrap();
+        assert_eq!(call.last_message_compressed(), None);
+        call.send(&big).unwrap();
+        call.send_uncompressed(&big).unwrap();
+        let (sender, mut responses) = call.split();
+        sender.send(&big).unwrap();
+        sender.close().unwrap();
+        let mut flags = Vec::new();
+        while let Some(m) = responses.message() {
+            assert_eq!(m.unwrap(), big);
+            flags.push(responses.last_message_compressed());
+        }
+        assert_eq!(flags, [Some(true), Some(false), Some(true)]);
+        assert_eq!(seen.recv().unwrap(), [Some(true), Some(false), Some(true)]);
+    });
 }
 
 /// deflate, registered on both ends (`compressor`), used both ways; a

@@ -27,12 +27,19 @@ pub struct Response<T> {
     pub message: T,
     /// The trailers' custom metadata.
     pub trailers: MetadataMap,
+    compressed: bool,
 }
 
 impl<T> Response<T> {
     /// The message, without the metadata.
     pub fn into_message(self) -> T {
         self.message
+    }
+
+    /// Whether the message arrived compressed (the compressed flag of its
+    /// prefix; it is decompressed either way).
+    pub fn message_compressed(&self) -> bool {
+        self.compressed
     }
 }
 
@@ -51,21 +58,27 @@ pub(crate) struct CallCore {
 }
 
 impl CallCore {
-    /// Send one message, waiting while the call's send queue is full.
-    pub(crate) fn send(&self, message: Bytes) -> Result<(), Status> {
-        self.send_inner(message, false)
+    /// Send one message, waiting while the call's send queue is full;
+    /// `compress` false sends it uncompressed even if the call compresses.
+    pub(crate) fn send(&self, message: Bytes, compress: bool) -> Result<(), Status> {
+        self.send_inner(message, false, compress)
     }
 
     /// Send the last message and close the request side, in one write
     /// with the call's headers when they have not gone out yet.
     pub(crate) fn send_last(&self, message: Bytes) -> Result<(), Status> {
-        self.send_inner(message, true)
+        self.send_inner(message, true, true)
     }
 
-    fn send_inner(&self, message: Bytes, last: bool) -> Result<(), Status> {
+    fn send_inner(&self, message: Bytes, last: bool, compress: bool) -> Result<(), Status> {
         let mut g = self.conn.lock();
         loop {
-            match g.conn.send_message(self.id, message.clone()) {
+            let sent = if compress {
+                g.conn.send_message(self.id, message.clone())
+            } else {
+                g.conn.send_message_uncompressed(self.id, message.clone())
+            };
+            match sent {
                 Ok(()) => {
                     if last {
                         // Cannot fail: the message just went in.
@@ -149,7 +162,8 @@ impl CallCore {
             let Some(slot) = g.calls.get_mut(&self.id) else {
                 return Next::End(Status::cancelled("call dropped"));
             };
-            if let Some((m, flow)) = slot.messages.pop_front() {
+            if let Some((m, flow, compressed)) = slot.messages.pop_front() {
+                slot.last_compressed = Some(compressed);
                 g.conn.release_capacity(self.id, flow);
                 self.conn.flush(g);
                 return Next::Message(m);
@@ -159,6 +173,12 @@ impl CallCore {
             }
             g = wait(&self.cv, g, None);
         }
+    }
+
+    /// Whether the message last taken arrived compressed.
+    pub(crate) fn last_compressed(&self) -> Option<bool> {
+        let g = self.conn.lock();
+        g.calls.get(&self.id).and_then(|s| s.last_compressed)
     }
 
     /// Wait for the end: status and trailing metadata.
@@ -205,6 +225,7 @@ impl CallCore {
                 return Err(s);
             }
         };
+        let compressed = self.last_compressed() == Some(true);
         let (status, trailers) = self.finish();
         if !status.is_ok() {
             return Err(status);
@@ -213,6 +234,7 @@ impl CallCore {
             metadata,
             message,
             trailers,
+            compressed,
         })
     }
 }
@@ -271,7 +293,14 @@ impl<C: Codec> Call<C> {
     /// (flow control). An error is the call's status when it has ended.
     pub fn send(&self, message: &C::Encode) -> Result<(), Status> {
         let bytes = self.codec.encode(message)?;
-        self.core.send(bytes)
+        self.core.send(bytes, true)
+    }
+
+    /// As [`send`](Self::send), with this message uncompressed even if
+    /// the call compresses (gRPC compresses message by message).
+    pub fn send_uncompressed(&self, message: &C::Encode) -> Result<(), Status> {
+        let bytes = self.codec.encode(message)?;
+        self.core.send(bytes, false)
     }
 
     /// Tell the server that no more requests follow.
@@ -294,6 +323,12 @@ impl<C: Codec> Call<C> {
     /// every message was read; `Some(Err(status))` when it failed.
     pub fn recv(&self) -> Option<Result<C::Decode, Status>> {
         recv(&self.core, &*self.codec)
+    }
+
+    /// Whether the message last returned by [`recv`](Self::recv) arrived
+    /// compressed (its compressed flag); `None` before the first.
+    pub fn last_message_compressed(&self) -> Option<bool> {
+        self.core.last_compressed()
     }
 
     /// The single response of a unary or client-streaming call (with the
@@ -380,7 +415,14 @@ impl<C: Codec> RequestSender<C> {
     /// Send a request message (blocks while flow control holds it back).
     pub fn send(&self, message: &C::Encode) -> Result<(), Status> {
         let bytes = self.codec.encode(message)?;
-        self.core.send(bytes)
+        self.core.send(bytes, true)
+    }
+
+    /// As [`send`](Self::send), with this message uncompressed even if
+    /// the call compresses.
+    pub fn send_uncompressed(&self, message: &C::Encode) -> Result<(), Status> {
+        let bytes = self.codec.encode(message)?;
+        self.core.send(bytes, false)
     }
 
     /// No more requests (also done when the sender is dropped).
@@ -424,6 +466,12 @@ impl<C: Codec> Streaming<C> {
     /// The next message (same as [`Iterator::next`]).
     pub fn message(&mut self) -> Option<Result<C::Decode, Status>> {
         self.next()
+    }
+
+    /// Whether the message last returned arrived compressed (its
+    /// compressed flag); `None` before the first.
+    pub fn last_message_compressed(&self) -> Option<bool> {
+        self.core.last_compressed()
     }
 
     /// The call's status and trailing metadata; waits for the end.

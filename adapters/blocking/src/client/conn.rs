@@ -27,7 +27,12 @@ use crate::transport::Transport;
 pub(crate) struct Slot {
     pub(crate) cv: Arc<Signal>,
     pub(crate) headers: Option<MetadataMap>,
-    pub(crate) messages: VecDeque<(Bytes, u32)>,
+    /// Each message with its flow-control credit and whether it arrived
+    /// compressed.
+    pub(crate) messages: VecDeque<(Bytes, u32, bool)>,
+    /// Whether the message last handed to the application arrived
+    /// compressed.
+    pub(crate) last_compressed: Option<bool>,
     pub(crate) end: Option<(Status, MetadataMap)>,
     pub(crate) writable: bool,
 }
@@ -54,6 +59,7 @@ impl ClientMachine {
                 cv: Arc::clone(&cv),
                 headers: None,
                 messages: VecDeque::new(),
+                last_compressed: None,
                 end: None,
                 writable: false,
             },
@@ -67,7 +73,7 @@ impl ClientMachine {
     /// has not ended (RST_STREAM CANCEL).
     pub(crate) fn drop_call(&mut self, call: CallId) {
         if let Some(slot) = self.calls.remove(&call) {
-            for (_, flow) in slot.messages {
+            for (_, flow, _) in slot.messages {
                 self.conn.release_capacity(call, flow);
             }
             if slot.end.is_none() {
@@ -137,10 +143,10 @@ impl Machine for ClientMachine {
                     call,
                     message,
                     flow_len,
-                    ..
+                    compressed,
                 } => match self.calls.get_mut(&call) {
                     Some(s) => {
-                        s.messages.push_back((message, flow_len));
+                        s.messages.push_back((message, flow_len, compressed));
                         s.cv.notify_all();
                     }
                     None => self.conn.release_capacity(call, flow_len),

@@ -78,7 +78,7 @@ impl ServerMachine {
     /// credit of the messages no handler will read.
     fn drop_slot(&mut self, call: CallId) {
         if let Some(slot) = self.calls.remove(&call) {
-            for (_, flow) in slot.messages {
+            for (_, flow, _) in slot.messages {
                 self.conn.release_capacity(call, flow);
             }
         }
@@ -110,6 +110,7 @@ impl ServerMachine {
             SlotState {
                 cv: Arc::clone(&cv),
                 messages: VecDeque::new(),
+                last_compressed: None,
                 half_closed: false,
                 cancelled: None,
                 writable: false,
@@ -257,10 +258,10 @@ impl Machine for ServerMachine {
                     call,
                     message,
                     flow_len,
-                    ..
+                    compressed,
                 } => match self.calls.get_mut(&call) {
                     Some(s) => {
-                        s.messages.push_back((message, flow_len));
+                        s.messages.push_back((message, flow_len, compressed));
                         s.cv.notify_all();
                     }
                     None => self.conn.release_capacity(call, flow_len),

@@ -278,12 +278,22 @@ impl<C: Codec> ResponseSink<'_, C> {
     pub fn send(&self, message: &C::Encode) -> Result<(), Status> {
         self.call.send_raw(self.codec.encode(message)?)
     }
+
+    /// As [`send`](Self::send), with this message uncompressed even if
+    /// the call compresses (gRPC compresses message by message).
+    pub fn send_uncompressed(&self, message: &C::Encode) -> Result<(), Status> {
+        self.call.send_raw_uncompressed(self.codec.encode(message)?)
+    }
 }
 
 /// What the handler side keeps of a call.
 pub(crate) struct SlotState {
     pub(crate) cv: Arc<Signal>,
-    pub(crate) messages: std::collections::VecDeque<(Bytes, u32)>,
+    /// Each message with its flow-control credit and whether it arrived
+    /// compressed.
+    pub(crate) messages: std::collections::VecDeque<(Bytes, u32, bool)>,
+    /// Whether the message last handed to the handler arrived compressed.
+    pub(crate) last_compressed: Option<bool>,
     pub(crate) half_closed: bool,
     pub(crate) cancelled: Option<CancelReason>,
     pub(crate) writable: bool,
@@ -484,7 +494,8 @@ impl ServerCall {
         let mut g = self.shared.lock();
         loop {
             let slot = g.calls.get_mut(&self.id)?;
-            if let Some((m, flow)) = slot.messages.pop_front() {
+            if let Some((m, flow, compressed)) = slot.messages.pop_front() {
+                slot.last_compressed = Some(compressed);
                 g.conn.release_capacity(self.id, flow);
                 // Most releases queue no WINDOW_UPDATE yet; `flush` then
                 // returns at once.
@@ -501,15 +512,40 @@ impl ServerCall {
         }
     }
 
+    /// Whether the request message last received (by
+    /// [`recv_raw`](Self::recv_raw), the [`Requests`] iterator, or for the
+    /// one request of a unary or server-streaming handler) arrived
+    /// compressed: the compressed flag of its prefix; it is decompressed
+    /// either way. `None` before the first.
+    pub fn last_message_compressed(&self) -> Option<bool> {
+        let g = self.shared.lock();
+        g.calls.get(&self.id).and_then(|s| s.last_compressed)
+    }
+
     /// Send one response message's bytes, waiting while flow control holds
     /// it back.
     pub fn send_raw(&self, message: Bytes) -> Result<(), Status> {
+        self.send_inner(message, true)
+    }
+
+    /// As [`send_raw`](Self::send_raw), with this message uncompressed even
+    /// if the call compresses.
+    pub fn send_raw_uncompressed(&self, message: Bytes) -> Result<(), Status> {
+        self.send_inner(message, false)
+    }
+
+    fn send_inner(&self, message: Bytes, compress: bool) -> Result<(), Status> {
         let mut g = self.shared.lock();
         loop {
             if let Some(r) = g.calls.get(&self.id).and_then(|s| s.cancelled.as_ref()) {
                 return Err(cancel_status(r));
             }
-            match g.conn.send_message(self.id, message.clone()) {
+            let sent = if compress {
+                g.conn.send_message(self.id, message.clone())
+            } else {
+                g.conn.send_message_uncompressed(self.id, message.clone())
+            };
+            match sent {
                 Ok(()) => {
                     self.shared.flush(g);
                     return Ok(());
