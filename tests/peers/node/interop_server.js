@@ -5,12 +5,15 @@
 // Port 0 picks a free port. Listens on 127.0.0.1, prints "PORT n" once it
 // accepts calls, and runs until killed (or --max_seconds, a safety bound).
 //
-// Compression: the server compresses with gzip by default and marks each
-// message that must go out plain (response_compressed / compressed false or
-// absent) as not compressible. What grpc-js cannot do: tell a handler
+// Compression: the server asks for gzip by default and marks each message
+// that must go out plain (response_compressed / compressed false or absent)
+// as not compressible, but grpc-js 1.14's server has no response
+// compression at all: every response goes out with its compressed flag 0,
+// so the matrix leaves the server_compressed_* cases out against this
+// server (our client checks the flag). Nor can grpc-js tell a handler
 // whether a request arrived compressed (it strips grpc-encoding and hides
-// the message flags), so expect_compressed is ignored and the matrix leaves
-// the client_compressed_* cases out against this server.
+// the message flags), so expect_compressed is ignored and the matrix also
+// leaves the client_compressed_* cases out.
 'use strict';
 
 const { grpc, loadTesting, C, parseFlags, truthy } = require('./common.js');

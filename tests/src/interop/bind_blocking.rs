@@ -80,6 +80,7 @@ fn failed(status: Status) -> Finished {
         headers: MetadataMap::new(),
         trailers: MetadataMap::new(),
         messages: Vec::new(),
+        compressed: Vec::new(),
     }
 }
 
@@ -95,11 +96,17 @@ impl BlockingTransport {
 
     /// Send `requests`, half-close and read the call to its end.
     fn run(&self, path: &str, kind: CallKind, requests: Vec<Bytes>, opts: CallOpts) -> Finished {
+        let plain = opts.uncompressed.clone();
         match self.start(path, kind, opts) {
             Ok(call) => {
                 let mut c = BlockingStreaming { call };
-                for m in requests {
-                    if c.send(m).is_err() {
+                for (i, m) in requests.into_iter().enumerate() {
+                    let sent = if plain.contains(&i) {
+                        c.call.send_uncompressed(&m)
+                    } else {
+                        c.send(m)
+                    };
+                    if sent.is_err() {
                         break;
                     }
                 }
@@ -166,8 +173,10 @@ impl StreamingCall for BlockingStreaming {
 
     fn finish(self: Box<Self>) -> Finished {
         let mut messages = Vec::new();
+        let mut compressed = Vec::new();
         while let Some(Ok(m)) = self.call.recv() {
             messages.push(m);
+            compressed.push(self.call.last_message_compressed() == Some(true));
         }
         let headers = self.call.headers().unwrap_or_default();
         let (status, trailers) = self.call.finish();
@@ -176,6 +185,7 @@ impl StreamingCall for BlockingStreaming {
             headers,
             trailers,
             messages,
+            compressed,
         }
     }
 }
@@ -217,19 +227,27 @@ fn echo(call: &ServerCall) -> Result<(), Status> {
     }
 }
 
-fn encoding(call: &ServerCall) -> Option<std::sync::Arc<str>> {
-    call.head().encoding.clone()
+/// Whether the request last received arrived compressed.
+fn compressed(call: &ServerCall) -> bool {
+    call.last_message_compressed() == Some(true)
 }
 
 type OutCodec = ProstCodec<StreamingOutputCallResponse, StreamingOutputCallRequest>;
 
+/// Send the replies `req` asks for, each after its delay and compressed or
+/// not as it asks (compressed ones go compressed only where the call
+/// compresses).
 fn send_replies(
     req: &StreamingOutputCallRequest,
     sink: &grpc_sansio_blocking::ResponseSink<'_, OutCodec>,
 ) -> Result<(), Status> {
     for r in service::replies(req)? {
         std::thread::sleep(r.delay);
-        sink.send(&r.message)?;
+        if r.compressed {
+            sink.send(&r.message)?;
+        } else {
+            sink.send_uncompressed(&r.message)?;
+        }
     }
     Ok(())
 }
@@ -251,11 +269,11 @@ pub fn router() -> Router<Handler> {
         "UnaryCall",
         ProstCodec::<SimpleResponse, SimpleRequest>::new(),
         |call, req: SimpleRequest| {
-            echo(call)?;
             if req.response_compressed.is_some_and(|b| b.value) {
                 call.set_compression("gzip")?;
             }
-            service::unary_call(&req, encoding(call).as_deref())
+            echo(call)?;
+            service::unary_call(&req, compressed(call))
         },
     );
     r.unary(
@@ -275,6 +293,13 @@ pub fn router() -> Router<Handler> {
         "StreamingOutputCall",
         OutCodec::new(),
         |call, req, sink| {
+            if req
+                .response_parameters
+                .iter()
+                .any(|p| p.compressed.is_some_and(|b| b.value))
+            {
+                call.set_compression("gzip")?;
+            }
             echo(call)?;
             send_replies(&req, sink)
         },
@@ -285,10 +310,9 @@ pub fn router() -> Router<Handler> {
         ProstCodec::<StreamingInputCallResponse, StreamingInputCallRequest>::new(),
         |call, reqs| {
             echo(call)?;
-            let enc = encoding(call);
             let mut total = 0i64;
             for m in reqs {
-                service::add_input(&mut total, &m?, enc.as_deref())?;
+                service::add_input(&mut total, &m?, compressed(call))?;
             }
             Ok(service::input_response(total))
         },

@@ -11,8 +11,8 @@ use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
 use grpc_sansio_tokio::tls::{ClientTlsConfig, ServerTlsConfig, TlsListener};
 use grpc_sansio_tokio::{
-    BytesCodec, CallOptions, Channel, ProstCodec, RequestSink, Response, Routes, RpcError,
-    Streaming,
+    BytesCodec, CallOptions, Channel, ProstCodec, RequestSink, Response, ResponseSink, Routes,
+    RpcError, Streaming,
 };
 use tokio::runtime::Runtime;
 
@@ -117,12 +117,14 @@ fn failed(e: RpcError) -> Finished {
         headers: e.metadata,
         trailers: e.trailers,
         messages: Vec::new(),
+        compressed: Vec::new(),
     }
 }
 
 fn answered(r: Response<Bytes>) -> Finished {
     Finished {
         status: Status::ok(),
+        compressed: vec![r.message_compressed() == Some(true)],
         headers: r.metadata,
         trailers: r.trailers,
         messages: vec![r.message],
@@ -156,13 +158,18 @@ impl Transport for TokioTransport {
     }
 
     fn client_streaming(&self, path: &str, requests: Vec<Bytes>, opts: CallOpts) -> Finished {
+        let plain = opts.uncompressed.clone();
         let r = self.block(async {
             let mut call = self
                 .channel
                 .client_streaming(path, BytesCodec, options(opts))
                 .await?;
-            for m in requests {
-                call.send(m).await?;
+            for (i, m) in requests.into_iter().enumerate() {
+                if plain.contains(&i) {
+                    call.send_uncompressed(m).await?;
+                } else {
+                    call.send(m).await?;
+                }
             }
             call.finish().await
         });
@@ -246,8 +253,14 @@ impl StreamingCall for TokioStreaming {
 
     fn finish(mut self: Box<Self>) -> Finished {
         let mut messages = Vec::new();
+        let mut compressed = Vec::new();
         while let Some(m) = self.recv() {
             messages.push(m);
+            let flag = self
+                .stream
+                .as_ref()
+                .and_then(|s| s.last_message_compressed());
+            compressed.push(flag == Some(true));
         }
         self.close_send();
         let Some(mut stream) = self.stream.take() else {
@@ -274,12 +287,14 @@ impl StreamingCall for TokioStreaming {
                     trailers
                 },
                 messages,
+                compressed,
             },
             None => Finished {
                 status: stream.status().cloned().unwrap_or_else(Status::ok),
                 headers,
                 trailers,
                 messages,
+                compressed,
             },
         }
     }
@@ -293,6 +308,23 @@ fn with_echo<T>(r: T, md: &MetadataMap) -> Response<T> {
 
 fn fail_with_echo(s: Status, md: &MetadataMap) -> RpcError {
     RpcError::new(s).with_trailers(service::echo_trailers(md))
+}
+
+/// Send `replies` in order, each after its delay and compressed or not as
+/// it asks (compressed ones go compressed only where the call compresses).
+async fn send_replies(
+    sink: &mut ResponseSink<ProstCodec<StreamingOutputCallResponse, StreamingOutputCallRequest>>,
+    replies: Vec<service::Reply>,
+) -> Result<(), RpcError> {
+    for r in replies {
+        tokio::time::sleep(r.delay).await;
+        if r.compressed {
+            sink.send(r.message).await?;
+        } else {
+            sink.send_uncompressed(r.message).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The TestService routes (UnimplementedCall deliberately absent).
@@ -313,8 +345,11 @@ pub fn routes() -> Routes {
         ProstCodec::<SimpleResponse, SimpleRequest>::new(),
         |req| async move {
             let md = req.metadata().clone();
-            let encoding = req.context().encoding().map(str::to_string);
-            match service::unary_call(req.get_ref(), encoding.as_deref()) {
+            if req.get_ref().response_compressed.is_some_and(|b| b.value) {
+                req.context().set_response_compression("gzip");
+            }
+            let compressed = req.message_compressed() == Some(true);
+            match service::unary_call(req.get_ref(), compressed) {
                 Ok(r) => Ok(with_echo(r, &md)),
                 Err(s) => Err(fail_with_echo(s, &md)),
             }
@@ -337,14 +372,13 @@ pub fn routes() -> Routes {
         ProstCodec::<StreamingOutputCallResponse, StreamingOutputCallRequest>::new(),
         |req, mut sink| async move {
             let md = req.metadata().clone();
+            let replies = service::replies(req.get_ref()).map_err(|s| fail_with_echo(s, &md))?;
+            if replies.iter().any(|r| r.compressed) {
+                req.context().set_response_compression("gzip");
+            }
             sink.send_headers(service::echo_headers(&md)).await?;
             sink.set_trailers(service::echo_trailers(&md));
-            let replies = service::replies(req.get_ref()).map_err(|s| fail_with_echo(s, &md))?;
-            for r in replies {
-                tokio::time::sleep(r.delay).await;
-                sink.send(r.message).await?;
-            }
-            Ok(())
+            send_replies(&mut sink, replies).await
         },
     );
     routes.client_streaming(
@@ -353,11 +387,11 @@ pub fn routes() -> Routes {
         ProstCodec::<StreamingInputCallResponse, StreamingInputCallRequest>::new(),
         |req| async move {
             let md = req.metadata().clone();
-            let (ctx, mut stream) = req.into_parts();
-            let encoding = ctx.encoding().map(str::to_string);
+            let (_ctx, mut stream) = req.into_parts();
             let mut total = 0i64;
             while let Some(m) = stream.message().await.map_err(|s| fail_with_echo(s, &md))? {
-                service::add_input(&mut total, &m, encoding.as_deref())
+                let compressed = stream.last_message_compressed() == Some(true);
+                service::add_input(&mut total, &m, compressed)
                     .map_err(|s| fail_with_echo(s, &md))?;
             }
             Ok(with_echo(service::input_response(total), &md))
@@ -380,17 +414,11 @@ pub fn routes() -> Routes {
                         continue;
                     }
                     let replies = service::replies(&m).map_err(|s| fail_with_echo(s, &md))?;
-                    for r in replies {
-                        tokio::time::sleep(r.delay).await;
-                        sink.send(r.message).await?;
-                    }
+                    send_replies(&mut sink, replies).await?;
                 }
                 for m in held {
                     let replies = service::replies(&m).map_err(|s| fail_with_echo(s, &md))?;
-                    for r in replies {
-                        tokio::time::sleep(r.delay).await;
-                        sink.send(r.message).await?;
-                    }
+                    send_replies(&mut sink, replies).await?;
                 }
                 Ok(())
             },

@@ -2,11 +2,9 @@
 //! written once against [`Transport`]. A case returns a short detail line
 //! on success and the reason on failure.
 //!
-//! What our client cannot observe, and so does not assert: the compressed
-//! flag of a received message (the core decompresses before the
-//! application sees a message), so the server_compressed_* cases check
-//! sizes and contents; and there is no caching proxy on loopback, so
-//! cacheable_unary checks two fresh timestamps.
+//! The server_compressed_* cases check each response's compressed flag
+//! as well as its size. What is not asserted: there is no caching proxy
+//! on loopback, so cacheable_unary checks two fresh timestamps.
 
 use std::time::{Duration, Instant};
 
@@ -254,8 +252,11 @@ fn server_compressed_unary(t: &dyn Transport) -> CaseResult {
         let f = t.unary(&path("UnaryCall"), enc(&req), opts());
         let r: SimpleResponse = single(&f, &what)?;
         check_zeros(&payload_of(&r.payload), LARGE_RESPONSE, &what)?;
+        ensure(f.compressed == [flag], || {
+            format!("{what}: compressed flag {:?}", f.compressed)
+        })?;
     }
-    Ok("sizes checked; the compressed flag is not visible to the application".into())
+    Ok("ok".into())
 }
 
 fn input_requests(sizes: &[usize], expect: Option<bool>) -> Vec<Bytes> {
@@ -293,12 +294,12 @@ fn client_compressed_streaming(t: &dyn Transport) -> CaseResult {
         opts(),
     );
     want_code(&f, Code::InvalidArgument, "uncompressed probe")?;
-    // The whole call is compressed (the adapters compress per call), which
-    // satisfies expect_compressed=false on the second message as well.
+    // The first message compressed, the second not, each as it says.
     let mut reqs = input_requests(&[27_182], Some(true));
     reqs.extend(input_requests(&[45_904], Some(false)));
     let mut compressed = opts();
     compressed.compress = true;
+    compressed.uncompressed = vec![1];
     let f = t.client_streaming(&path("StreamingInputCall"), reqs, compressed);
     let r: StreamingInputCallResponse = single(&f, "compressed call")?;
     ensure(r.aggregated_payload_size == 73_086, || {
@@ -359,7 +360,10 @@ fn server_compressed_streaming(t: &dyn Transport) -> CaseResult {
     ensure(sizes == [31_415, 92_653], || {
         format!("response sizes {sizes:?}, want [31415, 92653]")
     })?;
-    Ok("sizes checked; the compressed flag is not visible to the application".into())
+    ensure(f.compressed == [true, false], || {
+        format!("compressed flags {:?}, want [true, false]", f.compressed)
+    })?;
+    Ok("ok".into())
 }
 
 fn ping_pong(t: &dyn Transport) -> CaseResult {

@@ -19,6 +19,9 @@ pub struct CallOpts {
     pub timeout: Option<Duration>,
     /// Compress the request messages with gzip.
     pub compress: bool,
+    /// Indices of request messages sent uncompressed even with
+    /// `compress` (gRPC compresses message by message).
+    pub uncompressed: Vec<usize>,
 }
 
 impl CallOpts {
@@ -42,6 +45,9 @@ pub struct Finished {
     pub trailers: MetadataMap,
     /// Every response message, in order.
     pub messages: Vec<Bytes>,
+    /// Whether each of `messages` arrived compressed (its compressed
+    /// flag).
+    pub compressed: Vec<bool>,
 }
 
 /// A gRPC client as the cases use it. Every method blocks until its part
