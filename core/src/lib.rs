@@ -33,6 +33,7 @@
 pub mod call;
 pub mod client;
 pub mod codec;
+mod deadlines;
 pub mod frame;
 pub mod grpc;
 pub mod h2;

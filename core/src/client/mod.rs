@@ -29,7 +29,9 @@
 
 mod response;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
+
+use crate::deadlines::Deadlines;
 
 use crate::h2::idmap::FastMap;
 use std::sync::Arc;
@@ -240,7 +242,7 @@ pub struct ClientConnection {
     calls: FastMap<u64, ClientCall>,
     by_stream: FastMap<u32, u64>,
     pending: VecDeque<u64>,
-    deadlines: BTreeSet<(Instant, u64)>,
+    deadlines: Deadlines,
     events: VecDeque<ClientEvent>,
     next_call: u64,
     now: Instant,
@@ -288,7 +290,7 @@ impl ClientConnection {
             calls: FastMap::default(),
             by_stream: FastMap::default(),
             pending: VecDeque::new(),
-            deadlines: BTreeSet::new(),
+            deadlines: Deadlines::default(),
             events: VecDeque::new(),
             next_call: 1,
             now,
@@ -515,7 +517,7 @@ impl ClientConnection {
                 );
                 return Ok(call);
             }
-            self.deadlines.insert((d, id));
+            self.deadlines.insert(d, id);
         }
         self.pending.push_back(id);
         self.open_pending();
@@ -641,7 +643,7 @@ impl ClientConnection {
             return;
         };
         if let Some(d) = c.options.deadline {
-            self.deadlines.remove(&(d, call.0));
+            self.deadlines.remove(d, call.0);
         }
         if let Some(s) = c.stream {
             self.by_stream.remove(&s.value());

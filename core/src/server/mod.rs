@@ -23,7 +23,9 @@
 
 mod request;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
+
+use crate::deadlines::Deadlines;
 
 use crate::h2::idmap::FastMap;
 use std::sync::Arc;
@@ -186,7 +188,7 @@ pub struct ServerConnection {
     /// change, so it is made once).
     accept_encoding: Option<Bytes>,
     calls: FastMap<u64, ServerCall>,
-    deadlines: BTreeSet<(Instant, u64)>,
+    deadlines: Deadlines,
     events: VecDeque<ServerEvent>,
     scratch: Vec<Delivered>,
     /// Recent request texts, shared between calls.
@@ -242,7 +244,7 @@ impl ServerConnection {
             accept_encoding: config.compression.accept_encoding(),
             config,
             calls: FastMap::default(),
-            deadlines: BTreeSet::new(),
+            deadlines: Deadlines::default(),
             events: VecDeque::new(),
             scratch: Vec::new(),
             texts: request::Texts::default(),
@@ -604,7 +606,7 @@ impl ServerConnection {
             return;
         };
         if let Some(d) = c.deadline {
-            self.deadlines.remove(&(d, call.0));
+            self.deadlines.remove(d, call.0);
         }
         if c.headers_sent
             && status.is_ok()
@@ -711,7 +713,7 @@ impl ServerConnection {
                 let call = call_of(stream);
                 if let Some(c) = self.calls.remove(&call.0) {
                     if let Some(d) = c.deadline {
-                        self.deadlines.remove(&(d, call.0));
+                        self.deadlines.remove(d, call.0);
                     }
                     self.events.push_back(ServerEvent::Cancelled {
                         call,
@@ -815,7 +817,7 @@ impl ServerConnection {
             },
         );
         if let Some(d) = deadline {
-            self.deadlines.insert((d, call.0));
+            self.deadlines.insert(d, call.0);
         }
         self.events.push_back(ServerEvent::CallStarted {
             call,
