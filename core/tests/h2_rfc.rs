@@ -497,6 +497,34 @@ fn rfc9113_5_1_closed_streams_are_told_apart_within_the_remembered_window() {
     c.expect_conn_error(Reason::STREAM_CLOSED);
 }
 
+/// A long-lived stream that we reset after more than a window's worth of
+/// newer streams: its late frames are still ignored (§5.1), not taken for
+/// frames on a stream never opened.
+#[test]
+fn rfc9113_5_1_late_frames_on_a_long_lived_stream_we_reset_are_ignored() {
+    let mut c = Case::new();
+    c.req(1, false);
+    c.expect_response(1);
+    for id in (3..=2201).step_by(2) {
+        c.req(id, true);
+    }
+    c.conn.reset(sid(1), Reason::CANCEL);
+    c.pump();
+    assert!(
+        resets(&c.got).contains(&(1, Reason::CANCEL)),
+        "our reset went out"
+    );
+    c.got.clear();
+    let f = c.peer.data(1, b"late", false);
+    c.send(f);
+    let f = c.peer.headers(1, &fields(&[("x-late", "trailers")]), true);
+    c.send(f);
+    assert!(c.got.is_empty(), "nothing answers them: {:?}", c.got);
+    assert!(!c.conn.is_closed());
+    c.req(2203, true);
+    c.expect_response(2203);
+}
+
 #[test]
 fn h2spec_http2_5_1_13_continuation_on_closed_stream_is_protocol_error() {
     let mut c = Case::new();

@@ -52,10 +52,11 @@ pub struct Config {
     /// them. Exceeding it ends the connection with ENHANCE_YOUR_CALM.
     /// Default 64 KiB.
     pub max_pending_control: usize,
-    /// How far back, in stream identifiers of each initiator, we remember
-    /// how closed streams ended, so that a late frame on one gets the
-    /// answer its ending calls for (§5.1); older ones get a stream error.
-    /// Costs one byte per identifier. Default 1024.
+    /// How many stream endings we remember, so that a late frame on a
+    /// closed stream gets the answer its ending calls for (§5.1): a stream
+    /// is remembered at least until this many more have closed. Held to
+    /// at most 65,536; costs up to 8 bytes per remembered stream and
+    /// initiator. Default 1024.
     pub max_closed_streams: usize,
     /// How many bytes [`poll_transmit`](super::Connection::poll_transmit)
     /// appends per call at most (it is called until it appends nothing).
