@@ -20,7 +20,8 @@ pub struct CallOpts {
     /// Compress the request messages with gzip.
     pub compress: bool,
     /// Indices of request messages sent uncompressed even with
-    /// `compress` (gRPC compresses message by message).
+    /// `compress` (gRPC compresses message by message). Client-streaming
+    /// calls only; the other call kinds do not look at it.
     pub uncompressed: Vec<usize>,
 }
 

@@ -27,7 +27,7 @@ pub struct Response<T> {
     pub message: T,
     /// The trailers' custom metadata.
     pub trailers: MetadataMap,
-    compressed: bool,
+    compressed: Option<bool>,
 }
 
 impl<T> Response<T> {
@@ -37,8 +37,10 @@ impl<T> Response<T> {
     }
 
     /// Whether the message arrived compressed (the compressed flag of its
-    /// prefix; it is decompressed either way).
-    pub fn message_compressed(&self) -> bool {
+    /// prefix; it is decompressed either way). Always `Some` here; an
+    /// `Option` as in the tokio adapter, whose `Response` is also built by
+    /// handlers.
+    pub fn message_compressed(&self) -> Option<bool> {
         self.compressed
     }
 }
@@ -225,7 +227,7 @@ impl CallCore {
                 return Err(s);
             }
         };
-        let compressed = self.last_compressed() == Some(true);
+        let compressed = self.last_compressed();
         let (status, trailers) = self.finish();
         if !status.is_ok() {
             return Err(status);
