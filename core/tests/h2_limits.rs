@@ -136,6 +136,36 @@ fn empty_data_and_priority_flood_cve_2019_9518_is_cut_off() {
     );
 }
 
+/// Repeated GOAWAYs that lower nothing are only work for us: counted as
+/// empty frames, and a flood of them ends the connection. A GOAWAY that
+/// does lower the last stream still counts for what it says.
+#[test]
+fn goaway_flood_is_cut_off() {
+    let config = limited(|l| l.empty_frames = Rate::new(100, Duration::from_secs(10)));
+    let (mut peer, mut conn) = RawPeer::server(config);
+    let h = peer.headers(1, &request_head("/a.B/C"), false);
+    peer.send(&mut conn, h).unwrap();
+    let goaway = |last: u32| {
+        Frame::GoAway(frame::GoAway {
+            last_stream_id: sid(last),
+            code: Reason::NO_ERROR,
+            debug_data: Bytes::new(),
+        })
+    };
+    peer.send(&mut conn, goaway(0x7fff_ffff)).unwrap();
+    // Our side answers the first with its own graceful GOAWAY.
+    assert_eq!(goaway_code(&peer.read(&mut conn)), Some(Reason::NO_ERROR));
+    for _ in 0..100 {
+        peer.send(&mut conn, goaway(0x7fff_ffff)).unwrap();
+    }
+    assert!(!conn.is_closed(), "within the limit");
+    assert!(peer.send(&mut conn, goaway(0x7fff_ffff)).is_err());
+    assert_eq!(
+        goaway_code(&peer.read(&mut conn)),
+        Some(Reason::ENHANCE_YOUR_CALM)
+    );
+}
+
 #[test]
 fn window_update_flood_is_cut_off() {
     let config = limited(|l| l.window_updates = Rate::new(100, Duration::from_secs(10)));

@@ -153,8 +153,9 @@ pub struct Limits {
     /// SETTINGS frames (not acknowledgements) from the peer. Default 100
     /// per 10 s.
     pub settings: Rate,
-    /// Frames that carry nothing: empty DATA without END_STREAM, and
-    /// PRIORITY frames, which we do not act on. Default 1000 per 10 s.
+    /// Frames that carry nothing: empty DATA without END_STREAM, PRIORITY
+    /// frames, which we do not act on, and GOAWAY frames that lower no
+    /// earlier GOAWAY's last stream. Default 1000 per 10 s.
     pub empty_frames: Rate,
     /// WINDOW_UPDATE frames from the peer beyond those that acknowledge
     /// DATA we sent (each DATA frame we send excuses two: one for its

@@ -162,7 +162,7 @@ impl Connection {
             Frame::Settings(s) => self.on_settings(s, now),
             Frame::PushPromise(_) => Err(proto("PUSH_PROMISE while push is disabled")),
             Frame::Ping(p) => self.on_ping(p, now),
-            Frame::GoAway(g) => self.on_goaway(g),
+            Frame::GoAway(g) => self.on_goaway(g, now),
             Frame::WindowUpdate(w) => self.on_window_update(w, now),
             Frame::Continuation(_) => Err(proto("CONTINUATION without a header block")),
             // §5.5: unknown frame types are ignored.
@@ -670,8 +670,16 @@ impl Connection {
         Ok(())
     }
 
-    fn on_goaway(&mut self, g: GoAway) -> Result {
+    fn on_goaway(&mut self, g: GoAway, now: Instant) -> Result {
         let last = g.last_stream_id.value();
+        if g.code == Reason::NO_ERROR && self.goaway_received.is_some_and(|prev| last >= prev) {
+            // Nothing new (the streams above `prev` are already settled):
+            // like an empty frame, only work for us, and counted so.
+            if !self.counters.empty.hit(now) {
+                return Err(calm("too many GOAWAY frames that change nothing"));
+            }
+            return Ok(());
+        }
         let last = self.goaway_received.map_or(last, |prev| prev.min(last));
         self.goaway_received = Some(last);
         self.events.push_back(Event::GoAway {
