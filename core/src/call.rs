@@ -158,17 +158,24 @@ impl std::error::Error for CallError {}
 /// The receive side of one call: deframes DATA chunks into messages,
 /// decompresses them, and keeps flow control honest.
 ///
-/// Flow-control rule: bytes of a message that is not yet complete are
-/// given back to the peer at once (they are bounded by the receive limit,
-/// and holding them could deadlock a message larger than the window);
-/// bytes of a complete message are given back when the application
-/// releases it, so unconsumed messages hold the window.
+/// Flow-control rule: bytes of a complete message are given back when the
+/// application releases it, so unconsumed messages hold the window. Bytes
+/// of a message not yet complete are given back at once while the
+/// application holds no message of the call (holding them could deadlock
+/// a message larger than the window; they are bounded by the receive
+/// limit); while it does hold one, they are owed, and given back when it
+/// has released everything. So a peer cannot make a call that is not read
+/// hold more than the stream window and one message.
 pub(crate) struct Inbound {
     decoder: MessageDecoder,
     compressor: Arc<dyn Compressor>,
     limit: usize,
     /// Complete messages seen.
     pub(crate) count: u32,
+    /// Credit of delivered messages the application has not released.
+    held: u64,
+    /// Bytes of an incomplete message not given back yet (see above).
+    owed: u32,
 }
 
 /// A message out of [`Inbound::feed`] and the flow-control credit the
@@ -187,7 +194,26 @@ impl Inbound {
             compressor,
             limit,
             count: 0,
+            held: 0,
+            owed: 0,
         }
+    }
+
+    /// The application released `n` of the credit its messages held.
+    /// Returns the owed credit to give back with it: all of it once the
+    /// application holds nothing more.
+    pub(crate) fn released(&mut self, n: u32) -> u32 {
+        self.held = self.held.saturating_sub(u64::from(n));
+        if self.held == 0 {
+            std::mem::take(&mut self.owed)
+        } else {
+            0
+        }
+    }
+
+    /// Credit owed to the peer, to give back when the call ends.
+    pub(crate) fn take_owed(&mut self) -> u32 {
+        std::mem::take(&mut self.owed)
     }
 
     /// Feed one DATA payload. Appends complete messages to `out` and
@@ -219,6 +245,7 @@ impl Inbound {
                     let payload = decompress_message(self.compressor.as_ref(), m, self.limit)
                         .map_err(|s| (s, clamp(len)))?;
                     self.count = self.count.saturating_add(1);
+                    self.held = self.held.saturating_add(flow as u64);
                     out.push(Delivered {
                         message: payload,
                         flow_len: clamp(flow),
@@ -229,11 +256,18 @@ impl Inbound {
                 Err(e) => return Err((e.to_status(), clamp(len))),
             }
         }
-        Ok(clamp(len - credited))
+        let partial = clamp(len - credited);
+        if self.held == 0 {
+            Ok(partial)
+        } else {
+            self.owed = self.owed.saturating_add(partial);
+            Ok(0)
+        }
     }
 
     /// Feed one DATA payload of `stream` and settle its flow control with
-    /// `h2`: credit for bytes of unfinished messages goes back at once.
+    /// `h2`: credit for bytes of unfinished messages goes back at once, or
+    /// is owed while the application holds a message (see [`Inbound`]).
     /// `single` is the cardinality message to end the call with when this
     /// side may send only one message and a second arrives. On `Err` the
     /// call is over: every byte of the chunk has been given back and `out`
@@ -255,7 +289,7 @@ impl Inbound {
                 match single {
                     Some(what) if self.count > 1 => {
                         let credit: u32 = out.iter().map(|d| d.flow_len).sum();
-                        h2.release_capacity(stream, credit);
+                        h2.release_capacity(stream, credit.saturating_add(self.take_owed()));
                         out.clear();
                         Err(cardinality_violation(what))
                     }
@@ -263,7 +297,7 @@ impl Inbound {
                 }
             }
             Err((status, credit)) => {
-                h2.release_capacity(stream, credit);
+                h2.release_capacity(stream, credit.saturating_add(self.take_owed()));
                 out.clear();
                 Err(status)
             }

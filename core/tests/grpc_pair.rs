@@ -974,6 +974,97 @@ fn message_split_over_one_byte_data_frames() {
     );
 }
 
+/// A peer that ends every large message with a one-byte DATA frame, to a
+/// handler that reads nothing: each complete message holds only the
+/// credit of its last frame, so giving the rest back early would let the
+/// peer pile up messages without end. While the application holds a
+/// message, the bytes of the next one are owed instead, so what waits is
+/// bounded by the stream window and one message; releasing lets the rest
+/// through.
+#[test]
+fn unread_messages_cannot_pile_up_past_the_window() {
+    use grpc_sansio::h2;
+    const BODY: usize = 256 * 1024;
+    const MESSAGES: usize = 40;
+    let clock = Clock::new();
+    let mut client = h2::Connection::client(h2::Config::default(), clock.now);
+    let mut server = ServerConnection::new(ServerConfig::default(), clock.now);
+    let window = h2::Config::default().initial_stream_window as usize;
+    let id = client
+        .open_stream(support::request_head("/t.S/M"), false)
+        .unwrap();
+    let mut message = vec![0u8, 0, 4, 0, 0];
+    message.extend(std::iter::repeat_n(7u8, BODY));
+    let (most, last) = message.split_at(message.len() - 1);
+    let (most, last) = (Bytes::copy_from_slice(most), Bytes::copy_from_slice(last));
+    // Messages queued whole, and whether the next one's first part is in.
+    let mut queued = 0;
+    let mut half = false;
+    let queue = |client: &mut h2::Connection, queued: &mut usize, half: &mut bool| {
+        while *queued < MESSAGES {
+            if !*half {
+                if client.send_data(id, most.clone(), false).is_err() {
+                    return;
+                }
+                *half = true;
+            }
+            if client.send_data(id, last.clone(), false).is_err() {
+                return;
+            }
+            *half = false;
+            *queued += 1;
+        }
+    };
+    let mut held: Vec<(CallId, u32)> = Vec::new();
+    let mut delivered = 0;
+    let pump = |client: &mut h2::Connection,
+                server: &mut ServerConnection,
+                held: &mut Vec<(CallId, u32)>,
+                delivered: &mut usize| {
+        for _ in 0..1000 {
+            let mut a = BytesMut::new();
+            while client.poll_transmit(&mut a) > 0 {}
+            server.receive(&a, clock.now).unwrap();
+            let mut b = BytesMut::new();
+            while server.poll_transmit(&mut b) > 0 {}
+            client.receive(&b, clock.now).unwrap();
+            while client.poll_event().is_some() {}
+            while let Some(e) = server.poll_event() {
+                if let ServerEvent::Message { call, flow_len, .. } = e {
+                    held.push((call, flow_len));
+                    *delivered += 1;
+                }
+            }
+            if a.is_empty() && b.is_empty() {
+                return;
+            }
+        }
+        panic!("livelock");
+    };
+    for _ in 0..8 * MESSAGES {
+        queue(&mut client, &mut queued, &mut half);
+        pump(&mut client, &mut server, &mut held, &mut delivered);
+    }
+    let bound = window / BODY + 2;
+    assert!(
+        (2..=bound).contains(&delivered),
+        "{delivered} unread messages waiting; at most {bound} fit in the window and one more"
+    );
+    // Reading them lets the rest through.
+    while delivered < MESSAGES {
+        let before = delivered;
+        for (call, flow_len) in held.drain(..) {
+            server.release_capacity(call, flow_len);
+        }
+        for _ in 0..8 {
+            queue(&mut client, &mut queued, &mut half);
+            pump(&mut client, &mut server, &mut held, &mut delivered);
+        }
+        assert!(delivered > before, "releasing lets more through");
+    }
+    assert_eq!(delivered, MESSAGES);
+}
+
 #[test]
 fn ten_thousand_messages_in_one_stream() {
     let mut g = Grpc::new();

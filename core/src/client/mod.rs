@@ -611,12 +611,15 @@ impl ClientConnection {
     /// The application consumed a message: give its `flow_len` back so the
     /// server may send more. Works after the call ended too.
     pub fn release_capacity(&mut self, call: CallId, flow_len: u32) {
-        let stream = self
-            .calls
-            .get(&call.0)
-            .and_then(|c| c.stream)
-            .unwrap_or(StreamId::ZERO);
-        self.h2.release_capacity(stream, flow_len);
+        let (stream, owed) = match self.calls.get_mut(&call.0) {
+            Some(c) => (
+                c.stream.unwrap_or(StreamId::ZERO),
+                c.inbound.as_mut().map_or(0, |i| i.released(flow_len)),
+            ),
+            None => (StreamId::ZERO, 0),
+        };
+        self.h2
+            .release_capacity(stream, flow_len.saturating_add(owed));
     }
 
     /// Whether [`send_message`](Self::send_message) would be accepted now.
@@ -639,9 +642,14 @@ impl ClientConnection {
     }
 
     fn finish(&mut self, call: CallId, status: Status, trailers: MetadataMap) {
-        let Some(c) = self.calls.remove(&call.0) else {
+        let Some(mut c) = self.calls.remove(&call.0) else {
             return;
         };
+        // What the peer sent of an unfinished message is not held any more.
+        if let Some(owed) = c.inbound.as_mut().map(Inbound::take_owed) {
+            let stream = c.stream.unwrap_or(StreamId::ZERO);
+            self.h2.release_capacity(stream, owed);
+        }
         if let Some(d) = c.options.deadline {
             self.deadlines.remove(d, call.0);
         }

@@ -589,7 +589,12 @@ impl ServerConnection {
     /// The application consumed a message: give its `flow_len` back so
     /// the client may send more. Works after the call ended too.
     pub fn release_capacity(&mut self, call: CallId, flow_len: u32) {
-        self.h2.release_capacity(stream_of(call), flow_len);
+        let owed = self
+            .calls
+            .get_mut(&call.0)
+            .map_or(0, |c| c.inbound.released(flow_len));
+        self.h2
+            .release_capacity(stream_of(call), flow_len.saturating_add(owed));
     }
 
     /// Whether [`send_message`](Self::send_message) would be accepted now.
@@ -602,9 +607,11 @@ impl ServerConnection {
     /// Send trailers (trailers-only if needed), reset if the client is not
     /// done, and forget the call.
     fn end_call(&mut self, call: CallId, status: &Status, trailers: MetadataMap) {
-        let Some(c) = self.calls.remove(&call.0) else {
+        let Some(mut c) = self.calls.remove(&call.0) else {
             return;
         };
+        // What the peer sent of an unfinished message is not held any more.
+        self.h2.release_capacity(c.stream, c.inbound.take_owed());
         if let Some(d) = c.deadline {
             self.deadlines.remove(d, call.0);
         }
@@ -711,10 +718,11 @@ impl ServerConnection {
             }
             Event::StreamReset { stream, code, .. } => {
                 let call = call_of(stream);
-                if let Some(c) = self.calls.remove(&call.0) {
+                if let Some(mut c) = self.calls.remove(&call.0) {
                     if let Some(d) = c.deadline {
                         self.deadlines.remove(d, call.0);
                     }
+                    self.h2.release_capacity(stream, c.inbound.take_owed());
                     self.events.push_back(ServerEvent::Cancelled {
                         call,
                         reason: CancelReason::Reset(code),
