@@ -317,6 +317,15 @@ impl MessageDecoder {
                     if take == 0 {
                         return Ok(None);
                     }
+                    if buf.capacity() - buf.len() < take {
+                        // Grow by doubling, but never past the announced
+                        // length: a message held half-sent costs what it
+                        // has sent, and a whole one no more than it is.
+                        let want = (buf.len() + take).max(2 * buf.capacity()).min(*len);
+                        let mut bigger = BytesMut::with_capacity(want);
+                        bigger.extend_from_slice(buf);
+                        *buf = bigger;
+                    }
                     buf.put(input.split_to(take));
                     if buf.len() == *len {
                         let payload = std::mem::take(buf).freeze();
@@ -453,6 +462,29 @@ mod tests {
         let mut b = BytesMut::new();
         encode_message(payload, compressed, &mut b).unwrap();
         b.to_vec()
+    }
+
+    /// A message assembled from many chunks never takes more memory than
+    /// its announced length (plain doubling would take up to twice).
+    #[test]
+    fn assembly_grows_no_further_than_the_announced_length() {
+        for len in [1_000_001usize, 3 * 16_384 + 1, 100] {
+            let wire = frame(&vec![9u8; len], false);
+            let mut d = MessageDecoder::with_max_message_size(4 << 20);
+            let mut out = None;
+            for chunk in wire.chunks(16_384) {
+                let mut b = Bytes::copy_from_slice(chunk);
+                if let State::Body { buf, len: want, .. } = &d.state {
+                    assert!(buf.capacity() <= *want, "{} > {want}", buf.capacity());
+                }
+                if let Some(m) = d.decode(&mut b).unwrap() {
+                    out = Some(m);
+                }
+            }
+            let m = out.expect("the message");
+            assert_eq!(m.payload.len(), len);
+            assert!(m.payload.iter().all(|&x| x == 9));
+        }
     }
 
     /// Decodes `chunks` in order, then checks the end of stream.
