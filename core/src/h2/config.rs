@@ -21,8 +21,14 @@ pub struct Config {
     /// SETTINGS_INITIAL_WINDOW_SIZE we advertise: how many unconsumed bytes
     /// the peer may send on one stream. Default 4 MiB.
     pub initial_stream_window: u32,
-    /// Our connection-level receive window: the most unconsumed DATA bytes
-    /// buffered for the whole connection. Default 4 MiB.
+    /// Our connection-level receive window: the most DATA bytes the peer
+    /// may send that the application has not consumed. The gRPC layer
+    /// gives back at once the bytes of a message still arriving on a call
+    /// whose application holds no message (so that a message larger than
+    /// the window can arrive), so what is buffered can reach, beyond this,
+    /// one unfinished message per such call: at most
+    /// `max_concurrent_streams` times the receive message limit. Default
+    /// 4 MiB.
     pub connection_window: u32,
     /// SETTINGS_MAX_FRAME_SIZE we advertise: the largest frame payload we
     /// accept. Default 16384.
