@@ -166,6 +166,37 @@ fn goaway_flood_is_cut_off() {
     );
 }
 
+/// Acknowledgements of nothing we sent (PING ACKs with payloads we never
+/// sent, SETTINGS ACKs with no SETTINGS outstanding) count as empty
+/// frames.
+#[test]
+fn stray_acknowledgement_flood_is_cut_off() {
+    let config = limited(|l| l.empty_frames = Rate::new(100, Duration::from_secs(10)));
+    let (mut peer, mut conn) = RawPeer::server(config);
+    let ack = Settings {
+        ack: true,
+        ..Settings::default()
+    };
+    for i in 0..100u8 {
+        let f = if i % 2 == 0 {
+            let mut p = Ping::new([i; 8]);
+            p.ack = true;
+            Frame::Ping(p)
+        } else {
+            Frame::Settings(ack)
+        };
+        peer.send(&mut conn, f).unwrap();
+    }
+    assert!(!conn.is_closed(), "within the limit");
+    let mut p = Ping::new([7; 8]);
+    p.ack = true;
+    assert!(peer.send(&mut conn, Frame::Ping(p)).is_err());
+    assert_eq!(
+        goaway_code(&peer.read(&mut conn)),
+        Some(Reason::ENHANCE_YOUR_CALM)
+    );
+}
+
 #[test]
 fn window_update_flood_is_cut_off() {
     let config = limited(|l| l.window_updates = Rate::new(100, Duration::from_secs(10)));

@@ -160,8 +160,9 @@ pub struct Limits {
     /// per 10 s.
     pub settings: Rate,
     /// Frames that carry nothing: empty DATA without END_STREAM, PRIORITY
-    /// frames, which we do not act on, and GOAWAY frames that lower no
-    /// earlier GOAWAY's last stream. Default 1000 per 10 s.
+    /// frames, which we do not act on, GOAWAY frames that lower no earlier
+    /// GOAWAY's last stream, and acknowledgements (PING, SETTINGS) of
+    /// nothing we sent. Default 1000 per 10 s.
     pub empty_frames: Rate,
     /// WINDOW_UPDATE frames from the peer beyond those that acknowledge
     /// DATA we sent (each DATA frame we send excuses two: one for its

@@ -575,6 +575,9 @@ impl Connection {
                 self.hpack_dec
                     .set_max_table_size(self.config.header_table_size as usize);
                 self.events.push_back(Event::SettingsAcked);
+            } else if !self.counters.empty.hit(now) {
+                // An acknowledgement of nothing: only work for us.
+                return Err(calm("too many SETTINGS acknowledgements"));
             }
             return Ok(());
         }
@@ -643,6 +646,9 @@ impl Connection {
                     PingPurpose::User => {}
                 }
                 self.events.push_back(Event::PingAcked { payload, rtt });
+            } else if !self.counters.empty.hit(now) {
+                // An acknowledgement of no PING of ours: only work for us.
+                return Err(calm("too many PING acknowledgements"));
             }
             return Ok(());
         }
