@@ -164,6 +164,29 @@ fn priority_flood(adapter: Adapter) {
 }
 attack_both!(attack_priority_flood, priority_flood);
 
+/// Acknowledgements of nothing the server sent: PING ACKs with payloads
+/// it never sent, and SETTINGS ACKs with no SETTINGS outstanding.
+fn stray_ack_flood(adapter: Adapter) {
+    Scenario::start(adapter).sustain("stray acknowledgement flood", |addr| {
+        let mut a = Attacker::open(addr);
+        a.flood(5000, 100, |i| {
+            if i % 2 == 0 {
+                Frame::Ping(frame::Ping {
+                    ack: true,
+                    payload: u64::from(i).to_be_bytes(),
+                })
+            } else {
+                Frame::Settings(Settings {
+                    ack: true,
+                    ..Settings::default()
+                })
+            }
+        });
+        a.expect_goaway_and_close(Reason::ENHANCE_YOUR_CALM, "acknowledgements");
+    });
+}
+attack_both!(attack_stray_ack_flood, stray_ack_flood);
+
 /// WINDOW_UPDATE frames of increment 1 on the connection.
 fn window_update_flood(adapter: Adapter) {
     Scenario::start(adapter).sustain("WINDOW_UPDATE flood", |addr| {
