@@ -63,6 +63,8 @@ struct Pair {
     to_client: BytesMut,
     /// Client calls live, with the flow credit their messages hold.
     c_live: BTreeMap<CallId, u32>,
+    /// Calls `finish_all` has half-closed.
+    c_half_closed: BTreeSet<CallId>,
     c_started: BTreeSet<CallId>,
     c_finished: BTreeSet<CallId>,
     /// Server calls live, with the flow credit their messages hold.
@@ -380,14 +382,20 @@ impl Pair {
 
     /// Both applications finish every call and give back all credit.
     fn finish_all(&mut self) {
-        for (call, held) in std::mem::take(&mut self.c_live) {
-            self.client.release_capacity(call, held);
-            self.c_live.insert(call, 0);
-            let _ = self.client.half_close(call);
+        // Called round after round while calls drain: each call is
+        // half-closed once, and credit is given back only where held.
+        for (call, held) in self.c_live.iter_mut() {
+            if *held > 0 {
+                self.client.release_capacity(*call, std::mem::take(held));
+            }
+            if self.c_half_closed.insert(*call) {
+                let _ = self.client.half_close(*call);
+            }
         }
-        for (call, held) in std::mem::take(&mut self.s_live) {
-            self.server.release_capacity(call, held);
-            self.s_live.insert(call, 0);
+        for (call, held) in self.s_live.iter_mut() {
+            if *held > 0 {
+                self.server.release_capacity(*call, std::mem::take(held));
+            }
         }
         let calls: Vec<CallId> = self.s_live.keys().copied().collect();
         for call in calls {
@@ -433,6 +441,7 @@ pub fn run(data: &[u8]) {
         to_server: BytesMut::new(),
         to_client: BytesMut::new(),
         c_live: BTreeMap::new(),
+        c_half_closed: BTreeSet::new(),
         c_started: BTreeSet::new(),
         c_finished: BTreeSet::new(),
         s_live: BTreeMap::new(),
