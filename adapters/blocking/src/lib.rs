@@ -15,6 +15,10 @@
 //! - [`Server`]: routes calls by path (a core [`Router`] of
 //!   [`Handler`]s) to blocking handlers on a bounded thread pool, with
 //!   graceful shutdown.
+//! - Compression: gzip by default, [`Deflate`] or any [`Compressor`] when
+//!   registered; chosen per call, and any message may go uncompressed
+//!   (`send_uncompressed`); every received message tells whether it
+//!   arrived compressed (`last_message_compressed`, `message_compressed`).
 //! - TLS (feature `tls`): rustls with its `ring` provider, ALPN `h2`,
 //!   custom roots, client certificates, a server name override
 //!   (`ChannelBuilder::tls`, `Server::bind_tls`; see the `tls` module for

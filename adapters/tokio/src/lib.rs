@@ -8,8 +8,13 @@
 //! - Client: [`Channel::connect`] (lazy), [`Channel::builder`], the four
 //!   call kinds ([`Channel::unary`], [`Channel::server_streaming`],
 //!   [`Channel::client_streaming`], [`Channel::streaming`]), typed by a
-//!   [`Codec`] (`ProstCodec` for protobuf, feature `prost`, on by default; [`BytesCodec`] for raw
-//!   bytes); reconnection with gRPC's backoff; [`ChannelState`].
+//!   [`Codec`] (`ProstCodec` for protobuf, feature `prost`, on by
+//!   default; [`BytesCodec`] for raw bytes); reconnection with gRPC's
+//!   backoff; [`ChannelState`].
+//! - Compression: gzip by default, [`Deflate`] or any [`Compressor`] when
+//!   registered; chosen per call, and any message may go uncompressed
+//!   (`send_uncompressed`); every received message tells whether it
+//!   arrived compressed (`last_message_compressed`, `message_compressed`).
 //! - Server: [`Routes`] of handlers by path, [`Server::builder`],
 //!   [`Server::serve_with_shutdown`] with graceful shutdown,
 //!   interceptors both sides.
