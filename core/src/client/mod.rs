@@ -610,6 +610,13 @@ impl ClientConnection {
 
     /// The application consumed a message: give its `flow_len` back so the
     /// server may send more. Works after the call ended too.
+    ///
+    /// While any message of a call is not released, the bytes of the next
+    /// one are not given back as they arrive, so a next message larger
+    /// than the stream window cannot complete until this is called: an
+    /// application that waits for a message should release those it has
+    /// taken first. (That is what bounds what a call nobody reads can
+    /// make us hold.)
     pub fn release_capacity(&mut self, call: CallId, flow_len: u32) {
         let (stream, owed) = match self.calls.get_mut(&call.0) {
             Some(c) => (
