@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::frame::StreamId;
-use crate::grpc::compression::{Compressor, compress_message, decompress_message};
+use crate::grpc::compression::{Compressor, Identity, compress_message, decompress_message};
 use crate::grpc::message::{MessageDecoder, PREFIX_LEN, encode_prefix};
 use crate::grpc::{Code, Status};
 use crate::h2;
@@ -314,14 +314,17 @@ fn clamp(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// A message ready for the wire: compressed if the call compresses, its
-/// 5-byte prefix (held inline: no allocation), and its payload (shared,
-/// not copied, when not compressed).
+/// A message ready for the wire: compressed with the call's `compressor`
+/// unless `compress` is false (then sent as is, flag clear), its 5-byte
+/// prefix (held inline: no allocation), and its payload (shared, not
+/// copied, when not compressed).
 pub(crate) fn frame_message(
     compressor: &dyn Compressor,
+    compress: bool,
     payload: Bytes,
     limit: usize,
 ) -> Result<[Chunk; 2], CallError> {
+    let compressor = if compress { compressor } else { &Identity };
     let m =
         compress_message(compressor, payload).map_err(|e| CallError::Compression(e.to_status()))?;
     if m.payload.len() > limit {

@@ -606,7 +606,7 @@ fn one_call_mixes_compressed_and_uncompressed_messages() {
     let big = Bytes::from(vec![b'z'; 100_000]);
     g.client.send_message(call, big.clone()).unwrap();
     g.client
-        .send_message_uncompressed(call, big.clone())
+        .send_message_with(call, big.clone(), false)
         .unwrap();
     g.client.send_message(call, big.clone()).unwrap();
     g.client.half_close(call).unwrap();
@@ -635,7 +635,7 @@ fn one_call_mixes_compressed_and_uncompressed_messages() {
 
     g.server.set_send_compression(scall, "gzip").unwrap();
     g.server
-        .send_message_uncompressed(scall, big.clone())
+        .send_message_with(scall, big.clone(), false)
         .unwrap();
     g.server.send_message(scall, big.clone()).unwrap();
     g.server

@@ -276,11 +276,7 @@ impl Pair {
                 let len = usize::from(v >> 2);
                 if let Some(call) = pick(&self.c_live, b) {
                     // The low bit: this message uncompressed.
-                    let _ = if v & 1 == 1 {
-                        self.client.send_message_uncompressed(call, body(len))
-                    } else {
-                        self.client.send_message(call, body(len))
-                    };
+                    let _ = self.client.send_message_with(call, body(len), v & 1 == 0);
                 }
             }
             3 => {
@@ -321,11 +317,7 @@ impl Pair {
                 let len = usize::from(v >> 2);
                 if let Some(call) = pick(&self.s_live, b) {
                     // The low bit: this message uncompressed.
-                    let _ = if v & 1 == 1 {
-                        self.server.send_message_uncompressed(call, body(len))
-                    } else {
-                        self.server.send_message(call, body(len))
-                    };
+                    let _ = self.server.send_message_with(call, body(len), v & 1 == 0);
                 }
             }
             8 => {

@@ -183,11 +183,7 @@ impl Harness {
                 let len = usize::from(v >> 2);
                 if let Some(call) = self.pick(b) {
                     // The low bit: this message uncompressed.
-                    let _ = if v & 1 == 1 {
-                        self.conn.send_message_uncompressed(call, body(len))
-                    } else {
-                        self.conn.send_message(call, body(len))
-                    };
+                    let _ = self.conn.send_message_with(call, body(len), v & 1 == 0);
                 }
             }
             11 => {

@@ -43,7 +43,7 @@ use crate::call::{
     CallError, CallId, CallKind, Delivered, Inbound, cardinality_violation, frame_message,
 };
 use crate::frame::{Reason, StreamId};
-use crate::grpc::compression::{CompressionRegistry, Compressor, Identity};
+use crate::grpc::compression::{CompressionRegistry, Compressor};
 use crate::grpc::head::USER_AGENT;
 use crate::grpc::message::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE;
 use crate::grpc::metadata::MetadataMap;
@@ -528,22 +528,19 @@ impl ClientConnection {
     /// Send a request message (compressed if the call compresses).
     /// Refused with [`CallError::Blocked`] while the call's queue is full.
     pub fn send_message(&mut self, call: CallId, message: Bytes) -> Result<(), CallError> {
-        self.send(call, message, true)
+        self.send_message_with(call, message, true)
     }
 
-    /// Send a request message uncompressed (its compressed flag clear)
-    /// even if the call compresses, as gRPC allows message by message;
-    /// otherwise as [`send_message`](Self::send_message).
-    pub fn send_message_uncompressed(
+    /// [`send_message`](Self::send_message), or with `compress` false the
+    /// message goes uncompressed (its compressed flag clear) even if the
+    /// call compresses, as gRPC allows message by message.
+    #[inline]
+    pub fn send_message_with(
         &mut self,
         call: CallId,
         message: Bytes,
+        compress: bool,
     ) -> Result<(), CallError> {
-        self.send(call, message, false)
-    }
-
-    #[inline]
-    fn send(&mut self, call: CallId, message: Bytes, compress: bool) -> Result<(), CallError> {
         let limit = self.config.max_send_message_size;
         let buffer = self.config.h2.max_send_buffer;
         let c = self
@@ -558,7 +555,7 @@ impl ClientConnection {
                 self.h2
                     .check_writable(stream)
                     .map_err(|e| map_send(call, e))?;
-                let parts = frame_message(sender(c, compress), message, limit)?;
+                let parts = frame_message(c.send_compressor.as_ref(), compress, message, limit)?;
                 self.h2
                     .send_chunks(stream, parts, false)
                     .map_err(|e| map_send(call, e))
@@ -568,7 +565,7 @@ impl ClientConnection {
                     c.wants_writable = true;
                     return Err(CallError::Blocked(call));
                 }
-                let parts = frame_message(sender(c, compress), message, limit)?;
+                let parts = frame_message(c.send_compressor.as_ref(), compress, message, limit)?;
                 c.held_bytes += parts[0].len() + parts[1].len();
                 c.held.push_back(Held::Message(parts));
                 Ok(())
@@ -1018,16 +1015,6 @@ impl ClientConnection {
                 MetadataMap::new(),
             );
         }
-    }
-}
-
-/// The compressor a message of call `c` goes out with: the call's, or
-/// identity for a message sent uncompressed.
-fn sender(c: &ClientCall, compress: bool) -> &dyn Compressor {
-    if compress {
-        c.send_compressor.as_ref()
-    } else {
-        &Identity
     }
 }
 

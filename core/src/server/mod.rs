@@ -39,7 +39,7 @@ use crate::call::{
 };
 use crate::frame::{Reason, StreamId};
 use crate::grpc::compression::{
-    CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, Identity,
+    CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING,
 };
 use crate::grpc::head::APPLICATION_GRPC;
 use crate::grpc::message::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE;
@@ -526,22 +526,19 @@ impl ServerConnection {
     /// Send a response message (compressed if the call compresses).
     /// Refused with [`CallError::Blocked`] while the call's queue is full.
     pub fn send_message(&mut self, call: CallId, message: Bytes) -> Result<(), CallError> {
-        self.send(call, message, true)
+        self.send_message_with(call, message, true)
     }
 
-    /// Send a response message uncompressed (its compressed flag clear)
-    /// even if the call compresses, as gRPC allows message by message;
-    /// otherwise as [`send_message`](Self::send_message).
-    pub fn send_message_uncompressed(
+    /// [`send_message`](Self::send_message), or with `compress` false the
+    /// message goes uncompressed (its compressed flag clear) even if the
+    /// call compresses, as gRPC allows message by message.
+    #[inline]
+    pub fn send_message_with(
         &mut self,
         call: CallId,
         message: Bytes,
+        compress: bool,
     ) -> Result<(), CallError> {
-        self.send(call, message, false)
-    }
-
-    #[inline]
-    fn send(&mut self, call: CallId, message: Bytes, compress: bool) -> Result<(), CallError> {
         let c = self
             .calls
             .get(&call.0)
@@ -558,12 +555,12 @@ impl ServerConnection {
             .calls
             .get(&call.0)
             .ok_or(CallError::UnknownCall(call))?;
-        let compressor: &dyn Compressor = if compress {
-            c.send_compressor.as_ref()
-        } else {
-            &Identity
-        };
-        let parts = frame_message(compressor, message, self.config.max_send_message_size)?;
+        let parts = frame_message(
+            c.send_compressor.as_ref(),
+            compress,
+            message,
+            self.config.max_send_message_size,
+        )?;
         self.h2
             .send_chunks(c.stream, parts, false)
             .map_err(|e| map_send(call, e))

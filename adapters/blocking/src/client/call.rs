@@ -75,12 +75,7 @@ impl CallCore {
     fn send_inner(&self, message: Bytes, last: bool, compress: bool) -> Result<(), Status> {
         let mut g = self.conn.lock();
         loop {
-            let sent = if compress {
-                g.conn.send_message(self.id, message.clone())
-            } else {
-                g.conn.send_message_uncompressed(self.id, message.clone())
-            };
-            match sent {
+            match g.conn.send_message_with(self.id, message.clone(), compress) {
                 Ok(()) => {
                     if last {
                         // Cannot fail: the message just went in.

@@ -540,12 +540,7 @@ impl ServerCall {
             if let Some(r) = g.calls.get(&self.id).and_then(|s| s.cancelled.as_ref()) {
                 return Err(cancel_status(r));
             }
-            let sent = if compress {
-                g.conn.send_message(self.id, message.clone())
-            } else {
-                g.conn.send_message_uncompressed(self.id, message.clone())
-            };
-            match sent {
+            match g.conn.send_message_with(self.id, message.clone(), compress) {
                 Ok(()) => {
                     self.shared.flush(g);
                     return Ok(());

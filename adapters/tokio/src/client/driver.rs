@@ -329,12 +329,7 @@ impl Driver {
             )));
             return;
         }
-        let sent = if compress {
-            self.conn.send_message(call, message.clone())
-        } else {
-            self.conn.send_message_uncompressed(call, message.clone())
-        };
-        match sent {
+        match self.conn.send_message_with(call, message.clone(), compress) {
             Ok(()) => {
                 if end {
                     let _ = self.conn.half_close(call);

@@ -373,12 +373,7 @@ impl Driver {
             answer(reply, Err(s.clone()));
             return Sent::Refused(s);
         }
-        let sent = if compress {
-            self.conn.send_message(call, message.clone())
-        } else {
-            self.conn.send_message_uncompressed(call, message.clone())
-        };
-        match sent {
+        match self.conn.send_message_with(call, message.clone(), compress) {
             Ok(()) => {
                 answer(reply, Ok(()));
                 Sent::Out
