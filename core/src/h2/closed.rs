@@ -65,7 +65,8 @@ impl ClosedStreams {
             kind: Some(how),
             seq: self.closes,
         };
-        let w = &mut self.sides[(id & 1) as usize];
+        let side = (id & 1) as usize;
+        let w = &mut self.sides[side];
         if w.slots.is_empty() {
             w.base = id;
             w.slots.push_back(slot);
@@ -96,7 +97,6 @@ impl ClosedStreams {
         // in identifiers costs at most `cap` steps.
         let end = index + 1;
         if end > cap {
-            let side = (id & 1) as usize;
             for _ in 0..end - cap {
                 let w = &mut self.sides[side];
                 let Some(out) = w.slots.pop_front() else {
@@ -112,7 +112,7 @@ impl ClosedStreams {
                 }
             }
         }
-        let w = &mut self.sides[(id & 1) as usize];
+        let w = &mut self.sides[side];
         if w.slots.is_empty() {
             w.base = id;
         }
