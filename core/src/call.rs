@@ -166,6 +166,13 @@ impl std::error::Error for CallError {}
 /// limit); while it does hold one, they are owed, and given back when it
 /// has released everything. So a peer cannot make a call that is not read
 /// hold more than the stream window and one message.
+///
+/// Messages are slices of the connection's receive buffer, and a slice
+/// keeps its whole buffer alive. A small message that arrives while the
+/// application still holds an earlier one of the call is therefore copied
+/// out: otherwise a peer could send tiny messages among large frames it
+/// pays nothing for, and make each held message pin a read's worth of
+/// memory (the window counts only the messages' own bytes).
 pub(crate) struct Inbound {
     decoder: MessageDecoder,
     compressor: Arc<dyn Compressor>,
@@ -227,6 +234,9 @@ impl Inbound {
     ) -> Result<u32, (Status, u32)> {
         let len = data.len();
         let before = self.decoder.buffered_len();
+        // Whether the application held a message of the call before this
+        // chunk: if so, small messages are copied out (see above).
+        let holding = self.held > 0;
         let mut input = data;
         let mut first = true;
         let mut credited = 0usize;
@@ -242,8 +252,11 @@ impl Inbound {
                     first = false;
                     credited += flow;
                     let compressed = m.compressed;
-                    let payload = decompress_message(self.compressor.as_ref(), m, self.limit)
+                    let mut payload = decompress_message(self.compressor.as_ref(), m, self.limit)
                         .map_err(|s| (s, clamp(len)))?;
+                    if holding && !compressed && payload.len() < COPY_HELD_BELOW {
+                        payload = Bytes::copy_from_slice(&payload);
+                    }
                     self.count = self.count.saturating_add(1);
                     self.held = self.held.saturating_add(flow as u64);
                     out.push(Delivered {
@@ -309,6 +322,12 @@ impl Inbound {
         self.decoder.finish().map_err(|e| e.to_status())
     }
 }
+
+/// Messages shorter than this that arrive while the application holds an
+/// earlier message of the call are copied out of the receive buffer. A
+/// longer one pins at most a read buffer's worth per this many bytes the
+/// window counts.
+const COPY_HELD_BELOW: usize = 4096;
 
 fn clamp(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)

@@ -1065,6 +1065,77 @@ fn unread_messages_cannot_pile_up_past_the_window() {
     assert_eq!(delivered, MESSAGES);
 }
 
+/// Messages are slices of the receive buffer, and a slice keeps its whole
+/// buffer alive. A peer that follows each tiny message with a large frame
+/// it pays nothing for (here an extension frame, which is ignored) would
+/// make every message a handler leaves unread pin a read's worth of
+/// memory, while the window counts only the message. Small messages that
+/// arrive while the application holds one of the call are copied out, so
+/// each holds little more than its own bytes.
+#[test]
+fn held_small_messages_do_not_pin_read_buffers() {
+    use grpc_sansio::h2;
+    const ROUNDS: usize = 200;
+    const JUNK: usize = 16_000;
+    let clock = Clock::new();
+    let mut client = h2::Connection::client(h2::Config::default(), clock.now);
+    let mut server = ServerConnection::new(ServerConfig::default(), clock.now);
+    let id = client
+        .open_stream(support::request_head("/t.S/M"), false)
+        .unwrap();
+    // An extension frame (type 0xfa) on stream 0, ignored by the receiver.
+    let mut junk = vec![
+        (JUNK >> 16) as u8,
+        (JUNK >> 8) as u8,
+        JUNK as u8,
+        0xfa,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ];
+    junk.resize(9 + JUNK, 0x55);
+    let mut held = Vec::new();
+    for round in 0..ROUNDS {
+        let body = [round as u8, 1, 2, 3, 4, 5];
+        let mut wire = vec![0u8, 0, 0, 0, body.len() as u8];
+        wire.extend_from_slice(&body);
+        client.send_data(id, Bytes::from(wire), false).unwrap();
+        let mut read = BytesMut::new();
+        while client.poll_transmit(&mut read) > 0 {}
+        read.extend_from_slice(&junk);
+        server.receive(&read, clock.now).unwrap();
+        let mut back = BytesMut::new();
+        while server.poll_transmit(&mut back) > 0 {}
+        client.receive(&back, clock.now).unwrap();
+        while client.poll_event().is_some() {}
+        while let Some(e) = server.poll_event() {
+            if let ServerEvent::Message { message, .. } = e {
+                held.push(message);
+            }
+        }
+    }
+    assert_eq!(held.len(), ROUNDS, "every message delivered, none read");
+    for (round, message) in held.into_iter().enumerate() {
+        assert_eq!(message[..], [round as u8, 1, 2, 3, 4, 5]);
+        if round == 0 {
+            // The first is still a slice of the buffer it arrived in.
+            continue;
+        }
+        // What this message keeps alive: a buffer of its own, or the rest
+        // of a shared read buffer from where it starts.
+        let pinned = match message.try_into_mut() {
+            Ok(own) => own.capacity(),
+            Err(shared) => panic!("message {round} still shares a buffer ({shared:?})"),
+        };
+        assert!(
+            pinned <= 64,
+            "held message {round} of 6 bytes keeps {pinned} bytes alive"
+        );
+    }
+}
+
 #[test]
 fn ten_thousand_messages_in_one_stream() {
     let mut g = Grpc::new();
