@@ -1,8 +1,10 @@
 //! A wire tap: a TCP proxy on 127.0.0.1 that forwards bytes between a
 //! client and a server and decodes every HTTP/2 frame that crosses it,
-//! header blocks included, into one readable line each. The demo prints
-//! these lines; tests can assert on them.
+//! header blocks included, into one readable line each, with the gRPC
+//! messages that each DATA frame completes (length, compressed flag and
+//! payload). The demo prints these lines; tests can assert on them.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -11,6 +13,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use grpc_sansio::frame::{self, Frame, FrameDecoder};
+use grpc_sansio::grpc::message::MessageDecoder;
 use grpc_sansio::hpack;
 
 /// Which way bytes went.
@@ -103,6 +106,8 @@ pub struct Decoder {
     hpack: hpack::Decoder,
     buf: BytesMut,
     preface: bool,
+    /// Each stream's messages so far (a message may span DATA frames).
+    messages: HashMap<u32, MessageDecoder>,
 }
 
 impl Decoder {
@@ -116,6 +121,7 @@ impl Decoder {
             hpack: hpack::Decoder::new(64 << 10),
             buf: BytesMut::new(),
             preface: dir == Direction::ToServer,
+            messages: HashMap::new(),
         }
     }
 
@@ -174,8 +180,13 @@ impl Decoder {
                 let end = if d.end_stream { " END_STREAM" } else { "" };
                 let shown: String = d.data.iter().take(24).map(|b| format!("{b:02x}")).collect();
                 let more = if d.data.len() > 24 { "…" } else { "" };
+                let id = d.stream_id.value();
+                let messages = self.messages_in(id, d.data.clone());
+                if d.end_stream {
+                    self.messages.remove(&id);
+                }
                 format!(
-                    "DATA stream={} len={}{end} {shown}{more}",
+                    "DATA stream={} len={}{end} {shown}{more}{messages}",
                     d.stream_id,
                     d.data.len()
                 )
@@ -189,7 +200,10 @@ impl Decoder {
                 format!("WINDOW_UPDATE stream={} +{}", w.stream_id, w.increment)
             }
             Frame::Ping(p) => format!("PING{}", if p.ack { " ACK" } else { "" }),
-            Frame::RstStream(r) => format!("RST_STREAM stream={} {}", r.stream_id, r.code),
+            Frame::RstStream(r) => {
+                self.messages.remove(&r.stream_id.value());
+                format!("RST_STREAM stream={} {}", r.stream_id, r.code)
+            }
             Frame::GoAway(g) => format!(
                 "GOAWAY last_stream={} {} {:?}",
                 g.last_stream_id,
@@ -201,6 +215,38 @@ impl Decoder {
                 other.frame_type(),
                 other.stream_id()
             ),
+        }
+    }
+
+    /// The gRPC messages that `data` completes on stream `id`, as text:
+    /// ` | message 5 B "hello"`, `compressed` when the flag is set.
+    fn messages_in(&mut self, id: u32, mut data: bytes::Bytes) -> String {
+        let decoder = self
+            .messages
+            .entry(id)
+            .or_insert_with(|| MessageDecoder::with_max_message_size(64 << 20));
+        let mut out = String::new();
+        loop {
+            match decoder.decode(&mut data) {
+                Ok(Some(m)) => {
+                    let flag = if m.compressed { " compressed" } else { "" };
+                    let text = std::str::from_utf8(&m.payload)
+                        .ok()
+                        .filter(|t| t.chars().all(|c| !c.is_control()));
+                    let shown = match text {
+                        Some(t) if t.chars().count() <= 40 => format!(" {t:?}"),
+                        Some(t) => format!(" {:?}…", t.chars().take(40).collect::<String>()),
+                        None => String::new(),
+                    };
+                    out.push_str(&format!(" | message {} B{flag}{shown}", m.payload.len()));
+                }
+                Ok(None) => return out,
+                Err(e) => {
+                    out.push_str(&format!(" | bad message: {e}"));
+                    self.messages.remove(&id);
+                    return out;
+                }
+            }
         }
     }
 }

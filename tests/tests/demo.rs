@@ -1,6 +1,6 @@
 //! The main demo runs clean: every scenario passes and the frames it
 //! prints include what the scenarios promise (metadata, a deadline reset,
-//! an error status in trailers-only form).
+//! an error status in trailers-only form, the messages in DATA frames).
 
 use std::process::Command;
 
@@ -34,6 +34,9 @@ fn demo_runs_every_scenario() {
         "x-served-by: by-hand",
         "x-served-by: blocking",
         "x-served-by: tokio",
+        // Each DATA frame's messages are read out.
+        "DATA stream=1 len=10 END_STREAM 000000000568656c6c6f | message 5 B \"hello\"",
+        "| message 6 B \"tick 1\" | message 6 B \"tick 2\" | message 6 B \"tick 3\"",
     ] {
         assert!(
             stdout.contains(promised),
