@@ -85,12 +85,9 @@ impl MemPair {
     }
 
     fn unary_with(&mut self, request: Bytes, options: CallOptions) -> Bytes {
-        let call = self
-            .client
-            .start_call("/bench.Echo/Unary", options, self.now)
+        self.client
+            .start_call_with_message("/bench.Echo/Unary", options, request, self.now)
             .expect("start");
-        self.client.send_message(call, request).expect("send");
-        self.client.half_close(call).expect("half close");
         self.client_to_server();
         let mut scall = None;
         let mut msg = Bytes::new();
@@ -110,10 +107,9 @@ impl MemPair {
             }
         }
         let scall = scall.expect("call arrived");
-        self.server.send_message(scall, msg).expect("reply");
         self.server
-            .send_status(scall, Status::ok(), MetadataMap::new())
-            .expect("status");
+            .send_response(scall, msg, Status::ok(), MetadataMap::new())
+            .expect("reply");
         self.server_to_client();
         let mut reply = Bytes::new();
         let mut done = false;

@@ -423,17 +423,11 @@ impl ClientConnection {
         p
     }
 
-    /// Open a stream with the shared request head of a call with default
-    /// options to recent path `slot` (made the first time), followed by
-    /// the call's `grpc-timeout` when it has a `deadline`.
-    fn open_usual(
-        &mut self,
-        slot: usize,
-        deadline: Option<Instant>,
-    ) -> Result<StreamId, SendError> {
-        let Some((path, head)) = self.recent_paths.get_mut(slot) else {
-            return Err(SendError::ConnectionClosed);
-        };
+    /// The shared request head of a call with default options to recent
+    /// path `slot` (made the first time), followed by the call's
+    /// `grpc-timeout` when it has a `deadline`.
+    fn usual_head(&mut self, slot: usize, deadline: Option<Instant>) -> Option<h2::FieldList> {
+        let (path, head) = self.recent_paths.get_mut(slot)?;
         let head = match head {
             Some(head) => head.clone(),
             None => {
@@ -450,14 +444,13 @@ impl ClientConnection {
                 shared
             }
         };
-        match deadline {
+        Some(match deadline {
             Some(deadline) => {
                 let left = deadline.saturating_duration_since(self.now);
-                self.h2
-                    .open_stream_shared_timeout(head, h2::Timeout::new(left), false)
+                h2::FieldList::SharedTimeout(head, h2::Timeout::new(left))
             }
-            None => self.h2.open_stream_shared(head, false),
-        }
+            None => h2::FieldList::Shared(head),
+        })
     }
 
     /// Start a call to `path` (`/package.Service/Method`). Its HEADERS go
@@ -466,6 +459,33 @@ impl ClientConnection {
         &mut self,
         path: &str,
         options: CallOptions,
+        now: Instant,
+    ) -> Result<CallId, CallError> {
+        self.begin_call(path, options, None, now)
+    }
+
+    /// Start a call whose whole request is `message` (compressed if the
+    /// call compresses): a unary or server-streaming call. The same as
+    /// [`start_call`](Self::start_call), [`send_message`](Self::send_message)
+    /// and [`half_close`](Self::half_close), but the head, the message and
+    /// the end of the request go out together: when the stream opens at
+    /// once and the windows allow, they are written straight into the
+    /// output as one HEADERS and one DATA frame, with no queue entries.
+    pub fn start_call_with_message(
+        &mut self,
+        path: &str,
+        options: CallOptions,
+        message: Bytes,
+        now: Instant,
+    ) -> Result<CallId, CallError> {
+        self.begin_call(path, options, Some(message), now)
+    }
+
+    fn begin_call(
+        &mut self,
+        path: &str,
+        options: CallOptions,
+        message: Option<Bytes>,
         now: Instant,
     ) -> Result<CallId, CallError> {
         self.now = now;
@@ -489,6 +509,19 @@ impl ClientConnection {
             None => self.config.compression.identity(),
         };
         let deadline = options.deadline;
+        // The whole request, when the call starts with it.
+        let whole = match message {
+            Some(message) => {
+                let limit = self.config.max_send_message_size;
+                Some(frame_message(
+                    send_compressor.as_ref(),
+                    true,
+                    message,
+                    limit,
+                )?)
+            }
+            None => None,
+        };
         let path = self.path_bytes(path);
         self.calls.insert(
             id,
@@ -500,7 +533,7 @@ impl ClientConnection {
                 held: VecDeque::new(),
                 held_bytes: 0,
                 wants_writable: false,
-                send_closed: false,
+                send_closed: whole.is_some(),
                 inbound: None,
             },
         );
@@ -519,8 +552,15 @@ impl ClientConnection {
             }
             self.deadlines.insert(d, id);
         }
-        self.pending.push_back(id);
-        self.open_pending();
+        if must_wait {
+            if let Some(parts) = whole {
+                self.hold_whole(id, parts);
+            }
+            self.pending.push_back(id);
+            self.open_pending();
+        } else if self.open_call(id, whole).is_err() {
+            self.pending.push_back(id);
+        }
         self.pump();
         Ok(call)
     }
@@ -691,59 +731,108 @@ impl ClientConnection {
                 return;
             }
             self.pending.pop_front();
-            let Some(c) = self.calls.get(&id) else {
-                continue;
-            };
-            // A call with default options to a recent path (whose bytes
-            // its path shares) sends that path's shared head.
-            // A call with default options but a deadline sends the same
-            // head, then its `grpc-timeout`.
-            let o = &c.options;
-            let usual = o.metadata.is_empty()
-                && o.authority.is_none()
-                && o.content_subtype.as_deref().is_none_or(str::is_empty)
-                && c.send_compressor.name() == crate::grpc::compression::IDENTITY;
-            let deadline = o.deadline;
-            let slot = usual
-                .then(|| {
-                    let same = |(p, _): &(Bytes, _)| {
-                        p.as_ptr() == c.path.as_ptr() && p.len() == c.path.len()
-                    };
-                    self.recent_paths.position(same)
-                })
-                .flatten();
-            let opened = match slot {
-                Some(slot) => self.open_usual(slot, deadline),
-                None => self.open_with_fields(id),
-            };
-            match opened {
-                Ok(stream) => {
-                    self.by_stream.insert(stream.value(), id);
-                    if let Some(c) = self.calls.get_mut(&id) {
-                        c.stream = Some(stream);
-                    }
-                    self.flush_held(CallId(id));
+            // A call whose one message and end are held (a unary call
+            // that waited for a stream) opens with its whole request.
+            let whole = self.calls.get_mut(&id).and_then(|c| {
+                let whole = c.held.len() == 2
+                    && matches!(c.held.front(), Some(Held::Message(_)))
+                    && matches!(c.held.back(), Some(Held::End));
+                if !whole {
+                    return None;
                 }
-                Err(SendError::ConcurrencyLimit) => {
-                    self.pending.push_front(id);
-                    return;
-                }
-                Err(_) => {
-                    self.finish(
-                        CallId(id),
-                        Status::new(Code::Unavailable, "connection cannot open more streams"),
-                        MetadataMap::new(),
-                    );
-                }
+                let parts = match c.held.pop_front() {
+                    Some(Held::Message(parts)) => parts,
+                    _ => return None,
+                };
+                c.held.clear();
+                c.held_bytes = 0;
+                Some(parts)
+            });
+            if self.open_call(id, whole).is_err() {
+                self.pending.push_front(id);
+                return;
             }
         }
     }
 
-    /// Open call `id`'s stream with a request head of its own.
-    fn open_with_fields(&mut self, id: u64) -> Result<StreamId, SendError> {
+    /// Hold `parts` and the end of the request on call `id` until its
+    /// stream opens.
+    fn hold_whole(&mut self, id: u64, parts: [Chunk; 2]) {
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.held_bytes = parts[0].len() + parts[1].len();
+            c.held.push_back(Held::Message(parts));
+            c.held.push_back(Held::End);
+        }
+    }
+
+    /// Open call `id`'s stream with its head and, given `whole`, its whole
+    /// request. `Err` when the server's stream limit leaves no room now:
+    /// the request is held again and the call must wait.
+    fn open_call(&mut self, id: u64, whole: Option<[Chunk; 2]>) -> Result<(), ()> {
         let Some(c) = self.calls.get(&id) else {
-            return Err(SendError::ConnectionClosed);
+            return Ok(());
         };
+        // A call with default options to a recent path (whose bytes
+        // its path shares) sends that path's shared head.
+        // A call with default options but a deadline sends the same
+        // head, then its `grpc-timeout`.
+        let o = &c.options;
+        let usual = o.metadata.is_empty()
+            && o.authority.is_none()
+            && o.content_subtype.as_deref().is_none_or(str::is_empty)
+            && c.send_compressor.name() == crate::grpc::compression::IDENTITY;
+        let deadline = o.deadline;
+        let slot = usual
+            .then(|| {
+                let same =
+                    |(p, _): &(Bytes, _)| p.as_ptr() == c.path.as_ptr() && p.len() == c.path.len();
+                self.recent_paths.position(same)
+            })
+            .flatten();
+        let head = match slot {
+            Some(slot) => self.usual_head(slot, deadline),
+            None => self.own_head(id),
+        };
+        let Some(head) = head else {
+            let status = Status::new(Code::Unavailable, "call has no request head");
+            self.finish(CallId(id), status, MetadataMap::new());
+            return Ok(());
+        };
+        let opened = match whole {
+            Some(parts) => {
+                let undo = parts.clone();
+                let opened = self.h2.open_stream_whole(head, parts);
+                if opened.is_err() {
+                    self.hold_whole(id, undo);
+                }
+                opened
+            }
+            None => self.h2.open_stream_with(head, false),
+        };
+        match opened {
+            Ok(stream) => {
+                self.by_stream.insert(stream.value(), id);
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.stream = Some(stream);
+                }
+                self.flush_held(CallId(id));
+                Ok(())
+            }
+            Err(SendError::ConcurrencyLimit) => Err(()),
+            Err(_) => {
+                self.finish(
+                    CallId(id),
+                    Status::new(Code::Unavailable, "connection cannot open more streams"),
+                    MetadataMap::new(),
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// A request head of call `id`'s own.
+    fn own_head(&mut self, id: u64) -> Option<h2::FieldList> {
+        let c = self.calls.get(&id)?;
         let fields = response::request_fields(
             self.h2.field_list(10 + c.options.metadata.len()),
             &self.request_constants,
@@ -752,7 +841,7 @@ impl ClientConnection {
             c.send_compressor.name(),
             self.now,
         );
-        self.h2.open_stream(fields, false)
+        Some(h2::FieldList::Owned(fields))
     }
 
     /// Move held output of a call into its stream as far as the queue

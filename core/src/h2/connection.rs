@@ -2,7 +2,6 @@
 //! Frame handling lives in `recv.rs`, output scheduling in `send.rs`.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -14,7 +13,7 @@ use super::event::{Event, Fields};
 use super::flow::{DEFAULT_WINDOW, RecvFlow, Window};
 use super::idmap::IdMap;
 use super::limits::RateCounter;
-use super::stream::{Chunk, FieldList, Outbound, State, Stream, Timeout};
+use super::stream::{Chunk, FieldList, Outbound, State, Stream};
 use crate::frame::{self, FrameDecoder, GoAway, Ping, Reason, RstStream, Settings, StreamId};
 use crate::hpack::{self, HeaderField};
 
@@ -168,9 +167,14 @@ pub struct Connection {
     pub(crate) settings_deadline: Option<Instant>,
     pub(crate) conn_send: Window,
     pub(crate) conn_recv: RecvFlow,
-    /// Encoded control frames waiting to be written (bounded by
-    /// `max_pending_control`).
+    /// Encoded frames waiting to be written, in wire order: control
+    /// frames (bounded by `max_pending_control`), and the frames of calls
+    /// written whole past the stream queues (see
+    /// [`Connection::can_write_whole`]).
     pub(crate) control: BytesMut,
+    /// How many bytes of `control` are stream frames written whole (they
+    /// do not count against `max_pending_control`).
+    pub(crate) control_streams: usize,
     /// Streams with something to send, in round-robin order.
     pub(crate) ready: VecDeque<StreamId>,
     pub(crate) events: VecDeque<Event>,
@@ -245,6 +249,7 @@ impl Connection {
             conn_send: Window::new(DEFAULT_WINDOW),
             conn_recv: RecvFlow::new(DEFAULT_WINDOW, config.connection_window),
             control: BytesMut::new(),
+            control_streams: 0,
             ready: VecDeque::new(),
             events: VecDeque::new(),
             continuation: None,
@@ -431,33 +436,49 @@ impl Connection {
         self.open_stream_with(FieldList::Owned(fields), end_stream)
     }
 
-    /// [`open_stream`](Self::open_stream) with a list shared between
-    /// calls (see [`send_shared_headers`](Self::send_shared_headers)).
-    pub(crate) fn open_stream_shared(
-        &mut self,
-        fields: Arc<[HeaderField]>,
-        end_stream: bool,
-    ) -> Result<StreamId, SendError> {
-        self.open_stream_with(FieldList::Shared(fields), end_stream)
-    }
-
-    /// [`open_stream_shared`](Self::open_stream_shared) with the call's
-    /// `grpc-timeout` after the shared list (a request head of a call with
-    /// a deadline).
-    pub(crate) fn open_stream_shared_timeout(
-        &mut self,
-        fields: Arc<[HeaderField]>,
-        timeout: Timeout,
-        end_stream: bool,
-    ) -> Result<StreamId, SendError> {
-        self.open_stream_with(FieldList::SharedTimeout(fields, timeout), end_stream)
-    }
-
-    fn open_stream_with(
+    /// [`open_stream`](Self::open_stream) with any kind of header list
+    /// (a shared one is recognised by the HPACK encoder's memo).
+    pub(crate) fn open_stream_with(
         &mut self,
         fields: FieldList,
         end_stream: bool,
     ) -> Result<StreamId, SendError> {
+        let id = self.open_local()?;
+        if let Some(s) = self.streams.get_mut(id.value()) {
+            s.queue.push_back(Outbound::Headers { fields, end_stream });
+            s.send_done = end_stream;
+        }
+        self.schedule(id);
+        Ok(id)
+    }
+
+    /// Open a stream (client only) with its whole request: the head, then
+    /// `body` as the last DATA. Written straight into the output when the
+    /// windows allow (see [`can_write_whole`](Self::can_write_whole)),
+    /// queued otherwise.
+    pub(crate) fn open_stream_whole(
+        &mut self,
+        fields: FieldList,
+        body: [Chunk; 2],
+    ) -> Result<StreamId, SendError> {
+        let id = self.open_local()?;
+        let len = body[0].len() + body[1].len();
+        if self.can_write_whole(id, len) {
+            self.write_whole(id, Some(fields), &body, None);
+            return Ok(id);
+        }
+        if let Some(s) = self.streams.get_mut(id.value()) {
+            s.queue.push_back(Outbound::Headers {
+                fields,
+                end_stream: false,
+            });
+        }
+        self.send_chunks(id, body, true)?;
+        Ok(id)
+    }
+
+    /// Check that a stream may be opened, and open it with nothing queued.
+    fn open_local(&mut self) -> Result<StreamId, SendError> {
         if self.role != Role::Client {
             return Err(SendError::WrongRole);
         }
@@ -475,12 +496,9 @@ impl Connection {
         }
         let id = StreamId::new(self.next_local_id);
         self.next_local_id += 2;
-        let mut s = self.new_stream(id);
-        s.queue.push_back(Outbound::Headers { fields, end_stream });
-        s.send_done = end_stream;
+        let s = self.new_stream(id);
         self.streams.insert(id.value(), s);
         self.local_open += 1;
-        self.schedule(id);
         Ok(id)
     }
 
@@ -495,20 +513,11 @@ impl Connection {
         self.queue_headers(stream, FieldList::Owned(fields), end_stream)
     }
 
-    /// [`send_headers`](Self::send_headers) with a list shared between
-    /// streams: while the HPACK encoder remembers the block it last made of
-    /// this very list (and its table is unchanged), that block is sent
-    /// again without looking at the fields.
-    pub(crate) fn send_shared_headers(
-        &mut self,
-        stream: StreamId,
-        fields: Arc<[HeaderField]>,
-        end_stream: bool,
-    ) -> Result<(), SendError> {
-        self.queue_headers(stream, FieldList::Shared(fields), end_stream)
-    }
-
-    fn queue_headers(
+    /// [`send_headers`](Self::send_headers) with any kind of header list:
+    /// of a shared one, while the HPACK encoder remembers the block it last
+    /// made of this very list (and its table is unchanged), that block is
+    /// sent again without looking at the fields.
+    pub(crate) fn queue_headers(
         &mut self,
         stream: StreamId,
         fields: FieldList,

@@ -36,7 +36,7 @@ pub use connection::{Connection, Role};
 pub use error::{ConnectionError, Initiator, SendError};
 pub use event::{Event, Fields};
 pub use headers::Malformed;
-pub(crate) use stream::{Chunk, Timeout};
+pub(crate) use stream::{Chunk, FieldList, Timeout};
 pub use stream::{Input, InvalidTransition, State, transition};
 
 #[cfg(test)]

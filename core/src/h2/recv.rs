@@ -82,7 +82,7 @@ impl Connection {
                 }
             };
             self.on_frame(frame, now)?;
-            if self.control.len() > self.config.max_pending_control {
+            if self.control.len() - self.control_streams > self.config.max_pending_control {
                 return Err(calm("peer does not read our control frames"));
             }
         }
@@ -100,6 +100,7 @@ impl Connection {
                     self.http1_answer = Some(Bytes::from_static(HTTP1_ANSWER));
                     // Our SETTINGS must not follow an HTTP/1.1 answer.
                     self.control.clear();
+                    self.control_streams = 0;
                     self.recv_buf.clear();
                     Err(ConnectionError::Http1Request)
                 }

@@ -5,7 +5,7 @@ use bytes::BytesMut;
 
 use super::connection::{CloseKind, Connection, Phase, Role};
 use super::event::Event;
-use super::stream::{FieldList, Input, Outbound, State};
+use super::stream::{Chunk, FieldList, Input, Outbound, State};
 use crate::frame::{self, StreamId};
 
 impl Connection {
@@ -31,6 +31,7 @@ impl Connection {
         if !self.control.is_empty() {
             dst.extend_from_slice(&self.control);
             self.control.clear();
+            self.control_streams = 0;
         }
         if self.phase == Phase::Closed {
             return dst.len() - start;
@@ -93,24 +94,7 @@ impl Connection {
                     return Turn::Idle;
                 };
                 let end = end_stream;
-                self.scratch.clear();
-                match fields {
-                    FieldList::Owned(fields) => {
-                        self.hpack_enc.encode_block(&fields, &mut self.scratch);
-                        self.recycle_list(fields);
-                    }
-                    FieldList::Shared(fields) => {
-                        self.hpack_enc.encode_shared(&fields, &mut self.scratch);
-                    }
-                    FieldList::SharedTimeout(fields, timeout) => {
-                        self.hpack_enc.encode_shared_plus(
-                            &fields,
-                            crate::grpc::timeout::GRPC_TIMEOUT.as_bytes(),
-                            timeout.as_bytes(),
-                            &mut self.scratch,
-                        );
-                    }
-                }
+                self.encode_fields(fields);
                 frame::encode_header_block(id, &self.scratch, end, peer_max_frame as u32, dst);
                 end_sent = end;
                 self.ping_strikes = 0;
@@ -195,6 +179,110 @@ impl Connection {
             Turn::Idle
         } else {
             Turn::Again
+        }
+    }
+}
+
+impl Connection {
+    /// HPACK-encode a header list into `scratch`, in wire order (the
+    /// encoder's table follows what it encodes).
+    fn encode_fields(&mut self, fields: FieldList) {
+        self.scratch.clear();
+        match fields {
+            FieldList::Owned(fields) => {
+                self.hpack_enc.encode_block(&fields, &mut self.scratch);
+                self.recycle_list(fields);
+            }
+            FieldList::Shared(fields) => {
+                self.hpack_enc.encode_shared(&fields, &mut self.scratch);
+            }
+            FieldList::SharedTimeout(fields, timeout) => {
+                self.hpack_enc.encode_shared_plus(
+                    &fields,
+                    crate::grpc::timeout::GRPC_TIMEOUT.as_bytes(),
+                    timeout.as_bytes(),
+                    &mut self.scratch,
+                );
+            }
+        }
+    }
+
+    /// Whether a body of `len` bytes (with a head and trailers around it)
+    /// can be written on `stream` at once, past its queue: the stream has
+    /// nothing queued and may still send, the body fits the windows and
+    /// one frame, and the output holds less than `transmit_chunk`.
+    pub(crate) fn can_write_whole(&self, stream: StreamId, len: usize) -> bool {
+        if self.phase == Phase::Closed
+            || (self.phase == Phase::Preface && self.role == Role::Server)
+            || self.control.len() >= self.config.transmit_chunk
+        {
+            return false;
+        }
+        let room = (self.conn_send.available() as usize).min(self.peer.max_frame_size as usize);
+        self.streams.get(stream.value()).is_some_and(|s| {
+            s.queue.is_empty()
+                && !s.send_done
+                && !matches!(s.state, State::HalfClosedLocal | State::Closed)
+                && len <= room.min(s.send_window.available() as usize)
+        })
+    }
+
+    /// Write a stream's remaining output at once, in wire order, into the
+    /// output: `head` (if any), the body as one DATA frame, and `trailers`
+    /// (if any); END_STREAM goes on the last. The caller has checked
+    /// [`can_write_whole`](Self::can_write_whole) for the body.
+    pub(crate) fn write_whole(
+        &mut self,
+        id: StreamId,
+        head: Option<FieldList>,
+        body: &[Chunk],
+        trailers: Option<FieldList>,
+    ) {
+        let max_frame = self.peer.max_frame_size;
+        let start = self.control.len();
+        let mut inputs = [None; 3];
+        if let Some(fields) = head {
+            self.encode_fields(fields);
+            frame::encode_header_block(id, &self.scratch, false, max_frame, &mut self.control);
+            inputs[0] = Some(false);
+        }
+        let len: usize = body.iter().map(Chunk::len).sum();
+        let body_ends = trailers.is_none();
+        frame::FrameHeader {
+            length: len as u32,
+            frame_type: frame::frame_type::DATA,
+            flags: if body_ends {
+                frame::flags::END_STREAM
+            } else {
+                0
+            },
+            stream_id: id,
+        }
+        .encode(&mut self.control);
+        for piece in body {
+            self.control.extend_from_slice(piece.as_slice());
+        }
+        inputs[1] = Some(body_ends);
+        self.conn_send.consume(len as u32);
+        let credit = &mut self.counters.window_update_credit;
+        *credit = credit.saturating_add(2).min(WINDOW_UPDATE_CREDIT_CAP);
+        if let Some(fields) = trailers {
+            self.encode_fields(fields);
+            frame::encode_header_block(id, &self.scratch, true, max_frame, &mut self.control);
+            inputs[2] = Some(true);
+        }
+        self.control_streams += self.control.len() - start;
+        self.ping_strikes = 0;
+        let Some(s) = self.streams.get_mut(id.value()) else {
+            return;
+        };
+        s.send_window.consume(len as u32);
+        s.send_done = true;
+        for end_stream in inputs.into_iter().flatten() {
+            let _ = s.apply(Input::Send { end_stream });
+        }
+        if s.state == State::Closed {
+            self.forget_stream(id, CloseKind::Ended);
         }
     }
 }

@@ -471,6 +471,18 @@ impl ServerConnection {
     /// Send the response headers with `metadata`. Optional: the first
     /// message sends them if this was not called.
     pub fn send_headers(&mut self, call: CallId, metadata: MetadataMap) -> Result<(), CallError> {
+        let (stream, head) = self.head_fields(call, metadata)?;
+        self.h2
+            .queue_headers(stream, head, false)
+            .map_err(|e| map_send(call, e))
+    }
+
+    /// The response head of `call` with `metadata`, marked as sent.
+    fn head_fields(
+        &mut self,
+        call: CallId,
+        metadata: MetadataMap,
+    ) -> Result<(StreamId, h2::FieldList), CallError> {
         let c = self
             .calls
             .get_mut(&call.0)
@@ -500,11 +512,7 @@ impl ServerConnection {
                 }
             };
             c.headers_sent = true;
-            let stream = c.stream;
-            return self
-                .h2
-                .send_shared_headers(stream, head, false)
-                .map_err(|e| map_send(call, e));
+            return Ok((c.stream, h2::FieldList::Shared(head)));
         }
         let mut fields = self.h2.field_list(4 + metadata.len());
         fields.push(field(":status", "200"));
@@ -517,10 +525,7 @@ impl ServerConnection {
         }
         metadata.to_fields(&mut fields);
         c.headers_sent = true;
-        let stream = c.stream;
-        self.h2
-            .send_headers(stream, fields, false)
-            .map_err(|e| map_send(call, e))
+        Ok((c.stream, h2::FieldList::Owned(fields)))
     }
 
     /// Send a response message (compressed if the call compresses).
@@ -583,6 +588,63 @@ impl ServerConnection {
         Ok(())
     }
 
+    /// Answer the call with its one response `message` (compressed if the
+    /// call compresses), then end it with `status` and `trailers`: what a
+    /// unary or client-streaming handler sends. The same as
+    /// [`send_message`](Self::send_message) then
+    /// [`send_status`](Self::send_status) (the response head goes first
+    /// if it was not sent), but when the stream has nothing queued and
+    /// the windows allow, the frames are written straight into the output
+    /// with no queue entries.
+    pub fn send_response(
+        &mut self,
+        call: CallId,
+        message: Bytes,
+        status: Status,
+        trailers: MetadataMap,
+    ) -> Result<(), CallError> {
+        let c = self
+            .calls
+            .get(&call.0)
+            .ok_or(CallError::UnknownCall(call))?;
+        let stream = c.stream;
+        self.h2
+            .check_writable(stream)
+            .map_err(|e| map_send(call, e))?;
+        let parts = frame_message(
+            c.send_compressor.as_ref(),
+            true,
+            message,
+            self.config.max_send_message_size,
+        )?;
+        let headers_sent = c.headers_sent;
+        if !self
+            .h2
+            .can_write_whole(stream, parts[0].len() + parts[1].len())
+        {
+            if !headers_sent {
+                self.send_headers(call, MetadataMap::new())?;
+            }
+            self.h2
+                .send_chunks(stream, parts, false)
+                .map_err(|e| map_send(call, e))?;
+            self.end_call(call, &status, trailers);
+            return Ok(());
+        }
+        let head = if headers_sent {
+            None
+        } else {
+            Some(self.head_fields(call, MetadataMap::new())?.1)
+        };
+        if let Some((stream, fields, recv_closed)) = self.close_call(call, &status, trailers) {
+            self.h2.write_whole(stream, head, &parts, Some(fields));
+            if !recv_closed {
+                self.h2.reset_after_queued(stream, Reason::NO_ERROR);
+            }
+        }
+        Ok(())
+    }
+
     /// The application consumed a message: give its `flow_len` back so
     /// the client may send more. Works after the call ended too.
     ///
@@ -611,9 +673,23 @@ impl ServerConnection {
     /// Send trailers (trailers-only if needed), reset if the client is not
     /// done, and forget the call.
     fn end_call(&mut self, call: CallId, status: &Status, trailers: MetadataMap) {
-        let Some(mut c) = self.calls.remove(&call.0) else {
-            return;
-        };
+        if let Some((stream, fields, recv_closed)) = self.close_call(call, status, trailers) {
+            if self.h2.queue_headers(stream, fields, true).is_ok() && !recv_closed {
+                self.h2.reset_after_queued(stream, Reason::NO_ERROR);
+            }
+        }
+    }
+
+    /// Forget the call and build its trailers (with the response head
+    /// when none was sent: trailers-only). Returns its stream, the fields,
+    /// and whether the client had finished sending.
+    fn close_call(
+        &mut self,
+        call: CallId,
+        status: &Status,
+        trailers: MetadataMap,
+    ) -> Option<(StreamId, h2::FieldList, bool)> {
+        let mut c = self.calls.remove(&call.0)?;
         // What the peer sent of an unfinished message is not held any more.
         self.h2.release_capacity(c.stream, c.inbound.take_owed());
         if let Some(d) = c.deadline {
@@ -634,10 +710,7 @@ impl ServerConnection {
                     fields.into()
                 })
                 .clone();
-            if self.h2.send_shared_headers(c.stream, ok, true).is_ok() && !c.recv_closed {
-                self.h2.reset_after_queued(c.stream, Reason::NO_ERROR);
-            }
-            return;
+            return Some((c.stream, h2::FieldList::Shared(ok), c.recv_closed));
         }
         // Two head fields at most, three status fields at most.
         let mut fields = self.h2.field_list(5 + trailers.len());
@@ -647,9 +720,7 @@ impl ServerConnection {
         }
         status.to_fields(&mut fields);
         trailers.to_fields(&mut fields);
-        if self.h2.send_headers(c.stream, fields, true).is_ok() && !c.recv_closed {
-            self.h2.reset_after_queued(c.stream, Reason::NO_ERROR);
-        }
+        Some((c.stream, h2::FieldList::Owned(fields), c.recv_closed))
     }
 
     /// End a call the client broke: status to the client, Cancelled to the

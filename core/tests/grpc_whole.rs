@@ -1,0 +1,561 @@
+//! Calls sent whole: a client's `start_call_with_message` (head, message
+//! and end of request at once) and a server's `send_response` (head,
+//! message and trailers at once). When the stream has nothing queued and
+//! the windows allow, their frames are written straight into the output;
+//! the bytes must be exactly those of the step-by-step calls they stand
+//! for, and when the windows or the stream limit say no, they must fall
+//! back to the queues without losing anything.
+
+mod support;
+
+use bytes::{Bytes, BytesMut};
+use grpc_sansio::call::{CallId, CallKind};
+use grpc_sansio::client::{CallOptions, ClientConfig, ClientConnection, ClientEvent};
+use grpc_sansio::frame::{Frame, FrameDecoder, Ping};
+use grpc_sansio::grpc::metadata::MetadataMap;
+use grpc_sansio::grpc::{Code, Status};
+use grpc_sansio::server::{ServerConfig, ServerConnection, ServerEvent};
+use support::Clock;
+
+struct Pair {
+    client: ClientConnection,
+    server: ServerConnection,
+    clock: Clock,
+}
+
+impl Pair {
+    fn new(client: ClientConfig, server: ServerConfig) -> Pair {
+        let clock = Clock::new();
+        let mut p = Pair {
+            client: ClientConnection::new(client, clock.now),
+            server: ServerConnection::new(server, clock.now),
+            clock,
+        };
+        p.drive();
+        while p.client.poll_event().is_some() {}
+        while p.server.poll_event().is_some() {}
+        p
+    }
+
+    fn client_bytes(&mut self) -> BytesMut {
+        let mut out = BytesMut::new();
+        while self.client.poll_transmit(&mut out) > 0 {}
+        out
+    }
+
+    fn server_bytes(&mut self) -> BytesMut {
+        let mut out = BytesMut::new();
+        while self.server.poll_transmit(&mut out) > 0 {}
+        out
+    }
+
+    /// Move bytes both ways until both sides are quiet; events stay queued.
+    fn drive(&mut self) {
+        for _ in 0..10_000 {
+            let a = self.client_bytes();
+            if !a.is_empty() {
+                self.server.receive(&a, self.clock.now).expect("server");
+            }
+            let b = self.server_bytes();
+            if !b.is_empty() {
+                self.client.receive(&b, self.clock.now).expect("client");
+            }
+            if a.is_empty() && b.is_empty() {
+                return;
+            }
+        }
+        panic!("livelock");
+    }
+
+    fn server_events(&mut self) -> Vec<ServerEvent> {
+        let mut out = Vec::new();
+        while let Some(e) = self.server.poll_event() {
+            if let ServerEvent::Message { call, flow_len, .. } = &e {
+                self.server.release_capacity(*call, *flow_len);
+            }
+            out.push(e);
+        }
+        out
+    }
+
+    fn client_events(&mut self) -> Vec<ClientEvent> {
+        let mut out = Vec::new();
+        while let Some(e) = self.client.poll_event() {
+            if let ClientEvent::Message { call, flow_len, .. } = &e {
+                self.client.release_capacity(*call, *flow_len);
+            }
+            out.push(e);
+        }
+        out
+    }
+}
+
+/// Frames in `bytes`, as (type, stream, END_STREAM, payload length).
+fn frames(bytes: &[u8]) -> Vec<(&'static str, u32, bool, usize)> {
+    let mut buf = BytesMut::from(bytes);
+    let mut dec = FrameDecoder::new();
+    let mut out = Vec::new();
+    while let Some(f) = dec.decode(&mut buf).expect("valid frames") {
+        out.push(match f {
+            Frame::Headers(h) => (
+                "HEADERS",
+                h.stream_id.value(),
+                h.end_stream,
+                h.fragment.len(),
+            ),
+            Frame::Data(d) => ("DATA", d.stream_id.value(), d.end_stream, d.data.len()),
+            Frame::RstStream(r) => ("RST_STREAM", r.stream_id.value(), false, 0),
+            Frame::WindowUpdate(w) => ("WINDOW_UPDATE", w.stream_id.value(), false, 4),
+            Frame::Ping(_) => ("PING", 0, false, 8),
+            other => panic!("unexpected frame {other:?}"),
+        });
+    }
+    assert!(buf.is_empty(), "a partial frame is left");
+    out
+}
+
+fn started(events: &[ServerEvent]) -> Vec<CallId> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::CallStarted { call, .. } => Some(*call),
+            _ => None,
+        })
+        .collect()
+}
+
+fn finished(events: &[ClientEvent], call: CallId) -> Option<(Status, MetadataMap)> {
+    events.iter().find_map(|e| match e {
+        ClientEvent::Finished {
+            call: c,
+            status,
+            trailers,
+        } if *c == call => Some((status.clone(), trailers.clone())),
+        _ => None,
+    })
+}
+
+fn replies(events: &[ClientEvent], call: CallId) -> Vec<Bytes> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Message {
+                call: c, message, ..
+            } if *c == call => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn options(kind: CallKind) -> CallOptions {
+    CallOptions::new(kind)
+}
+
+#[test]
+fn a_request_sent_whole_is_the_bytes_of_the_steps() {
+    let mut metadata = MetadataMap::new();
+    metadata.insert("x-user", "ann").unwrap();
+    let variants = [
+        options(CallKind::Unary),
+        options(CallKind::ServerStreaming),
+        options(CallKind::Unary).with_metadata(metadata),
+        options(CallKind::Unary).with_compression("gzip"),
+    ];
+    for (v, opts) in variants.into_iter().enumerate() {
+        let mut whole = Pair::new(ClientConfig::default(), ServerConfig::default());
+        let mut steps = Pair::new(ClientConfig::default(), ServerConfig::default());
+        // Twice: the second call's head comes from the encoders' memos.
+        for round in 0..2 {
+            let message = Bytes::from(format!("request {v} {round}").repeat(20));
+            let now = whole.clock.now;
+            whole
+                .client
+                .start_call_with_message("/t.S/M", opts.clone(), message.clone(), now)
+                .unwrap();
+            let a = whole.client_bytes();
+            let now = steps.clock.now;
+            let call = steps
+                .client
+                .start_call("/t.S/M", opts.clone(), now)
+                .unwrap();
+            steps.client.send_message(call, message.clone()).unwrap();
+            steps.client.half_close(call).unwrap();
+            let b = steps.client_bytes();
+            assert_eq!(a, b, "variant {v} round {round}");
+            let stream = 2 * round + 1;
+            let f = frames(&a);
+            assert_eq!(f.len(), 2, "{f:?}");
+            assert_eq!(f[0].0, "HEADERS");
+            assert_eq!((f[0].1, f[0].2), (stream, false));
+            assert_eq!(f[1].0, "DATA");
+            assert_eq!((f[1].1, f[1].2), (stream, true));
+            // The server reads the whole request.
+            whole.server.receive(&a, now).unwrap();
+            let ev = whole.server_events();
+            let call = started(&ev)[0];
+            let got: Vec<Bytes> = ev
+                .iter()
+                .filter_map(|e| match e {
+                    ServerEvent::Message { message, .. } => Some(message.clone()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(got, vec![message]);
+            assert!(
+                ev.iter()
+                    .any(|e| matches!(e, ServerEvent::HalfClosed { .. }))
+            );
+            whole
+                .server
+                .send_status(call, Status::ok(), MetadataMap::new())
+                .unwrap();
+            whole.drive();
+            steps.server.receive(&b, now).unwrap();
+            let call = started(&steps.server_events())[0];
+            steps
+                .server
+                .send_status(call, Status::ok(), MetadataMap::new())
+                .unwrap();
+            steps.drive();
+            whole.client_events();
+            steps.client_events();
+        }
+    }
+}
+
+/// What the server answers, step by step or whole.
+#[derive(Clone)]
+struct Answer {
+    head_metadata: Option<MetadataMap>,
+    status: Status,
+    trailers: MetadataMap,
+}
+
+fn answer(p: &mut Pair, call: CallId, a: &Answer, message: Bytes, whole: bool) {
+    if let Some(m) = &a.head_metadata {
+        p.server.send_headers(call, m.clone()).unwrap();
+    }
+    if whole {
+        p.server
+            .send_response(call, message, a.status.clone(), a.trailers.clone())
+            .unwrap();
+    } else {
+        p.server.send_message(call, message).unwrap();
+        p.server
+            .send_status(call, a.status.clone(), a.trailers.clone())
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_response_sent_whole_is_the_bytes_of_the_steps() {
+    let mut head = MetadataMap::new();
+    head.insert("x-served-by", "whole").unwrap();
+    let mut trailers = MetadataMap::new();
+    trailers.insert("x-seen", "yes").unwrap();
+    let answers = [
+        Answer {
+            head_metadata: None,
+            status: Status::ok(),
+            trailers: MetadataMap::new(),
+        },
+        Answer {
+            head_metadata: Some(head),
+            status: Status::ok(),
+            trailers: trailers.clone(),
+        },
+        Answer {
+            head_metadata: None,
+            status: Status::new(Code::NotFound, "no such thing"),
+            trailers,
+        },
+    ];
+    for compress in [false, true] {
+        for (v, a) in answers.iter().enumerate() {
+            let mut whole = Pair::new(ClientConfig::default(), ServerConfig::default());
+            let mut steps = Pair::new(ClientConfig::default(), ServerConfig::default());
+            for round in 0..2u32 {
+                let mut opts = options(CallKind::Unary);
+                if compress {
+                    opts = opts.with_compression("gzip");
+                }
+                let request = Bytes::from_static(b"ping");
+                let reply = Bytes::from(format!("reply {v} {round} ").repeat(30));
+                let mut out = Vec::new();
+                let mut calls = Vec::new();
+                for (p, is_whole) in [(&mut whole, true), (&mut steps, false)] {
+                    let now = p.clock.now;
+                    let c = p
+                        .client
+                        .start_call_with_message("/t.S/M", opts.clone(), request.clone(), now)
+                        .unwrap();
+                    calls.push(c);
+                    let bytes = p.client_bytes();
+                    p.server.receive(&bytes, now).unwrap();
+                    let call = started(&p.server_events())[0];
+                    answer(p, call, a, reply.clone(), is_whole);
+                    out.push(p.server_bytes());
+                }
+                assert_eq!(
+                    out[0], out[1],
+                    "compress {compress} answer {v} round {round}"
+                );
+                let f = frames(&out[0]);
+                let kinds: Vec<(&str, bool)> = f.iter().map(|x| (x.0, x.2)).collect();
+                assert_eq!(
+                    kinds,
+                    [("HEADERS", false), ("DATA", false), ("HEADERS", true)],
+                    "{f:?}"
+                );
+                // The client sees the reply and the status.
+                for (p, (bytes, call)) in [&mut whole, &mut steps]
+                    .into_iter()
+                    .zip(out.iter().zip(calls))
+                {
+                    p.client.receive(bytes, p.clock.now).unwrap();
+                    let ev = p.client_events();
+                    assert_eq!(replies(&ev, call), vec![reply.clone()]);
+                    let (status, trailers) = finished(&ev, call).expect("finished");
+                    assert_eq!(status.code(), a.status.code());
+                    assert_eq!(trailers.get("x-seen"), a.trailers.get("x-seen"));
+                    p.drive();
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_response_to_a_client_still_sending_ends_with_a_reset() {
+    let mut whole = Pair::new(ClientConfig::default(), ServerConfig::default());
+    let mut steps = Pair::new(ClientConfig::default(), ServerConfig::default());
+    let mut out = Vec::new();
+    for (p, is_whole) in [(&mut whole, true), (&mut steps, false)] {
+        let now = p.clock.now;
+        let call = p
+            .client
+            .start_call("/t.S/Up", options(CallKind::ClientStreaming), now)
+            .unwrap();
+        p.client
+            .send_message(call, Bytes::from_static(b"one"))
+            .unwrap();
+        let bytes = p.client_bytes();
+        p.server.receive(&bytes, now).unwrap();
+        let scall = started(&p.server_events())[0];
+        let a = Answer {
+            head_metadata: None,
+            status: Status::ok(),
+            trailers: MetadataMap::new(),
+        };
+        answer(p, scall, &a, Bytes::from_static(b"early"), is_whole);
+        out.push(p.server_bytes());
+        p.client.receive(&out[out.len() - 1], now).unwrap();
+        let ev = p.client_events();
+        assert_eq!(replies(&ev, call), vec![Bytes::from_static(b"early")]);
+        assert!(finished(&ev, call).expect("finished").0.is_ok());
+    }
+    assert_eq!(out[0], out[1]);
+    let f = frames(&out[0]);
+    assert_eq!(f.last().map(|x| x.0), Some("RST_STREAM"), "{f:?}");
+}
+
+#[test]
+fn a_request_larger_than_the_window_is_queued_and_arrives_whole() {
+    let mut server = ServerConfig::default();
+    server.h2.initial_stream_window = 1000;
+    let mut p = Pair::new(ClientConfig::default(), server);
+    let message = Bytes::from(vec![7u8; 5000]);
+    let now = p.clock.now;
+    let call = p
+        .client
+        .start_call_with_message("/t.S/M", options(CallKind::Unary), message.clone(), now)
+        .unwrap();
+    let first = p.client_bytes();
+    let f = frames(&first);
+    assert_eq!(f[0].0, "HEADERS");
+    assert_eq!((f[1].0, f[1].2, f[1].3), ("DATA", false, 1000), "{f:?}");
+    p.server.receive(&first, now).unwrap();
+    p.drive();
+    let ev = p.server_events();
+    let scall = started(&ev)[0];
+    let got: Vec<Bytes> = ev
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::Message { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, vec![message.clone()]);
+    // The reply is larger than the client's window too.
+    p.server
+        .send_response(scall, message.clone(), Status::ok(), MetadataMap::new())
+        .unwrap();
+    p.drive();
+    let mut ev = p.client_events();
+    for _ in 0..10 {
+        p.drive();
+        ev.extend(p.client_events());
+    }
+    assert_eq!(replies(&ev, call), vec![message]);
+    assert!(finished(&ev, call).expect("finished").0.is_ok());
+}
+
+#[test]
+fn a_response_larger_than_the_window_is_queued_and_arrives_whole() {
+    let mut client = ClientConfig::default();
+    client.h2.initial_stream_window = 700;
+    let mut p = Pair::new(client, ServerConfig::default());
+    let now = p.clock.now;
+    let call = p
+        .client
+        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("q"), now)
+        .unwrap();
+    p.drive();
+    let scall = started(&p.server_events())[0];
+    let reply = Bytes::from(vec![9u8; 3000]);
+    p.server
+        .send_response(scall, reply.clone(), Status::ok(), MetadataMap::new())
+        .unwrap();
+    let first = p.server_bytes();
+    let f = frames(&first);
+    assert_eq!(f[0].0, "HEADERS");
+    assert_eq!((f[1].0, f[1].2, f[1].3), ("DATA", false, 700), "{f:?}");
+    assert_eq!(f.len(), 2, "the trailers wait behind the queued message");
+    p.client.receive(&first, now).unwrap();
+    let mut ev = Vec::new();
+    for _ in 0..10 {
+        p.drive();
+        ev.extend(p.client_events());
+    }
+    assert_eq!(replies(&ev, call), vec![reply]);
+    assert!(finished(&ev, call).expect("finished").0.is_ok());
+}
+
+#[test]
+fn calls_waiting_for_a_stream_go_out_whole_when_one_frees() {
+    let mut server = ServerConfig::default();
+    server.h2.max_concurrent_streams = 1;
+    let mut p = Pair::new(ClientConfig::default(), server);
+    let now = p.clock.now;
+    let calls: Vec<CallId> = (0..3)
+        .map(|i| {
+            p.client
+                .start_call_with_message(
+                    "/t.S/M",
+                    options(CallKind::Unary),
+                    Bytes::from(format!("req {i}")),
+                    now,
+                )
+                .unwrap()
+        })
+        .collect();
+    let mut done = Vec::new();
+    for i in 0..3u32 {
+        let bytes = p.client_bytes();
+        let f = frames(&bytes);
+        let stream = 2 * i + 1;
+        assert_eq!(
+            f.iter().map(|x| (x.0, x.1, x.2)).collect::<Vec<_>>(),
+            [("HEADERS", stream, false), ("DATA", stream, true)],
+            "call {i}: {f:?}"
+        );
+        p.server.receive(&bytes, now).unwrap();
+        let ev = p.server_events();
+        let scall = started(&ev)[0];
+        let req = ev
+            .iter()
+            .find_map(|e| match e {
+                ServerEvent::Message { message, .. } => Some(message.clone()),
+                _ => None,
+            })
+            .expect("request");
+        assert_eq!(req, Bytes::from(format!("req {i}")));
+        p.server
+            .send_response(scall, req, Status::ok(), MetadataMap::new())
+            .unwrap();
+        let back = p.server_bytes();
+        p.client.receive(&back, now).unwrap();
+        done.extend(p.client_events());
+    }
+    for (i, call) in calls.into_iter().enumerate() {
+        assert_eq!(replies(&done, call), vec![Bytes::from(format!("req {i}"))]);
+        assert!(finished(&done, call).expect("finished").0.is_ok());
+    }
+}
+
+#[test]
+fn a_call_cancelled_before_its_bytes_leave_is_reset_after_them() {
+    let mut p = Pair::new(ClientConfig::default(), ServerConfig::default());
+    let now = p.clock.now;
+    let call = p
+        .client
+        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("x"), now)
+        .unwrap();
+    p.client.cancel(call);
+    let bytes = p.client_bytes();
+    let f = frames(&bytes);
+    assert_eq!(
+        f.iter().map(|x| x.0).collect::<Vec<_>>(),
+        ["HEADERS", "DATA", "RST_STREAM"],
+        "{f:?}"
+    );
+    p.server.receive(&bytes, now).unwrap();
+    let ev = p.server_events();
+    assert_eq!(started(&ev).len(), 1);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, ServerEvent::Cancelled { .. })),
+        "{ev:?}"
+    );
+    // The connection goes on.
+    let call = p
+        .client
+        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("y"), now)
+        .unwrap();
+    p.drive();
+    let scall = started(&p.server_events())[0];
+    p.server
+        .send_response(scall, Bytes::from("z"), Status::ok(), MetadataMap::new())
+        .unwrap();
+    p.drive();
+    let ev = p.client_events();
+    assert_eq!(replies(&ev, call), vec![Bytes::from("z")]);
+}
+
+/// Frames written whole wait in the same buffer as control frames (so that
+/// the order of everything is kept), but they are the application's, not
+/// answers the peer made us queue: they must not count against
+/// `max_pending_control`, whose overflow ends the connection.
+#[test]
+fn frames_written_whole_do_not_count_as_pending_control() {
+    let mut client = ClientConfig::default();
+    client.h2.max_pending_control = 64;
+    let mut p = Pair::new(client, ServerConfig::default());
+    let now = p.clock.now;
+    let call = p
+        .client
+        .start_call_with_message(
+            "/t.S/M",
+            options(CallKind::Unary),
+            Bytes::from(vec![1u8; 10_000]),
+            now,
+        )
+        .unwrap();
+    // A PING arrives before the client's output is written.
+    let mut ping = BytesMut::new();
+    Ping::new(*b"12345678").encode(&mut ping);
+    p.client
+        .receive(&ping, now)
+        .expect("a 17-byte answer fits the limit");
+    let bytes = p.client_bytes();
+    let kinds: Vec<&str> = frames(&bytes).iter().map(|x| x.0).collect();
+    assert_eq!(kinds, ["HEADERS", "DATA", "PING"]);
+    p.server.receive(&bytes, now).unwrap();
+    let scall = started(&p.server_events())[0];
+    p.server
+        .send_response(scall, Bytes::from("ok"), Status::ok(), MetadataMap::new())
+        .unwrap();
+    p.drive();
+    let ev = p.client_events();
+    assert!(finished(&ev, call).expect("finished").0.is_ok());
+}
