@@ -559,3 +559,44 @@ fn frames_written_whole_do_not_count_as_pending_control() {
     let ev = p.client_events();
     assert!(finished(&ev, call).expect("finished").0.is_ok());
 }
+
+/// Streams open in identifier order on the wire. A call started step by
+/// step has its HEADERS queued; a call sent whole right after must not
+/// overtake it, or the server sees stream 3 before stream 1 and ends the
+/// connection (a fuzz run found this).
+#[test]
+fn a_call_sent_whole_does_not_overtake_a_queued_opening() {
+    let mut p = Pair::new(ClientConfig::default(), ServerConfig::default());
+    let now = p.clock.now;
+    let first = p
+        .client
+        .start_call("/t.S/M", options(CallKind::BidiStreaming), now)
+        .unwrap();
+    let second = p
+        .client
+        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("b"), now)
+        .unwrap();
+    let bytes = p.client_bytes();
+    let opened: Vec<u32> = frames(&bytes)
+        .iter()
+        .filter(|f| f.0 == "HEADERS")
+        .map(|f| f.1)
+        .collect();
+    assert_eq!(opened, [1, 3]);
+    p.server
+        .receive(&bytes, now)
+        .expect("streams arrive in order");
+    let ev = p.server_events();
+    assert_eq!(started(&ev).len(), 2);
+    for call in started(&ev) {
+        p.server
+            .send_response(call, Bytes::from("r"), Status::ok(), MetadataMap::new())
+            .unwrap();
+    }
+    p.drive();
+    let ev = p.client_events();
+    for call in [first, second] {
+        assert_eq!(replies(&ev, call), vec![Bytes::from("r")]);
+    }
+    assert!(finished(&ev, second).expect("finished").0.is_ok());
+}

@@ -164,13 +164,28 @@ impl Harness {
             options = options.with_metadata(md);
         }
         let path = PATHS[usize::from(b >> 5) % PATHS.len()];
-        match self.conn.start_call(path, options, self.now) {
+        // Message and end of request at the start: sent whole.
+        let whole = op & 0x70 == 0x70;
+        let started = if whole {
+            let request = Bytes::from_static(b"request");
+            self.conn
+                .start_call_with_message(path, options, request, self.now)
+        } else {
+            self.conn.start_call(path, options, self.now)
+        };
+        match started {
             Ok(call) => {
                 assert!(
                     !self.live.contains_key(&call) && !self.finished.contains(&call),
                     "call id reused: {call}"
                 );
                 self.live.insert(call, 0);
+                if whole {
+                    // The request is over: more is refused.
+                    assert!(self.conn.send_message(call, Bytes::new()).is_err());
+                    assert!(self.conn.half_close(call).is_err());
+                    return;
+                }
                 if op & 0x10 != 0 {
                     let _ = self.conn.send_message(call, Bytes::from_static(b"request"));
                 }

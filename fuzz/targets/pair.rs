@@ -252,9 +252,22 @@ impl Pair {
             let _ = md.append_bin("x-fuzz-bin", Bytes::from_static(b"\x00\xff"));
             options = options.with_metadata(md);
         }
-        if let Ok(call) = self.client.start_call(path, options, self.now) {
+        // Message and end of request at the start: sent whole.
+        let whole = op & 0x70 == 0x70;
+        let started = if whole {
+            let request = Bytes::from_static(b"request");
+            self.client
+                .start_call_with_message(path, options, request, self.now)
+        } else {
+            self.client.start_call(path, options, self.now)
+        };
+        if let Ok(call) = started {
             assert!(self.c_started.insert(call), "client call id reused: {call}");
             self.c_live.insert(call, 0);
+            if whole {
+                self.c_half_closed.insert(call);
+                return;
+            }
             if op & 0x10 != 0 {
                 let _ = self
                     .client
@@ -330,7 +343,14 @@ impl Pair {
                         let _ = trailers.append_bin("x-trailer-bin", Bytes::from_static(b"\x01"));
                     }
                     let status = Status::new(code, "fuzz: ünïcode % status");
-                    if self.server.send_status(call, status, trailers).is_ok() {
+                    // With a reply message, sent whole.
+                    let sent = if op & 0x20 != 0 {
+                        let reply = body(usize::from(op >> 6) * 700);
+                        self.server.send_response(call, reply, status, trailers)
+                    } else {
+                        self.server.send_status(call, status, trailers)
+                    };
+                    if sent.is_ok() {
                         let held = self.s_live.remove(&call).expect("live");
                         self.server.release_capacity(call, held);
                     }

@@ -195,7 +195,14 @@ impl Harness {
                         let _ = trailers.append("x-trailer", "t");
                     }
                     let status = Status::new(code, "fuzz status \u{7f} é");
-                    if self.conn.send_status(call, status, trailers).is_ok() {
+                    // With a reply message, sent whole.
+                    let sent = if op & 0x20 != 0 {
+                        let reply = body(usize::from(op >> 6) * 700);
+                        self.conn.send_response(call, reply, status, trailers)
+                    } else {
+                        self.conn.send_status(call, status, trailers)
+                    };
+                    if sent.is_ok() {
                         let held = self.model.live.remove(&call).expect("live");
                         self.conn.release_capacity(call, held);
                     }
@@ -235,6 +242,11 @@ impl Harness {
                 assert!(
                     self.conn
                         .send_status(call, Status::ok(), MetadataMap::new())
+                        .is_err()
+                );
+                assert!(
+                    self.conn
+                        .send_response(call, Bytes::new(), Status::ok(), MetadataMap::new())
                         .is_err()
                 );
                 assert!(self.conn.set_call_kind(call, CallKind::Unary).is_err());

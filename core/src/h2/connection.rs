@@ -463,7 +463,10 @@ impl Connection {
     ) -> Result<StreamId, SendError> {
         let id = self.open_local()?;
         let len = body[0].len() + body[1].len();
-        if self.can_write_whole(id, len) {
+        // Streams must open in identifier order on the wire: while any
+        // stream has output queued (perhaps its opening HEADERS), this
+        // one queues behind it.
+        if self.ready.is_empty() && self.can_write_whole(id, len) {
             self.write_whole(id, Some(fields), &body, None);
             return Ok(id);
         }

@@ -209,10 +209,12 @@ impl Connection {
 
     /// Whether a body of `len` bytes (with a head and trailers around it)
     /// can be written on `stream` at once, past its queue: the stream has
-    /// nothing queued and may still send, the body fits the windows and
-    /// one frame, and the output holds less than `transmit_chunk`.
+    /// nothing queued and may still send, the body is small
+    /// ([`WHOLE_MAX_BODY`]) and fits the windows and one frame, and the
+    /// output holds less than `transmit_chunk`.
     pub(crate) fn can_write_whole(&self, stream: StreamId, len: usize) -> bool {
-        if self.phase == Phase::Closed
+        if len > WHOLE_MAX_BODY
+            || self.phase == Phase::Closed
             || (self.phase == Phase::Preface && self.role == Role::Server)
             || self.control.len() >= self.config.transmit_chunk
         {
@@ -286,6 +288,10 @@ impl Connection {
         }
     }
 }
+
+/// The largest body written whole. Larger ones take the queue, which
+/// copies them once, into the caller's buffer, instead of twice.
+const WHOLE_MAX_BODY: usize = 16 << 10;
 
 /// The most WINDOW_UPDATE frames that DATA we sent can excuse from the
 /// flood limit at one time.
