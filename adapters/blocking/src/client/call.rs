@@ -254,7 +254,7 @@ fn ended(s: &Status) -> Status {
     }
 }
 
-fn send_error(e: &CallError) -> Status {
+pub(crate) fn send_error(e: &CallError) -> Status {
     match e {
         CallError::MessageTooLarge { len, limit } => Status::resource_exhausted(format!(
             "request message of {len} bytes is larger than the limit of {limit}"

@@ -603,18 +603,31 @@ impl Channel {
         codec: C,
         options: CallOptions,
     ) -> Result<Call<C>, Status> {
-        self.start(path, kind, codec, options, true)
+        self.start(path, kind, codec, options, Opening::Flush)
     }
 
-    /// Start a call; with `flush` false its headers wait for the first
-    /// message (one write for a unary request instead of two).
+    /// Start a call whose whole request is `request`: head, message and
+    /// end of request go out at once.
+    fn start_whole<C: Codec>(
+        &self,
+        path: &str,
+        kind: CallKind,
+        codec: C,
+        request: &C::Encode,
+        options: CallOptions,
+    ) -> Result<Call<C>, Status> {
+        let bytes = codec.encode(request)?;
+        self.start(path, kind, codec, options, Opening::Whole(bytes))
+    }
+
+    /// Start a call, opening it as `opening` says.
     fn start<C: Codec>(
         &self,
         path: &str,
         kind: CallKind,
         codec: C,
         options: CallOptions,
-        flush: bool,
+        opening: Opening,
     ) -> Result<Call<C>, Status> {
         let inner = &self.inner.0;
         let started = Instant::now();
@@ -635,12 +648,22 @@ impl Channel {
         for _ in 0..3 {
             let conn = inner.connection(deadline, wait_for_ready)?;
             let mut g = conn.shared.lock();
-            match g.conn.start_call(path, core_opts.clone(), Instant::now()) {
+            let opened = match &opening {
+                Opening::Whole(request) => g.conn.start_call_with_message(
+                    path,
+                    core_opts.clone(),
+                    request.clone(),
+                    Instant::now(),
+                ),
+                Opening::Flush => g.conn.start_call(path, core_opts.clone(), Instant::now()),
+            };
+            match opened {
                 Ok(id) => {
                     let cv = g.add_call(id);
-                    if flush {
-                        conn.shared.flush(g);
-                    }
+                    // The call may have ended at once (a deadline already
+                    // past): its events say so.
+                    g.process_events();
+                    conn.shared.flush(g);
                     return Ok(Call {
                         core: Arc::new(CallCore {
                             conn: Arc::clone(&conn.shared),
@@ -661,6 +684,9 @@ impl Channel {
                         format!("invalid method path {path:?}"),
                     ));
                 }
+                Err(e @ (CallError::MessageTooLarge { .. } | CallError::Compression(_))) => {
+                    return Err(call::send_error(&e));
+                }
                 Err(e) => return Err(Status::resource_exhausted(e.to_string())),
             }
         }
@@ -675,8 +701,7 @@ impl Channel {
         request: &C::Encode,
         options: CallOptions,
     ) -> Result<Response<C::Decode>, Status> {
-        let call = self.start(path, CallKind::Unary, codec, options, false)?;
-        send_or_end(&call, request, true)?;
+        let call = self.start_whole(path, CallKind::Unary, codec, request, options)?;
         call.response()
     }
 
@@ -689,8 +714,7 @@ impl Channel {
         request: &C::Encode,
         options: CallOptions,
     ) -> Result<Streaming<C>, Status> {
-        let call = self.start(path, CallKind::ServerStreaming, codec, options, false)?;
-        send_or_end(&call, request, true)?;
+        let call = self.start_whole(path, CallKind::ServerStreaming, codec, request, options)?;
         Ok(call.into_stream())
     }
 
@@ -739,4 +763,12 @@ fn send_or_end<C: Codec>(call: &Call<C>, message: &C::Encode, last: bool) -> Res
             _ => Err(s),
         },
     }
+}
+
+/// How [`Channel::start`] opens a call.
+enum Opening {
+    /// The head goes out now.
+    Flush,
+    /// The whole request goes out with the head.
+    Whole(bytes::Bytes),
 }

@@ -599,16 +599,22 @@ impl ServerCall {
         };
         let mut g = self.shared.lock();
         let live = g.calls.get(&self.id).is_some_and(|s| s.cancelled.is_none());
-        let sent = if live {
-            g.conn.send_message(self.id, message.clone())
-        } else {
-            Err(CallError::UnknownCall(self.id))
-        };
-        if sent.is_ok() {
-            let _ = g.conn.send_status(self.id, Status::ok(), trailers);
-            g.forget_call(self.id);
-            self.shared.flush(g);
-            return;
+        if live && g.conn.is_writable(self.id) {
+            // Head (if not sent), message and trailers at once.
+            match g
+                .conn
+                .send_response(self.id, message.clone(), Status::ok(), trailers.clone())
+            {
+                Ok(()) => {
+                    g.forget_call(self.id);
+                    self.shared.flush(g);
+                    return;
+                }
+                Err(_) => {
+                    // Refused (too large, say): the general path below
+                    // reports why.
+                }
+            }
         }
         drop(g);
         // Not this way after all: undo, and take the general path (which

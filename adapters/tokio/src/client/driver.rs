@@ -285,18 +285,28 @@ impl Driver {
         end: bool,
         shared: Arc<CallShared>,
     ) -> Result<CallId, CallError> {
-        let call = self.conn.start_call(path, options, Instant::now())?;
-        if let Some(m) = first {
-            if let Err(e) = self.conn.send_message(call, m) {
-                // The call is not registered yet, so the Finished the
-                // cancel makes is dropped: the caller gets `e`.
-                self.conn.cancel(call);
-                return Err(e);
+        let call = match first {
+            // The whole request at once: one HEADERS and one DATA frame.
+            Some(m) if end => {
+                self.conn
+                    .start_call_with_message(path, options, m, Instant::now())?
             }
-        }
-        if end {
-            let _ = self.conn.half_close(call);
-        }
+            first => {
+                let call = self.conn.start_call(path, options, Instant::now())?;
+                if let Some(m) = first {
+                    if let Err(e) = self.conn.send_message(call, m) {
+                        // The call is not registered yet, so the Finished
+                        // the cancel makes is dropped: the caller gets `e`.
+                        self.conn.cancel(call);
+                        return Err(e);
+                    }
+                }
+                if end {
+                    let _ = self.conn.half_close(call);
+                }
+                call
+            }
+        };
         self.calls.insert(
             call,
             Slot {

@@ -333,6 +333,18 @@ impl Driver {
                 return;
             }
         }
+        if self.conn.is_writable(call) && self.calls.get(&call).is_some_and(|s| s.blocked.is_none())
+        {
+            // Head (if not sent), message and trailers at once.
+            match self.conn.send_response(call, message, status, trailers) {
+                Ok(()) => self.forget(call),
+                Err(e) => {
+                    let s = self.refused(call, &e);
+                    self.end(call, s, MetadataMap::new());
+                }
+            }
+            return;
+        }
         match self.send(call, message, true, None) {
             Sent::Out => self.end(call, status, trailers),
             Sent::Blocked => {
@@ -392,6 +404,11 @@ impl Driver {
 
     fn end(&mut self, call: CallId, status: Status, trailers: MetadataMap) {
         let _ = self.conn.send_status(call, status, trailers);
+        self.forget(call);
+    }
+
+    /// The call has ended on the connection: drop its slot.
+    fn forget(&mut self, call: CallId) {
         if let Some(slot) = self.calls.remove(&call) {
             slot.inbox.close();
             if let Some((_, _, Some(reply))) = slot.blocked {
