@@ -107,6 +107,9 @@ fn frames(bytes: &[u8]) -> Vec<(&'static str, u32, bool, usize)> {
             Frame::RstStream(r) => ("RST_STREAM", r.stream_id.value(), false, 0),
             Frame::WindowUpdate(w) => ("WINDOW_UPDATE", w.stream_id.value(), false, 4),
             Frame::Ping(_) => ("PING", 0, false, 8),
+            Frame::Continuation(c) => {
+                ("CONTINUATION", c.stream_id.value(), false, c.fragment.len())
+            }
             other => panic!("unexpected frame {other:?}"),
         });
     }
@@ -599,4 +602,45 @@ fn a_call_sent_whole_does_not_overtake_a_queued_opening() {
         assert_eq!(replies(&ev, call), vec![Bytes::from("r")]);
     }
     assert!(finished(&ev, second).expect("finished").0.is_ok());
+}
+
+/// A head larger than the peer's frame size goes as HEADERS and
+/// CONTINUATION frames, whole or step by step alike.
+#[test]
+fn a_large_head_sent_whole_is_split_into_continuations() {
+    let mut server = ServerConfig::default();
+    server.h2.max_header_list_size = 64 << 10;
+    let big = "v".repeat(40_000);
+    let mut metadata = MetadataMap::new();
+    metadata.insert("x-big", big.as_str()).unwrap();
+    let opts = options(CallKind::Unary).with_metadata(metadata);
+    let mut out = Vec::new();
+    for whole in [true, false] {
+        let mut p = Pair::new(ClientConfig::default(), server.clone());
+        let now = p.clock.now;
+        if whole {
+            p.client
+                .start_call_with_message("/t.S/M", opts.clone(), Bytes::from("m"), now)
+                .unwrap();
+        } else {
+            let call = p.client.start_call("/t.S/M", opts.clone(), now).unwrap();
+            p.client.send_message(call, Bytes::from("m")).unwrap();
+            p.client.half_close(call).unwrap();
+        }
+        let bytes = p.client_bytes();
+        p.server.receive(&bytes, now).unwrap();
+        let ev = p.server_events();
+        let head = ev
+            .iter()
+            .find_map(|e| match e {
+                ServerEvent::CallStarted { head, .. } => Some(head.clone()),
+                _ => None,
+            })
+            .expect("call started");
+        assert_eq!(head.metadata.get("x-big"), Some(big.as_str()));
+        out.push(bytes);
+    }
+    assert_eq!(out[0], out[1]);
+    let kinds: Vec<&str> = frames(&out[0]).iter().map(|f| f.0).collect();
+    assert_eq!(kinds, ["HEADERS", "CONTINUATION", "CONTINUATION", "DATA"]);
 }

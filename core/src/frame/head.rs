@@ -99,6 +99,13 @@ impl FrameHeader {
     /// If `length` does not fit in 24 bits: frames that large cannot exist,
     /// so this is a bug in the caller, never a result of peer input.
     pub fn encode(&self, dst: &mut BytesMut) {
+        // One append of a fixed nine bytes (the copy is inlined).
+        dst.extend_from_slice(&self.octets());
+    }
+
+    /// The header's nine octets (same rule on the length as
+    /// [`encode`](Self::encode)).
+    pub(crate) fn octets(&self) -> [u8; HEADER_LEN] {
         assert!(
             self.length <= MAX_MAX_FRAME_SIZE,
             "HTTP/2 frame payload of {} octets does not fit the 24-bit length field",
@@ -106,8 +113,7 @@ impl FrameHeader {
         );
         let [_, l0, l1, l2] = self.length.to_be_bytes();
         let [s0, s1, s2, s3] = self.stream_id.value().to_be_bytes();
-        // One append of a fixed nine bytes (the copy is inlined).
-        dst.extend_from_slice(&[l0, l1, l2, self.frame_type, self.flags, s0, s1, s2, s3]);
+        [l0, l1, l2, self.frame_type, self.flags, s0, s1, s2, s3]
     }
 }
 

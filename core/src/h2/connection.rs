@@ -192,8 +192,6 @@ pub struct Connection {
     pub(crate) goaway_received: Option<u32>,
     pub(crate) shutdown: Shutdown,
     pub(crate) rtt: Option<Duration>,
-    /// Scratch buffer for HPACK output.
-    pub(crate) scratch: Vec<u8>,
     /// Since when an incomplete frame, header block or preface has been
     /// waiting for the rest of its bytes.
     pub(crate) partial_since: Option<Instant>,
@@ -271,7 +269,6 @@ impl Connection {
             goaway_received: None,
             shutdown: Shutdown::None,
             rtt: None,
-            scratch: Vec::new(),
             http1_answer: None,
             partial_since: None,
             config,
@@ -363,13 +360,8 @@ impl Connection {
 
     /// Keeps an emptied header list for the next block (at most a few
     /// short ones).
-    pub(crate) fn recycle_list(&mut self, mut fields: Vec<HeaderField>) {
-        const KEEP: usize = 4;
-        const MAX_CAPACITY: usize = 64;
-        if self.field_pool.len() < KEEP && fields.capacity() <= MAX_CAPACITY {
-            fields.clear();
-            self.field_pool.push(fields);
-        }
+    pub(crate) fn recycle_list(&mut self, fields: Vec<HeaderField>) {
+        recycle(&mut self.field_pool, fields);
     }
 
     /// An empty header list: a recycled one when there is one (it grows if
@@ -957,5 +949,16 @@ impl Connection {
                 self.ready.push_back(id);
             }
         }
+    }
+}
+
+/// Keep an emptied header list in `pool` for reuse, if the pool has room
+/// and the list is small.
+pub(crate) fn recycle(pool: &mut Vec<Vec<HeaderField>>, mut fields: Vec<HeaderField>) {
+    const KEEP: usize = 4;
+    const MAX_CAPACITY: usize = 64;
+    if pool.len() < KEEP && fields.capacity() <= MAX_CAPACITY {
+        fields.clear();
+        pool.push(fields);
     }
 }

@@ -94,8 +94,14 @@ impl Connection {
                     return Turn::Idle;
                 };
                 let end = end_stream;
-                self.encode_fields(fields);
-                frame::encode_header_block(id, &self.scratch, end, peer_max_frame as u32, dst);
+                Self::write_block(
+                    &mut self.hpack_enc,
+                    &mut self.field_pool,
+                    id,
+                    (fields, end),
+                    peer_max_frame as u32,
+                    dst,
+                );
                 end_sent = end;
                 self.ping_strikes = 0;
             }
@@ -184,26 +190,54 @@ impl Connection {
 }
 
 impl Connection {
-    /// HPACK-encode a header list into `scratch`, in wire order (the
-    /// encoder's table follows what it encodes).
-    fn encode_fields(&mut self, fields: FieldList) {
-        self.scratch.clear();
+    /// Write `fields` as stream `id`'s header block into `dst`, in wire
+    /// order (the encoder's table follows what it encodes): HPACK-encoded
+    /// in place after a HEADERS frame header whose length is filled in
+    /// once known. A block longer than `max_frame` is moved out again and
+    /// split into CONTINUATION frames.
+    fn write_block(
+        enc: &mut crate::hpack::Encoder,
+        pool: &mut Vec<Vec<crate::hpack::HeaderField>>,
+        id: StreamId,
+        (fields, end_stream): (FieldList, bool),
+        max_frame: u32,
+        dst: &mut BytesMut,
+    ) {
+        let at = dst.len();
+        dst.extend_from_slice(&[0; frame::HEADER_LEN]);
         match fields {
             FieldList::Owned(fields) => {
-                self.hpack_enc.encode_block(&fields, &mut self.scratch);
-                self.recycle_list(fields);
+                enc.encode_block(&fields, dst);
+                super::connection::recycle(pool, fields);
             }
-            FieldList::Shared(fields) => {
-                self.hpack_enc.encode_shared(&fields, &mut self.scratch);
-            }
-            FieldList::SharedTimeout(fields, timeout) => {
-                self.hpack_enc.encode_shared_plus(
-                    &fields,
-                    crate::grpc::timeout::GRPC_TIMEOUT.as_bytes(),
-                    timeout.as_bytes(),
-                    &mut self.scratch,
-                );
-            }
+            FieldList::Shared(fields) => enc.encode_shared(&fields, dst),
+            FieldList::SharedTimeout(fields, timeout) => enc.encode_shared_plus(
+                &fields,
+                crate::grpc::timeout::GRPC_TIMEOUT.as_bytes(),
+                timeout.as_bytes(),
+                dst,
+            ),
+        }
+        let len = dst.len() - at - frame::HEADER_LEN;
+        if len > max_frame as usize {
+            let block = dst.split_off(at + frame::HEADER_LEN);
+            dst.truncate(at);
+            frame::encode_header_block(id, &block, end_stream, max_frame, dst);
+            return;
+        }
+        let end = if end_stream {
+            frame::flags::END_STREAM
+        } else {
+            0
+        };
+        let head = frame::FrameHeader {
+            length: len as u32,
+            frame_type: frame::frame_type::HEADERS,
+            flags: frame::flags::END_HEADERS | end,
+            stream_id: id,
+        };
+        if let Some(slot) = dst.get_mut(at..at + frame::HEADER_LEN) {
+            slot.copy_from_slice(&head.octets());
         }
     }
 
@@ -244,8 +278,14 @@ impl Connection {
         let start = self.control.len();
         let mut inputs = [None; 3];
         if let Some(fields) = head {
-            self.encode_fields(fields);
-            frame::encode_header_block(id, &self.scratch, false, max_frame, &mut self.control);
+            Self::write_block(
+                &mut self.hpack_enc,
+                &mut self.field_pool,
+                id,
+                (fields, false),
+                max_frame,
+                &mut self.control,
+            );
             inputs[0] = Some(false);
         }
         let len: usize = body.iter().map(Chunk::len).sum();
@@ -269,8 +309,14 @@ impl Connection {
         let credit = &mut self.counters.window_update_credit;
         *credit = credit.saturating_add(2).min(WINDOW_UPDATE_CREDIT_CAP);
         if let Some(fields) = trailers {
-            self.encode_fields(fields);
-            frame::encode_header_block(id, &self.scratch, true, max_frame, &mut self.control);
+            Self::write_block(
+                &mut self.hpack_enc,
+                &mut self.field_pool,
+                id,
+                (fields, true),
+                max_frame,
+                &mut self.control,
+            );
             inputs[2] = Some(true);
         }
         self.control_streams += self.control.len() - start;

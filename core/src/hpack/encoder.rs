@@ -231,22 +231,22 @@ impl Memo {
     }
 
     /// Write the remembered block for `fields` (which [`matches`](Self::matches)).
-    fn write(&self, fields: &[HeaderField], dst: &mut Vec<u8>) {
+    fn write(&self, fields: &[HeaderField], dst: &mut impl Sink) {
         self.write_with(|i| fields.get(i).map(|f| &f.value[..]), dst);
     }
 
     /// Write the remembered block, the value of its volatile field `i`
     /// taken from `value(i)`.
-    fn write_with<'a>(&self, value: impl Fn(usize) -> Option<&'a [u8]>, dst: &mut Vec<u8>) {
+    fn write_with<'a>(&self, value: impl Fn(usize) -> Option<&'a [u8]>, dst: &mut impl Sink) {
         let mut from = 0;
         for &(at, i) in &self.holes {
-            dst.extend_from_slice(self.block.get(from..at).unwrap_or_default());
+            dst.put_slice(self.block.get(from..at).unwrap_or_default());
             if let Some(v) = value(i) {
                 write_volatile(v, dst);
             }
             from = at;
         }
-        dst.extend_from_slice(self.block.get(from..).unwrap_or_default());
+        dst.put_slice(self.block.get(from..).unwrap_or_default());
     }
 }
 
@@ -339,7 +339,7 @@ impl Encoder {
     /// volatile values such as `grpc-timeout` written in fresh (see
     /// [`Memo`]). Lists with a sensitive field, or longer than a couple of
     /// KiB, are never remembered.
-    pub(crate) fn encode_block(&mut self, fields: &[HeaderField], dst: &mut Vec<u8>) {
+    pub(crate) fn encode_block(&mut self, fields: &[HeaderField], dst: &mut impl Sink) {
         let _ = self.encode_remembering(fields, dst);
     }
 
@@ -348,7 +348,7 @@ impl Encoder {
     /// allocation) on the table as it is, its bytes are written without
     /// comparing the fields. The list's fields must not be volatile ones
     /// whose values change (they cannot: the list is shared, not mutable).
-    pub(crate) fn encode_shared(&mut self, fields: &Arc<[HeaderField]>, dst: &mut Vec<u8>) {
+    pub(crate) fn encode_shared(&mut self, fields: &Arc<[HeaderField]>, dst: &mut impl Sink) {
         let before = self.table.changes();
         if self.pending.is_none() {
             let same = |m: &&Memo| {
@@ -381,7 +381,7 @@ impl Encoder {
         fields: &Arc<[HeaderField]>,
         name: &'static [u8],
         value: &[u8],
-        dst: &mut Vec<u8>,
+        dst: &mut impl Sink,
     ) {
         let before = self.table.changes();
         let vol = volatile_name(name);
@@ -430,7 +430,7 @@ impl Encoder {
 
     /// [`encode_block`](Self::encode_block); returns the memo that holds
     /// the block, if one does.
-    fn encode_remembering(&mut self, fields: &[HeaderField], dst: &mut Vec<u8>) -> Option<usize> {
+    fn encode_remembering(&mut self, fields: &[HeaderField], dst: &mut impl Sink) -> Option<usize> {
         let before = self.table.changes();
         if self.pending.is_none() {
             let capacity = self.table.capacity();
@@ -445,7 +445,7 @@ impl Encoder {
                 return Some(i);
             }
         }
-        let start = dst.len();
+        let start = dst.written();
         self.start_block(dst);
         // The spans of volatile values (from `start`), with their fields'
         // positions; a volatile field sent some other way (which the policy
@@ -461,7 +461,7 @@ impl Encoder {
                         // (an insertion would have left the block
                         // unremembered anyway).
                         let literal_name = self.find_dynamic(&f.name, b"").1.is_none();
-                        values.push((at - start, dst.len() - start, i, literal_name));
+                        values.push((at - start, dst.written() - start, i, literal_name));
                     }
                     None => literal_values = false,
                 }
@@ -476,7 +476,7 @@ impl Encoder {
                 .sum::<usize>()
                 <= MEMO_MAX_KEY;
         if keep && literal_values && self.table.changes() == before {
-            let block = dst.get(start..).unwrap_or_default();
+            let block = dst.since(start);
             if let Some((i, m)) = self.memos.slot() {
                 m.remember(before, fields, block, &values);
                 return Some(i);
@@ -687,6 +687,8 @@ fn write_string(s: &[u8], dst: &mut impl Sink) {
 pub(crate) trait Sink: BufMut {
     fn reserve_more(&mut self, n: usize);
     fn written(&self) -> usize;
+    /// What was written from offset `start` on.
+    fn since(&self, start: usize) -> &[u8];
 }
 
 impl Sink for BytesMut {
@@ -696,6 +698,9 @@ impl Sink for BytesMut {
     fn written(&self) -> usize {
         self.len()
     }
+    fn since(&self, start: usize) -> &[u8] {
+        self.get(start..).unwrap_or_default()
+    }
 }
 
 impl Sink for Vec<u8> {
@@ -704,6 +709,9 @@ impl Sink for Vec<u8> {
     }
     fn written(&self) -> usize {
         self.len()
+    }
+    fn since(&self, start: usize) -> &[u8] {
+        self.get(start..).unwrap_or_default()
     }
 }
 
