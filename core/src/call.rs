@@ -168,11 +168,12 @@ impl std::error::Error for CallError {}
 /// hold more than the stream window and one message.
 ///
 /// Messages are slices of the connection's receive buffer, and a slice
-/// keeps its whole buffer alive. A small message that arrives while the
-/// application still holds an earlier one of the call is therefore copied
-/// out: otherwise a peer could send tiny messages among large frames it
-/// pays nothing for, and make each held message pin a read's worth of
-/// memory (the window counts only the messages' own bytes).
+/// keeps its whole buffer alive. A small message that arrives in a later
+/// read than an earlier one of the call the application still holds is
+/// therefore copied out: otherwise a peer could send tiny messages among
+/// large frames it pays nothing for, and make each held message pin a
+/// read's worth of memory (the window counts only the messages' own
+/// bytes). Messages of one read share its buffer, so they are not copied.
 pub(crate) struct Inbound {
     decoder: MessageDecoder,
     compressor: Arc<dyn Compressor>,
@@ -183,6 +184,9 @@ pub(crate) struct Inbound {
     held: u64,
     /// Bytes of an incomplete message not given back yet (see above).
     owed: u32,
+    /// The read (see [`h2::Connection::receive`]) in which the application
+    /// began to hold messages of the call.
+    held_since: u64,
 }
 
 /// A message out of [`Inbound::feed`] and the flow-control credit the
@@ -203,6 +207,7 @@ impl Inbound {
             count: 0,
             held: 0,
             owed: 0,
+            held_since: 0,
         }
     }
 
@@ -230,13 +235,14 @@ impl Inbound {
     pub(crate) fn feed(
         &mut self,
         data: Bytes,
+        read: u64,
         out: &mut Vec<Delivered>,
     ) -> Result<u32, (Status, u32)> {
         let len = data.len();
         let before = self.decoder.buffered_len();
-        // Whether the application held a message of the call before this
-        // chunk: if so, small messages are copied out (see above).
-        let holding = self.held > 0;
+        // Whether the application holds a message of the call from an
+        // earlier read: if so, small messages are copied out (see above).
+        let holding = self.held > 0 && self.held_since != read;
         let mut input = data;
         let mut first = true;
         let mut credited = 0usize;
@@ -258,6 +264,9 @@ impl Inbound {
                         payload = Bytes::copy_from_slice(&payload);
                     }
                     self.count = self.count.saturating_add(1);
+                    if self.held == 0 {
+                        self.held_since = read;
+                    }
                     self.held = self.held.saturating_add(flow as u64);
                     out.push(Delivered {
                         message: payload,
@@ -294,7 +303,7 @@ impl Inbound {
         out: &mut Vec<Delivered>,
     ) -> Result<(), Status> {
         out.clear();
-        match self.feed(data, out) {
+        match self.feed(data, h2.reads, out) {
             Ok(now) => {
                 if now > 0 {
                     h2.release_capacity(stream, now);

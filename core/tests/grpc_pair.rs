@@ -1136,6 +1136,45 @@ fn held_small_messages_do_not_pin_read_buffers() {
     }
 }
 
+/// The copy above is for messages of later reads only: messages that
+/// arrive in one read share its buffer anyway, so however many DATA
+/// frames it holds, their messages stay slices of it.
+#[test]
+fn messages_of_one_read_stay_slices_while_held() {
+    use grpc_sansio::h2;
+    let clock = Clock::new();
+    let mut client = h2::Connection::client(h2::Config::default(), clock.now);
+    let mut server = ServerConnection::new(ServerConfig::default(), clock.now);
+    let id = client
+        .open_stream(support::request_head("/t.S/M"), false)
+        .unwrap();
+    let mut read = BytesMut::new();
+    for i in 0..3u8 {
+        let wire = vec![0u8, 0, 0, 0, 6, i, 1, 2, 3, 4, 5];
+        client.send_data(id, Bytes::from(wire), false).unwrap();
+        // One DATA frame per message.
+        while client.poll_transmit(&mut read) > 0 {}
+    }
+    server.receive(&read, clock.now).unwrap();
+    let held: Vec<Bytes> = std::iter::from_fn(|| server.poll_event())
+        .filter_map(|e| match e {
+            ServerEvent::Message { message, .. } => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(held.len(), 3);
+    for (i, pair) in held.windows(2).enumerate() {
+        // The next message starts a frame header and a prefix after the
+        // end of this one: both lie in the read's buffer, in place.
+        assert_eq!(
+            pair[1].as_ptr() as usize,
+            pair[0].as_ptr() as usize + 6 + 9 + 5,
+            "message {} was copied",
+            i + 1
+        );
+    }
+}
+
 #[test]
 fn ten_thousand_messages_in_one_stream() {
     let mut g = Grpc::new();

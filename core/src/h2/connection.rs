@@ -195,6 +195,9 @@ pub struct Connection {
     /// Since when an incomplete frame, header block or preface has been
     /// waiting for the rest of its bytes.
     pub(crate) partial_since: Option<Instant>,
+    /// How many times [`receive`](Self::receive) has been called: data of
+    /// one call lies in one receive buffer.
+    pub(crate) reads: u64,
     /// Pending bytes of a canned HTTP/1.1 answer (server, wrong protocol).
     pub(crate) http1_answer: Option<Bytes>,
 }
@@ -248,6 +251,7 @@ impl Connection {
             conn_recv: RecvFlow::new(DEFAULT_WINDOW, config.connection_window),
             control: BytesMut::new(),
             control_streams: 0,
+            reads: 0,
             ready: VecDeque::new(),
             events: VecDeque::new(),
             continuation: None,

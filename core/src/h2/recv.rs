@@ -46,6 +46,7 @@ impl Connection {
             return Ok(());
         }
         self.last_recv = now;
+        self.reads = self.reads.wrapping_add(1);
         if self.keepalive_deadline.is_some() {
             // Any bytes prove the peer alive; the PING answer will follow.
             self.keepalive_deadline = None;
