@@ -19,6 +19,9 @@
 //! let call = conn.start_call("/helloworld.Greeter/SayHello", CallOptions::unary(), now)?;
 //! conn.send_message(call, request_bytes)?;
 //! conn.half_close(call)?;
+//! // Or, for a request of one message, all three at once (head, message
+//! // and end of request written straight into the output):
+//! // conn.start_call_with_message(path, CallOptions::unary(), request_bytes, now)?;
 //! loop {
 //!     conn.poll_transmit(&mut out) until 0 -> write `out`
 //!     bytes from the socket -> conn.receive(&bytes, now)   (EOF -> conn.receive_eof(now))

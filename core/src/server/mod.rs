@@ -16,6 +16,7 @@
 //!     bytes from the socket  -> conn.receive(&bytes, now)   (EOF -> conn.receive_eof())
 //!     while let Some(ev) = conn.poll_event() { ... }         (CallStarted, Message, HalfClosed, ...)
 //!     handler actions        -> conn.send_headers / send_message / send_status / release_capacity
+//!                               (or send_response: one message and the status at once)
 //!     conn.poll_transmit(&mut out) until 0                  -> write `out`
 //!     conn.poll_timeout()    -> call conn.handle_timeout(now) then
 //! }
