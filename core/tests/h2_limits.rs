@@ -197,6 +197,33 @@ fn stray_acknowledgement_flood_is_cut_off() {
     );
 }
 
+/// Frames of unknown types are ignored (RFC 9113 §5.5), but each counts as
+/// an empty frame: a flood of them, which costs the peer nothing (no
+/// window, no stream), ends the connection.
+#[test]
+fn unknown_frame_flood_is_cut_off() {
+    let config = limited(|l| l.empty_frames = Rate::new(100, Duration::from_secs(10)));
+    let (mut peer, mut conn) = RawPeer::server(config);
+    let unknown = |i: u32| {
+        Frame::Unknown(frame::Unknown {
+            frame_type: 0xfa,
+            flags: 0,
+            stream_id: sid(i % 3),
+            payload: Bytes::from(vec![0x55; 1000]),
+        })
+    };
+    for i in 0..100 {
+        peer.send(&mut conn, unknown(i)).unwrap();
+    }
+    assert!(!conn.is_closed(), "within the limit: ignored");
+    assert!(peer.read(&mut conn).is_empty(), "and not answered");
+    assert!(peer.send(&mut conn, unknown(100)).is_err());
+    assert_eq!(
+        goaway_code(&peer.read(&mut conn)),
+        Some(Reason::ENHANCE_YOUR_CALM)
+    );
+}
+
 #[test]
 fn window_update_flood_is_cut_off() {
     let config = limited(|l| l.window_updates = Rate::new(100, Duration::from_secs(10)));

@@ -187,6 +187,25 @@ fn stray_ack_flood(adapter: Adapter) {
 }
 attack_both!(attack_stray_ack_flood, stray_ack_flood);
 
+/// Frames of a type nobody defined, with a payload each: ignored one by
+/// one, as RFC 9113 asks, but a flood of them is cut off like other
+/// frames that carry nothing.
+fn unknown_frame_flood(adapter: Adapter) {
+    Scenario::start(adapter).sustain("unknown frame flood", |addr| {
+        let mut a = Attacker::open(addr);
+        a.flood(5000, 100, |i| {
+            Frame::Unknown(frame::Unknown {
+                frame_type: 0xfa,
+                flags: 0,
+                stream_id: StreamId::new(i % 5),
+                payload: bytes::Bytes::from_static(&[0x55; 64]),
+            })
+        });
+        a.expect_goaway_and_close(Reason::ENHANCE_YOUR_CALM, "unknown");
+    });
+}
+attack_both!(attack_unknown_frame_flood, unknown_frame_flood);
+
 /// WINDOW_UPDATE frames of increment 1 on the connection.
 fn window_update_flood(adapter: Adapter) {
     Scenario::start(adapter).sustain("WINDOW_UPDATE flood", |addr| {

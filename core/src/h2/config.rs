@@ -161,8 +161,9 @@ pub struct Limits {
     pub settings: Rate,
     /// Frames that carry nothing: empty DATA without END_STREAM, PRIORITY
     /// frames, which we do not act on, GOAWAY frames that lower no earlier
-    /// GOAWAY's last stream, and acknowledgements (PING, SETTINGS) of
-    /// nothing we sent. Default 1000 per 10 s.
+    /// GOAWAY's last stream, acknowledgements (PING, SETTINGS) of nothing
+    /// we sent, and frames of types we do not know (ignored, as RFC 9113
+    /// §5.5 asks). Default 1000 per 10 s.
     pub empty_frames: Rate,
     /// WINDOW_UPDATE frames from the peer beyond those that acknowledge
     /// DATA we sent (each DATA frame we send excuses two: one for its

@@ -167,8 +167,14 @@ impl Connection {
             Frame::GoAway(g) => self.on_goaway(g, now),
             Frame::WindowUpdate(w) => self.on_window_update(w, now),
             Frame::Continuation(_) => Err(proto("CONTINUATION without a header block")),
-            // §5.5: unknown frame types are ignored.
-            Frame::Unknown(_) => Ok(()),
+            // §5.5: unknown frame types are ignored, but a flood of them
+            // is still work (and bytes) we do for nothing.
+            Frame::Unknown(_) => {
+                if !self.counters.empty.hit(now) {
+                    return Err(calm("too many frames of unknown types"));
+                }
+                Ok(())
+            }
         }
     }
 
