@@ -12,7 +12,7 @@ use grpc_sansio::client::{CallOptions, ClientConfig, ClientConnection, ClientEve
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
 use grpc_sansio::server::{CancelReason, ServerConfig, ServerConnection, ServerEvent};
-use support::{Clock, Rng};
+use support::{Clock, Rng, messages_client, messages_server};
 
 struct Grpc {
     client: ClientConnection,
@@ -114,30 +114,6 @@ impl Grpc {
             })
             .expect("a call started on the server")
     }
-}
-
-fn messages_client(events: &[ClientEvent], call: CallId) -> Vec<Bytes> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            ClientEvent::Message {
-                call: c, message, ..
-            } if *c == call => Some(message.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn messages_server(events: &[ServerEvent], call: CallId) -> Vec<Bytes> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            ServerEvent::Message {
-                call: c, message, ..
-            } if *c == call => Some(message.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn finished(events: &[ClientEvent], call: CallId) -> Vec<(Status, MetadataMap)> {
@@ -974,6 +950,24 @@ fn message_split_over_one_byte_data_frames() {
     );
 }
 
+/// A raw HTTP/2 client (the h2 layer, so a test can shape every DATA
+/// frame) with one request stream open, and a gRPC server with defaults.
+fn raw_client_and_server() -> (
+    Clock,
+    grpc_sansio::h2::Connection,
+    ServerConnection,
+    grpc_sansio::frame::StreamId,
+) {
+    use grpc_sansio::h2;
+    let clock = Clock::new();
+    let mut client = h2::Connection::client(h2::Config::default(), clock.now);
+    let server = ServerConnection::new(ServerConfig::default(), clock.now);
+    let id = client
+        .open_stream(support::request_head("/t.S/M"), false)
+        .unwrap();
+    (clock, client, server, id)
+}
+
 /// A peer that ends every large message with a one-byte DATA frame, to a
 /// handler that reads nothing: each complete message holds only the
 /// credit of its last frame, so giving the rest back early would let the
@@ -986,13 +980,8 @@ fn unread_messages_cannot_pile_up_past_the_window() {
     use grpc_sansio::h2;
     const BODY: usize = 256 * 1024;
     const MESSAGES: usize = 40;
-    let clock = Clock::new();
-    let mut client = h2::Connection::client(h2::Config::default(), clock.now);
-    let mut server = ServerConnection::new(ServerConfig::default(), clock.now);
+    let (clock, mut client, mut server, id) = raw_client_and_server();
     let window = h2::Config::default().initial_stream_window as usize;
-    let id = client
-        .open_stream(support::request_head("/t.S/M"), false)
-        .unwrap();
     let mut message = vec![0u8, 0, 4, 0, 0];
     message.extend(std::iter::repeat_n(7u8, BODY));
     let (most, last) = message.split_at(message.len() - 1);
@@ -1074,15 +1063,9 @@ fn unread_messages_cannot_pile_up_past_the_window() {
 /// each holds little more than its own bytes.
 #[test]
 fn held_small_messages_do_not_pin_read_buffers() {
-    use grpc_sansio::h2;
     const ROUNDS: usize = 200;
     const JUNK: usize = 16_000;
-    let clock = Clock::new();
-    let mut client = h2::Connection::client(h2::Config::default(), clock.now);
-    let mut server = ServerConnection::new(ServerConfig::default(), clock.now);
-    let id = client
-        .open_stream(support::request_head("/t.S/M"), false)
-        .unwrap();
+    let (clock, mut client, mut server, id) = raw_client_and_server();
     // An extension frame (type 0xfa) on stream 0, ignored by the receiver.
     let mut junk = vec![
         (JUNK >> 16) as u8,
@@ -1141,13 +1124,7 @@ fn held_small_messages_do_not_pin_read_buffers() {
 /// frames it holds, their messages stay slices of it.
 #[test]
 fn messages_of_one_read_stay_slices_while_held() {
-    use grpc_sansio::h2;
-    let clock = Clock::new();
-    let mut client = h2::Connection::client(h2::Config::default(), clock.now);
-    let mut server = ServerConnection::new(ServerConfig::default(), clock.now);
-    let id = client
-        .open_stream(support::request_head("/t.S/M"), false)
-        .unwrap();
+    let (clock, mut client, mut server, id) = raw_client_and_server();
     let mut read = BytesMut::new();
     for i in 0..3u8 {
         let wire = vec![0u8, 0, 0, 0, 6, i, 1, 2, 3, 4, 5];

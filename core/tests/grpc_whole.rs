@@ -15,7 +15,7 @@ use grpc_sansio::frame::{Frame, FrameDecoder, Ping};
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
 use grpc_sansio::server::{ServerConfig, ServerConnection, ServerEvent};
-use support::Clock;
+use support::{Clock, messages_client};
 
 struct Pair {
     client: ClientConnection,
@@ -138,16 +138,27 @@ fn finished(events: &[ClientEvent], call: CallId) -> Option<(Status, MetadataMap
     })
 }
 
-fn replies(events: &[ClientEvent], call: CallId) -> Vec<Bytes> {
+/// The request messages among server events.
+fn requests(events: &[ServerEvent]) -> Vec<Bytes> {
     events
         .iter()
         .filter_map(|e| match e {
-            ClientEvent::Message {
-                call: c, message, ..
-            } if *c == call => Some(message.clone()),
+            ServerEvent::Message { message, .. } => Some(message.clone()),
             _ => None,
         })
         .collect()
+}
+
+/// Drive `p` until `call` has its reply (flow control may take several
+/// rounds) and check that the reply is `reply` and the status OK.
+fn expect_ok_reply(p: &mut Pair, call: CallId, reply: &Bytes) {
+    let mut ev = Vec::new();
+    for _ in 0..10 {
+        p.drive();
+        ev.extend(p.client_events());
+    }
+    assert_eq!(messages_client(&ev, call), vec![reply.clone()]);
+    assert!(finished(&ev, call).expect("finished").0.is_ok());
 }
 
 fn options(kind: CallKind) -> CallOptions {
@@ -196,13 +207,7 @@ fn a_request_sent_whole_is_the_bytes_of_the_steps() {
             whole.server.receive(&a, now).unwrap();
             let ev = whole.server_events();
             let call = started(&ev)[0];
-            let got: Vec<Bytes> = ev
-                .iter()
-                .filter_map(|e| match e {
-                    ServerEvent::Message { message, .. } => Some(message.clone()),
-                    _ => None,
-                })
-                .collect();
+            let got = requests(&ev);
             assert_eq!(got, vec![message]);
             assert!(
                 ev.iter()
@@ -317,7 +322,7 @@ fn a_response_sent_whole_is_the_bytes_of_the_steps() {
                 {
                     p.client.receive(bytes, p.clock.now).unwrap();
                     let ev = p.client_events();
-                    assert_eq!(replies(&ev, call), vec![reply.clone()]);
+                    assert_eq!(messages_client(&ev, call), vec![reply.clone()]);
                     let (status, trailers) = finished(&ev, call).expect("finished");
                     assert_eq!(status.code(), a.status.code());
                     assert_eq!(trailers.get("x-seen"), a.trailers.get("x-seen"));
@@ -354,7 +359,10 @@ fn a_response_to_a_client_still_sending_ends_with_a_reset() {
         out.push(p.server_bytes());
         p.client.receive(&out[out.len() - 1], now).unwrap();
         let ev = p.client_events();
-        assert_eq!(replies(&ev, call), vec![Bytes::from_static(b"early")]);
+        assert_eq!(
+            messages_client(&ev, call),
+            vec![Bytes::from_static(b"early")]
+        );
         assert!(finished(&ev, call).expect("finished").0.is_ok());
     }
     assert_eq!(out[0], out[1]);
@@ -381,26 +389,13 @@ fn a_request_larger_than_the_window_is_queued_and_arrives_whole() {
     p.drive();
     let ev = p.server_events();
     let scall = started(&ev)[0];
-    let got: Vec<Bytes> = ev
-        .iter()
-        .filter_map(|e| match e {
-            ServerEvent::Message { message, .. } => Some(message.clone()),
-            _ => None,
-        })
-        .collect();
+    let got = requests(&ev);
     assert_eq!(got, vec![message.clone()]);
     // The reply is larger than the client's window too.
     p.server
         .send_response(scall, message.clone(), Status::ok(), MetadataMap::new())
         .unwrap();
-    p.drive();
-    let mut ev = p.client_events();
-    for _ in 0..10 {
-        p.drive();
-        ev.extend(p.client_events());
-    }
-    assert_eq!(replies(&ev, call), vec![message]);
-    assert!(finished(&ev, call).expect("finished").0.is_ok());
+    expect_ok_reply(&mut p, call, &message);
 }
 
 #[test]
@@ -425,13 +420,7 @@ fn a_response_larger_than_the_window_is_queued_and_arrives_whole() {
     assert_eq!((f[1].0, f[1].2, f[1].3), ("DATA", false, 700), "{f:?}");
     assert_eq!(f.len(), 2, "the trailers wait behind the queued message");
     p.client.receive(&first, now).unwrap();
-    let mut ev = Vec::new();
-    for _ in 0..10 {
-        p.drive();
-        ev.extend(p.client_events());
-    }
-    assert_eq!(replies(&ev, call), vec![reply]);
-    assert!(finished(&ev, call).expect("finished").0.is_ok());
+    expect_ok_reply(&mut p, call, &reply);
 }
 
 #[test]
@@ -465,14 +454,8 @@ fn calls_waiting_for_a_stream_go_out_whole_when_one_frees() {
         p.server.receive(&bytes, now).unwrap();
         let ev = p.server_events();
         let scall = started(&ev)[0];
-        let req = ev
-            .iter()
-            .find_map(|e| match e {
-                ServerEvent::Message { message, .. } => Some(message.clone()),
-                _ => None,
-            })
-            .expect("request");
-        assert_eq!(req, Bytes::from(format!("req {i}")));
+        let req = Bytes::from(format!("req {i}"));
+        assert_eq!(requests(&ev), vec![req.clone()]);
         p.server
             .send_response(scall, req, Status::ok(), MetadataMap::new())
             .unwrap();
@@ -481,7 +464,10 @@ fn calls_waiting_for_a_stream_go_out_whole_when_one_frees() {
         done.extend(p.client_events());
     }
     for (i, call) in calls.into_iter().enumerate() {
-        assert_eq!(replies(&done, call), vec![Bytes::from(format!("req {i}"))]);
+        assert_eq!(
+            messages_client(&done, call),
+            vec![Bytes::from(format!("req {i}"))]
+        );
         assert!(finished(&done, call).expect("finished").0.is_ok());
     }
 }
@@ -522,7 +508,7 @@ fn a_call_cancelled_before_its_bytes_leave_is_reset_after_them() {
         .unwrap();
     p.drive();
     let ev = p.client_events();
-    assert_eq!(replies(&ev, call), vec![Bytes::from("z")]);
+    assert_eq!(messages_client(&ev, call), vec![Bytes::from("z")]);
 }
 
 /// Frames written whole wait in the same buffer as control frames (so that
@@ -599,7 +585,7 @@ fn a_call_sent_whole_does_not_overtake_a_queued_opening() {
     p.drive();
     let ev = p.client_events();
     for call in [first, second] {
-        assert_eq!(replies(&ev, call), vec![Bytes::from("r")]);
+        assert_eq!(messages_client(&ev, call), vec![Bytes::from("r")]);
     }
     assert!(finished(&ev, second).expect("finished").0.is_ok());
 }

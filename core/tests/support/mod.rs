@@ -330,3 +330,37 @@ impl Pair {
         std::mem::take(&mut self.server_events)
     }
 }
+
+/// The messages of `call` among a gRPC client's events.
+pub fn messages_client(
+    events: &[grpc_sansio::client::ClientEvent],
+    call: grpc_sansio::call::CallId,
+) -> Vec<Bytes> {
+    use grpc_sansio::client::ClientEvent;
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Message {
+                call: c, message, ..
+            } if *c == call => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The messages of `call` among a gRPC server's events.
+pub fn messages_server(
+    events: &[grpc_sansio::server::ServerEvent],
+    call: grpc_sansio::call::CallId,
+) -> Vec<Bytes> {
+    use grpc_sansio::server::ServerEvent;
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::Message {
+                call: c, message, ..
+            } if *c == call => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
