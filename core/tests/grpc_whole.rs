@@ -11,7 +11,7 @@ mod support;
 use bytes::{Bytes, BytesMut};
 use grpc_sansio::call::{CallId, CallKind};
 use grpc_sansio::client::{CallOptions, ClientConfig, ClientConnection, ClientEvent};
-use grpc_sansio::frame::{Frame, FrameDecoder, Ping};
+use grpc_sansio::frame::{Frame, FrameDecoder, GoAway, Ping, Reason, StreamId};
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
 use grpc_sansio::server::{ServerConfig, ServerConnection, ServerEvent};
@@ -107,6 +107,7 @@ fn frames(bytes: &[u8]) -> Vec<(&'static str, u32, bool, usize)> {
             Frame::RstStream(r) => ("RST_STREAM", r.stream_id.value(), false, 0),
             Frame::WindowUpdate(w) => ("WINDOW_UPDATE", w.stream_id.value(), false, 4),
             Frame::Ping(_) => ("PING", 0, false, 8),
+            Frame::GoAway(_) => ("GOAWAY", 0, false, 8),
             Frame::Continuation(c) => {
                 ("CONTINUATION", c.stream_id.value(), false, c.fragment.len())
             }
@@ -629,4 +630,135 @@ fn a_large_head_sent_whole_is_split_into_continuations() {
     assert_eq!(out[0], out[1]);
     let kinds: Vec<&str> = frames(&out[0]).iter().map(|f| f.0).collect();
     assert_eq!(kinds, ["HEADERS", "CONTINUATION", "CONTINUATION", "DATA"]);
+}
+
+/// A request queued whole (the windows too small to write it at once) is
+/// taken by its new stream whatever `max_send_buffer` says, as the first
+/// send on any stream is; a review found that with a limit of 0 the
+/// stream was opened and then its request refused, leaving a stream open
+/// for a call already failed.
+#[test]
+fn a_request_queued_whole_is_never_refused() {
+    let mut client = ClientConfig::default();
+    client.h2.max_send_buffer = 0;
+    let mut server = ServerConfig::default();
+    server.h2.initial_stream_window = 10;
+    let mut p = Pair::new(client, server);
+    let now = p.clock.now;
+    for len in [0usize, 100] {
+        let message = Bytes::from(vec![3u8; len]);
+        let call = p
+            .client
+            .start_call_with_message("/t.S/M", options(CallKind::Unary), message.clone(), now)
+            .unwrap();
+        let mut ev = Vec::new();
+        for _ in 0..10 {
+            p.drive();
+            ev.extend(p.server_events());
+        }
+        assert_eq!(requests(&ev), vec![message.clone()], "{len} B");
+        let scall = started(&ev)[0];
+        p.server
+            .send_response(scall, message.clone(), Status::ok(), MetadataMap::new())
+            .unwrap();
+        expect_ok_reply(&mut p, call, &message);
+        assert_eq!(p.client.active_calls(), 0);
+    }
+}
+
+/// Frames written whole are committed, like bytes in a socket's buffer: a
+/// GOAWAY that arrives before they are transmitted ends the call with
+/// UNAVAILABLE (the server will not process it) but does not take them
+/// back, since their header block already changed the HPACK state.
+#[test]
+fn a_goaway_after_a_whole_start_fails_the_call_but_not_the_bytes() {
+    let mut p = Pair::new(ClientConfig::default(), ServerConfig::default());
+    let now = p.clock.now;
+    let call = p
+        .client
+        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("x"), now)
+        .unwrap();
+    let mut goaway = BytesMut::new();
+    GoAway::new(StreamId::ZERO, Reason::NO_ERROR).encode(&mut goaway);
+    p.client.receive(&goaway, now).unwrap();
+    let ev = p.client_events();
+    let (status, _) = finished(&ev, call).expect("finished");
+    assert_eq!(status.code(), Code::Unavailable);
+    let kinds: Vec<(&str, u32)> = frames(&p.client_bytes())
+        .iter()
+        .map(|f| (f.0, f.1))
+        .collect();
+    assert_eq!(kinds, [("HEADERS", 1), ("DATA", 1)]);
+}
+
+/// The same on the server: a response written whole still goes out when
+/// the client's RST_STREAM arrives before it is transmitted, and our
+/// client, which reset the stream, ignores it; the connection goes on.
+#[test]
+fn a_whole_response_to_a_stream_reset_meanwhile_is_ignored_by_the_client() {
+    let mut p = Pair::new(ClientConfig::default(), ServerConfig::default());
+    let now = p.clock.now;
+    let call = p
+        .client
+        .start_call("/t.S/Bidi", options(CallKind::BidiStreaming), now)
+        .unwrap();
+    p.client.send_message(call, Bytes::from("q")).unwrap();
+    p.drive();
+    let scall = started(&p.server_events())[0];
+    p.server
+        .send_response(scall, Bytes::from("r"), Status::ok(), MetadataMap::new())
+        .unwrap();
+    p.client.cancel(call);
+    let reset = p.client_bytes();
+    p.server.receive(&reset, now).unwrap();
+    let late = p.server_bytes();
+    let kinds: Vec<&str> = frames(&late).iter().map(|f| f.0).collect();
+    assert_eq!(kinds, ["HEADERS", "DATA", "HEADERS"]);
+    p.client
+        .receive(&late, now)
+        .expect("late frames are ignored");
+    let ev = p.client_events();
+    let (status, _) = finished(&ev, call).expect("finished");
+    assert_eq!(status.code(), Code::Cancelled);
+    assert!(messages_client(&ev, call).is_empty());
+    // Nothing broke: the next call goes through.
+    let next = p
+        .client
+        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("n"), now)
+        .unwrap();
+    p.drive();
+    let scall = started(&p.server_events())[0];
+    p.server
+        .send_response(scall, Bytes::from("m"), Status::ok(), MetadataMap::new())
+        .unwrap();
+    expect_ok_reply(&mut p, next, &Bytes::from("m"));
+}
+
+/// A client that shuts down right after starting a call (its HEADERS still
+/// queued) sends them before its GOAWAY: our server takes a client's
+/// GOAWAY to mean that no more streams are coming and closes once idle,
+/// so a GOAWAY that overtook them lost the call. (The `pair` fuzz target
+/// found it once it could let output wait.)
+#[test]
+fn a_client_goaway_does_not_overtake_a_queued_opening() {
+    let mut p = Pair::new(ClientConfig::default(), ServerConfig::default());
+    let now = p.clock.now;
+    let call = p
+        .client
+        .start_call("/t.S/M", options(CallKind::Unary), now)
+        .unwrap();
+    p.client.send_message(call, Bytes::from("q")).unwrap();
+    p.client.half_close(call).unwrap();
+    p.client.shutdown(now);
+    let bytes = p.client_bytes();
+    let kinds: Vec<&str> = frames(&bytes).iter().map(|f| f.0).collect();
+    assert_eq!(kinds, ["HEADERS", "GOAWAY", "DATA"]);
+    p.server.receive(&bytes, now).unwrap();
+    let ev = p.server_events();
+    let scall = started(&ev)[0];
+    assert_eq!(requests(&ev), vec![Bytes::from("q")]);
+    p.server
+        .send_response(scall, Bytes::from("r"), Status::ok(), MetadataMap::new())
+        .unwrap();
+    expect_ok_reply(&mut p, call, &Bytes::from("r"));
 }

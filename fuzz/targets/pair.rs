@@ -72,6 +72,10 @@ struct Pair {
     s_seen: BTreeSet<CallId>,
     server_sets_kind: bool,
     eager_release: bool,
+    /// Output is collected only when the other side is about to read it
+    /// (and at the end): frames wait in a side's output while input
+    /// arrives, as with a slow writer.
+    lazy: bool,
     /// A side has begun a graceful shutdown: closing is then allowed.
     shutdown: bool,
     c_closed: bool,
@@ -92,6 +96,14 @@ fn pick(map: &BTreeMap<CallId, u32>, b: u8) -> Option<CallId> {
 impl Pair {
     /// Move what both sides have to send onto the wire.
     fn transmit(&mut self) {
+        if self.lazy {
+            return;
+        }
+        self.transmit_now();
+    }
+
+    /// Collect what both sides have to send.
+    fn transmit_now(&mut self) {
         for _ in 0..100_000 {
             let a = self.client.poll_transmit(&mut self.to_server);
             let b = self.server.poll_transmit(&mut self.to_client);
@@ -108,11 +120,19 @@ impl Pair {
     fn close_transports(&mut self) {
         // What a closed side still has to write goes out first.
         self.transmit();
-        if self.server.is_closed() && self.to_client.is_empty() && !self.c_eof {
+        if self.server.is_closed()
+            && self.to_client.is_empty()
+            && !self.server.has_output()
+            && !self.c_eof
+        {
             self.c_eof = true;
             self.client.receive_eof(self.now);
         }
-        if self.client.is_closed() && self.to_server.is_empty() && !self.s_eof {
+        if self.client.is_closed()
+            && self.to_server.is_empty()
+            && !self.client.has_output()
+            && !self.s_eof
+        {
             self.s_eof = true;
             self.server.receive_eof(self.now);
         }
@@ -121,6 +141,21 @@ impl Pair {
     /// Deliver up to `n` bytes one way, in pieces whose sizes the input
     /// gives.
     fn deliver(&mut self, to_server: bool, n: usize, r: &mut Reader<'_>) {
+        if self.lazy {
+            // A lazy writer writes only what the other side is about to
+            // read: the side that receives keeps its own output unsent,
+            // so that input arrives while its frames still wait.
+            for _ in 0..100_000 {
+                let n = if to_server {
+                    self.client.poll_transmit(&mut self.to_server)
+                } else {
+                    self.server.poll_transmit(&mut self.to_client)
+                };
+                if n == 0 {
+                    break;
+                }
+            }
+        }
         let wire = if to_server {
             &mut self.to_server
         } else {
@@ -384,7 +419,7 @@ impl Pair {
     /// send.
     fn settle(&mut self) {
         for _ in 0..10_000 {
-            self.transmit();
+            self.transmit_now();
             if self.to_server.is_empty() && self.to_client.is_empty() {
                 self.close_transports();
                 self.events();
@@ -467,6 +502,7 @@ pub fn run(data: &[u8]) {
         s_seen: BTreeSet::new(),
         server_sets_kind: flags & 8 != 0,
         eager_release: flags & 0x10 != 0,
+        lazy: flags & 0x20 != 0,
         shutdown: false,
         c_closed: false,
         s_closed: false,

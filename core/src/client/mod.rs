@@ -474,6 +474,11 @@ impl ClientConnection {
     /// the end of the request go out together: when the stream opens at
     /// once and the windows allow, they are written straight into the
     /// output as one HEADERS and one DATA frame, with no queue entries.
+    /// Written that way they are committed, as if already in flight: a
+    /// GOAWAY that arrives before the next
+    /// [`poll_transmit`](Self::poll_transmit) ends the call with
+    /// UNAVAILABLE but does not take them back (the server ignores them,
+    /// as RFC 9113 §6.8 asks).
     pub fn start_call_with_message(
         &mut self,
         path: &str,

@@ -466,13 +466,37 @@ impl Connection {
             self.write_whole(id, Some(fields), &body, None);
             return Ok(id);
         }
+        // Queued whole: a new stream takes its request whatever
+        // `max_send_buffer` says (a send is refused only once the queue
+        // holds that much, and this one holds nothing yet).
         if let Some(s) = self.streams.get_mut(id.value()) {
             s.queue.push_back(Outbound::Headers {
                 fields,
                 end_stream: false,
             });
+            s.queued_bytes += len;
+            // END_STREAM on the last piece that holds bytes.
+            let [prefix, payload] = body;
+            if payload.is_empty() {
+                s.queue.push_back(Outbound::Data {
+                    data: prefix,
+                    end_stream: true,
+                });
+            } else {
+                if !prefix.is_empty() {
+                    s.queue.push_back(Outbound::Data {
+                        data: prefix,
+                        end_stream: false,
+                    });
+                }
+                s.queue.push_back(Outbound::Data {
+                    data: payload,
+                    end_stream: true,
+                });
+            }
+            s.send_done = true;
         }
-        self.send_chunks(id, body, true)?;
+        self.schedule(id);
         Ok(id)
     }
 
@@ -739,6 +763,10 @@ impl Connection {
                 };
             }
             Role::Client => {
+                // Our GOAWAY must not overtake the opening of a stream we
+                // started before it: a server may take it to mean that no
+                // more streams are coming, and close when idle.
+                self.write_queued_openings();
                 self.send_goaway(self.last_peer_id, Reason::NO_ERROR, Bytes::new());
                 self.shutdown = Shutdown::Draining;
             }

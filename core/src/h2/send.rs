@@ -335,6 +335,51 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// Write into the output, in identifier order, the opening HEADERS of
+    /// the streams that still wait to send them, so that control frames
+    /// queued after this call come after them on the wire.
+    pub(crate) fn write_queued_openings(&mut self) {
+        let mut waiting: Vec<StreamId> = self
+            .ready
+            .iter()
+            .copied()
+            .filter(|id| {
+                self.streams.get(id.value()).is_some_and(|s| {
+                    s.state == State::Idle
+                        && matches!(s.queue.front(), Some(Outbound::Headers { .. }))
+                })
+            })
+            .collect();
+        waiting.sort_unstable_by_key(|id| id.value());
+        for id in waiting {
+            let Some(s) = self.streams.get_mut(id.value()) else {
+                continue;
+            };
+            let Some(Outbound::Headers { fields, end_stream }) = s.queue.pop_front() else {
+                continue;
+            };
+            let start = self.control.len();
+            Self::write_block(
+                &mut self.hpack_enc,
+                &mut self.field_pool,
+                id,
+                (fields, end_stream),
+                self.peer.max_frame_size,
+                &mut self.control,
+            );
+            self.control_streams += self.control.len() - start;
+            let Some(s) = self.streams.get_mut(id.value()) else {
+                continue;
+            };
+            let _ = s.apply(Input::Send { end_stream });
+            if s.state == State::Closed {
+                self.forget_stream(id, CloseKind::Ended);
+            }
+        }
+    }
+}
+
 /// The largest body written whole. Larger ones take the queue, which
 /// copies them once, into the caller's buffer, instead of twice.
 const WHOLE_MAX_BODY: usize = 16 << 10;

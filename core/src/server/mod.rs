@@ -596,7 +596,10 @@ impl ServerConnection {
     /// [`send_status`](Self::send_status) (the response head goes first
     /// if it was not sent), but when the stream has nothing queued and
     /// the windows allow, the frames are written straight into the output
-    /// with no queue entries.
+    /// with no queue entries. Written that way they are committed, as if
+    /// already in flight: should the client reset the stream before the
+    /// next [`poll_transmit`](Self::poll_transmit), they still go out (and
+    /// the client ignores them, RFC 9113 §5.1).
     pub fn send_response(
         &mut self,
         call: CallId,

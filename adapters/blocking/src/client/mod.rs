@@ -616,8 +616,7 @@ impl Channel {
         request: &C::Encode,
         options: CallOptions,
     ) -> Result<Call<C>, Status> {
-        let bytes = codec.encode(request)?;
-        self.start(path, kind, codec, options, Opening::Whole(bytes))
+        self.start(path, kind, codec, options, Opening::Whole(request))
     }
 
     /// Start a call, opening it as `opening` says.
@@ -627,7 +626,7 @@ impl Channel {
         kind: CallKind,
         codec: C,
         options: CallOptions,
-        opening: Opening,
+        opening: Opening<'_, C::Encode>,
     ) -> Result<Call<C>, Status> {
         let inner = &self.inner.0;
         let started = Instant::now();
@@ -642,20 +641,26 @@ impl Channel {
         core_opts.compression = options.compression;
         core_opts.authority = options.authority;
         let wait_for_ready = options.wait_for_ready.unwrap_or(inner.wait_for_ready);
+        // The request is encoded after the interceptors ran, as it was
+        // when it was sent after the start.
+        let request = match opening {
+            Opening::Whole(request) => Some(codec.encode(request)?),
+            Opening::Flush => None,
+        };
         // A connection can go away between being picked and the call
         // starting; a few tries cover that race.
         let mut last = Status::unavailable("no connection");
         for _ in 0..3 {
             let conn = inner.connection(deadline, wait_for_ready)?;
             let mut g = conn.shared.lock();
-            let opened = match &opening {
-                Opening::Whole(request) => g.conn.start_call_with_message(
+            let opened = match &request {
+                Some(request) => g.conn.start_call_with_message(
                     path,
                     core_opts.clone(),
                     request.clone(),
                     Instant::now(),
                 ),
-                Opening::Flush => g.conn.start_call(path, core_opts.clone(), Instant::now()),
+                None => g.conn.start_call(path, core_opts.clone(), Instant::now()),
             };
             match opened {
                 Ok(id) => {
@@ -766,9 +771,9 @@ fn send_or_end<C: Codec>(call: &Call<C>, message: &C::Encode, last: bool) -> Res
 }
 
 /// How [`Channel::start`] opens a call.
-enum Opening {
+enum Opening<'a, T> {
     /// The head goes out now.
     Flush,
     /// The whole request goes out with the head.
-    Whole(bytes::Bytes),
+    Whole(&'a T),
 }
