@@ -762,3 +762,34 @@ fn a_client_goaway_does_not_overtake_a_queued_opening() {
         .unwrap();
     expect_ok_reply(&mut p, call, &Bytes::from("r"));
 }
+
+/// A response written whole can close the last stream of a connection that
+/// is shutting down, and so the connection: its Closed event comes at
+/// once, as it does when `poll_transmit` writes the last frames of a
+/// queued response (the `pair` fuzz target found it missing).
+#[test]
+fn a_whole_response_that_ends_a_draining_connection_reports_closed() {
+    let mut p = Pair::new(ClientConfig::default(), ServerConfig::default());
+    let now = p.clock.now;
+    let call = p
+        .client
+        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("q"), now)
+        .unwrap();
+    p.drive();
+    let scall = started(&p.server_events())[0];
+    p.server.shutdown(now);
+    p.drive();
+    assert!(!p.server.is_closed(), "a call is still in progress");
+    assert!(p.server_events().is_empty());
+    p.server
+        .send_response(scall, Bytes::from("r"), Status::ok(), MetadataMap::new())
+        .unwrap();
+    assert!(p.server.is_closed());
+    let ev = p.server_events();
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, ServerEvent::Closed { error: None })),
+        "{ev:?}"
+    );
+    expect_ok_reply(&mut p, call, &Bytes::from("r"));
+}

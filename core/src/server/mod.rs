@@ -645,6 +645,9 @@ impl ServerConnection {
             if !recv_closed {
                 self.h2.reset_after_queued(stream, Reason::NO_ERROR);
             }
+            // The stream may have closed, and with it a draining
+            // connection: its end is an event.
+            self.translate_pending();
         }
         Ok(())
     }
