@@ -793,3 +793,82 @@ fn a_whole_response_that_ends_a_draining_connection_reports_closed() {
     );
     expect_ok_reply(&mut p, call, &Bytes::from("r"));
 }
+
+/// The same race from the server's side: its graceful shutdown sends its
+/// final GOAWAY when the client answers its PING, counting the streams
+/// opened before. The answer must not overtake the opening of a call the
+/// client started before it read the first GOAWAY (a review found the call
+/// lost: the server closed with last stream 0 and ignored it).
+#[test]
+fn a_ping_answer_does_not_overtake_a_queued_opening() {
+    let mut p = Pair::new(ClientConfig::default(), ServerConfig::default());
+    let now = p.clock.now;
+    let call = p
+        .client
+        .start_call("/t.S/M", options(CallKind::Unary), now)
+        .unwrap();
+    p.client.send_message(call, Bytes::from("q")).unwrap();
+    p.client.half_close(call).unwrap();
+    p.server.shutdown(now);
+    let announce = p.server_bytes();
+    p.client.receive(&announce, now).unwrap();
+    let bytes = p.client_bytes();
+    let kinds: Vec<&str> = frames(&bytes).iter().map(|f| f.0).collect();
+    assert_eq!(kinds, ["HEADERS", "PING", "DATA"]);
+    p.server.receive(&bytes, now).unwrap();
+    let ev = p.server_events();
+    let scall = started(&ev)[0];
+    p.server
+        .send_response(scall, Bytes::from("r"), Status::ok(), MetadataMap::new())
+        .unwrap();
+    expect_ok_reply(&mut p, call, &Bytes::from("r"));
+    p.drive();
+    assert!(p.server.is_closed() && p.client.is_closed());
+}
+
+/// A GOAWAY that refuses a stream reports the refusal, not just the
+/// connection's end, even when the refused stream was the last one.
+#[test]
+fn a_refused_call_is_told_so() {
+    let mut p = Pair::new(ClientConfig::default(), ServerConfig::default());
+    let now = p.clock.now;
+    let call = p
+        .client
+        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("x"), now)
+        .unwrap();
+    let mut goaway = BytesMut::new();
+    GoAway::new(StreamId::ZERO, Reason::NO_ERROR).encode(&mut goaway);
+    p.client.receive(&goaway, now).unwrap();
+    let (status, _) = finished(&p.client_events(), call).expect("finished");
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(status.message().contains("0x7"), "refused: {status}");
+}
+
+/// Calls still waiting for a stream when the client shuts down end at once:
+/// no stream opens after its GOAWAY.
+#[test]
+fn waiting_calls_end_when_the_client_shuts_down() {
+    let mut server = ServerConfig::default();
+    server.h2.max_concurrent_streams = 1;
+    let mut p = Pair::new(ClientConfig::default(), server);
+    let now = p.clock.now;
+    let first = p
+        .client
+        .start_call("/t.S/M", options(CallKind::BidiStreaming), now)
+        .unwrap();
+    let waiting = p
+        .client
+        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("w"), now)
+        .unwrap();
+    p.client.shutdown(now);
+    let ev = p.client_events();
+    let (status, _) = finished(&ev, waiting).expect("the waiting call ended");
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(finished(&ev, first).is_none(), "the started call goes on");
+    p.drive();
+    let scall = started(&p.server_events())[0];
+    p.server
+        .send_response(scall, Bytes::from("r"), Status::ok(), MetadataMap::new())
+        .unwrap();
+    expect_ok_reply(&mut p, first, &Bytes::from("r"));
+}

@@ -378,12 +378,28 @@ impl ClientConnection {
             .map_err(|_| CallError::ConnectionClosed)
     }
 
-    /// Begin a graceful close: GOAWAY is sent, no new calls start, calls in
-    /// progress finish; [`ClientEvent::Closed`] follows.
+    /// Begin a graceful close: GOAWAY is sent (after the opening HEADERS of
+    /// calls already started), no new calls start, calls still waiting for
+    /// a stream end with UNAVAILABLE, calls in progress finish;
+    /// [`ClientEvent::Closed`] follows. A call cancelled after this whose
+    /// HEADERS were still queued is now opened and then reset: the server
+    /// sees it start and be cancelled.
     pub fn shutdown(&mut self, now: Instant) {
         self.now = now;
         self.h2.shutdown(now);
+        // No stream opens after our GOAWAY: calls still waiting for one
+        // end now rather than when the connection closes.
+        self.going_away = true;
+        self.fail_pending("connection shutting down before the call started");
         self.pump();
+    }
+
+    /// End every call still waiting for a stream with UNAVAILABLE.
+    fn fail_pending(&mut self, why: &'static str) {
+        let status = Status::new(Code::Unavailable, why);
+        for id in std::mem::take(&mut self.pending) {
+            self.finish(CallId(id), status.clone(), MetadataMap::new());
+        }
     }
 
     /// The connection has ended; write what [`poll_transmit`](Self::poll_transmit)
@@ -953,13 +969,7 @@ impl ClientConnection {
                 code, debug_data, ..
             } => {
                 self.going_away = true;
-                let status = Status::new(
-                    Code::Unavailable,
-                    "connection going away before the call started",
-                );
-                for id in std::mem::take(&mut self.pending) {
-                    self.finish(CallId(id), status.clone(), MetadataMap::new());
-                }
+                self.fail_pending("connection going away before the call started");
                 self.events
                     .push_back(ClientEvent::GoAway { code, debug_data });
             }

@@ -676,6 +676,13 @@ impl Connection {
                 }
             }
         }
+        if self.role == Role::Client {
+            // A server's graceful shutdown sends its final GOAWAY when this
+            // answer arrives, counting every stream opened before it: the
+            // answer must not overtake the opening of a stream we started
+            // before it.
+            self.write_queued_openings();
+        }
         Ping {
             ack: true,
             payload: p.payload,
@@ -709,12 +716,15 @@ impl Connection {
             .filter(|id| !self.is_peer_initiated(*id) && id.value() > last)
             .collect();
         for id in refused {
-            self.forget_stream(id, CloseKind::ResetByPeer);
+            // The refusal is reported before forgetting the stream, which
+            // may end the connection: a caller then learns that the
+            // stream was refused, not merely that the connection closed.
             self.events.push_back(Event::StreamReset {
                 stream: id,
                 code: Reason::REFUSED_STREAM,
                 initiator: Initiator::Remote,
             });
+            self.forget_stream(id, CloseKind::ResetByPeer);
         }
         if g.code != Reason::NO_ERROR {
             return Err(ConnectionError::GoAway {

@@ -743,7 +743,8 @@ impl ServerConnection {
     }
 
     fn translate_pending(&mut self) {
-        // Only Writable can come out of poll_transmit.
+        // What sending can produce: Writable, and Closed when the last
+        // stream of a draining connection ends.
         while let Some(ev) = self.h2.poll_event() {
             self.translate(ev, None);
         }
