@@ -203,7 +203,13 @@ impl Pair {
                         *held = held.saturating_add(flow_len);
                     }
                 }
-                ClientEvent::Finished { call, .. } => {
+                ClientEvent::Finished { call, status, .. } => {
+                    // Between two running peers no call is lost: only a
+                    // shutdown can end one as UNAVAILABLE.
+                    assert!(
+                        self.shutdown || status.code() != Code::Unavailable,
+                        "call {call} lost without a shutdown: {status}"
+                    );
                     assert!(self.c_finished.insert(call), "second Finished for {call}");
                     let held = self
                         .c_live
@@ -370,7 +376,12 @@ impl Pair {
             }
             8 => {
                 let b = r.u8();
-                let code = Code::from_i32(i32::from(r.u8() % 18));
+                // Any code but UNAVAILABLE, which the client must only
+                // see when a connection goes away (checked in `events`).
+                let code = match Code::from_i32(i32::from(r.u8() % 18)) {
+                    Code::Unavailable => Code::Internal,
+                    code => code,
+                };
                 if let Some(call) = pick(&self.s_live, b) {
                     let mut trailers = MetadataMap::new();
                     if op & 0x10 != 0 {
