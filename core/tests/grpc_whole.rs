@@ -162,6 +162,28 @@ fn expect_ok_reply(p: &mut Pair, call: CallId, reply: &Bytes) {
     assert!(finished(&ev, call).expect("finished").0.is_ok());
 }
 
+/// Start a unary call step by step (its HEADERS queued, not written).
+fn start_queued(p: &mut Pair, message: &'static str) -> CallId {
+    let now = p.clock.now;
+    let call = p
+        .client
+        .start_call("/t.S/M", options(CallKind::Unary), now)
+        .unwrap();
+    p.client.send_message(call, Bytes::from(message)).unwrap();
+    p.client.half_close(call).unwrap();
+    call
+}
+
+/// Answer the call that started among server events `ev` with `reply`
+/// and OK, and check that client call `call` gets them.
+fn reply_ok(p: &mut Pair, ev: &[ServerEvent], call: CallId, reply: &'static str) {
+    let scall = started(ev)[0];
+    p.server
+        .send_response(scall, Bytes::from(reply), Status::ok(), MetadataMap::new())
+        .unwrap();
+    expect_ok_reply(p, call, &Bytes::from(reply));
+}
+
 fn options(kind: CallKind) -> CallOptions {
     CallOptions::new(kind)
 }
@@ -727,11 +749,8 @@ fn a_whole_response_to_a_stream_reset_meanwhile_is_ignored_by_the_client() {
         .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("n"), now)
         .unwrap();
     p.drive();
-    let scall = started(&p.server_events())[0];
-    p.server
-        .send_response(scall, Bytes::from("m"), Status::ok(), MetadataMap::new())
-        .unwrap();
-    expect_ok_reply(&mut p, next, &Bytes::from("m"));
+    let ev = p.server_events();
+    reply_ok(&mut p, &ev, next, "m");
 }
 
 /// A client that shuts down right after starting a call (its HEADERS still
@@ -743,24 +762,15 @@ fn a_whole_response_to_a_stream_reset_meanwhile_is_ignored_by_the_client() {
 fn a_client_goaway_does_not_overtake_a_queued_opening() {
     let mut p = Pair::new(ClientConfig::default(), ServerConfig::default());
     let now = p.clock.now;
-    let call = p
-        .client
-        .start_call("/t.S/M", options(CallKind::Unary), now)
-        .unwrap();
-    p.client.send_message(call, Bytes::from("q")).unwrap();
-    p.client.half_close(call).unwrap();
+    let call = start_queued(&mut p, "q");
     p.client.shutdown(now);
     let bytes = p.client_bytes();
     let kinds: Vec<&str> = frames(&bytes).iter().map(|f| f.0).collect();
     assert_eq!(kinds, ["HEADERS", "GOAWAY", "DATA"]);
     p.server.receive(&bytes, now).unwrap();
     let ev = p.server_events();
-    let scall = started(&ev)[0];
     assert_eq!(requests(&ev), vec![Bytes::from("q")]);
-    p.server
-        .send_response(scall, Bytes::from("r"), Status::ok(), MetadataMap::new())
-        .unwrap();
-    expect_ok_reply(&mut p, call, &Bytes::from("r"));
+    reply_ok(&mut p, &ev, call, "r");
 }
 
 /// A response written whole can close the last stream of a connection that
@@ -803,12 +813,7 @@ fn a_whole_response_that_ends_a_draining_connection_reports_closed() {
 fn a_ping_answer_does_not_overtake_a_queued_opening() {
     let mut p = Pair::new(ClientConfig::default(), ServerConfig::default());
     let now = p.clock.now;
-    let call = p
-        .client
-        .start_call("/t.S/M", options(CallKind::Unary), now)
-        .unwrap();
-    p.client.send_message(call, Bytes::from("q")).unwrap();
-    p.client.half_close(call).unwrap();
+    let call = start_queued(&mut p, "q");
     p.server.shutdown(now);
     let announce = p.server_bytes();
     p.client.receive(&announce, now).unwrap();
@@ -817,11 +822,7 @@ fn a_ping_answer_does_not_overtake_a_queued_opening() {
     assert_eq!(kinds, ["HEADERS", "PING", "DATA"]);
     p.server.receive(&bytes, now).unwrap();
     let ev = p.server_events();
-    let scall = started(&ev)[0];
-    p.server
-        .send_response(scall, Bytes::from("r"), Status::ok(), MetadataMap::new())
-        .unwrap();
-    expect_ok_reply(&mut p, call, &Bytes::from("r"));
+    reply_ok(&mut p, &ev, call, "r");
     p.drive();
     assert!(p.server.is_closed() && p.client.is_closed());
 }
@@ -866,9 +867,6 @@ fn waiting_calls_end_when_the_client_shuts_down() {
     assert_eq!(status.code(), Code::Unavailable);
     assert!(finished(&ev, first).is_none(), "the started call goes on");
     p.drive();
-    let scall = started(&p.server_events())[0];
-    p.server
-        .send_response(scall, Bytes::from("r"), Status::ok(), MetadataMap::new())
-        .unwrap();
-    expect_ok_reply(&mut p, first, &Bytes::from("r"));
+    let ev = p.server_events();
+    reply_ok(&mut p, &ev, first, "r");
 }
