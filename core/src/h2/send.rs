@@ -187,9 +187,7 @@ impl Connection {
             Turn::Again
         }
     }
-}
 
-impl Connection {
     /// Write `fields` as stream `id`'s header block into `dst`, in wire
     /// order (the encoder's table follows what it encodes): HPACK-encoded
     /// in place after a HEADERS frame header whose length is filled in
@@ -241,6 +239,21 @@ impl Connection {
         }
     }
 
+    /// [`write_block`](Self::write_block) into the output buffer, past the
+    /// stream queues; its bytes are stream frames, not control frames.
+    fn write_block_now(&mut self, id: StreamId, fields: FieldList, end_stream: bool) {
+        let start = self.control.len();
+        Self::write_block(
+            &mut self.hpack_enc,
+            &mut self.field_pool,
+            id,
+            (fields, end_stream),
+            self.peer.max_frame_size,
+            &mut self.control,
+        );
+        self.control_streams += self.control.len() - start;
+    }
+
     /// Whether a body of `len` bytes (with a head and trailers around it)
     /// can be written on `stream` at once, past its queue: the stream has
     /// nothing queued and may still send, the body is small
@@ -274,20 +287,12 @@ impl Connection {
         body: &[Chunk],
         trailers: Option<FieldList>,
     ) {
-        let max_frame = self.peer.max_frame_size;
-        let start = self.control.len();
         let mut inputs = [None; 3];
         if let Some(fields) = head {
-            Self::write_block(
-                &mut self.hpack_enc,
-                &mut self.field_pool,
-                id,
-                (fields, false),
-                max_frame,
-                &mut self.control,
-            );
+            self.write_block_now(id, fields, false);
             inputs[0] = Some(false);
         }
+        let start = self.control.len();
         let len: usize = body.iter().map(Chunk::len).sum();
         let body_ends = trailers.is_none();
         frame::FrameHeader {
@@ -305,21 +310,14 @@ impl Connection {
             self.control.extend_from_slice(piece.as_slice());
         }
         inputs[1] = Some(body_ends);
+        self.control_streams += self.control.len() - start;
         self.conn_send.consume(len as u32);
         let credit = &mut self.counters.window_update_credit;
         *credit = credit.saturating_add(2).min(WINDOW_UPDATE_CREDIT_CAP);
         if let Some(fields) = trailers {
-            Self::write_block(
-                &mut self.hpack_enc,
-                &mut self.field_pool,
-                id,
-                (fields, true),
-                max_frame,
-                &mut self.control,
-            );
+            self.write_block_now(id, fields, true);
             inputs[2] = Some(true);
         }
-        self.control_streams += self.control.len() - start;
         self.ping_strikes = 0;
         let Some(s) = self.streams.get_mut(id.value()) else {
             return;
@@ -333,9 +331,7 @@ impl Connection {
             self.forget_stream(id, CloseKind::Ended);
         }
     }
-}
 
-impl Connection {
     /// Write into the output, in identifier order, the opening HEADERS of
     /// the streams that still wait to send them, so that control frames
     /// queued after this call come after them on the wire.
@@ -359,16 +355,7 @@ impl Connection {
             let Some(Outbound::Headers { fields, end_stream }) = s.queue.pop_front() else {
                 continue;
             };
-            let start = self.control.len();
-            Self::write_block(
-                &mut self.hpack_enc,
-                &mut self.field_pool,
-                id,
-                (fields, end_stream),
-                self.peer.max_frame_size,
-                &mut self.control,
-            );
-            self.control_streams += self.control.len() - start;
+            self.write_block_now(id, fields, end_stream);
             let Some(s) = self.streams.get_mut(id.value()) else {
                 continue;
             };
