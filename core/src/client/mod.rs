@@ -823,14 +823,13 @@ impl ClientConnection {
             return Ok(());
         };
         let opened = match whole {
-            Some(parts) => {
-                let undo = parts.clone();
-                let opened = self.h2.open_stream_whole(head, parts);
-                if opened.is_err() {
-                    self.hold_whole(id, undo);
-                }
-                opened
-            }
+            Some(parts) => self
+                .h2
+                .open_stream_whole(head, parts)
+                .map_err(|(e, parts)| {
+                    self.hold_whole(id, parts);
+                    e
+                }),
             None => self.h2.open_stream_with(head, false),
         };
         match opened {

@@ -451,13 +451,17 @@ impl Connection {
     /// Open a stream (client only) with its whole request: the head, then
     /// `body` as the last DATA. Written straight into the output when the
     /// windows allow (see [`can_write_whole`](Self::can_write_whole)),
-    /// queued otherwise.
+    /// queued otherwise. On `Err` (no stream could open) the body comes
+    /// back, for the caller to hold.
     pub(crate) fn open_stream_whole(
         &mut self,
         fields: FieldList,
         body: [Chunk; 2],
-    ) -> Result<StreamId, SendError> {
-        let id = self.open_local()?;
+    ) -> Result<StreamId, (SendError, [Chunk; 2])> {
+        let id = match self.open_local() {
+            Ok(id) => id,
+            Err(e) => return Err((e, body)),
+        };
         let len = body[0].len() + body[1].len();
         // Streams must open in identifier order on the wire: while any
         // stream has output queued (perhaps its opening HEADERS), this
