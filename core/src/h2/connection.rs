@@ -478,27 +478,7 @@ impl Connection {
                 fields,
                 end_stream: false,
             });
-            s.queued_bytes += len;
-            // END_STREAM on the last piece that holds bytes.
-            let [prefix, payload] = body;
-            if payload.is_empty() {
-                s.queue.push_back(Outbound::Data {
-                    data: prefix,
-                    end_stream: true,
-                });
-            } else {
-                if !prefix.is_empty() {
-                    s.queue.push_back(Outbound::Data {
-                        data: prefix,
-                        end_stream: false,
-                    });
-                }
-                s.queue.push_back(Outbound::Data {
-                    data: payload,
-                    end_stream: true,
-                });
-            }
-            s.send_done = true;
+            queue_data(s, body, len, true);
         }
         self.schedule(id);
         Ok(id)
@@ -600,19 +580,7 @@ impl Connection {
             s.wants_writable = true;
             return Err(SendError::Blocked(stream));
         }
-        s.queued_bytes += total;
-        let last = parts.iter().rposition(|p| !p.is_empty()).unwrap_or(0);
-        for (i, data) in parts.into_iter().enumerate() {
-            if data.is_empty() && !(end_stream && i == last) {
-                continue;
-            }
-            let end = end_stream && i == last;
-            s.queue.push_back(Outbound::Data {
-                data,
-                end_stream: end,
-            });
-        }
-        s.send_done = end_stream;
+        queue_data(s, parts, total, end_stream);
         self.schedule(stream);
         Ok(())
     }
@@ -986,6 +954,25 @@ impl Connection {
             }
         }
     }
+}
+
+/// Queue body pieces (`len` bytes in all) on stream `s`, END_STREAM (with
+/// `end_stream`) on the last piece that holds bytes; empty pieces are
+/// skipped otherwise.
+fn queue_data<const N: usize>(s: &mut Stream, parts: [Chunk; N], len: usize, end_stream: bool) {
+    s.queued_bytes += len;
+    let last = parts.iter().rposition(|p| !p.is_empty()).unwrap_or(0);
+    for (i, data) in parts.into_iter().enumerate() {
+        if data.is_empty() && !(end_stream && i == last) {
+            continue;
+        }
+        let end = end_stream && i == last;
+        s.queue.push_back(Outbound::Data {
+            data,
+            end_stream: end,
+        });
+    }
+    s.send_done = end_stream;
 }
 
 /// Keep an emptied header list in `pool` for reuse, if the pool has room
