@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 
@@ -174,6 +175,12 @@ impl std::error::Error for CallError {}
 /// large frames it pays nothing for, and make each held message pin a
 /// read's worth of memory (the window counts only the messages' own
 /// bytes). Messages of one read share its buffer, so they are not copied.
+///
+/// Partly received messages are copied into the decoder's buffer, and
+/// their bytes are given back to the peer as they arrive (above), so the
+/// windows do not bound them: each call's are charged to the connection's
+/// [`PartialBudget`] instead, and a call whose bytes would take it past
+/// its limit ends with `RESOURCE_EXHAUSTED`.
 pub(crate) struct Inbound {
     decoder: MessageDecoder,
     compressor: Arc<dyn Compressor>,
@@ -187,6 +194,46 @@ pub(crate) struct Inbound {
     /// The read (see [`h2::Connection::receive`]) in which the application
     /// began to hold messages of the call.
     held_since: u64,
+    /// Bytes of the partial message charged to the connection's budget.
+    charged: usize,
+    /// The budget they are charged to (taken on the first charge, so a
+    /// call whose messages each arrive whole never touches it).
+    budget: Option<Arc<AtomicUsize>>,
+}
+
+/// The bytes of partly received messages a connection holds over all its
+/// calls, and the most it may hold. Calls charge it as their messages
+/// arrive in pieces and give the charge back when a message completes or
+/// the call ends (dropping a call's [`Inbound`] gives back what it held,
+/// whichever way the call ended).
+#[derive(Debug)]
+pub(crate) struct PartialBudget {
+    total: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+impl PartialBudget {
+    /// A budget of `limit` bytes, raised if need be so that one message of
+    /// `max_message` bytes (and its prefix) always fits.
+    pub(crate) fn new(limit: usize, max_message: usize) -> Self {
+        PartialBudget {
+            total: Arc::new(AtomicUsize::new(0)),
+            limit: limit.max(max_message.saturating_add(PREFIX_LEN)),
+        }
+    }
+
+    /// Bytes charged now.
+    pub(crate) fn used(&self) -> usize {
+        self.total.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Inbound {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.fetch_sub(self.charged, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A message out of [`Inbound::feed`] and the flow-control credit the
@@ -208,7 +255,39 @@ impl Inbound {
             held: 0,
             owed: 0,
             held_since: 0,
+            charged: 0,
+            budget: None,
         }
+    }
+
+    /// Brings the charge to the connection's `budget` in line with the
+    /// bytes the decoder buffers. Fails, charging nothing more, when a
+    /// larger charge would take the budget past its limit.
+    fn settle_charge(&mut self, budget: &PartialBudget) -> Result<(), Status> {
+        let now = self.decoder.buffered_len();
+        if now == self.charged {
+            return Ok(());
+        }
+        let total = self.budget.get_or_insert_with(|| budget.total.clone());
+        if now < self.charged {
+            total.fetch_sub(self.charged - now, Ordering::Relaxed);
+            self.charged = now;
+            return Ok(());
+        }
+        let more = now - self.charged;
+        let before = total.fetch_add(more, Ordering::Relaxed);
+        if before.saturating_add(more) > budget.limit {
+            total.fetch_sub(more, Ordering::Relaxed);
+            return Err(Status::new(
+                Code::ResourceExhausted,
+                format!(
+                    "the connection holds its limit of {} bytes of messages still arriving",
+                    budget.limit
+                ),
+            ));
+        }
+        self.charged = now;
+        Ok(())
     }
 
     /// The application released `n` of the credit its messages held.
@@ -293,13 +372,16 @@ impl Inbound {
     /// `single` is the cardinality message to end the call with when this
     /// side may send only one message and a second arrives. On `Err` the
     /// call is over: every byte of the chunk has been given back and `out`
-    /// is empty; the status is the call's end.
+    /// is empty; the status is the call's end. The bytes of a message
+    /// still arriving are charged to `budget`; a chunk that would take it
+    /// past its limit ends the call with `RESOURCE_EXHAUSTED`.
     pub(crate) fn receive(
         &mut self,
         h2: &mut h2::Connection,
         stream: StreamId,
         data: Bytes,
         single: Option<&str>,
+        budget: &PartialBudget,
         out: &mut Vec<Delivered>,
     ) -> Result<(), Status> {
         out.clear();
@@ -308,19 +390,25 @@ impl Inbound {
                 if now > 0 {
                     h2.release_capacity(stream, now);
                 }
-                match single {
-                    Some(what) if self.count > 1 => {
+                let over = match single {
+                    Some(what) if self.count > 1 => Some(cardinality_violation(what)),
+                    _ => self.settle_charge(budget).err(),
+                };
+                match over {
+                    Some(status) => {
                         let credit: u32 = out.iter().map(|d| d.flow_len).sum();
                         h2.release_capacity(stream, credit.saturating_add(self.take_owed()));
                         out.clear();
-                        Err(cardinality_violation(what))
+                        Err(status)
                     }
-                    _ => Ok(()),
+                    None => Ok(()),
                 }
             }
             Err((status, credit)) => {
                 h2.release_capacity(stream, credit.saturating_add(self.take_owed()));
                 out.clear();
+                // The decoder has dropped what it held: so does the charge.
+                let _ = self.settle_charge(budget);
                 Err(status)
             }
         }

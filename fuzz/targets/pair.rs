@@ -496,6 +496,8 @@ pub fn run(data: &[u8]) {
         }
         sconfig.max_receive_message_size = 3000;
         cconfig.max_receive_message_size = 3000;
+        sconfig.max_partial_receive = 4000;
+        cconfig.max_partial_receive = 4000;
         cconfig.max_pending_calls = 4;
     }
     let now = origin();
@@ -554,4 +556,14 @@ pub fn run(data: &[u8]) {
     assert_eq!(p.server.active_calls(), 0);
     assert_eq!(p.client.h2().active_streams(), 0, "client streams left");
     assert_eq!(p.server.h2().active_streams(), 0, "server streams left");
+    assert_eq!(
+        p.client.partial_receive_bytes(),
+        0,
+        "client partial bytes left"
+    );
+    assert_eq!(
+        p.server.partial_receive_bytes(),
+        0,
+        "server partial bytes left"
+    );
 }

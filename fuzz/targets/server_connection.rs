@@ -137,6 +137,13 @@ impl Harness {
             self.conn.active_calls() <= self.max_streams,
             "more calls than the advertised stream limit"
         );
+        if self.conn.active_calls() == 0 {
+            assert_eq!(
+                self.conn.partial_receive_bytes(),
+                0,
+                "partial message bytes charged with no call in progress"
+            );
+        }
         assert_eq!(
             self.conn.is_closed(),
             self.model.closed_events == 1,
@@ -268,6 +275,7 @@ pub fn run(data: &[u8]) {
         config.h2.connection_window = 4096;
         config.h2.max_send_buffer = 2048;
         config.max_receive_message_size = 3000;
+        config.max_partial_receive = 4000;
     }
     let now = origin();
     let mut h = Harness {

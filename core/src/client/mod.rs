@@ -43,12 +43,13 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use crate::call::{
-    CallError, CallId, CallKind, Delivered, Inbound, cardinality_violation, frame_message,
+    CallError, CallId, CallKind, Delivered, Inbound, PartialBudget, cardinality_violation,
+    frame_message,
 };
 use crate::frame::{Reason, StreamId};
 use crate::grpc::compression::{CompressionRegistry, Compressor};
 use crate::grpc::head::USER_AGENT;
-use crate::grpc::message::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE;
+use crate::grpc::message::{DEFAULT_MAX_PARTIAL_RECEIVE, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
 use crate::grpc::metadata::MetadataMap;
 use crate::grpc::{Code, Status};
 use crate::h2::Chunk;
@@ -74,6 +75,16 @@ pub struct ClientConfig {
     /// The largest request message the application may send. Default
     /// `i32::MAX`.
     pub max_send_message_size: usize,
+    /// The most bytes of response messages still arriving (received in
+    /// part) the connection holds over all its calls. A message's bytes
+    /// are given back to the server's flow-control windows as they arrive,
+    /// so that a message larger than the windows can arrive at all; this
+    /// bound is what stops a server from making the client hold one
+    /// unfinished message on every call. A call whose bytes would take
+    /// the total past it ends with RESOURCE_EXHAUSTED (and is cancelled
+    /// with RST_STREAM). Raised to one `max_receive_message_size` message
+    /// if set lower. Default 64 MiB.
+    pub max_partial_receive: usize,
     /// The compression algorithms we accept and may send with.
     pub compression: CompressionRegistry,
     /// Calls that may wait for the server's SETTINGS_MAX_CONCURRENT_STREAMS
@@ -91,6 +102,7 @@ impl Default for ClientConfig {
             user_agent: USER_AGENT.to_string(),
             max_receive_message_size: DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
             max_send_message_size: i32::MAX as usize,
+            max_partial_receive: DEFAULT_MAX_PARTIAL_RECEIVE,
             compression: CompressionRegistry::default(),
             max_pending_calls: 1024,
         }
@@ -252,6 +264,8 @@ pub struct ClientConnection {
     ready: bool,
     going_away: bool,
     scratch: Vec<Delivered>,
+    /// Bytes of response messages still arriving, over all calls.
+    partial: PartialBudget,
     /// Paths of recent calls (at most [`RECENT_PATHS`]): a call to one of
     /// them shares its bytes instead of copying the caller's `&str`. With
     /// each, once made, the request head of a call to it with default
@@ -286,6 +300,8 @@ impl ClientConnection {
     /// A connection over a transport that has just been established. The
     /// preface and our SETTINGS are queued for transmission.
     pub fn new(config: ClientConfig, now: Instant) -> Self {
+        let partial =
+            PartialBudget::new(config.max_partial_receive, config.max_receive_message_size);
         ClientConnection {
             h2: h2::Connection::client(config.h2.clone(), now),
             request_constants: response::RequestConstants::new(&config),
@@ -300,6 +316,7 @@ impl ClientConnection {
             ready: false,
             going_away: false,
             scratch: Vec::new(),
+            partial,
             recent_paths: Recent::default(),
             responses: Recent::default(),
         }
@@ -422,6 +439,13 @@ impl ClientConnection {
     /// Calls in progress (waiting for a stream included).
     pub fn active_calls(&self) -> usize {
         self.calls.len()
+    }
+
+    /// Bytes of response messages received in part that the connection holds
+    /// now, over all its calls (bounded by
+    /// [`max_partial_receive`](ClientConfig::max_partial_receive)).
+    pub fn partial_receive_bytes(&self) -> usize {
+        self.partial.used()
     }
 
     /// The HTTP/2 connection underneath (read-only: RTT, stream counts).
@@ -1097,7 +1121,7 @@ impl ClientConnection {
         };
         let single = single.then_some("several response messages for a single-response method");
         let mut out = std::mem::take(&mut self.scratch);
-        let received = inbound.receive(&mut self.h2, stream, data, single, &mut out);
+        let received = inbound.receive(&mut self.h2, stream, data, single, &self.partial, &mut out);
         for d in out.drain(..) {
             self.events.push_back(ClientEvent::Message {
                 call,

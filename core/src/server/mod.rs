@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use crate::call::{
-    CallError, CallId, CallKind, Delivered, Inbound, cardinality_violation, field,
+    CallError, CallId, CallKind, Delivered, Inbound, PartialBudget, cardinality_violation, field,
     fields_from_pairs, frame_message,
 };
 use crate::frame::{Reason, StreamId};
@@ -43,7 +43,7 @@ use crate::grpc::compression::{
     CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING,
 };
 use crate::grpc::head::APPLICATION_GRPC;
-use crate::grpc::message::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE;
+use crate::grpc::message::{DEFAULT_MAX_PARTIAL_RECEIVE, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
 use crate::grpc::metadata::MetadataMap;
 use crate::grpc::{Code, Status};
 use crate::h2::{self, ConnectionError, Event, Fields, PingPolicy, SendError};
@@ -69,6 +69,16 @@ pub struct ServerConfig {
     /// The largest response message the application may send. Default
     /// `i32::MAX`, as gRPC implementations use.
     pub max_send_message_size: usize,
+    /// The most bytes of request messages still arriving (received in
+    /// part) the connection holds over all its calls. A message's bytes
+    /// are given back to the client's flow-control windows as they arrive,
+    /// so that a message larger than the windows can arrive at all; this
+    /// bound is what stops a client from making the server hold one
+    /// unfinished message on every stream it may open. A call whose bytes
+    /// would take the total past it ends with RESOURCE_EXHAUSTED. Raised
+    /// to one `max_receive_message_size` message if set lower. Default
+    /// 64 MiB.
+    pub max_partial_receive: usize,
     /// The compression algorithms we accept and may respond with.
     pub compression: CompressionRegistry,
     /// After this long with no call in progress, the connection is shut
@@ -95,6 +105,7 @@ impl Default for ServerConfig {
             },
             max_receive_message_size: DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
             max_send_message_size: i32::MAX as usize,
+            max_partial_receive: DEFAULT_MAX_PARTIAL_RECEIVE,
             compression: CompressionRegistry::default(),
             max_connection_idle: None,
             max_connection_age: None,
@@ -192,6 +203,8 @@ pub struct ServerConnection {
     deadlines: Deadlines,
     events: VecDeque<ServerEvent>,
     scratch: Vec<Delivered>,
+    /// Bytes of request messages still arriving, over all calls.
+    partial: PartialBudget,
     /// Recent request texts, shared between calls.
     texts: request::Texts,
     /// Request heads read from blocks the HPACK memo answered, by block.
@@ -240,6 +253,8 @@ impl ServerConnection {
     /// A connection that has just been accepted. Our SETTINGS is queued for
     /// transmission.
     pub fn new(config: ServerConfig, now: Instant) -> Self {
+        let partial =
+            PartialBudget::new(config.max_partial_receive, config.max_receive_message_size);
         ServerConnection {
             h2: h2::Connection::server(config.h2.clone(), now),
             accept_encoding: config.compression.accept_encoding(),
@@ -248,6 +263,7 @@ impl ServerConnection {
             deadlines: Deadlines::default(),
             events: VecDeque::new(),
             scratch: Vec::new(),
+            partial,
             texts: request::Texts::default(),
             heads: Heads::default(),
             usual_head: None,
@@ -420,6 +436,13 @@ impl ServerConnection {
     /// Calls in progress.
     pub fn active_calls(&self) -> usize {
         self.calls.len()
+    }
+
+    /// Bytes of request messages received in part that the connection holds
+    /// now, over all its calls (bounded by
+    /// [`max_partial_receive`](ServerConfig::max_partial_receive)).
+    pub fn partial_receive_bytes(&self) -> usize {
+        self.partial.used()
     }
 
     /// The HTTP/2 connection underneath (read-only: RTT, stream counts).
@@ -931,9 +954,9 @@ impl ServerConnection {
             .single_request()
             .then_some("several request messages for a single-request method");
         let mut out = std::mem::take(&mut self.scratch);
-        let received = c
-            .inbound
-            .receive(&mut self.h2, stream, data, single, &mut out);
+        let received =
+            c.inbound
+                .receive(&mut self.h2, stream, data, single, &self.partial, &mut out);
         for d in out.drain(..) {
             self.events.push_back(ServerEvent::Message {
                 call,

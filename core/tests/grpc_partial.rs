@@ -1,0 +1,374 @@
+//! The connection-wide bound on messages received in part
+//! (`max_partial_receive`): a peer that starts large messages on many
+//! calls and never finishes them gets RESOURCE_EXHAUSTED on the call that
+//! would go past the bound, the calls within it go on, and the bytes are
+//! given back however a call ends. Each side is driven by a hand-driven
+//! HTTP/2 peer so that messages can be left unfinished on purpose.
+
+mod support;
+
+use bytes::{Bytes, BytesMut};
+use grpc_sansio::call::{CallId, CallKind};
+use grpc_sansio::client::{CallOptions, ClientConfig, ClientConnection, ClientEvent};
+use grpc_sansio::frame::{Reason, StreamId};
+use grpc_sansio::grpc::metadata::MetadataMap;
+use grpc_sansio::grpc::{Code, Status};
+use grpc_sansio::h2::{self, Event, Initiator};
+use grpc_sansio::server::{CancelReason, ServerConfig, ServerConnection, ServerEvent};
+use support::{Clock, field, request_head};
+
+/// Payload length every test message announces.
+const LEN: usize = 1_000_000;
+/// How much of it is sent before the message is left unfinished.
+const PART: usize = 800_000;
+/// What one unfinished message holds: its prefix and the part sent.
+const HELD: usize = 5 + PART;
+
+/// The message of `LEN` bytes (byte `i` is `i % 251`), framed.
+fn framed() -> Bytes {
+    let mut v = Vec::with_capacity(5 + LEN);
+    v.push(0);
+    v.extend_from_slice(&(LEN as u32).to_be_bytes());
+    v.extend((0..LEN).map(|i| (i % 251) as u8));
+    v.into()
+}
+
+fn payload() -> Bytes {
+    framed().slice(5..)
+}
+
+/// Limits under which three unfinished messages fit and a fourth does not.
+fn server_config() -> ServerConfig {
+    let mut config = ServerConfig::default();
+    config.max_receive_message_size = LEN;
+    config.max_partial_receive = 3 * HELD + HELD / 2;
+    config
+}
+
+/// A gRPC server and a raw HTTP/2 client on one virtual instant.
+struct ToServer {
+    peer: h2::Connection,
+    server: ServerConnection,
+    clock: Clock,
+    events: Vec<ServerEvent>,
+    peer_events: Vec<Event>,
+}
+
+impl ToServer {
+    fn new(config: ServerConfig) -> Self {
+        let clock = Clock::new();
+        let mut t = ToServer {
+            peer: h2::Connection::client(h2::Config::default(), clock.now),
+            server: ServerConnection::new(config, clock.now),
+            clock,
+            events: Vec::new(),
+            peer_events: Vec::new(),
+        };
+        t.drive();
+        t
+    }
+
+    fn drive(&mut self) {
+        for _ in 0..10_000 {
+            let mut a = BytesMut::new();
+            while self.peer.poll_transmit(&mut a) > 0 {}
+            let mut b = BytesMut::new();
+            while self.server.poll_transmit(&mut b) > 0 {}
+            if !a.is_empty() {
+                let _ = self.server.receive(&a, self.clock.now);
+            }
+            if !b.is_empty() {
+                let _ = self.peer.receive(&b, self.clock.now);
+            }
+            while let Some(e) = self.server.poll_event() {
+                if let ServerEvent::Message { call, flow_len, .. } = &e {
+                    self.server.release_capacity(*call, *flow_len);
+                }
+                self.events.push(e);
+            }
+            while let Some(e) = self.peer.poll_event() {
+                if let Event::Data { stream, data, .. } = &e {
+                    self.peer.release_capacity(*stream, data.len() as u32);
+                }
+                self.peer_events.push(e);
+            }
+            if a.is_empty() && b.is_empty() {
+                return;
+            }
+        }
+        panic!("livelock");
+    }
+
+    /// Opens a unary call and sends the first `PART` bytes of its message.
+    fn start_partial(&mut self) -> StreamId {
+        let stream = self
+            .peer
+            .open_stream(request_head("/t.S/Upload"), false)
+            .unwrap();
+        self.peer
+            .send_data(stream, framed().slice(..HELD), false)
+            .unwrap();
+        self.drive();
+        stream
+    }
+
+    /// Sends the rest of the stream's message and ends the request.
+    fn finish(&mut self, stream: StreamId) {
+        self.peer
+            .send_data(stream, framed().slice(HELD..), true)
+            .unwrap();
+        self.drive();
+    }
+
+    fn call_of(&self, stream: StreamId) -> CallId {
+        let n = self
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                ServerEvent::CallStarted { call, .. } => Some(*call),
+                _ => None,
+            })
+            .collect::<Vec<_>>();
+        n[usize::try_from(stream.value() / 2).unwrap()]
+    }
+
+    /// The `grpc-status` of the trailers the peer got on `stream`.
+    fn status_on(&self, stream: StreamId) -> Option<(String, String)> {
+        self.peer_events.iter().find_map(|e| match e {
+            Event::Headers {
+                stream: s,
+                fields,
+                end_stream: true,
+            } if *s == stream => {
+                let list = fields.clone().into_vec();
+                let get = |name: &str| {
+                    list.iter()
+                        .find(|f| &f.name[..] == name.as_bytes())
+                        .map(|f| String::from_utf8_lossy(&f.value).into_owned())
+                        .unwrap_or_default()
+                };
+                Some((get("grpc-status"), get("grpc-message")))
+            }
+            _ => None,
+        })
+    }
+}
+
+#[test]
+fn server_refuses_the_unfinished_message_past_the_bound_and_keeps_the_others() {
+    let mut t = ToServer::new(server_config());
+    let streams: Vec<StreamId> = (0..3).map(|_| t.start_partial()).collect();
+    assert_eq!(t.server.partial_receive_bytes(), 3 * HELD);
+    assert_eq!(t.server.active_calls(), 3);
+
+    // The fourth call would take the connection past its bound.
+    let fourth = t.start_partial();
+    let (code, message) = t.status_on(fourth).expect("trailers on the fourth stream");
+    assert_eq!(code, "8", "RESOURCE_EXHAUSTED");
+    assert!(message.contains("still arriving"), "{message}");
+    let call4 = t.call_of(fourth);
+    assert!(t.events.iter().any(|e| matches!(e,
+        ServerEvent::Cancelled { call, reason: CancelReason::Protocol(s) }
+            if *call == call4 && s.code() == Code::ResourceExhausted)));
+    assert_eq!(t.server.partial_receive_bytes(), 3 * HELD);
+    for &s in &streams {
+        assert_eq!(t.status_on(s), None, "stream {} went on", s.value());
+    }
+
+    // The first call finishes its message: it arrives whole, and its
+    // bytes leave the bound.
+    t.finish(streams[0]);
+    let call1 = t.call_of(streams[0]);
+    let got = support::messages_server(&t.events, call1);
+    assert_eq!(got, vec![payload()]);
+    assert_eq!(t.server.partial_receive_bytes(), 2 * HELD);
+    t.server
+        .send_response(
+            call1,
+            Bytes::from_static(b"ok"),
+            Status::ok(),
+            MetadataMap::new(),
+        )
+        .unwrap();
+    t.drive();
+    assert_eq!(t.status_on(streams[0]).unwrap().0, "0");
+
+    // Room again for a new unfinished message.
+    let fifth = t.start_partial();
+    assert_eq!(t.status_on(fifth), None);
+    assert_eq!(t.server.partial_receive_bytes(), 3 * HELD);
+
+    // A call the client resets gives its bytes back.
+    t.peer.reset(streams[1], Reason::CANCEL);
+    t.drive();
+    assert_eq!(t.server.partial_receive_bytes(), 2 * HELD);
+    // So does a call the server ends before its message is whole.
+    let call3 = t.call_of(streams[2]);
+    t.server
+        .send_status(
+            call3,
+            Status::new(Code::Aborted, "no more"),
+            MetadataMap::new(),
+        )
+        .unwrap();
+    t.drive();
+    assert_eq!(t.status_on(streams[2]).unwrap().0, "10");
+    assert_eq!(t.server.partial_receive_bytes(), HELD);
+
+    // And a connection that ends gives back everything.
+    t.server.receive_eof(t.clock.now);
+    assert_eq!(t.server.partial_receive_bytes(), 0);
+}
+
+#[test]
+fn one_message_as_large_as_the_receive_limit_always_fits() {
+    // A bound set below one message is raised to one message.
+    let mut config = server_config();
+    config.max_partial_receive = 10;
+    let mut t = ToServer::new(config);
+    let stream = t.start_partial();
+    assert_eq!(t.server.partial_receive_bytes(), HELD);
+    t.finish(stream);
+    let call = t.call_of(stream);
+    assert_eq!(support::messages_server(&t.events, call), vec![payload()]);
+    assert_eq!(t.server.partial_receive_bytes(), 0);
+    // A second unfinished message beside one is refused.
+    let a = t.start_partial();
+    let b = t.start_partial();
+    assert_eq!(t.status_on(a), None);
+    assert_eq!(t.status_on(b).unwrap().0, "8");
+}
+
+/// A gRPC client and a raw HTTP/2 server on one virtual instant.
+struct ToClient {
+    peer: h2::Connection,
+    client: ClientConnection,
+    clock: Clock,
+    events: Vec<ClientEvent>,
+    peer_events: Vec<Event>,
+}
+
+impl ToClient {
+    fn new(config: ClientConfig) -> Self {
+        let clock = Clock::new();
+        let mut t = ToClient {
+            peer: h2::Connection::server(h2::Config::default(), clock.now),
+            client: ClientConnection::new(config, clock.now),
+            clock,
+            events: Vec::new(),
+            peer_events: Vec::new(),
+        };
+        t.drive();
+        t
+    }
+
+    fn drive(&mut self) {
+        for _ in 0..10_000 {
+            let mut a = BytesMut::new();
+            while self.client.poll_transmit(&mut a) > 0 {}
+            let mut b = BytesMut::new();
+            while self.peer.poll_transmit(&mut b) > 0 {}
+            if !a.is_empty() {
+                let _ = self.peer.receive(&a, self.clock.now);
+            }
+            if !b.is_empty() {
+                let _ = self.client.receive(&b, self.clock.now);
+            }
+            while let Some(e) = self.client.poll_event() {
+                if let ClientEvent::Message { call, flow_len, .. } = &e {
+                    self.client.release_capacity(*call, *flow_len);
+                }
+                self.events.push(e);
+            }
+            while let Some(e) = self.peer.poll_event() {
+                if let Event::Data { stream, data, .. } = &e {
+                    self.peer.release_capacity(*stream, data.len() as u32);
+                }
+                self.peer_events.push(e);
+            }
+            if a.is_empty() && b.is_empty() {
+                return;
+            }
+        }
+        panic!("livelock");
+    }
+
+    /// Starts a server-streaming call; the raw server answers with a
+    /// response head and the first `PART` bytes of a message.
+    fn start_partial(&mut self) -> (CallId, StreamId) {
+        let now = self.clock.now;
+        let call = self
+            .client
+            .start_call_with_message(
+                "/t.S/Download",
+                CallOptions::new(CallKind::ServerStreaming),
+                Bytes::from_static(b"go"),
+                now,
+            )
+            .unwrap();
+        self.drive();
+        let stream = self
+            .peer_events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Event::Headers { stream, .. } => Some(*stream),
+                _ => None,
+            })
+            .unwrap();
+        let head = vec![
+            field(":status", "200"),
+            field("content-type", "application/grpc"),
+        ];
+        self.peer.send_headers(stream, head, false).unwrap();
+        self.peer
+            .send_data(stream, framed().slice(..HELD), false)
+            .unwrap();
+        self.drive();
+        (call, stream)
+    }
+
+    fn finished(&self, call: CallId) -> Option<Status> {
+        self.events.iter().find_map(|e| match e {
+            ClientEvent::Finished {
+                call: c, status, ..
+            } if *c == call => Some(status.clone()),
+            _ => None,
+        })
+    }
+}
+
+#[test]
+fn client_cancels_the_call_whose_response_goes_past_the_bound() {
+    let mut config = ClientConfig::default();
+    config.max_receive_message_size = LEN;
+    config.max_partial_receive = 2 * HELD + HELD / 2;
+    let mut t = ToClient::new(config);
+    let (c1, s1) = t.start_partial();
+    let (c2, _) = t.start_partial();
+    assert_eq!(t.client.partial_receive_bytes(), 2 * HELD);
+    let (c3, s3) = t.start_partial();
+    let status = t.finished(c3).expect("the third call ended");
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert!(t.peer_events.iter().any(|e| matches!(e,
+        Event::StreamReset { stream, code: Reason::CANCEL, initiator: Initiator::Remote }
+            if *stream == s3)));
+    assert_eq!(t.finished(c1), None);
+    assert_eq!(t.finished(c2), None);
+    assert_eq!(t.client.partial_receive_bytes(), 2 * HELD);
+
+    // The first call's message completes and its status arrives.
+    t.peer.send_data(s1, framed().slice(HELD..), false).unwrap();
+    t.peer
+        .send_headers(s1, vec![field("grpc-status", "0")], true)
+        .unwrap();
+    t.drive();
+    assert_eq!(support::messages_client(&t.events, c1), vec![payload()]);
+    assert!(t.finished(c1).unwrap().is_ok());
+    assert_eq!(t.client.partial_receive_bytes(), HELD);
+
+    // A cancelled call gives its bytes back.
+    t.client.cancel(c2);
+    t.drive();
+    assert_eq!(t.client.partial_receive_bytes(), 0);
+}
