@@ -263,6 +263,15 @@ impl Attacker {
         }
     }
 
+    /// The next thing received (kept in [`seen`](Self::seen) too), within
+    /// `within`.
+    pub fn next_within(&mut self, within: Duration) -> Option<Received> {
+        let rx = self.rx.as_ref().expect("start_reader first");
+        let r = rx.recv_timeout(within).ok()?;
+        self.seen.push(r.clone());
+        Some(r)
+    }
+
     /// The server's GOAWAY, within `within`; panics (with a transcript)
     /// without one.
     pub fn expect_goaway(&mut self, within: Duration) -> GoAway {

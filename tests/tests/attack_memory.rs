@@ -1,0 +1,93 @@
+//! Memory a client can make a server hold without breaking a rule, against
+//! both adapters' servers on 127.0.0.1: request messages started on many
+//! streams and never finished. Their bytes are given back to the client's
+//! windows as they arrive (a message may be larger than the windows), so
+//! only the connection's bound on unfinished messages (`ServerConfig::
+//! max_partial_receive`) stops them: the calls past it end with
+//! RESOURCE_EXHAUSTED, the server's memory stays bounded, and calls on
+//! other connections go on.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use grpc_sansio::frame::{Frame, StreamId};
+use grpc_sansio::server::ServerConfig;
+use grpc_sansio_tests::attack::raw::{data, request_head};
+use grpc_sansio_tests::attack::server::path;
+use grpc_sansio_tests::attack::{Adapter, Attacker, PROMPT, Scenario};
+use grpc_sansio_tests::attack_both;
+
+/// Streams the attacker opens on each connection.
+const STREAMS: u32 = 48;
+/// What each message announces: the receive limit.
+const ANNOUNCED: u32 = 4 << 20;
+/// What the attacker sends of each message.
+const SENT: usize = 1 << 20;
+/// The bound under test.
+const BOUND: usize = 16 << 20;
+
+/// Sum of the server's connection-level WINDOW_UPDATE increments so far.
+fn connection_credit(a: &Attacker) -> usize {
+    a.seen
+        .iter()
+        .filter_map(|r| match r.frame() {
+            Some(Frame::WindowUpdate(w)) if w.stream_id == StreamId::ZERO => {
+                Some(w.increment as usize)
+            }
+            _ => None,
+        })
+        .sum()
+}
+
+fn unfinished_messages_once(addr: SocketAddr) {
+    let mut a = Attacker::open(addr);
+    let p = path("Unary");
+    let mut body = vec![0u8; 5 + SENT];
+    body[1..5].copy_from_slice(&ANNOUNCED.to_be_bytes());
+    let body = Bytes::from(body);
+    let mut sent = 0usize;
+    for i in 0..STREAMS {
+        let id = 2 * i + 1;
+        // Stay inside the connection window (65,535 bytes to start with,
+        // then what the server gives back: it returns the bytes of
+        // unfinished messages as they arrive).
+        while sent + body.len() > 65_535 + connection_credit(&a) {
+            let more = a.next_within(PROMPT);
+            assert!(
+                more.as_ref().is_some_and(|r| !r.is_end()),
+                "no credit back after {sent} bytes: {}",
+                a.transcript()
+            );
+        }
+        let h = a.headers(id, &request_head(&p, &[]), false);
+        a.send(h).expect("request head written");
+        let frames = body
+            .chunks(16_384)
+            .map(|c| data(id, body.slice_ref(c), false));
+        a.send_all(frames).expect("message part written");
+        sent += body.len();
+    }
+    // Every stream past the bound ends with RESOURCE_EXHAUSTED; the others
+    // are left waiting for the rest of their message.
+    let fit = BOUND / body.len();
+    let refused: Vec<u32> = (0..STREAMS).map(|i| 2 * i + 1).skip(fit).collect();
+    for &id in &refused {
+        let status = a.wait_for(PROMPT, |r| r.header(id, "grpc-status").is_some());
+        let status = status.as_ref().and_then(|r| r.header(id, "grpc-status"));
+        assert_eq!(status, Some("8"), "stream {id}: {}", a.transcript());
+    }
+    for id in (0..fit as u32).map(|i| 2 * i + 1) {
+        assert!(
+            !a.seen.iter().any(|r| r.header(id, "grpc-status").is_some()),
+            "stream {id} within the bound was ended: {}",
+            a.transcript()
+        );
+    }
+}
+
+fn unfinished_messages(adapter: Adapter) {
+    let mut config = ServerConfig::default();
+    config.max_partial_receive = BOUND;
+    Scenario::with_config(adapter, config).sustain("unfinished messages", unfinished_messages_once);
+}
+attack_both!(attack_unfinished_messages, unfinished_messages);
