@@ -26,9 +26,8 @@ pub struct Config {
     /// gives back at once the bytes of a message still arriving on a call
     /// whose application holds no message (so that a message larger than
     /// the window can arrive), so what is buffered can reach, beyond this,
-    /// one unfinished message per such call: at most
-    /// `max_concurrent_streams` times the receive message limit. Default
-    /// 4 MiB.
+    /// the unfinished messages of those calls; the gRPC layer's
+    /// `max_partial_receive` bounds them per connection. Default 4 MiB.
     pub connection_window: u32,
     /// SETTINGS_MAX_FRAME_SIZE we advertise: the largest frame payload we
     /// accept. Default 16384.
