@@ -44,6 +44,7 @@ impl Data {
         self.data.len() + padding_overhead(self.pad_len)
     }
 
+    #[inline]
     pub(crate) fn decode(head: &FrameHeader, mut payload: Bytes) -> Result<Data, FrameError> {
         if head.stream_id.is_zero() {
             return Err(conn_protocol(FrameErrorKind::StreamIdMustBeNonZero));
