@@ -1196,6 +1196,103 @@ fn ten_thousand_messages_in_one_stream() {
     assert!(finished(&cev, call)[0].0.is_ok());
 }
 
+/// Many server-streaming calls whose handlers send as fast as they are
+/// let: what the server queues over all of them stays within the
+/// connection's send bound (not one stream send buffer per call), and a
+/// call refused for want of room resumes on its Writable event alone, so
+/// every message arrives.
+#[test]
+fn streaming_calls_share_the_connection_send_bound() {
+    const CALLS: usize = 24;
+    const MESSAGES: usize = 40;
+    const SIZE: usize = 16 << 10;
+    let mut server = ServerConfig::default();
+    server.h2.max_send_buffer = 256 << 10;
+    server.h2.max_connection_send_buffer = 1 << 20;
+    let mut g = Grpc::with(ClientConfig::default(), server);
+    let now = g.clock.now;
+    let calls: Vec<CallId> = (0..CALLS)
+        .map(|_| {
+            g.client
+                .start_call_with_message(
+                    "/t.S/Stream",
+                    CallOptions::new(CallKind::ServerStreaming),
+                    Bytes::from_static(b"go"),
+                    now,
+                )
+                .unwrap()
+        })
+        .collect();
+    g.drive();
+    let scalls: Vec<CallId> = g
+        .take_server()
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::CallStarted { call, .. } => Some(*call),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(scalls.len(), CALLS);
+    let message = |call: usize, i: usize| Bytes::from(vec![(call * MESSAGES + i) as u8; SIZE]);
+    let mut sent = vec![0usize; CALLS];
+    let mut ready = [true; CALLS];
+    let mut most_queued = 0usize;
+    for _ in 0..10_000 {
+        for (k, &scall) in scalls.iter().enumerate() {
+            while ready[k] && sent[k] < MESSAGES {
+                match g.server.send_message(scall, message(k, sent[k])) {
+                    Ok(()) => sent[k] += 1,
+                    Err(grpc_sansio::call::CallError::Blocked(_)) => ready[k] = false,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            if sent[k] == MESSAGES {
+                sent[k] += 1;
+                g.server
+                    .send_status(scall, Status::ok(), MetadataMap::new())
+                    .unwrap();
+            }
+        }
+        let h2 = g.server.h2();
+        let queued: usize = scalls
+            .iter()
+            .map(|c| h2.queued_bytes(grpc_sansio::frame::StreamId::new(c.value() as u32)))
+            .sum();
+        most_queued = most_queued.max(queued);
+        if sent.iter().all(|&n| n > MESSAGES) {
+            break;
+        }
+        g.drive();
+        for e in g.take_server() {
+            if let ServerEvent::Writable { call } = e {
+                let k = scalls.iter().position(|&c| c == call).unwrap();
+                ready[k] = true;
+            }
+        }
+    }
+    assert!(
+        sent.iter().all(|&n| n > MESSAGES),
+        "calls stalled: {sent:?}"
+    );
+    // The bound, plus the last message each call had accepted on the way.
+    assert!(
+        most_queued <= (1 << 20) + CALLS * (SIZE + 5),
+        "{most_queued} bytes queued"
+    );
+    assert!(
+        most_queued >= 1 << 20,
+        "the bound was never reached: {most_queued}"
+    );
+    g.drive();
+    let cev = g.take_client();
+    for (k, &call) in calls.iter().enumerate() {
+        let got = messages_client(&cev, call);
+        let want: Vec<Bytes> = (0..MESSAGES).map(|i| message(k, i)).collect();
+        assert!(got == want, "call {k}: {} messages", got.len());
+        assert!(finished(&cev, call)[0].0.is_ok());
+    }
+}
+
 #[test]
 fn unary_cardinality_violations_are_unimplemented() {
     // Two responses to a unary call.

@@ -454,6 +454,70 @@ fn blocked_sender_is_told_when_writable() {
     assert!(p.client.is_writable(id));
 }
 
+/// The connection-wide bound on queued DATA: once the streams together
+/// hold `max_connection_send_buffer`, every send is refused, whatever the
+/// stream's own queue holds; the streams so refused hear Writable once the
+/// total is down to three quarters of the bound (here by resets), and the
+/// others no earlier than their own rule says.
+#[test]
+fn the_connection_bounds_what_all_streams_queue() {
+    let mut client = Config::default();
+    client.max_send_buffer = 1000;
+    client.max_connection_send_buffer = 2500;
+    let mut p = Pair::new(client, Config::default());
+    p.drive();
+    let ids: Vec<StreamId> = (0..4)
+        .map(|_| p.client.open_stream(request_head("/a"), false).unwrap())
+        .collect();
+    for &id in &ids[..3] {
+        p.client
+            .send_data(id, Bytes::from(vec![1u8; 1000]), false)
+            .unwrap();
+    }
+    // 3000 bytes queued: the fourth stream's first send is refused, and so
+    // is a second send on the first (by its own bound).
+    let last = ids[3];
+    assert_eq!(
+        p.client.send_data(last, Bytes::from_static(b"x"), false),
+        Err(SendError::Blocked(last))
+    );
+    assert!(!p.client.is_writable(last));
+    assert_eq!(p.client.check_writable(last), Err(SendError::Blocked(last)));
+    assert_eq!(
+        p.client.send_data(ids[0], Bytes::from_static(b"x"), false),
+        Err(SendError::Blocked(ids[0]))
+    );
+
+    // A reset takes its stream's bytes out: 2000 left, over three
+    // quarters of 2500, so nobody is told yet.
+    p.client.reset(ids[1], Reason::CANCEL);
+    assert!(
+        !events(&mut p.client)
+            .iter()
+            .any(|e| matches!(e, Event::Writable { .. }))
+    );
+    // A send would be taken now (the bound is not reached); the event
+    // waits for more room, so that the woken streams do not find the
+    // connection full again at once.
+    assert!(p.client.is_writable(last));
+    p.client.reset(ids[2], Reason::CANCEL);
+    let ev = events(&mut p.client);
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e, Event::Writable { .. }))
+            .collect::<Vec<_>>(),
+        vec![&Event::Writable { stream: last }],
+        "{ev:?}"
+    );
+    assert!(p.client.is_writable(last));
+    // The first stream is still over its own bound until its bytes go.
+    assert!(!p.client.is_writable(ids[0]));
+    p.drive();
+    let ev = p.take_client_events();
+    assert!(ev.contains(&Event::Writable { stream: ids[0] }), "{ev:?}");
+    assert_eq!(data_bytes(&p.take_server_events(), ids[0]), 1000);
+}
+
 #[test]
 fn eof_with_streams_open_is_transport_closed() {
     let mut p = Pair::new(Config::default(), Config::default());

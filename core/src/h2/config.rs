@@ -52,6 +52,15 @@ pub struct Config {
     /// is at or over it, so the memory per stream is this bound plus the
     /// last accepted chunk. Default 1 MiB.
     pub max_send_buffer: usize,
+    /// Bytes of DATA the application may queue over all streams of the
+    /// connection beyond what is sent. A send is refused with
+    /// [`SendError::Blocked`](super::SendError::Blocked) while the total is
+    /// at or over this bound, as for the stream's own bound, and the
+    /// streams so refused get [`Event::Writable`](super::Event::Writable)
+    /// once the total is down to three quarters of it. Without it, a peer
+    /// that opens many streams and reads none of them could make the
+    /// connection hold `max_send_buffer` on each. Default 16 MiB.
+    pub max_connection_send_buffer: usize,
     /// Bytes of control frames (PING and SETTINGS acknowledgements,
     /// RST_STREAM, WINDOW_UPDATE) we hold for a peer that does not read
     /// them. Exceeding it ends the connection with ENHANCE_YOUR_CALM.
@@ -110,6 +119,7 @@ impl Default for Config {
             max_continuation_frames: 64,
             settings_timeout: Duration::from_secs(10),
             max_send_buffer: 1 << 20,
+            max_connection_send_buffer: 16 << 20,
             max_pending_control: 64 << 10,
             max_closed_streams: 1024,
             transmit_chunk: 64 << 10,

@@ -177,6 +177,11 @@ pub struct Connection {
     pub(crate) control_streams: usize,
     /// Streams with something to send, in round-robin order.
     pub(crate) ready: VecDeque<StreamId>,
+    /// DATA bytes queued over all streams (bounded by
+    /// `max_connection_send_buffer`).
+    pub(crate) queued_total: usize,
+    /// Streams refused a send because `queued_total` was at its bound.
+    pub(crate) room_waiters: Vec<StreamId>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) continuation: Option<PendingBlock>,
     pub(crate) pings: Vec<([u8; 8], Instant, PingPurpose)>,
@@ -241,6 +246,8 @@ impl Connection {
             next_local_id: config.first_stream_id | 1,
             field_pool: Vec::new(),
             queue_pool: Vec::new(),
+            queued_total: 0,
+            room_waiters: Vec::new(),
             last_peer_id: 0,
             peer_open: 0,
             local_open: 0,
@@ -479,6 +486,7 @@ impl Connection {
                 end_stream: false,
             });
             queue_data(s, body, len, true);
+            self.queued_total += len;
         }
         self.schedule(id);
         Ok(id)
@@ -571,18 +579,54 @@ impl Connection {
         end_stream: bool,
     ) -> Result<(), SendError> {
         let limit = self.config.max_send_buffer;
+        let full = self.queued_total >= self.config.max_connection_send_buffer;
         let s = self.writable_stream(stream)?;
         let total: usize = parts.iter().map(Chunk::len).sum();
         if total == 0 && !end_stream {
             return Ok(());
         }
-        if s.queued_bytes >= limit && total > 0 {
+        if total > 0 && (s.queued_bytes >= limit || full) {
             s.wants_writable = true;
+            self.wait_for_room(stream, full);
             return Err(SendError::Blocked(stream));
         }
         queue_data(s, parts, total, end_stream);
+        self.queued_total += total;
         self.schedule(stream);
         Ok(())
+    }
+
+    /// A send on `stream` was refused: if the connection's queues were
+    /// full (`full`) and the stream's own were not, it waits in the list
+    /// of streams to tell when there is room again.
+    fn wait_for_room(&mut self, stream: StreamId, full: bool) {
+        let limit = self.config.max_send_buffer;
+        if let Some(s) = self.streams.get_mut(stream.value()) {
+            if full && s.queued_bytes < limit && !s.waits_room {
+                s.waits_room = true;
+                self.room_waiters.push(stream);
+            }
+        }
+    }
+
+    /// The connection's queues shrank: once they are down to three
+    /// quarters of their bound, every stream refused for want of room
+    /// gets [`Event::Writable`] (if its own queue has room).
+    pub(crate) fn room_freed(&mut self) {
+        let bound = self.config.max_connection_send_buffer;
+        if self.room_waiters.is_empty() || self.queued_total > bound - bound / 4 {
+            return;
+        }
+        let limit = self.config.max_send_buffer;
+        for id in std::mem::take(&mut self.room_waiters) {
+            if let Some(s) = self.streams.get_mut(id.value()) {
+                s.waits_room = false;
+                if s.wants_writable && s.queued_bytes < limit {
+                    s.wants_writable = false;
+                    self.events.push_back(Event::Writable { stream: id });
+                }
+            }
+        }
     }
 
     /// After everything queued on the stream is written, send RST_STREAM
@@ -606,9 +650,11 @@ impl Connection {
     /// had been refused.
     pub fn check_writable(&mut self, stream: StreamId) -> Result<(), SendError> {
         let limit = self.config.max_send_buffer;
+        let full = self.queued_total >= self.config.max_connection_send_buffer;
         let s = self.writable_stream(stream)?;
-        if s.queued_bytes >= limit {
+        if s.queued_bytes >= limit || full {
             s.wants_writable = true;
+            self.wait_for_room(stream, full);
             return Err(SendError::Blocked(stream));
         }
         Ok(())
@@ -620,6 +666,7 @@ impl Connection {
         self.streams
             .get(stream.value())
             .is_some_and(|s| !s.send_done && s.queued_bytes < self.config.max_send_buffer)
+            && self.queued_total < self.config.max_connection_send_buffer
     }
 
     fn writable_stream(&mut self, stream: StreamId) -> Result<&mut Stream, SendError> {
@@ -800,6 +847,8 @@ impl Connection {
         }
         self.phase = Phase::Closed;
         self.streams.clear();
+        self.queued_total = 0;
+        self.room_waiters.clear();
         self.peer_open = 0;
         self.local_open = 0;
         self.ready.clear();
@@ -914,6 +963,13 @@ impl Connection {
         let Some(s) = self.streams.remove(id.value()) else {
             return;
         };
+        if s.queued_bytes > 0 {
+            self.queued_total = self.queued_total.saturating_sub(s.queued_bytes);
+            self.room_freed();
+        }
+        if s.waits_room {
+            self.room_waiters.retain(|&w| w != id);
+        }
         // A short queue's allocation is kept for the next stream (a few,
         // so that an idle connection holds little).
         const KEEP: usize = 4;

@@ -99,7 +99,21 @@ fn check(side: &Side) {
             })
             .sum();
         assert_eq!(queued, s.queued_bytes, "queued byte count drifted");
+        assert_eq!(
+            s.waits_room,
+            c.room_waiters.contains(&s.id),
+            "waiting-for-room flag and list disagree"
+        );
     }
+    let total: usize = c.streams.values().map(|s| s.queued_bytes).sum();
+    assert_eq!(
+        total, c.queued_total,
+        "connection queued byte count drifted"
+    );
+    assert!(
+        c.room_waiters.len() <= c.streams.len(),
+        "stale room waiters"
+    );
     assert!(c.peer_open as usize + c.local_open as usize <= c.streams.len() + 1);
 }
 

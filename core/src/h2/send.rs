@@ -161,19 +161,21 @@ impl Connection {
                 s.send_window.consume(len as u32);
                 self.conn_send.consume(len as u32);
                 s.queued_bytes -= len;
+                self.queued_total -= len;
                 end_sent = end;
                 self.ping_strikes = 0;
+                self.room_freed();
             }
         }
         let Some(s) = self.streams.get_mut(id.value()) else {
             return Turn::Idle;
         };
-        let was_idle = s.state == State::Idle;
         let _ = s.apply(Input::Send {
             end_stream: end_sent,
         });
-        let _ = was_idle;
-        if s.wants_writable && s.queued_bytes < max_buffer {
+        // A stream waiting for room in the connection's queues hears from
+        // `room_freed` instead.
+        if s.wants_writable && !s.waits_room && s.queued_bytes < max_buffer {
             s.wants_writable = false;
             self.events.push_back(Event::Writable { stream: id });
         }

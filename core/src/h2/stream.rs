@@ -224,6 +224,9 @@ pub(crate) struct Stream {
     /// A send was refused with Blocked, or data waits on a window: report
     /// Writable when that changes.
     pub(crate) wants_writable: bool,
+    /// A send was refused because the connection's queues were full: the
+    /// stream is in the connection's list of streams waiting for room.
+    pub(crate) waits_room: bool,
     pub(crate) recv_phase: RecvPhase,
     pub(crate) content_length: Option<u64>,
     pub(crate) data_received: u64,
@@ -244,6 +247,7 @@ impl Stream {
             queued_bytes: 0,
             send_done: false,
             wants_writable: false,
+            waits_room: false,
             recv_phase: RecvPhase::Head,
             content_length: None,
             data_received: 0,
