@@ -141,6 +141,13 @@ impl Harness {
             self.live.len(),
             "active_calls() disagrees with the events"
         );
+        if self.live.is_empty() {
+            assert_eq!(
+                self.conn.partial_receive_bytes(),
+                0,
+                "partial message bytes charged with no call in progress"
+            );
+        }
         assert_eq!(
             self.conn.is_closed(),
             self.closed_events == 1,
@@ -278,7 +285,9 @@ pub fn run(data: &[u8]) {
         config.h2.initial_stream_window = 1024;
         config.h2.connection_window = 4096;
         config.h2.max_send_buffer = 2048;
+        config.h2.max_connection_send_buffer = 5000;
         config.max_receive_message_size = 3000;
+        config.max_partial_receive = 4000;
         config.max_pending_calls = 4;
     }
     let now = origin();

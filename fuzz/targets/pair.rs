@@ -493,6 +493,7 @@ pub fn run(data: &[u8]) {
             h2.initial_stream_window = 1024;
             h2.connection_window = 4096;
             h2.max_send_buffer = 2048;
+            h2.max_connection_send_buffer = 5000;
         }
         sconfig.max_receive_message_size = 3000;
         cconfig.max_receive_message_size = 3000;

@@ -274,6 +274,7 @@ pub fn run(data: &[u8]) {
         config.h2.initial_stream_window = 1024;
         config.h2.connection_window = 4096;
         config.h2.max_send_buffer = 2048;
+        config.h2.max_connection_send_buffer = 5000;
         config.max_receive_message_size = 3000;
         config.max_partial_receive = 4000;
     }
