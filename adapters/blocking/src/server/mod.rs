@@ -167,6 +167,23 @@ impl ServerBuilder {
         self
     }
 
+    /// The most bytes of request messages still arriving that one
+    /// connection holds over all its calls; the call that would go past it
+    /// ends with RESOURCE_EXHAUSTED. Default 64 MiB (see
+    /// [`ServerConfig::max_partial_receive`]).
+    pub fn max_partial_receive(mut self, bytes: usize) -> Self {
+        self.config.max_partial_receive = bytes;
+        self
+    }
+
+    /// The most bytes of response messages one connection queues over all
+    /// its calls before handlers wait for the client to read. Default
+    /// 16 MiB (see the HTTP/2 layer's `max_connection_send_buffer`).
+    pub fn max_connection_send_buffer(mut self, bytes: usize) -> Self {
+        self.config.h2.max_connection_send_buffer = bytes;
+        self
+    }
+
     /// The largest response message sent. Default `i32::MAX`.
     pub fn max_send_message_size(mut self, bytes: usize) -> Self {
         self.config.max_send_message_size = bytes;
