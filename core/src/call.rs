@@ -194,7 +194,8 @@ pub(crate) struct Inbound {
     /// The read (see [`h2::Connection::receive`]) in which the application
     /// began to hold messages of the call.
     held_since: u64,
-    /// Bytes of the partial message charged to the connection's budget.
+    /// Memory held for the partial message, charged to the connection's
+    /// budget.
     charged: usize,
     /// The budget they are charged to (taken on the first charge, so a
     /// call whose messages each arrive whole never touches it).
@@ -261,10 +262,11 @@ impl Inbound {
     }
 
     /// Brings the charge to the connection's `budget` in line with the
-    /// bytes the decoder buffers. Fails, charging nothing more, when a
-    /// larger charge would take the budget past its limit.
+    /// memory the decoder holds for a partial message. Fails, charging
+    /// nothing more, when a larger charge would take the budget past its
+    /// limit.
     fn settle_charge(&mut self, budget: &PartialBudget) -> Result<(), Status> {
-        let now = self.decoder.buffered_len();
+        let now = self.decoder.held_memory();
         if now == self.charged {
             return Ok(());
         }

@@ -21,8 +21,11 @@ use support::{Clock, field, request_head};
 const LEN: usize = 1_000_000;
 /// How much of it is sent before the message is left unfinished.
 const PART: usize = 800_000;
-/// What one unfinished message holds: its prefix and the part sent.
-const HELD: usize = 5 + PART;
+/// What the peer sends of each message: its prefix and the part.
+const SENT: usize = 5 + PART;
+/// What one unfinished message is charged: the memory its decoder holds,
+/// a buffer grown by doubling up to the announced length, and the prefix.
+const HELD: usize = 5 + LEN;
 
 /// The message of `LEN` bytes (byte `i` is `i % 251`), framed.
 fn framed() -> Bytes {
@@ -106,7 +109,7 @@ impl ToServer {
             .open_stream(request_head("/t.S/Upload"), false)
             .unwrap();
         self.peer
-            .send_data(stream, framed().slice(..HELD), false)
+            .send_data(stream, framed().slice(..SENT), false)
             .unwrap();
         self.drive();
         stream
@@ -115,7 +118,7 @@ impl ToServer {
     /// Sends the rest of the stream's message and ends the request.
     fn finish(&mut self, stream: StreamId) {
         self.peer
-            .send_data(stream, framed().slice(HELD..), true)
+            .send_data(stream, framed().slice(SENT..), true)
             .unwrap();
         self.drive();
     }
@@ -322,7 +325,7 @@ impl ToClient {
         ];
         self.peer.send_headers(stream, head, false).unwrap();
         self.peer
-            .send_data(stream, framed().slice(..HELD), false)
+            .send_data(stream, framed().slice(..SENT), false)
             .unwrap();
         self.drive();
         (call, stream)
@@ -358,7 +361,7 @@ fn client_cancels_the_call_whose_response_goes_past_the_bound() {
     assert_eq!(t.client.partial_receive_bytes(), 2 * HELD);
 
     // The first call's message completes and its status arrives.
-    t.peer.send_data(s1, framed().slice(HELD..), false).unwrap();
+    t.peer.send_data(s1, framed().slice(SENT..), false).unwrap();
     t.peer
         .send_headers(s1, vec![field("grpc-status", "0")], true)
         .unwrap();

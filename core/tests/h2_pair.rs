@@ -518,6 +518,45 @@ fn the_connection_bounds_what_all_streams_queue() {
     assert_eq!(data_bytes(&p.take_server_events(), ids[0]), 1000);
 }
 
+/// A refused stream is told as soon as there is room and nothing else
+/// will make more, even while the queues stay above three quarters of the
+/// bound: here a stream the peer gives no window keeps 3200 of 4000 bytes
+/// queued for good, and the refused stream's own bytes have gone out.
+#[test]
+fn a_refused_stream_is_told_while_stuck_streams_hold_most_of_the_bound() {
+    let mut client = Config::default();
+    client.max_send_buffer = 100_000;
+    client.max_connection_send_buffer = 4000;
+    let mut server = Config::default();
+    server.initial_stream_window = 1000;
+    let mut p = Pair::new(client, server);
+    p.drive();
+    let stuck = p.client.open_stream(request_head("/a"), false).unwrap();
+    let w = p.client.open_stream(request_head("/w"), false).unwrap();
+    p.drive();
+    p.client
+        .send_data(w, Bytes::from(vec![2u8; 100]), false)
+        .unwrap();
+    p.client
+        .send_data(stuck, Bytes::from(vec![1u8; 4200]), false)
+        .unwrap();
+    assert_eq!(
+        p.client.send_data(w, Bytes::from_static(b"x"), false),
+        Err(SendError::Blocked(w))
+    );
+    p.take_client_events();
+    p.drive();
+    assert_eq!(data_bytes(&p.take_server_events(), w), 100);
+    assert_eq!(p.client.queued_bytes(w), 0);
+    assert_eq!(p.client.queued_bytes(stuck), 3200);
+    assert!(p.client.is_writable(w));
+    let ev = p.take_client_events();
+    assert!(ev.contains(&Event::Writable { stream: w }), "{ev:?}");
+    p.client
+        .send_data(w, Bytes::from_static(b"x"), false)
+        .unwrap();
+}
+
 #[test]
 fn eof_with_streams_open_is_transport_closed() {
     let mut p = Pair::new(Config::default(), Config::default());

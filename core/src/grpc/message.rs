@@ -361,6 +361,16 @@ impl MessageDecoder {
         }
     }
 
+    /// Bytes of memory held for a message not yet returned: the capacity
+    /// of the buffer its pieces are assembled in (which grows by doubling,
+    /// up to the announced length), or the bytes taken, if more.
+    pub fn held_memory(&self) -> usize {
+        match &self.state {
+            State::Body { buf, .. } => (PREFIX_LEN + buf.capacity()).max(self.buffered_len()),
+            _ => self.buffered_len(),
+        }
+    }
+
     /// Checks that the stream may end here (call on END_STREAM): an error
     /// if a message was cut short or an earlier error happened.
     pub fn finish(&self) -> Result<(), MessageError> {

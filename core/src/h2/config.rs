@@ -57,7 +57,10 @@ pub struct Config {
     /// [`SendError::Blocked`](super::SendError::Blocked) while the total is
     /// at or over this bound, as for the stream's own bound, and the
     /// streams so refused get [`Event::Writable`](super::Event::Writable)
-    /// once the total is down to three quarters of it. Without it, a peer
+    /// once the total is down to three quarters of it, or under it with
+    /// nothing more that can be written until the peer opens a window.
+    /// A whole request opening a new stream is taken whatever the total.
+    /// Without it, a peer
     /// that opens many streams and reads none of them could make the
     /// connection hold `max_send_buffer` on each. Default 16 MiB.
     pub max_connection_send_buffer: usize,

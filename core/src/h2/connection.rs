@@ -579,7 +579,7 @@ impl Connection {
         end_stream: bool,
     ) -> Result<(), SendError> {
         let limit = self.config.max_send_buffer;
-        let full = self.queued_total >= self.config.max_connection_send_buffer;
+        let full = self.queued_total >= self.send_bound();
         let s = self.writable_stream(stream)?;
         let total: usize = parts.iter().map(Chunk::len).sum();
         if total == 0 && !end_stream {
@@ -596,6 +596,12 @@ impl Connection {
         Ok(())
     }
 
+    /// The connection's bound on queued DATA (at least one byte, so that a
+    /// connection with nothing queued always takes a send).
+    fn send_bound(&self) -> usize {
+        self.config.max_connection_send_buffer.max(1)
+    }
+
     /// A send on `stream` was refused: if the connection's queues were
     /// full (`full`) and the stream's own were not, it waits in the list
     /// of streams to tell when there is room again.
@@ -609,12 +615,22 @@ impl Connection {
         }
     }
 
-    /// The connection's queues shrank: once they are down to three
-    /// quarters of their bound, every stream refused for want of room
-    /// gets [`Event::Writable`] (if its own queue has room).
+    /// The connection's queues shrank (or `poll_transmit` has written all
+    /// it can): every stream refused for want of room gets
+    /// [`Event::Writable`] (if its own queue has room) once the queues are
+    /// down to three quarters of their bound, or are under it with nothing
+    /// left that can be written without new input (a window, or data).
+    /// The first rule wakes the refused streams once per quarter of the
+    /// bound written rather than once per frame; the second makes sure
+    /// that none of them waits while there is room and nothing else would
+    /// make more.
     pub(crate) fn room_freed(&mut self) {
-        let bound = self.config.max_connection_send_buffer;
-        if self.room_waiters.is_empty() || self.queued_total > bound - bound / 4 {
+        if self.room_waiters.is_empty() {
+            return;
+        }
+        let bound = self.send_bound();
+        let total = self.queued_total;
+        if total > bound - bound / 4 && (total >= bound || !self.ready.is_empty()) {
             return;
         }
         let limit = self.config.max_send_buffer;
@@ -650,7 +666,7 @@ impl Connection {
     /// had been refused.
     pub fn check_writable(&mut self, stream: StreamId) -> Result<(), SendError> {
         let limit = self.config.max_send_buffer;
-        let full = self.queued_total >= self.config.max_connection_send_buffer;
+        let full = self.queued_total >= self.send_bound();
         let s = self.writable_stream(stream)?;
         if s.queued_bytes >= limit || full {
             s.wants_writable = true;
@@ -666,7 +682,7 @@ impl Connection {
         self.streams
             .get(stream.value())
             .is_some_and(|s| !s.send_done && s.queued_bytes < self.config.max_send_buffer)
-            && self.queued_total < self.config.max_connection_send_buffer
+            && self.queued_total < self.send_bound()
     }
 
     fn writable_stream(&mut self, stream: StreamId) -> Result<&mut Stream, SendError> {

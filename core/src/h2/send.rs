@@ -53,6 +53,7 @@ impl Connection {
                 }
             }
         }
+        self.room_freed();
         dst.len() - start
     }
 
@@ -164,7 +165,6 @@ impl Connection {
                 self.queued_total -= len;
                 end_sent = end;
                 self.ping_strikes = 0;
-                self.room_freed();
             }
         }
         let Some(s) = self.streams.get_mut(id.value()) else {

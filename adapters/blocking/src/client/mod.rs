@@ -216,6 +216,15 @@ impl ChannelBuilder {
         self
     }
 
+    /// The most bytes of response messages still arriving that one
+    /// connection holds over all its calls; the call that would go past it
+    /// ends with RESOURCE_EXHAUSTED. Default 64 MiB (see
+    /// [`ClientConfig::max_partial_receive`](grpc_sansio::client::ClientConfig::max_partial_receive)).
+    pub fn max_partial_receive(mut self, bytes: usize) -> Self {
+        self.config.max_partial_receive = bytes;
+        self
+    }
+
     /// The largest request message sent. Default `i32::MAX`.
     pub fn max_send_message_size(mut self, bytes: usize) -> Self {
         self.config.max_send_message_size = bytes;
