@@ -231,8 +231,10 @@ impl PartialBudget {
 
 impl Drop for Inbound {
     fn drop(&mut self) {
-        if let Some(budget) = &self.budget {
-            budget.fetch_sub(self.charged, Ordering::Relaxed);
+        if self.charged > 0 {
+            if let Some(budget) = &self.budget {
+                budget.fetch_sub(self.charged, Ordering::Relaxed);
+            }
         }
     }
 }

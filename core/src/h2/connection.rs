@@ -624,10 +624,15 @@ impl Connection {
     /// bound written rather than once per frame; the second makes sure
     /// that none of them waits while there is room and nothing else would
     /// make more.
+    #[inline]
     pub(crate) fn room_freed(&mut self) {
-        if self.room_waiters.is_empty() {
-            return;
+        if !self.room_waiters.is_empty() {
+            self.wake_room_waiters();
         }
+    }
+
+    /// [`room_freed`](Self::room_freed) with streams waiting.
+    fn wake_room_waiters(&mut self) {
         let bound = self.send_bound();
         let total = self.queued_total;
         if total > bound - bound / 4 && (total >= bound || !self.ready.is_empty()) {
