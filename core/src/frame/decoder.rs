@@ -85,8 +85,10 @@ impl FrameDecoder {
         if buf.len() - HEADER_LEN < len {
             return Ok(None);
         }
-        buf.advance(HEADER_LEN);
-        let payload = buf.split_to(len).freeze();
+        // One cut of header and payload together, then the header dropped
+        // from the shared slice (cheaper than advancing the buffer).
+        let mut payload = buf.split_to(HEADER_LEN + len).freeze();
+        payload.advance(HEADER_LEN);
         Frame::decode(&head, payload).map(Some)
     }
 }
