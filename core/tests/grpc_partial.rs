@@ -7,6 +7,8 @@
 
 mod support;
 
+use std::time::Instant;
+
 use bytes::{Bytes, BytesMut};
 use grpc_sansio::call::{CallId, CallKind};
 use grpc_sansio::client::{CallOptions, ClientConfig, ClientConnection, ClientEvent};
@@ -48,21 +50,63 @@ fn server_config() -> ServerConfig {
     config
 }
 
-/// A gRPC server and a raw HTTP/2 client on one virtual instant.
-struct ToServer {
+/// One side of the gRPC layer under test, as the harness drives it.
+trait Side {
+    type Event;
+    fn transmit(&mut self, dst: &mut BytesMut) -> usize;
+    fn feed(&mut self, bytes: &[u8], now: Instant);
+    /// The next event, with its message's credit already given back.
+    fn next_event(&mut self) -> Option<Self::Event>;
+}
+
+impl Side for ServerConnection {
+    type Event = ServerEvent;
+    fn transmit(&mut self, dst: &mut BytesMut) -> usize {
+        self.poll_transmit(dst)
+    }
+    fn feed(&mut self, bytes: &[u8], now: Instant) {
+        let _ = self.receive(bytes, now);
+    }
+    fn next_event(&mut self) -> Option<ServerEvent> {
+        let e = self.poll_event()?;
+        if let ServerEvent::Message { call, flow_len, .. } = &e {
+            self.release_capacity(*call, *flow_len);
+        }
+        Some(e)
+    }
+}
+
+impl Side for ClientConnection {
+    type Event = ClientEvent;
+    fn transmit(&mut self, dst: &mut BytesMut) -> usize {
+        self.poll_transmit(dst)
+    }
+    fn feed(&mut self, bytes: &[u8], now: Instant) {
+        let _ = self.receive(bytes, now);
+    }
+    fn next_event(&mut self) -> Option<ClientEvent> {
+        let e = self.poll_event()?;
+        if let ClientEvent::Message { call, flow_len, .. } = &e {
+            self.release_capacity(*call, *flow_len);
+        }
+        Some(e)
+    }
+}
+
+/// A gRPC connection and a raw HTTP/2 peer on one virtual instant.
+struct Wired<G: Side> {
     peer: h2::Connection,
-    server: ServerConnection,
+    conn: G,
     clock: Clock,
-    events: Vec<ServerEvent>,
+    events: Vec<G::Event>,
     peer_events: Vec<Event>,
 }
 
-impl ToServer {
-    fn new(config: ServerConfig) -> Self {
-        let clock = Clock::new();
-        let mut t = ToServer {
-            peer: h2::Connection::client(h2::Config::default(), clock.now),
-            server: ServerConnection::new(config, clock.now),
+impl<G: Side> Wired<G> {
+    fn new(peer: h2::Connection, conn: G, clock: Clock) -> Self {
+        let mut t = Wired {
+            peer,
+            conn,
             clock,
             events: Vec::new(),
             peer_events: Vec::new(),
@@ -76,17 +120,14 @@ impl ToServer {
             let mut a = BytesMut::new();
             while self.peer.poll_transmit(&mut a) > 0 {}
             let mut b = BytesMut::new();
-            while self.server.poll_transmit(&mut b) > 0 {}
+            while self.conn.transmit(&mut b) > 0 {}
             if !a.is_empty() {
-                let _ = self.server.receive(&a, self.clock.now);
+                self.conn.feed(&a, self.clock.now);
             }
             if !b.is_empty() {
                 let _ = self.peer.receive(&b, self.clock.now);
             }
-            while let Some(e) = self.server.poll_event() {
-                if let ServerEvent::Message { call, flow_len, .. } = &e {
-                    self.server.release_capacity(*call, *flow_len);
-                }
+            while let Some(e) = self.conn.next_event() {
                 self.events.push(e);
             }
             while let Some(e) = self.peer.poll_event() {
@@ -100,6 +141,18 @@ impl ToServer {
             }
         }
         panic!("livelock");
+    }
+}
+
+/// A gRPC server and a raw HTTP/2 client.
+type ToServer = Wired<ServerConnection>;
+
+impl ToServer {
+    fn server(config: ServerConfig) -> Self {
+        let clock = Clock::new();
+        let peer = h2::Connection::client(h2::Config::default(), clock.now);
+        let conn = ServerConnection::new(config, clock.now);
+        Wired::new(peer, conn, clock)
     }
 
     /// Opens a unary call and sends the first `PART` bytes of its message.
@@ -159,10 +212,10 @@ impl ToServer {
 
 #[test]
 fn server_refuses_the_unfinished_message_past_the_bound_and_keeps_the_others() {
-    let mut t = ToServer::new(server_config());
+    let mut t = ToServer::server(server_config());
     let streams: Vec<StreamId> = (0..3).map(|_| t.start_partial()).collect();
-    assert_eq!(t.server.partial_receive_bytes(), 3 * HELD);
-    assert_eq!(t.server.active_calls(), 3);
+    assert_eq!(t.conn.partial_receive_bytes(), 3 * HELD);
+    assert_eq!(t.conn.active_calls(), 3);
 
     // The fourth call would take the connection past its bound.
     let fourth = t.start_partial();
@@ -173,7 +226,7 @@ fn server_refuses_the_unfinished_message_past_the_bound_and_keeps_the_others() {
     assert!(t.events.iter().any(|e| matches!(e,
         ServerEvent::Cancelled { call, reason: CancelReason::Protocol(s) }
             if *call == call4 && s.code() == Code::ResourceExhausted)));
-    assert_eq!(t.server.partial_receive_bytes(), 3 * HELD);
+    assert_eq!(t.conn.partial_receive_bytes(), 3 * HELD);
     for &s in &streams {
         assert_eq!(t.status_on(s), None, "stream {} went on", s.value());
     }
@@ -184,8 +237,8 @@ fn server_refuses_the_unfinished_message_past_the_bound_and_keeps_the_others() {
     let call1 = t.call_of(streams[0]);
     let got = support::messages_server(&t.events, call1);
     assert_eq!(got, vec![payload()]);
-    assert_eq!(t.server.partial_receive_bytes(), 2 * HELD);
-    t.server
+    assert_eq!(t.conn.partial_receive_bytes(), 2 * HELD);
+    t.conn
         .send_response(
             call1,
             Bytes::from_static(b"ok"),
@@ -199,15 +252,15 @@ fn server_refuses_the_unfinished_message_past_the_bound_and_keeps_the_others() {
     // Room again for a new unfinished message.
     let fifth = t.start_partial();
     assert_eq!(t.status_on(fifth), None);
-    assert_eq!(t.server.partial_receive_bytes(), 3 * HELD);
+    assert_eq!(t.conn.partial_receive_bytes(), 3 * HELD);
 
     // A call the client resets gives its bytes back.
     t.peer.reset(streams[1], Reason::CANCEL);
     t.drive();
-    assert_eq!(t.server.partial_receive_bytes(), 2 * HELD);
+    assert_eq!(t.conn.partial_receive_bytes(), 2 * HELD);
     // So does a call the server ends before its message is whole.
     let call3 = t.call_of(streams[2]);
-    t.server
+    t.conn
         .send_status(
             call3,
             Status::new(Code::Aborted, "no more"),
@@ -216,11 +269,11 @@ fn server_refuses_the_unfinished_message_past_the_bound_and_keeps_the_others() {
         .unwrap();
     t.drive();
     assert_eq!(t.status_on(streams[2]).unwrap().0, "10");
-    assert_eq!(t.server.partial_receive_bytes(), HELD);
+    assert_eq!(t.conn.partial_receive_bytes(), HELD);
 
     // And a connection that ends gives back everything.
-    t.server.receive_eof(t.clock.now);
-    assert_eq!(t.server.partial_receive_bytes(), 0);
+    t.conn.receive_eof(t.clock.now);
+    assert_eq!(t.conn.partial_receive_bytes(), 0);
 }
 
 #[test]
@@ -228,13 +281,13 @@ fn one_message_as_large_as_the_receive_limit_always_fits() {
     // A bound set below one message is raised to one message.
     let mut config = server_config();
     config.max_partial_receive = 10;
-    let mut t = ToServer::new(config);
+    let mut t = ToServer::server(config);
     let stream = t.start_partial();
-    assert_eq!(t.server.partial_receive_bytes(), HELD);
+    assert_eq!(t.conn.partial_receive_bytes(), HELD);
     t.finish(stream);
     let call = t.call_of(stream);
     assert_eq!(support::messages_server(&t.events, call), vec![payload()]);
-    assert_eq!(t.server.partial_receive_bytes(), 0);
+    assert_eq!(t.conn.partial_receive_bytes(), 0);
     // A second unfinished message beside one is refused.
     let a = t.start_partial();
     let b = t.start_partial();
@@ -242,58 +295,15 @@ fn one_message_as_large_as_the_receive_limit_always_fits() {
     assert_eq!(t.status_on(b).unwrap().0, "8");
 }
 
-/// A gRPC client and a raw HTTP/2 server on one virtual instant.
-struct ToClient {
-    peer: h2::Connection,
-    client: ClientConnection,
-    clock: Clock,
-    events: Vec<ClientEvent>,
-    peer_events: Vec<Event>,
-}
+/// A gRPC client and a raw HTTP/2 server.
+type ToClient = Wired<ClientConnection>;
 
 impl ToClient {
-    fn new(config: ClientConfig) -> Self {
+    fn client(config: ClientConfig) -> Self {
         let clock = Clock::new();
-        let mut t = ToClient {
-            peer: h2::Connection::server(h2::Config::default(), clock.now),
-            client: ClientConnection::new(config, clock.now),
-            clock,
-            events: Vec::new(),
-            peer_events: Vec::new(),
-        };
-        t.drive();
-        t
-    }
-
-    fn drive(&mut self) {
-        for _ in 0..10_000 {
-            let mut a = BytesMut::new();
-            while self.client.poll_transmit(&mut a) > 0 {}
-            let mut b = BytesMut::new();
-            while self.peer.poll_transmit(&mut b) > 0 {}
-            if !a.is_empty() {
-                let _ = self.peer.receive(&a, self.clock.now);
-            }
-            if !b.is_empty() {
-                let _ = self.client.receive(&b, self.clock.now);
-            }
-            while let Some(e) = self.client.poll_event() {
-                if let ClientEvent::Message { call, flow_len, .. } = &e {
-                    self.client.release_capacity(*call, *flow_len);
-                }
-                self.events.push(e);
-            }
-            while let Some(e) = self.peer.poll_event() {
-                if let Event::Data { stream, data, .. } = &e {
-                    self.peer.release_capacity(*stream, data.len() as u32);
-                }
-                self.peer_events.push(e);
-            }
-            if a.is_empty() && b.is_empty() {
-                return;
-            }
-        }
-        panic!("livelock");
+        let peer = h2::Connection::server(h2::Config::default(), clock.now);
+        let conn = ClientConnection::new(config, clock.now);
+        Wired::new(peer, conn, clock)
     }
 
     /// Starts a server-streaming call; the raw server answers with a
@@ -301,7 +311,7 @@ impl ToClient {
     fn start_partial(&mut self) -> (CallId, StreamId) {
         let now = self.clock.now;
         let call = self
-            .client
+            .conn
             .start_call_with_message(
                 "/t.S/Download",
                 CallOptions::new(CallKind::ServerStreaming),
@@ -346,10 +356,10 @@ fn client_cancels_the_call_whose_response_goes_past_the_bound() {
     let mut config = ClientConfig::default();
     config.max_receive_message_size = LEN;
     config.max_partial_receive = 2 * HELD + HELD / 2;
-    let mut t = ToClient::new(config);
+    let mut t = ToClient::client(config);
     let (c1, s1) = t.start_partial();
     let (c2, _) = t.start_partial();
-    assert_eq!(t.client.partial_receive_bytes(), 2 * HELD);
+    assert_eq!(t.conn.partial_receive_bytes(), 2 * HELD);
     let (c3, s3) = t.start_partial();
     let status = t.finished(c3).expect("the third call ended");
     assert_eq!(status.code(), Code::ResourceExhausted);
@@ -358,7 +368,7 @@ fn client_cancels_the_call_whose_response_goes_past_the_bound() {
             if *stream == s3)));
     assert_eq!(t.finished(c1), None);
     assert_eq!(t.finished(c2), None);
-    assert_eq!(t.client.partial_receive_bytes(), 2 * HELD);
+    assert_eq!(t.conn.partial_receive_bytes(), 2 * HELD);
 
     // The first call's message completes and its status arrives.
     t.peer.send_data(s1, framed().slice(SENT..), false).unwrap();
@@ -368,10 +378,10 @@ fn client_cancels_the_call_whose_response_goes_past_the_bound() {
     t.drive();
     assert_eq!(support::messages_client(&t.events, c1), vec![payload()]);
     assert!(t.finished(c1).unwrap().is_ok());
-    assert_eq!(t.client.partial_receive_bytes(), HELD);
+    assert_eq!(t.conn.partial_receive_bytes(), HELD);
 
     // A cancelled call gives its bytes back.
-    t.client.cancel(c2);
+    t.conn.cancel(c2);
     t.drive();
-    assert_eq!(t.client.partial_receive_bytes(), 0);
+    assert_eq!(t.conn.partial_receive_bytes(), 0);
 }
