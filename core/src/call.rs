@@ -2,7 +2,7 @@
 //! kinds, the errors of call actions, and the receive side of a call
 //! (deframing, decompression and flow-control accounting of messages).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -176,11 +176,15 @@ impl std::error::Error for CallError {}
 /// read's worth of memory (the window counts only the messages' own
 /// bytes). Messages of one read share its buffer, so they are not copied.
 ///
-/// Partly received messages are copied into the decoder's buffer, and
-/// their bytes are given back to the peer as they arrive (above), so the
-/// windows do not bound them: each call's are charged to the connection's
-/// [`PartialBudget`] instead, and a call whose bytes would take it past
-/// its limit ends with `RESOURCE_EXHAUSTED`.
+/// The windows count bytes on the wire, and two kinds of memory escape
+/// them: partly received messages, whose bytes are given back as they
+/// arrive (above), and delivered messages that take more memory than the
+/// credit they still hold (one whose first part was given back while it
+/// arrived, or one that inflated when decompressed). Both are charged to
+/// the connection's [`ReceiveBudget`]: the first until the message
+/// completes, the second until the application releases the message. A
+/// call whose charge would take the budget past its limit ends with
+/// `RESOURCE_EXHAUSTED`.
 pub(crate) struct Inbound {
     decoder: MessageDecoder,
     compressor: Arc<dyn Compressor>,
@@ -194,30 +198,45 @@ pub(crate) struct Inbound {
     /// The read (see [`h2::Connection::receive`]) in which the application
     /// began to hold messages of the call.
     held_since: u64,
-    /// Memory held for the partial message, charged to the connection's
-    /// budget.
+    /// Credit of all messages delivered so far.
+    flow_delivered: u64,
+    /// Credit the application has released so far.
+    flow_released: u64,
+    /// Delivered messages not yet released that hold more memory than
+    /// credit: the delivered credit at each one's end, and the memory
+    /// beyond its credit. Released in order; at most [`EXTRA_ENTRIES`]
+    /// (the newest merge, which only delays their release).
+    extras: VecDeque<(u64, usize)>,
+    /// Sum of `extras`.
+    extra_total: usize,
+    /// What is charged to the connection's budget: the memory the decoder
+    /// holds for a partial message, plus `extra_total`.
     charged: usize,
     /// The budget they are charged to (taken on the first charge, so a
     /// call whose messages each arrive whole never touches it).
     budget: Option<Arc<AtomicUsize>>,
 }
 
-/// The bytes of partly received messages a connection holds over all its
-/// calls, and the most it may hold. Calls charge it as their messages
-/// arrive in pieces and give the charge back when a message completes or
-/// the call ends (dropping a call's [`Inbound`] gives back what it held,
-/// whichever way the call ended).
+/// Delivered messages tracked one by one per call for the budget.
+const EXTRA_ENTRIES: usize = 16;
+
+/// The memory a connection holds for received messages beyond what the
+/// flow-control windows count (see [`Inbound`]), over all its calls, and
+/// the most it may hold. Calls charge it as their messages arrive in
+/// pieces or inflate, and give the charge back as messages complete or are
+/// released, and when the call ends (dropping a call's [`Inbound`] gives
+/// back what it held, whichever way the call ended).
 #[derive(Debug)]
-pub(crate) struct PartialBudget {
+pub(crate) struct ReceiveBudget {
     total: Arc<AtomicUsize>,
     limit: usize,
 }
 
-impl PartialBudget {
+impl ReceiveBudget {
     /// A budget of `limit` bytes, raised if need be so that one message of
     /// `max_message` bytes (and its prefix) always fits.
     pub(crate) fn new(limit: usize, max_message: usize) -> Self {
-        PartialBudget {
+        ReceiveBudget {
             total: Arc::new(AtomicUsize::new(0)),
             limit: limit.max(max_message.saturating_add(PREFIX_LEN)),
         }
@@ -258,26 +277,53 @@ impl Inbound {
             held: 0,
             owed: 0,
             held_since: 0,
+            flow_delivered: 0,
+            flow_released: 0,
+            extras: VecDeque::new(),
+            extra_total: 0,
             charged: 0,
             budget: None,
         }
     }
 
-    /// Brings the charge to the connection's `budget` in line with the
-    /// memory the decoder holds for a partial message. Fails, charging
-    /// nothing more, when a larger charge would take the budget past its
-    /// limit.
-    fn settle_charge(&mut self, budget: &PartialBudget) -> Result<(), Status> {
-        let now = self.decoder.held_memory();
-        if now == self.charged {
+    /// What the call should have charged now.
+    fn charge_due(&self) -> usize {
+        self.decoder.held_memory().saturating_add(self.extra_total)
+    }
+
+    /// A delivered message holds `extra` bytes of memory beyond its credit.
+    fn note_extra(&mut self, extra: usize) {
+        self.extra_total = self.extra_total.saturating_add(extra);
+        if self.extras.len() >= EXTRA_ENTRIES {
+            if let Some(last) = self.extras.back_mut() {
+                *last = (self.flow_delivered, last.1.saturating_add(extra));
+                return;
+            }
+        }
+        self.extras.push_back((self.flow_delivered, extra));
+    }
+
+    /// Brings a charge that has shrunk down to what is due.
+    fn settle_down(&mut self) {
+        let due = self.charge_due();
+        if due < self.charged {
+            if let Some(total) = &self.budget {
+                total.fetch_sub(self.charged - due, Ordering::Relaxed);
+            }
+            self.charged = due;
+        }
+    }
+
+    /// Brings the charge to the connection's `budget` in line with what
+    /// is due. Fails, charging nothing more, when a larger charge would
+    /// take the budget past its limit.
+    fn settle_charge(&mut self, budget: &ReceiveBudget) -> Result<(), Status> {
+        let now = self.charge_due();
+        if now <= self.charged {
+            self.settle_down();
             return Ok(());
         }
         let total = self.budget.get_or_insert_with(|| budget.total.clone());
-        if now < self.charged {
-            total.fetch_sub(self.charged - now, Ordering::Relaxed);
-            self.charged = now;
-            return Ok(());
-        }
         let more = now - self.charged;
         let before = total.fetch_add(more, Ordering::Relaxed);
         if before.saturating_add(more) > budget.limit {
@@ -285,7 +331,8 @@ impl Inbound {
             return Err(Status::new(
                 Code::ResourceExhausted,
                 format!(
-                    "the connection holds its limit of {} bytes of messages still arriving",
+                    "the connection holds its limit of {} bytes of received messages \
+                     beyond flow control",
                     budget.limit
                 ),
             ));
@@ -299,7 +346,22 @@ impl Inbound {
     /// application holds nothing more.
     pub(crate) fn released(&mut self, n: u32) -> u32 {
         self.held = self.held.saturating_sub(u64::from(n));
+        self.flow_released = self.flow_released.saturating_add(u64::from(n));
+        if self.extra_total > 0 {
+            while let Some(&(end, extra)) = self.extras.front() {
+                if end > self.flow_released && self.held > 0 {
+                    break;
+                }
+                self.extras.pop_front();
+                self.extra_total = self.extra_total.saturating_sub(extra);
+            }
+            if self.held == 0 {
+                self.extra_total = 0;
+            }
+            self.settle_down();
+        }
         if self.held == 0 {
+            self.flow_released = self.flow_delivered;
             std::mem::take(&mut self.owed)
         } else {
             0
@@ -351,6 +413,13 @@ impl Inbound {
                         self.held_since = read;
                     }
                     self.held = self.held.saturating_add(flow as u64);
+                    self.flow_delivered = self.flow_delivered.saturating_add(flow as u64);
+                    // Memory the window does not count: a first part given
+                    // back while the message arrived, or inflation.
+                    let extra = payload.len().saturating_sub(flow);
+                    if extra > 0 {
+                        self.note_extra(extra);
+                    }
                     out.push(Delivered {
                         message: payload,
                         flow_len: clamp(flow),
@@ -385,7 +454,7 @@ impl Inbound {
         stream: StreamId,
         data: Bytes,
         single: Option<&str>,
-        budget: &PartialBudget,
+        budget: &ReceiveBudget,
         out: &mut Vec<Delivered>,
     ) -> Result<(), Status> {
         out.clear();

@@ -1,5 +1,5 @@
 //! The connection-wide bound on messages received in part
-//! (`max_partial_receive`): a peer that starts large messages on many
+//! (`max_receive_memory`): a peer that starts large messages on many
 //! calls and never finishes them gets RESOURCE_EXHAUSTED on the call that
 //! would go past the bound, the calls within it go on, and the bytes are
 //! given back however a call ends. Each side is driven by a hand-driven
@@ -46,7 +46,7 @@ fn payload() -> Bytes {
 fn server_config() -> ServerConfig {
     let mut config = ServerConfig::default();
     config.max_receive_message_size = LEN;
-    config.max_partial_receive = 3 * HELD + HELD / 2;
+    config.max_receive_memory = 3 * HELD + HELD / 2;
     config
 }
 
@@ -55,8 +55,8 @@ trait Side {
     type Event;
     fn transmit(&mut self, dst: &mut BytesMut) -> usize;
     fn feed(&mut self, bytes: &[u8], now: Instant);
-    /// The next event, with its message's credit already given back.
-    fn next_event(&mut self) -> Option<Self::Event>;
+    /// The next event, with its message's credit given back if `release`.
+    fn next_event(&mut self, release: bool) -> Option<Self::Event>;
 }
 
 impl Side for ServerConnection {
@@ -67,9 +67,9 @@ impl Side for ServerConnection {
     fn feed(&mut self, bytes: &[u8], now: Instant) {
         let _ = self.receive(bytes, now);
     }
-    fn next_event(&mut self) -> Option<ServerEvent> {
+    fn next_event(&mut self, release: bool) -> Option<ServerEvent> {
         let e = self.poll_event()?;
-        if let ServerEvent::Message { call, flow_len, .. } = &e {
+        if let (true, ServerEvent::Message { call, flow_len, .. }) = (release, &e) {
             self.release_capacity(*call, *flow_len);
         }
         Some(e)
@@ -84,9 +84,9 @@ impl Side for ClientConnection {
     fn feed(&mut self, bytes: &[u8], now: Instant) {
         let _ = self.receive(bytes, now);
     }
-    fn next_event(&mut self) -> Option<ClientEvent> {
+    fn next_event(&mut self, release: bool) -> Option<ClientEvent> {
         let e = self.poll_event()?;
-        if let ClientEvent::Message { call, flow_len, .. } = &e {
+        if let (true, ClientEvent::Message { call, flow_len, .. }) = (release, &e) {
             self.release_capacity(*call, *flow_len);
         }
         Some(e)
@@ -100,6 +100,8 @@ struct Wired<G: Side> {
     clock: Clock,
     events: Vec<G::Event>,
     peer_events: Vec<Event>,
+    /// The application reads (releases) every message at once.
+    reads: bool,
 }
 
 impl<G: Side> Wired<G> {
@@ -110,6 +112,7 @@ impl<G: Side> Wired<G> {
             clock,
             events: Vec::new(),
             peer_events: Vec::new(),
+            reads: true,
         };
         t.drive();
         t
@@ -127,7 +130,7 @@ impl<G: Side> Wired<G> {
             if !b.is_empty() {
                 let _ = self.peer.receive(&b, self.clock.now);
             }
-            while let Some(e) = self.conn.next_event() {
+            while let Some(e) = self.conn.next_event(self.reads) {
                 self.events.push(e);
             }
             while let Some(e) = self.peer.poll_event() {
@@ -214,19 +217,19 @@ impl ToServer {
 fn server_refuses_the_unfinished_message_past_the_bound_and_keeps_the_others() {
     let mut t = ToServer::server(server_config());
     let streams: Vec<StreamId> = (0..3).map(|_| t.start_partial()).collect();
-    assert_eq!(t.conn.partial_receive_bytes(), 3 * HELD);
+    assert_eq!(t.conn.receive_memory_charged(), 3 * HELD);
     assert_eq!(t.conn.active_calls(), 3);
 
     // The fourth call would take the connection past its bound.
     let fourth = t.start_partial();
     let (code, message) = t.status_on(fourth).expect("trailers on the fourth stream");
     assert_eq!(code, "8", "RESOURCE_EXHAUSTED");
-    assert!(message.contains("still arriving"), "{message}");
+    assert!(message.contains("beyond flow control"), "{message}");
     let call4 = t.call_of(fourth);
     assert!(t.events.iter().any(|e| matches!(e,
         ServerEvent::Cancelled { call, reason: CancelReason::Protocol(s) }
             if *call == call4 && s.code() == Code::ResourceExhausted)));
-    assert_eq!(t.conn.partial_receive_bytes(), 3 * HELD);
+    assert_eq!(t.conn.receive_memory_charged(), 3 * HELD);
     for &s in &streams {
         assert_eq!(t.status_on(s), None, "stream {} went on", s.value());
     }
@@ -237,7 +240,7 @@ fn server_refuses_the_unfinished_message_past_the_bound_and_keeps_the_others() {
     let call1 = t.call_of(streams[0]);
     let got = support::messages_server(&t.events, call1);
     assert_eq!(got, vec![payload()]);
-    assert_eq!(t.conn.partial_receive_bytes(), 2 * HELD);
+    assert_eq!(t.conn.receive_memory_charged(), 2 * HELD);
     t.conn
         .send_response(
             call1,
@@ -252,12 +255,12 @@ fn server_refuses_the_unfinished_message_past_the_bound_and_keeps_the_others() {
     // Room again for a new unfinished message.
     let fifth = t.start_partial();
     assert_eq!(t.status_on(fifth), None);
-    assert_eq!(t.conn.partial_receive_bytes(), 3 * HELD);
+    assert_eq!(t.conn.receive_memory_charged(), 3 * HELD);
 
     // A call the client resets gives its bytes back.
     t.peer.reset(streams[1], Reason::CANCEL);
     t.drive();
-    assert_eq!(t.conn.partial_receive_bytes(), 2 * HELD);
+    assert_eq!(t.conn.receive_memory_charged(), 2 * HELD);
     // So does a call the server ends before its message is whole.
     let call3 = t.call_of(streams[2]);
     t.conn
@@ -269,25 +272,25 @@ fn server_refuses_the_unfinished_message_past_the_bound_and_keeps_the_others() {
         .unwrap();
     t.drive();
     assert_eq!(t.status_on(streams[2]).unwrap().0, "10");
-    assert_eq!(t.conn.partial_receive_bytes(), HELD);
+    assert_eq!(t.conn.receive_memory_charged(), HELD);
 
     // And a connection that ends gives back everything.
     t.conn.receive_eof(t.clock.now);
-    assert_eq!(t.conn.partial_receive_bytes(), 0);
+    assert_eq!(t.conn.receive_memory_charged(), 0);
 }
 
 #[test]
 fn one_message_as_large_as_the_receive_limit_always_fits() {
     // A bound set below one message is raised to one message.
     let mut config = server_config();
-    config.max_partial_receive = 10;
+    config.max_receive_memory = 10;
     let mut t = ToServer::server(config);
     let stream = t.start_partial();
-    assert_eq!(t.conn.partial_receive_bytes(), HELD);
+    assert_eq!(t.conn.receive_memory_charged(), HELD);
     t.finish(stream);
     let call = t.call_of(stream);
     assert_eq!(support::messages_server(&t.events, call), vec![payload()]);
-    assert_eq!(t.conn.partial_receive_bytes(), 0);
+    assert_eq!(t.conn.receive_memory_charged(), 0);
     // A second unfinished message beside one is refused.
     let a = t.start_partial();
     let b = t.start_partial();
@@ -355,11 +358,11 @@ impl ToClient {
 fn client_cancels_the_call_whose_response_goes_past_the_bound() {
     let mut config = ClientConfig::default();
     config.max_receive_message_size = LEN;
-    config.max_partial_receive = 2 * HELD + HELD / 2;
+    config.max_receive_memory = 2 * HELD + HELD / 2;
     let mut t = ToClient::client(config);
     let (c1, s1) = t.start_partial();
     let (c2, _) = t.start_partial();
-    assert_eq!(t.conn.partial_receive_bytes(), 2 * HELD);
+    assert_eq!(t.conn.receive_memory_charged(), 2 * HELD);
     let (c3, s3) = t.start_partial();
     let status = t.finished(c3).expect("the third call ended");
     assert_eq!(status.code(), Code::ResourceExhausted);
@@ -368,7 +371,7 @@ fn client_cancels_the_call_whose_response_goes_past_the_bound() {
             if *stream == s3)));
     assert_eq!(t.finished(c1), None);
     assert_eq!(t.finished(c2), None);
-    assert_eq!(t.conn.partial_receive_bytes(), 2 * HELD);
+    assert_eq!(t.conn.receive_memory_charged(), 2 * HELD);
 
     // The first call's message completes and its status arrives.
     t.peer.send_data(s1, framed().slice(SENT..), false).unwrap();
@@ -378,10 +381,125 @@ fn client_cancels_the_call_whose_response_goes_past_the_bound() {
     t.drive();
     assert_eq!(support::messages_client(&t.events, c1), vec![payload()]);
     assert!(t.finished(c1).unwrap().is_ok());
-    assert_eq!(t.conn.partial_receive_bytes(), HELD);
+    assert_eq!(t.conn.receive_memory_charged(), HELD);
 
     // A cancelled call gives its bytes back.
     t.conn.cancel(c2);
     t.drive();
-    assert_eq!(t.conn.partial_receive_bytes(), 0);
+    assert_eq!(t.conn.receive_memory_charged(), 0);
+}
+
+/// Compressed messages that inflate to far more than the window counts,
+/// sent to a handler that reads none of them: the windows hold back only
+/// their compressed bytes, so it is the connection's bound that stops the
+/// memory they take once inflated. The call that would go past it ends
+/// with RESOURCE_EXHAUSTED; what the application holds stays within the
+/// bound.
+#[test]
+fn unread_messages_that_inflate_count_against_the_bound() {
+    use grpc_sansio::grpc::compression::{Compressor, Gzip};
+    let mut config = ServerConfig::default();
+    config.max_receive_message_size = 1 << 20;
+    config.max_receive_memory = 8 << 20;
+    let mut t = ToServer::server(config);
+    t.reads = false;
+    let mut zipped = Vec::new();
+    Gzip::new()
+        .compress(&vec![0u8; 1 << 20], &mut zipped)
+        .unwrap();
+    assert!(zipped.len() < 2 << 10, "{} bytes", zipped.len());
+    let mut framed = vec![1u8];
+    framed.extend_from_slice(&(zipped.len() as u32).to_be_bytes());
+    framed.extend_from_slice(&zipped);
+    let mut head = request_head("/t.S/Upload");
+    head.push(field("grpc-encoding", "gzip"));
+    let stream = t.peer.open_stream(head, false).unwrap();
+    // 32 MiB once inflated, in about 32 KiB on the wire.
+    for _ in 0..32 {
+        t.peer
+            .send_data(stream, Bytes::from(framed.clone()), false)
+            .unwrap();
+    }
+    t.drive();
+    let held: usize = t
+        .events
+        .iter()
+        .map(|e| match e {
+            ServerEvent::Message { message, .. } => message.len(),
+            _ => 0,
+        })
+        .sum();
+    assert!(held <= 8 << 20, "the application holds {held} bytes");
+    let (code, _) = t.status_on(stream).expect("the call ended");
+    assert_eq!(code, "8", "RESOURCE_EXHAUSTED");
+    assert_eq!(t.conn.receive_memory_charged(), 0);
+}
+
+/// The charge of unread inflated messages goes back as the application
+/// releases them, in order, and all of it once it holds nothing; past
+/// sixteen messages the newest are tracked together, which only delays
+/// their part until the last of them is released.
+#[test]
+fn released_messages_give_their_charge_back() {
+    use grpc_sansio::grpc::compression::{Compressor, Gzip};
+    const MIB: usize = 1 << 20;
+    let mut config = ServerConfig::default();
+    config.max_receive_message_size = MIB;
+    config.max_receive_memory = 64 * MIB;
+    let mut t = ToServer::server(config);
+    t.reads = false;
+    let mut zipped = Vec::new();
+    Gzip::new().compress(&vec![7u8; MIB], &mut zipped).unwrap();
+    let mut framed = vec![1u8];
+    framed.extend_from_slice(&(zipped.len() as u32).to_be_bytes());
+    framed.extend_from_slice(&zipped);
+    let mut head = request_head("/t.S/Upload");
+    head.push(field("grpc-encoding", "gzip"));
+    let stream = t.peer.open_stream(head, false).unwrap();
+    // One message per DATA frame, so that each holds its whole credit.
+    for _ in 0..20 {
+        t.peer
+            .send_data(stream, Bytes::from(framed.clone()), false)
+            .unwrap();
+        t.drive();
+    }
+    let messages: Vec<(CallId, u32, usize)> = t
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::Message {
+                call,
+                message,
+                flow_len,
+                ..
+            } => Some((*call, *flow_len, message.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(messages.len(), 20);
+    let extra = MIB - framed.len();
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.1 as usize == framed.len() && m.2 == MIB)
+    );
+    assert_eq!(t.conn.receive_memory_charged(), 20 * extra);
+    // The first fifteen are tracked one by one.
+    for (i, &(call, flow, _)) in messages.iter().take(15).enumerate() {
+        t.conn.release_capacity(call, flow);
+        assert_eq!(
+            t.conn.receive_memory_charged(),
+            (19 - i) * extra,
+            "after {i}"
+        );
+    }
+    // The last five share an entry: it goes with the last of them.
+    for &(call, flow, _) in &messages[15..19] {
+        t.conn.release_capacity(call, flow);
+        assert_eq!(t.conn.receive_memory_charged(), 5 * extra);
+    }
+    let (call, flow, _) = messages[19];
+    t.conn.release_capacity(call, flow);
+    assert_eq!(t.conn.receive_memory_charged(), 0);
+    assert_eq!(t.status_on(stream), None, "the call goes on");
 }

@@ -497,8 +497,8 @@ pub fn run(data: &[u8]) {
         }
         sconfig.max_receive_message_size = 3000;
         cconfig.max_receive_message_size = 3000;
-        sconfig.max_partial_receive = 4000;
-        cconfig.max_partial_receive = 4000;
+        sconfig.max_receive_memory = 4000;
+        cconfig.max_receive_memory = 4000;
         cconfig.max_pending_calls = 4;
     }
     let now = origin();
@@ -558,13 +558,13 @@ pub fn run(data: &[u8]) {
     assert_eq!(p.client.h2().active_streams(), 0, "client streams left");
     assert_eq!(p.server.h2().active_streams(), 0, "server streams left");
     assert_eq!(
-        p.client.partial_receive_bytes(),
+        p.client.receive_memory_charged(),
         0,
-        "client partial bytes left"
+        "client received-memory charge left"
     );
     assert_eq!(
-        p.server.partial_receive_bytes(),
+        p.server.receive_memory_charged(),
         0,
-        "server partial bytes left"
+        "server received-memory charge left"
     );
 }

@@ -139,9 +139,9 @@ impl Harness {
         );
         if self.conn.active_calls() == 0 {
             assert_eq!(
-                self.conn.partial_receive_bytes(),
+                self.conn.receive_memory_charged(),
                 0,
-                "partial message bytes charged with no call in progress"
+                "received memory charged with no call in progress"
             );
         }
         assert_eq!(
@@ -276,7 +276,7 @@ pub fn run(data: &[u8]) {
         config.h2.max_send_buffer = 2048;
         config.h2.max_connection_send_buffer = 5000;
         config.max_receive_message_size = 3000;
-        config.max_partial_receive = 4000;
+        config.max_receive_memory = 4000;
     }
     let now = origin();
     let mut h = Harness {

@@ -1,16 +1,19 @@
 //! Memory a client can make a server hold without breaking a rule, against
 //! both adapters' servers on 127.0.0.1: request messages started on many
-//! streams and never finished. Their bytes are given back to the client's
-//! windows as they arrive (a message may be larger than the windows), so
-//! only the connection's bound on unfinished messages (`ServerConfig::
-//! max_partial_receive`) stops them: the calls past it end with
-//! RESOURCE_EXHAUSTED, the server's memory stays bounded, and calls on
-//! other connections go on.
+//! streams and never finished (their bytes are given back to the client's
+//! windows as they arrive, since a message may be larger than the
+//! windows), and compressed messages that inflate a thousandfold, sent to
+//! a handler that reads none of them (the windows count them compressed).
+//! Only the connection's bound on memory the windows do not count
+//! (`ServerConfig::max_receive_memory`) stops them: the calls past it end
+//! with RESOURCE_EXHAUSTED, the server's memory stays bounded, and calls
+//! on other connections go on.
 
 use std::net::SocketAddr;
 
 use bytes::Bytes;
 use grpc_sansio::frame::{Frame, StreamId};
+use grpc_sansio::grpc::compression::{Compressor, Gzip};
 use grpc_sansio::server::ServerConfig;
 use grpc_sansio_tests::attack::raw::{data, request_head};
 use grpc_sansio_tests::attack::server::path;
@@ -101,7 +104,39 @@ fn unfinished_messages_once(addr: SocketAddr) {
 
 fn unfinished_messages(adapter: Adapter) {
     let mut config = ServerConfig::default();
-    config.max_partial_receive = BOUND;
+    config.max_receive_memory = BOUND;
     Scenario::with_config(adapter, config).sustain("unfinished messages", unfinished_messages_once);
 }
 attack_both!(attack_unfinished_messages, unfinished_messages);
+
+/// Messages of 1 MiB of zeros, gzip-compressed to about 1 KiB each.
+const BOMBS: usize = 200;
+
+fn inflating_messages_once(addr: SocketAddr) {
+    let mut a = Attacker::open(addr);
+    let p = path("Sink");
+    let mut zipped = Vec::new();
+    Gzip::new()
+        .compress(&vec![0u8; 1 << 20], &mut zipped)
+        .expect("compressed");
+    let mut message = vec![1u8];
+    message.extend_from_slice(&(zipped.len() as u32).to_be_bytes());
+    message.extend_from_slice(&zipped);
+    let h = a.headers(1, &request_head(&p, &[("grpc-encoding", "gzip")]), false);
+    a.send(h).expect("request head written");
+    // 200 MiB once inflated, about 200 KiB on the wire: well inside the
+    // windows, which count the compressed bytes.
+    let frames = (0..BOMBS).map(|_| data(1, Bytes::from(message.clone()), false));
+    let _ = a.send_all(frames);
+    let status = a.wait_for(PROMPT, |r| r.header(1, "grpc-status").is_some());
+    let status = status.as_ref().and_then(|r| r.header(1, "grpc-status"));
+    assert_eq!(status, Some("8"), "{}", a.transcript());
+}
+
+fn inflating_messages(adapter: Adapter) {
+    let mut config = ServerConfig::default();
+    config.max_receive_memory = BOUND;
+    Scenario::with_config(adapter, config)
+        .sustain("inflating unread messages", inflating_messages_once);
+}
+attack_both!(attack_inflating_unread_messages, inflating_messages);

@@ -61,6 +61,11 @@ impl<T> Inbox<T> {
         }
     }
 
+    /// Take every item not read yet.
+    pub(crate) fn take_all(&self) -> VecDeque<T> {
+        std::mem::take(&mut lock(&self.state).items)
+    }
+
     /// No more items will come; the reader sees `None` after the last.
     pub(crate) fn close(&self) {
         let mut s = lock(&self.state);

@@ -43,13 +43,13 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use crate::call::{
-    CallError, CallId, CallKind, Delivered, Inbound, PartialBudget, cardinality_violation,
+    CallError, CallId, CallKind, Delivered, Inbound, ReceiveBudget, cardinality_violation,
     frame_message,
 };
 use crate::frame::{Reason, StreamId};
 use crate::grpc::compression::{CompressionRegistry, Compressor};
 use crate::grpc::head::USER_AGENT;
-use crate::grpc::message::{DEFAULT_MAX_PARTIAL_RECEIVE, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
+use crate::grpc::message::{DEFAULT_MAX_RECEIVE_MEMORY, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
 use crate::grpc::metadata::MetadataMap;
 use crate::grpc::{Code, Status};
 use crate::h2::Chunk;
@@ -75,16 +75,16 @@ pub struct ClientConfig {
     /// The largest request message the application may send. Default
     /// `i32::MAX`.
     pub max_send_message_size: usize,
-    /// The most bytes of response messages still arriving (received in
-    /// part) the connection holds over all its calls. A message's bytes
-    /// are given back to the server's flow-control windows as they arrive,
-    /// so that a message larger than the windows can arrive at all; this
-    /// bound is what stops a server from making the client hold one
-    /// unfinished message on every call. A call whose bytes would take
+    /// The most memory the connection holds, over all its calls, for
+    /// response messages beyond what the flow-control windows count:
+    /// messages still arriving, and what unreleased messages take beyond
+    /// their credit (see
+    /// [`ServerConfig::max_receive_memory`](crate::server::ServerConfig::max_receive_memory),
+    /// the same bound on the other side). A call whose charge would take
     /// the total past it ends with RESOURCE_EXHAUSTED (and is cancelled
     /// with RST_STREAM). Raised to one `max_receive_message_size` message
     /// if set lower. Default 64 MiB.
-    pub max_partial_receive: usize,
+    pub max_receive_memory: usize,
     /// The compression algorithms we accept and may send with.
     pub compression: CompressionRegistry,
     /// Calls that may wait for the server's SETTINGS_MAX_CONCURRENT_STREAMS
@@ -102,7 +102,7 @@ impl Default for ClientConfig {
             user_agent: USER_AGENT.to_string(),
             max_receive_message_size: DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
             max_send_message_size: i32::MAX as usize,
-            max_partial_receive: DEFAULT_MAX_PARTIAL_RECEIVE,
+            max_receive_memory: DEFAULT_MAX_RECEIVE_MEMORY,
             compression: CompressionRegistry::default(),
             max_pending_calls: 1024,
         }
@@ -265,7 +265,7 @@ pub struct ClientConnection {
     going_away: bool,
     scratch: Vec<Delivered>,
     /// Bytes of response messages still arriving, over all calls.
-    partial: PartialBudget,
+    partial: ReceiveBudget,
     /// Paths of recent calls (at most [`RECENT_PATHS`]): a call to one of
     /// them shares its bytes instead of copying the caller's `&str`. With
     /// each, once made, the request head of a call to it with default
@@ -301,7 +301,7 @@ impl ClientConnection {
     /// preface and our SETTINGS are queued for transmission.
     pub fn new(config: ClientConfig, now: Instant) -> Self {
         let partial =
-            PartialBudget::new(config.max_partial_receive, config.max_receive_message_size);
+            ReceiveBudget::new(config.max_receive_memory, config.max_receive_message_size);
         ClientConnection {
             h2: h2::Connection::client(config.h2.clone(), now),
             request_constants: response::RequestConstants::new(&config),
@@ -441,10 +441,11 @@ impl ClientConnection {
         self.calls.len()
     }
 
-    /// Bytes of response messages received in part that the connection holds
-    /// now, over all its calls (bounded by
-    /// [`max_partial_receive`](ClientConfig::max_partial_receive)).
-    pub fn partial_receive_bytes(&self) -> usize {
+    /// Memory charged now for response messages beyond what the windows
+    /// count (messages received in part, unreleased messages beyond their
+    /// credit), over all calls (bounded by
+    /// [`max_receive_memory`](ClientConfig::max_receive_memory)).
+    pub fn receive_memory_charged(&self) -> usize {
         self.partial.used()
     }
 

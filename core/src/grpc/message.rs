@@ -32,10 +32,11 @@ pub const PREFIX_LEN: usize = 5;
 /// Default limit on a received message's framed payload: 4 MiB.
 pub const DEFAULT_MAX_RECEIVE_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 
-/// Default limit on the bytes of messages still arriving that one
-/// connection holds over all its calls: 64 MiB (sixteen messages of the
-/// default receive limit).
-pub const DEFAULT_MAX_PARTIAL_RECEIVE: usize = 64 * 1024 * 1024;
+/// Default limit on the memory one connection holds for received messages
+/// beyond what the flow-control windows count (messages still arriving,
+/// unreleased messages beyond their credit): 64 MiB, sixteen messages of
+/// the default receive limit.
+pub const DEFAULT_MAX_RECEIVE_MEMORY: usize = 64 * 1024 * 1024;
 
 /// The largest payload the 4-byte length can describe, and the default
 /// send limit.

@@ -27,7 +27,7 @@ pub struct Config {
     /// whose application holds no message (so that a message larger than
     /// the window can arrive), so what is buffered can reach, beyond this,
     /// the unfinished messages of those calls; the gRPC layer's
-    /// `max_partial_receive` bounds them per connection. Default 4 MiB.
+    /// `max_receive_memory` bounds them per connection. Default 4 MiB.
     pub connection_window: u32,
     /// SETTINGS_MAX_FRAME_SIZE we advertise: the largest frame payload we
     /// accept. Default 16384.

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use crate::call::{
-    CallError, CallId, CallKind, Delivered, Inbound, PartialBudget, cardinality_violation, field,
+    CallError, CallId, CallKind, Delivered, Inbound, ReceiveBudget, cardinality_violation, field,
     fields_from_pairs, frame_message,
 };
 use crate::frame::{Reason, StreamId};
@@ -43,7 +43,7 @@ use crate::grpc::compression::{
     CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING,
 };
 use crate::grpc::head::APPLICATION_GRPC;
-use crate::grpc::message::{DEFAULT_MAX_PARTIAL_RECEIVE, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
+use crate::grpc::message::{DEFAULT_MAX_RECEIVE_MEMORY, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
 use crate::grpc::metadata::MetadataMap;
 use crate::grpc::{Code, Status};
 use crate::h2::{self, ConnectionError, Event, Fields, PingPolicy, SendError};
@@ -69,16 +69,20 @@ pub struct ServerConfig {
     /// The largest response message the application may send. Default
     /// `i32::MAX`, as gRPC implementations use.
     pub max_send_message_size: usize,
-    /// The most bytes of request messages still arriving (received in
-    /// part) the connection holds over all its calls. A message's bytes
-    /// are given back to the client's flow-control windows as they arrive,
-    /// so that a message larger than the windows can arrive at all; this
-    /// bound is what stops a client from making the server hold one
-    /// unfinished message on every stream it may open. A call whose bytes
-    /// would take the total past it ends with RESOURCE_EXHAUSTED. Raised
-    /// to one `max_receive_message_size` message if set lower. Default
-    /// 64 MiB.
-    pub max_partial_receive: usize,
+    /// The most memory the connection holds, over all its calls, for
+    /// request messages beyond what the flow-control windows count: the
+    /// bytes of messages still arriving (given back to the client's windows
+    /// as they arrive, so that a message larger than the windows can arrive
+    /// at all), and what delivered messages the application has not
+    /// released take beyond the credit they hold (a message that arrived in
+    /// pieces, or one that inflated when decompressed). This bound is what
+    /// stops a client from making the server hold an unfinished message on
+    /// every stream it may open, or a thousandfold inflation of what the
+    /// windows let through for a handler that reads slowly. A call whose
+    /// charge would take the total past it ends with RESOURCE_EXHAUSTED.
+    /// Raised to one `max_receive_message_size` message if set lower.
+    /// Default 64 MiB.
+    pub max_receive_memory: usize,
     /// The compression algorithms we accept and may respond with.
     pub compression: CompressionRegistry,
     /// After this long with no call in progress, the connection is shut
@@ -105,7 +109,7 @@ impl Default for ServerConfig {
             },
             max_receive_message_size: DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
             max_send_message_size: i32::MAX as usize,
-            max_partial_receive: DEFAULT_MAX_PARTIAL_RECEIVE,
+            max_receive_memory: DEFAULT_MAX_RECEIVE_MEMORY,
             compression: CompressionRegistry::default(),
             max_connection_idle: None,
             max_connection_age: None,
@@ -204,7 +208,7 @@ pub struct ServerConnection {
     events: VecDeque<ServerEvent>,
     scratch: Vec<Delivered>,
     /// Bytes of request messages still arriving, over all calls.
-    partial: PartialBudget,
+    partial: ReceiveBudget,
     /// Recent request texts, shared between calls.
     texts: request::Texts,
     /// Request heads read from blocks the HPACK memo answered, by block.
@@ -254,7 +258,7 @@ impl ServerConnection {
     /// transmission.
     pub fn new(config: ServerConfig, now: Instant) -> Self {
         let partial =
-            PartialBudget::new(config.max_partial_receive, config.max_receive_message_size);
+            ReceiveBudget::new(config.max_receive_memory, config.max_receive_message_size);
         ServerConnection {
             h2: h2::Connection::server(config.h2.clone(), now),
             accept_encoding: config.compression.accept_encoding(),
@@ -438,10 +442,11 @@ impl ServerConnection {
         self.calls.len()
     }
 
-    /// Bytes of request messages received in part that the connection holds
-    /// now, over all its calls (bounded by
-    /// [`max_partial_receive`](ServerConfig::max_partial_receive)).
-    pub fn partial_receive_bytes(&self) -> usize {
+    /// Memory charged now for request messages beyond what the windows
+    /// count (messages received in part, unreleased messages beyond their
+    /// credit), over all calls (bounded by
+    /// [`max_receive_memory`](ServerConfig::max_receive_memory)).
+    pub fn receive_memory_charged(&self) -> usize {
         self.partial.used()
     }
 

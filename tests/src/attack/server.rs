@@ -6,6 +6,9 @@
 //!   messages of `size` zero bytes (the work a zero-window peer stalls);
 //! - `Hang`: server streaming; sends `"first"`, then `"tick"` every 20 ms
 //!   for at most 10 s, until a send fails (the call is over);
+//! - `Sink`: client streaming; reads no request message, waits until the
+//!   call is cancelled (at most 10 s), then answers `"done"` (a handler
+//!   that is slow to read);
 //! - `Peer`: answers with the client's address as the handler sees it
 //!   (one per connection);
 //! - `Metadata`: answers with the request metadata whose keys start with
@@ -234,6 +237,15 @@ fn start_tokio(config: ServerConfig, live: LiveHandlers) -> TestServer {
             Ok(())
         }
     });
+    let l = live.clone();
+    routes.client_streaming(SERVICE, "Sink", BytesCodec, move |req| {
+        let guard = l.enter();
+        async move {
+            let _guard = guard;
+            let _ = tokio::time::timeout(HANG_LIMIT, req.context().cancelled()).await;
+            Ok(Response::new(Bytes::from_static(b"done")))
+        }
+    });
     routes.unary(SERVICE, "Peer", BytesCodec, |req| async move {
         let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
         Ok(Response::new(Bytes::from(peer)))
@@ -298,6 +310,12 @@ fn start_blocking(config: ServerConfig, live: LiveHandlers) -> TestServer {
             Ok(())
         },
     );
+    let l = live.clone();
+    router.client_streaming(SERVICE, "Sink", BytesCodec, move |call, _reqs| {
+        let _guard = l.enter();
+        call.wait_cancelled(HANG_LIMIT);
+        Ok(Bytes::from_static(b"done"))
+    });
     router.unary(SERVICE, "Peer", BytesCodec, |call, _req: Bytes| {
         Ok(Bytes::from(call.peer_addr().to_string()))
     });

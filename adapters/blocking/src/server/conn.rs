@@ -283,6 +283,12 @@ impl Machine for ServerMachine {
                         continue;
                     }
                     if let Some(s) = self.calls.get_mut(&call) {
+                        // The messages the handler has not read go now
+                        // (the core no longer counts their memory): it
+                        // learns of the cancellation at its next read.
+                        for (_, flow, _) in std::mem::take(&mut s.messages) {
+                            self.conn.release_capacity(call, flow);
+                        }
                         s.cancelled = Some(reason);
                         s.flag.store(true, Ordering::Release);
                         s.cv.notify_all();

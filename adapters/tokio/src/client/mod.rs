@@ -337,12 +337,13 @@ impl ChannelBuilder {
         self
     }
 
-    /// The most bytes of response messages still arriving that one
-    /// connection holds over all its calls; the call that would go past it
-    /// ends with RESOURCE_EXHAUSTED. Default 64 MiB (see
-    /// [`ClientConfig::max_partial_receive`](grpc_sansio::client::ClientConfig::max_partial_receive)).
-    pub fn max_partial_receive(mut self, bytes: usize) -> Self {
-        self.settings.config.max_partial_receive = bytes;
+    /// The most memory one connection holds for response messages beyond
+    /// what the flow-control windows count (messages still arriving, and
+    /// unread messages that arrived in pieces or inflated); the call that
+    /// would go past it ends with RESOURCE_EXHAUSTED. Default 64 MiB (see
+    /// [`ClientConfig::max_receive_memory`](grpc_sansio::client::ClientConfig::max_receive_memory)).
+    pub fn max_receive_memory(mut self, bytes: usize) -> Self {
+        self.settings.config.max_receive_memory = bytes;
         self
     }
 

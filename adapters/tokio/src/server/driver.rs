@@ -440,6 +440,14 @@ impl Driver {
                 ServerEvent::Cancelled { call, reason } => {
                     if let Some(slot) = self.calls.remove(&call) {
                         slot.cancel.cancel(reason.clone());
+                        // The messages the handler has not read go now
+                        // (the core no longer counts their memory): it
+                        // learns of the cancellation at its next read.
+                        for item in slot.inbox.take_all() {
+                            if let SItem::Message(_, flow, _) = item {
+                                self.conn.release_capacity(call, flow);
+                            }
+                        }
                         slot.inbox.push(SItem::Cancelled(reason));
                         slot.inbox.close();
                         if let Some((_, _, Some(reply))) = slot.blocked {
