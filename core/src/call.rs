@@ -198,19 +198,11 @@ pub(crate) struct Inbound {
     /// The read (see [`h2::Connection::receive`]) in which the application
     /// began to hold messages of the call.
     held_since: u64,
-    /// Credit of all messages delivered so far.
-    flow_delivered: u64,
-    /// Credit the application has released so far.
-    flow_released: u64,
     /// Delivered messages not yet released that hold more memory than
-    /// credit: the delivered credit at each one's end, and the memory
-    /// beyond its credit. Released in order; at most [`EXTRA_ENTRIES`]
-    /// (the newest merge, which only delays their release).
-    extras: VecDeque<(u64, usize)>,
-    /// Sum of `extras`.
-    extra_total: usize,
+    /// credit (boxed: most calls never have one).
+    extras: Option<Box<Extras>>,
     /// What is charged to the connection's budget: the memory the decoder
-    /// holds for a partial message, plus `extra_total`.
+    /// holds for a partial message, plus the extras' total.
     charged: usize,
     /// The budget they are charged to (taken on the first charge, so a
     /// call whose messages each arrive whole never touches it).
@@ -219,6 +211,23 @@ pub(crate) struct Inbound {
 
 /// Delivered messages tracked one by one per call for the budget.
 const EXTRA_ENTRIES: usize = 16;
+
+/// A call's delivered messages that hold more memory than their credit,
+/// matched to the application's releases in delivery order. Positions
+/// count credit from when the first such message was delivered, starting
+/// with the credit held then (released before it, in order).
+struct Extras {
+    /// Credit delivered so far (the end of the newest message).
+    delivered: u64,
+    /// Credit released so far.
+    released: u64,
+    /// Each message's end and the memory it holds beyond its credit; at
+    /// most [`EXTRA_ENTRIES`] (the newest merge, which only delays their
+    /// release).
+    entries: VecDeque<(u64, usize)>,
+    /// Sum of the entries' memory.
+    total: usize,
+}
 
 /// The memory a connection holds for received messages beyond what the
 /// flow-control windows count (see [`Inbound`]), over all its calls, and
@@ -277,10 +286,7 @@ impl Inbound {
             held: 0,
             owed: 0,
             held_since: 0,
-            flow_delivered: 0,
-            flow_released: 0,
-            extras: VecDeque::new(),
-            extra_total: 0,
+            extras: None,
             charged: 0,
             budget: None,
         }
@@ -288,19 +294,45 @@ impl Inbound {
 
     /// What the call should have charged now.
     fn charge_due(&self) -> usize {
-        self.decoder.held_memory().saturating_add(self.extra_total)
+        let extra = self.extras.as_ref().map_or(0, |x| x.total);
+        self.decoder.held_memory().saturating_add(extra)
     }
 
-    /// A delivered message holds `extra` bytes of memory beyond its credit.
-    fn note_extra(&mut self, extra: usize) {
-        self.extra_total = self.extra_total.saturating_add(extra);
-        if self.extras.len() >= EXTRA_ENTRIES {
-            if let Some(last) = self.extras.back_mut() {
-                *last = (self.flow_delivered, last.1.saturating_add(extra));
+    /// A message holding `flow` credit was delivered (and counted in
+    /// `held`) with `extra` bytes of memory beyond its credit.
+    #[inline]
+    fn note_delivered(&mut self, flow: u64, extra: usize) {
+        if self.extras.is_some() || extra > 0 {
+            self.track_delivered(flow, extra);
+        }
+    }
+
+    /// [`note_delivered`](Self::note_delivered) with something to track.
+    fn track_delivered(&mut self, flow: u64, extra: usize) {
+        if self.extras.is_none() {
+            self.extras = Some(Box::new(Extras {
+                // The credit held now ends with this message.
+                delivered: self.held.saturating_sub(flow),
+                released: 0,
+                entries: VecDeque::new(),
+                total: 0,
+            }));
+        }
+        let Some(x) = self.extras.as_mut() else {
+            return;
+        };
+        x.delivered = x.delivered.saturating_add(flow);
+        if extra == 0 {
+            return;
+        }
+        x.total = x.total.saturating_add(extra);
+        if x.entries.len() >= EXTRA_ENTRIES {
+            if let Some(last) = x.entries.back_mut() {
+                *last = (x.delivered, last.1.saturating_add(extra));
                 return;
             }
         }
-        self.extras.push_back((self.flow_delivered, extra));
+        x.entries.push_back((x.delivered, extra));
     }
 
     /// Brings a charge that has shrunk down to what is due.
@@ -317,7 +349,16 @@ impl Inbound {
     /// Brings the charge to the connection's `budget` in line with what
     /// is due. Fails, charging nothing more, when a larger charge would
     /// take the budget past its limit.
+    #[inline]
     fn settle_charge(&mut self, budget: &ReceiveBudget) -> Result<(), Status> {
+        if self.charged == 0 && self.extras.is_none() && self.decoder.buffered_len() == 0 {
+            // Nothing held beyond the windows, before or now.
+            return Ok(());
+        }
+        self.settle_charge_slow(budget)
+    }
+
+    fn settle_charge_slow(&mut self, budget: &ReceiveBudget) -> Result<(), Status> {
         let now = self.charge_due();
         if now <= self.charged {
             self.settle_down();
@@ -346,22 +387,22 @@ impl Inbound {
     /// application holds nothing more.
     pub(crate) fn released(&mut self, n: u32) -> u32 {
         self.held = self.held.saturating_sub(u64::from(n));
-        self.flow_released = self.flow_released.saturating_add(u64::from(n));
-        if self.extra_total > 0 {
-            while let Some(&(end, extra)) = self.extras.front() {
-                if end > self.flow_released && self.held > 0 {
+        if let Some(x) = self.extras.as_mut() {
+            x.released = x.released.saturating_add(u64::from(n));
+            while let Some(&(end, extra)) = x.entries.front() {
+                if end > x.released {
                     break;
                 }
-                self.extras.pop_front();
-                self.extra_total = self.extra_total.saturating_sub(extra);
+                x.entries.pop_front();
+                x.total = x.total.saturating_sub(extra);
             }
             if self.held == 0 {
-                self.extra_total = 0;
+                // Released everything: whatever order it came in.
+                self.extras = None;
             }
             self.settle_down();
         }
         if self.held == 0 {
-            self.flow_released = self.flow_delivered;
             std::mem::take(&mut self.owed)
         } else {
             0
@@ -413,13 +454,9 @@ impl Inbound {
                         self.held_since = read;
                     }
                     self.held = self.held.saturating_add(flow as u64);
-                    self.flow_delivered = self.flow_delivered.saturating_add(flow as u64);
                     // Memory the window does not count: a first part given
                     // back while the message arrived, or inflation.
-                    let extra = payload.len().saturating_sub(flow);
-                    if extra > 0 {
-                        self.note_extra(extra);
-                    }
+                    self.note_delivered(flow as u64, payload.len().saturating_sub(flow));
                     out.push(Delivered {
                         message: payload,
                         flow_len: clamp(flow),
