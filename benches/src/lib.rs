@@ -101,7 +101,7 @@ impl MemPair {
                     ..
                 } => {
                     self.server.release_capacity(call, flow_len);
-                    msg = message;
+                    msg = message.decompress().expect("an uncompressed request");
                 }
                 _ => {}
             }
@@ -122,7 +122,7 @@ impl MemPair {
                     ..
                 } => {
                     self.client.release_capacity(call, flow_len);
-                    reply = message;
+                    reply = message.decompress().expect("an uncompressed reply");
                 }
                 ClientEvent::Finished { status, .. } => {
                     assert!(status.is_ok(), "{status}");
@@ -199,7 +199,7 @@ impl MemPair {
                         flow_len,
                         ..
                     } => {
-                        received += message.len();
+                        received += message.wire_payload().len();
                         self.client.release_capacity(call, flow_len);
                     }
                     ClientEvent::Finished { status, .. } => {

@@ -133,7 +133,7 @@ fn server_delivers_messages_of_one_data_frame_without_copying() {
             } = e
             {
                 server.release_capacity(call, flow_len);
-                messages.push(message);
+                messages.push(message.decompress().expect("uncompressed"));
             }
         }
         assert_eq!(messages.len(), 2, "{len} B");

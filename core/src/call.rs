@@ -2,7 +2,7 @@
 //! kinds, the errors of call actions, and the receive side of a call
 //! (deframing, decompression and flow-control accounting of messages).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -178,13 +178,14 @@ impl std::error::Error for CallError {}
 ///
 /// The windows count bytes on the wire, and two kinds of memory escape
 /// them: partly received messages, whose bytes are given back as they
-/// arrive (above), and delivered messages that take more memory than the
-/// credit they still hold (one whose first part was given back while it
-/// arrived, or one that inflated when decompressed). Both are charged to
-/// the connection's [`ReceiveBudget`]: the first until the message
-/// completes, the second until the application releases the message. A
-/// call whose charge would take the budget past its limit ends with
-/// `RESOURCE_EXHAUSTED`.
+/// arrive (above), and a delivered message whose first part was given back
+/// while it arrived (it holds only its last part's credit). Both are
+/// charged to the connection's [`ReceiveBudget`]: the first until the
+/// message completes, the second until the application releases the
+/// message. A call whose charge would take the budget past its limit ends
+/// with `RESOURCE_EXHAUSTED`. Compressed messages are delivered compressed
+/// ([`Received`]) and inflate only when the application takes them, so
+/// they take no more memory than their credit while they wait.
 pub(crate) struct Inbound {
     decoder: MessageDecoder,
     compressor: Arc<dyn Compressor>,
@@ -209,23 +210,23 @@ pub(crate) struct Inbound {
     budget: Option<Arc<AtomicUsize>>,
 }
 
-/// Delivered messages tracked one by one per call for the budget.
-const EXTRA_ENTRIES: usize = 16;
-
-/// A call's delivered messages that hold more memory than their credit,
-/// matched to the application's releases in delivery order. Positions
-/// count credit from when the first such message was delivered, starting
-/// with the credit held then (released before it, in order).
+/// A delivered message that holds more memory than its credit (its first
+/// part was given back while it arrived), matched to the application's
+/// releases in delivery order. There is one at a time: its first part was
+/// given back because the application held nothing, and until it holds
+/// nothing again the next messages' parts are owed, not given back. (A
+/// later message with owed parts is merged in, which only delays the
+/// release.) Positions count credit from the first message the application
+/// held when this one arrived.
 struct Extras {
     /// Credit delivered so far (the end of the newest message).
     delivered: u64,
     /// Credit released so far.
     released: u64,
-    /// Each message's end and the memory it holds beyond its credit; at
-    /// most [`EXTRA_ENTRIES`] (the newest merge, which only delays their
-    /// release).
-    entries: VecDeque<(u64, usize)>,
-    /// Sum of the entries' memory.
+    /// Where the message (or the last merged in) ends: released once the
+    /// application has released that much.
+    end: u64,
+    /// The memory beyond credit.
     total: usize,
 }
 
@@ -270,11 +271,78 @@ impl Drop for Inbound {
 /// A message out of [`Inbound::feed`] and the flow-control credit the
 /// application gives back once it has consumed it.
 pub(crate) struct Delivered {
-    pub(crate) message: Bytes,
+    pub(crate) message: Received,
     pub(crate) flow_len: u32,
-    /// The message's compressed flag was set.
-    pub(crate) compressed: bool,
 }
+
+/// A received message as the connection delivers it. One that arrived
+/// compressed stays compressed until the application takes its bytes with
+/// [`decompress`](Self::decompress), so that messages waiting to be read
+/// take no more memory than the flow-control credit they hold (a gzip
+/// message can inflate a thousandfold). A message that did not arrive
+/// compressed is handed over as it is.
+#[derive(Clone)]
+pub struct Received {
+    payload: Bytes,
+    /// The call's compressor and receive limit, for a compressed message.
+    inflate: Option<(Arc<dyn Compressor>, usize)>,
+}
+
+impl Received {
+    /// A message that did not arrive compressed.
+    pub fn plain(payload: Bytes) -> Received {
+        Received {
+            payload,
+            inflate: None,
+        }
+    }
+
+    /// Whether it arrived compressed (its prefix's compressed flag).
+    pub fn is_compressed(&self) -> bool {
+        self.inflate.is_some()
+    }
+
+    /// The payload as it arrived: still compressed if it was.
+    pub fn wire_payload(&self) -> &Bytes {
+        &self.payload
+    }
+
+    /// The message's bytes, decompressed if it arrived compressed. Fails
+    /// with INTERNAL if the payload does not decompress, or
+    /// RESOURCE_EXHAUSTED if it inflates past the receive limit: the call
+    /// should then end with that status.
+    pub fn decompress(self) -> Result<Bytes, Status> {
+        match self.inflate {
+            None => Ok(self.payload),
+            Some((compressor, limit)) => decompress_message(
+                compressor.as_ref(),
+                crate::grpc::message::Message {
+                    compressed: true,
+                    payload: self.payload,
+                },
+                limit,
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for Received {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Received")
+            .field("payload", &self.payload)
+            .field("compressed", &self.inflate.as_ref().map(|(c, _)| c.name()))
+            .finish()
+    }
+}
+
+/// Equal when the payloads as they arrived and the compressed flags are.
+impl PartialEq for Received {
+    fn eq(&self, other: &Received) -> bool {
+        self.payload == other.payload && self.is_compressed() == other.is_compressed()
+    }
+}
+
+impl Eq for Received {}
 
 impl Inbound {
     pub(crate) fn new(compressor: Arc<dyn Compressor>, limit: usize) -> Self {
@@ -314,7 +382,7 @@ impl Inbound {
                 // The credit held now ends with this message.
                 delivered: self.held.saturating_sub(flow),
                 released: 0,
-                entries: VecDeque::new(),
+                end: 0,
                 total: 0,
             }));
         }
@@ -322,17 +390,10 @@ impl Inbound {
             return;
         };
         x.delivered = x.delivered.saturating_add(flow);
-        if extra == 0 {
-            return;
+        if extra > 0 {
+            x.end = x.delivered;
+            x.total = x.total.saturating_add(extra);
         }
-        x.total = x.total.saturating_add(extra);
-        if x.entries.len() >= EXTRA_ENTRIES {
-            if let Some(last) = x.entries.back_mut() {
-                *last = (x.delivered, last.1.saturating_add(extra));
-                return;
-            }
-        }
-        x.entries.push_back((x.delivered, extra));
     }
 
     /// Brings a charge that has shrunk down to what is due.
@@ -389,12 +450,8 @@ impl Inbound {
         self.held = self.held.saturating_sub(u64::from(n));
         if let Some(x) = self.extras.as_mut() {
             x.released = x.released.saturating_add(u64::from(n));
-            while let Some(&(end, extra)) = x.entries.front() {
-                if end > x.released {
-                    break;
-                }
-                x.entries.pop_front();
-                x.total = x.total.saturating_sub(extra);
+            if x.released >= x.end {
+                x.total = 0;
             }
             if self.held == 0 {
                 // Released everything: whatever order it came in.
@@ -444,9 +501,18 @@ impl Inbound {
                     first = false;
                     credited += flow;
                     let compressed = m.compressed;
-                    let mut payload = decompress_message(self.compressor.as_ref(), m, self.limit)
-                        .map_err(|s| (s, clamp(len)))?;
-                    if holding && !compressed && payload.len() < COPY_HELD_BELOW {
+                    if compressed
+                        && (self.compressor.is_identity() || self.compressor.name() == "identity")
+                    {
+                        return Err((
+                            Status::internal(
+                                "compressed flag set on a message but grpc-encoding is identity or absent",
+                            ),
+                            clamp(len),
+                        ));
+                    }
+                    let mut payload = m.payload;
+                    if holding && payload.len() < COPY_HELD_BELOW {
                         payload = Bytes::copy_from_slice(&payload);
                     }
                     self.count = self.count.saturating_add(1);
@@ -455,12 +521,14 @@ impl Inbound {
                     }
                     self.held = self.held.saturating_add(flow as u64);
                     // Memory the window does not count: a first part given
-                    // back while the message arrived, or inflation.
+                    // back while the message arrived.
                     self.note_delivered(flow as u64, payload.len().saturating_sub(flow));
                     out.push(Delivered {
-                        message: payload,
+                        message: Received {
+                            payload,
+                            inflate: compressed.then(|| (self.compressor.clone(), self.limit)),
+                        },
                         flow_len: clamp(flow),
-                        compressed,
                     });
                 }
                 Ok(None) => break,

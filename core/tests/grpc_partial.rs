@@ -389,14 +389,12 @@ fn client_cancels_the_call_whose_response_goes_past_the_bound() {
     assert_eq!(t.conn.receive_memory_charged(), 0);
 }
 
-/// Compressed messages that inflate to far more than the window counts,
-/// sent to a handler that reads none of them: the windows hold back only
-/// their compressed bytes, so it is the connection's bound that stops the
-/// memory they take once inflated. The call that would go past it ends
-/// with RESOURCE_EXHAUSTED; what the application holds stays within the
-/// bound.
+/// Compressed messages that would inflate a thousandfold, sent to a
+/// handler that reads none of them: they are delivered still compressed,
+/// so what the application holds is what the windows count, and nothing
+/// is charged to the connection's bound; each inflates when it is taken.
 #[test]
-fn unread_messages_that_inflate_count_against_the_bound() {
+fn unread_compressed_messages_wait_compressed() {
     use grpc_sansio::grpc::compression::{Compressor, Gzip};
     let mut config = ServerConfig::default();
     config.max_receive_message_size = 1 << 20;
@@ -405,7 +403,7 @@ fn unread_messages_that_inflate_count_against_the_bound() {
     t.reads = false;
     let mut zipped = Vec::new();
     Gzip::new()
-        .compress(&vec![0u8; 1 << 20], &mut zipped)
+        .compress(&vec![9u8; 1 << 20], &mut zipped)
         .unwrap();
     assert!(zipped.len() < 2 << 10, "{} bytes", zipped.len());
     let mut framed = vec![1u8];
@@ -414,56 +412,15 @@ fn unread_messages_that_inflate_count_against_the_bound() {
     let mut head = request_head("/t.S/Upload");
     head.push(field("grpc-encoding", "gzip"));
     let stream = t.peer.open_stream(head, false).unwrap();
-    // 32 MiB once inflated, in about 32 KiB on the wire.
+    // 32 MiB once inflated, in about 32 KiB on the wire, one message per
+    // DATA frame (so that each holds all its credit).
     for _ in 0..32 {
-        t.peer
-            .send_data(stream, Bytes::from(framed.clone()), false)
-            .unwrap();
-    }
-    t.drive();
-    let held: usize = t
-        .events
-        .iter()
-        .map(|e| match e {
-            ServerEvent::Message { message, .. } => message.len(),
-            _ => 0,
-        })
-        .sum();
-    assert!(held <= 8 << 20, "the application holds {held} bytes");
-    let (code, _) = t.status_on(stream).expect("the call ended");
-    assert_eq!(code, "8", "RESOURCE_EXHAUSTED");
-    assert_eq!(t.conn.receive_memory_charged(), 0);
-}
-
-/// The charge of unread inflated messages goes back as the application
-/// releases them, in order, and all of it once it holds nothing; past
-/// sixteen messages the newest are tracked together, which only delays
-/// their part until the last of them is released.
-#[test]
-fn released_messages_give_their_charge_back() {
-    use grpc_sansio::grpc::compression::{Compressor, Gzip};
-    const MIB: usize = 1 << 20;
-    let mut config = ServerConfig::default();
-    config.max_receive_message_size = MIB;
-    config.max_receive_memory = 64 * MIB;
-    let mut t = ToServer::server(config);
-    t.reads = false;
-    let mut zipped = Vec::new();
-    Gzip::new().compress(&vec![7u8; MIB], &mut zipped).unwrap();
-    let mut framed = vec![1u8];
-    framed.extend_from_slice(&(zipped.len() as u32).to_be_bytes());
-    framed.extend_from_slice(&zipped);
-    let mut head = request_head("/t.S/Upload");
-    head.push(field("grpc-encoding", "gzip"));
-    let stream = t.peer.open_stream(head, false).unwrap();
-    // One message per DATA frame, so that each holds its whole credit.
-    for _ in 0..20 {
         t.peer
             .send_data(stream, Bytes::from(framed.clone()), false)
             .unwrap();
         t.drive();
     }
-    let messages: Vec<(CallId, u32, usize)> = t
+    let held: Vec<(CallId, u32, grpc_sansio::call::Received)> = t
         .events
         .iter()
         .filter_map(|e| match e {
@@ -471,35 +428,54 @@ fn released_messages_give_their_charge_back() {
                 call,
                 message,
                 flow_len,
-                ..
-            } => Some((*call, *flow_len, message.len())),
+            } => Some((*call, *flow_len, message.clone())),
             _ => None,
         })
         .collect();
-    assert_eq!(messages.len(), 20);
-    let extra = MIB - framed.len();
+    assert_eq!(held.len(), 32);
+    let wire: usize = held.iter().map(|m| m.2.wire_payload().len()).sum();
+    let credit: usize = held.iter().map(|m| m.1 as usize).sum();
+    assert_eq!(wire, 32 * zipped.len());
     assert!(
-        messages
-            .iter()
-            .all(|m| m.1 as usize == framed.len() && m.2 == MIB)
+        wire <= credit,
+        "{wire} bytes held against {credit} of credit"
     );
-    assert_eq!(t.conn.receive_memory_charged(), 20 * extra);
-    // The first fifteen are tracked one by one.
-    for (i, &(call, flow, _)) in messages.iter().take(15).enumerate() {
-        t.conn.release_capacity(call, flow);
-        assert_eq!(
-            t.conn.receive_memory_charged(),
-            (19 - i) * extra,
-            "after {i}"
-        );
-    }
-    // The last five share an entry: it goes with the last of them.
-    for &(call, flow, _) in &messages[15..19] {
-        t.conn.release_capacity(call, flow);
-        assert_eq!(t.conn.receive_memory_charged(), 5 * extra);
-    }
-    let (call, flow, _) = messages[19];
-    t.conn.release_capacity(call, flow);
+    assert!(held.iter().all(|m| m.2.is_compressed()));
     assert_eq!(t.conn.receive_memory_charged(), 0);
     assert_eq!(t.status_on(stream), None, "the call goes on");
+    for (call, flow, message) in held {
+        t.conn.release_capacity(call, flow);
+        assert_eq!(message.decompress().unwrap(), vec![9u8; 1 << 20]);
+    }
+}
+
+/// A message whose first part was given back while it arrived (the
+/// application held nothing then) holds more memory than its credit once
+/// delivered: that part stays charged until the application releases the
+/// message, and only then.
+#[test]
+fn an_early_credited_message_is_charged_until_released() {
+    let mut config = server_config();
+    config.max_receive_memory = 8 * HELD;
+    let mut t = ToServer::server(config);
+    t.reads = false;
+    let stream = t.start_partial();
+    assert_eq!(t.conn.receive_memory_charged(), HELD);
+    t.finish(stream);
+    let (call, flow) = t
+        .events
+        .iter()
+        .find_map(|e| match e {
+            ServerEvent::Message { call, flow_len, .. } => Some((*call, *flow_len)),
+            _ => None,
+        })
+        .expect("the message arrived");
+    // Only the part in the last DATA frame still holds credit; the rest of
+    // the message is memory beyond it.
+    assert!((flow as usize) < LEN + 5 - SENT, "{flow}");
+    assert_eq!(t.conn.receive_memory_charged(), LEN - flow as usize);
+    t.conn.release_capacity(call, flow - 1);
+    assert_eq!(t.conn.receive_memory_charged(), LEN - flow as usize);
+    t.conn.release_capacity(call, 1);
+    assert_eq!(t.conn.receive_memory_charged(), 0);
 }

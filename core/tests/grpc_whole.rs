@@ -144,7 +144,7 @@ fn requests(events: &[ServerEvent]) -> Vec<Bytes> {
     events
         .iter()
         .filter_map(|e| match e {
-            ServerEvent::Message { message, .. } => Some(message.clone()),
+            ServerEvent::Message { message, .. } => Some(message.clone().decompress().unwrap()),
             _ => None,
         })
         .collect()

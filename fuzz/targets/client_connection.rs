@@ -106,7 +106,14 @@ impl Harness {
                         "event for a call not live: {call}"
                     );
                 }
-                ClientEvent::Message { call, flow_len, .. } => {
+                ClientEvent::Message {
+                    call,
+                    flow_len,
+                    message,
+                } => {
+                    // Taken as an application would: inflated now. A
+                    // hostile peer's may fail, but must not panic.
+                    let _ = message.decompress();
                     let held = self
                         .live
                         .get_mut(&call)

@@ -192,7 +192,15 @@ impl Pair {
                 ClientEvent::Headers { call, .. } | ClientEvent::Writable { call } => {
                     assert!(self.c_live.contains_key(&call), "client event for {call}");
                 }
-                ClientEvent::Message { call, flow_len, .. } => {
+                ClientEvent::Message {
+                    call,
+                    flow_len,
+                    message,
+                } => {
+                    assert!(
+                        message.decompress().is_ok(),
+                        "a response did not decompress"
+                    );
                     let held = self
                         .c_live
                         .get_mut(&call)
@@ -235,7 +243,12 @@ impl Pair {
                         let _ = self.server.set_call_kind(call, kind_of(&head.path));
                     }
                 }
-                ServerEvent::Message { call, flow_len, .. } => {
+                ServerEvent::Message {
+                    call,
+                    flow_len,
+                    message,
+                } => {
+                    assert!(message.decompress().is_ok(), "a request did not decompress");
                     let held = self
                         .s_live
                         .get_mut(&call)

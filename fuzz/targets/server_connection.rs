@@ -94,7 +94,14 @@ impl Harness {
                     assert!(self.model.seen.insert(call), "call id reused: {call}");
                     self.model.live.insert(call, 0);
                 }
-                ServerEvent::Message { call, flow_len, .. } => {
+                ServerEvent::Message {
+                    call,
+                    flow_len,
+                    message,
+                } => {
+                    // Taken as an application would: inflated now. A
+                    // hostile peer's may fail, but must not panic.
+                    let _ = message.decompress();
                     let held = self
                         .model
                         .live

@@ -1,6 +1,7 @@
 //! Attacks through header blocks and message framing, against both
 //! adapters' servers on 127.0.0.1: CONTINUATION floods and endless header
 //! blocks (CVE-2024-27316 class), an HPACK bomb, a 4 GiB message prefix,
+//! compressed messages that do not decompress (or inflate past the limit),
 //! a message in 1-byte DATA frames, garbage `grpc-timeout` and `-bin`
 //! metadata, an HTTP/1.1 request and a bad preface. Each repeats on fresh
 //! connections while a benign client keeps calling (see
@@ -152,6 +153,46 @@ fn oversize_prefix(adapter: Adapter) {
     });
 }
 attack_both!(attack_oversize_message_prefix, oversize_prefix);
+
+/// Messages flagged compressed that do not decompress: garbage in place
+/// of gzip, a gzip stream cut short, and a gzip bomb past the receive
+/// limit. Messages are inflated when the handler takes them, so each call
+/// ends there: INTERNAL for the first two, RESOURCE_EXHAUSTED for the
+/// third; the connection goes on.
+fn bad_compressed_messages(adapter: Adapter) {
+    use grpc_sansio::grpc::compression::{Compressor, Gzip};
+    let mut bomb = Vec::new();
+    Gzip::new()
+        .compress(&vec![0u8; 5 << 20], &mut bomb)
+        .expect("compressed");
+    let mut cut = Vec::new();
+    Gzip::new()
+        .compress(b"a message cut short", &mut cut)
+        .expect("compressed");
+    cut.truncate(cut.len() - 6);
+    let cases: [(&[u8], &str); 3] = [
+        (b"this is not gzip at all", "13"),
+        (&cut, "13"),
+        (&bomb, "8"),
+    ];
+    Scenario::start(adapter).sustain("bad compressed messages", |addr| {
+        let mut a = Attacker::open(addr);
+        let p = path("Unary");
+        for (i, (payload, want)) in cases.iter().enumerate() {
+            let id = 2 * i as u32 + 1;
+            let h = a.headers(id, &request_head(&p, &[("grpc-encoding", "gzip")]), false);
+            let mut body = vec![1u8];
+            body.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+            body.extend_from_slice(payload);
+            a.send_all([h, data(id, body, true)])
+                .expect("request written");
+            assert_eq!(status_of(&mut a, id), *want, "case {i}: {}", a.transcript());
+        }
+        echo_works(&mut a, 7, b"after the bad ones");
+        assert_alive(&a);
+    });
+}
+attack_both!(attack_bad_compressed_messages, bad_compressed_messages);
 
 /// A 16 KiB message in 16,389 DATA frames of one byte each, as fast as
 /// they can be written: it works, and in bounded time.

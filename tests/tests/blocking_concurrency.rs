@@ -179,7 +179,9 @@ fn calls_arriving_together_run_on_as_many_handler_threads_at_once() {
                         ..
                     } => {
                         client.release_capacity(call, flow_len);
-                        out[ids[&call]] = Ok(message);
+                        out[ids[&call]] = message
+                            .decompress()
+                            .map_err(|s| format!("{:?} {}", s.code(), s.message()));
                     }
                     ClientEvent::Finished { call, status, .. } => {
                         done += 1;

@@ -43,8 +43,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use crate::call::{
-    CallError, CallId, CallKind, Delivered, Inbound, ReceiveBudget, cardinality_violation,
-    frame_message,
+    CallError, CallId, CallKind, Delivered, Inbound, ReceiveBudget, Received,
+    cardinality_violation, frame_message,
 };
 use crate::frame::{Reason, StreamId};
 use crate::grpc::compression::{CompressionRegistry, Compressor};
@@ -183,18 +183,16 @@ pub enum ClientEvent {
         /// Custom metadata.
         metadata: MetadataMap,
     },
-    /// A response message (decompressed). Give `flow_len` back with
+    /// A response message. Give `flow_len` back with
     /// [`ClientConnection::release_capacity`] once consumed.
     Message {
         /// The call.
         call: CallId,
-        /// The message.
-        message: Bytes,
+        /// The message: still compressed if it arrived compressed; take its
+        /// bytes with [`Received::decompress`].
+        message: Received,
         /// Flow-control credit held by this message.
         flow_len: u32,
-        /// Whether it arrived compressed (its prefix's compressed flag):
-        /// `message` is decompressed either way.
-        compressed: bool,
     },
     /// The call is over: exactly one per call.
     Finished {
@@ -1128,7 +1126,6 @@ impl ClientConnection {
                 call,
                 message: d.message,
                 flow_len: d.flow_len,
-                compressed: d.compressed,
             });
         }
         self.scratch = out;

@@ -35,8 +35,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use crate::call::{
-    CallError, CallId, CallKind, Delivered, Inbound, ReceiveBudget, cardinality_violation, field,
-    fields_from_pairs, frame_message,
+    CallError, CallId, CallKind, Delivered, Inbound, ReceiveBudget, Received,
+    cardinality_violation, field, fields_from_pairs, frame_message,
 };
 use crate::frame::{Reason, StreamId};
 use crate::grpc::compression::{
@@ -146,18 +146,16 @@ pub enum ServerEvent {
         /// Its path, metadata, deadline and encodings.
         head: Box<RequestHead>,
     },
-    /// A request message (decompressed). Give `flow_len` back with
+    /// A request message. Give `flow_len` back with
     /// [`ServerConnection::release_capacity`] once consumed.
     Message {
         /// The call.
         call: CallId,
-        /// The message.
-        message: Bytes,
+        /// The message: still compressed if it arrived compressed; take its
+        /// bytes with [`Received::decompress`].
+        message: Received,
         /// Flow-control credit held by this message.
         flow_len: u32,
-        /// Whether it arrived compressed (its prefix's compressed flag):
-        /// `message` is decompressed either way.
-        compressed: bool,
     },
     /// The client finished sending.
     HalfClosed {
@@ -967,7 +965,6 @@ impl ServerConnection {
                 call,
                 message: d.message,
                 flow_len: d.flow_len,
-                compressed: d.compressed,
             });
         }
         self.scratch = out;

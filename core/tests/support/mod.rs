@@ -342,7 +342,7 @@ pub fn messages_client(
         .filter_map(|e| match e {
             ClientEvent::Message {
                 call: c, message, ..
-            } if *c == call => Some(message.clone()),
+            } if *c == call => Some(message.clone().decompress().expect("message decompresses")),
             _ => None,
         })
         .collect()
@@ -359,7 +359,7 @@ pub fn messages_server(
         .filter_map(|e| match e {
             ServerEvent::Message {
                 call: c, message, ..
-            } if *c == call => Some(message.clone()),
+            } if *c == call => Some(message.clone().decompress().expect("message decompresses")),
             _ => None,
         })
         .collect()

@@ -97,7 +97,14 @@ impl DemoClient for Client {
                         ..
                     } if call == id => {
                         self.conn.release_capacity(call, flow_len);
-                        out.messages.push(message);
+                        // Still compressed if it arrived so: inflate it now.
+                        match message.decompress() {
+                            Ok(m) => out.messages.push(m),
+                            Err(status) => {
+                                self.conn.cancel(call);
+                                out.status = Some(status);
+                            }
+                        }
                     }
                     ClientEvent::Finished {
                         call,
@@ -149,6 +156,15 @@ fn serve(mut sock: TcpStream) {
                     conn.release_capacity(call, flow_len);
                     let Some((method, _, got)) = calls.get_mut(&call) else {
                         continue;
+                    };
+                    // Still compressed if it arrived so: inflate it now.
+                    let message = match message.decompress() {
+                        Ok(m) => m,
+                        Err(status) => {
+                            calls.remove(&call);
+                            let _ = conn.send_status(call, status, MetadataMap::new());
+                            continue;
+                        }
                     };
                     if method == "Bidi" {
                         let mut reply = message.to_vec();

@@ -159,11 +159,27 @@ impl CallCore {
             let Some(slot) = g.calls.get_mut(&self.id) else {
                 return Next::End(Status::cancelled("call dropped"));
             };
-            if let Some((m, flow, compressed)) = slot.messages.pop_front() {
-                slot.last_compressed = Some(compressed);
+            if let Some((m, flow)) = slot.messages.pop_front() {
+                slot.last_compressed = Some(m.is_compressed());
                 g.conn.release_capacity(self.id, flow);
                 self.conn.flush(g);
-                return Next::Message(m);
+                // Inflated only now, as the application takes it (outside
+                // the connection's lock); one that does not inflate ends
+                // the call with the reason.
+                return match m.decompress() {
+                    Ok(m) => Next::Message(m),
+                    Err(status) => {
+                        let mut g = self.conn.lock();
+                        if let Some(slot) = g.calls.get_mut(&self.id) {
+                            if slot.end.is_none() {
+                                slot.end = Some((status.clone(), MetadataMap::new()));
+                                g.conn.cancel(self.id);
+                            }
+                        }
+                        self.conn.flush(g);
+                        Next::End(status)
+                    }
+                };
             }
             if let Some((s, _)) = &slot.end {
                 return Next::End(s.clone());

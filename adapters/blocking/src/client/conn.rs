@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
-use grpc_sansio::call::{CallId, CallIdMap};
+use bytes::BytesMut;
+use grpc_sansio::call::{CallId, CallIdMap, Received};
 use grpc_sansio::client::{ClientConfig, ClientConnection, ClientEvent};
 use grpc_sansio::grpc::Status;
 use grpc_sansio::grpc::metadata::MetadataMap;
@@ -27,9 +27,9 @@ use crate::transport::Transport;
 pub(crate) struct Slot {
     pub(crate) cv: Arc<Signal>,
     pub(crate) headers: Option<MetadataMap>,
-    /// Each message with its flow-control credit and whether it arrived
-    /// compressed.
-    pub(crate) messages: VecDeque<(Bytes, u32, bool)>,
+    /// Each message (still compressed if it arrived so) with its
+    /// flow-control credit.
+    pub(crate) messages: VecDeque<(Received, u32)>,
     /// Whether the message last handed to the application arrived
     /// compressed.
     pub(crate) last_compressed: Option<bool>,
@@ -73,7 +73,7 @@ impl ClientMachine {
     /// has not ended (RST_STREAM CANCEL).
     pub(crate) fn drop_call(&mut self, call: CallId) {
         if let Some(slot) = self.calls.remove(&call) {
-            for (_, flow, _) in slot.messages {
+            for (_, flow) in slot.messages {
                 self.conn.release_capacity(call, flow);
             }
             if slot.end.is_none() {
@@ -143,10 +143,9 @@ impl Machine for ClientMachine {
                     call,
                     message,
                     flow_len,
-                    compressed,
                 } => match self.calls.get_mut(&call) {
                     Some(s) => {
-                        s.messages.push_back((message, flow_len, compressed));
+                        s.messages.push_back((message, flow_len));
                         s.cv.notify_all();
                     }
                     None => self.conn.release_capacity(call, flow_len),
@@ -157,7 +156,9 @@ impl Machine for ClientMachine {
                     trailers,
                 } => {
                     if let Some(s) = self.calls.get_mut(&call) {
-                        s.end = Some((status, trailers));
+                        // A call ended here first (a response that did not
+                        // decompress) keeps that reason.
+                        s.end.get_or_insert((status, trailers));
                         s.cv.notify_all();
                     }
                 }

@@ -78,7 +78,7 @@ impl ServerMachine {
     /// credit of the messages no handler will read.
     fn drop_slot(&mut self, call: CallId) {
         if let Some(slot) = self.calls.remove(&call) {
-            for (_, flow, _) in slot.messages {
+            for (_, flow) in slot.messages {
                 self.conn.release_capacity(call, flow);
             }
         }
@@ -258,10 +258,9 @@ impl Machine for ServerMachine {
                     call,
                     message,
                     flow_len,
-                    compressed,
                 } => match self.calls.get_mut(&call) {
                     Some(s) => {
-                        s.messages.push_back((message, flow_len, compressed));
+                        s.messages.push_back((message, flow_len));
                         s.cv.notify_all();
                     }
                     None => self.conn.release_capacity(call, flow_len),
@@ -286,7 +285,7 @@ impl Machine for ServerMachine {
                         // The messages the handler has not read go now
                         // (the core no longer counts their memory): it
                         // learns of the cancellation at its next read.
-                        for (_, flow, _) in std::mem::take(&mut s.messages) {
+                        for (_, flow) in std::mem::take(&mut s.messages) {
                             self.conn.release_capacity(call, flow);
                         }
                         s.cancelled = Some(reason);

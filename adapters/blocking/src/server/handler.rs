@@ -289,9 +289,9 @@ impl<C: Codec> ResponseSink<'_, C> {
 /// What the handler side keeps of a call.
 pub(crate) struct SlotState {
     pub(crate) cv: Arc<Signal>,
-    /// Each message with its flow-control credit and whether it arrived
-    /// compressed.
-    pub(crate) messages: std::collections::VecDeque<(Bytes, u32, bool)>,
+    /// Each message (still compressed if it arrived so) with its
+    /// flow-control credit.
+    pub(crate) messages: std::collections::VecDeque<(grpc_sansio::call::Received, u32)>,
     /// Whether the message last handed to the handler arrived compressed.
     pub(crate) last_compressed: Option<bool>,
     pub(crate) half_closed: bool,
@@ -494,13 +494,19 @@ impl ServerCall {
         let mut g = self.shared.lock();
         loop {
             let slot = g.calls.get_mut(&self.id)?;
-            if let Some((m, flow, compressed)) = slot.messages.pop_front() {
-                slot.last_compressed = Some(compressed);
+            if let Some((m, flow)) = slot.messages.pop_front() {
+                slot.last_compressed = Some(m.is_compressed());
                 g.conn.release_capacity(self.id, flow);
                 // Most releases queue no WINDOW_UPDATE yet; `flush` then
                 // returns at once.
                 self.shared.flush(g);
-                return Some(Ok(m));
+                // Inflated only now, as the handler takes it (outside the
+                // connection's lock); one that does not inflate ends the
+                // call with the reason.
+                return Some(
+                    m.decompress()
+                        .inspect_err(|status| self.finish(status.clone())),
+                );
             }
             if let Some(r) = &slot.cancelled {
                 return Some(Err(cancel_status(r)));

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use grpc_sansio::call::CallId;
+use grpc_sansio::call::{CallId, Received};
 use grpc_sansio::codec::Codec;
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
@@ -21,9 +21,9 @@ pub(crate) struct RawReceiver {
     control: Arc<Control>,
     call: CallId,
     headers: Option<MetadataMap>,
-    /// A message that arrived while only headers were asked for, and
-    /// whether it arrived compressed.
-    held: Option<(Bytes, bool)>,
+    /// A message that arrived while only headers were asked for (still
+    /// compressed if it arrived so).
+    held: Option<Received>,
     /// Whether the message last handed out arrived compressed.
     last_compressed: Option<bool>,
     end: Option<(Status, MetadataMap)>,
@@ -46,10 +46,10 @@ impl RawReceiver {
     async fn pump(&mut self) -> bool {
         match self.shared.inbox.pop().await {
             Some(Item::Headers(md)) => self.headers = Some(md),
-            Some(Item::Message(m, flow, compressed)) => {
+            Some(Item::Message(m, flow)) => {
                 // Taken by the application: give the window back.
                 self.control.release(self.call, flow);
-                self.held = Some((m, compressed));
+                self.held = Some(m);
             }
             Some(Item::Finished(s, t)) => self.end = Some((s, t)),
             None => {
@@ -79,9 +79,20 @@ impl RawReceiver {
     /// The next message; `Ok(None)` after an OK status.
     pub(crate) async fn message(&mut self) -> Result<Option<Bytes>, RpcError> {
         loop {
-            if let Some((m, compressed)) = self.held.take() {
-                self.last_compressed = Some(compressed);
-                return Ok(Some(m));
+            if let Some(m) = self.held.take() {
+                self.last_compressed = Some(m.is_compressed());
+                // Inflated only now, as the application takes it; one that
+                // does not inflate ends the call.
+                match m.decompress() {
+                    Ok(m) => return Ok(Some(m)),
+                    Err(status) => {
+                        if self.end.is_none() {
+                            self.control.cancel(self.call);
+                        }
+                        self.end = Some((status, MetadataMap::new()));
+                        continue;
+                    }
+                }
             }
             if self.end.is_some() {
                 return match self.error() {
@@ -123,6 +134,13 @@ impl RawReceiver {
 impl Drop for RawReceiver {
     fn drop(&mut self) {
         self.cancel();
+        // Responses nobody will read give their credit back (the driver
+        // does the same for any that arrive before it sees the cancel).
+        for item in self.shared.inbox.take_all() {
+            if let Item::Message(_, flow) = item {
+                self.control.release(self.call, flow);
+            }
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use grpc_sansio::call::{CallError, CallId, CallIdMap};
+use grpc_sansio::call::{CallError, CallId, CallIdMap, Received};
 use grpc_sansio::client::{CallOptions as CoreOptions, ClientConnection, ClientEvent};
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
@@ -23,9 +23,9 @@ pub(crate) const COMMAND_QUEUE: usize = 64;
 #[derive(Debug)]
 pub(crate) enum Item {
     Headers(MetadataMap),
-    /// A message, its flow-control credit, and whether it arrived
-    /// compressed.
-    Message(Bytes, u32, bool),
+    /// A message (still compressed if it arrived so) and its
+    /// flow-control credit.
+    Message(Received, u32),
     Finished(Status, MetadataMap),
 }
 
@@ -164,6 +164,15 @@ impl Driver {
                 let _ = self.conn.half_close(call);
             }
             for call in p.cancelled.drain() {
+                // The application has given the call up: the responses
+                // nobody will read give their credit back.
+                if let Some(s) = self.calls.get(&call) {
+                    for item in s.shared.inbox.take_all() {
+                        if let Item::Message(_, flow) = item {
+                            self.conn.release_capacity(call, flow);
+                        }
+                    }
+                }
                 self.conn.cancel(call);
             }
             // Events can make output and output can make events: settle.
@@ -374,12 +383,8 @@ impl Driver {
                     call,
                     message,
                     flow_len,
-                    compressed,
                 } => match self.calls.get(&call) {
-                    Some(s) => s
-                        .shared
-                        .inbox
-                        .push(Item::Message(message, flow_len, compressed)),
+                    Some(s) => s.shared.inbox.push(Item::Message(message, flow_len)),
                     None => self.conn.release_capacity(call, flow_len),
                 },
                 ClientEvent::Finished {

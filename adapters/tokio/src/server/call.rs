@@ -50,10 +50,17 @@ impl RawRequests {
             return d.clone().map(|()| None);
         }
         let r = match self.inbox.pop().await {
-            Some(SItem::Message(m, flow, compressed)) => {
+            Some(SItem::Message(m, flow)) => {
                 self.control.release(self.call, flow);
-                self.last_compressed = Some(compressed);
-                return Ok(Some(m));
+                self.last_compressed = Some(m.is_compressed());
+                // Inflated only now, as the handler takes it.
+                match m.decompress() {
+                    Ok(m) => return Ok(Some(m)),
+                    Err(status) => {
+                        self.control.fail(self.call, status.clone());
+                        Err(status)
+                    }
+                }
             }
             Some(SItem::End) => Ok(()),
             Some(SItem::Cancelled(reason)) => Err(cancelled_status(&reason)),

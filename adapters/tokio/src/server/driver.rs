@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use grpc_sansio::call::{CallError, CallId, CallIdMap};
+use grpc_sansio::call::{CallError, CallId, CallIdMap, Received};
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
 use grpc_sansio::server::{CancelReason, RequestHead, ServerConnection, ServerEvent};
@@ -35,9 +35,9 @@ const COMMAND_QUEUE: usize = 64;
 /// What a handler receives.
 #[derive(Debug)]
 pub(crate) enum SItem {
-    /// A message, its flow-control credit, and whether it arrived
-    /// compressed.
-    Message(Bytes, u32, bool),
+    /// A message (still compressed if it arrived so) and its
+    /// flow-control credit.
+    Message(Received, u32),
     End,
     Cancelled(CancelReason),
 }
@@ -164,6 +164,11 @@ impl Driver {
             }
             for (call, n) in p.released.drain() {
                 d.conn.release_capacity(call, n);
+            }
+            for (call, status) in p.failed.drain() {
+                if d.calls.contains_key(&call) {
+                    d.end(call, status, MetadataMap::new());
+                }
             }
             for call in p.panicked.drain() {
                 if d.calls.contains_key(&call) {
@@ -410,9 +415,20 @@ impl Driver {
     /// The call has ended on the connection: drop its slot.
     fn forget(&mut self, call: CallId) {
         if let Some(slot) = self.calls.remove(&call) {
+            // Requests the handler did not read: their credit goes back.
+            self.release_unread(call, &slot.inbox);
             slot.inbox.close();
             if let Some((_, _, Some(reply))) = slot.blocked {
                 let _ = reply.send(Err(Status::new(Code::Cancelled, "the call is over")));
+            }
+        }
+    }
+
+    /// Give back the credit of the messages in `inbox` nobody will read.
+    fn release_unread(&mut self, call: CallId, inbox: &Inbox<SItem>) {
+        for item in inbox.take_all() {
+            if let SItem::Message(_, flow) = item {
+                self.conn.release_capacity(call, flow);
             }
         }
     }
@@ -427,9 +443,8 @@ impl Driver {
                     call,
                     message,
                     flow_len,
-                    compressed,
                 } => match self.calls.get(&call) {
-                    Some(s) => s.inbox.push(SItem::Message(message, flow_len, compressed)),
+                    Some(s) => s.inbox.push(SItem::Message(message, flow_len)),
                     None => self.conn.release_capacity(call, flow_len),
                 },
                 ServerEvent::HalfClosed { call } => {
@@ -443,11 +458,7 @@ impl Driver {
                         // The messages the handler has not read go now
                         // (the core no longer counts their memory): it
                         // learns of the cancellation at its next read.
-                        for item in slot.inbox.take_all() {
-                            if let SItem::Message(_, flow, _) = item {
-                                self.conn.release_capacity(call, flow);
-                            }
-                        }
+                        self.release_unread(call, &slot.inbox);
                         slot.inbox.push(SItem::Cancelled(reason));
                         slot.inbox.close();
                         if let Some((_, _, Some(reply))) = slot.blocked {
