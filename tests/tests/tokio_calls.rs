@@ -854,3 +854,71 @@ async fn on_several_workers_each_handler_gets_its_own_task() {
     let ids = handler_tasks(3).await;
     assert!(ids.windows(2).all(|w| w[0] != w[1]), "{ids:?}");
 }
+
+/// A client-streaming handler that reads its first request and answers
+/// without reading the rest: the unread requests' flow-control credit goes
+/// back when the call ends, so later calls on the connection are not
+/// starved of window (small windows make a leak show at once).
+#[tokio::test]
+async fn requests_a_handler_leaves_unread_give_their_credit_back() {
+    let mut routes = Routes::new();
+    routes.client_streaming("t.S", "First", BytesCodec, |req| async move {
+        let mut s = req.into_inner();
+        let first = s.message().await?.unwrap_or_default();
+        // Let the rest arrive, then answer without reading it.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(Response::new(Bytes::from(first.len().to_string())))
+    });
+    let server = Server::builder()
+        .initial_stream_window(65_535)
+        .initial_connection_window(65_535)
+        .build(routes);
+    let channel = server.in_memory_channel();
+    for i in 0..10 {
+        let r = tokio::time::timeout(Duration::from_secs(5), async {
+            let mut c = channel
+                .client_streaming("/t.S/First", BytesCodec, CallOptions::new())
+                .await
+                .unwrap();
+            c.send(Bytes::from(vec![1u8; 100])).await.unwrap();
+            c.send(Bytes::from(vec![0u8; 30_000])).await.unwrap();
+            c.finish().await
+        })
+        .await;
+        let r = r.unwrap_or_else(|_| panic!("call {i} stalled: the connection window leaked"));
+        assert_eq!(r.unwrap().into_inner(), Bytes::from("100"), "call {i}");
+    }
+}
+
+/// A client that reads the first response of a stream and drops the call
+/// with the second unread: its credit goes back, so later calls on the
+/// connection are not starved of window.
+#[tokio::test]
+async fn responses_a_dropped_call_leaves_unread_give_their_credit_back() {
+    let mut routes = Routes::new();
+    routes.server_streaming("t.S", "Two", BytesCodec, |_req, mut sink| async move {
+        sink.send(Bytes::from(vec![1u8; 100])).await?;
+        sink.send(Bytes::from(vec![0u8; 30_000])).await?;
+        Ok(())
+    });
+    let server = Server::builder().build(routes);
+    let channel = server
+        .in_memory_channel_builder()
+        .initial_stream_window(65_535)
+        .initial_connection_window(65_535)
+        .build()
+        .unwrap();
+    for i in 0..10 {
+        let r = tokio::time::timeout(Duration::from_secs(5), async {
+            let mut s = channel
+                .server_streaming("/t.S/Two", BytesCodec, Bytes::new(), CallOptions::new())
+                .await
+                .unwrap();
+            let first = s.message().await.unwrap().unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            first.len()
+        })
+        .await;
+        assert_eq!(r.unwrap_or_else(|_| panic!("call {i} stalled")), 100);
+    }
+}
