@@ -233,8 +233,7 @@ struct Extras {
 /// The memory a connection holds for received messages beyond what the
 /// flow-control windows count (see [`Inbound`]), over all its calls, and
 /// the most it may hold. Calls charge it as their messages arrive in
-/// pieces or inflate, and give the charge back as messages complete or are
-/// released, and when the call ends (dropping a call's [`Inbound`] gives
+/// pieces, and give the charge back as messages are released, and when the call ends (dropping a call's [`Inbound`] gives
 /// back what it held, whichever way the call ended).
 #[derive(Debug)]
 pub(crate) struct ReceiveBudget {

@@ -73,13 +73,13 @@ pub struct ServerConfig {
     /// request messages beyond what the flow-control windows count: the
     /// bytes of messages still arriving (given back to the client's windows
     /// as they arrive, so that a message larger than the windows can arrive
-    /// at all), and what delivered messages the application has not
-    /// released take beyond the credit they hold (a message that arrived in
-    /// pieces, or one that inflated when decompressed). This bound is what
-    /// stops a client from making the server hold an unfinished message on
-    /// every stream it may open, or a thousandfold inflation of what the
-    /// windows let through for a handler that reads slowly. A call whose
-    /// charge would take the total past it ends with RESOURCE_EXHAUSTED.
+    /// at all), and the part of a delivered message the application has
+    /// not released that no longer holds credit (its first part, given back
+    /// while it arrived). This bound is what stops a client from making the
+    /// server hold an unfinished message on every stream it may open.
+    /// (Compressed messages need no bound of their own: they are delivered
+    /// compressed, see [`Received`].) A call whose charge would take the
+    /// total past it ends with RESOURCE_EXHAUSTED.
     /// Raised to one `max_receive_message_size` message if set lower.
     /// Default 64 MiB.
     pub max_receive_memory: usize,

@@ -218,7 +218,7 @@ impl ChannelBuilder {
 
     /// The most memory one connection holds for response messages beyond
     /// what the flow-control windows count (messages still arriving, and
-    /// unread messages that arrived in pieces or inflated); the call that
+    /// the early-credited part of an unread message); the call that
     /// would go past it ends with RESOURCE_EXHAUSTED. Default 64 MiB (see
     /// [`ClientConfig::max_receive_memory`](grpc_sansio::client::ClientConfig::max_receive_memory)).
     pub fn max_receive_memory(mut self, bytes: usize) -> Self {

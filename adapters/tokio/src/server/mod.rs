@@ -185,7 +185,7 @@ impl ServerBuilder {
 
     /// The most memory one connection holds for request messages beyond
     /// what the flow-control windows count (messages still arriving, and
-    /// unread messages that arrived in pieces or inflated); the call that
+    /// the early-credited part of an unread message); the call that
     /// would go past it ends with RESOURCE_EXHAUSTED. Default 64 MiB (see
     /// [`ServerConfig::max_receive_memory`]).
     pub fn max_receive_memory(mut self, bytes: usize) -> Self {
