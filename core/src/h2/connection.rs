@@ -586,8 +586,9 @@ impl Connection {
             return Ok(());
         }
         if total > 0 && (s.queued_bytes >= limit || full) {
-            s.wants_writable = true;
-            self.wait_for_room(stream, full);
+            if Self::refuse(s, limit, full) {
+                self.room_waiters.push(stream);
+            }
             return Err(SendError::Blocked(stream));
         }
         queue_data(s, parts, total, end_stream);
@@ -602,17 +603,15 @@ impl Connection {
         self.config.max_connection_send_buffer.max(1)
     }
 
-    /// A send on `stream` was refused: if the connection's queues were
-    /// full (`full`) and the stream's own were not, it waits in the list
-    /// of streams to tell when there is room again.
-    fn wait_for_room(&mut self, stream: StreamId, full: bool) {
-        let limit = self.config.max_send_buffer;
-        if let Some(s) = self.streams.get_mut(stream.value()) {
-            if full && s.queued_bytes < limit && !s.waits_room {
-                s.waits_room = true;
-                self.room_waiters.push(stream);
-            }
-        }
+    /// A send on `s` was refused: it wants [`Event::Writable`]. True if it
+    /// must join the list of streams waiting for room in the connection's
+    /// queues (they were full, `full`, and the stream's own, under `limit`,
+    /// were not; it is marked as waiting).
+    fn refuse(s: &mut Stream, limit: usize, full: bool) -> bool {
+        s.wants_writable = true;
+        let wait = full && s.queued_bytes < limit && !s.waits_room;
+        s.waits_room |= wait;
+        wait
     }
 
     /// The connection's queues shrank (or `poll_transmit` has written all
@@ -669,13 +668,15 @@ impl Connection {
     /// stream now; otherwise the error it would return, and for
     /// [`SendError::Blocked`] an [`Event::Writable`] is armed as if a send
     /// had been refused.
+    #[inline]
     pub fn check_writable(&mut self, stream: StreamId) -> Result<(), SendError> {
         let limit = self.config.max_send_buffer;
         let full = self.queued_total >= self.send_bound();
         let s = self.writable_stream(stream)?;
         if s.queued_bytes >= limit || full {
-            s.wants_writable = true;
-            self.wait_for_room(stream, full);
+            if Self::refuse(s, limit, full) {
+                self.room_waiters.push(stream);
+            }
             return Err(SendError::Blocked(stream));
         }
         Ok(())
