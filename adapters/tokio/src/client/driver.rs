@@ -131,6 +131,9 @@ struct Slot {
     shared: Arc<CallShared>,
     /// A message the core refused with Blocked, sent again on Writable.
     blocked: Option<BlockedSend>,
+    /// The application has given the call up (dropped or cancelled it):
+    /// responses that still arrive give their credit back at once.
+    given_up: bool,
 }
 
 struct Driver {
@@ -166,7 +169,8 @@ impl Driver {
             for call in p.cancelled.drain() {
                 // The application has given the call up: the responses
                 // nobody will read give their credit back.
-                if let Some(s) = self.calls.get(&call) {
+                if let Some(s) = self.calls.get_mut(&call) {
+                    s.given_up = true;
                     for item in s.shared.inbox.take_all() {
                         if let Item::Message(_, flow) = item {
                             self.conn.release_capacity(call, flow);
@@ -321,6 +325,7 @@ impl Driver {
             Slot {
                 shared,
                 blocked: None,
+                given_up: false,
             },
         );
         Ok(call)
@@ -384,7 +389,9 @@ impl Driver {
                     message,
                     flow_len,
                 } => match self.calls.get(&call) {
-                    Some(s) => s.shared.inbox.push(Item::Message(message, flow_len)),
+                    Some(s) if !s.given_up => s.shared.inbox.push(Item::Message(message, flow_len)),
+                    // Nobody will read it: the credit goes back now.
+                    Some(_) => self.conn.release_capacity(call, flow_len),
                     None => self.conn.release_capacity(call, flow_len),
                 },
                 ClientEvent::Finished {
