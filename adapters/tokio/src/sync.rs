@@ -10,7 +10,6 @@ use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use grpc_sansio::call::{CallId, CallIdMap, CallIdSet};
-use grpc_sansio::grpc::Status;
 use tokio::sync::{Notify, mpsc};
 
 /// Lock a mutex, ignoring poisoning: every critical section here leaves
@@ -104,9 +103,6 @@ pub(crate) struct Pending {
     pub(crate) cancelled: CallIdSet,
     /// Server calls whose handler panicked.
     pub(crate) panicked: CallIdSet,
-    /// Server calls to end with this status (a request message that did
-    /// not decompress).
-    pub(crate) failed: CallIdMap<Status>,
     /// Client calls whose request sender was dropped: half-close them.
     pub(crate) half_closed: CallIdSet,
     /// Begin a graceful shutdown of the connection.
@@ -121,7 +117,6 @@ impl Pending {
         self.released.clear();
         self.cancelled.clear();
         self.panicked.clear();
-        self.failed.clear();
         self.half_closed.clear();
         self.shutdown = false;
         self.abort = false;
@@ -173,13 +168,6 @@ impl Control {
     pub(crate) fn panicked(&self, call: CallId) {
         self.with(|p| {
             p.panicked.insert(call);
-        });
-    }
-
-    /// End a server call with `status`.
-    pub(crate) fn fail(&self, call: CallId, status: Status) {
-        self.with(|p| {
-            p.failed.insert(call, status);
         });
     }
 

@@ -80,6 +80,7 @@ impl DemoClient for Client {
             let _ = self.conn.send_message(id, Bytes::from_static(r));
         }
         let _ = self.conn.half_close(id);
+        let mut failed: Option<Status> = None;
         while out.status.is_none() && start.elapsed() < Duration::from_secs(10) {
             match by_hand::turn(&mut self.sock, &mut self.conn, Duration::from_millis(50)) {
                 Ok(true) => {}
@@ -98,11 +99,15 @@ impl DemoClient for Client {
                     } if call == id => {
                         self.conn.release_capacity(call, flow_len);
                         // Still compressed if it arrived so: inflate it now.
+                        // One that does not ends the call with the reason
+                        // (kept over the Finished the cancel brings, and
+                        // over one that came already).
                         match message.decompress() {
-                            Ok(m) => out.messages.push(m),
+                            Ok(m) if failed.is_none() => out.messages.push(m),
+                            Ok(_) => {}
                             Err(status) => {
                                 self.conn.cancel(call);
-                                out.status = Some(status);
+                                failed.get_or_insert(status);
                             }
                         }
                     }
@@ -117,6 +122,9 @@ impl DemoClient for Client {
                     _ => {}
                 }
             }
+        }
+        if let Some(status) = failed {
+            out.status = Some(status);
         }
         out.elapsed = start.elapsed();
         out

@@ -169,11 +169,21 @@ impl CallCore {
                 return match m.decompress() {
                     Ok(m) => Next::Message(m),
                     Err(status) => {
+                        // The call ends here with this reason, whatever the
+                        // server said or says next: the rest of its
+                        // messages go (their credit back), and a call still
+                        // open is cancelled.
                         let mut g = self.conn.lock();
-                        if let Some(slot) = g.calls.get_mut(&self.id) {
-                            if slot.end.is_none() {
-                                slot.end = Some((status.clone(), MetadataMap::new()));
-                                g.conn.cancel(self.id);
+                        let id = self.id;
+                        if let Some(slot) = g.calls.get_mut(&id) {
+                            let open = slot.end.is_none();
+                            slot.end = Some((status.clone(), MetadataMap::new()));
+                            let rest = std::mem::take(&mut slot.messages);
+                            for (_, flow) in rest {
+                                g.conn.release_capacity(id, flow);
+                            }
+                            if open {
+                                g.conn.cancel(id);
                             }
                         }
                         self.conn.flush(g);

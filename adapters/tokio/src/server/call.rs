@@ -28,6 +28,9 @@ fn cancelled_status(reason: &CancelReason) -> Status {
 pub(crate) struct RawRequests {
     pub(crate) inbox: Arc<Inbox<SItem>>,
     pub(crate) control: Arc<Control>,
+    /// The connection's command queue: a request that does not decompress
+    /// ends the call through it, ahead of anything the handler sends next.
+    cmds: mpsc::Sender<SCmd>,
     pub(crate) call: CallId,
     done: Option<Result<(), Status>>,
     /// Whether the message last handed out arrived compressed.
@@ -35,10 +38,16 @@ pub(crate) struct RawRequests {
 }
 
 impl RawRequests {
-    pub(crate) fn new(inbox: Arc<Inbox<SItem>>, control: Arc<Control>, call: CallId) -> Self {
+    pub(crate) fn new(
+        inbox: Arc<Inbox<SItem>>,
+        control: Arc<Control>,
+        cmds: mpsc::Sender<SCmd>,
+        call: CallId,
+    ) -> Self {
         RawRequests {
             inbox,
             control,
+            cmds,
             call,
             done: None,
             last_compressed: None,
@@ -57,7 +66,16 @@ impl RawRequests {
                 match m.decompress() {
                     Ok(m) => return Ok(Some(m)),
                     Err(status) => {
-                        self.control.fail(self.call, status.clone());
+                        // The call ends with this status whatever the
+                        // handler does next: its later commands queue
+                        // behind this one and find the call over.
+                        let _ = self
+                            .cmds
+                            .send(SCmd::Status {
+                                call: self.call,
+                                end: Box::new((status.clone(), MetadataMap::new())),
+                            })
+                            .await;
                         Err(status)
                     }
                 }

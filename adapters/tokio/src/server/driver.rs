@@ -165,11 +165,6 @@ impl Driver {
             for (call, n) in p.released.drain() {
                 d.conn.release_capacity(call, n);
             }
-            for (call, status) in p.failed.drain() {
-                if d.calls.contains_key(&call) {
-                    d.end(call, status, MetadataMap::new());
-                }
-            }
             for call in p.panicked.drain() {
                 if d.calls.contains_key(&call) {
                     d.end(
@@ -513,7 +508,6 @@ impl Driver {
         }
         let inbox = Arc::new(Inbox::new());
         let cancel = ctx.cancel.clone();
-        let rx = RawRequests::new(inbox.clone(), self.control.clone(), call);
         let cmds = match &self.cmds {
             Some(tx) => tx.clone(),
             None => {
@@ -523,6 +517,7 @@ impl Driver {
                 tx
             }
         };
+        let rx = RawRequests::new(inbox.clone(), self.control.clone(), cmds.clone(), call);
         let tx = RawResponder::new(cmds, self.control.clone(), call);
         let fut = CatchPanic {
             fut: (route.handler)(ServerCall { ctx, rx, tx }),
