@@ -14,7 +14,10 @@ use grpc_sansio_tests::attack::raw::{data, request_head};
 use grpc_sansio_tests::attack::{Attacker, PROMPT};
 use grpc_sansio_tokio::{BytesCodec, Response, Routes, Server};
 
-fn tokio_server(routes: Routes) -> SocketAddr {
+/// A tokio server on 127.0.0.1 (its own thread and one-thread runtime,
+/// where a handler's first poll runs inside the connection's driver), as
+/// `build` makes it.
+fn tokio_server(build: impl FnOnce() -> Server + Send + 'static) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -24,13 +27,14 @@ fn tokio_server(routes: Routes) -> SocketAddr {
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
-            let server = Server::builder().build(routes);
-            let _ = server.serve(listener).await;
+            let _ = build().serve(listener).await;
         });
     });
     rx.recv().unwrap()
 }
 
+/// A request flagged gzip whose payload is not gzip, on a raw connection:
+/// the status the peer gets, and how many response messages came first.
 fn bad_gzip_request(addr: SocketAddr, path: &str) -> (String, usize) {
     let mut a = Attacker::open(addr);
     let h = a.headers(1, &request_head(path, &[("grpc-encoding", "gzip")]), false);
@@ -62,8 +66,7 @@ fn tokio_client_streaming_handler_ignoring_the_error_still_ends_internal() {
             r.is_err()
         ))))
     });
-    let addr = tokio_server(routes);
-    std::thread::sleep(Duration::from_millis(50));
+    let addr = tokio_server(move || Server::builder().build(routes));
     let (status, data_frames) = bad_gzip_request(addr, "/t.S/Ignore");
     assert_eq!(
         (status.as_str(), data_frames),
@@ -80,8 +83,7 @@ fn tokio_bidi_handler_ignoring_the_error_still_ends_internal() {
         let _ = s.message().await;
         Ok(())
     });
-    let addr = tokio_server(routes);
-    std::thread::sleep(Duration::from_millis(50));
+    let addr = tokio_server(move || Server::builder().build(routes));
     let (status, _) = bad_gzip_request(addr, "/t.S/Ignore");
     assert_eq!(status, "13", "the peer must get INTERNAL");
 }
@@ -129,36 +131,28 @@ impl grpc_sansio::grpc::compression::Compressor for FakeGzip {
     }
 }
 
+/// A tokio server whose `ServerStream` answers `first` (flagged compressed
+/// by a "gzip" that writes bytes as they are, so it does not inflate) and
+/// `second` (uncompressed), then OK.
 fn fake_gzip_streaming_server() -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let mut routes = Routes::new();
-            routes.server_streaming(
-                "demo.Echo",
-                "ServerStream",
-                BytesCodec,
-                |_req, mut sink| async move {
-                    sink.send(Bytes::from_static(b"first")).await?;
-                    sink.send_uncompressed(Bytes::from_static(b"second"))
-                        .await?;
-                    Ok(())
-                },
-            );
-            let server = Server::builder()
-                .compressor(std::sync::Arc::new(FakeGzip))
-                .response_compression("gzip")
-                .build(routes);
-            let _ = server.serve(listener).await;
-        });
-    });
-    rx.recv().unwrap()
+    tokio_server(|| {
+        let mut routes = Routes::new();
+        routes.server_streaming(
+            "demo.Echo",
+            "ServerStream",
+            BytesCodec,
+            |_req, mut sink| async move {
+                sink.send(Bytes::from_static(b"first")).await?;
+                sink.send_uncompressed(Bytes::from_static(b"second"))
+                    .await?;
+                Ok(())
+            },
+        );
+        Server::builder()
+            .compressor(std::sync::Arc::new(FakeGzip))
+            .response_compression("gzip")
+            .build(routes)
+    })
 }
 
 /// The whole response (both messages and the OK trailers) is in before the
