@@ -92,17 +92,29 @@ fn tokio_bidi_handler_ignoring_the_error_still_ends_internal() {
 fn blocking_client_streaming_handler_ignoring_the_error_ends_internal() {
     use grpc_sansio_blocking::{RouterExt, Server as BServer};
     let mut router = grpc_sansio::router::Router::new();
-    router.client_streaming("t.S", "Ignore", BytesCodec, |_call, reqs| {
-        let r = reqs.next();
-        Ok(Bytes::from(format!(
-            "ignored: {}",
-            matches!(r, Some(Err(_)))
-        )))
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    let seen_tx = std::sync::Mutex::new(seen_tx);
+    router.client_streaming("t.S", "Ignore", BytesCodec, move |_call, reqs| {
+        // The bad message, then a second read: the same error again, not
+        // an end of stream that looks clean.
+        let codes: Vec<Option<Result<usize, grpc_sansio::grpc::Code>>> = (0..2)
+            .map(|_| {
+                reqs.next()
+                    .map(|r| r.map(|m| m.len()).map_err(|s| s.code()))
+            })
+            .collect();
+        let _ = seen_tx.lock().unwrap().send(codes);
+        Ok(Bytes::from_static(b"ignored"))
     });
     let server = BServer::builder().build(router);
     let addr = server.bind("127.0.0.1:0").unwrap();
     let (status, data_frames) = bad_gzip_request(addr, "/t.S/Ignore");
     assert_eq!((status.as_str(), data_frames), ("13", 0));
+    let internal = Some(Err(grpc_sansio::grpc::Code::Internal));
+    assert_eq!(
+        seen_rx.recv_timeout(PROMPT).unwrap(),
+        vec![internal, internal]
+    );
 }
 
 /// Calls itself gzip, writes bytes as they are: what it sends is flagged

@@ -303,6 +303,9 @@ pub(crate) struct SlotState {
 struct Local {
     trailers: MetadataMap,
     finished: bool,
+    /// A request that did not inflate ended the call with this status;
+    /// every later read repeats it.
+    failed: Option<Status>,
 }
 
 /// One call as its handler sees it: the request head, the peer, a
@@ -362,6 +365,7 @@ impl ServerCall {
             local: Mutex::new(Local {
                 trailers: MetadataMap::new(),
                 finished: false,
+                failed: None,
             }),
         }
     }
@@ -491,6 +495,9 @@ impl ServerCall {
     /// The next request message's bytes; `None` once the client finished
     /// sending; `Some(Err)` when the call was cancelled.
     pub fn recv_raw(&self) -> Option<Result<Bytes, Status>> {
+        if let Some(status) = &self.local().failed {
+            return Some(Err(status.clone()));
+        }
         let mut g = self.shared.lock();
         loop {
             let slot = g.calls.get_mut(&self.id)?;
@@ -503,10 +510,10 @@ impl ServerCall {
                 // Inflated only now, as the handler takes it (outside the
                 // connection's lock); one that does not inflate ends the
                 // call with the reason.
-                return Some(
-                    m.decompress()
-                        .inspect_err(|status| self.finish(status.clone())),
-                );
+                return Some(m.decompress().inspect_err(|status| {
+                    self.local().failed = Some(status.clone());
+                    self.finish(status.clone());
+                }));
             }
             if let Some(r) = &slot.cancelled {
                 return Some(Err(cancel_status(r)));
