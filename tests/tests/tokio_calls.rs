@@ -268,12 +268,7 @@ async fn many_concurrent_calls_share_one_connection() {
 #[tokio::test]
 async fn large_responses_flow_through_small_windows() {
     let (server, _seen) = server();
-    let channel = server
-        .in_memory_channel_builder()
-        .initial_stream_window(65_535)
-        .initial_connection_window(65_535)
-        .build()
-        .unwrap();
+    let channel = small_window_channel(&server);
     let mut s = channel
         .server_streaming(&path("Big"), BytesCodec, b("3000000"), CallOptions::new())
         .await
@@ -902,12 +897,7 @@ async fn responses_a_dropped_call_leaves_unread_give_their_credit_back() {
         Ok(())
     });
     let server = Server::builder().build(routes);
-    let channel = server
-        .in_memory_channel_builder()
-        .initial_stream_window(65_535)
-        .initial_connection_window(65_535)
-        .build()
-        .unwrap();
+    let channel = small_window_channel(&server);
     for i in 0..10 {
         let r = tokio::time::timeout(Duration::from_secs(5), async {
             let mut s = channel
@@ -921,4 +911,15 @@ async fn responses_a_dropped_call_leaves_unread_give_their_credit_back() {
         .await;
         assert_eq!(r.unwrap_or_else(|_| panic!("call {i} stalled")), 100);
     }
+}
+
+/// An in-memory channel to `server` whose receive windows are the
+/// protocol's initial 65,535 bytes.
+fn small_window_channel(server: &Server) -> Channel {
+    server
+        .in_memory_channel_builder()
+        .initial_stream_window(65_535)
+        .initial_connection_window(65_535)
+        .build()
+        .unwrap()
 }
