@@ -158,7 +158,7 @@ enum State {
     Body {
         compressed: bool,
         len: usize,
-        buf: BytesMut,
+        buf: Vec<u8>,
     },
     /// An error happened; it is returned again for every later call.
     Failed(MessageError),
@@ -272,7 +272,7 @@ impl MessageDecoder {
                     self.state = State::Body {
                         compressed,
                         len,
-                        buf: BytesMut::new(),
+                        buf: Vec::new(),
                     };
                     continue;
                 }
@@ -301,7 +301,7 @@ impl MessageDecoder {
                     self.state = State::Body {
                         compressed,
                         len,
-                        buf: BytesMut::new(),
+                        buf: Vec::new(),
                     };
                 }
                 State::Body {
@@ -327,14 +327,14 @@ impl MessageDecoder {
                         // Grow by doubling, but never past the announced
                         // length: a message held half-sent costs what it
                         // has sent, and a whole one no more than it is.
+                        // (`reserve_exact` lets the allocator grow a large
+                        // block in place rather than copy it.)
                         let want = (buf.len() + take).max(2 * buf.capacity()).min(*len);
-                        let mut bigger = BytesMut::with_capacity(want);
-                        bigger.extend_from_slice(buf);
-                        *buf = bigger;
+                        buf.reserve_exact(want - buf.len());
                     }
-                    buf.put(input.split_to(take));
+                    buf.extend_from_slice(&input.split_to(take));
                     if buf.len() == *len {
-                        let payload = std::mem::take(buf).freeze();
+                        let payload = Bytes::from(std::mem::take(buf));
                         self.state = START;
                         return Ok(Some(Message {
                             compressed,
