@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 
 use crate::frame::StreamId;
-use crate::grpc::compression::{Compressor, Identity, compress_message, decompress_message};
+use crate::grpc::compression::{
+    Compressor, Identity, compress_message, decompress_message, flag_refused,
+};
 use crate::grpc::message::{MessageDecoder, PREFIX_LEN, encode_prefix};
 use crate::grpc::{Code, Status};
 use crate::h2;
@@ -233,8 +235,9 @@ struct Extras {
 /// The memory a connection holds for received messages beyond what the
 /// flow-control windows count (see [`Inbound`]), over all its calls, and
 /// the most it may hold. Calls charge it as their messages arrive in
-/// pieces, and give the charge back as messages are released, and when the call ends (dropping a call's [`Inbound`] gives
-/// back what it held, whichever way the call ended).
+/// pieces, give the charge back as messages are released, and give back
+/// the rest when the call ends (dropping a call's [`Inbound`] does it,
+/// whichever way the call ended).
 #[derive(Debug)]
 pub(crate) struct ReceiveBudget {
     total: Arc<AtomicUsize>,
@@ -376,18 +379,16 @@ impl Inbound {
 
     /// [`note_delivered`](Self::note_delivered) with something to track.
     fn track_delivered(&mut self, flow: u64, extra: usize) {
-        if self.extras.is_none() {
-            self.extras = Some(Box::new(Extras {
+        let held = self.held;
+        let x = self.extras.get_or_insert_with(|| {
+            Box::new(Extras {
                 // The credit held now ends with this message.
-                delivered: self.held.saturating_sub(flow),
+                delivered: held.saturating_sub(flow),
                 released: 0,
                 end: 0,
                 total: 0,
-            }));
-        }
-        let Some(x) = self.extras.as_mut() else {
-            return;
-        };
+            })
+        });
         x.delivered = x.delivered.saturating_add(flow);
         if extra > 0 {
             x.end = x.delivered;
@@ -397,7 +398,11 @@ impl Inbound {
 
     /// Brings a charge that has shrunk down to what is due.
     fn settle_down(&mut self) {
-        let due = self.charge_due();
+        self.lower_charge_to(self.charge_due());
+    }
+
+    /// Lowers the charge to `due`, if it is lower.
+    fn lower_charge_to(&mut self, due: usize) {
         if due < self.charged {
             if let Some(total) = &self.budget {
                 total.fetch_sub(self.charged - due, Ordering::Relaxed);
@@ -421,7 +426,7 @@ impl Inbound {
     fn settle_charge_slow(&mut self, budget: &ReceiveBudget) -> Result<(), Status> {
         let now = self.charge_due();
         if now <= self.charged {
-            self.settle_down();
+            self.lower_charge_to(now);
             return Ok(());
         }
         let total = self.budget.get_or_insert_with(|| budget.total.clone());
@@ -500,15 +505,10 @@ impl Inbound {
                     first = false;
                     credited += flow;
                     let compressed = m.compressed;
-                    if compressed
-                        && (self.compressor.is_identity() || self.compressor.name() == "identity")
-                    {
-                        return Err((
-                            Status::internal(
-                                "compressed flag set on a message but grpc-encoding is identity or absent",
-                            ),
-                            clamp(len),
-                        ));
+                    if compressed {
+                        if let Some(status) = flag_refused(self.compressor.as_ref()) {
+                            return Err((status, clamp(len)));
+                        }
                     }
                     let mut payload = m.payload;
                     if holding && payload.len() < COPY_HELD_BELOW {
@@ -585,7 +585,7 @@ impl Inbound {
                 h2.release_capacity(stream, credit.saturating_add(self.take_owed()));
                 out.clear();
                 // The decoder has dropped what it held: so does the charge.
-                let _ = self.settle_charge(budget);
+                self.settle_down();
                 Err(status)
             }
         }

@@ -262,8 +262,9 @@ pub struct ClientConnection {
     ready: bool,
     going_away: bool,
     scratch: Vec<Delivered>,
-    /// Bytes of response messages still arriving, over all calls.
-    partial: ReceiveBudget,
+    /// Memory held for response messages beyond what the windows count,
+    /// over all calls (see [`Inbound`]).
+    receive_budget: ReceiveBudget,
     /// Paths of recent calls (at most [`RECENT_PATHS`]): a call to one of
     /// them shares its bytes instead of copying the caller's `&str`. With
     /// each, once made, the request head of a call to it with default
@@ -298,7 +299,7 @@ impl ClientConnection {
     /// A connection over a transport that has just been established. The
     /// preface and our SETTINGS are queued for transmission.
     pub fn new(config: ClientConfig, now: Instant) -> Self {
-        let partial =
+        let receive_budget =
             ReceiveBudget::new(config.max_receive_memory, config.max_receive_message_size);
         ClientConnection {
             h2: h2::Connection::client(config.h2.clone(), now),
@@ -314,7 +315,7 @@ impl ClientConnection {
             ready: false,
             going_away: false,
             scratch: Vec::new(),
-            partial,
+            receive_budget,
             recent_paths: Recent::default(),
             responses: Recent::default(),
         }
@@ -444,7 +445,7 @@ impl ClientConnection {
     /// credit), over all calls (bounded by
     /// [`max_receive_memory`](ClientConfig::max_receive_memory)).
     pub fn receive_memory_charged(&self) -> usize {
-        self.partial.used()
+        self.receive_budget.used()
     }
 
     /// The HTTP/2 connection underneath (read-only: RTT, stream counts).
@@ -1120,7 +1121,14 @@ impl ClientConnection {
         };
         let single = single.then_some("several response messages for a single-response method");
         let mut out = std::mem::take(&mut self.scratch);
-        let received = inbound.receive(&mut self.h2, stream, data, single, &self.partial, &mut out);
+        let received = inbound.receive(
+            &mut self.h2,
+            stream,
+            data,
+            single,
+            &self.receive_budget,
+            &mut out,
+        );
         for d in out.drain(..) {
             self.events.push_back(ClientEvent::Message {
                 call,

@@ -730,16 +730,23 @@ pub fn decompress_message(
     if !message.compressed {
         return Ok(message.payload);
     }
-    if compressor.is_identity() || compressor.name() == IDENTITY {
-        return Err(Status::internal(
-            "compressed flag set on a message but grpc-encoding is identity or absent",
-        ));
+    if let Some(status) = flag_refused(compressor) {
+        return Err(status);
     }
     let mut out = Vec::new();
     compressor
         .decompress(&message.payload, limit, &mut out)
         .map_err(|e| e.to_status())?;
     Ok(Bytes::from(out))
+}
+
+/// The error for a message whose compressed flag is set on a stream whose
+/// encoding is `compressor`, if that encoding compresses nothing
+/// (identity, or no `grpc-encoding`).
+pub(crate) fn flag_refused(compressor: &dyn Compressor) -> Option<Status> {
+    (compressor.is_identity() || compressor.name() == IDENTITY).then(|| {
+        Status::internal("compressed flag set on a message but grpc-encoding is identity or absent")
+    })
 }
 
 /// A payload ready for framing: compressed by `compressor` unless it is

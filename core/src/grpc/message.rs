@@ -362,12 +362,12 @@ impl MessageDecoder {
         }
     }
 
-    /// Bytes of memory held for a message not yet returned: the capacity
-    /// of the buffer its pieces are assembled in (which grows by doubling,
-    /// up to the announced length), or the bytes taken, if more.
+    /// Bytes of memory held for a message not yet returned: its prefix and
+    /// the capacity of the buffer its pieces are assembled in (which grows
+    /// by doubling, up to the announced length).
     pub fn held_memory(&self) -> usize {
         match &self.state {
-            State::Body { buf, .. } => (PREFIX_LEN + buf.capacity()).max(self.buffered_len()),
+            State::Body { buf, .. } => PREFIX_LEN + buf.capacity(),
             _ => self.buffered_len(),
         }
     }

@@ -60,9 +60,9 @@ pub struct Config {
     /// once the total is down to three quarters of it, or under it with
     /// nothing more that can be written until the peer opens a window.
     /// A whole request opening a new stream is taken whatever the total.
-    /// Without it, a peer
-    /// that opens many streams and reads none of them could make the
-    /// connection hold `max_send_buffer` on each. Default 16 MiB.
+    /// Without this bound, a peer that opens many streams and reads none of
+    /// them could make the connection hold `max_send_buffer` on each.
+    /// Default 16 MiB.
     pub max_connection_send_buffer: usize,
     /// Bytes of control frames (PING and SETTINGS acknowledgements,
     /// RST_STREAM, WINDOW_UPDATE) we hold for a peer that does not read

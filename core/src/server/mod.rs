@@ -205,8 +205,9 @@ pub struct ServerConnection {
     deadlines: Deadlines,
     events: VecDeque<ServerEvent>,
     scratch: Vec<Delivered>,
-    /// Bytes of request messages still arriving, over all calls.
-    partial: ReceiveBudget,
+    /// Memory held for request messages beyond what the windows count,
+    /// over all calls (see [`Inbound`]).
+    receive_budget: ReceiveBudget,
     /// Recent request texts, shared between calls.
     texts: request::Texts,
     /// Request heads read from blocks the HPACK memo answered, by block.
@@ -255,7 +256,7 @@ impl ServerConnection {
     /// A connection that has just been accepted. Our SETTINGS is queued for
     /// transmission.
     pub fn new(config: ServerConfig, now: Instant) -> Self {
-        let partial =
+        let receive_budget =
             ReceiveBudget::new(config.max_receive_memory, config.max_receive_message_size);
         ServerConnection {
             h2: h2::Connection::server(config.h2.clone(), now),
@@ -265,7 +266,7 @@ impl ServerConnection {
             deadlines: Deadlines::default(),
             events: VecDeque::new(),
             scratch: Vec::new(),
-            partial,
+            receive_budget,
             texts: request::Texts::default(),
             heads: Heads::default(),
             usual_head: None,
@@ -445,7 +446,7 @@ impl ServerConnection {
     /// credit), over all calls (bounded by
     /// [`max_receive_memory`](ServerConfig::max_receive_memory)).
     pub fn receive_memory_charged(&self) -> usize {
-        self.partial.used()
+        self.receive_budget.used()
     }
 
     /// The HTTP/2 connection underneath (read-only: RTT, stream counts).
@@ -957,9 +958,14 @@ impl ServerConnection {
             .single_request()
             .then_some("several request messages for a single-request method");
         let mut out = std::mem::take(&mut self.scratch);
-        let received =
-            c.inbound
-                .receive(&mut self.h2, stream, data, single, &self.partial, &mut out);
+        let received = c.inbound.receive(
+            &mut self.h2,
+            stream,
+            data,
+            single,
+            &self.receive_budget,
+            &mut out,
+        );
         for d in out.drain(..) {
             self.events.push_back(ServerEvent::Message {
                 call,
