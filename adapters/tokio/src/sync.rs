@@ -61,9 +61,14 @@ impl<T> Inbox<T> {
         }
     }
 
-    /// Take every item not read yet.
-    pub(crate) fn take_all(&self) -> VecDeque<T> {
-        std::mem::take(&mut lock(&self.state).items)
+    /// Drop every item not read yet, and return the flow-control credit
+    /// they held (`credit` says each item's), for the caller to give back.
+    pub(crate) fn drain_credit(&self, credit: impl Fn(&T) -> Option<u32>) -> u32 {
+        let items = std::mem::take(&mut lock(&self.state).items);
+        items
+            .iter()
+            .filter_map(credit)
+            .fold(0u32, u32::saturating_add)
     }
 
     /// No more items will come; the reader sees `None` after the last.

@@ -136,11 +136,8 @@ impl Drop for RawReceiver {
         self.cancel();
         // Responses nobody will read give their credit back (the driver
         // does the same for any that arrive before it sees the cancel).
-        for item in self.shared.inbox.take_all() {
-            if let Item::Message(_, flow) = item {
-                self.control.release(self.call, flow);
-            }
-        }
+        self.control
+            .release(self.call, self.shared.inbox.drain_credit(Item::credit));
     }
 }
 

@@ -29,6 +29,16 @@ pub(crate) enum Item {
     Finished(Status, MetadataMap),
 }
 
+impl Item {
+    /// The flow-control credit the item holds (a message's).
+    pub(crate) fn credit(&self) -> Option<u32> {
+        match self {
+            Item::Message(_, flow) => Some(*flow),
+            _ => None,
+        }
+    }
+}
+
 /// What a call shares with the driver.
 #[derive(Debug)]
 pub(crate) struct CallShared {
@@ -171,11 +181,8 @@ impl Driver {
                 // nobody will read give their credit back.
                 if let Some(s) = self.calls.get_mut(&call) {
                     s.given_up = true;
-                    for item in s.shared.inbox.take_all() {
-                        if let Item::Message(_, flow) = item {
-                            self.conn.release_capacity(call, flow);
-                        }
-                    }
+                    let credit = s.shared.inbox.drain_credit(Item::credit);
+                    self.conn.release_capacity(call, credit);
                 }
                 self.conn.cancel(call);
             }
@@ -391,8 +398,7 @@ impl Driver {
                 } => match self.calls.get(&call) {
                     Some(s) if !s.given_up => s.shared.inbox.push(Item::Message(message, flow_len)),
                     // Nobody will read it: the credit goes back now.
-                    Some(_) => self.conn.release_capacity(call, flow_len),
-                    None => self.conn.release_capacity(call, flow_len),
+                    _ => self.conn.release_capacity(call, flow_len),
                 },
                 ClientEvent::Finished {
                     call,

@@ -42,6 +42,16 @@ pub(crate) enum SItem {
     Cancelled(CancelReason),
 }
 
+impl SItem {
+    /// The flow-control credit the item holds (a message's).
+    fn credit(&self) -> Option<u32> {
+        match self {
+            SItem::Message(_, flow) => Some(*flow),
+            _ => None,
+        }
+    }
+}
+
 type Reply = oneshot::Sender<Result<(), Status>>;
 
 /// The most handler commands taken in one go before output is written.
@@ -421,11 +431,8 @@ impl Driver {
 
     /// Give back the credit of the messages in `inbox` nobody will read.
     fn release_unread(&mut self, call: CallId, inbox: &Inbox<SItem>) {
-        for item in inbox.take_all() {
-            if let SItem::Message(_, flow) = item {
-                self.conn.release_capacity(call, flow);
-            }
-        }
+        let credit = inbox.drain_credit(SItem::credit);
+        self.conn.release_capacity(call, credit);
     }
 
     fn events(&mut self) -> bool {
