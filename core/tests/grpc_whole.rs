@@ -174,6 +174,25 @@ fn start_queued(p: &mut Pair, message: &'static str) -> CallId {
     call
 }
 
+/// Start a unary call whole: head, `message` and end of request at once.
+fn start_whole(p: &mut Pair, message: impl Into<Bytes>) -> CallId {
+    let now = p.clock.now;
+    p.client
+        .start_call_with_message("/t.S/M", options(CallKind::Unary), message.into(), now)
+        .unwrap()
+}
+
+/// Start a call whole, then let a GOAWAY that refuses it (last stream 0)
+/// arrive before anything is transmitted: the client's events.
+fn whole_start_refused(p: &mut Pair) -> (CallId, Vec<ClientEvent>) {
+    let call = start_whole(p, "x");
+    let mut goaway = BytesMut::new();
+    GoAway::new(StreamId::ZERO, Reason::NO_ERROR).encode(&mut goaway);
+    let now = p.clock.now;
+    p.client.receive(&goaway, now).unwrap();
+    (call, p.client_events())
+}
+
 /// Answer the call that started among server events `ev` with `reply`
 /// and OK, and check that client call `call` gets them.
 fn reply_ok(p: &mut Pair, ev: &[ServerEvent], call: CallId, reply: &'static str) {
@@ -400,10 +419,7 @@ fn a_request_larger_than_the_window_is_queued_and_arrives_whole() {
     let mut p = Pair::new(ClientConfig::default(), server);
     let message = Bytes::from(vec![7u8; 5000]);
     let now = p.clock.now;
-    let call = p
-        .client
-        .start_call_with_message("/t.S/M", options(CallKind::Unary), message.clone(), now)
-        .unwrap();
+    let call = start_whole(&mut p, message.clone());
     let first = p.client_bytes();
     let f = frames(&first);
     assert_eq!(f[0].0, "HEADERS");
@@ -427,10 +443,7 @@ fn a_response_larger_than_the_window_is_queued_and_arrives_whole() {
     client.h2.initial_stream_window = 700;
     let mut p = Pair::new(client, ServerConfig::default());
     let now = p.clock.now;
-    let call = p
-        .client
-        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("q"), now)
-        .unwrap();
+    let call = start_whole(&mut p, "q");
     p.drive();
     let scall = started(&p.server_events())[0];
     let reply = Bytes::from(vec![9u8; 3000]);
@@ -453,16 +466,7 @@ fn calls_waiting_for_a_stream_go_out_whole_when_one_frees() {
     let mut p = Pair::new(ClientConfig::default(), server);
     let now = p.clock.now;
     let calls: Vec<CallId> = (0..3)
-        .map(|i| {
-            p.client
-                .start_call_with_message(
-                    "/t.S/M",
-                    options(CallKind::Unary),
-                    Bytes::from(format!("req {i}")),
-                    now,
-                )
-                .unwrap()
-        })
+        .map(|i| start_whole(&mut p, format!("req {i}")))
         .collect();
     let mut done = Vec::new();
     for i in 0..3u32 {
@@ -499,10 +503,7 @@ fn calls_waiting_for_a_stream_go_out_whole_when_one_frees() {
 fn a_call_cancelled_before_its_bytes_leave_is_reset_after_them() {
     let mut p = Pair::new(ClientConfig::default(), ServerConfig::default());
     let now = p.clock.now;
-    let call = p
-        .client
-        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("x"), now)
-        .unwrap();
+    let call = start_whole(&mut p, "x");
     p.client.cancel(call);
     let bytes = p.client_bytes();
     let f = frames(&bytes);
@@ -520,10 +521,7 @@ fn a_call_cancelled_before_its_bytes_leave_is_reset_after_them() {
         "{ev:?}"
     );
     // The connection goes on.
-    let call = p
-        .client
-        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("y"), now)
-        .unwrap();
+    let call = start_whole(&mut p, "y");
     p.drive();
     let scall = started(&p.server_events())[0];
     p.server
@@ -544,15 +542,7 @@ fn frames_written_whole_do_not_count_as_pending_control() {
     client.h2.max_pending_control = 64;
     let mut p = Pair::new(client, ServerConfig::default());
     let now = p.clock.now;
-    let call = p
-        .client
-        .start_call_with_message(
-            "/t.S/M",
-            options(CallKind::Unary),
-            Bytes::from(vec![1u8; 10_000]),
-            now,
-        )
-        .unwrap();
+    let call = start_whole(&mut p, vec![1u8; 10_000]);
     // A PING arrives before the client's output is written.
     let mut ping = BytesMut::new();
     Ping::new(*b"12345678").encode(&mut ping);
@@ -584,10 +574,7 @@ fn a_call_sent_whole_does_not_overtake_a_queued_opening() {
         .client
         .start_call("/t.S/M", options(CallKind::BidiStreaming), now)
         .unwrap();
-    let second = p
-        .client
-        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("b"), now)
-        .unwrap();
+    let second = start_whole(&mut p, "b");
     let bytes = p.client_bytes();
     let opened: Vec<u32> = frames(&bytes)
         .iter()
@@ -666,13 +653,9 @@ fn a_request_queued_whole_is_never_refused() {
     let mut server = ServerConfig::default();
     server.h2.initial_stream_window = 10;
     let mut p = Pair::new(client, server);
-    let now = p.clock.now;
     for len in [0usize, 100] {
         let message = Bytes::from(vec![3u8; len]);
-        let call = p
-            .client
-            .start_call_with_message("/t.S/M", options(CallKind::Unary), message.clone(), now)
-            .unwrap();
+        let call = start_whole(&mut p, message.clone());
         let mut ev = Vec::new();
         for _ in 0..10 {
             p.drive();
@@ -695,15 +678,7 @@ fn a_request_queued_whole_is_never_refused() {
 #[test]
 fn a_goaway_after_a_whole_start_fails_the_call_but_not_the_bytes() {
     let mut p = Pair::new(ClientConfig::default(), ServerConfig::default());
-    let now = p.clock.now;
-    let call = p
-        .client
-        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("x"), now)
-        .unwrap();
-    let mut goaway = BytesMut::new();
-    GoAway::new(StreamId::ZERO, Reason::NO_ERROR).encode(&mut goaway);
-    p.client.receive(&goaway, now).unwrap();
-    let ev = p.client_events();
+    let (call, ev) = whole_start_refused(&mut p);
     let (status, _) = finished(&ev, call).expect("finished");
     assert_eq!(status.code(), Code::Unavailable);
     let kinds: Vec<(&str, u32)> = frames(&p.client_bytes())
@@ -744,10 +719,7 @@ fn a_whole_response_to_a_stream_reset_meanwhile_is_ignored_by_the_client() {
     assert_eq!(status.code(), Code::Cancelled);
     assert!(messages_client(&ev, call).is_empty());
     // Nothing broke: the next call goes through.
-    let next = p
-        .client
-        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("n"), now)
-        .unwrap();
+    let next = start_whole(&mut p, "n");
     p.drive();
     let ev = p.server_events();
     reply_ok(&mut p, &ev, next, "m");
@@ -781,10 +753,7 @@ fn a_client_goaway_does_not_overtake_a_queued_opening() {
 fn a_whole_response_that_ends_a_draining_connection_reports_closed() {
     let mut p = Pair::new(ClientConfig::default(), ServerConfig::default());
     let now = p.clock.now;
-    let call = p
-        .client
-        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("q"), now)
-        .unwrap();
+    let call = start_whole(&mut p, "q");
     p.drive();
     let scall = started(&p.server_events())[0];
     p.server.shutdown(now);
@@ -832,15 +801,8 @@ fn a_ping_answer_does_not_overtake_a_queued_opening() {
 #[test]
 fn a_refused_call_is_told_so() {
     let mut p = Pair::new(ClientConfig::default(), ServerConfig::default());
-    let now = p.clock.now;
-    let call = p
-        .client
-        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("x"), now)
-        .unwrap();
-    let mut goaway = BytesMut::new();
-    GoAway::new(StreamId::ZERO, Reason::NO_ERROR).encode(&mut goaway);
-    p.client.receive(&goaway, now).unwrap();
-    let (status, _) = finished(&p.client_events(), call).expect("finished");
+    let (call, ev) = whole_start_refused(&mut p);
+    let (status, _) = finished(&ev, call).expect("finished");
     assert_eq!(status.code(), Code::Unavailable);
     assert!(status.message().contains("0x7"), "refused: {status}");
 }
@@ -857,10 +819,7 @@ fn waiting_calls_end_when_the_client_shuts_down() {
         .client
         .start_call("/t.S/M", options(CallKind::BidiStreaming), now)
         .unwrap();
-    let waiting = p
-        .client
-        .start_call_with_message("/t.S/M", options(CallKind::Unary), Bytes::from("w"), now)
-        .unwrap();
+    let waiting = start_whole(&mut p, "w");
     p.client.shutdown(now);
     let ev = p.client_events();
     let (status, _) = finished(&ev, waiting).expect("the waiting call ended");
