@@ -119,9 +119,12 @@ impl RawReceiver {
         Ok(self.headers.get_or_insert_with(MetadataMap::new))
     }
 
-    /// Cancel now.
+    /// Cancel now: nothing more is read, a message held back by
+    /// [`headers`](Self::headers) included (its credit went back when it
+    /// was taken from the inbox).
     pub(crate) fn cancel(&mut self) {
         if self.end.is_none() {
+            self.held = None;
             self.control.cancel(self.call);
             self.end = Some((
                 Status::new(Code::Cancelled, "call cancelled by the client"),
