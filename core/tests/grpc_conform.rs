@@ -1,0 +1,190 @@
+//! Points of gRPC's PROTOCOL-HTTP2.md (and the documents it leans on:
+//! http-grpc-status-mapping.md, compression.md) checked one by one at the
+//! connection level, each side facing a raw HTTP/2 peer driven by hand so
+//! that the peer can send what a well-behaved gRPC peer never would.
+
+mod support;
+
+use bytes::{Bytes, BytesMut};
+use grpc_sansio::call::{CallId, CallKind};
+use grpc_sansio::client::{CallOptions, ClientConfig, ClientConnection, ClientEvent};
+use grpc_sansio::frame::{Reason, StreamId};
+use grpc_sansio::grpc::Status;
+use grpc_sansio::h2::{self, Event, Initiator};
+use grpc_sansio::hpack::HeaderField;
+use support::{Clock, field};
+
+/// A gRPC client and a raw HTTP/2 server, on a virtual clock.
+struct ToClient {
+    clock: Clock,
+    peer: h2::Connection,
+    client: ClientConnection,
+    events: Vec<ClientEvent>,
+    peer_events: Vec<Event>,
+}
+
+impl ToClient {
+    fn new(peer: h2::Config) -> Self {
+        let clock = Clock::new();
+        let mut t = ToClient {
+            peer: h2::Connection::server(peer, clock.now),
+            client: ClientConnection::new(ClientConfig::default(), clock.now),
+            clock,
+            events: Vec::new(),
+            peer_events: Vec::new(),
+        };
+        t.drive();
+        t
+    }
+
+    /// Moves bytes both ways until both sides are quiet.
+    fn drive(&mut self) {
+        for _ in 0..100 {
+            let mut a = BytesMut::new();
+            while self.client.poll_transmit(&mut a) > 0 {}
+            let mut b = BytesMut::new();
+            while self.peer.poll_transmit(&mut b) > 0 {}
+            if !a.is_empty() {
+                let _ = self.peer.receive(&a, self.clock.now);
+            }
+            if !b.is_empty() {
+                let _ = self.client.receive(&b, self.clock.now);
+            }
+            while let Some(e) = self.client.poll_event() {
+                self.events.push(e);
+            }
+            while let Some(e) = self.peer.poll_event() {
+                if let Event::Data { stream, data, .. } = &e {
+                    self.peer.release_capacity(*stream, data.len() as u32);
+                }
+                self.peer_events.push(e);
+            }
+            if a.is_empty() && b.is_empty() {
+                return;
+            }
+        }
+        panic!("the pair did not go quiet");
+    }
+
+    /// Starts a call of `kind` with one message; half-closes if `end`.
+    /// Returns the call and the stream the peer saw it open.
+    fn start(&mut self, kind: CallKind, end: bool) -> (CallId, Option<StreamId>) {
+        let now = self.clock.now;
+        let call = self
+            .client
+            .start_call("/t.S/M", CallOptions::new(kind), now)
+            .unwrap();
+        self.client
+            .send_message(call, Bytes::from_static(b"q"))
+            .unwrap();
+        if end {
+            self.client.half_close(call).unwrap();
+        }
+        let before = self.peer_events.len();
+        self.drive();
+        let stream = self.peer_events[before..].iter().find_map(|e| match e {
+            Event::Headers { stream, .. } => Some(*stream),
+            _ => None,
+        });
+        (call, stream)
+    }
+
+    /// The peer sends `fields` on `stream`.
+    fn head(&mut self, stream: StreamId, fields: &[(&str, &str)], end_stream: bool) {
+        let list: Vec<HeaderField> = fields.iter().map(|(n, v)| field(n, v)).collect();
+        self.peer.send_headers(stream, list, end_stream).unwrap();
+    }
+
+    fn finished(&self, call: CallId) -> Option<Status> {
+        self.events.iter().find_map(|e| match e {
+            ClientEvent::Finished {
+                call: c, status, ..
+            } if *c == call => Some(status.clone()),
+            _ => None,
+        })
+    }
+
+    /// The RST_STREAM codes the peer received on `stream`.
+    fn resets_on(&self, stream: StreamId) -> Vec<Reason> {
+        self.peer_events
+            .iter()
+            .filter_map(|e| match e {
+                Event::StreamReset {
+                    stream: s,
+                    code,
+                    initiator: Initiator::Remote,
+                } if *s == stream => Some(*code),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+const RESPONSE_HEAD: [(&str, &str); 2] = [(":status", "200"), ("content-type", "application/grpc")];
+
+/// PROTOCOL-HTTP2.md, Early Server Closure: "when a client receives
+/// Trailers before the client's END_STREAM, then the client should send
+/// RST_STREAM with NO_ERROR". A server need not reset the stream itself,
+/// and one that does not would otherwise leave it half-closed on our side
+/// for good, holding one of its SETTINGS_MAX_CONCURRENT_STREAMS: here the
+/// only one, so no later call could start.
+#[test]
+fn client_resets_a_stream_the_server_ended_early() {
+    let mut peer = h2::Config::default();
+    peer.max_concurrent_streams = 1;
+    // Trailers-only, trailers after a message, and a response whose DATA
+    // carries END_STREAM with no trailers at all.
+    for case in 0..3 {
+        let mut t = ToClient::new(peer.clone());
+        let (call, stream) = t.start(CallKind::BidiStreaming, false);
+        let stream = stream.expect("the call opened a stream");
+        match case {
+            0 => t.head(
+                stream,
+                &[RESPONSE_HEAD[0], RESPONSE_HEAD[1], ("grpc-status", "5")],
+                true,
+            ),
+            1 => {
+                t.head(stream, &RESPONSE_HEAD, false);
+                t.peer
+                    .send_data(stream, Bytes::from_static(b"\0\0\0\0\x01r"), false)
+                    .unwrap();
+                t.head(stream, &[("grpc-status", "0")], true);
+            }
+            _ => {
+                t.head(stream, &RESPONSE_HEAD, false);
+                t.peer
+                    .send_data(stream, Bytes::from_static(b"\0\0\0\0\x01r"), true)
+                    .unwrap();
+            }
+        }
+        t.drive();
+        assert!(t.finished(call).is_some(), "case {case}");
+        assert_eq!(t.resets_on(stream), vec![Reason::NO_ERROR], "case {case}");
+        assert_eq!(t.client.h2().active_streams(), 0, "case {case}");
+        // The stream's slot is free again: the next call opens at once.
+        let (_, next) = t.start(CallKind::Unary, true);
+        assert!(
+            next.is_some(),
+            "case {case}: the next call waits for a stream"
+        );
+    }
+}
+
+/// A call that had finished sending when the trailers came is over on
+/// both sides: nothing more to reset.
+#[test]
+fn client_sends_no_reset_after_a_whole_exchange() {
+    let mut t = ToClient::new(h2::Config::default());
+    let (call, stream) = t.start(CallKind::Unary, true);
+    let stream = stream.unwrap();
+    t.head(stream, &RESPONSE_HEAD, false);
+    t.peer
+        .send_data(stream, Bytes::from_static(b"\0\0\0\0\x01r"), false)
+        .unwrap();
+    t.head(stream, &[("grpc-status", "0")], true);
+    t.drive();
+    assert!(t.finished(call).unwrap().is_ok());
+    assert_eq!(t.resets_on(stream), vec![]);
+    assert_eq!(t.client.h2().active_streams(), 0);
+}
