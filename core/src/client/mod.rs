@@ -733,6 +733,20 @@ impl ClientConnection {
         self.finish(call, status, MetadataMap::new());
     }
 
+    /// End a call whose stream the server has ended (END_STREAM). If we
+    /// had not finished sending, RST_STREAM NO_ERROR tells the server that
+    /// nothing more comes and lets both sides forget the stream
+    /// (PROTOCOL-HTTP2.md, Early Server Closure): left half-closed, it
+    /// would hold one of the server's concurrent streams for good.
+    fn finish_by_server(&mut self, call: CallId, status: Status, trailers: MetadataMap) {
+        if let Some(stream) = self.calls.get(&call.0).and_then(|c| c.stream) {
+            if self.h2.stream_state(stream) == Some(h2::State::HalfClosedRemote) {
+                self.h2.reset(stream, Reason::NO_ERROR);
+            }
+        }
+        self.finish(call, status, trailers);
+    }
+
     fn finish(&mut self, call: CallId, status: Status, trailers: MetadataMap) {
         let Some(mut c) = self.calls.remove(&call.0) else {
             return;
@@ -1076,7 +1090,7 @@ impl ClientConnection {
                         );
                     }
                 }
-                self.finish(call, status, metadata);
+                self.finish_by_server(call, status, metadata);
             }
         }
     }
@@ -1097,7 +1111,7 @@ impl ClientConnection {
                     status =
                         cardinality_violation("no response message for a single-response method");
                 }
-                self.finish(call, status, trailers);
+                self.finish_by_server(call, status, trailers);
             }
             response::Head::Fail(status) => {
                 let _ = stream;
@@ -1142,7 +1156,7 @@ impl ClientConnection {
             return;
         }
         if end_stream {
-            self.finish(
+            self.finish_by_server(
                 call,
                 Status::new(
                     Code::Internal,
