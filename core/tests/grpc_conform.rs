@@ -10,9 +10,11 @@ use grpc_sansio::call::{CallId, CallKind};
 use grpc_sansio::client::{CallOptions, ClientConfig, ClientConnection, ClientEvent};
 use grpc_sansio::frame::{Reason, StreamId};
 use grpc_sansio::grpc::Status;
+use grpc_sansio::grpc::compression::CompressionRegistry;
 use grpc_sansio::h2::{self, Event, Initiator};
 use grpc_sansio::hpack::HeaderField;
-use support::{Clock, field};
+use grpc_sansio::server::{ServerConfig, ServerConnection, ServerEvent};
+use support::{Clock, as_pairs, field, request_head};
 
 /// A gRPC client and a raw HTTP/2 server, on a virtual clock.
 struct ToClient {
@@ -187,4 +189,113 @@ fn client_sends_no_reset_after_a_whole_exchange() {
     assert!(t.finished(call).unwrap().is_ok());
     assert_eq!(t.resets_on(stream), vec![]);
     assert_eq!(t.client.h2().active_streams(), 0);
+}
+
+/// A gRPC server and a raw HTTP/2 client, on a virtual clock.
+struct ToServer {
+    clock: Clock,
+    peer: h2::Connection,
+    server: ServerConnection,
+    events: Vec<ServerEvent>,
+    peer_events: Vec<Event>,
+}
+
+impl ToServer {
+    fn new(config: ServerConfig) -> Self {
+        let clock = Clock::new();
+        ToServer {
+            peer: h2::Connection::client(h2::Config::default(), clock.now),
+            server: ServerConnection::new(config, clock.now),
+            clock,
+            events: Vec::new(),
+            peer_events: Vec::new(),
+        }
+    }
+
+    fn drive(&mut self) {
+        for _ in 0..100 {
+            let mut a = BytesMut::new();
+            while self.peer.poll_transmit(&mut a) > 0 {}
+            let mut b = BytesMut::new();
+            while self.server.poll_transmit(&mut b) > 0 {}
+            if !a.is_empty() {
+                let _ = self.server.receive(&a, self.clock.now);
+            }
+            if !b.is_empty() {
+                let _ = self.peer.receive(&b, self.clock.now);
+            }
+            while let Some(e) = self.server.poll_event() {
+                self.events.push(e);
+            }
+            while let Some(e) = self.peer.poll_event() {
+                self.peer_events.push(e);
+            }
+            if a.is_empty() && b.is_empty() {
+                return;
+            }
+        }
+        panic!("the pair did not go quiet");
+    }
+
+    /// Sends a request: `head`, then `body` (if any) as one DATA frame
+    /// with END_STREAM. Returns its stream.
+    fn request(&mut self, head: Vec<HeaderField>, body: Option<&'static [u8]>) -> StreamId {
+        let id = self.peer.open_stream(head, body.is_none()).unwrap();
+        if let Some(b) = body {
+            self.peer
+                .send_data(id, Bytes::from_static(b), true)
+                .unwrap();
+        }
+        self.drive();
+        id
+    }
+
+    /// The header sections the server sent on `stream`, as pairs, each
+    /// with its END_STREAM flag.
+    fn sections(&self, stream: StreamId) -> Vec<(Vec<(String, String)>, bool)> {
+        self.peer_events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Headers {
+                    stream: s,
+                    fields,
+                    end_stream,
+                } if *s == stream => Some((as_pairs(fields), *end_stream)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// compression.md: a message compressed with an algorithm the server does
+/// not support ends in UNIMPLEMENTED, and "the server will then include
+/// in its response a `grpc-accept-encoding` header specifying the
+/// algorithms it does accept". A server that accepts only identity must
+/// say so too: without the header the client cannot tell what to use.
+#[test]
+fn unsupported_encoding_answer_lists_what_the_server_accepts() {
+    for (registry, accepted) in [
+        (CompressionRegistry::default(), "gzip"),
+        (CompressionRegistry::identity_only(), "identity"),
+    ] {
+        let mut config = ServerConfig::default();
+        config.compression = registry;
+        let mut t = ToServer::new(config);
+        let mut head = request_head("/t.S/M");
+        head.push(field("grpc-encoding", "snappy"));
+        let stream = t.request(head, Some(b"\x01\0\0\0\x01z"));
+        let sections = t.sections(stream);
+        assert_eq!(sections.len(), 1, "{sections:?}");
+        let (fields, end_stream) = &sections[0];
+        assert!(end_stream);
+        let get = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("grpc-status"), Some("12"), "{fields:?}");
+        assert_eq!(get("grpc-accept-encoding"), Some(accepted), "{fields:?}");
+        assert!(t.events.is_empty(), "{:?}", t.events);
+    }
 }
