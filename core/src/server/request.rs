@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::call::field;
-use crate::grpc::compression::{CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING};
+use crate::grpc::compression::{CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, IDENTITY};
 use crate::grpc::head::{HTTP_UNSUPPORTED_MEDIA_TYPE, parse_content_type, valid_path};
 use crate::grpc::metadata::{MetadataMap, is_reserved};
 use crate::grpc::timeout::parse_timeout;
@@ -213,11 +213,12 @@ pub(crate) fn parse(
     let compressor = match registry.for_receive(encoding.map(|b| &b[..])) {
         Ok(c) => c,
         Err(status) => {
-            let extra = registry
+            // What we accept, always named here (compression.md): identity
+            // when that is all, though other answers leave it unsaid.
+            let accepted = registry
                 .accept_encoding()
-                .map(|a| vec![field(GRPC_ACCEPT_ENCODING, a)])
-                .unwrap_or_default();
-            return Verdict::Status(status, extra);
+                .unwrap_or(Bytes::from_static(IDENTITY.as_bytes()));
+            return Verdict::Status(status, vec![field(GRPC_ACCEPT_ENCODING, accepted)]);
         }
     };
     // Most requests carry no custom metadata: no second pass for them.
