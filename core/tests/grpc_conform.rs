@@ -5,12 +5,14 @@
 
 mod support;
 
+use std::time::Duration;
+
 use bytes::{Bytes, BytesMut};
 use grpc_sansio::call::{CallId, CallKind};
 use grpc_sansio::client::{CallOptions, ClientConfig, ClientConnection, ClientEvent};
 use grpc_sansio::frame::{Reason, StreamId};
-use grpc_sansio::grpc::Status;
 use grpc_sansio::grpc::compression::CompressionRegistry;
+use grpc_sansio::grpc::{Code, Status};
 use grpc_sansio::h2::{self, Event, Initiator};
 use grpc_sansio::hpack::HeaderField;
 use grpc_sansio::server::{ServerConfig, ServerConnection, ServerEvent};
@@ -71,11 +73,13 @@ impl ToClient {
     /// Starts a call of `kind` with one message; half-closes if `end`.
     /// Returns the call and the stream the peer saw it open.
     fn start(&mut self, kind: CallKind, end: bool) -> (CallId, Option<StreamId>) {
+        self.start_with(CallOptions::new(kind), end)
+    }
+
+    /// [`start`](Self::start) with any options.
+    fn start_with(&mut self, options: CallOptions, end: bool) -> (CallId, Option<StreamId>) {
         let now = self.clock.now;
-        let call = self
-            .client
-            .start_call("/t.S/M", CallOptions::new(kind), now)
-            .unwrap();
+        let call = self.client.start_call("/t.S/M", options, now).unwrap();
         self.client
             .send_message(call, Bytes::from_static(b"q"))
             .unwrap();
@@ -170,6 +174,31 @@ fn client_resets_a_stream_the_server_ended_early() {
             next.is_some(),
             "case {case}: the next call waits for a stream"
         );
+    }
+}
+
+/// PROTOCOL-HTTP2.md, Client Cancellation: "when a call fails with
+/// CANCELLED status the client is encouraged to check whether the deadline
+/// has expired and fail the call with DEADLINE_EXCEEDED instead". A server
+/// whose clock runs a little fast resets the stream with CANCEL when the
+/// deadline passes; its RST_STREAM can be read before our own timer is
+/// run. Before the deadline, CANCEL is CANCELLED.
+#[test]
+fn server_cancel_after_the_deadline_is_deadline_exceeded() {
+    for (late, want) in [(false, Code::Cancelled), (true, Code::DeadlineExceeded)] {
+        let mut t = ToClient::new(h2::Config::default());
+        let now = t.clock.now;
+        let options =
+            CallOptions::new(CallKind::Unary).with_timeout(now, Duration::from_millis(100));
+        let (call, stream) = t.start_with(options, true);
+        let stream = stream.unwrap();
+        if late {
+            t.clock.advance(Duration::from_millis(100));
+        }
+        t.peer.reset(stream, Reason::CANCEL);
+        t.drive();
+        let status = t.finished(call).expect("the call ended");
+        assert_eq!(status.code(), want, "late {late}: {status:?}");
     }
 }
 
