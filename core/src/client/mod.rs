@@ -985,7 +985,19 @@ impl ClientConnection {
             }
             Event::StreamReset { stream, code, .. } => {
                 if let Some(&id) = self.by_stream.get(&stream.value()) {
-                    let status = Status::from_h2_reason(code.value());
+                    let mut status = Status::from_h2_reason(code.value());
+                    // A server cancels at the deadline too: once it has
+                    // passed, that is what the call ran out of, whether or
+                    // not our own timer has run (PROTOCOL-HTTP2.md, Client
+                    // Cancellation).
+                    let expired = self
+                        .calls
+                        .get(&id)
+                        .and_then(|c| c.options.deadline)
+                        .is_some_and(|d| d <= self.now);
+                    if code == Reason::CANCEL && expired {
+                        status = Status::new(Code::DeadlineExceeded, "deadline exceeded");
+                    }
                     self.finish(CallId(id), status, MetadataMap::new());
                 }
             }
