@@ -328,3 +328,202 @@ fn unsupported_encoding_answer_lists_what_the_server_accepts() {
         assert!(t.events.is_empty(), "{:?}", t.events);
     }
 }
+
+/// The value of the first field called `name` in a section.
+fn get<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// PROTOCOL-HTTP2.md, Requests: "If Content-Type does not begin with
+/// "application/grpc", gRPC servers SHOULD respond with HTTP status of
+/// 415"; the format suffixes and parameters are gRPC's own.
+#[test]
+fn server_answers_a_non_grpc_content_type_with_415() {
+    for ct in [
+        None,
+        Some("text/plain"),
+        Some("application/grpc-web"),
+        Some("application/json"),
+    ] {
+        let mut t = ToServer::new(ServerConfig::default());
+        let mut head = request_head("/t.S/M");
+        head.retain(|f| &f.name[..] != b"content-type");
+        if let Some(ct) = ct {
+            head.push(field("content-type", ct));
+        }
+        let stream = t.request(head, Some(b"\0\0\0\0\0"));
+        let sections = t.sections(stream);
+        assert_eq!(sections.len(), 1, "{ct:?}: {sections:?}");
+        assert_eq!(get(&sections[0].0, ":status"), Some("415"), "{ct:?}");
+        assert!(sections[0].1, "{ct:?}");
+        assert!(t.events.is_empty(), "{ct:?}: no call for the application");
+    }
+    for ct in [
+        "application/grpc",
+        "application/grpc+proto",
+        "application/grpc+json",
+        "application/grpc;charset=utf-8",
+        "application/grpc+proto; charset=utf-8",
+    ] {
+        let mut t = ToServer::new(ServerConfig::default());
+        let mut head = request_head("/t.S/M");
+        head.retain(|f| &f.name[..] != b"content-type");
+        head.push(field("content-type", ct));
+        t.request(head, Some(b"\0\0\0\0\0"));
+        assert!(
+            matches!(t.events.first(), Some(ServerEvent::CallStarted { head, .. }) if head.content_type == ct.as_bytes()),
+            "{ct}: {:?}",
+            t.events
+        );
+    }
+}
+
+/// http-grpc-status-mapping.md: a response without grpc-status takes its
+/// code from the HTTP status; "If grpc-status was provided, it must be
+/// used". PROTOCOL-HTTP2.md, Responses: implementations "must synthesize
+/// a Status" when it is missing.
+#[test]
+fn client_maps_http_statuses_of_responses_without_grpc_status() {
+    let table = [
+        ("400", Code::Internal),
+        ("401", Code::Unauthenticated),
+        ("403", Code::PermissionDenied),
+        ("404", Code::Unimplemented),
+        ("429", Code::Unavailable),
+        ("431", Code::Internal),
+        ("500", Code::Unknown),
+        ("502", Code::Unavailable),
+        ("503", Code::Unavailable),
+        ("504", Code::Unavailable),
+    ];
+    for (http, want) in table {
+        // Trailers-only, and a head that opens a body.
+        for end_stream in [true, false] {
+            let mut t = ToClient::new(h2::Config::default());
+            let (call, stream) = t.start(CallKind::Unary, true);
+            t.head(
+                stream.unwrap(),
+                &[(":status", http), ("content-type", "text/html")],
+                end_stream,
+            );
+            t.drive();
+            let code = t.finished(call).map(|s| s.code());
+            assert_eq!(code, Some(want), "HTTP {http}, end_stream {end_stream}");
+        }
+    }
+    // grpc-status present: it is used, whatever the HTTP status.
+    let mut t = ToClient::new(h2::Config::default());
+    let (call, stream) = t.start(CallKind::Unary, true);
+    t.head(
+        stream.unwrap(),
+        &[
+            (":status", "503"),
+            ("content-type", "application/grpc"),
+            ("grpc-status", "7"),
+        ],
+        true,
+    );
+    t.drive();
+    assert_eq!(t.finished(call).unwrap().code(), Code::PermissionDenied);
+}
+
+/// PROTOCOL-HTTP2.md, Responses: trailers without grpc-status still end
+/// the call with a status; grpc-message is percent-decoded, and invalid
+/// %-sequences are kept ("implementations MUST NOT error or throw away
+/// the message"); a code outside 0..16 is UNKNOWN; grpc-status-details-bin
+/// is base64, padded or not; trailing metadata comes through.
+#[test]
+fn client_reads_trailers_leniently() {
+    type Fields<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Fields, Code, &str, &[u8]); 4] = [
+        (&[("x-t", "1")], Code::Unknown, "", b""),
+        (
+            &[("grpc-status", "5"), ("grpc-message", "caf%C3%A9 %zz 100%")],
+            Code::NotFound,
+            "caf\u{e9} %zz 100%",
+            b"",
+        ),
+        (&[("grpc-status", "99")], Code::Unknown, "", b""),
+        (
+            &[("grpc-status", "3"), ("grpc-status-details-bin", "CAM=")],
+            Code::InvalidArgument,
+            "",
+            b"\x08\x03",
+        ),
+    ];
+    for (trailers, code, message, details) in cases {
+        let mut t = ToClient::new(h2::Config::default());
+        let (call, stream) = t.start(CallKind::ServerStreaming, true);
+        let stream = stream.unwrap();
+        t.head(stream, &RESPONSE_HEAD, false);
+        t.head(stream, trailers, true);
+        t.drive();
+        let status = t.finished(call).unwrap();
+        assert_eq!(status.code(), code, "{trailers:?}");
+        if code != Code::Unknown || !message.is_empty() {
+            assert_eq!(status.message(), message, "{trailers:?}");
+        }
+        assert_eq!(&status.details()[..], details, "{trailers:?}");
+    }
+}
+
+/// PROTOCOL-HTTP2.md, Errors: the RST_STREAM code a call ends with.
+#[test]
+fn client_maps_rst_stream_codes() {
+    let table = [
+        (Reason::NO_ERROR, Code::Internal),
+        (Reason::PROTOCOL_ERROR, Code::Internal),
+        (Reason::INTERNAL_ERROR, Code::Internal),
+        (Reason::FLOW_CONTROL_ERROR, Code::Internal),
+        (Reason::FRAME_SIZE_ERROR, Code::Internal),
+        (Reason::REFUSED_STREAM, Code::Unavailable),
+        (Reason::CANCEL, Code::Cancelled),
+        (Reason::COMPRESSION_ERROR, Code::Internal),
+        (Reason::CONNECT_ERROR, Code::Internal),
+        (Reason::ENHANCE_YOUR_CALM, Code::ResourceExhausted),
+        (Reason::INADEQUATE_SECURITY, Code::PermissionDenied),
+    ];
+    for (reason, want) in table {
+        let mut t = ToClient::new(h2::Config::default());
+        let (call, stream) = t.start(CallKind::Unary, true);
+        t.peer.reset(stream.unwrap(), reason);
+        t.drive();
+        assert_eq!(t.finished(call).unwrap().code(), want, "{reason:?}");
+    }
+}
+
+/// PROTOCOL-HTTP2.md, Length-Prefixed-Message: a compressed flag without
+/// grpc-encoding (INTERNAL, compression.md), a message over the receive
+/// limit (RESOURCE_EXHAUSTED), and a message cut short by END_STREAM
+/// (INTERNAL), each on both sides.
+#[test]
+fn broken_messages_end_the_call_on_both_sides() {
+    let cases: [(&[u8], &str, Code); 3] = [
+        (b"\x01\0\0\0\x01z", "13", Code::Internal),
+        (b"\0\x01\0\0\0zz", "8", Code::ResourceExhausted),
+        (b"\0\0\0\0\x05zz", "13", Code::Internal),
+    ];
+    for (body, status, code) in cases {
+        // A request, to a server: trailers-only with the status.
+        let mut t = ToServer::new(ServerConfig::default());
+        let stream = t.request(request_head("/t.S/M"), Some(body));
+        let sections = t.sections(stream);
+        assert_eq!(sections.len(), 1, "{body:?}: {sections:?}");
+        assert_eq!(get(&sections[0].0, ":status"), Some("200"));
+        assert_eq!(get(&sections[0].0, "grpc-status"), Some(status), "{body:?}");
+        // A response, to a client, then OK trailers: the call still fails.
+        let mut t = ToClient::new(h2::Config::default());
+        let (call, stream) = t.start(CallKind::ServerStreaming, true);
+        let stream = stream.unwrap();
+        t.head(stream, &RESPONSE_HEAD, false);
+        t.peer
+            .send_data(stream, Bytes::from_static(body), false)
+            .unwrap();
+        t.head(stream, &[("grpc-status", "0")], true);
+        t.drive();
+        assert_eq!(t.finished(call).unwrap().code(), code, "{body:?}");
+    }
+}
