@@ -527,3 +527,25 @@ fn broken_messages_end_the_call_on_both_sides() {
         assert_eq!(t.finished(call).unwrap().code(), code, "{body:?}");
     }
 }
+
+/// http-grpc-status-mapping.md: a response "that did not include
+/// grpc-status" takes its code from the HTTP status, and "200 is UNKNOWN
+/// because there should be a grpc-status in case of truly OK response".
+/// A 200 head that opens a body that is not gRPC (a proxy's page, say)
+/// has no grpc-status: UNKNOWN, as for a 200 trailers-only response.
+#[test]
+fn client_maps_a_200_head_that_is_not_grpc_to_unknown() {
+    for ct in [None, Some("text/html")] {
+        let mut t = ToClient::new(h2::Config::default());
+        let (call, stream) = t.start(CallKind::Unary, true);
+        let stream = stream.unwrap();
+        let mut head = vec![(":status", "200")];
+        head.extend(ct.map(|ct| ("content-type", ct)));
+        t.head(stream, &head, false);
+        t.drive();
+        let status = t.finished(call).expect("the call ended");
+        assert_eq!(status.code(), Code::Unknown, "{ct:?}: {status:?}");
+        // Nothing more is read from that stream.
+        assert_eq!(t.resets_on(stream), vec![Reason::CANCEL]);
+    }
+}
