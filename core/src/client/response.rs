@@ -171,8 +171,11 @@ pub(crate) fn read_head(
             let got = other
                 .map(|v| String::from_utf8_lossy(v).into_owned())
                 .unwrap_or_default();
+            // No grpc-status comes with a body that is not gRPC: the code
+            // is the HTTP status's (http-grpc-status-mapping.md), UNKNOWN
+            // for the 200 that got this far.
             return Err(Head::Fail(Status::new(
-                Code::Internal,
+                Code::from_http_status(http),
                 format!("response content-type \"{got}\" is not gRPC"),
             )));
         }
