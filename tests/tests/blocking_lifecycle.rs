@@ -274,3 +274,71 @@ fn settings_timeout_fires_without_an_async_runtime() {
         silent.join().unwrap();
     });
 }
+
+/// A TCP proxy on 127.0.0.1 to `upstream` whose server-to-client
+/// direction starts `delay` after each connection is accepted: an HTTP/2
+/// handshake through it takes at least `delay` (a far or busy server).
+fn slow_handshake_proxy(upstream: std::net::SocketAddr, delay: Duration) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = std::net::TcpStream::connect(upstream) else {
+                return;
+            };
+            let (mut c_read, mut s_write) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_read, &mut s_write);
+                let _ = s_write.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut s_read, mut c_write) = (server, client);
+            std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                let _ = std::io::copy(&mut s_read, &mut c_write);
+                let _ = c_write.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_short_deadline_during_the_handshake_is_deadline_exceeded_and_does_not_fail_the_channel() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let proxy = slow_handshake_proxy(svc.addr, Duration::from_millis(300));
+        let ch = Channel::builder(&format!("http://{proxy}"))
+            .connect_timeout(Duration::from_secs(5))
+            .build_lazy()
+            .unwrap();
+        // The call's deadline runs out while the handshake is still going
+        // on: its status says so (as the tokio adapter's does).
+        let start = Instant::now();
+        let e = ch
+            .unary(
+                "/test.Echo/Unary",
+                BytesCodec,
+                &b("x"),
+                CallOptions::new().timeout(Duration::from_millis(100)),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), Code::DeadlineExceeded, "{e:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        // Nothing is wrong with the server: one call's short deadline is
+        // not a failed connection attempt, and the next call (with time
+        // enough for the handshake) is not refused by a backoff.
+        let r = ch.unary(
+            "/test.Echo/Unary",
+            BytesCodec,
+            &b("y"),
+            CallOptions::new().timeout(Duration::from_secs(5)),
+        );
+        assert_eq!(r.expect("second call").message, b("y"));
+    });
+}
