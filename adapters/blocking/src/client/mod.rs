@@ -455,6 +455,9 @@ impl Inner {
                     .max(Duration::from_millis(1)),
                 None => self.connect_timeout,
             };
+            // The attempt is cut short by this call's deadline, not given
+            // the channel's whole connect timeout.
+            let cut = timeout < self.connect_timeout;
             // Connected once the HTTP/2 handshake is done, within the same
             // time limit as the transport.
             let until = now + timeout;
@@ -489,6 +492,24 @@ impl Inner {
                     st.last_error = None;
                     self.changed.notify_all();
                     return Ok(c);
+                }
+                Err(e)
+                    if cut
+                        && (e.kind() == io::ErrorKind::TimedOut
+                            || deadline.is_some_and(|d| Instant::now() >= d)) =>
+                {
+                    // This call ran out of time, which says little about
+                    // the server: the attempt failed, but the next call
+                    // tries again at once (no backoff grows from it), and
+                    // this one ends with its deadline.
+                    st.phase = Phase::Failed {
+                        retry_at: Instant::now(),
+                    };
+                    st.last_error = Some(e.to_string());
+                    self.changed.notify_all();
+                    return Err(Status::deadline_exceeded(
+                        "deadline exceeded while waiting for a connection",
+                    ));
                 }
                 Err(e) => {
                     let delay = st.backoff.next_delay();
