@@ -652,3 +652,41 @@ fn unary_reply_over_the_servers_send_limit() {
         assert_eq!(ok.message, b("small"));
     });
 }
+
+/// A request over the channel's send limit ends the call with
+/// RESOURCE_EXHAUSTED, the send's status, on every path that reports it:
+/// the client-streaming helper and the response of a call sent by hand
+/// (not CANCELLED, the status of the cancel that ends the stream).
+#[test]
+fn a_request_over_the_send_limit_is_resource_exhausted_everywhere() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = Channel::builder(&svc.target())
+            .max_send_message_size(10)
+            .build_lazy()
+            .unwrap();
+        let e = ch
+            .client_streaming(
+                "/test.Echo/Concat",
+                BytesCodec,
+                [b("a"), b("more than ten bytes")],
+                opts(),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
+        let call = ch
+            .call(
+                "/test.Echo/Concat",
+                CallKind::ClientStreaming,
+                BytesCodec,
+                opts(),
+            )
+            .unwrap();
+        call.send(&b("a")).unwrap();
+        let e = call.send(&b("more than ten bytes")).unwrap_err();
+        assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
+        let _ = call.close_send();
+        let e = call.response().unwrap_err();
+        assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
+    });
+}

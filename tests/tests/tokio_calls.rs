@@ -923,3 +923,47 @@ fn small_window_channel(server: &Server) -> Channel {
         .build()
         .unwrap()
 }
+
+/// A request message over the channel's send limit on a streaming call
+/// cannot go: the call is over with RESOURCE_EXHAUSTED on both halves
+/// (as the send's error says), rather than going on without it, so the
+/// server never answers a request stream that silently lost a message.
+#[tokio::test]
+async fn a_request_over_the_send_limit_ends_a_streaming_call() {
+    let (server, _seen) = server();
+    let channel = server
+        .in_memory_channel_builder()
+        .max_send_message_size(10)
+        .build()
+        .unwrap();
+    // Client streaming: the response is the send's error, not "a".
+    let mut call = channel
+        .client_streaming(&path("Join"), BytesCodec, CallOptions::new())
+        .await
+        .unwrap();
+    call.send(b("a")).await.unwrap();
+    let e = bounded(5, call.send(b("more than ten bytes")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
+    let r = bounded(5, call.finish()).await;
+    assert_eq!(
+        r.as_ref().map_err(|e| e.code()).map(|r| r.message.clone()),
+        Err(Code::ResourceExhausted),
+        "{r:?}"
+    );
+    // Bidi: the response stream ends with the same status.
+    let (mut sink, mut stream) = channel
+        .streaming(&path("Shout"), BytesCodec, CallOptions::new())
+        .await
+        .unwrap();
+    sink.send(b("a")).await.unwrap();
+    assert_eq!(bounded(5, stream.message()).await.unwrap(), Some(b("A")));
+    let e = bounded(5, sink.send(b("more than ten bytes")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
+    drop(sink);
+    let e = bounded(5, stream.message()).await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
+}
