@@ -106,7 +106,16 @@ impl CallCore {
                         return Err(ended(s));
                     }
                     let status = send_error(&e);
-                    if matches!(e, CallError::MessageTooLarge { .. }) {
+                    if matches!(
+                        e,
+                        CallError::MessageTooLarge { .. } | CallError::Compression(_)
+                    ) {
+                        // The call cannot go on without the message: it
+                        // ends with this status (not the CANCELLED of
+                        // the reset that tells the server).
+                        if let Some(slot) = g.calls.get_mut(&self.id) {
+                            slot.end = Some((status.clone(), MetadataMap::new()));
+                        }
                         g.conn.cancel(self.id);
                         g.process_events();
                         self.conn.flush(g);

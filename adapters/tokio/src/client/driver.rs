@@ -368,6 +368,17 @@ impl Driver {
                 let _ = reply.send(Ok(()));
             }
             Err(CallError::Blocked(_)) => slot.blocked = Some((message, end, compress, reply)),
+            Err(e @ (CallError::MessageTooLarge { .. } | CallError::Compression(_))) => {
+                // The message cannot go, and the call must not go on
+                // without it: it ends here, with this status on both
+                // halves, and the server sees it cancelled.
+                let status = call_error_status(&e);
+                if let Some(slot) = self.calls.remove(&call) {
+                    finish(&slot, status.clone(), MetadataMap::new());
+                }
+                self.conn.cancel(call);
+                let _ = reply.send(Err(status));
+            }
             Err(e) => {
                 let _ = reply.send(Err(call_error_status(&e)));
             }
