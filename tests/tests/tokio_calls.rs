@@ -967,3 +967,50 @@ async fn a_request_over_the_send_limit_ends_a_streaming_call() {
     let e = bounded(5, stream.message()).await.unwrap_err();
     assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
 }
+
+/// A send given up while it waits for flow control (a timeout or a
+/// `select!` around it) leaves the call usable: the next send waits its
+/// turn instead of failing with INTERNAL "a send is already in progress"
+/// on a call that is not over.
+#[tokio::test]
+async fn a_send_given_up_while_blocked_does_not_break_the_next_one() {
+    let (server, _seen) = server();
+    let channel = small_window_channel(&server);
+    let (mut sink, mut stream) = channel
+        .streaming(&path("Shout"), BytesCodec, CallOptions::new())
+        .await
+        .unwrap();
+    // Nobody reads the responses: the server stops reading requests, and
+    // a send ends up waiting for the window.
+    let big = Bytes::from(vec![b'a'; 32 << 10]);
+    let mut gave_up = false;
+    let mut sent = 0;
+    for _ in 0..200 {
+        match tokio::time::timeout(Duration::from_millis(100), sink.send(big.clone())).await {
+            Ok(r) => {
+                r.unwrap();
+                sent += 1;
+            }
+            Err(_) => {
+                gave_up = true;
+                break;
+            }
+        }
+    }
+    assert!(gave_up, "a send never had to wait");
+    // Reading again frees the windows.
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while let Some(m) = stream.message().await? {
+            got.push(m);
+        }
+        Ok::<Vec<Bytes>, grpc_sansio_tokio::RpcError>(got)
+    });
+    let r = bounded(5, sink.send(b("last"))).await;
+    assert!(r.is_ok(), "{r:?}");
+    drop(sink);
+    let got = bounded(5, reader).await.unwrap().unwrap();
+    // The message given up was not sent; the others were, in order.
+    assert_eq!(got.len(), sent + 1);
+    assert_eq!(got.last(), Some(&b("LAST")));
+}
