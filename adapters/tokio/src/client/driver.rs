@@ -174,6 +174,13 @@ impl Driver {
                 self.conn.release_capacity(call, n);
             }
             for call in p.half_closed.drain() {
+                if let Some(s) = self.calls.get_mut(&call) {
+                    // A send given up while blocked does not go after the
+                    // end of the requests.
+                    if s.blocked.as_ref().is_some_and(|b| b.3.is_closed()) {
+                        s.blocked = None;
+                    }
+                }
                 let _ = self.conn.half_close(call);
             }
             for call in p.cancelled.drain() {
@@ -353,6 +360,16 @@ impl Driver {
             )));
             return;
         };
+        if reply.is_closed() {
+            // Given up before it was taken: not sent.
+            return;
+        }
+        if slot.blocked.as_ref().is_some_and(|b| b.3.is_closed()) {
+            // The send waiting here was given up by its caller (its
+            // future dropped): its message is not sent, and this one
+            // takes its place.
+            slot.blocked = None;
+        }
         if slot.blocked.is_some() {
             let _ = reply.send(Err(Status::new(
                 Code::Internal,
@@ -439,6 +456,10 @@ impl Driver {
         let Some((message, end, compress, reply)) = slot.blocked.take() else {
             return;
         };
+        if reply.is_closed() {
+            // Its caller gave up waiting: the message is not sent.
+            return;
+        }
         self.send(call, message, end, compress, reply);
     }
 }
