@@ -250,3 +250,39 @@ async fn dropping_the_channel_closes_the_connection() {
     running.stop().await;
     eprintln!("stopped in {:?}", t.elapsed());
 }
+
+/// A channel kept (in a static, say) after the runtime that first used
+/// it is gone, its connection and reconnecting task with it, and used
+/// from another runtime (each `#[tokio::test]` has its own): calls work
+/// there, rather than spinning for ever on the dead connection whatever
+/// their deadline.
+#[test]
+fn a_channel_outlives_the_runtime_that_first_used_it() {
+    let server_rt = tokio::runtime::Runtime::new().unwrap();
+    let (running, _seen, addr) = server_rt.block_on(start(
+        "127.0.0.1:0".parse().unwrap(),
+        Duration::from_secs(1),
+    ));
+    let channel = Channel::connect(&format!("http://{addr}")).unwrap();
+    let first = tokio::runtime::Runtime::new().unwrap();
+    let r = first.block_on(channel.unary(&path("Echo"), BytesCodec, b("one"), CallOptions::new()));
+    assert_eq!(r.unwrap().into_inner(), b("one"));
+    drop(first);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ch = channel.clone();
+    std::thread::spawn(move || {
+        let second = tokio::runtime::Runtime::new().unwrap();
+        let r = second.block_on(ch.unary(
+            &path("Echo"),
+            BytesCodec,
+            b("two"),
+            CallOptions::new().timeout(Duration::from_secs(2)),
+        ));
+        let _ = tx.send(r.map(|r| r.into_inner()).map_err(|e| e.status));
+    });
+    let r = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the call on the second runtime never ended");
+    assert_eq!(r, Ok(b("two")));
+    server_rt.block_on(running.stop());
+}
