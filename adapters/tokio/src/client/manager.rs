@@ -4,6 +4,7 @@
 //! made.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use grpc_sansio::client::ClientConnection;
@@ -59,7 +60,23 @@ fn seed() -> u64 {
     t ^ (std::process::id() as u64).rotate_left(32)
 }
 
+/// Says so when the manager task is dropped without having shut the
+/// channel down (the runtime it ran on is gone): the channel forgets
+/// its connection, whose driver went with that runtime, and the next
+/// call starts a manager again, on its own runtime.
+struct Gone(Arc<Shared>);
+
+impl Drop for Gone {
+    fn drop(&mut self) {
+        if !self.0.closing.is_set() {
+            self.0.publish(ChannelState::Idle, None);
+            self.0.started.store(false, Ordering::Release);
+        }
+    }
+}
+
 pub(crate) async fn run(shared: Arc<Shared>) {
+    let _gone = Gone(shared.clone());
     let settings = &shared.settings;
     let mut backoff = Backoff::new(settings.backoff, Instant::now(), seed());
     'idle: loop {

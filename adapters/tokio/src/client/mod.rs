@@ -180,6 +180,7 @@ pub(crate) struct Shared {
     /// A call wants a connection.
     pub(crate) want: Notify,
     pub(crate) closing: Signal,
+    /// A manager task runs (cleared if its runtime drops it).
     started: AtomicBool,
 }
 
@@ -524,7 +525,11 @@ impl Channel {
                         }
                     }
                 }
-                ChannelState::Idle => shared.want.notify_one(),
+                ChannelState::Idle => {
+                    // The manager may have gone with its runtime.
+                    self.ensure_started();
+                    shared.want.notify_one();
+                }
                 ChannelState::Connecting => {}
                 ChannelState::TransientFailure => {
                     if !wait_for_ready {
@@ -709,10 +714,13 @@ impl Drop for PendingStart {
 
 impl ConnHandle {
     fn accepts_calls(&self) -> bool {
-        matches!(
-            *self.state.borrow(),
-            driver::ConnState::Ready | driver::ConnState::Handshaking
-        )
+        // A driver that is gone (dropped with its runtime) takes nothing,
+        // whatever it said last.
+        self.state.has_changed().is_ok()
+            && matches!(
+                *self.state.borrow(),
+                driver::ConnState::Ready | driver::ConnState::Handshaking
+            )
     }
 
     /// Wait until the connection is draining or closed (bounded by the
