@@ -690,3 +690,38 @@ fn a_request_over_the_send_limit_is_resource_exhausted_everywhere() {
         assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
     });
 }
+
+/// `Call::finish` drops the messages not read, as it says: their
+/// flow-control credit goes back, so a server with more to send than the
+/// windows hold can finish, and `finish` returns its status instead of
+/// waiting for the deadline (or for ever without one).
+#[test]
+fn finish_without_reading_drops_the_messages_and_ends() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = Channel::builder(&svc.target())
+            .initial_stream_window(65_535)
+            .initial_connection_window(65_535)
+            .build_lazy()
+            .expect("channel");
+        // About 170 KB of small messages: more than the windows.
+        let call = ch
+            .call(
+                "/test.Echo/Count",
+                CallKind::ServerStreaming,
+                BytesCodec,
+                CallOptions::new().timeout(Duration::from_secs(3)),
+            )
+            .unwrap();
+        call.send(&b("20000")).unwrap();
+        call.close_send().unwrap();
+        let start = Instant::now();
+        let (status, _) = call.finish();
+        assert_eq!(status.code(), Code::Ok, "{status:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+    });
+}
