@@ -213,15 +213,33 @@ impl CallCore {
         g.calls.get(&self.id).and_then(|s| s.last_compressed)
     }
 
-    /// Wait for the end: status and trailing metadata.
+    /// Wait for the end: status and trailing metadata. Messages not read
+    /// are dropped, their flow-control credit given back (a server with
+    /// more to send than the windows hold could not end otherwise).
     pub(crate) fn finish(&self) -> (Status, MetadataMap) {
         let mut g = self.conn.lock();
         loop {
-            let Some(slot) = g.calls.get(&self.id) else {
+            let id = self.id;
+            let Some(slot) = g.calls.get_mut(&id) else {
                 return (Status::cancelled("call dropped"), MetadataMap::new());
             };
+            let unread = std::mem::take(&mut slot.messages);
             if let Some((s, t)) = &slot.end {
-                return (s.clone(), t.clone());
+                let end = (s.clone(), t.clone());
+                for (_, flow) in unread {
+                    g.conn.release_capacity(id, flow);
+                }
+                self.conn.flush(g);
+                return end;
+            }
+            if !unread.is_empty() {
+                for (_, flow) in unread {
+                    g.conn.release_capacity(id, flow);
+                }
+                // The window updates go out now; this thread waits on.
+                self.conn.flush(g);
+                g = self.conn.lock();
+                continue;
             }
             g = wait(&self.cv, g, None);
         }
@@ -507,6 +525,7 @@ impl<C: Codec> Streaming<C> {
     }
 
     /// The call's status and trailing metadata; waits for the end.
+    /// Messages not read are dropped.
     pub fn finish(&self) -> (Status, MetadataMap) {
         self.core.finish()
     }
