@@ -1014,3 +1014,27 @@ async fn a_send_given_up_while_blocked_does_not_break_the_next_one() {
     assert_eq!(got.len(), sent + 1);
     assert_eq!(got.last(), Some(&b("LAST")));
 }
+
+/// Cancelling a call that the server has already finished does nothing
+/// (as on the blocking adapter, and in gRPC): the messages and the
+/// server's status and trailers are still there to read, rather than a
+/// CANCELLED that never went on the wire.
+#[tokio::test]
+async fn cancelling_a_call_already_finished_keeps_its_status_and_trailers() {
+    let (channel, _server, _seen) = in_memory().await;
+    let mut s = channel
+        .server_streaming(&path("Count"), BytesCodec, b("3"), CallOptions::new())
+        .await
+        .unwrap();
+    bounded(5, s.headers()).await.unwrap();
+    // The server is done well within this (three small messages in memory).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.cancel();
+    let mut got = Vec::new();
+    while let Some(m) = bounded(5, s.message()).await.unwrap() {
+        got.push(m);
+    }
+    assert_eq!(got, vec![b("0"), b("1"), b("2")]);
+    assert_eq!(s.status().map(|s| s.code()), Some(Code::Ok));
+    assert_eq!(s.trailers().and_then(|t| t.get("x-sent")), Some("3"));
+}
