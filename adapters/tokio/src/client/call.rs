@@ -121,9 +121,11 @@ impl RawReceiver {
 
     /// Cancel now: nothing more is read, a message held back by
     /// [`headers`](Self::headers) included (its credit went back when it
-    /// was taken from the inbox).
+    /// was taken from the inbox). A call the connection has already seen
+    /// end is not cancelled: what it received, its status and its
+    /// trailers stay to be read (as on the blocking adapter).
     pub(crate) fn cancel(&mut self) {
-        if self.end.is_none() {
+        if self.end.is_none() && self.shared.outcome().is_none() {
             self.held = None;
             self.control.cancel(self.call);
             self.end = Some((
@@ -131,6 +133,15 @@ impl RawReceiver {
                 MetadataMap::new(),
             ));
         }
+    }
+
+    /// End the call here with `status` (a response that does not
+    /// decode), cancelling it if it is still going on.
+    pub(crate) fn fail(&mut self, status: Status) {
+        if self.end.is_none() && self.shared.outcome().is_none() {
+            self.control.cancel(self.call);
+        }
+        self.end = Some((status, MetadataMap::new()));
     }
 }
 
@@ -268,7 +279,7 @@ impl<C: Codec> Streaming<C> {
             Some(payload) => match self.codec.decode(payload) {
                 Ok(m) => Ok(Some(m)),
                 Err(s) => {
-                    self.rx.cancel();
+                    self.rx.fail(s.clone());
                     Err(RpcError::new(s))
                 }
             },
