@@ -286,3 +286,25 @@ fn a_channel_outlives_the_runtime_that_first_used_it() {
     assert_eq!(r, Ok(b("two")));
     server_rt.block_on(running.stop());
 }
+
+/// A connector that panics (a bug in the application's transport) fails
+/// the channel: calls end with UNAVAILABLE instead of waiting for ever
+/// for a connection nobody is making any more.
+#[tokio::test]
+async fn a_connector_that_panics_fails_the_calls() {
+    struct Panics;
+    impl grpc_sansio_tokio::Connector for Panics {
+        fn connect(&self) -> grpc_sansio_tokio::ConnectFuture<'_> {
+            Box::pin(async { panic!("this connector panics (on purpose)") })
+        }
+    }
+    let channel = Channel::with_connector(Panics).build().unwrap();
+    let e = bounded(
+        5,
+        channel.unary(&path("Echo"), BytesCodec, b("x"), CallOptions::new()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::Unavailable, "{e}");
+    assert_eq!(channel.state(), ChannelState::TransientFailure);
+}
