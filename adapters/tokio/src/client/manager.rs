@@ -61,17 +61,25 @@ fn seed() -> u64 {
 }
 
 /// Says so when the manager task is dropped without having shut the
-/// channel down (the runtime it ran on is gone): the channel forgets
+/// channel down. If the runtime it ran on is gone, the channel forgets
 /// its connection, whose driver went with that runtime, and the next
-/// call starts a manager again, on its own runtime.
+/// call starts a manager again, on its own runtime. If it panicked (a
+/// connector that panics), the channel is failed, not restarted in a
+/// loop: calls end with UNAVAILABLE rather than wait for ever.
 struct Gone(Arc<Shared>);
 
 impl Drop for Gone {
     fn drop(&mut self) {
-        if !self.0.closing.is_set() {
-            self.0.publish(ChannelState::Idle, None);
-            self.0.started.store(false, Ordering::Release);
+        if self.0.closing.is_set() {
+            return;
         }
+        if std::thread::panicking() {
+            self.0
+                .fail("the channel's connection task panicked".to_string());
+            return;
+        }
+        self.0.publish(ChannelState::Idle, None);
+        self.0.started.store(false, Ordering::Release);
     }
 }
 
