@@ -342,3 +342,35 @@ fn a_short_deadline_during_the_handshake_is_deadline_exceeded_and_does_not_fail_
         assert_eq!(r.expect("second call").message, b("y"));
     });
 }
+
+/// A connector that panics (a bug in the application's transport) panics
+/// the call that ran it, but does not leave the channel CONNECTING for
+/// ever: the calls after it are not stuck waiting for that attempt.
+#[test]
+fn a_connector_that_panics_does_not_leave_the_channel_connecting() {
+    within(Duration::from_secs(20), || {
+        let ch = Channel::builder_with_connector("localhost", |_timeout| {
+            panic!("this connector panics (on purpose)")
+        })
+        .build_lazy()
+        .unwrap();
+        let first = ch.clone();
+        let panicked = std::thread::spawn(move || {
+            let _ = first.unary("/test.Echo/Unary", BytesCodec, &b("x"), opts());
+        })
+        .join()
+        .is_err();
+        assert!(panicked);
+        assert_ne!(ch.state(), ConnectivityState::Connecting);
+        let start = Instant::now();
+        let e = ch
+            .unary("/test.Echo/Unary", BytesCodec, &b("x"), opts())
+            .unwrap_err();
+        assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+    });
+}
