@@ -458,6 +458,12 @@ impl Inner {
             // The attempt is cut short by this call's deadline, not given
             // the channel's whole connect timeout.
             let cut = timeout < self.connect_timeout;
+            // A connector that panics must not leave the channel
+            // CONNECTING for ever, with every other call waiting for it.
+            let mut guard = AttemptGuard {
+                inner: self,
+                armed: true,
+            };
             // Connected once the HTTP/2 handshake is done, within the same
             // time limit as the transport.
             let until = now + timeout;
@@ -477,6 +483,7 @@ impl Inner {
                         }
                     }
                 });
+            guard.armed = false;
             st = self.lock();
             if matches!(st.phase, Phase::Shutdown) {
                 if let Ok(c) = &attempt {
@@ -524,6 +531,31 @@ impl Inner {
                 }
             }
         }
+    }
+}
+
+/// Fails the attempt of a thread that unwinds out of it (a connector
+/// that panics), so that the channel does not stay CONNECTING.
+struct AttemptGuard<'a> {
+    inner: &'a Inner,
+    armed: bool,
+}
+
+impl Drop for AttemptGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut st = self.inner.lock();
+        st.handshaking = None;
+        if matches!(st.phase, Phase::Connecting) {
+            let delay = st.backoff.next_delay();
+            st.phase = Phase::Failed {
+                retry_at: Instant::now() + delay,
+            };
+            st.last_error = Some("the connector panicked".to_string());
+        }
+        self.inner.changed.notify_all();
     }
 }
 
