@@ -308,3 +308,39 @@ async fn a_connector_that_panics_fails_the_calls() {
     assert_eq!(e.code(), Code::Unavailable, "{e}");
     assert_eq!(channel.state(), ChannelState::TransientFailure);
 }
+
+/// `Server::shutdown` itself, with no signal, stops `serve` too: the
+/// listener is closed, and a connection handed to the server afterwards
+/// is turned away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stops_serve_and_takes_no_new_connections() {
+    let (tx, _seen) = mpsc::channel(64);
+    let server = Server::builder()
+        .grace_period(Duration::from_secs(5))
+        .build(routes(tx));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let s = server.clone();
+    let task = tokio::spawn(async move { s.serve(listener).await });
+    let channel = Channel::connect(&format!("http://{addr}")).unwrap();
+    let echo = |ch: Channel| async move {
+        let options = CallOptions::new().timeout(Duration::from_secs(5));
+        ch.unary(&path("Echo"), BytesCodec, b("one"), options).await
+    };
+    assert_eq!(
+        bounded(10, echo(channel.clone())).await.unwrap().message,
+        b("one")
+    );
+    bounded(10, server.shutdown()).await;
+    // `serve` has returned, its listener closed.
+    bounded(10, task).await.unwrap().unwrap();
+    assert_eq!(server.connections(), 0);
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    let e = bounded(10, echo(channel)).await.unwrap_err();
+    assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+    // A connection handed in after shutdown gets GOAWAY, not a call.
+    let e = bounded(10, echo(server.in_memory_channel()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+}

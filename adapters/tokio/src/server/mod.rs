@@ -123,6 +123,9 @@ pub(crate) struct Inner {
     conns: Mutex<HashMap<u64, Arc<Control>>>,
     next_conn: AtomicU64,
     live: watch::Sender<usize>,
+    /// Set once by [`Server::shutdown`]: accept loops stop, and a
+    /// connection handed in afterwards is shut down as it starts.
+    stopping: watch::Sender<bool>,
 }
 
 /// Builds a [`Server`].
@@ -291,6 +294,7 @@ impl ServerBuilder {
     /// The server, serving `routes`.
     pub fn build(self, routes: Routes) -> Server {
         let (live, _) = watch::channel(0);
+        let (stopping, _) = watch::channel(false);
         Server {
             inner: Arc::new(Inner {
                 config: self.config,
@@ -301,6 +305,7 @@ impl ServerBuilder {
                 conns: Mutex::new(HashMap::new()),
                 next_conn: AtomicU64::new(0),
                 live,
+                stopping,
             }),
         }
     }
@@ -363,6 +368,12 @@ impl Server {
         let id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
         lock(&self.inner.conns).insert(id, control.clone());
         self.inner.live.send_modify(|n| *n += 1);
+        if *self.inner.stopping.borrow() {
+            // After shutdown began: GOAWAY at once, no calls taken. (Seen
+            // after the insert, so that shutdown finds it or it finds
+            // shutdown.)
+            control.shutdown();
+        }
         let reg = Registered {
             inner: self.inner.clone(),
             id,
@@ -374,23 +385,28 @@ impl Server {
         })
     }
 
-    /// Accept and serve connections until accepting fails.
+    /// Accept and serve connections until accepting fails or
+    /// [`shutdown`](Self::shutdown) is called (on any clone).
     pub async fn serve<L: Listener>(&self, listener: L) -> io::Result<()> {
         self.serve_with_shutdown(listener, std::future::pending())
             .await
     }
 
-    /// Accept and serve connections until `signal` completes, then shut
-    /// down gracefully (see [`shutdown`](Self::shutdown)).
+    /// Accept and serve connections until `signal` completes or
+    /// [`shutdown`](Self::shutdown) is called (on any clone), then shut
+    /// down gracefully: the listener is closed first, so nothing new
+    /// connects.
     pub async fn serve_with_shutdown<L: Listener, F: Future<Output = ()> + Send>(
         &self,
         mut listener: L,
         signal: F,
     ) -> io::Result<()> {
         tokio::pin!(signal);
+        let mut stopping = self.inner.stopping.subscribe();
         loop {
             tokio::select! {
                 _ = &mut signal => break,
+                _ = async { let _ = stopping.wait_for(|s| *s).await; } => break,
                 r = listener.accept_peer() => match r {
                     Ok((io, peer)) => {
                         self.serve_connection_from(io, peer);
@@ -408,10 +424,16 @@ impl Server {
         Ok(())
     }
 
-    /// Graceful shutdown of every connection: GOAWAY in two phases, calls
-    /// in progress run for up to the grace period, then the rest are
-    /// cancelled and the connections closed.
+    /// Graceful shutdown of the server: every `serve` loop stops
+    /// accepting and closes its listener, and every connection gets
+    /// GOAWAY in two phases; calls in progress run for up to the grace
+    /// period, then the rest are cancelled and the connections closed.
+    /// Returns when every connection has ended. The server takes no more
+    /// connections after this (one handed to
+    /// [`serve_connection`](Self::serve_connection) is shut down as it
+    /// starts).
     pub async fn shutdown(&self) {
+        self.inner.stopping.send_replace(true);
         let controls: Vec<Arc<Control>> = lock(&self.inner.conns).values().cloned().collect();
         for c in &controls {
             c.shutdown();
