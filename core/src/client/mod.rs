@@ -26,9 +26,12 @@
 //!     conn.poll_transmit(&mut out) until 0 -> write `out`
 //!     bytes from the socket -> conn.receive(&bytes, now)   (EOF -> conn.receive_eof(now))
 //!     while let Some(ev) = conn.poll_event() { ... }        (Headers, Message, Finished, ...)
-//!     conn.poll_timeout()  -> call conn.handle_timeout(now) then
+//!     conn.poll_timeout()  -> at that instant, conn.handle_timeout(now); poll again
 //! }
 //! ```
+//!
+//! The crate's top-level documentation wires a client and a server
+//! together for one whole call, as a compiled example.
 
 mod response;
 

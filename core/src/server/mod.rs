@@ -13,14 +13,17 @@
 //! ```text
 //! let mut conn = ServerConnection::new(ServerConfig::default(), now);
 //! loop {
-//!     bytes from the socket  -> conn.receive(&bytes, now)   (EOF -> conn.receive_eof())
+//!     bytes from the socket  -> conn.receive(&bytes, now)   (EOF -> conn.receive_eof(now))
 //!     while let Some(ev) = conn.poll_event() { ... }         (CallStarted, Message, HalfClosed, ...)
 //!     handler actions        -> conn.send_headers / send_message / send_status / release_capacity
 //!                               (or send_response: one message and the status at once)
 //!     conn.poll_transmit(&mut out) until 0                  -> write `out`
-//!     conn.poll_timeout()    -> call conn.handle_timeout(now) then
+//!     conn.poll_timeout()    -> at that instant, conn.handle_timeout(now); poll again
 //! }
 //! ```
+//!
+//! The crate's top-level documentation wires a client and a server
+//! together for one whole call, as a compiled example.
 
 mod request;
 
