@@ -42,7 +42,22 @@ impl<H> Router<H> {
 
     /// Register `handler` for `/service/method`. A second registration of
     /// the same path replaces the first.
+    ///
+    /// # Panics
+    ///
+    /// If `service` or `method` is empty or holds a `/`: they are names
+    /// (`"helloworld.Greeter"`, `"SayHello"`), and a route made of a path
+    /// could never be reached. This is the application's configuration,
+    /// never a peer's input.
     pub fn add(&mut self, service: &str, method: &str, kind: CallKind, handler: H) -> &mut Self {
+        assert!(
+            !service.is_empty() && !service.contains('/'),
+            "service {service:?}: a name such as \"package.Service\", not a path"
+        );
+        assert!(
+            !method.is_empty() && !method.contains('/'),
+            "method {method:?}: a name such as \"SayHello\", not a path"
+        );
         let path = format!("/{service}/{method}");
         if self.routes.insert(path, Route { kind, handler }).is_none() {
             *self.services.entry(service.to_string()).or_insert(0) += 1;
@@ -102,5 +117,23 @@ mod tests {
         let e = r.route("/x.Y/Z").unwrap_err();
         assert_eq!(e.message(), "unknown service x.Y");
         assert_eq!(r.services().collect::<Vec<_>>(), vec!["helloworld.Greeter"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "not a path")]
+    fn a_service_given_as_a_path_is_refused() {
+        Router::new().add("/helloworld.Greeter", "SayHello", CallKind::Unary, 1u8);
+    }
+
+    #[test]
+    #[should_panic(expected = "not a path")]
+    fn a_method_given_as_a_path_is_refused() {
+        Router::new().add("helloworld.Greeter", "SayHello/", CallKind::Unary, 1u8);
+    }
+
+    #[test]
+    #[should_panic(expected = "not a path")]
+    fn an_empty_method_is_refused() {
+        Router::new().add("helloworld.Greeter", "", CallKind::Unary, 1u8);
     }
 }
