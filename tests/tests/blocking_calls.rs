@@ -43,6 +43,8 @@ fn unary_with_metadata_both_ways() {
             r.trailers.get_bin("x-trailer-bin").map(|b| &b[..]),
             Some(&[0u8, 0xff][..])
         );
+        assert_eq!(r.get_ref(), &b("ping"));
+        assert_eq!(r.into_inner(), b("ping"));
     });
 }
 

@@ -36,6 +36,17 @@ impl<T> Response<T> {
         self.message
     }
 
+    /// The message, without the metadata (the name the tokio adapter and
+    /// tonic use; the same as [`into_message`](Self::into_message)).
+    pub fn into_inner(self) -> T {
+        self.message
+    }
+
+    /// The message, by reference.
+    pub fn get_ref(&self) -> &T {
+        &self.message
+    }
+
     /// Whether the message arrived compressed (the compressed flag of its
     /// prefix; it is decompressed either way). Always `Some` here; an
     /// `Option` as in the tokio adapter, whose `Response` is also built by
