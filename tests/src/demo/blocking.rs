@@ -129,7 +129,9 @@ impl DemoClient for Client {
         let start = Instant::now();
         let mut out = Outcome::default();
         let mut opts = CallOptions::new().metadata(metadata);
-        opts = opts.timeout(timeout.unwrap_or(Duration::from_secs(10)));
+        if let Some(t) = timeout {
+            opts = opts.timeout(t);
+        }
         let path = format!("/{SERVICE}/{method}");
         let call = match self.channel.call(&path, kind, BytesCodec, opts) {
             Ok(c) => c,
