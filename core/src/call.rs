@@ -1,5 +1,6 @@
 //! What the client and server state machines share: call handles, call
-//! kinds, the errors of call actions, and the receive side of a call
+//! kinds, the errors of call actions, a failed call's error as the
+//! adapters report it ([`RpcError`]), and the receive side of a call
 //! (deframing, decompression and flow-control accounting of messages).
 
 use std::collections::{HashMap, HashSet};
@@ -157,6 +158,79 @@ impl fmt::Display for CallError {
 }
 
 impl std::error::Error for CallError {}
+
+/// A call that did not end with OK: its status and the metadata that came
+/// with it. Both adapters' clients return it, and the tokio adapter's
+/// handlers return it too (its `trailers` go out with the status;
+/// `metadata` is not used there).
+///
+/// Every [`Status`] converts into one and back, so `?` works either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcError {
+    /// The status (code, message, binary details).
+    pub status: Status,
+    /// Initial metadata, if the server sent headers before failing.
+    pub metadata: crate::grpc::metadata::MetadataMap,
+    /// Trailing metadata.
+    pub trailers: crate::grpc::metadata::MetadataMap,
+}
+
+impl RpcError {
+    /// An error with `status` and no metadata.
+    pub fn new(status: Status) -> Self {
+        RpcError {
+            status,
+            metadata: Default::default(),
+            trailers: Default::default(),
+        }
+    }
+
+    /// This error with trailing metadata `trailers`.
+    pub fn with_trailers(mut self, trailers: crate::grpc::metadata::MetadataMap) -> Self {
+        self.trailers = trailers;
+        self
+    }
+
+    /// The status code.
+    pub fn code(&self) -> Code {
+        self.status.code()
+    }
+
+    /// The status message.
+    pub fn message(&self) -> &str {
+        self.status.message()
+    }
+
+    /// The status's binary details (`grpc-status-details-bin`).
+    pub fn details(&self) -> &[u8] {
+        self.status.details()
+    }
+
+    /// The status.
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+}
+
+impl From<Status> for RpcError {
+    fn from(status: Status) -> Self {
+        RpcError::new(status)
+    }
+}
+
+impl From<RpcError> for Status {
+    fn from(e: RpcError) -> Self {
+        e.status
+    }
+}
+
+impl fmt::Display for RpcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.status, f)
+    }
+}
+
+impl std::error::Error for RpcError {}
 
 /// The receive side of one call: deframes DATA chunks into messages,
 /// decompresses them, and keeps flow control honest.

@@ -182,6 +182,7 @@ fn blocking_client_ends_the_call_whose_response_does_not_decompress() {
                     grpc_sansio_blocking::CallOptions::new(),
                 )
                 .map(|r| r.into_message())
+                .map_err(Status::from)
         })
         .collect();
     check(outcomes, &resets);

@@ -58,7 +58,18 @@ fn status_with_message_details_and_trailers() {
             .expect_err("fails");
         assert_eq!(err.code(), Code::InvalidArgument);
         assert_eq!(err.message(), "bad thing: ü");
-        assert_eq!(&err.details()[..], &[8, 3]);
+        assert_eq!(err.details(), &[8, 3]);
+        // The error carries the trailers (a trailers-only answer: no
+        // headers came before it).
+        assert_eq!(err.trailers.get("x-why"), Some("because"));
+        assert!(err.metadata.is_empty());
+        // And the headers, when some came first.
+        let err = ch
+            .unary("/test.Echo/Fail", BytesCodec, &b("headers"), opts())
+            .expect_err("fails");
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert_eq!(err.metadata.get("x-before"), Some("yes"));
+        assert_eq!(err.trailers.get("x-why"), Some("because"));
         // Trailers through the call handle.
         let call = ch
             .call("/test.Echo/Fail", CallKind::Unary, BytesCodec, opts())

@@ -60,6 +60,7 @@ fn channel(port: u16, tls: ClientTlsConfig) -> Channel {
 
 fn echo(ch: &Channel) -> Result<Bytes, Status> {
     ch.unary("/test.Echo/Unary", BytesCodec, &b("secret"), opts())
+        .map_err(Status::from)
         .map(|r| r.message)
 }
 

@@ -68,7 +68,6 @@ impl Client {
                     CallOptions::new().timeout(TIMEOUT),
                 ))
                 .map(|r| r.into_inner())
-                .map_err(|e| e.status)
             }
             Client::Blocking(ch) => {
                 use grpc_sansio_blocking::{BytesCodec, CallOptions};
@@ -78,7 +77,7 @@ impl Client {
                     &Bytes::new(),
                     CallOptions::new().timeout(TIMEOUT),
                 )
-                .map(|r| r.message)
+                .map(|r| r.into_inner())
             }
         };
         String::from_utf8(reply.expect("Peer call").to_vec()).expect("an address")

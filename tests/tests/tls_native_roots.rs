@@ -35,6 +35,7 @@ fn echo(port: u16, tls: ClientTlsConfig) -> Result<Bytes, Status> {
         CallOptions::new().timeout(Duration::from_secs(10)),
     )
     .map(|r| r.message)
+    .map_err(Status::from)
 }
 
 /// The client part, in the child: `TRUSTED` and `OTHER` are the ports of

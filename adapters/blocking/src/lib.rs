@@ -114,7 +114,7 @@ pub use transport::in_memory_pair;
 pub use transport::{PeerAddr, Transport, TransportParts};
 
 /// Shapes shared with the core (and the tokio adapter).
-pub use grpc_sansio::call::CallKind;
+pub use grpc_sansio::call::{CallKind, RpcError};
 #[cfg(feature = "prost")]
 pub use grpc_sansio::codec::ProstCodec;
 pub use grpc_sansio::codec::{BytesCodec, Codec};

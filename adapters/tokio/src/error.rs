@@ -1,8 +1,6 @@
 //! The outcome types both sides share: a successful [`Response`] and a
 //! failed call's [`RpcError`].
 
-use std::fmt;
-
 use grpc_sansio::call::CallError;
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
@@ -65,78 +63,8 @@ impl<T> Response<T> {
     }
 }
 
-/// A call that did not end with OK: its status and the metadata that came
-/// with it.
-///
-/// Servers return it from handlers (its `trailers` are sent with the
-/// status; `metadata` is not used there); clients get it from calls.
-/// Every `Status` converts into one, so `?` works on both.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RpcError {
-    /// The status (code, message, binary details).
-    pub status: Status,
-    /// Initial metadata, if the server sent headers before failing.
-    pub metadata: MetadataMap,
-    /// Trailing metadata.
-    pub trailers: MetadataMap,
-}
-
-impl RpcError {
-    /// An error with `status` and no metadata.
-    pub fn new(status: Status) -> Self {
-        RpcError {
-            status,
-            metadata: MetadataMap::new(),
-            trailers: MetadataMap::new(),
-        }
-    }
-
-    /// This error with trailing metadata `trailers`.
-    pub fn with_trailers(mut self, trailers: MetadataMap) -> Self {
-        self.trailers = trailers;
-        self
-    }
-
-    /// The status code.
-    pub fn code(&self) -> Code {
-        self.status.code()
-    }
-
-    /// The status message.
-    pub fn message(&self) -> &str {
-        self.status.message()
-    }
-
-    /// The status's binary details (`grpc-status-details-bin`).
-    pub fn details(&self) -> &[u8] {
-        self.status.details()
-    }
-
-    /// The status.
-    pub fn status(&self) -> &Status {
-        &self.status
-    }
-}
-
-impl From<Status> for RpcError {
-    fn from(status: Status) -> Self {
-        RpcError::new(status)
-    }
-}
-
-impl From<RpcError> for Status {
-    fn from(e: RpcError) -> Self {
-        e.status
-    }
-}
-
-impl fmt::Display for RpcError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.status, f)
-    }
-}
-
-impl std::error::Error for RpcError {}
+/// A failed call's error: the core's, shared with the blocking adapter.
+pub use grpc_sansio::call::RpcError;
 
 /// The status a call gets when the core refused an action.
 pub(crate) fn call_error_status(e: &CallError) -> Status {

@@ -70,7 +70,8 @@ fn text(b: &Bytes) -> String {
 ///   request's `x-echo` and `x-bin-back-bin` = its `x-bin-bin`; trailers
 ///   `x-trailer: done` and `x-trailer-bin: 00 ff`;
 /// - `Fail`: INVALID_ARGUMENT "bad thing: ü" with details `08 03` and a
-///   trailer `x-why: because`;
+///   trailer `x-why: because`; to the request "headers", response headers
+///   `x-before: yes` go out first;
 /// - `Sleep`: sleeps the milliseconds given in the request unless
 ///   cancelled (reports which), then replies "slept";
 /// - `Info`: replies `encoding=<grpc-encoding>;deadline=<bool>;peer=<addr>`
@@ -104,7 +105,12 @@ pub fn router(seen: Sender<Seen>) -> Router<Handler> {
     r.unary("test.Echo", "Peer", BytesCodec, |call, _req: Bytes| {
         Ok(Bytes::from(call.peer_addr().to_string()))
     });
-    r.unary("test.Echo", "Fail", BytesCodec, |call, _req: Bytes| {
+    r.unary("test.Echo", "Fail", BytesCodec, |call, req: Bytes| {
+        if req == b"headers"[..] {
+            let mut md = MetadataMap::new();
+            md.insert("x-before", "yes").expect("ascii");
+            call.send_initial_metadata(md)?;
+        }
         let mut t = MetadataMap::new();
         t.insert("x-why", "because").expect("ascii");
         call.set_trailers(t);

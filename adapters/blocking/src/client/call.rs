@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use grpc_sansio::call::{CallError, CallId};
+use grpc_sansio::call::{CallError, CallId, RpcError};
 use grpc_sansio::codec::Codec;
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
@@ -256,6 +256,17 @@ impl CallCore {
         }
     }
 
+    /// `status` as the call's error, with `metadata` (the headers) and
+    /// the trailers, if the call has ended with some.
+    pub(crate) fn failed(&self, status: Status, metadata: MetadataMap) -> RpcError {
+        let trailers = self.try_end().map(|(_, t)| t).unwrap_or_default();
+        RpcError {
+            status,
+            metadata,
+            trailers,
+        }
+    }
+
     /// The end, if the call has ended.
     pub(crate) fn try_end(&self) -> Option<(Status, MetadataMap)> {
         let g = self.conn.lock();
@@ -269,27 +280,39 @@ impl CallCore {
         self.conn.flush(g);
     }
 
-    /// Read the single response of a unary or client-streaming call.
-    pub(crate) fn response<C: Codec>(&self, codec: &C) -> Result<Response<C::Decode>, Status> {
-        let metadata = self.headers()?;
+    /// Read the single response of a unary or client-streaming call. A
+    /// failed call's error carries the headers and trailers that came.
+    pub(crate) fn response<C: Codec>(&self, codec: &C) -> Result<Response<C::Decode>, RpcError> {
+        let metadata = match self.headers() {
+            Ok(m) => m,
+            Err(s) => return Err(self.failed(s, MetadataMap::new())),
+        };
         let message = match self.next() {
             Next::Message(m) => m,
-            Next::End(s) if !s.is_ok() => return Err(s),
+            Next::End(s) if !s.is_ok() => return Err(self.failed(s, metadata)),
             Next::End(_) => {
-                return Err(Status::internal("no response message"));
+                return Err(self.failed(Status::internal("no response message"), metadata));
             }
         };
         let message = match codec.decode(message) {
             Ok(m) => m,
             Err(s) => {
                 self.cancel();
-                return Err(s);
+                return Err(RpcError {
+                    status: s,
+                    metadata,
+                    trailers: MetadataMap::new(),
+                });
             }
         };
         let compressed = self.last_compressed();
         let (status, trailers) = self.finish();
         if !status.is_ok() {
-            return Err(status);
+            return Err(RpcError {
+                status,
+                metadata,
+                trailers,
+            });
         }
         Ok(Response {
             metadata,
@@ -393,8 +416,9 @@ impl<C: Codec> Call<C> {
     }
 
     /// The single response of a unary or client-streaming call (with the
-    /// metadata), once the server has finished.
-    pub fn response(&self) -> Result<Response<C::Decode>, Status> {
+    /// metadata), once the server has finished. A failed call's error
+    /// carries its headers and trailers.
+    pub fn response(&self) -> Result<Response<C::Decode>, RpcError> {
         self.core.response(&*self.codec)
     }
 

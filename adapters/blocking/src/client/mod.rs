@@ -11,7 +11,7 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use grpc_sansio::call::{CallError, CallKind};
+use grpc_sansio::call::{CallError, CallKind, RpcError};
 use grpc_sansio::client::{CallOptions as CoreCallOptions, ClientConfig};
 use grpc_sansio::codec::Codec;
 use grpc_sansio::grpc::metadata::MetadataMap;
@@ -768,7 +768,7 @@ impl Channel {
         codec: C,
         request: &C::Encode,
         options: CallOptions,
-    ) -> Result<Response<C::Decode>, Status> {
+    ) -> Result<Response<C::Decode>, RpcError> {
         let call = self.start_whole(path, CallKind::Unary, codec, request, options)?;
         call.response()
     }
@@ -795,7 +795,7 @@ impl Channel {
         codec: C,
         requests: impl IntoIterator<Item = C::Encode>,
         options: CallOptions,
-    ) -> Result<Response<C::Decode>, Status> {
+    ) -> Result<Response<C::Decode>, RpcError> {
         let call = self.call(path, CallKind::ClientStreaming, codec, options)?;
         for r in requests {
             send_or_end(&call, &r, false)?;
@@ -817,8 +817,8 @@ impl Channel {
 }
 
 /// Send (and with `last`, close the request side), or give the call's
-/// final status if the server ended it first.
-fn send_or_end<C: Codec>(call: &Call<C>, message: &C::Encode, last: bool) -> Result<(), Status> {
+/// final status (with its trailers) if the server ended it first.
+fn send_or_end<C: Codec>(call: &Call<C>, message: &C::Encode, last: bool) -> Result<(), RpcError> {
     let sent = if last {
         call.send_last(message)
     } else {
@@ -827,8 +827,10 @@ fn send_or_end<C: Codec>(call: &Call<C>, message: &C::Encode, last: bool) -> Res
     match sent {
         Ok(()) => Ok(()),
         Err(s) => match call.core.try_end() {
-            Some((end, _)) if !end.is_ok() => Err(end),
-            _ => Err(s),
+            Some((end, trailers)) if !end.is_ok() => {
+                Err(RpcError::new(end).with_trailers(trailers))
+            }
+            _ => Err(RpcError::new(s)),
         },
     }
 }
