@@ -54,8 +54,13 @@ pub(crate) struct Backoff {
     rng: u64,
 }
 
+/// The longest delay taken from the settings (longer ones would overflow
+/// the clock they are added to).
+const YEAR: Duration = Duration::from_secs(365 * 86_400);
+
 impl Backoff {
-    pub(crate) fn new(config: BackoffConfig) -> Self {
+    pub(crate) fn new(mut config: BackoffConfig) -> Self {
+        config.base_delay = config.base_delay.min(YEAR);
         let mut h = RandomState::new().build_hasher();
         h.write_u64(0x9e37_79b9_7f4a_7c15);
         Backoff {
@@ -73,11 +78,20 @@ impl Backoff {
     /// The wait before the next attempt.
     pub(crate) fn next_delay(&mut self) -> Duration {
         let d = self.current;
+        // A ceiling past a year is a year: the delay is added to the
+        // clock, which a `Duration::MAX` would overflow.
+        let max = self.config.max_delay.min(YEAR);
+        // Past what a Duration holds: the ceiling.
+        let secs = |x: f64| Duration::try_from_secs_f64(x.max(0.0)).unwrap_or(max);
         let grown = d.as_secs_f64() * self.config.multiplier.max(1.0);
-        self.current = Duration::from_secs_f64(grown.min(self.config.max_delay.as_secs_f64()));
-        let jitter = self.config.jitter.clamp(0.0, 1.0);
+        self.current = secs(grown).min(max);
+        let jitter = if self.config.jitter.is_nan() {
+            0.0
+        } else {
+            self.config.jitter.clamp(0.0, 1.0)
+        };
         let spread = 1.0 + jitter * (2.0 * self.unit() - 1.0);
-        Duration::from_secs_f64((d.as_secs_f64() * spread).max(0.0))
+        secs(d.as_secs_f64() * spread)
     }
 
     /// A uniform number in [0, 1) (xorshift64*).
@@ -93,6 +107,35 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_out_of_range_do_not_panic() {
+        let year = Duration::from_secs(365 * 86_400);
+        for (multiplier, jitter, max_delay) in [
+            (f64::NAN, f64::NAN, Duration::from_secs(1)),
+            (-3.0, -1.0, Duration::from_secs(1)),
+            (f64::INFINITY, f64::INFINITY, Duration::from_secs(1)),
+            (1e300, 0.2, Duration::MAX),
+        ] {
+            let mut b = Backoff::new(BackoffConfig {
+                base_delay: if max_delay == Duration::MAX {
+                    Duration::MAX
+                } else {
+                    Duration::from_millis(100)
+                },
+                multiplier,
+                jitter,
+                max_delay,
+                ..BackoffConfig::default()
+            });
+            for _ in 0..50 {
+                let d = b.next_delay();
+                assert!(d <= max_delay.min(year) * 2, "{d:?}");
+                // It can be added to the clock.
+                let _ = std::time::Instant::now() + d;
+            }
+        }
+    }
 
     #[test]
     fn grows_by_the_multiplier_within_the_jitter_and_caps() {

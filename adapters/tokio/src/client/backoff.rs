@@ -33,6 +33,10 @@ impl Default for BackoffConfig {
     }
 }
 
+/// The longest delay taken from the settings (longer ones would overflow
+/// the clock they are added to).
+const YEAR: Duration = Duration::from_secs(365 * 86_400);
+
 /// The state of one run of attempts.
 #[derive(Debug)]
 pub(crate) struct Backoff {
@@ -44,7 +48,8 @@ pub(crate) struct Backoff {
 }
 
 impl Backoff {
-    pub(crate) fn new(config: BackoffConfig, now: Instant, seed: u64) -> Self {
+    pub(crate) fn new(mut config: BackoffConfig, now: Instant, seed: u64) -> Self {
+        config.base_delay = config.base_delay.min(YEAR);
         Backoff {
             config,
             current: config.base_delay,
@@ -67,13 +72,25 @@ impl Backoff {
     }
 
     /// An attempt failed and its delay passed: compute the next delay.
+    /// Settings out of range are taken at their nearest sense: a
+    /// multiplier below 1 (or NaN) as 1, a jitter outside [0, 1] (or NaN)
+    /// clamped to it (NaN as 0).
     pub(crate) fn advance(&mut self, now: Instant) {
-        let grown = self.current.as_secs_f64() * self.config.multiplier;
-        self.current = Duration::from_secs_f64(grown.min(self.config.max_delay.as_secs_f64()));
-        let spread = self.current.as_secs_f64() * self.config.jitter;
+        // A ceiling past a year is a year: the delay is added to the
+        // clock, which a `Duration::MAX` would overflow.
+        let max = self.config.max_delay.min(YEAR);
+        let secs = |x: f64| Duration::try_from_secs_f64(x.max(0.0)).unwrap_or(max);
+        let grown = self.current.as_secs_f64() * self.config.multiplier.max(1.0);
+        self.current = secs(grown).min(max);
+        let jitter = if self.config.jitter.is_nan() {
+            0.0
+        } else {
+            self.config.jitter.clamp(0.0, 1.0)
+        };
+        let spread = self.current.as_secs_f64() * jitter;
         let offset = (self.uniform() * 2.0 - 1.0) * spread;
-        let delay = (self.current.as_secs_f64() + offset).max(0.0);
-        self.deadline = now + Duration::from_secs_f64(delay);
+        let delay = secs(self.current.as_secs_f64() + offset);
+        self.deadline = now + delay;
     }
 
     /// A number in [0, 1) from a xorshift generator (jitter needs no
@@ -95,6 +112,44 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_out_of_range_do_not_panic() {
+        let now = Instant::now();
+        for (multiplier, jitter) in [
+            (f64::NAN, f64::NAN),
+            (-3.0, -1.0),
+            (f64::INFINITY, f64::INFINITY),
+            (0.5, 7.0),
+        ] {
+            let config = BackoffConfig {
+                base_delay: Duration::from_millis(100),
+                multiplier,
+                jitter,
+                max_delay: Duration::from_secs(1),
+                ..BackoffConfig::default()
+            };
+            let mut b = Backoff::new(config, now, 7);
+            for _ in 0..50 {
+                b.advance(now);
+                assert!(b.current() >= Duration::from_millis(100), "{config:?}");
+                assert!(b.current() <= Duration::from_secs(1), "{config:?}");
+                assert!(b.deadline <= now + Duration::from_secs(2), "{config:?}");
+            }
+        }
+        // A ceiling past what a Duration of f64 seconds holds.
+        let config = BackoffConfig {
+            base_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+            multiplier: 1e300,
+            ..BackoffConfig::default()
+        };
+        let mut b = Backoff::new(config, now, 7);
+        for _ in 0..5 {
+            b.advance(now);
+            assert!(b.deadline > now + Duration::from_secs(86_400));
+        }
+    }
 
     #[test]
     fn grows_by_the_multiplier_up_to_the_ceiling_with_bounded_jitter() {
