@@ -605,7 +605,11 @@ impl ServerConnection {
     /// End the call with `status` and trailing metadata. When nothing was
     /// sent before, this is a trailers-only response. If the client is
     /// still sending, the stream is then reset with NO_ERROR (RFC 9113
-    /// §8.1) so it stops. The call is over for the application.
+    /// §8.1) so it stops. The call is over for the application: events of
+    /// the call already queued (a `Message` or `HalfClosed` that arrived
+    /// in the same read) may still come out of
+    /// [`poll_event`](Self::poll_event); they can be ignored, and actions
+    /// on the call now return [`CallError::UnknownCall`].
     pub fn send_status(
         &mut self,
         call: CallId,
