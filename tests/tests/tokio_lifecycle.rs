@@ -344,3 +344,43 @@ async fn shutdown_stops_serve_and_takes_no_new_connections() {
         .unwrap_err();
     assert_eq!(e.code(), Code::Unavailable, "{e:?}");
 }
+
+/// A call in progress on a connection whose runtime is dropped (the
+/// channel is shared with another runtime, as above) ends with
+/// UNAVAILABLE: its connection task is gone with its responses, and its
+/// deadline, which that task enforced, with it. It used to wait for ever.
+#[test]
+fn a_call_in_progress_ends_when_its_connections_runtime_goes() {
+    let server_rt = tokio::runtime::Runtime::new().unwrap();
+    let (running, mut seen, addr) = server_rt.block_on(start(
+        "127.0.0.1:0".parse().unwrap(),
+        Duration::from_secs(1),
+    ));
+    let channel = Channel::connect(&format!("http://{addr}")).unwrap();
+    // The connection is made, and driven, on `first`.
+    let first = tokio::runtime::Runtime::new().unwrap();
+    let r = first.block_on(channel.unary(&path("Echo"), BytesCodec, b("one"), CallOptions::new()));
+    assert_eq!(r.unwrap().into_inner(), b("one"));
+    // A call from another runtime rides on that connection.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ch = channel.clone();
+    std::thread::spawn(move || {
+        let second = tokio::runtime::Runtime::new().unwrap();
+        let r = second.block_on(ch.unary(
+            &path("Sleep"),
+            BytesCodec,
+            b("10000"),
+            CallOptions::new().timeout(Duration::from_secs(2)),
+        ));
+        let _ = tx.send(r.map(|r| r.into_inner()).map_err(|e| e.code()));
+    });
+    // The server has the call.
+    let got = server_rt.block_on(bounded(5, seen.recv()));
+    assert!(matches!(got, Some(Seen::Deadline(_))), "{got:?}");
+    drop(first);
+    let r = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the call never ended");
+    assert_eq!(r, Err(Code::Unavailable));
+    server_rt.block_on(running.stop());
+}
