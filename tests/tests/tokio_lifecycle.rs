@@ -384,3 +384,42 @@ fn a_call_in_progress_ends_when_its_connections_runtime_goes() {
     assert_eq!(r, Err(Code::Unavailable));
     server_rt.block_on(running.stop());
 }
+
+/// A channel closed while its runtime still had to run the close, then
+/// left by that runtime: it is shut down all the same. Calls fail at once
+/// with UNAVAILABLE, rather than waiting for their deadline on a
+/// connection that no task drives any more.
+#[test]
+fn a_channel_closed_as_its_runtime_goes_is_shut_down() {
+    let server_rt = tokio::runtime::Runtime::new().unwrap();
+    let (running, _seen, addr) = server_rt.block_on(start(
+        "127.0.0.1:0".parse().unwrap(),
+        Duration::from_secs(1),
+    ));
+    let channel = Channel::connect(&format!("http://{addr}")).unwrap();
+    // A runtime that only runs inside block_on: the manager has not seen
+    // the close when the runtime goes.
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = first.block_on(channel.unary(&path("Echo"), BytesCodec, b("one"), CallOptions::new()));
+    assert_eq!(r.unwrap().into_inner(), b("one"));
+    channel.close();
+    drop(first);
+    assert_eq!(channel.state(), ChannelState::Shutdown);
+    let second = tokio::runtime::Runtime::new().unwrap();
+    let e = second
+        .block_on(bounded(
+            5,
+            channel.unary(
+                &path("Echo"),
+                BytesCodec,
+                b("two"),
+                CallOptions::new().timeout(Duration::from_secs(3)),
+            ),
+        ))
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unavailable, "{e}");
+    server_rt.block_on(running.stop());
+}
