@@ -423,3 +423,64 @@ fn a_channel_closed_as_its_runtime_goes_is_shut_down() {
     assert_eq!(e.code(), Code::Unavailable, "{e}");
     server_rt.block_on(running.stop());
 }
+
+/// A connector that panics once fails that attempt only: the channel
+/// backs off and tries again, as after any failed attempt (and as the
+/// blocking adapter does), so a call that waits for ready gets through.
+/// It used to leave the channel in TRANSIENT_FAILURE for good, nobody
+/// connecting any more: such a call waited for its deadline, and
+/// `close` never took the channel to SHUTDOWN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_that_panics_once_does_not_fail_the_channel_for_good() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    struct PanicsOnce {
+        panicked: AtomicBool,
+        server: Server,
+    }
+    impl grpc_sansio_tokio::Connector for PanicsOnce {
+        fn connect(&self) -> grpc_sansio_tokio::ConnectFuture<'_> {
+            Box::pin(async move {
+                if !self.panicked.swap(true, Ordering::SeqCst) {
+                    panic!("this connector panics once (on purpose)");
+                }
+                let (client, server) = tokio::io::duplex(64 << 10);
+                self.server.serve_connection(server, None);
+                Ok(Box::new(client) as grpc_sansio_tokio::BoxIo)
+            })
+        }
+    }
+    let (tx, _seen) = mpsc::channel(64);
+    let server = Server::builder().build(routes(tx));
+    let channel = Channel::with_connector(PanicsOnce {
+        panicked: AtomicBool::new(false),
+        server,
+    })
+    .backoff(fast_backoff())
+    .build()
+    .unwrap();
+    // The first attempt panics: a call that does not wait fails.
+    let e = bounded(
+        5,
+        channel.unary(&path("Echo"), BytesCodec, b("x"), CallOptions::new()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::Unavailable, "{e}");
+    // One that waits for ready gets the next attempt's connection.
+    let r = bounded(
+        10,
+        channel.unary(
+            &path("Echo"),
+            BytesCodec,
+            b("y"),
+            CallOptions::new()
+                .wait_for_ready(true)
+                .timeout(Duration::from_secs(5)),
+        ),
+    )
+    .await;
+    assert_eq!(r.map(|r| r.into_inner()).map_err(|e| e.status), Ok(b("y")));
+    channel.close();
+    let state = bounded(5, channel.state_changed(ChannelState::Ready)).await;
+    assert_eq!(state, ChannelState::Shutdown);
+}
