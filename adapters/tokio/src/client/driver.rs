@@ -464,6 +464,22 @@ impl Driver {
     }
 }
 
+impl Drop for Driver {
+    /// A driver dropped before its end (its runtime is gone) gives its
+    /// calls their Finished all the same: a call waiting from another
+    /// runtime would otherwise wait for ever, its deadline being this
+    /// task's to enforce. (At the end of `run` no call is left here.)
+    fn drop(&mut self) {
+        for (_, slot) in self.calls.drain() {
+            finish(
+                &slot,
+                Status::new(Code::Unavailable, "connection task gone with its runtime"),
+                MetadataMap::new(),
+            );
+        }
+    }
+}
+
 fn finish(slot: &Slot, status: Status, trailers: MetadataMap) {
     *lock(&slot.shared.outcome) = Some(status.clone());
     slot.shared.inbox.push(Item::Finished(status, trailers));
