@@ -71,6 +71,17 @@ struct Gone(Arc<Shared>);
 impl Drop for Gone {
     fn drop(&mut self) {
         if self.0.closing.is_set() {
+            // Closed, though the manager may have gone (with its runtime)
+            // before it could say so: calls must not wait on its
+            // connection, which went with it.
+            self.0.snapshot.send_if_modified(|s| {
+                let stale = s.state != ChannelState::Shutdown;
+                if stale {
+                    s.state = ChannelState::Shutdown;
+                    s.conn = None;
+                }
+                stale
+            });
             return;
         }
         if std::thread::panicking() {
