@@ -89,8 +89,12 @@ impl Drop for Gone {
                 .fail("the channel's connection task panicked".to_string());
             return;
         }
-        self.0.publish(ChannelState::Idle, None);
+        // Cleared before Idle is published: a call that sees Idle must
+        // find no manager running, and start one (the other way round, a
+        // call could see Idle, find `started` still set, and wait for a
+        // manager that nobody starts).
         self.0.started.store(false, Ordering::Release);
+        self.0.publish(ChannelState::Idle, None);
     }
 }
 
