@@ -52,6 +52,28 @@ async fn connect(shared: &Shared) -> Result<ConnHandle, String> {
     }
 }
 
+/// [`connect`] on a task of its own, so that a connector that panics
+/// fails that attempt, which is backed off and tried again like any
+/// other (as on the blocking adapter), rather than the manager, after
+/// which nobody would connect again.
+async fn attempt(shared: &Arc<Shared>) -> Result<ConnHandle, String> {
+    /// An attempt given up (timed out, or the channel closed) stops.
+    struct Abandon(tokio::task::AbortHandle);
+    impl Drop for Abandon {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let s = shared.clone();
+    let task = tokio::spawn(async move { connect(&s).await });
+    let _abandon = Abandon(task.abort_handle());
+    match task.await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => Err("the connector panicked".to_string()),
+        Err(_) => Err("connection attempt cancelled".to_string()),
+    }
+}
+
 fn seed() -> u64 {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -64,8 +86,9 @@ fn seed() -> u64 {
 /// channel down. If the runtime it ran on is gone, the channel forgets
 /// its connection, whose driver went with that runtime, and the next
 /// call starts a manager again, on its own runtime. If it panicked (a
-/// connector that panics), the channel is failed, not restarted in a
-/// loop: calls end with UNAVAILABLE rather than wait for ever.
+/// bug of its own: a connector that panics fails only its attempt), the
+/// channel is failed, not restarted in a loop: calls end with
+/// UNAVAILABLE rather than wait for ever.
 struct Gone(Arc<Shared>);
 
 impl Drop for Gone {
@@ -124,7 +147,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 .connect_timeout
                 .unwrap_or_else(|| backoff.attempt_timeout(now));
             let attempt = tokio::select! {
-                r = tokio::time::timeout(limit, connect(&shared)) => match r {
+                r = tokio::time::timeout(limit, attempt(&shared)) => match r {
                     Ok(r) => r,
                     Err(_) => Err(format!("connect timed out after {limit:?}")),
                 },
