@@ -484,3 +484,72 @@ async fn a_connector_that_panics_once_does_not_fail_the_channel_for_good() {
     let state = bounded(5, channel.state_changed(ChannelState::Ready)).await;
     assert_eq!(state, ChannelState::Shutdown);
 }
+
+/// A connection handed in after `shutdown` has returned is shut down as
+/// it starts, and, like every connection of a server shutting down, cut
+/// off after the grace period: a call its client sent with its preface,
+/// before the GOAWAY could reach it, does not run on for ever after the
+/// server has said it is done (here a 60 s sleep, grace 300 ms).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_handed_in_after_shutdown_is_cut_off_after_the_grace_period() {
+    use grpc_sansio::call::CallKind;
+    use grpc_sansio::client::{
+        CallOptions as CoreOptions, ClientConfig, ClientConnection, ClientEvent,
+    };
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (tx, _seen) = mpsc::channel(64);
+    let server = Server::builder()
+        .grace_period(Duration::from_millis(300))
+        .build(routes(tx));
+    bounded(5, server.shutdown()).await;
+    let (mut io, theirs) = tokio::io::duplex(64 << 10);
+    server.serve_connection(theirs, None);
+    // A client that pipelines its call behind its preface.
+    let now = std::time::Instant::now();
+    let mut client = ClientConnection::new(ClientConfig::default(), now);
+    let call = client
+        .start_call_with_message(
+            &path("Sleep"),
+            CoreOptions::new(CallKind::Unary),
+            b("60000"),
+            now,
+        )
+        .unwrap();
+    let mut out = bytes::BytesMut::new();
+    let mut buf = vec![0u8; 16 << 10];
+    let until = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut status = None;
+    while status.is_none() {
+        out.clear();
+        while client.poll_transmit(&mut out) > 0 {}
+        if !out.is_empty() && io.write_all(&out).await.is_err() {
+            client.receive_eof(std::time::Instant::now());
+        }
+        match tokio::time::timeout_at(until, io.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => client.receive_eof(std::time::Instant::now()),
+            Ok(Ok(n)) => {
+                let _ = client.receive(&buf[..n], std::time::Instant::now());
+            }
+            Err(_) => break,
+        }
+        while let Some(ev) = client.poll_event() {
+            if let ClientEvent::Finished {
+                call: c, status: s, ..
+            } = ev
+            {
+                if c == call {
+                    status = Some(s);
+                }
+            }
+        }
+    }
+    let status = status.expect("the call was still running 5 s after shutdown");
+    assert_ne!(status.code(), Code::Ok, "{status:?}");
+    bounded(5, async {
+        while server.connections() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
