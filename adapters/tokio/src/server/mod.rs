@@ -373,6 +373,16 @@ impl Server {
             // after the insert, so that shutdown finds it or it finds
             // shutdown.)
             control.shutdown();
+            // `shutdown` may have returned already (it waited for the
+            // connections it knew of): nobody else cuts this one off
+            // after the grace period. A call its client sent before the
+            // GOAWAY reached it would otherwise run on for ever.
+            let control = control.clone();
+            let grace = self.inner.grace;
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                control.abort();
+            });
         }
         let reg = Registered {
             inner: self.inner.clone(),
