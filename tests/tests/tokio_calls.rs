@@ -1040,3 +1040,40 @@ async fn cancelling_a_call_already_finished_keeps_its_status_and_trailers() {
     assert_eq!(s.status().map(|s| s.code()), Some(Code::Ok));
     assert_eq!(s.trailers().and_then(|t| t.get("x-sent")), Some("3"));
 }
+
+/// A send given up while it waits for flow control is not sent later
+/// either, when the window opens with no other send behind it: the server
+/// sees exactly the messages whose sends returned Ok.
+#[tokio::test]
+async fn a_send_given_up_while_blocked_is_not_sent_when_the_window_opens() {
+    let (server, _seen) = server();
+    let channel = small_window_channel(&server);
+    let (mut sink, mut stream) = channel
+        .streaming(&path("Shout"), BytesCodec, CallOptions::new())
+        .await
+        .unwrap();
+    let big = Bytes::from(vec![b'a'; 32 << 10]);
+    let mut gave_up = false;
+    let mut sent = 0;
+    for _ in 0..200 {
+        match tokio::time::timeout(Duration::from_millis(100), sink.send(big.clone())).await {
+            Ok(r) => {
+                r.unwrap();
+                sent += 1;
+            }
+            Err(_) => {
+                gave_up = true;
+                break;
+            }
+        }
+    }
+    assert!(gave_up, "a send never had to wait");
+    // Reading the answers opens the windows again; nothing more is sent.
+    for _ in 0..sent {
+        bounded(5, stream.message()).await.unwrap().unwrap();
+    }
+    let more = tokio::time::timeout(Duration::from_millis(500), stream.message()).await;
+    assert!(more.is_err(), "the message given up went out: {more:?}");
+    drop(sink);
+    assert_eq!(bounded(5, stream.message()).await.unwrap(), None);
+}
