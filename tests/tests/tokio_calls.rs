@@ -1077,3 +1077,36 @@ async fn a_send_given_up_while_blocked_is_not_sent_when_the_window_opens() {
     drop(sink);
     assert_eq!(bounded(5, stream.message()).await.unwrap(), None);
 }
+
+/// A response that does not decode ends the stream with the codec's
+/// status: that is the error, then and afterwards, and the call's status.
+#[tokio::test]
+async fn a_response_that_does_not_decode_ends_the_stream_with_its_status() {
+    struct NoOnes;
+    impl grpc_sansio::codec::Codec for NoOnes {
+        type Encode = Bytes;
+        type Decode = Bytes;
+        fn encode(&self, item: &Bytes) -> Result<Bytes, Status> {
+            Ok(item.clone())
+        }
+        fn decode(&self, payload: Bytes) -> Result<Bytes, Status> {
+            if &payload[..] == b"1" {
+                return Err(Status::new(Code::Internal, "no ones here"));
+            }
+            Ok(payload)
+        }
+    }
+    let (channel, _server, _seen) = in_memory().await;
+    let mut s = channel
+        .server_streaming(&path("Count"), NoOnes, b("3"), CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(bounded(5, s.message()).await.unwrap(), Some(b("0")));
+    // Time for the whole response to arrive (it does not matter whether it has).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..2 {
+        let e = bounded(5, s.message()).await.unwrap_err();
+        assert_eq!((e.code(), e.message()), (Code::Internal, "no ones here"));
+    }
+    assert_eq!(s.status().map(|s| s.code()), Some(Code::Internal));
+}
