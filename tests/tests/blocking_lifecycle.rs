@@ -374,3 +374,20 @@ fn a_connector_that_panics_does_not_leave_the_channel_connecting() {
         );
     });
 }
+
+/// A connect timeout past what the clock holds (`Duration::MAX`, say, for
+/// "no limit") is taken as no limit worth the name, as the backoff
+/// settings are: the call connects, rather than panicking on
+/// `Instant + Duration` overflow.
+#[test]
+fn a_connect_timeout_of_duration_max_does_not_panic() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = Channel::builder(&svc.target())
+            .connect_timeout(Duration::MAX)
+            .build_lazy()
+            .unwrap();
+        let r = ch.unary("/test.Echo/Unary", BytesCodec, &b("x"), CallOptions::new());
+        assert_eq!(r.expect("the call").message, b("x"));
+    });
+}
