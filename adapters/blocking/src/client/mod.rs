@@ -176,9 +176,10 @@ impl ChannelBuilder {
     }
 
     /// How long one connection attempt may take. Default 20 s (gRPC's
-    /// minimum connect timeout).
+    /// minimum connect timeout). Longer than a year counts as a year (the
+    /// limit is added to the clock, which `Duration::MAX` would overflow).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.connect_timeout = timeout.min(Duration::from_secs(365 * 86_400));
         self
     }
 
