@@ -553,3 +553,23 @@ async fn a_connection_handed_in_after_shutdown_is_cut_off_after_the_grace_period
     })
     .await;
 }
+
+/// `close` is a plain function: called with no runtime around (here
+/// after the runtime that used the channel is gone), it closes the
+/// channel rather than panicking on a task it cannot spawn.
+#[test]
+fn close_with_no_runtime_around_does_not_panic() {
+    let server_rt = tokio::runtime::Runtime::new().unwrap();
+    let (running, _seen, addr) = server_rt.block_on(start(
+        "127.0.0.1:0".parse().unwrap(),
+        Duration::from_secs(1),
+    ));
+    let channel = Channel::connect(&format!("http://{addr}")).unwrap();
+    let first = tokio::runtime::Runtime::new().unwrap();
+    let r = first.block_on(channel.unary(&path("Echo"), BytesCodec, b("one"), CallOptions::new()));
+    assert_eq!(r.unwrap().into_inner(), b("one"));
+    drop(first);
+    channel.close();
+    assert_eq!(channel.state(), ChannelState::Shutdown);
+    server_rt.block_on(running.stop());
+}
