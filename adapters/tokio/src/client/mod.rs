@@ -493,9 +493,17 @@ impl Channel {
     /// Close the channel: no new calls; calls in progress finish on the
     /// connection, which is then closed (GOAWAY).
     pub fn close(&self) {
-        self.shared().closing.fire();
-        self.shared().want.notify_one();
-        self.ensure_started();
+        let shared = self.shared();
+        shared.closing.fire();
+        shared.want.notify_one();
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.ensure_started();
+        } else if !shared.started.load(Ordering::Acquire) {
+            // No runtime to run a manager on (the one that ran it may be
+            // gone), and no manager running: closed here, with no
+            // connection to end. One started meanwhile sees `closing`.
+            shared.publish(ChannelState::Shutdown, None);
+        }
     }
 
     fn ensure_started(&self) {
