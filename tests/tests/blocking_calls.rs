@@ -738,3 +738,22 @@ fn finish_without_reading_drops_the_messages_and_ends() {
         );
     });
 }
+
+/// A client-streaming call the server ends while requests are still
+/// going out fails with the server's status, its headers and trailers,
+/// whether the end is seen by a send or by the wait for the response.
+#[test]
+fn a_client_stream_the_server_ends_early_fails_with_its_metadata() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = svc.channel();
+        let many = (0..2_000).map(|_| Bytes::from(vec![7u8; 1024]));
+        let e = ch
+            .client_streaming("/test.Echo/Refuse", BytesCodec, many, opts())
+            .unwrap_err();
+        assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+        assert_eq!(e.message(), "not reading");
+        assert_eq!(e.metadata.get("x-before"), Some("yes"));
+        assert_eq!(e.trailers.get("x-why"), Some("early"));
+    });
+}

@@ -80,6 +80,8 @@ fn text(b: &Bytes) -> String {
 /// - `Hang`: server streaming, one message "first", then waits up to 5 s
 ///   for a cancellation (reported);
 /// - `Concat`: client streaming, the requests joined with ",";
+/// - `Refuse`: client streaming, reads nothing: headers `x-before: yes`,
+///   then FAILED_PRECONDITION with a trailer `x-why: early`;
 /// - `Echo`: bidi, each request echoed.
 pub fn router(seen: Sender<Seen>) -> Router<Handler> {
     let seen = Arc::new(Mutex::new(seen));
@@ -183,6 +185,15 @@ pub fn router(seen: Sender<Seen>) -> Router<Handler> {
             .map(|r| r.map(|b| text(&b)))
             .collect::<Result<Vec<_>, Status>>()?;
         Ok(b(&parts.join(",")))
+    });
+    r.client_streaming("test.Echo", "Refuse", BytesCodec, |call, _reqs| {
+        let mut md = MetadataMap::new();
+        md.insert("x-before", "yes").expect("ascii");
+        call.send_initial_metadata(md)?;
+        let mut t = MetadataMap::new();
+        t.insert("x-why", "early").expect("ascii");
+        call.set_trailers(t);
+        Err(Status::new(Code::FailedPrecondition, "not reading"))
     });
     r.bidi_streaming("test.Echo", "Echo", BytesCodec, |_call, reqs, out| {
         for r in reqs {

@@ -818,7 +818,8 @@ impl Channel {
 }
 
 /// Send (and with `last`, close the request side), or give the call's
-/// final status (with its trailers) if the server ended it first.
+/// final status (with its headers and trailers) if the server ended it
+/// first.
 fn send_or_end<C: Codec>(call: &Call<C>, message: &C::Encode, last: bool) -> Result<(), RpcError> {
     let sent = if last {
         call.send_last(message)
@@ -828,8 +829,10 @@ fn send_or_end<C: Codec>(call: &Call<C>, message: &C::Encode, last: bool) -> Res
     match sent {
         Ok(()) => Ok(()),
         Err(s) => match call.core.try_end() {
-            Some((end, trailers)) if !end.is_ok() => {
-                Err(RpcError::new(end).with_trailers(trailers))
+            Some((end, _)) if !end.is_ok() => {
+                // Ended: the headers, if any came, are there to take.
+                let metadata = call.core.headers().unwrap_or_default();
+                Err(call.core.failed(end, metadata))
             }
             _ => Err(RpcError::new(s)),
         },
