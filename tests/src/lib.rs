@@ -35,3 +35,40 @@ pub fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// A compressor named `picky` that copies messages through, except that
+/// it fails to compress one that holds the bytes `bad`: for tests of a
+/// send the compressor refuses.
+#[derive(Debug, Default)]
+pub struct PickyCompressor;
+
+impl grpc_sansio::grpc::compression::Compressor for PickyCompressor {
+    fn name(&self) -> &'static str {
+        "picky"
+    }
+
+    fn compress(
+        &self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), grpc_sansio::grpc::compression::CompressionError> {
+        if input.windows(3).any(|w| w == b"bad") {
+            return Err(grpc_sansio::grpc::compression::CompressionError::Failed);
+        }
+        out.extend_from_slice(input);
+        Ok(())
+    }
+
+    fn decompress(
+        &self,
+        input: &[u8],
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), grpc_sansio::grpc::compression::CompressionError> {
+        if input.len() > limit {
+            return Err(grpc_sansio::grpc::compression::CompressionError::LimitExceeded { limit });
+        }
+        out.extend_from_slice(input);
+        Ok(())
+    }
+}

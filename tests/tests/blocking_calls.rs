@@ -757,3 +757,32 @@ fn a_client_stream_the_server_ends_early_fails_with_its_metadata() {
         assert_eq!(e.trailers.get("x-why"), Some("early"));
     });
 }
+
+/// A request message the call's compressor refuses ends the call with the
+/// compressor's status, on the send and on the response, as one over the
+/// size limit does.
+#[test]
+fn a_request_the_compressor_refuses_ends_the_call() {
+    within(Duration::from_secs(20), || {
+        let picky = || std::sync::Arc::new(grpc_sansio_tests::PickyCompressor);
+        let svc = serve_with(Server::builder().compressor(picky()));
+        let ch = Channel::builder(&svc.target())
+            .compressor(picky())
+            .build_lazy()
+            .unwrap();
+        let call = ch
+            .call(
+                "/test.Echo/Concat",
+                CallKind::ClientStreaming,
+                BytesCodec,
+                opts().compression("picky"),
+            )
+            .unwrap();
+        call.send(&b("a")).unwrap();
+        let e = call.send(&b("a bad one")).unwrap_err();
+        assert_eq!(e.code(), Code::Internal, "{e:?}");
+        let _ = call.close_send();
+        let e = call.response().unwrap_err();
+        assert_eq!(e.code(), Code::Internal, "{e:?}");
+    });
+}

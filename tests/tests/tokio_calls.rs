@@ -5,6 +5,7 @@
 
 mod tokio_support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -1109,4 +1110,37 @@ async fn a_response_that_does_not_decode_ends_the_stream_with_its_status() {
         assert_eq!((e.code(), e.message()), (Code::Internal, "no ones here"));
     }
     assert_eq!(s.status().map(|s| s.code()), Some(Code::Internal));
+}
+
+/// A request message the call's compressor refuses ends a streaming call
+/// with the compressor's status on both halves, as one over the size
+/// limit does.
+#[tokio::test]
+async fn a_request_the_compressor_refuses_ends_a_streaming_call() {
+    let (tx, _seen) = mpsc::channel(64);
+    let server = Server::builder()
+        .compressor(Arc::new(grpc_sansio_tests::PickyCompressor))
+        .build(routes(tx));
+    let channel = server
+        .in_memory_channel_builder()
+        .compressor(Arc::new(grpc_sansio_tests::PickyCompressor))
+        .build()
+        .unwrap();
+    let mut call = channel
+        .client_streaming(
+            &path("Join"),
+            BytesCodec,
+            CallOptions::new().compression("picky"),
+        )
+        .await
+        .unwrap();
+    call.send(b("a")).await.unwrap();
+    let e = bounded(5, call.send(b("a bad one"))).await.unwrap_err();
+    assert_eq!(e.code(), Code::Internal, "{e}");
+    let r = bounded(5, call.finish()).await;
+    assert_eq!(
+        r.as_ref().map_err(|e| e.code()).map(|r| r.message.clone()),
+        Err(Code::Internal),
+        "{r:?}"
+    );
 }
