@@ -723,6 +723,61 @@ async fn a_panicking_handler_ends_its_call_with_unknown() {
     assert_eq!(r.message, b("ok"));
 }
 
+/// An interceptor that panics (a bug in the application, as a panicking
+/// handler is) ends its own call with UNKNOWN, as a panicking handler
+/// does and as on the blocking adapter: the connection and the other
+/// calls on it go on. It used to panic the connection's task: every call
+/// on the connection ended UNAVAILABLE, and the handlers of those calls
+/// were never told.
+#[tokio::test]
+async fn a_panicking_interceptor_ends_its_own_call_only() {
+    let (probe, _seen) = mpsc::channel(64);
+    let server = Server::builder()
+        .interceptor(|ctx: &mut grpc_sansio_tokio::RequestContext| {
+            if ctx.metadata().get("x-boom").is_some() {
+                panic!("interceptor panicked on purpose");
+            }
+            Ok::<(), Status>(())
+        })
+        .build(routes(probe));
+    let channel = server.in_memory_channel();
+    let (mut tx, mut rx) = bounded(
+        10,
+        channel.streaming(&path("Shout"), BytesCodec, CallOptions::new()),
+    )
+    .await
+    .unwrap();
+    tx.send(b("a")).await.unwrap();
+    assert_eq!(bounded(10, rx.message()).await.unwrap(), Some(b("A")));
+    let mut md = MetadataMap::new();
+    md.insert("x-boom", "1").unwrap();
+    let e = bounded(
+        10,
+        channel.unary(
+            &path("Echo"),
+            BytesCodec,
+            b("x"),
+            CallOptions::new().metadata(md),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::Unknown, "{e}");
+    // The call in progress on the same connection goes on.
+    tx.send(b("b")).await.unwrap();
+    assert_eq!(bounded(10, rx.message()).await.unwrap(), Some(b("B")));
+    tx.close();
+    assert_eq!(bounded(10, rx.message()).await.unwrap(), None);
+    assert!(rx.status().unwrap().is_ok());
+    let r = bounded(
+        10,
+        channel.unary(&path("Echo"), BytesCodec, b("y"), CallOptions::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.message, b("y"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handlers_see_peer_address_authority_and_user_agent() {
     let mut r = grpc_sansio_tokio::Routes::new();
