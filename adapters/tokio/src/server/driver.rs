@@ -507,11 +507,19 @@ impl Driver {
             let _ = self.conn.set_send_compression(call, name);
         }
         let mut ctx = RequestContext::new(head, &self.peer);
-        for i in &server.interceptors {
-            if let Err(status) = i.intercept(&mut ctx) {
-                let _ = self.conn.send_status(call, status, MetadataMap::new());
-                return;
-            }
+        // Interceptors run here, in the connection's task: one that panics
+        // ends its call with UNKNOWN (as a panicking handler does), not the
+        // connection with every call on it.
+        let intercepted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            server
+                .interceptors
+                .iter()
+                .try_for_each(|i| i.intercept(&mut ctx))
+        }))
+        .unwrap_or_else(|_| Err(Status::new(Code::Unknown, "the interceptor panicked")));
+        if let Err(status) = intercepted {
+            let _ = self.conn.send_status(call, status, MetadataMap::new());
+            return;
         }
         let inbox = Arc::new(Inbox::new());
         let cancel = ctx.cancel.clone();

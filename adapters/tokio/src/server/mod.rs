@@ -44,6 +44,8 @@ use crate::transport::{BoxIo, Io};
 
 /// A server interceptor: runs before the handler of every call; may read
 /// and change the request metadata, or refuse the call with a status.
+/// It runs in the connection's task, so it should not wait; one that
+/// panics ends its call with UNKNOWN.
 pub trait ServerInterceptor: Send + Sync + 'static {
     /// Inspect the call; an `Err` is sent to the client as the call's
     /// status and the handler does not run.
