@@ -6,6 +6,8 @@
 mod tokio_support;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -572,4 +574,122 @@ fn close_with_no_runtime_around_does_not_panic() {
     channel.close();
     assert_eq!(channel.state(), ChannelState::Shutdown);
     server_rt.block_on(running.stop());
+}
+
+/// Counts the `Stubborn` handlers running now.
+#[derive(Clone, Default)]
+struct Live(Arc<AtomicUsize>);
+
+struct Alive(Arc<AtomicUsize>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Live {
+    fn enter(&self) -> Alive {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Alive(self.0.clone())
+    }
+
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Wait up to `within` for no handler to run; whether that happened.
+    async fn settles(&self, within: Duration) -> bool {
+        let until = std::time::Instant::now() + within;
+        while self.count() > 0 && std::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.count() == 0
+    }
+}
+
+/// A server whose one method, `s.S/Stubborn`, sends one message and then
+/// works on without ever looking at its cancellation.
+fn stubborn_server(live: &Live) -> Server {
+    let mut r = grpc_sansio_tokio::Routes::new();
+    let live = live.clone();
+    r.server_streaming("s.S", "Stubborn", BytesCodec, move |_req, mut sink| {
+        let alive = live.enter();
+        async move {
+            let _alive = alive;
+            sink.send(b("first")).await?;
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    });
+    Server::builder().build(r)
+}
+
+/// A handler that does not watch its cancellation is aborted a moment
+/// after its connection ends (the connection task's promise: it is told,
+/// then aborted if still running 200 ms later), whether the transport
+/// was cut under its call or the client cancelled the call and then went
+/// away. Such handlers used to run for ever: the connection's end (or the
+/// client's cancel) reached them as a cancellation that dropped their
+/// task's handle, so nothing was left to abort when the connection ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_that_ignore_cancellation_are_aborted_after_their_connection_ends() {
+    // The transport cut under the call.
+    let live = Live::default();
+    let server = stubborn_server(&live);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let s = server.clone();
+    tokio::spawn(async move { s.serve(listener).await });
+    let relay = grpc_sansio_tests::attack::Relay::start(addr);
+    let channel = Channel::connect(&format!("http://{}", relay.addr)).unwrap();
+    let mut call = bounded(
+        10,
+        channel.server_streaming("/s.S/Stubborn", BytesCodec, b(""), CallOptions::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bounded(10, call.message()).await.unwrap(), Some(b("first")));
+    assert_eq!(live.count(), 1);
+    relay.cut();
+    let e = bounded(10, call.message()).await.unwrap_err();
+    assert!(
+        matches!(e.code(), Code::Unavailable | Code::Cancelled),
+        "{e}"
+    );
+    bounded(10, async {
+        while server.connections() > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(
+        live.settles(Duration::from_secs(2)).await,
+        "the handler outlived its connection (transport cut)"
+    );
+
+    // The client cancels the call, then goes.
+    let live = Live::default();
+    let server = stubborn_server(&live);
+    let channel = server.in_memory_channel();
+    let mut call = bounded(
+        10,
+        channel.server_streaming("/s.S/Stubborn", BytesCodec, b(""), CallOptions::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bounded(10, call.message()).await.unwrap(), Some(b("first")));
+    drop(call);
+    drop(channel);
+    bounded(10, async {
+        while server.connections() > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(
+        live.settles(Duration::from_secs(2)).await,
+        "the handler outlived its connection (call cancelled, then the client went)"
+    );
 }
