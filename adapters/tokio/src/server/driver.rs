@@ -29,6 +29,10 @@ use crate::transport::{Io, Transport, Wake};
 /// through its cancellation signal) before it is aborted.
 const HANDLER_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// The fewest orphaned handler tasks kept before finished ones are
+/// dropped from the list.
+const ORPHANS_PRUNE_MIN: usize = 16;
+
 /// Commands a connection takes from its handlers (bounded channel).
 const COMMAND_QUEUE: usize = 64;
 
@@ -136,6 +140,13 @@ pub(crate) struct Driver {
     inline: bool,
     /// Handlers started by this turn's events, not yet polled.
     fresh: Vec<CatchPanic>,
+    /// The tasks of handlers whose call ended under them (cancelled by
+    /// the client, its deadline, the connection's end): told, they may
+    /// still be running, and are aborted with the others when the
+    /// connection ends. Finished ones are dropped now and then.
+    orphans: Vec<AbortHandle>,
+    /// `orphans` is pruned when it reaches this length.
+    prune_at: usize,
 }
 
 impl Driver {
@@ -160,6 +171,8 @@ impl Driver {
             shutting_down: false,
             inline: tokio::runtime::Handle::current().metrics().num_workers() == 1,
             fresh: Vec::new(),
+            orphans: Vec::new(),
+            prune_at: ORPHANS_PRUNE_MIN,
         };
         let mut t = Transport::new(io);
         let mut p = Pending::default();
@@ -247,8 +260,9 @@ impl Driver {
         }
         // Whatever is still running is cut off with the connection: its
         // handler is told, and aborted if it is still running a moment
-        // later.
-        let mut tasks = Vec::new();
+        // later (as are the handlers of calls that ended under them).
+        let mut tasks = std::mem::take(&mut d.orphans);
+        tasks.retain(|t| !t.is_finished());
         for (_, slot) in d.calls.drain() {
             slot.cancel.cancel(CancelReason::ConnectionLost);
             slot.inbox
@@ -455,7 +469,10 @@ impl Driver {
                     }
                 }
                 ServerEvent::Cancelled { call, reason } => {
-                    if let Some(slot) = self.calls.remove(&call) {
+                    if let Some(mut slot) = self.calls.remove(&call) {
+                        if let Some(task) = slot.task.take() {
+                            self.orphan(task);
+                        }
                         slot.cancel.cancel(reason.clone());
                         // The messages the handler has not read go now
                         // (the core no longer counts their memory): it
@@ -491,6 +508,19 @@ impl Driver {
             }
         }
         any
+    }
+
+    /// Keep the task of a handler whose call ended under it, to abort it
+    /// with the connection if it is still running then.
+    fn orphan(&mut self, task: AbortHandle) {
+        if task.is_finished() {
+            return;
+        }
+        self.orphans.push(task);
+        if self.orphans.len() >= self.prune_at {
+            self.orphans.retain(|t| !t.is_finished());
+            self.prune_at = (self.orphans.len() * 2).max(ORPHANS_PRUNE_MIN);
+        }
     }
 
     fn start(&mut self, call: CallId, head: RequestHead) {
@@ -573,8 +603,10 @@ impl Driver {
             }
             let call = fut.call;
             let task = tokio::spawn(fut).abort_handle();
-            if let Some(slot) = self.calls.get_mut(&call) {
-                slot.task = Some(task);
+            match self.calls.get_mut(&call) {
+                Some(slot) => slot.task = Some(task),
+                // The call ended in this turn, before its handler's task.
+                None => self.orphan(task),
             }
         }
         true
