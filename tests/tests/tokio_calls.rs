@@ -969,6 +969,59 @@ async fn responses_a_dropped_call_leaves_unread_give_their_credit_back() {
     }
 }
 
+/// A streaming handler that reads its first request, drops its request
+/// stream and goes on sending responses (a subscription, say): requests
+/// the client still sends can never be read, so their flow-control credit
+/// goes back as they arrive. It stayed with them in the call's queue until
+/// the call ended: with the default windows (the connection's as large as
+/// a stream's) that one call held the whole connection window, and every
+/// other call on the connection stalled.
+#[tokio::test]
+async fn requests_after_the_handler_dropped_its_stream_give_their_credit_back() {
+    let (probe, _seen) = mpsc::channel(64);
+    let mut r = routes(probe);
+    r.streaming("s.S", "Feed", BytesCodec, |req, mut sink| async move {
+        let (ctx, mut requests) = req.into_parts();
+        let first = requests.message().await?.unwrap_or_default();
+        drop(requests);
+        sink.send(first).await?;
+        loop {
+            tokio::select! {
+                _ = ctx.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+            sink.send(b("tick")).await?;
+        }
+    });
+    let server = Server::builder().build(r);
+    let channel = server.in_memory_channel();
+    let (mut tx, mut rx) = bounded(
+        10,
+        channel.streaming("/s.S/Feed", BytesCodec, CallOptions::new()),
+    )
+    .await
+    .unwrap();
+    tx.send(b("hello")).await.unwrap();
+    assert_eq!(bounded(10, rx.message()).await.unwrap(), Some(b("hello")));
+    // More than both windows' worth of requests nobody reads.
+    let sent = tokio::spawn(async move {
+        for _ in 0..6 {
+            tx.send(Bytes::from(vec![7u8; 1 << 20])).await.unwrap();
+        }
+        tx
+    });
+    let _tx = bounded(5, sent).await.unwrap();
+    // Another call on the connection is not starved of window.
+    let r = bounded(
+        5,
+        channel.unary(&path("Echo"), BytesCodec, b("x"), CallOptions::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.message, b("x"));
+    assert_eq!(bounded(10, rx.message()).await.unwrap(), Some(b("tick")));
+}
+
 /// An in-memory channel to `server` whose receive windows are the
 /// protocol's initial 65,535 bytes.
 fn small_window_channel(server: &Server) -> Channel {
