@@ -23,9 +23,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 ///
 /// The queue needs no count bound of its own: every message in it holds
 /// HTTP/2 flow-control credit that is given back only when the
-/// application pops it, so its bytes are bounded by the stream's receive
-/// window (`h2.initial_stream_window`), and its length by that window
-/// over the 5-byte message prefix.
+/// application pops it (or drops its reader), so its bytes are bounded by
+/// the stream's receive window (`h2.initial_stream_window`), and its
+/// length by that window over the 5-byte message prefix.
 #[derive(Debug)]
 pub(crate) struct Inbox<T> {
     state: Mutex<InboxState<T>>,
@@ -49,16 +49,23 @@ impl<T> Inbox<T> {
         }
     }
 
-    /// Add an item and wake the reader.
+    /// Add an item and wake the reader (dropped if the inbox is closed).
     pub(crate) fn push(&self, item: T) {
+        let _ = self.try_push(item);
+    }
+
+    /// Add an item and wake the reader; a closed inbox hands it back (for
+    /// the caller to give back the credit it holds).
+    pub(crate) fn try_push(&self, item: T) -> Result<(), T> {
         let mut s = lock(&self.state);
         if s.closed {
-            return;
+            return Err(item);
         }
         s.items.push_back(item);
         if let Some(w) = s.waker.take() {
             w.wake();
         }
+        Ok(())
     }
 
     /// Drop every item not read yet, and return the flow-control credit

@@ -89,6 +89,19 @@ impl RawRequests {
     }
 }
 
+impl Drop for RawRequests {
+    fn drop(&mut self) {
+        // Nobody reads this call's requests any more: those queued give
+        // their credit back now, and those still to come as they arrive
+        // (the connection finds the inbox closed), so that a handler that
+        // drops its request stream while the call goes on does not hold
+        // the windows (the connection's too) until the call ends.
+        self.inbox.close();
+        let credit = self.inbox.drain_credit(SItem::credit);
+        self.control.release(self.call, credit);
+    }
+}
+
 /// The response half. The handler wrapper's copy (the "guard") ends the
 /// call with UNKNOWN if it is dropped before a status was sent (a handler
 /// that panicked, or was aborted); the copy a streaming handler gets does

@@ -48,7 +48,7 @@ pub(crate) enum SItem {
 
 impl SItem {
     /// The flow-control credit the item holds (a message's).
-    fn credit(&self) -> Option<u32> {
+    pub(crate) fn credit(&self) -> Option<u32> {
         match self {
             SItem::Message(_, flow) => Some(*flow),
             _ => None,
@@ -460,7 +460,13 @@ impl Driver {
                     message,
                     flow_len,
                 } => match self.calls.get(&call) {
-                    Some(s) => s.inbox.push(SItem::Message(message, flow_len)),
+                    Some(s) => {
+                        // A closed inbox: the handler dropped its request
+                        // stream, nobody will read this.
+                        if s.inbox.try_push(SItem::Message(message, flow_len)).is_err() {
+                            self.conn.release_capacity(call, flow_len);
+                        }
+                    }
                     None => self.conn.release_capacity(call, flow_len),
                 },
                 ServerEvent::HalfClosed { call } => {
