@@ -693,3 +693,42 @@ async fn handlers_that_ignore_cancellation_are_aborted_after_their_connection_en
         "the handler outlived its connection (call cancelled, then the client went)"
     );
 }
+
+/// The task `serve_connection` returns, aborted (the application's way to
+/// drop one connection), takes the connection's calls with it: their
+/// handlers are told (ConnectionLost), as when the connection ends any
+/// other way. They used to wait for ever on a cancellation nobody would
+/// signal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aborting_a_connections_task_cancels_its_calls() {
+    let (probe, mut seen) = mpsc::channel(64);
+    let server = Server::builder().build(routes(probe));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let s = server.clone();
+    let (task_tx, task_rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let (io, peer) = listener.accept().await.unwrap();
+        let _ = task_tx.send(s.serve_connection(io, Some(peer)));
+    });
+    let channel = Channel::connect(&format!("http://{addr}")).unwrap();
+    let ch = channel.clone();
+    let call = tokio::spawn(async move {
+        ch.unary(&path("Sleep"), BytesCodec, b("20000"), CallOptions::new())
+            .await
+    });
+    assert!(matches!(
+        bounded(10, seen.recv()).await,
+        Some(Seen::Deadline(None))
+    ));
+    let task = bounded(10, task_rx).await.unwrap();
+    task.abort();
+    let s = bounded(5, seen.recv()).await.unwrap();
+    assert_eq!(s, Seen::Cancelled(Some(CancelReason::ConnectionLost)));
+    let e = bounded(10, call).await.unwrap().unwrap_err();
+    assert!(
+        matches!(e.code(), Code::Unavailable | Code::Cancelled),
+        "{e}"
+    );
+    assert_eq!(server.connections(), 0);
+}
