@@ -258,26 +258,8 @@ impl Driver {
                 }
             }
         }
-        // Whatever is still running is cut off with the connection: its
-        // handler is told, and aborted if it is still running a moment
-        // later (as are the handlers of calls that ended under them).
-        let mut tasks = std::mem::take(&mut d.orphans);
-        tasks.retain(|t| !t.is_finished());
-        for (_, slot) in d.calls.drain() {
-            slot.cancel.cancel(CancelReason::ConnectionLost);
-            slot.inbox
-                .push(SItem::Cancelled(CancelReason::ConnectionLost));
-            slot.inbox.close();
-            tasks.extend(slot.task);
-        }
-        if !tasks.is_empty() {
-            tokio::spawn(async move {
-                tokio::time::sleep(HANDLER_GRACE).await;
-                for t in tasks {
-                    t.abort();
-                }
-            });
-        }
+        // Whatever is still running is cut off with the connection (when
+        // `d` drops, however the task ends: see `Drop for Driver`).
     }
 
     /// Handle the commands already queued, at most [`MAX_BATCH`].
@@ -616,6 +598,40 @@ impl Driver {
             }
         }
         true
+    }
+}
+
+impl Drop for Driver {
+    /// Whatever is still running is cut off with the connection, however
+    /// its task ends (returned, panicked, or aborted by the application
+    /// through the handle `serve_connection` gives): each call's handler
+    /// is told, and aborted if it is still running a moment later (as are
+    /// the handlers of calls that ended under them).
+    fn drop(&mut self) {
+        let mut tasks = std::mem::take(&mut self.orphans);
+        tasks.retain(|t| !t.is_finished());
+        for (_, slot) in self.calls.drain() {
+            slot.cancel.cancel(CancelReason::ConnectionLost);
+            slot.inbox
+                .push(SItem::Cancelled(CancelReason::ConnectionLost));
+            slot.inbox.close();
+            tasks.extend(slot.task);
+        }
+        if tasks.is_empty() {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    tokio::time::sleep(HANDLER_GRACE).await;
+                    for t in tasks {
+                        t.abort();
+                    }
+                });
+            }
+            // No runtime to wait on: now.
+            Err(_) => tasks.iter().for_each(AbortHandle::abort),
+        }
     }
 }
 
