@@ -435,6 +435,65 @@ async fn per_message_compression_both_ways() {
     );
 }
 
+/// A handler's choice of response compression that the client does not
+/// accept leaves the responses as they would have gone, as
+/// `set_response_compression` says: compressed with the server's default
+/// (gzip, which the client accepts), not uncompressed.
+#[tokio::test]
+async fn a_handlers_compression_the_client_refuses_keeps_the_servers_default() {
+    let mut routes = Routes::new();
+    routes.unary(
+        "t.C",
+        "Unary",
+        BytesCodec,
+        |req: Request<Bytes>| async move {
+            req.context().set_response_compression("deflate");
+            Ok(Response::new(req.into_inner()))
+        },
+    );
+    routes.server_streaming(
+        "t.C",
+        "Stream",
+        BytesCodec,
+        |req: Request<Bytes>, mut sink: ResponseSink<BytesCodec>| async move {
+            req.context().set_response_compression("deflate");
+            sink.send(req.into_inner()).await?;
+            Ok(())
+        },
+    );
+    // The server offers deflate besides gzip; our channel accepts gzip only.
+    let server = Server::builder()
+        .compressor(Arc::new(grpc_sansio_tokio::Deflate::new()))
+        .response_compression("gzip")
+        .build(routes);
+    let channel = server.in_memory_channel();
+    let big = Bytes::from(vec![b'z'; 50_000]);
+    let r = bounded(
+        10,
+        channel.unary("/t.C/Unary", BytesCodec, big.clone(), CallOptions::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.message, big);
+    assert_eq!(
+        r.message_compressed(),
+        Some(true),
+        "unary: sent uncompressed"
+    );
+    let mut s = bounded(
+        10,
+        channel.server_streaming("/t.C/Stream", BytesCodec, big.clone(), CallOptions::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bounded(10, s.message()).await.unwrap(), Some(big));
+    assert_eq!(
+        s.last_message_compressed(),
+        Some(true),
+        "streaming: sent uncompressed"
+    );
+}
+
 #[tokio::test]
 async fn deadline_propagates_from_a_handler_to_an_outgoing_call() {
     // A front service calls the test service with its own deadline.
