@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use grpc_sansio::call::{CallError, CallId, CallIdMap, Received};
+use grpc_sansio::grpc::compression::IDENTITY;
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
 use grpc_sansio::server::{CancelReason, RequestHead, ServerConnection, ServerEvent};
@@ -118,6 +119,8 @@ struct Slot {
     /// No response command has come yet (the handler's choice of
     /// compression is looked at once, with the first).
     first_response: bool,
+    /// The client's `grpc-accept-encoding`.
+    accept: Option<Bytes>,
 }
 
 pub(crate) struct Driver {
@@ -274,7 +277,9 @@ impl Driver {
 
     fn command(&mut self, cmd: SCmd) {
         // A compression the handler chose goes on before its first
-        // response; refused (the client does not accept it), it is dropped.
+        // response; refused (the client does not accept it, or the server
+        // does not have it), it is dropped and the call's compression
+        // stays as it was (the server's default, if any).
         let call = match &cmd {
             SCmd::Headers { call, .. } | SCmd::Message { call, .. } => Some(*call),
             SCmd::Reply(r) => Some(r.call),
@@ -285,7 +290,11 @@ impl Driver {
             && std::mem::take(&mut slot.first_response)
             && let Some(name) = lock(&slot.cancel.compression).take()
         {
-            let _ = self.conn.set_send_compression(call, &name);
+            let accept = slot.accept.as_deref().unwrap_or_default();
+            let chosen = self.server.config.compression.for_send(&name, Some(accept));
+            if chosen.name() != IDENTITY || name.eq_ignore_ascii_case(IDENTITY) {
+                let _ = self.conn.set_send_compression(call, &name);
+            }
         }
         match cmd {
             SCmd::Headers {
@@ -524,6 +533,7 @@ impl Driver {
         if let Some(name) = &server.response_compression {
             let _ = self.conn.set_send_compression(call, name);
         }
+        let accept = head.accept_encoding.clone();
         let mut ctx = RequestContext::new(head, &self.peer);
         // Interceptors run here, in the connection's task: one that panics
         // ends its call with UNKNOWN (as a panicking handler does), not the
@@ -572,6 +582,7 @@ impl Driver {
                 then: None,
                 task,
                 first_response: true,
+                accept,
             },
         );
     }
