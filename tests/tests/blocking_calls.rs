@@ -578,6 +578,78 @@ fn queued_call_waits_for_a_free_handler_within_the_bound() {
     });
 }
 
+/// `Duration::MAX` is "no limit" for the handler queue's wait, as for
+/// the other limits: calls go on being served (queued ones too). The
+/// reader thread added it to the current instant and panicked, killing
+/// the connection's reader with every call of the read.
+#[test]
+fn a_queue_timeout_of_duration_max_queues_calls_without_a_limit() {
+    within(Duration::from_secs(20), || {
+        let svc = serve_with(
+            Server::builder()
+                .max_handlers(1)
+                .handler_queue(4, Duration::MAX),
+        );
+        let ch = svc.channel();
+        let r = ch
+            .unary("/test.Echo/Unary", BytesCodec, &b("first"), opts())
+            .expect("a call with a free handler");
+        assert_eq!(r.message, b("first"));
+        // One call holds the only handler; the next waits in the queue.
+        let busy = ch
+            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
+            .unwrap();
+        busy.send(&b("300")).unwrap();
+        busy.close_send().unwrap();
+        support::wait_busy(&svc.server, 1);
+        let r = ch
+            .unary("/test.Echo/Unary", BytesCodec, &b("queued"), opts())
+            .expect("a queued call");
+        assert_eq!(r.message, b("queued"));
+        assert_eq!(busy.response().unwrap().message, b("slept"));
+    });
+}
+
+/// `wait_cancelled(Duration::MAX)` waits for the cancellation however
+/// long it takes; it panicked adding the timeout to the current instant
+/// (the call then ended UNKNOWN "handler panicked").
+#[test]
+fn wait_cancelled_for_duration_max_waits_for_the_cancellation() {
+    within(Duration::from_secs(20), || {
+        let (seen_tx, seen) = std::sync::mpsc::channel();
+        let seen_tx = std::sync::Mutex::new(seen_tx);
+        let mut router: Router<Handler> = Router::new();
+        router.unary(
+            "test.Wait",
+            "Forever",
+            BytesCodec,
+            move |call, _req: Bytes| {
+                let cancelled = call.wait_cancelled(Duration::MAX);
+                let _ = seen_tx.lock().unwrap().send(cancelled);
+                Err(Status::cancelled("noticed"))
+            },
+        );
+        let server = Server::builder().build(router);
+        let addr = server.bind("127.0.0.1:0").unwrap();
+        let ch = Channel::connect(&format!("http://{addr}")).unwrap();
+        let e = ch
+            .unary(
+                "/test.Wait/Forever",
+                BytesCodec,
+                &b("x"),
+                CallOptions::new().timeout(Duration::from_millis(300)),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), Code::DeadlineExceeded, "{e}");
+        assert_eq!(
+            seen.recv_timeout(Duration::from_secs(3)),
+            Ok(true),
+            "the handler saw its call end"
+        );
+        server.shutdown(Duration::from_millis(200));
+    });
+}
+
 #[cfg(unix)]
 #[test]
 fn in_memory_pair_serves_all_kinds() {

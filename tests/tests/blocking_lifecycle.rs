@@ -65,6 +65,32 @@ fn shutdown_cancels_what_outlives_the_grace_period() {
     });
 }
 
+/// A grace of `Duration::MAX` lets calls in progress take as long as
+/// they need; `shutdown` panicked adding it to the current instant, after
+/// it had stopped the listeners and before it told any connection, so
+/// the call was never told and `wait` never returned.
+#[test]
+fn shutdown_with_a_grace_of_duration_max_waits_for_the_calls() {
+    within(Duration::from_secs(10), || {
+        let svc = serve();
+        let ch = svc.channel();
+        let call = ch
+            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
+            .unwrap();
+        call.send(&b("500")).unwrap();
+        call.close_send().unwrap();
+        support::wait_busy(&svc.server, 1);
+        let server = svc.server.clone();
+        let stopper = std::thread::spawn(move || server.shutdown(Duration::MAX));
+        let r = call.response().expect("the call in flight finishes");
+        assert_eq!(r.message, b("slept"));
+        assert!(stopper.join().is_ok(), "shutdown panicked");
+        assert_eq!(svc.server.connections(), 0);
+        // `wait` returns: the shutdown is over.
+        svc.server.wait();
+    });
+}
+
 #[test]
 fn reconnects_after_the_server_restarts() {
     within(Duration::from_secs(30), || {

@@ -221,6 +221,15 @@ pub fn serve() -> Service {
     serve_with(Server::builder())
 }
 
+/// Wait (up to 5 s) until `n` handlers of `server` run or wait.
+pub fn wait_busy(server: &Server, n: usize) {
+    let start = Instant::now();
+    while server.busy_handlers() < n && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(server.busy_handlers(), n, "busy handlers");
+}
+
 /// Run `f` on a thread and fail if it takes longer than `limit`.
 pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
     let (tx, rx) = mpsc::channel();
