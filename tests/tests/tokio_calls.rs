@@ -1311,3 +1311,30 @@ async fn a_request_the_compressor_refuses_ends_a_streaming_call() {
         "{r:?}"
     );
 }
+
+/// A call whose responses nobody reads holds its stream's window, not
+/// the whole connection's: the other calls on the connection go on (the
+/// connection's window is several streams' worth).
+#[tokio::test]
+async fn an_unread_stream_does_not_stall_the_connections_other_calls() {
+    let (channel, _server, _seen) = in_memory().await;
+    let mut unread = channel
+        .server_streaming(&path("Big"), BytesCodec, b("64000000"), CallOptions::new())
+        .await
+        .unwrap();
+    bounded(5, unread.headers()).await.unwrap();
+    // The server sends what the windows let it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        let r = bounded(
+            5,
+            channel.unary(&path("Echo"), BytesCodec, b("x"), CallOptions::new()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.message, b("x"));
+    }
+    // The unread call itself is fine: its first message is there.
+    let first = bounded(5, unread.message()).await.unwrap().unwrap();
+    assert_eq!(first.len(), 64 << 10);
+}

@@ -27,7 +27,10 @@ pub struct Config {
     /// whose application holds no message (so that a message larger than
     /// the window can arrive), so what is buffered can reach, beyond this,
     /// the unfinished messages of those calls; the gRPC layer's
-    /// `max_receive_memory` bounds them per connection. Default 4 MiB.
+    /// `max_receive_memory` bounds them per connection. Default 16 MiB,
+    /// four streams' worth: a call whose application does not read holds
+    /// its stream's window, and the connection's other calls go on in
+    /// the rest (with the two equal, one such call stalled them all).
     pub connection_window: u32,
     /// SETTINGS_MAX_FRAME_SIZE we advertise: the largest frame payload we
     /// accept. Default 16384.
@@ -115,7 +118,7 @@ impl Default for Config {
             header_table_size: 4096,
             max_concurrent_streams: 1024,
             initial_stream_window: 4 << 20,
-            connection_window: 4 << 20,
+            connection_window: 16 << 20,
             max_frame_size: 16_384,
             max_header_list_size: 16 << 10,
             max_header_block_size: 64 << 10,

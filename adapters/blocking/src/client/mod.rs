@@ -205,7 +205,7 @@ impl ChannelBuilder {
     }
 
     /// The connection's receive window: unread bytes held for all calls.
-    /// Default 4 MiB.
+    /// Default 16 MiB (four streams' worth).
     pub fn initial_connection_window(mut self, bytes: u32) -> Self {
         self.config.h2.connection_window = bytes;
         self

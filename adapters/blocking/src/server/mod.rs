@@ -197,7 +197,7 @@ impl ServerBuilder {
         self
     }
 
-    /// Per-connection receive window. Default 4 MiB.
+    /// Per-connection receive window. Default 16 MiB (four streams' worth).
     pub fn initial_connection_window(mut self, bytes: u32) -> Self {
         self.config.h2.connection_window = bytes;
         self
