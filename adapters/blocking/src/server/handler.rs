@@ -431,17 +431,19 @@ impl ServerCall {
 
     /// Wait until the call is cancelled or `timeout` passes; true if
     /// cancelled. Lets a handler sleep without missing a cancellation.
+    /// A timeout too large to add to the current instant
+    /// (`Duration::MAX`) waits for the cancellation however long it takes.
     pub fn wait_cancelled(&self, timeout: Duration) -> bool {
-        let until = Instant::now() + timeout;
+        let until = Instant::now().checked_add(timeout);
         let mut g = self.shared.lock();
         loop {
             if self.is_cancelled() {
                 return true;
             }
-            if Instant::now() >= until {
+            if until.is_some_and(|u| Instant::now() >= u) {
                 return false;
             }
-            g = wait(&self.cv, g, Some(until));
+            g = wait(&self.cv, g, until);
         }
     }
 

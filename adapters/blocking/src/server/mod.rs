@@ -94,7 +94,8 @@ impl ServerBuilder {
 
     /// When every handler thread is busy, up to `calls` new calls wait at
     /// most `timeout` for one; others are answered RESOURCE_EXHAUSTED at
-    /// once. `calls == 0` refuses at once. Default 8,192 calls (the
+    /// once. `calls == 0` refuses at once; a `timeout` of `Duration::MAX`
+    /// lets calls wait as long as it takes. Default 8,192 calls (the
     /// streams eight connections may have open at once), 5 s. A queued
     /// call holds its request head and message.
     pub fn handler_queue(mut self, calls: usize, timeout: Duration) -> Self {
@@ -590,7 +591,8 @@ impl Server {
     /// Graceful shutdown: stop accepting, tell every client (two-phase
     /// GOAWAY), let calls in progress finish for up to `grace`, then close
     /// what is left (its handlers see their calls cancelled). Blocks until
-    /// done; a second call waits for the first.
+    /// done; a second call waits for the first. A `grace` of
+    /// `Duration::MAX` waits for the calls however long they take.
     pub fn shutdown(&self, grace: Duration) {
         let inner = &self.inner;
         if inner.stopping.swap(true, Ordering::AcqRel) {
@@ -604,7 +606,9 @@ impl Server {
                 let _ = t.join();
             }
         }
-        let until = Instant::now() + grace;
+        // A grace too large to add to the current instant
+        // (`Duration::MAX`) lets the calls take as long as they need.
+        let until = Instant::now().checked_add(grace);
         let conns = inner.live();
         for c in &conns {
             let mut g = c.lock();
@@ -615,7 +619,7 @@ impl Server {
         }
         loop {
             let open = conns.iter().filter(|c| !c.lock().is_closed()).count();
-            if open == 0 || Instant::now() >= until {
+            if open == 0 || until.is_some_and(|u| Instant::now() >= u) {
                 break;
             }
             thread::sleep(Duration::from_millis(5));

@@ -68,7 +68,8 @@ impl Job {
 struct PoolState {
     /// Jobs and when they expire: `None` for a job handed to an idle
     /// thread (it waits for nothing), the queue timeout for one that waits
-    /// because every thread is busy.
+    /// because every thread is busy (`None` too if that timeout is too
+    /// large to fall due).
     queue: VecDeque<(Box<Job>, Option<Instant>)>,
     threads: usize,
     idle: usize,
@@ -139,7 +140,9 @@ impl Pool {
         }
         let mut refused = Vec::new();
         let mut start = Vec::new();
-        let expires = Instant::now() + self.queue_timeout;
+        // A timeout too large to add to the current instant
+        // (`Duration::MAX`): queued calls wait as long as it takes.
+        let expires = Instant::now().checked_add(self.queue_timeout);
         for (tag, job) in jobs {
             if st.queue.len() < st.idle {
                 st.queue.push_back((job, None));
@@ -149,8 +152,8 @@ impl Pool {
             } else if st.queue.len() >= self.max_queue || self.queue_timeout.is_zero() {
                 refused.push((tag, job));
             } else {
-                st.queue.push_back((job, Some(expires)));
-                if !st.expiry_thread {
+                st.queue.push_back((job, expires));
+                if expires.is_some() && !st.expiry_thread {
                     let pool = Arc::clone(self);
                     if thread::Builder::new()
                         .name("grpc-handler-queue".to_string())
