@@ -91,6 +91,36 @@ fn shutdown_with_a_grace_of_duration_max_waits_for_the_calls() {
     });
 }
 
+/// A server that has shut down listens no more: `bind`,
+/// `serve_listener` and `bind_unix` fail as `serve_transport` does. They
+/// returned `Ok` and left an accept thread that held the port, closed
+/// the first connection it was given without a word, then ended.
+#[test]
+fn a_server_that_has_shut_down_binds_no_more() {
+    within(Duration::from_secs(10), || {
+        let svc = serve();
+        svc.server.shutdown(Duration::from_millis(100));
+        let bound = svc.server.bind("127.0.0.1:0");
+        assert!(bound.is_err(), "bind after shutdown: {bound:?}");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let served = svc.server.serve_listener(listener);
+        assert!(served.is_err(), "serve_listener after shutdown: {served:?}");
+        // The listener given was dropped: its port is free again.
+        assert!(TcpListener::bind(addr).is_ok(), "the port is still held");
+        #[cfg(unix)]
+        {
+            let path = std::env::temp_dir().join(format!(
+                "grpc-blocking-late-bind-{}.sock",
+                std::process::id()
+            ));
+            let bound = svc.server.bind_unix(&path);
+            let _ = std::fs::remove_file(&path);
+            assert!(bound.is_err(), "bind_unix after shutdown");
+        }
+    });
+}
+
 #[test]
 fn reconnects_after_the_server_restarts() {
     within(Duration::from_secs(30), || {
