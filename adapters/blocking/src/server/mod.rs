@@ -434,6 +434,8 @@ impl Server {
     }
 
     /// Listen on `addr` (one accept thread) and return the bound address.
+    /// Fails once [`shutdown`](Self::shutdown) has begun, as every way of
+    /// adding a listener or a connection does.
     pub fn bind(&self, addr: impl ToSocketAddrs) -> io::Result<SocketAddr> {
         let listener = TcpListener::bind(addr)?;
         self.serve_listener(listener)
@@ -480,6 +482,10 @@ impl Server {
         wrap: impl Fn(TcpStream) -> io::Result<Accepted> + Send + 'static,
     ) -> io::Result<SocketAddr> {
         let local = listener.local_addr()?;
+        // Checked under the listeners' lock: a `shutdown` that has begun
+        // takes the lock after it set `stopping`, so it either refuses
+        // this listener here or finds it in the list and stops it.
+        let mut listeners = self.listeners_open()?;
         let inner = Arc::clone(&self.inner);
         let thread = thread::Builder::new()
             .name("grpc-accept".to_string())
@@ -509,7 +515,7 @@ impl Server {
                 SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
             });
         }
-        lock(&self.inner.listeners).push(Listener {
+        listeners.push(Listener {
             wake: Box::new(move || {
                 let _ = TcpStream::connect_timeout(&wake_addr, Duration::from_secs(1));
             }),
@@ -518,13 +524,27 @@ impl Server {
         Ok(local)
     }
 
+    /// The listeners, locked, if the server takes new ones (it has not
+    /// begun to shut down).
+    fn listeners_open(&self) -> io::Result<MutexGuard<'_, Vec<Listener>>> {
+        let listeners = lock(&self.inner.listeners);
+        if self.inner.stopping.load(Ordering::Acquire) {
+            return Err(io::Error::other("server is shutting down"));
+        }
+        Ok(listeners)
+    }
+
     /// Listen on a Unix socket at `path` (removed first if it exists).
     #[cfg(unix)]
     pub fn bind_unix(&self, path: impl AsRef<std::path::Path>) -> io::Result<()> {
         use std::os::unix::net::{UnixListener, UnixStream};
         let path = path.as_ref().to_path_buf();
+        // Before the path is touched: a server that is shutting down
+        // leaves alone a socket another server may be listening on.
+        drop(self.listeners_open()?);
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path)?;
+        let mut listeners = self.listeners_open()?;
         let inner = Arc::clone(&self.inner);
         let thread = thread::Builder::new()
             .name("grpc-accept-unix".to_string())
@@ -541,7 +561,7 @@ impl Server {
                     }
                 }
             })?;
-        lock(&self.inner.listeners).push(Listener {
+        listeners.push(Listener {
             wake: Box::new(move || {
                 let _ = UnixStream::connect(&path);
             }),
