@@ -121,6 +121,54 @@ fn a_server_that_has_shut_down_binds_no_more() {
     });
 }
 
+/// `shutdown` stops a Unix-socket listener whatever became of its path:
+/// removed, or taken over by a new server that bound the same path (as a
+/// restart does). It woke the accept thread by connecting to the path,
+/// and so waited for that thread for ever (or connected to the new
+/// server instead).
+#[cfg(unix)]
+#[test]
+fn shutdown_stops_a_unix_listener_whose_path_is_gone() {
+    within(Duration::from_secs(10), || {
+        let dir = std::env::temp_dir().join(format!("grpc-blocking-gone-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.sock");
+        // Removed.
+        let (tx, _rx) = mpsc::channel();
+        let server = Server::builder().build(router(tx));
+        server.bind_unix(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let start = Instant::now();
+        server.shutdown(Duration::from_millis(100));
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        // Taken over: the old server stops, the new one serves on.
+        let (tx, _rx) = mpsc::channel();
+        let old = Server::builder().build(router(tx));
+        old.bind_unix(&path).unwrap();
+        let (tx, _rx) = mpsc::channel();
+        let new = Server::builder().build(router(tx));
+        new.bind_unix(&path).unwrap();
+        let start = Instant::now();
+        old.shutdown(Duration::from_millis(100));
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        let ch = Channel::connect(&format!("unix:{}", path.display())).unwrap();
+        let r = ch
+            .unary("/test.Echo/Unary", BytesCodec, &b("still here"), opts())
+            .unwrap();
+        assert_eq!(r.message, b("still here"));
+        new.shutdown(Duration::from_millis(100));
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
 #[test]
 fn reconnects_after_the_server_restarts() {
     within(Duration::from_secs(30), || {
