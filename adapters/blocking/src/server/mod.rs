@@ -535,8 +535,14 @@ impl Server {
     }
 
     /// Listen on a Unix socket at `path` (removed first if it exists).
+    ///
+    /// The accept thread waits in `poll(2)` on the socket and on a pair of
+    /// its own, which [`shutdown`](Self::shutdown) writes to: whatever
+    /// becomes of `path` meanwhile (removed, or bound by another server),
+    /// the thread is stopped, and no stray connection is made to `path`.
     #[cfg(unix)]
     pub fn bind_unix(&self, path: impl AsRef<std::path::Path>) -> io::Result<()> {
+        use std::io::Write as _;
         use std::os::unix::net::{UnixListener, UnixStream};
         let path = path.as_ref().to_path_buf();
         // Before the path is touched: a server that is shutting down
@@ -544,26 +550,16 @@ impl Server {
         drop(self.listeners_open()?);
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path)?;
+        listener.set_nonblocking(true)?;
+        let (wake_tx, wake_rx) = UnixStream::pair()?;
         let mut listeners = self.listeners_open()?;
         let inner = Arc::clone(&self.inner);
         let thread = thread::Builder::new()
             .name("grpc-accept-unix".to_string())
-            .spawn(move || {
-                for stream in listener.incoming() {
-                    if inner.stopping.load(Ordering::Acquire) {
-                        break;
-                    }
-                    match stream {
-                        Ok(s) => {
-                            let _ = inner.serve(Box::new(s), None);
-                        }
-                        Err(_) => thread::sleep(Duration::from_millis(10)),
-                    }
-                }
-            })?;
+            .spawn(move || accept_unix(&inner, &listener, &wake_rx))?;
         listeners.push(Listener {
             wake: Box::new(move || {
-                let _ = UnixStream::connect(&path);
+                let _ = (&wake_tx).write(&[1]);
             }),
             thread: Some(thread),
         });
@@ -670,6 +666,43 @@ impl Server {
                 .done_cv
                 .wait(done)
                 .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// The accept loop of a Unix-socket listener (non-blocking): wait until
+/// a client connects or `wake` is written to (shutdown), accept, serve.
+#[cfg(unix)]
+fn accept_unix(
+    inner: &Inner,
+    listener: &std::os::unix::net::UnixListener,
+    wake: &std::os::unix::net::UnixStream,
+) {
+    use rustix::event::{PollFd, PollFlags, poll};
+    loop {
+        let mut fds = [
+            PollFd::new(listener, PollFlags::IN),
+            PollFd::new(wake, PollFlags::IN),
+        ];
+        match poll(&mut fds, None) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(_) => thread::sleep(Duration::from_millis(10)),
+        }
+        let woken = !fds[1].revents().is_empty();
+        if woken || inner.stopping.load(Ordering::Acquire) {
+            return;
+        }
+        match listener.accept() {
+            Ok((s, _)) => {
+                // Where accepted sockets inherit the listener's mode.
+                if s.set_nonblocking(false).is_ok() {
+                    let _ = inner.serve(Box::new(s), None);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // Out of descriptors and the like: wait a little.
+            Err(_) => thread::sleep(Duration::from_millis(10)),
         }
     }
 }
