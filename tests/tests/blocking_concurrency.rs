@@ -314,3 +314,73 @@ fn a_queued_call_that_ended_never_runs_its_handler() {
         );
     });
 }
+
+/// Calls that ended while they waited in the handler queue (here their
+/// deadlines passed) give up their places in it: a new call finds room
+/// and waits for the handler. They kept their places until the queue
+/// timeout, so the new call was refused RESOURCE_EXHAUSTED although no
+/// call was waiting.
+#[test]
+fn calls_that_ended_in_the_queue_leave_room_for_new_ones() {
+    use grpc_sansio_blocking::{Channel, Code, Handler, Router, RouterExt, Server};
+    use std::sync::mpsc;
+    within(Duration::from_secs(20), || {
+        let (release, released) = mpsc::channel::<()>();
+        let released = std::sync::Mutex::new(released);
+        let mut router: Router<Handler> = Router::new();
+        router.unary(
+            "test.Queue",
+            "Hold",
+            BytesCodec,
+            move |_call, req: Bytes| {
+                let _ = released
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(10));
+                Ok(req)
+            },
+        );
+        router.unary("test.Queue", "Echo", BytesCodec, |_call, req: Bytes| {
+            Ok(req)
+        });
+        let server = Server::builder()
+            .max_handlers(1)
+            .handler_queue(2, Duration::from_secs(10))
+            .build(router);
+        let addr = server.bind("127.0.0.1:0").unwrap();
+        let ch = Channel::connect(&format!("http://{addr}")).unwrap();
+        let holder = {
+            let ch = ch.clone();
+            std::thread::spawn(move || ch.unary("/test.Queue/Hold", BytesCodec, &b("held"), opts()))
+        };
+        wait_for(Duration::from_secs(5), || server.busy_handlers() > 0);
+        // Two calls fill the queue, and their deadlines pass there.
+        for i in 0..2 {
+            let e = ch
+                .unary(
+                    "/test.Queue/Echo",
+                    BytesCodec,
+                    &b("late"),
+                    CallOptions::new().timeout(Duration::from_millis(100)),
+                )
+                .unwrap_err();
+            assert_eq!(e.code(), Code::DeadlineExceeded, "late call {i}");
+        }
+        // No call waits now: a new one is queued, and runs once the
+        // handler is free.
+        let next = {
+            let ch = ch.clone();
+            std::thread::spawn(move || ch.unary("/test.Queue/Echo", BytesCodec, &b("next"), opts()))
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        release.send(()).unwrap();
+        assert_eq!(holder.join().unwrap().unwrap().message, b("held"));
+        let next = next.join().unwrap();
+        assert_eq!(
+            next.map(|r| r.message).map_err(|e| e.code()),
+            Ok(b("next")),
+            "the new call"
+        );
+        server.shutdown(Duration::from_millis(200));
+    });
+}
