@@ -5,7 +5,11 @@
 //! demand and end after a minute idle. When all are busy a new call waits
 //! in a queue of at most `queue` calls for at most `queue_timeout`; a call
 //! that finds the queue full, or waits longer, is answered
-//! RESOURCE_EXHAUSTED. Nothing here grows without a bound.
+//! RESOURCE_EXHAUSTED. Nothing here grows without a bound. A call that
+//! ends while it waits (its client cancelled it, its deadline passed)
+//! keeps its place until a thread takes it up, unless the queue is full:
+//! a full queue is first swept of such calls, so that they do not crowd
+//! out calls someone still waits for.
 //!
 //! Queued calls are taken up by a chain of wake-ups: one idle thread is
 //! woken at a time, and a woken thread that leaves calls in the queue
@@ -24,6 +28,9 @@ use super::ServerInterceptor;
 use super::handler::{Handler, ServerCall};
 
 const IDLE_EXIT: Duration = Duration::from_secs(60);
+/// How often at most a full queue is swept of the calls that ended in it
+/// (a sweep looks at every queued call, under the pool's lock).
+const SWEEP_EVERY: Duration = Duration::from_millis(10);
 
 /// A call for a handler thread.
 pub(crate) struct Job {
@@ -77,6 +84,12 @@ struct PoolState {
     waking: bool,
     expiry_thread: bool,
     shutdown: bool,
+    /// Calls that ended while they waited, swept out of a full queue: the
+    /// expiry thread closes them (the thread that swept them out may hold
+    /// a connection's lock, which closing a call takes).
+    ended: Vec<Job>,
+    /// When a full queue was last swept.
+    swept: Option<Instant>,
 }
 
 pub(crate) struct Pool {
@@ -98,6 +111,8 @@ impl Pool {
                 waking: false,
                 expiry_thread: false,
                 shutdown: false,
+                ended: Vec::new(),
+                swept: None,
             }),
             work: Condvar::new(),
             expiry: Condvar::new(),
@@ -149,19 +164,15 @@ impl Pool {
             } else if st.threads < self.max_threads {
                 st.threads += 1;
                 start.push((tag, job));
-            } else if st.queue.len() >= self.max_queue || self.queue_timeout.is_zero() {
+            } else if self.queue_timeout.is_zero()
+                || self.max_queue == 0
+                || !self.make_room(&mut st)
+            {
                 refused.push((tag, job));
             } else {
                 st.queue.push_back((job, expires));
-                if expires.is_some() && !st.expiry_thread {
-                    let pool = Arc::clone(self);
-                    if thread::Builder::new()
-                        .name("grpc-handler-queue".to_string())
-                        .spawn(move || pool.expire())
-                        .is_ok()
-                    {
-                        st.expiry_thread = true;
-                    }
+                if expires.is_some() {
+                    self.start_expiry(&mut st);
                 }
                 self.expiry.notify_one();
             }
@@ -178,6 +189,52 @@ impl Pool {
             }
         }
         refused
+    }
+
+    /// The thread that answers queued calls that waited too long, and
+    /// closes those swept out of the queue, unless it runs already;
+    /// whether it runs.
+    fn start_expiry(self: &Arc<Self>, st: &mut PoolState) -> bool {
+        if !st.expiry_thread {
+            let pool = Arc::clone(self);
+            if thread::Builder::new()
+                .name("grpc-handler-queue".to_string())
+                .spawn(move || pool.expire())
+                .is_ok()
+            {
+                st.expiry_thread = true;
+            }
+        }
+        st.expiry_thread
+    }
+
+    /// Whether the queue has room for one more call. A full one is first
+    /// swept (at most once per [`SWEEP_EVERY`]) of the calls that ended
+    /// while they waited; the expiry thread closes them.
+    fn make_room(self: &Arc<Self>, st: &mut PoolState) -> bool {
+        if st.queue.len() < self.max_queue {
+            return true;
+        }
+        let now = Instant::now();
+        let recent = st
+            .swept
+            .is_some_and(|t| now.saturating_duration_since(t) < SWEEP_EVERY);
+        if recent || !self.start_expiry(st) {
+            return false;
+        }
+        st.swept = Some(now);
+        let before = st.ended.len();
+        for (job, expires) in std::mem::take(&mut st.queue) {
+            if job.call.is_cancelled() {
+                st.ended.push(*job);
+            } else {
+                st.queue.push_back((job, expires));
+            }
+        }
+        if st.ended.len() > before {
+            self.expiry.notify_one();
+        }
+        st.queue.len() < self.max_queue
     }
 
     /// Whether to wake an idle thread now: calls wait, and no wake-up is
@@ -248,10 +305,21 @@ impl Pool {
         st.threads -= 1;
     }
 
-    /// Answer queued calls that waited too long.
+    /// Answer queued calls that waited too long, and close those that
+    /// ended while they waited.
     fn expire(&self) {
         let mut st = self.lock();
         loop {
+            if !st.ended.is_empty() {
+                let ended = std::mem::take(&mut st.ended);
+                drop(st);
+                for job in ended {
+                    // Cancelled: closed without running its handler.
+                    job.run();
+                }
+                st = self.lock();
+                continue;
+            }
             let now = Instant::now();
             let mut expired = Vec::new();
             while st
@@ -293,11 +361,15 @@ impl Pool {
         let mut st = self.lock();
         st.shutdown = true;
         let queued: Vec<Box<Job>> = st.queue.drain(..).map(|(j, _)| j).collect();
+        let ended = std::mem::take(&mut st.ended);
         drop(st);
         self.work.notify_all();
         self.expiry.notify_all();
         for job in queued {
             job.reject();
+        }
+        for job in ended {
+            job.run();
         }
     }
 }
