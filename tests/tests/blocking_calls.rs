@@ -650,6 +650,36 @@ fn wait_cancelled_for_duration_max_waits_for_the_cancellation() {
     });
 }
 
+/// A keepalive timeout of `Duration::MAX` waits for the PING's
+/// acknowledgement without a limit. The writer thread panicked adding it
+/// to the current instant when it sent the first keepalive PING, and the
+/// connection, its writer marked running, never wrote a large reply
+/// again (the call ran into its deadline).
+#[test]
+fn a_keepalive_timeout_of_duration_max_keeps_the_connection_writing() {
+    within(Duration::from_secs(20), || {
+        let svc =
+            serve_with(Server::builder().keepalive(Duration::from_millis(100), Duration::MAX));
+        let ch = svc.channel();
+        // A call longer than the keepalive interval: a PING goes out.
+        let r = ch
+            .unary("/test.Echo/Sleep", BytesCodec, &b("400"), opts())
+            .expect("a call across a keepalive ping");
+        assert_eq!(r.message, b("slept"));
+        // A reply larger than a handler writes itself needs the writer.
+        let big = Bytes::from(vec![5u8; 1 << 20]);
+        let r = ch
+            .unary(
+                "/test.Echo/Unary",
+                BytesCodec,
+                &big,
+                CallOptions::new().timeout(Duration::from_secs(3)),
+            )
+            .expect("a large reply after the keepalive ping");
+        assert_eq!(r.message, big);
+    });
+}
+
 #[cfg(unix)]
 #[test]
 fn in_memory_pair_serves_all_kinds() {
