@@ -311,7 +311,7 @@ impl Connection {
             }
             .encode(&mut self.control);
         }
-        self.settings_deadline = Some(now + self.config.settings_timeout);
+        self.settings_deadline = Some(later(now, self.config.settings_timeout));
     }
 
     /// Which side this endpoint plays.
@@ -800,7 +800,7 @@ impl Connection {
                 // A full ping slot only delays the final GOAWAY to the timeout.
                 let _ = self.send_ping(now, PingPurpose::Shutdown);
                 self.shutdown = Shutdown::Announced {
-                    deadline: now + self.config.shutdown_ping_timeout,
+                    deadline: later(now, self.config.shutdown_ping_timeout),
                 };
             }
             Role::Client => {
@@ -930,7 +930,8 @@ impl Connection {
         if self.streams.is_empty() && !self.config.keepalive_while_idle {
             return None;
         }
-        Some(self.last_recv + interval)
+        // An interval too large to add (`Duration::MAX`): no ping.
+        self.last_recv.checked_add(interval)
     }
 
     /// Run the timers that are due at `now`: SETTINGS acknowledgement,
@@ -959,7 +960,7 @@ impl Connection {
         if self.next_keepalive_ping().is_some_and(|t| now >= t)
             && self.send_ping(now, PingPurpose::Keepalive).is_ok()
         {
-            self.keepalive_deadline = Some(now + self.config.keepalive_timeout);
+            self.keepalive_deadline = Some(later(now, self.config.keepalive_timeout));
         }
         if let Shutdown::Announced { deadline } = self.shutdown {
             if now >= deadline {
@@ -1062,4 +1063,15 @@ pub(crate) fn recycle(pool: &mut Vec<Vec<HeaderField>>, mut fields: Vec<HeaderFi
         fields.clear();
         pool.push(fields);
     }
+}
+
+/// `now + timeout`, or for a timeout too large to add (`Duration::MAX`,
+/// which configurations use for "no limit") an instant that never comes.
+fn later(now: Instant, timeout: Duration) -> Instant {
+    /// A hundred years: past any process's life, and addable to any
+    /// instant.
+    const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(NEVER))
+        .unwrap_or(now)
 }
