@@ -277,3 +277,48 @@ fn blocking_watches_are_capped_and_checks_go_on() {
     wait_for(Duration::from_secs(3), || health.watches() == 0);
     assert_eq!(health.watches(), 0);
 }
+
+/// Watches leave `Check` a handler thread on a server whose pool is
+/// smaller than `MAX_WATCHES`: at most half of the handler threads watch,
+/// and a `Check` (a Kubernetes probe, say) still finds one.
+#[test]
+fn blocking_watches_leave_checks_a_handler_on_a_small_pool() {
+    use grpc_sansio_blocking::{Channel, Handler, Router, Server, health::HealthReporter};
+    let mut router: Router<Handler> = Router::new();
+    let health = HealthReporter::new();
+    health.add_to(&mut router);
+    let server = Server::builder()
+        .max_handlers(2)
+        .handler_queue(8, Duration::from_millis(300))
+        .build(router);
+    let addr = server.bind("127.0.0.1:0").expect("bind");
+    let ch = Channel::builder(&format!("http://{addr}"))
+        .build_lazy()
+        .expect("channel");
+    let mut first = ch
+        .server_streaming(WATCH_PATH, HealthClientCodec, &"s0".to_string(), b_opts())
+        .expect("watch");
+    assert_eq!(
+        first.next().expect("first").expect("ok"),
+        ServingStatus::ServiceUnknown
+    );
+    // A second would take the last thread: refused.
+    let mut second = ch
+        .server_streaming(WATCH_PATH, HealthClientCodec, &"s1".to_string(), b_opts())
+        .expect("watch");
+    let refused = second.next().expect("an end").expect_err("refused");
+    assert_eq!(
+        refused.code(),
+        grpc_sansio_blocking::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    let held = vec![first];
+    let r = ch.unary(CHECK_PATH, HealthClientCodec, &String::new(), b_opts());
+    assert_eq!(
+        r.map(|r| r.message).map_err(|e| e.code()),
+        Ok(ServingStatus::Serving),
+        "a check beside a watch on two handler threads"
+    );
+    drop(held);
+    server.shutdown(Duration::from_millis(200));
+}

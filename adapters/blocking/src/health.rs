@@ -41,8 +41,10 @@ pub use grpc_sansio::health::{HealthClientCodec, ServingStatus};
 pub const WATCH_POLL: Duration = Duration::from_millis(100);
 
 /// The most `Watch` calls a reporter serves at once. Each holds a
-/// handler thread; past this, a `Watch` is refused RESOURCE_EXHAUSTED so
-/// that watchers cannot take the whole pool (and `Check` with it).
+/// handler thread; past this, or past half of the server's handler
+/// threads (none on a server with one), a `Watch` is refused
+/// RESOURCE_EXHAUSTED so that watchers cannot take the whole pool (and
+/// `Check` with it).
 pub const MAX_WATCHES: usize = 8;
 
 #[derive(Debug, Default)]
@@ -124,8 +126,9 @@ impl HealthReporter {
             HealthServerCodec,
             move |call, service, out| {
                 let mut last = None;
+                let cap = MAX_WATCHES.min(call.max_handlers() / 2);
                 let mut table = lock(&shared);
-                if shared.watches.load(Ordering::Acquire) >= MAX_WATCHES {
+                if shared.watches.load(Ordering::Acquire) >= cap {
                     return Err(Status::resource_exhausted(
                         "too many health watches in progress",
                     ));

@@ -35,7 +35,7 @@ pub(crate) struct ServerMachine {
     /// While the reader files a read's events: the jobs it starts, which
     /// wait for it to unlock (see [`submit`](Self::submit)).
     hold: Option<Vec<(CallId, Box<Job>)>>,
-    ctx: Arc<Context>,
+    pub(crate) ctx: Arc<Context>,
     me: Weak<Shared<ServerMachine>>,
     peer: PeerAddr,
     /// The client's certificates, for a connection that runs TLS (known

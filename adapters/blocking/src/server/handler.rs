@@ -370,6 +370,14 @@ impl ServerCall {
         }
     }
 
+    /// The most handlers the server runs at once (its
+    /// [`max_handlers`](crate::ServerBuilder::max_handlers)): for a
+    /// handler that holds its thread for long, such as health `Watch`, to
+    /// leave room for the others.
+    pub fn max_handlers(&self) -> usize {
+        self.shared.lock().ctx.pool.max_threads()
+    }
+
     /// The request head: path, metadata, timeout, encodings, user agent.
     pub fn head(&self) -> &RequestHead {
         &self.head

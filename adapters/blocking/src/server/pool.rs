@@ -102,6 +102,11 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
+    /// The most handlers that run at once.
+    pub(crate) fn max_threads(&self) -> usize {
+        self.max_threads
+    }
+
     pub(crate) fn new(max_threads: usize, max_queue: usize, queue_timeout: Duration) -> Arc<Self> {
         Arc::new(Pool {
             state: Mutex::new(PoolState {
