@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use grpc_sansio_tokio::{
     BytesCodec, CallOptions, CancelReason, Channel, ChannelState, Code, MetadataMap, Request,
-    RequestStream, Response, ResponseSink, Routes, Server, Status,
+    RequestSink, RequestStream, Response, ResponseSink, Routes, Server, Status,
 };
 use tokio::sync::mpsc;
 use tokio_support::{Seen, bounded, path, routes};
@@ -1151,21 +1151,7 @@ async fn a_send_given_up_while_blocked_does_not_break_the_next_one() {
     // Nobody reads the responses: the server stops reading requests, and
     // a send ends up waiting for the window.
     let big = Bytes::from(vec![b'a'; 32 << 10]);
-    let mut gave_up = false;
-    let mut sent = 0;
-    for _ in 0..200 {
-        match tokio::time::timeout(Duration::from_millis(100), sink.send(big.clone())).await {
-            Ok(r) => {
-                r.unwrap();
-                sent += 1;
-            }
-            Err(_) => {
-                gave_up = true;
-                break;
-            }
-        }
-    }
-    assert!(gave_up, "a send never had to wait");
+    let sent = send_until_one_waits(&mut sink, &big).await;
     // Reading again frees the windows.
     let reader = tokio::spawn(async move {
         let mut got = Vec::new();
@@ -1209,6 +1195,19 @@ async fn cancelling_a_call_already_finished_keeps_its_status_and_trailers() {
     assert_eq!(s.trailers().and_then(|t| t.get("x-sent")), Some("3"));
 }
 
+/// Sends `message` until a send has waited 100 ms for flow control, and
+/// gives that one up (drops its future); how many were sent before it.
+async fn send_until_one_waits(sink: &mut RequestSink<BytesCodec>, message: &Bytes) -> usize {
+    for sent in 0..200 {
+        let send = sink.send(message.clone());
+        match tokio::time::timeout(Duration::from_millis(100), send).await {
+            Ok(r) => r.unwrap(),
+            Err(_) => return sent,
+        }
+    }
+    panic!("a send never had to wait");
+}
+
 /// A send given up while it waits for flow control is not sent later
 /// either, when the window opens with no other send behind it: the server
 /// sees exactly the messages whose sends returned Ok.
@@ -1221,21 +1220,7 @@ async fn a_send_given_up_while_blocked_is_not_sent_when_the_window_opens() {
         .await
         .unwrap();
     let big = Bytes::from(vec![b'a'; 32 << 10]);
-    let mut gave_up = false;
-    let mut sent = 0;
-    for _ in 0..200 {
-        match tokio::time::timeout(Duration::from_millis(100), sink.send(big.clone())).await {
-            Ok(r) => {
-                r.unwrap();
-                sent += 1;
-            }
-            Err(_) => {
-                gave_up = true;
-                break;
-            }
-        }
-    }
-    assert!(gave_up, "a send never had to wait");
+    let sent = send_until_one_waits(&mut sink, &big).await;
     // Reading the answers opens the windows again; nothing more is sent.
     for _ in 0..sent {
         bounded(5, stream.message()).await.unwrap().unwrap();
