@@ -253,6 +253,28 @@ async fn dropping_the_channel_closes_the_connection() {
     eprintln!("stopped in {:?}", t.elapsed());
 }
 
+/// A server on a runtime of its own, and a channel to it whose
+/// connection was made (with one call) on `first`: the runtime the
+/// connection's tasks run on, for a test to drop.
+fn channel_used_on(
+    first: &tokio::runtime::Runtime,
+) -> (
+    tokio::runtime::Runtime,
+    Running,
+    mpsc::Receiver<Seen>,
+    Channel,
+) {
+    let server_rt = tokio::runtime::Runtime::new().unwrap();
+    let (running, seen, addr) = server_rt.block_on(start(
+        "127.0.0.1:0".parse().unwrap(),
+        Duration::from_secs(1),
+    ));
+    let channel = Channel::connect(&format!("http://{addr}")).unwrap();
+    let r = first.block_on(channel.unary(&path("Echo"), BytesCodec, b("one"), CallOptions::new()));
+    assert_eq!(r.unwrap().into_inner(), b("one"));
+    (server_rt, running, seen, channel)
+}
+
 /// A channel kept (in a static, say) after the runtime that first used
 /// it is gone, its connection and reconnecting task with it, and used
 /// from another runtime (each `#[tokio::test]` has its own): calls work
@@ -260,15 +282,8 @@ async fn dropping_the_channel_closes_the_connection() {
 /// their deadline.
 #[test]
 fn a_channel_outlives_the_runtime_that_first_used_it() {
-    let server_rt = tokio::runtime::Runtime::new().unwrap();
-    let (running, _seen, addr) = server_rt.block_on(start(
-        "127.0.0.1:0".parse().unwrap(),
-        Duration::from_secs(1),
-    ));
-    let channel = Channel::connect(&format!("http://{addr}")).unwrap();
     let first = tokio::runtime::Runtime::new().unwrap();
-    let r = first.block_on(channel.unary(&path("Echo"), BytesCodec, b("one"), CallOptions::new()));
-    assert_eq!(r.unwrap().into_inner(), b("one"));
+    let (server_rt, running, _seen, channel) = channel_used_on(&first);
     drop(first);
     let (tx, rx) = std::sync::mpsc::channel();
     let ch = channel.clone();
@@ -353,16 +368,9 @@ async fn shutdown_stops_serve_and_takes_no_new_connections() {
 /// deadline, which that task enforced, with it. It used to wait for ever.
 #[test]
 fn a_call_in_progress_ends_when_its_connections_runtime_goes() {
-    let server_rt = tokio::runtime::Runtime::new().unwrap();
-    let (running, mut seen, addr) = server_rt.block_on(start(
-        "127.0.0.1:0".parse().unwrap(),
-        Duration::from_secs(1),
-    ));
-    let channel = Channel::connect(&format!("http://{addr}")).unwrap();
-    // The connection is made, and driven, on `first`.
     let first = tokio::runtime::Runtime::new().unwrap();
-    let r = first.block_on(channel.unary(&path("Echo"), BytesCodec, b("one"), CallOptions::new()));
-    assert_eq!(r.unwrap().into_inner(), b("one"));
+    // The connection is made, and driven, on `first`.
+    let (server_rt, running, mut seen, channel) = channel_used_on(&first);
     // A call from another runtime rides on that connection.
     let (tx, rx) = std::sync::mpsc::channel();
     let ch = channel.clone();
@@ -561,15 +569,8 @@ async fn a_connection_handed_in_after_shutdown_is_cut_off_after_the_grace_period
 /// channel rather than panicking on a task it cannot spawn.
 #[test]
 fn close_with_no_runtime_around_does_not_panic() {
-    let server_rt = tokio::runtime::Runtime::new().unwrap();
-    let (running, _seen, addr) = server_rt.block_on(start(
-        "127.0.0.1:0".parse().unwrap(),
-        Duration::from_secs(1),
-    ));
-    let channel = Channel::connect(&format!("http://{addr}")).unwrap();
     let first = tokio::runtime::Runtime::new().unwrap();
-    let r = first.block_on(channel.unary(&path("Echo"), BytesCodec, b("one"), CallOptions::new()));
-    assert_eq!(r.unwrap().into_inner(), b("one"));
+    let (server_rt, running, _seen, channel) = channel_used_on(&first);
     drop(first);
     channel.close();
     assert_eq!(channel.state(), ChannelState::Shutdown);
