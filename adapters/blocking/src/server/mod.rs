@@ -355,10 +355,13 @@ impl Inner {
         park: Option<Park>,
         parts: impl FnOnce() -> io::Result<TransportParts>,
     ) -> io::Result<()> {
+        let mut conns = lock(&self.conns);
+        // Checked under the connections' lock, which `shutdown` takes to
+        // find the connections after it has set `stopping`: it either
+        // finds this one or is seen here.
         if self.stopping.load(Ordering::Acquire) {
             return Err(io::Error::other("server is shutting down"));
         }
-        let mut conns = lock(&self.conns);
         conns.retain(|w| w.upgrade().is_some_and(|c| c.is_running()));
         if conns.len() >= self.max_connections {
             return Err(io::Error::other("too many connections"));
