@@ -655,6 +655,49 @@ fn no_accept_encoding_means_identity_responses() {
     assert!(finished(&cev, call)[0].0.is_ok(), "{cev:?}");
 }
 
+/// The compressed flags of a call's responses after the server chose
+/// `choices` in turn (the client accepts gzip).
+fn responses_compressed_after(choices: &[&str]) -> Vec<bool> {
+    let mut g = Grpc::new();
+    let call = unary(&mut g, "/t.S/M", b"x");
+    g.drive();
+    let sev = g.take_server();
+    let scall = match &sev[0] {
+        ServerEvent::CallStarted { call, .. } => *call,
+        e => panic!("{e:?}"),
+    };
+    for name in choices {
+        g.server.set_send_compression(scall, name).unwrap();
+    }
+    let big = Bytes::from(vec![b'z'; 10_000]);
+    g.server.send_message(scall, big.clone()).unwrap();
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    let cev = g.take_client();
+    assert!(finished(&cev, call)[0].0.is_ok(), "{cev:?}");
+    cev.iter()
+        .filter_map(|e| match e {
+            ClientEvent::Message { message, .. } => {
+                assert_eq!(message.clone().decompress().unwrap(), big);
+                Some(message.is_compressed())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_refused_compression_keeps_the_one_chosen_before() {
+    // deflate is neither registered on the server nor accepted by the
+    // client: the gzip chosen first (a server-wide default, say) stays.
+    assert_eq!(responses_compressed_after(&["gzip", "deflate"]), [true]);
+    assert_eq!(responses_compressed_after(&["deflate"]), [false]);
+    // identity is always taken.
+    assert_eq!(responses_compressed_after(&["gzip", "identity"]), [false]);
+}
+
 #[test]
 fn deadline_fires_exactly_at_the_virtual_instant_on_both_sides() {
     let mut g = Grpc::new();

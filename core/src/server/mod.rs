@@ -43,7 +43,7 @@ use crate::call::{
 };
 use crate::frame::{Reason, StreamId};
 use crate::grpc::compression::{
-    CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING,
+    CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, IDENTITY,
 };
 use crate::grpc::head::APPLICATION_GRPC;
 use crate::grpc::message::{DEFAULT_MAX_RECEIVE_MEMORY, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
@@ -481,8 +481,10 @@ impl ServerConnection {
 
     /// Compress the response messages of this call with `name` (for
     /// example `"gzip"`) if it is registered and the client accepts it;
-    /// identity otherwise. A client that sent no `grpc-accept-encoding`
-    /// accepts only identity. Must come before the response headers.
+    /// otherwise the call's compression stays as it was (identity, unless
+    /// an earlier call of this chose another). `"identity"` always takes.
+    /// A client that sent no `grpc-accept-encoding` accepts only identity.
+    /// Must come before the response headers.
     pub fn set_send_compression(&mut self, call: CallId, name: &str) -> Result<(), CallError> {
         let registry = &self.config.compression;
         let c = self
@@ -495,7 +497,12 @@ impl ServerConnection {
         // No grpc-accept-encoding on a request: the client takes identity
         // only (unlike a client's first request, nothing is unknown here).
         let accept = c.peer_accept.as_deref().unwrap_or_default();
-        c.send_compressor = registry.for_send(name, Some(accept));
+        let chosen = registry.for_send(name, Some(accept));
+        // Refused, the choice falls back to identity: a default set before
+        // (a server-wide one, say) is kept instead.
+        if !chosen.is_identity() || name.eq_ignore_ascii_case(IDENTITY) {
+            c.send_compressor = chosen;
+        }
         Ok(())
     }
 

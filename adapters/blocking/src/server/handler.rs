@@ -469,7 +469,9 @@ impl ServerCall {
     }
 
     /// Compress responses with `name` (`"gzip"`) if the client accepts
-    /// it. Must come before the response headers.
+    /// it; otherwise they go as they would have (the server's
+    /// [`send_compression`](crate::ServerBuilder::send_compression), if
+    /// any). Must come before the response headers.
     pub fn set_compression(&self, name: &str) -> Result<(), Status> {
         let mut g = self.shared.lock();
         let r = g.conn.set_send_compression(self.id, name);

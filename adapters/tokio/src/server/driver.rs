@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use grpc_sansio::call::{CallError, CallId, CallIdMap, Received};
-use grpc_sansio::grpc::compression::IDENTITY;
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
 use grpc_sansio::server::{CancelReason, RequestHead, ServerConnection, ServerEvent};
@@ -119,8 +118,6 @@ struct Slot {
     /// No response command has come yet (the handler's choice of
     /// compression is looked at once, with the first).
     first_response: bool,
-    /// The client's `grpc-accept-encoding`.
-    accept: Option<Bytes>,
 }
 
 pub(crate) struct Driver {
@@ -290,11 +287,7 @@ impl Driver {
             && std::mem::take(&mut slot.first_response)
             && let Some(name) = lock(&slot.cancel.compression).take()
         {
-            let accept = slot.accept.as_deref().unwrap_or_default();
-            let chosen = self.server.config.compression.for_send(&name, Some(accept));
-            if chosen.name() != IDENTITY || name.eq_ignore_ascii_case(IDENTITY) {
-                let _ = self.conn.set_send_compression(call, &name);
-            }
+            let _ = self.conn.set_send_compression(call, &name);
         }
         match cmd {
             SCmd::Headers {
@@ -533,7 +526,6 @@ impl Driver {
         if let Some(name) = &server.response_compression {
             let _ = self.conn.set_send_compression(call, name);
         }
-        let accept = head.accept_encoding.clone();
         let mut ctx = RequestContext::new(head, &self.peer);
         // Interceptors run here, in the connection's task: one that panics
         // ends its call with UNKNOWN (as a panicking handler does), not the
@@ -582,7 +574,6 @@ impl Driver {
                 then: None,
                 task,
                 first_response: true,
-                accept,
             },
         );
     }
