@@ -174,13 +174,8 @@ impl Driver {
                 self.conn.release_capacity(call, n);
             }
             for call in p.half_closed.drain() {
-                if let Some(s) = self.calls.get_mut(&call) {
-                    // A send given up while blocked does not go after the
-                    // end of the requests.
-                    if s.blocked.as_ref().is_some_and(|b| b.3.is_closed()) {
-                        s.blocked = None;
-                    }
-                }
+                // A send given up while blocked is dropped by
+                // `retry_blocked`, never sent after this end.
                 let _ = self.conn.half_close(call);
             }
             for call in p.cancelled.drain() {

@@ -97,14 +97,7 @@ impl Drop for Gone {
             // Closed, though the manager may have gone (with its runtime)
             // before it could say so: calls must not wait on its
             // connection, which went with it.
-            self.0.snapshot.send_if_modified(|s| {
-                let stale = s.state != ChannelState::Shutdown;
-                if stale {
-                    s.state = ChannelState::Shutdown;
-                    s.conn = None;
-                }
-                stale
-            });
+            self.0.publish(ChannelState::Shutdown, None);
             return;
         }
         if std::thread::panicking() {
