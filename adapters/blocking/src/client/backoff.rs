@@ -56,7 +56,7 @@ pub(crate) struct Backoff {
 
 /// The longest delay taken from the settings (longer ones would overflow
 /// the clock they are added to).
-const YEAR: Duration = Duration::from_secs(365 * 86_400);
+pub(crate) const YEAR: Duration = Duration::from_secs(365 * 86_400);
 
 impl Backoff {
     pub(crate) fn new(mut config: BackoffConfig) -> Self {
@@ -110,7 +110,6 @@ mod tests {
 
     #[test]
     fn settings_out_of_range_do_not_panic() {
-        let year = Duration::from_secs(365 * 86_400);
         for (multiplier, jitter, max_delay) in [
             (f64::NAN, f64::NAN, Duration::from_secs(1)),
             (-3.0, -1.0, Duration::from_secs(1)),
@@ -130,7 +129,7 @@ mod tests {
             });
             for _ in 0..50 {
                 let d = b.next_delay();
-                assert!(d <= max_delay.min(year) * 2, "{d:?}");
+                assert!(d <= max_delay.min(YEAR) * 2, "{d:?}");
                 // It can be added to the clock.
                 let _ = std::time::Instant::now() + d;
             }

@@ -235,18 +235,16 @@ impl CallCore {
                 return (Status::cancelled("call dropped"), MetadataMap::new());
             };
             let unread = std::mem::take(&mut slot.messages);
-            if let Some((s, t)) = &slot.end {
-                let end = (s.clone(), t.clone());
-                for (_, flow) in unread {
-                    g.conn.release_capacity(id, flow);
-                }
+            let end = slot.end.clone();
+            let released = !unread.is_empty();
+            for (_, flow) in unread {
+                g.conn.release_capacity(id, flow);
+            }
+            if let Some(end) = end {
                 self.conn.flush(g);
                 return end;
             }
-            if !unread.is_empty() {
-                for (_, flow) in unread {
-                    g.conn.release_capacity(id, flow);
-                }
+            if released {
                 // The window updates go out now; this thread waits on.
                 self.conn.flush(g);
                 g = self.conn.lock();

@@ -179,7 +179,7 @@ impl ChannelBuilder {
     /// minimum connect timeout). Longer than a year counts as a year (the
     /// limit is added to the clock, which `Duration::MAX` would overflow).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout.min(Duration::from_secs(365 * 86_400));
+        self.connect_timeout = timeout.min(backoff::YEAR);
         self
     }
 
@@ -372,6 +372,22 @@ struct State {
     last_error: Option<String>,
 }
 
+impl State {
+    /// A connection attempt failed with `error`: the next may start after
+    /// the backoff's delay, or at once when `backoff` is false.
+    fn attempt_failed(&mut self, error: String, backoff: bool) {
+        let delay = if backoff {
+            self.backoff.next_delay()
+        } else {
+            Duration::ZERO
+        };
+        self.phase = Phase::Failed {
+            retry_at: Instant::now() + delay,
+        };
+        self.last_error = Some(error);
+    }
+}
+
 struct Inner {
     connector: Connector,
     config: ClientConfig,
@@ -510,21 +526,14 @@ impl Inner {
                     // the server: the attempt failed, but the next call
                     // tries again at once (no backoff grows from it), and
                     // this one ends with its deadline.
-                    st.phase = Phase::Failed {
-                        retry_at: Instant::now(),
-                    };
-                    st.last_error = Some(e.to_string());
+                    st.attempt_failed(e.to_string(), false);
                     self.changed.notify_all();
                     return Err(Status::deadline_exceeded(
                         "deadline exceeded while waiting for a connection",
                     ));
                 }
                 Err(e) => {
-                    let delay = st.backoff.next_delay();
-                    st.phase = Phase::Failed {
-                        retry_at: Instant::now() + delay,
-                    };
-                    st.last_error = Some(e.to_string());
+                    st.attempt_failed(e.to_string(), true);
                     self.changed.notify_all();
                     if !wait_for_ready {
                         return Err(Status::unavailable(format!("connection failed: {e}")));
@@ -550,11 +559,7 @@ impl Drop for AttemptGuard<'_> {
         let mut st = self.inner.lock();
         st.handshaking = None;
         if matches!(st.phase, Phase::Connecting) {
-            let delay = st.backoff.next_delay();
-            st.phase = Phase::Failed {
-                retry_at: Instant::now() + delay,
-            };
-            st.last_error = Some("the connector panicked".to_string());
+            st.attempt_failed("the connector panicked".to_string(), true);
         }
         self.inner.changed.notify_all();
     }
