@@ -380,10 +380,7 @@ impl ClientConnection {
                 break;
             }
             self.deadlines.pop_first();
-            self.abort(
-                CallId(id),
-                Status::new(Code::DeadlineExceeded, "deadline exceeded"),
-            );
+            self.abort(CallId(id), deadline_exceeded());
         }
         self.pump();
     }
@@ -999,7 +996,7 @@ impl ClientConnection {
                         .and_then(|c| c.options.deadline)
                         .is_some_and(|d| d <= self.now);
                     if code == Reason::CANCEL && expired {
-                        status = Status::new(Code::DeadlineExceeded, "deadline exceeded");
+                        status = deadline_exceeded();
                     }
                     self.finish(CallId(id), status, MetadataMap::new());
                 }
@@ -1181,6 +1178,11 @@ impl ClientConnection {
             );
         }
     }
+}
+
+/// The status of a call whose deadline passed, whichever side noticed.
+fn deadline_exceeded() -> Status {
+    Status::new(Code::DeadlineExceeded, "deadline exceeded")
 }
 
 fn map_send(call: CallId, e: SendError) -> CallError {
