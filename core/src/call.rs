@@ -160,7 +160,7 @@ impl fmt::Display for CallError {
 impl std::error::Error for CallError {}
 
 /// A call that did not end with OK: its status and the metadata that came
-/// with it. Both adapters' clients return it, and the tokio adapter's
+/// with it. Both adapters' clients return it, and the async adapter's
 /// handlers return it too (its `trailers` go out with the status;
 /// `metadata` is not used there).
 ///
