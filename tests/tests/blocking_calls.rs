@@ -13,7 +13,7 @@ use grpc_sansio_blocking::{
     BytesCodec, CallKind, CallOptions, Channel, Code, Handler, MetadataMap, Router, RouterExt,
     Server, Status,
 };
-use support::{Seen, b, opts, serve, serve_with, within};
+use support::{Seen, b, opts, serve, serve_with, start_sleep, within};
 
 #[test]
 fn unary_with_metadata_both_ways() {
@@ -233,11 +233,7 @@ fn explicit_cancel_ends_the_call_with_cancelled() {
     within(Duration::from_secs(20), || {
         let svc = serve();
         let ch = svc.channel();
-        let call = ch
-            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
-            .unwrap();
-        call.send(&b("3000")).unwrap();
-        call.close_send().unwrap();
+        let call = start_sleep(&ch, "3000");
         std::thread::sleep(Duration::from_millis(50));
         call.cancel();
         let (status, _) = call.finish();
@@ -462,11 +458,7 @@ fn full_pool_answers_resource_exhausted() {
                 .handler_queue(0, Duration::ZERO),
         );
         let ch = svc.channel();
-        let busy = ch
-            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
-            .unwrap();
-        busy.send(&b("1000")).unwrap();
-        busy.close_send().unwrap();
+        let busy = start_sleep(&ch, "1000");
         // Wait until the handler runs.
         let start = Instant::now();
         while svc.server.busy_handlers() == 0 && start.elapsed() < Duration::from_secs(2) {
@@ -510,11 +502,7 @@ fn refused_requests_do_not_leak_the_connection_window() {
         };
         let before = peer(&ch);
         wait_idle();
-        let busy = ch
-            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
-            .unwrap();
-        busy.send(&b("1500")).unwrap();
-        busy.close_send().unwrap();
+        let busy = start_sleep(&ch, "1500");
         let start = Instant::now();
         while svc.server.busy_handlers() == 0 && start.elapsed() < Duration::from_secs(2) {
             std::thread::sleep(Duration::from_millis(5));
@@ -546,11 +534,7 @@ fn queued_call_waits_for_a_free_handler_within_the_bound() {
                 .handler_queue(4, Duration::from_secs(5)),
         );
         let ch = svc.channel();
-        let busy = ch
-            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
-            .unwrap();
-        busy.send(&b("300")).unwrap();
-        busy.close_send().unwrap();
+        let _busy = start_sleep(&ch, "300");
         std::thread::sleep(Duration::from_millis(50));
         let r = ch
             .unary("/test.Echo/Unary", BytesCodec, &b("queued"), opts())
@@ -563,11 +547,7 @@ fn queued_call_waits_for_a_free_handler_within_the_bound() {
                 .handler_queue(4, Duration::from_millis(100)),
         );
         let ch2 = svc2.channel();
-        let busy2 = ch2
-            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
-            .unwrap();
-        busy2.send(&b("1000")).unwrap();
-        busy2.close_send().unwrap();
+        let _busy2 = start_sleep(&ch2, "1000");
         std::thread::sleep(Duration::from_millis(50));
         let start = Instant::now();
         let e = ch2
@@ -596,11 +576,7 @@ fn a_queue_timeout_of_duration_max_queues_calls_without_a_limit() {
             .expect("a call with a free handler");
         assert_eq!(r.message, b("first"));
         // One call holds the only handler; the next waits in the queue.
-        let busy = ch
-            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
-            .unwrap();
-        busy.send(&b("300")).unwrap();
-        busy.close_send().unwrap();
+        let busy = start_sleep(&ch, "300");
         support::wait_busy(&svc.server, 1);
         let r = ch
             .unary("/test.Echo/Unary", BytesCodec, &b("queued"), opts())

@@ -10,21 +10,17 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use grpc_sansio_blocking::{
-    BackoffConfig, BytesCodec, CallKind, CallOptions, Channel, Code, ConnectivityState, Server,
+    BackoffConfig, BytesCodec, CallOptions, Channel, Code, ConnectivityState, Server,
 };
 use grpc_sansio_tests::wait_for;
-use support::{Seen, b, opts, router, serve, within};
+use support::{Seen, b, opts, router, serve, start_sleep, within};
 
 #[test]
 fn graceful_shutdown_lets_an_in_flight_call_finish() {
     within(Duration::from_secs(20), || {
         let svc = serve();
         let ch = svc.channel();
-        let call = ch
-            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
-            .unwrap();
-        call.send(&b("500")).unwrap();
-        call.close_send().unwrap();
+        let call = start_sleep(&ch, "500");
         std::thread::sleep(Duration::from_millis(100));
         let server = svc.server.clone();
         let start = Instant::now();
@@ -49,11 +45,7 @@ fn shutdown_cancels_what_outlives_the_grace_period() {
     within(Duration::from_secs(20), || {
         let svc = serve();
         let ch = svc.channel();
-        let call = ch
-            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
-            .unwrap();
-        call.send(&b("5000")).unwrap();
-        call.close_send().unwrap();
+        let call = start_sleep(&ch, "5000");
         std::thread::sleep(Duration::from_millis(100));
         let start = Instant::now();
         svc.server.shutdown(Duration::from_millis(300));
@@ -74,11 +66,7 @@ fn shutdown_with_a_grace_of_duration_max_waits_for_the_calls() {
     within(Duration::from_secs(10), || {
         let svc = serve();
         let ch = svc.channel();
-        let call = ch
-            .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
-            .unwrap();
-        call.send(&b("500")).unwrap();
-        call.close_send().unwrap();
+        let call = start_sleep(&ch, "500");
         support::wait_busy(&svc.server, 1);
         let server = svc.server.clone();
         let stopper = std::thread::spawn(move || server.shutdown(Duration::MAX));

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use grpc_sansio_blocking::{
-    BytesCodec, CallOptions, Channel, Code, Handler, MetadataMap, Router, RouterExt, Server,
-    ServerBuilder, Status,
+    BytesCodec, Call, CallKind, CallOptions, Channel, Code, Handler, MetadataMap, Router,
+    RouterExt, Server, ServerBuilder, Status,
 };
 
 /// What handlers report to the test.
@@ -228,6 +228,17 @@ pub fn wait_busy(server: &Server, n: usize) {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(server.busy_handlers(), n, "busy handlers");
+}
+
+/// Starts a `Sleep` call of `ms` milliseconds on `ch`, its request sent
+/// whole: its handler holds a thread that long unless cancelled.
+pub fn start_sleep(ch: &Channel, ms: &str) -> Call<BytesCodec> {
+    let call = ch
+        .call("/test.Echo/Sleep", CallKind::Unary, BytesCodec, opts())
+        .unwrap();
+    call.send(&b(ms)).unwrap();
+    call.close_send().unwrap();
+    call
 }
 
 /// Run `f` on a thread and fail if it takes longer than `limit`.
