@@ -229,24 +229,25 @@ impl Connection {
             ));
         }
         self.conn_recv.window.consume(len);
-        match self.lookup(id) {
-            Lookup::Live => {}
-            Lookup::Idle => return Err(proto("DATA on an idle stream")),
-            Lookup::Closed(how) => {
-                // The bytes will never reach the application: give them back.
-                self.release_connection(len);
-                return match how {
-                    Some(CloseKind::ResetByUs) => Ok(()),
-                    Some(CloseKind::Ended) => Err(ConnectionError::local(
-                        Reason::STREAM_CLOSED,
-                        "DATA after END_STREAM",
-                    )),
-                    _ => self.stream_error(id, Reason::STREAM_CLOSED, now),
-                };
-            }
-        }
+        // A live stream is found with one lookup; the rest is told apart
+        // only when it is not.
         let Some(s) = self.streams.get_mut(id.value()) else {
-            return Ok(());
+            return match self.lookup(id) {
+                Lookup::Live => Ok(()),
+                Lookup::Idle => Err(proto("DATA on an idle stream")),
+                Lookup::Closed(how) => {
+                    // The bytes will never reach the application: give them back.
+                    self.release_connection(len);
+                    match how {
+                        Some(CloseKind::ResetByUs) => Ok(()),
+                        Some(CloseKind::Ended) => Err(ConnectionError::local(
+                            Reason::STREAM_CLOSED,
+                            "DATA after END_STREAM",
+                        )),
+                        _ => self.stream_error(id, Reason::STREAM_CLOSED, now),
+                    }
+                }
+            };
         };
         let verdict = if !matches!(s.state, State::Open | State::HalfClosedLocal) {
             Some(Reason::STREAM_CLOSED)
@@ -396,8 +397,14 @@ impl Connection {
             }
             return self.stream_error(id, Reason::PROTOCOL_ERROR, now);
         }
+        // A live stream is found with one lookup; the rest is told apart
+        // only when it is not.
+        let fields = match self.headers_on_live(id, fields, end_stream, now) {
+            Ok(done) => return done,
+            Err(fields) => fields,
+        };
         match self.lookup(id) {
-            Lookup::Live => self.headers_on_live(id, fields, end_stream, now),
+            Lookup::Live => Ok(()),
             Lookup::Idle => {
                 if !self.is_peer_initiated(id) || self.role == Role::Client {
                     return Err(proto("HEADERS on a stream the peer may not open"));
@@ -468,22 +475,24 @@ impl Connection {
         Ok(())
     }
 
+    /// A header block on stream `id` if it is live; `Err` hands the
+    /// fields back when it is not.
     fn headers_on_live(
         &mut self,
         id: StreamId,
         fields: Option<Fields>,
         end_stream: bool,
         now: Instant,
-    ) -> Result {
+    ) -> std::result::Result<Result, Option<Fields>> {
         let role = self.role;
         let Some(s) = self.streams.get_mut(id.value()) else {
-            return Ok(());
+            return Err(fields);
         };
         match s.state {
             State::Open | State::HalfClosedLocal => {}
-            State::Idle => return Err(proto("HEADERS on a stream not yet opened")),
+            State::Idle => return Ok(Err(proto("HEADERS on a stream not yet opened"))),
             State::HalfClosedRemote | State::Closed => {
-                return self.stream_error(id, Reason::STREAM_CLOSED, now);
+                return Ok(self.stream_error(id, Reason::STREAM_CLOSED, now));
             }
         }
         let Some(fields) = fields else {
@@ -498,7 +507,7 @@ impl Connection {
             if state == State::Closed {
                 self.forget_stream(id, CloseKind::Ended);
             }
-            return Ok(());
+            return Ok(Ok(()));
         };
         let section = match (s.recv_phase, role) {
             (RecvPhase::Head, Role::Client) => Section::Response,
@@ -509,28 +518,28 @@ impl Connection {
         let block_id = self.hpack_dec.last_block_id();
         let info = match self.validated.check(section, &fields, checked, block_id) {
             Ok(info) => info,
-            Err(_) => return self.stream_error(id, Reason::PROTOCOL_ERROR, now),
+            Err(_) => return Ok(self.stream_error(id, Reason::PROTOCOL_ERROR, now)),
         };
         match section {
             Section::Trailers => {
                 // §8.1: trailers end the stream.
                 let cl_bad = s.content_length.is_some_and(|cl| cl != s.data_received);
                 if !end_stream || cl_bad {
-                    return self.stream_error(id, Reason::PROTOCOL_ERROR, now);
+                    return Ok(self.stream_error(id, Reason::PROTOCOL_ERROR, now));
                 }
             }
             _ => {
                 if let Some(status) = info.status.filter(|st| (100..200).contains(st)) {
                     // Interim response: nothing to report; 101 is not allowed.
                     if status == 101 || end_stream {
-                        return self.stream_error(id, Reason::PROTOCOL_ERROR, now);
+                        return Ok(self.stream_error(id, Reason::PROTOCOL_ERROR, now));
                     }
-                    return Ok(());
+                    return Ok(Ok(()));
                 }
                 s.recv_phase = RecvPhase::Body;
                 s.content_length = info.content_length;
                 if end_stream && info.content_length.is_some_and(|cl| cl != 0) {
-                    return self.stream_error(id, Reason::PROTOCOL_ERROR, now);
+                    return Ok(self.stream_error(id, Reason::PROTOCOL_ERROR, now));
                 }
             }
         }
@@ -546,7 +555,7 @@ impl Connection {
         if state == State::Closed {
             self.forget_stream(id, CloseKind::Ended);
         }
-        Ok(())
+        Ok(Ok(()))
     }
 
     fn on_rst(&mut self, r: RstStream, now: Instant) -> Result {
