@@ -248,11 +248,30 @@ impl From<Code> for i32 {
 /// [`encode_grpc_message`]). The details are carried, base64-encoded, in
 /// the `grpc-status-details-bin` trailer; by convention they hold a
 /// serialized `google.rpc.Status`, which this crate does not interpret.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Status {
     code: Code,
     message: String,
     details: Bytes,
+}
+
+impl Clone for Status {
+    fn clone(&self) -> Self {
+        // Most statuses carry neither message nor details (OK above all):
+        // those are made afresh instead of cloned field by field.
+        if self.message.is_empty() && self.details.is_empty() {
+            return Status {
+                code: self.code,
+                message: String::new(),
+                details: Bytes::new(),
+            };
+        }
+        Status {
+            code: self.code,
+            message: self.message.clone(),
+            details: self.details.clone(),
+        }
+    }
 }
 
 macro_rules! constructors {
