@@ -864,3 +864,39 @@ fn a_request_the_compressor_refuses_ends_the_call() {
         assert_eq!(e.code(), Code::Internal, "{e:?}");
     });
 }
+
+/// A send on a call the server has already answered with OK fails with
+/// INTERNAL: the message was not sent, and an error whose status says OK
+/// would read as success. The response is still the server's answer. The
+/// tokio adapter says the same (`tokio_calls.rs`).
+#[test]
+fn a_send_after_the_server_answered_ok_is_internal() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = svc.channel();
+        let call = ch
+            .call(
+                "/test.Echo/First",
+                CallKind::ClientStreaming,
+                BytesCodec,
+                opts(),
+            )
+            .unwrap();
+        call.send(&b("a")).unwrap();
+        let mut failed = None;
+        for _ in 0..500 {
+            match call.send(&b("more")) {
+                Ok(()) => std::thread::sleep(Duration::from_millis(10)),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        let e = failed.expect("a send fails once the server has answered");
+        assert_eq!(e.code(), Code::Internal, "{e:?}");
+        assert_eq!(e.message(), "the call ended before the message was sent");
+        let r = call.response().unwrap();
+        assert_eq!(r.message, b("a"));
+    });
+}

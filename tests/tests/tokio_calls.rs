@@ -1323,3 +1323,33 @@ async fn an_unread_stream_does_not_stall_the_connections_other_calls() {
     let first = bounded(5, unread.message()).await.unwrap().unwrap();
     assert_eq!(first.len(), 64 << 10);
 }
+
+/// A send on a call the server has already answered with OK fails with
+/// INTERNAL: the message was not sent, and an error whose status says OK
+/// would read as success. The response is still the server's answer. The
+/// blocking adapter says the same (`blocking_calls.rs`).
+#[tokio::test]
+async fn a_send_after_the_server_answered_ok_is_internal() {
+    let (server, _seen) = server();
+    let channel = server.in_memory_channel_builder().build().unwrap();
+    let mut call = channel
+        .client_streaming(&path("First"), BytesCodec, CallOptions::new())
+        .await
+        .unwrap();
+    call.send(b("a")).await.unwrap();
+    let mut failed = None;
+    for _ in 0..500 {
+        match bounded(5, call.send(b("more"))).await {
+            Ok(()) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    let e = failed.expect("a send fails once the server has answered");
+    assert_eq!(e.code(), Code::Internal, "{e}");
+    assert_eq!(e.message(), "the call ended before the message was sent");
+    let r = bounded(5, call.finish()).await.unwrap();
+    assert_eq!(r.message, b("a"));
+}

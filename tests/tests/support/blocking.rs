@@ -82,6 +82,8 @@ fn text(b: &Bytes) -> String {
 /// - `Concat`: client streaming, the requests joined with ",";
 /// - `Refuse`: client streaming, reads nothing: headers `x-before: yes`,
 ///   then FAILED_PRECONDITION with a trailer `x-why: early`;
+/// - `First`: client streaming, answers OK with the first request and
+///   reads no more;
 /// - `Echo`: bidi, each request echoed.
 pub fn router(seen: Sender<Seen>) -> Router<Handler> {
     let seen = Arc::new(Mutex::new(seen));
@@ -195,6 +197,15 @@ pub fn router(seen: Sender<Seen>) -> Router<Handler> {
         call.set_trailers(t);
         Err(Status::new(Code::FailedPrecondition, "not reading"))
     });
+    r.client_streaming(
+        "test.Echo",
+        "First",
+        BytesCodec,
+        |_call, mut reqs| match reqs.next() {
+            Some(first) => first,
+            None => Err(Status::invalid_argument("no request")),
+        },
+    );
     r.bidi_streaming("test.Echo", "Echo", BytesCodec, |_call, reqs, out| {
         for r in reqs {
             out.send(&r?)?;

@@ -124,6 +124,14 @@ pub(crate) fn routes(probe: mpsc::Sender<Seen>) -> Routes {
         }
         Ok(Response::new(Bytes::from(parts.join(","))))
     });
+    // First: the first request comes back, OK, and no more are read.
+    r.client_streaming(SERVICE, "First", BytesCodec, |req| async move {
+        let mut stream = req.into_inner();
+        match stream.message().await? {
+            Some(first) => Ok(Response::new(first)),
+            None => Err(Status::invalid_argument("no request").into()),
+        }
+    });
     // Shout: each request comes back upper-cased; "fail" ends the call
     // with ABORTED.
     r.streaming(SERVICE, "Shout", BytesCodec, |req, mut sink| async move {

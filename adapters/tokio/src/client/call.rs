@@ -180,8 +180,18 @@ impl RawSender {
         }
     }
 
+    /// The error a send reports: the call's own status if it has ended
+    /// with one that is not OK, INTERNAL if the server had already
+    /// answered OK (the message was not sent, and an error saying OK would
+    /// read as success), else `fallback`.
     fn failed(&self, fallback: Status) -> RpcError {
-        RpcError::new(self.shared.outcome().unwrap_or(fallback))
+        RpcError::new(match self.shared.outcome() {
+            Some(s) if s.is_ok() => {
+                Status::new(Code::Internal, "the call ended before the message was sent")
+            }
+            Some(s) => s,
+            None => fallback,
+        })
     }
 
     /// Send one message, waiting while the call's send queue is full;
