@@ -900,3 +900,37 @@ fn a_send_after_the_server_answered_ok_is_internal() {
         assert_eq!(r.message, b("a"));
     });
 }
+
+/// Cancelling a call that is still going on ends it at once: responses
+/// already received but not read are dropped (their credit given back),
+/// and the next read is CANCELLED, as with the tokio adapter.
+#[test]
+fn cancel_drops_responses_not_yet_read() {
+    within(Duration::from_secs(20), || {
+        let svc = serve();
+        let ch = svc.channel();
+        let call = ch
+            .call(
+                "/test.Echo/Echo",
+                CallKind::BidiStreaming,
+                BytesCodec,
+                opts(),
+            )
+            .unwrap();
+        for m in ["a", "b", "c"] {
+            call.send(&b(m)).unwrap();
+        }
+        let first = call.recv().expect("a response").expect("echoed");
+        assert_eq!(first, b("a"));
+        // Let the other two echoes arrive, unread.
+        std::thread::sleep(Duration::from_millis(200));
+        call.cancel();
+        let next = call.recv().expect("the end");
+        assert_eq!(next.map_err(|s| s.code()), Err(Code::Cancelled));
+        let (status, _) = call.finish();
+        assert_eq!(status.code(), Code::Cancelled);
+        // The connection still carries calls.
+        let r = ch.unary("/test.Echo/Unary", BytesCodec, &b("after"), opts());
+        assert_eq!(r.unwrap().message, b("after"));
+    });
+}

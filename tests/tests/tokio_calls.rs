@@ -1353,3 +1353,31 @@ async fn a_send_after_the_server_answered_ok_is_internal() {
     let r = bounded(5, call.finish()).await.unwrap();
     assert_eq!(r.message, b("a"));
 }
+
+/// Cancelling a call that is still going on ends it at once: responses
+/// already received but not read are dropped, and the next read is
+/// CANCELLED, as with the blocking adapter.
+#[tokio::test]
+async fn cancel_drops_responses_not_yet_read() {
+    let (server, _seen) = server();
+    let channel = server.in_memory_channel_builder().build().unwrap();
+    let (mut sink, mut stream) = channel
+        .streaming(&path("Shout"), BytesCodec, CallOptions::new())
+        .await
+        .unwrap();
+    for m in ["a", "b", "c"] {
+        sink.send(b(m)).await.unwrap();
+    }
+    assert_eq!(bounded(5, stream.message()).await.unwrap(), Some(b("A")));
+    // Let the other two answers arrive, unread.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stream.cancel();
+    let e = bounded(5, stream.message()).await.unwrap_err();
+    assert_eq!(e.code(), Code::Cancelled, "{e}");
+    // The connection still carries calls.
+    let r = channel
+        .unary(&path("Echo"), BytesCodec, b("after"), CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(r.message, b("after"));
+}

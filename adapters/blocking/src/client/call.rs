@@ -271,10 +271,17 @@ impl CallCore {
         g.calls.get(&self.id).and_then(|s| s.end.clone())
     }
 
+    /// Cancel the call if it is still going on: it ends CANCELLED at
+    /// once, and responses received but not read are dropped (their
+    /// credit given back). A call that has ended keeps its end.
     pub(crate) fn cancel(&self) {
         let mut g = self.conn.lock();
+        let running = g.calls.get(&self.id).is_some_and(|s| s.end.is_none());
         g.conn.cancel(self.id);
         g.process_events();
+        if running {
+            g.discard_messages(self.id);
+        }
         self.conn.flush(g);
     }
 
@@ -427,6 +434,8 @@ impl<C: Codec> Call<C> {
     }
 
     /// Cancel the call: RST_STREAM CANCEL, and it ends with CANCELLED.
+    /// Responses received but not read are dropped. A call that has
+    /// already ended keeps its status.
     pub fn cancel(&self) {
         self.core.cancel();
     }
@@ -568,7 +577,7 @@ impl<C: Codec> Streaming<C> {
         self.core.try_end().map(|(_, t)| t)
     }
 
-    /// Cancel the call.
+    /// Cancel the call, as [`Call::cancel`] does.
     pub fn cancel(&self) {
         self.core.cancel();
     }

@@ -83,6 +83,16 @@ impl ClientMachine {
         self.process_events();
     }
 
+    /// Drop the messages of `call` not read yet, giving their
+    /// flow-control credit back.
+    pub(crate) fn discard_messages(&mut self, call: CallId) {
+        if let Some(slot) = self.calls.get_mut(&call) {
+            for (_, flow) in std::mem::take(&mut slot.messages) {
+                self.conn.release_capacity(call, flow);
+            }
+        }
+    }
+
     fn update_usable(&self) {
         if !self.conn.accepts_calls() {
             self.usable.store(false, Ordering::Release);
