@@ -1740,3 +1740,79 @@ fn age_limit_still_applies_after_an_idle_shutdown() {
     assert!(g.server.is_closed());
     assert_connection_lost(&mut g, scall);
 }
+
+/// Messages of every size around the point where small ones are gathered
+/// into one queue entry (under a kilobyte with their prefix), sent both
+/// ways through small windows and small send buffers so that sends are
+/// refused and resumed on Writable: every message arrives whole and in
+/// order, then the status.
+#[test]
+fn small_and_large_messages_mixed_arrive_in_order_through_small_windows() {
+    let mut client = ClientConfig::default();
+    client.h2.initial_stream_window = 3000;
+    client.h2.max_send_buffer = 4096;
+    let mut server = ServerConfig::default();
+    server.h2.initial_stream_window = 3000;
+    server.h2.max_send_buffer = 4096;
+    let mut g = Grpc::with(client, server);
+    let now = g.clock.now;
+    let sizes: Vec<usize> = (0..400).map(|i| (i * 37) % 1100).collect();
+    let message = |i: usize| Bytes::from(vec![(i % 251) as u8; sizes[i]]);
+    let call = g
+        .client
+        .start_call("/t.S/Chat", CallOptions::new(CallKind::BidiStreaming), now)
+        .unwrap();
+    // Client to server.
+    let mut sent = 0;
+    for _ in 0..100_000 {
+        while sent < sizes.len() {
+            match g.client.send_message(call, message(sent)) {
+                Ok(()) => sent += 1,
+                Err(grpc_sansio::call::CallError::Blocked(_)) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        if sent == sizes.len() {
+            break;
+        }
+        g.drive();
+    }
+    g.client.half_close(call).unwrap();
+    g.drive();
+    let sev = g.take_server();
+    let scall = match &sev[0] {
+        ServerEvent::CallStarted { call, .. } => *call,
+        e => panic!("{e:?}"),
+    };
+    let want: Vec<Bytes> = (0..sizes.len()).map(message).collect();
+    let got = messages_server(&sev, scall);
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "requests out of order or cut");
+    assert!(sev.contains(&ServerEvent::HalfClosed { call: scall }));
+    // Server to client.
+    let mut sent = 0;
+    let mut cev = Vec::new();
+    for _ in 0..100_000 {
+        while sent < sizes.len() {
+            match g.server.send_message(scall, message(sent)) {
+                Ok(()) => sent += 1,
+                Err(grpc_sansio::call::CallError::Blocked(_)) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        if sent == sizes.len() {
+            break;
+        }
+        g.drive();
+        cev.extend(g.take_client());
+    }
+    g.server
+        .send_status(scall, Status::ok(), MetadataMap::new())
+        .unwrap();
+    g.drive();
+    cev.extend(g.take_client());
+    let got = messages_client(&cev, call);
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "responses out of order or cut");
+    assert!(finished(&cev, call)[0].0.is_ok());
+}

@@ -539,6 +539,7 @@ impl Connection {
         end_stream: bool,
     ) -> Result<(), SendError> {
         let s = self.writable_stream(stream)?;
+        s.flush_tail();
         s.queue.push_back(Outbound::Headers { fields, end_stream });
         s.send_done = end_stream;
         self.schedule(stream);
@@ -590,6 +591,31 @@ impl Connection {
                 self.room_waiters.push(stream);
             }
             return Err(SendError::Blocked(stream));
+        }
+        if total <= GATHER_MAX && !end_stream && !s.queue.is_empty() {
+            // Behind data not yet written: copied into the stream's tail
+            // with the pieces before it. The stream is already where its
+            // queue puts it (ready, or waiting on a window).
+            let tail = s.tail.get_or_insert_with(Box::default);
+            if tail.capacity() - tail.len() < total {
+                // Full: what it holds joins the queue as one piece and a
+                // fresh buffer takes the next ones (nothing gathered is
+                // copied again).
+                if !tail.is_empty() {
+                    let data = Chunk::Shared(tail.split().freeze());
+                    s.queue.push_back(Outbound::Data {
+                        data,
+                        end_stream: false,
+                    });
+                }
+                tail.reserve(GATHER_RESERVE);
+            }
+            for p in &parts {
+                tail.extend_from_slice(p.as_slice());
+            }
+            s.queued_bytes += total;
+            self.queued_total += total;
+            return Ok(());
         }
         queue_data(s, parts, total, end_stream);
         self.queued_total += total;
@@ -659,6 +685,7 @@ impl Connection {
         }
         if let Some(s) = self.streams.get_mut(stream.value()) {
             s.send_done = true;
+            s.flush_tail();
             s.queue.push_back(Outbound::Reset(code));
             self.schedule(stream);
         }
@@ -1035,10 +1062,21 @@ impl Connection {
     }
 }
 
+/// Body sends of at most this many bytes (a message's prefix and payload
+/// together) made while the stream has data queued are copied into its
+/// tail rather than queued as pieces of their own.
+const GATHER_MAX: usize = 1024;
+
+/// The size of a stream's tail buffer: a run of small messages, one
+/// full-size DATA frame's worth. When it is full it joins the queue and a
+/// new one is started.
+const GATHER_RESERVE: usize = 16 << 10;
+
 /// Queue body pieces (`len` bytes in all) on stream `s`, END_STREAM (with
 /// `end_stream`) on the last piece that holds bytes; empty pieces are
 /// skipped otherwise.
 fn queue_data<const N: usize>(s: &mut Stream, parts: [Chunk; N], len: usize, end_stream: bool) {
+    s.flush_tail();
     s.queued_bytes += len;
     let last = parts.iter().rposition(|p| !p.is_empty()).unwrap_or(0);
     for (i, data) in parts.into_iter().enumerate() {

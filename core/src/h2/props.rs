@@ -98,7 +98,12 @@ fn check(side: &Side) {
                 super::stream::Outbound::Headers { .. } | super::stream::Outbound::Reset(_) => 0,
             })
             .sum();
-        assert_eq!(queued, s.queued_bytes, "queued byte count drifted");
+        let tail = s.tail.as_ref().map_or(0, |t| t.len());
+        assert_eq!(queued + tail, s.queued_bytes, "queued byte count drifted");
+        assert!(
+            tail == 0 || !s.queue.is_empty(),
+            "gathered bytes with nothing queued before them"
+        );
         assert_eq!(
             s.waits_room,
             c.room_waiters.contains(&s.id),

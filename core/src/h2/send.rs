@@ -75,6 +75,7 @@ impl Connection {
         let Some(s) = self.streams.get_mut(id.value()) else {
             return Turn::Idle;
         };
+        s.flush_tail();
         let Some(item) = s.queue.front_mut() else {
             return Turn::Idle;
         };

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::flow::{RecvFlow, Window};
 use crate::frame::{Reason, StreamId};
@@ -218,6 +218,15 @@ pub(crate) struct Stream {
     pub(crate) send_window: Window,
     pub(crate) recv: RecvFlow,
     pub(crate) queue: VecDeque<Outbound>,
+    /// Short body pieces queued after everything in `queue`, copied
+    /// together so that a run of small messages takes one queue entry
+    /// instead of two each. Moved to the back of `queue` before the stream
+    /// is written and before anything else is queued; empty whenever
+    /// `queue` is (a piece is only added behind one already queued).
+    /// Boxed, and made on first use: most streams never gather, and a
+    /// stream small enough is moved without a call to `memcpy`.
+    pub(crate) tail: Option<Box<BytesMut>>,
+    /// Bytes queued, `tail` included.
     pub(crate) queued_bytes: usize,
     /// The application queued END_STREAM (or trailers); no more sends.
     pub(crate) send_done: bool,
@@ -244,6 +253,7 @@ impl Stream {
             send_window: Window::new(send_window),
             recv: RecvFlow::new(recv_window, recv_target),
             queue: VecDeque::new(),
+            tail: None,
             queued_bytes: 0,
             send_done: false,
             wants_writable: false,
@@ -253,6 +263,18 @@ impl Stream {
             data_received: 0,
             scheduled: false,
             recv_done: false,
+        }
+    }
+
+    /// Move the pieces gathered in `tail` to the back of `queue`, as one.
+    #[inline]
+    pub(crate) fn flush_tail(&mut self) {
+        if let Some(tail) = self.tail.as_mut().filter(|t| !t.is_empty()) {
+            let data = Chunk::Shared(tail.split().freeze());
+            self.queue.push_back(Outbound::Data {
+                data,
+                end_stream: false,
+            });
         }
     }
 

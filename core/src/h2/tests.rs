@@ -47,3 +47,51 @@ fn server_cannot_open_streams() {
     let mut s = Connection::server(Config::default(), origin());
     assert_eq!(s.open_stream(head(), true), Err(SendError::WrongRole));
 }
+
+/// Small body sends behind data not yet written are gathered into one
+/// piece: a hundred messages take a handful of queue entries, not two
+/// hundred, and come out whole and in order, behind the first and ahead
+/// of a large send and the end of the stream.
+#[test]
+fn small_sends_behind_queued_data_are_gathered_in_order() {
+    let now = origin();
+    let mut c = Connection::client(Config::default(), now);
+    let id = c.open_stream(head(), false).unwrap();
+    let mut sent = Vec::new();
+    for i in 0..100u32 {
+        let piece = Bytes::from(vec![i as u8; (i % 7) as usize + 1]);
+        sent.extend_from_slice(&piece);
+        c.send_data(id, piece, false).unwrap();
+    }
+    let big = Bytes::from(vec![0xee; 3000]);
+    sent.extend_from_slice(&big);
+    c.send_data(id, big, false).unwrap();
+    c.send_data(id, Bytes::from_static(b"last"), true).unwrap();
+    sent.extend_from_slice(b"last");
+    let s = c.streams.get(id.value()).unwrap();
+    assert!(
+        s.queue.len() <= 5,
+        "{} queue entries for 102 sends",
+        s.queue.len()
+    );
+    assert_eq!(s.queued_bytes, sent.len());
+    // What goes out: the HEADERS, then DATA frames carrying every byte in
+    // order, the last with END_STREAM.
+    let mut out = BytesMut::new();
+    while c.poll_transmit(&mut out) > 0 {}
+    let preface = crate::frame::PREFACE.len();
+    let mut buf = BytesMut::from(&out[preface..]);
+    let mut decoder = crate::frame::FrameDecoder::new();
+    let mut body = Vec::new();
+    let mut ended = false;
+    while let Some(f) = decoder.decode(&mut buf).unwrap() {
+        if let crate::frame::Frame::Data(d) = f {
+            assert!(!ended, "DATA after END_STREAM");
+            body.extend_from_slice(&d.data);
+            ended = d.end_stream;
+        }
+    }
+    assert!(ended);
+    assert_eq!(body, sent);
+    assert_eq!(c.queued_total, 0);
+}
