@@ -333,6 +333,35 @@ fn peer_that_never_reads_control_frames_is_cut_off() {
     assert_eq!(goaway_code(&got), Some(Reason::ENHANCE_YOUR_CALM));
 }
 
+/// Frames that break a stream-level rule of their own (here a zero
+/// WINDOW_UPDATE increment on a stream) are answered with RST_STREAM:
+/// those answers are control frames too, held to the same bound, even
+/// when no valid frame comes between them.
+#[test]
+fn peer_that_never_reads_its_stream_resets_is_cut_off() {
+    let mut config = Config::default();
+    config.max_pending_control = 1024;
+    let (mut peer, mut conn) = RawPeer::server(config);
+    // Each bad frame needs a 13-byte RST_STREAM; we never read them.
+    let mut bad = BytesMut::new();
+    for _ in 0..200 {
+        WindowUpdate {
+            stream_id: sid(1),
+            increment: 0,
+        }
+        .encode(&mut bad);
+    }
+    assert!(peer.send_raw(&mut conn, &bad).is_err());
+    assert!(conn.is_closed());
+    let got = peer.read(&mut conn);
+    assert_eq!(goaway_code(&got), Some(Reason::ENHANCE_YOUR_CALM));
+    assert!(
+        resets(&got).len() * 13 <= 1024 + 13,
+        "{} resets held",
+        resets(&got).len()
+    );
+}
+
 #[test]
 fn grpc_keepalive_enforcement_too_many_pings() {
     let mut config = Config::default();

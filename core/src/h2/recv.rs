@@ -74,15 +74,13 @@ impl Connection {
             }
         }
         while self.phase != Phase::Closed {
-            let frame = match self.decoder.decode(&mut self.recv_buf) {
+            match self.decoder.decode(&mut self.recv_buf) {
                 Ok(None) => break,
-                Ok(Some(f)) => f,
-                Err(e) => {
-                    self.frame_error(e, now)?;
-                    continue;
-                }
-            };
-            self.on_frame(frame, now)?;
+                Ok(Some(frame)) => self.on_frame(frame, now)?,
+                // A stream-level error answers with RST_STREAM: a control
+                // frame like any other, held to the same bound below.
+                Err(e) => self.frame_error(e, now)?,
+            }
             if self.control.len() - self.control_streams > self.config.max_pending_control {
                 return Err(calm("peer does not read our control frames"));
             }
