@@ -247,6 +247,10 @@ impl Connection {
                 }
             };
         };
+        if s.state == State::Idle {
+            // Opened by us, its HEADERS not yet sent: idle on the wire.
+            return Err(proto("DATA on an idle stream"));
+        }
         let verdict = if !matches!(s.state, State::Open | State::HalfClosedLocal) {
             Some(Reason::STREAM_CLOSED)
         } else if s.recv_phase == RecvPhase::Head {

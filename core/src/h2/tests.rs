@@ -95,3 +95,54 @@ fn small_sends_behind_queued_data_are_gathered_in_order() {
     assert_eq!(body, sent);
     assert_eq!(c.queued_total, 0);
 }
+
+/// A client connection with the server's SETTINGS received and all its
+/// own output (preface, SETTINGS, acknowledgement) written out.
+fn client_after_handshake() -> Connection {
+    let now = origin();
+    let mut c = Connection::client(Config::default(), now);
+    let mut wire = BytesMut::new();
+    crate::frame::Settings::default().encode(&mut wire);
+    c.receive(&wire, now).expect("server SETTINGS accepted");
+    let mut out = BytesMut::new();
+    while c.poll_transmit(&mut out) > 0 {}
+    while c.poll_event().is_some() {}
+    c
+}
+
+/// Frames a connection has to send, decoded.
+fn written(c: &mut Connection) -> Vec<crate::frame::Frame> {
+    let mut out = BytesMut::new();
+    while c.poll_transmit(&mut out) > 0 {}
+    let mut dec = crate::frame::FrameDecoder::new();
+    dec.set_max_frame_size(crate::frame::MAX_MAX_FRAME_SIZE);
+    std::iter::from_fn(|| dec.decode(&mut out).ok().flatten()).collect()
+}
+
+/// A stream the client has opened but whose HEADERS are still queued is
+/// idle on the wire: DATA on it from the server is a connection error of
+/// type PROTOCOL_ERROR (RFC 9113 §5.1, idle), as RST_STREAM and
+/// WINDOW_UPDATE on it are; answering with RST_STREAM would itself break
+/// §6.4 (never for an idle stream).
+#[test]
+fn rfc9113_5_1_data_on_a_stream_whose_headers_are_not_sent_is_protocol_error() {
+    let mut c = client_after_handshake();
+    let id = c.open_stream(head(), false).unwrap();
+    assert_eq!(c.stream_state(id), Some(super::State::Idle));
+    let mut wire = BytesMut::new();
+    crate::frame::Data::new(id, Bytes::from_static(b"early"), false).encode(&mut wire);
+    assert!(c.receive(&wire, origin()).is_err());
+    assert!(c.is_closed());
+    let frames = written(&mut c);
+    assert!(
+        frames
+            .iter()
+            .all(|f| !matches!(f, crate::frame::Frame::RstStream(_))),
+        "no RST_STREAM for an idle stream: {frames:?}"
+    );
+    let goaway = frames.iter().find_map(|f| match f {
+        crate::frame::Frame::GoAway(g) => Some(g.code),
+        _ => None,
+    });
+    assert_eq!(goaway, Some(crate::frame::Reason::PROTOCOL_ERROR));
+}
