@@ -257,6 +257,21 @@ fn rfc9113_3_4_first_frame_must_be_settings() {
     assert_eq!(goaway_code(&got), Some(Reason::PROTOCOL_ERROR));
 }
 
+/// A first frame that also breaks a stream-level rule of its own (here a
+/// PRIORITY frame of the wrong length) is still not SETTINGS: a
+/// connection error, not a RST_STREAM for a stream nobody opened.
+#[test]
+fn rfc9113_3_4_first_frame_with_a_stream_error_is_still_not_settings() {
+    let clock = Clock::new();
+    let mut conn = Connection::server(Config::default(), clock.now);
+    let mut bytes = BytesMut::from(frame::PREFACE);
+    bytes.extend_from_slice(&raw_frame(frame::frame_type::PRIORITY, 0, 1, &[0; 4]));
+    assert!(conn.receive(&bytes, clock.now).is_err());
+    let got = RawPeer::new().read(&mut conn);
+    assert_eq!(goaway_code(&got), Some(Reason::PROTOCOL_ERROR));
+    assert_eq!(resets(&got), vec![], "{got:?}");
+}
+
 // ---- §4 frames ----
 
 #[test]

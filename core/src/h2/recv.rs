@@ -114,6 +114,10 @@ impl Connection {
     }
 
     fn frame_error(&mut self, e: FrameError, now: Instant) -> Result {
+        if self.phase == Phase::AwaitSettings && !e.is_connection_error() {
+            // §3.4: whatever else is wrong with it, it is not SETTINGS.
+            return Err(proto("first frame must be SETTINGS"));
+        }
         match (e.level, e.kind) {
             (ErrorLevel::Stream(_), FrameErrorKind::HeadersSelfDependency(h))
                 if self.continuation.is_none() =>
