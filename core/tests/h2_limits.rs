@@ -136,6 +136,29 @@ fn empty_data_and_priority_flood_cve_2019_9518_is_cut_off() {
     );
 }
 
+/// An empty DATA frame on a stream we reset (whose late frames are
+/// ignored) carries nothing either: it counts as an empty frame as it
+/// would on an open stream, so the limit cannot be sidestepped by getting
+/// one stream reset first.
+#[test]
+fn empty_data_on_a_stream_we_reset_is_cut_off() {
+    let config = limited(|l| l.empty_frames = Rate::new(100, Duration::from_secs(10)));
+    let (mut peer, mut conn) = RawPeer::server(config);
+    let h = peer.headers(1, &request_head("/a.B/C"), false);
+    peer.send(&mut conn, h).unwrap();
+    conn.reset(sid(1), Reason::CANCEL);
+    peer.read(&mut conn);
+    for _ in 0..100 {
+        peer.send(&mut conn, peer.data(1, b"", false)).unwrap();
+    }
+    assert!(!conn.is_closed(), "within the limit");
+    assert!(peer.send(&mut conn, peer.data(1, b"", false)).is_err());
+    assert_eq!(
+        goaway_code(&peer.read(&mut conn)),
+        Some(Reason::ENHANCE_YOUR_CALM)
+    );
+}
+
 /// Repeated GOAWAYs that lower nothing are only work for us: counted as
 /// empty frames, and a flood of them ends the connection. A GOAWAY that
 /// does lower the last stream still counts for what it says.

@@ -241,7 +241,15 @@ impl Connection {
                     // The bytes will never reach the application: give them back.
                     self.release_connection(len);
                     match how {
-                        Some(CloseKind::ResetByUs) => Ok(()),
+                        Some(CloseKind::ResetByUs) => {
+                            // Ignored, but an empty one is as much work
+                            // for nothing as on a live stream.
+                            let empty = d.data.is_empty() && !d.end_stream;
+                            if empty && !self.counters.empty.hit(now) {
+                                return Err(calm("too many PRIORITY or empty frames"));
+                            }
+                            Ok(())
+                        }
                         Some(CloseKind::Ended) => Err(ConnectionError::local(
                             Reason::STREAM_CLOSED,
                             "DATA after END_STREAM",
