@@ -357,14 +357,16 @@ fn peer_that_never_reads_control_frames_is_cut_off() {
 }
 
 /// Frames that break a stream-level rule of their own (here a zero
-/// WINDOW_UPDATE increment on a stream) are answered with RST_STREAM:
-/// those answers are control frames too, held to the same bound, even
-/// when no valid frame comes between them.
+/// WINDOW_UPDATE increment on a stream that was opened) are answered with
+/// RST_STREAM: those answers are control frames too, held to the same
+/// bound, even when no valid frame comes between them.
 #[test]
 fn peer_that_never_reads_its_stream_resets_is_cut_off() {
     let mut config = Config::default();
     config.max_pending_control = 1024;
     let (mut peer, mut conn) = RawPeer::server(config);
+    let h = peer.headers(1, &request_head("/a.B/C"), false);
+    peer.send(&mut conn, h).unwrap();
     // Each bad frame needs a 13-byte RST_STREAM; we never read them.
     let mut bad = BytesMut::new();
     for _ in 0..200 {

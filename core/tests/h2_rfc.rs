@@ -848,6 +848,17 @@ fn h2spec_http2_6_9_2_zero_increment_on_stream_is_stream_error() {
     c.expect_stream_error(1, Reason::PROTOCOL_ERROR);
 }
 
+/// On an idle stream a WINDOW_UPDATE is a connection error whatever its
+/// increment (§5.1, idle), and no RST_STREAM may go out for an idle
+/// stream (§6.4): a zero increment there does not make it a stream error.
+#[test]
+fn rfc9113_5_1_zero_increment_on_an_idle_stream_is_connection_error() {
+    let mut c = Case::new();
+    c.raw(&raw_frame(0x8, 0, 1, &[0; 4]));
+    assert_eq!(resets(&c.got), vec![], "{:?}", c.got);
+    c.expect_conn_error(Reason::PROTOCOL_ERROR);
+}
+
 #[test]
 fn h2spec_http2_6_9_3_window_update_of_wrong_length_is_frame_size_error() {
     let mut c = Case::new();

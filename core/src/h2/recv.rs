@@ -126,6 +126,11 @@ impl Connection {
                 // decoded to keep HPACK in step.
                 self.on_headers(*h, true, now)
             }
+            // §5.1: WINDOW_UPDATE on an idle stream is a connection error
+            // whatever its increment, and §6.4 forbids RST_STREAM there.
+            (ErrorLevel::Stream(id), FrameErrorKind::ZeroWindowIncrement) if self.is_idle(id) => {
+                Err(proto("WINDOW_UPDATE on an idle stream"))
+            }
             (ErrorLevel::Stream(id), _) if self.continuation.is_none() => {
                 self.stream_error(id, e.code, now)
             }
@@ -193,6 +198,19 @@ impl Connection {
             Lookup::Idle
         } else {
             Lookup::Closed(self.closed.get(id.value()))
+        }
+    }
+
+    /// Whether stream `id` is idle on the wire: never opened by the peer,
+    /// or opened by us with its HEADERS not yet sent.
+    fn is_idle(&self, id: StreamId) -> bool {
+        match self.lookup(id) {
+            Lookup::Idle => true,
+            Lookup::Live => self
+                .streams
+                .get(id.value())
+                .is_some_and(|s| s.state == State::Idle),
+            Lookup::Closed(_) => false,
         }
     }
 
