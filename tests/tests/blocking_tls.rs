@@ -300,6 +300,108 @@ fn silent_client_does_not_hold_up_the_accept_loop() {
     });
 }
 
+/// A client that sends its ClientHello a byte at a time, each byte well
+/// within any read timeout, is still cut off once the handshake's 10 s
+/// are up: the deadline bounds the whole handshake, not each read, so a
+/// trickling peer cannot hold a reader thread (and a connection slot) for
+/// as long as it likes.
+#[test]
+fn a_trickled_handshake_is_cut_off_at_its_deadline() {
+    use std::io::{ErrorKind, Read as _};
+    use std::time::Instant;
+    within(Duration::from_secs(40), || {
+        let pki = Pki::new("test ca");
+        // HTTP/2 timers that could end the connection about as soon (the
+        // SETTINGS acknowledgement's 10 s, the preface's 30 s) are pushed
+        // out of the way: only the handshake's own deadline may end it.
+        let (tx, _rx) = std::sync::mpsc::channel();
+        let server = Server::builder()
+            .core_config(|c| {
+                c.h2.settings_timeout = Duration::from_secs(60);
+                c.h2.frame_timeout = Some(Duration::from_secs(60));
+            })
+            .build(router(tx));
+        let tls = pki.leaf(&["localhost"]).server_config();
+        let addr = server.bind_tls("127.0.0.1:0", &tls).expect("bind_tls");
+        let svc = TlsService {
+            server,
+            port: addr.port(),
+        };
+        let mut s = TcpStream::connect(("127.0.0.1", svc.port)).unwrap();
+        // A handshake record announcing 512 bytes, then a byte at a time.
+        s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00]).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let started = Instant::now();
+        let closed_after = loop {
+            let elapsed = started.elapsed();
+            if elapsed > Duration::from_secs(25) {
+                break None;
+            }
+            if s.write_all(&[0x01]).is_err() {
+                break Some(elapsed);
+            }
+            let mut buf = [0u8; 64];
+            match s.read(&mut buf) {
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                // End of stream, a reset, or an alert: the server gave up.
+                _ => break Some(elapsed),
+            }
+        };
+        let closed_after = closed_after.expect("the handshake still runs after 25 s");
+        assert!(
+            closed_after > Duration::from_secs(8) && closed_after < Duration::from_secs(13),
+            "the trickled handshake ended after {closed_after:?}, not at its 10 s deadline"
+        );
+        assert!(
+            grpc_sansio_tests::wait_for(Duration::from_secs(3), || svc.server.connections() == 0),
+            "the connection is still counted"
+        );
+    });
+}
+
+/// The client's side of the same: a server that answers the ClientHello
+/// a byte at a time cannot hold the connecting call past its connect
+/// timeout; the call fails UNAVAILABLE, saying the handshake timed out.
+#[test]
+fn a_server_trickling_its_handshake_is_given_up_on() {
+    use std::io::Read as _;
+    use std::time::Instant;
+    within(Duration::from_secs(40), || {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut hello = [0u8; 4096];
+            let _ = s.read(&mut hello);
+            // A handshake record announcing 512 bytes, then a byte at a
+            // time, until the client hangs up (or 20 s).
+            let _ = s.write_all(&[0x16, 0x03, 0x03, 0x02, 0x00]);
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(20) {
+                if s.write_all(&[0x02]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        let pki = Pki::new("test ca");
+        let ch = Channel::builder(&format!("https://127.0.0.1:{port}"))
+            .tls(client_tls(&pki, "localhost"))
+            .connect_timeout(Duration::from_secs(2))
+            .build_lazy()
+            .unwrap();
+        let started = Instant::now();
+        let e = echo(&ch).unwrap_err();
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(6), "the call took {took:?}");
+        assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+        assert!(e.message().contains("timed out"), "{e:?}");
+        drop(ch);
+        server.join().unwrap();
+    });
+}
+
 #[test]
 fn https_needs_a_tls_configuration() {
     let e = Channel::builder("https://127.0.0.1:1")

@@ -93,14 +93,15 @@ impl TlsTcp {
 /// restore the socket's timeouts for the connection's threads.
 fn handshake(conn: &mut Connection, tcp: &mut TcpStream, deadline: Instant) -> io::Result<()> {
     let timed_out = || io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out");
+    // Every read and write waits at most until the deadline: a peer that
+    // trickles its messages in, a byte now and then, cannot stretch the
+    // handshake past it (rustls reads on for as long as bytes come).
+    let mut io = UntilDeadline { tcp, deadline };
     while conn.is_handshaking() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if Instant::now() >= deadline {
             return Err(timed_out());
         }
-        tcp.set_read_timeout(Some(left))?;
-        tcp.set_write_timeout(Some(left))?;
-        match conn.complete_io(tcp) {
+        match conn.complete_io(&mut io) {
             Ok(_) => {}
             // The deadline is checked again above.
             Err(e) if is_transient(&e) => {}
@@ -111,7 +112,7 @@ fn handshake(conn: &mut Connection, tcp: &mut TcpStream, deadline: Instant) -> i
         if Instant::now() >= deadline {
             return Err(timed_out());
         }
-        match conn.write_tls(tcp) {
+        match conn.write_tls(&mut io) {
             Ok(_) => {}
             Err(e) if is_transient(&e) => {}
             Err(e) => return Err(e),
@@ -121,6 +122,44 @@ fn handshake(conn: &mut Connection, tcp: &mut TcpStream, deadline: Instant) -> i
     tcp.set_read_timeout(None)?;
     tcp.set_write_timeout(Some(WRITE_SLICE))?;
     Ok(())
+}
+
+/// The socket during a handshake: each read or write may wait only for
+/// what is left until `deadline` (TimedOut once it has passed).
+struct UntilDeadline<'a> {
+    tcp: &'a mut TcpStream,
+    deadline: Instant,
+}
+
+impl UntilDeadline<'_> {
+    fn left(&self) -> io::Result<std::time::Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "TLS handshake timed out",
+            ));
+        }
+        Ok(left)
+    }
+}
+
+impl Read for UntilDeadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.tcp.set_read_timeout(Some(self.left()?))?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for UntilDeadline<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp.set_write_timeout(Some(self.left()?))?;
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
 }
 
 /// The rustls connection, once the handshake is over.
