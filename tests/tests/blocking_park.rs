@@ -142,15 +142,21 @@ fn idle_connections_are_parked_and_come_back() {
         "{err}"
     );
 
-    // Servers whose connections are never parked: one with a timer set
-    // on every connection (an idle limit), one with parking off, and a TLS
-    // connection. A server that sends keepalive pings only while calls
-    // run has no timer on an idle connection: it parks.
+    // Servers whose connections are never parked: ones with a timer set
+    // on every connection (an idle limit, keepalive pings, which idle
+    // connections get too), one with parking off, and a TLS connection.
+    // A server that sends keepalive pings only while calls run has no
+    // timer on an idle connection: it parks.
     let parking = || Server::builder().park_idle_after(Some(Duration::from_millis(300)));
-    let cases: [(&str, ServerBuilder, bool); 3] = [
+    let cases: [(&str, ServerBuilder, bool); 4] = [
         (
             "idle limit",
             parking().max_connection_idle(Duration::from_secs(60)),
+            false,
+        ),
+        (
+            "keepalive",
+            parking().keepalive(Duration::from_secs(30), Duration::from_secs(5)),
             false,
         ),
         (
@@ -160,7 +166,9 @@ fn idle_connections_are_parked_and_come_back() {
         ),
         (
             "keepalive while calls run",
-            parking().keepalive(Duration::from_secs(30), Duration::from_secs(5)),
+            parking()
+                .keepalive(Duration::from_secs(30), Duration::from_secs(5))
+                .core_config(|c| c.h2.keepalive_while_idle = false),
             true,
         ),
     ];

@@ -205,10 +205,18 @@ impl ServerBuilder {
     }
 
     /// Send keepalive PINGs after `interval` without traffic; close the
-    /// connection if one is not answered within `timeout`.
+    /// connection if one is not answered within `timeout`. Connections
+    /// without a call in progress are pinged too (as grpc-go's servers
+    /// do), so that a client that vanished while idle is found out; such
+    /// connections then always have a timer set and are not parked (see
+    /// [`park_idle_after`](Self::park_idle_after)). To ping only while
+    /// calls are in progress, set the core's
+    /// `h2.keepalive_while_idle` to false through
+    /// [`core_config`](Self::core_config) after this.
     pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
         self.config.h2.keepalive_interval = Some(interval);
         self.config.h2.keepalive_timeout = timeout;
+        self.config.h2.keepalive_while_idle = true;
         self
     }
 

@@ -231,10 +231,16 @@ impl ServerBuilder {
     }
 
     /// Send keepalive PINGs after `interval` without traffic, and end
-    /// connections whose PING is not answered in `timeout`.
+    /// connections whose PING is not answered in `timeout`. Connections
+    /// without a call in progress are pinged too (as grpc-go's and
+    /// hyper's servers do), so that a client that vanished while idle is
+    /// found out. To ping only while calls are in progress, give
+    /// [`server_config`](Self::server_config) a configuration whose
+    /// `h2.keepalive_while_idle` is false.
     pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
         self.config.h2.keepalive_interval = Some(interval);
         self.config.h2.keepalive_timeout = timeout;
+        self.config.h2.keepalive_while_idle = true;
         self
     }
 
