@@ -4,13 +4,14 @@
 use crate::io::{Signal, wait};
 use std::collections::VecDeque;
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use grpc_sansio::call::{CallId, CallIdMap, Received};
 use grpc_sansio::client::{ClientConfig, ClientConnection, ClientEvent};
+use grpc_sansio::frame::Reason;
 use grpc_sansio::grpc::Status;
 use grpc_sansio::grpc::metadata::MetadataMap;
 
@@ -37,6 +38,40 @@ pub(crate) struct Slot {
     pub(crate) writable: bool,
 }
 
+/// A channel's keepalive interval for the connections it makes: the one
+/// configured, doubled each time a server sends a connection that pinged
+/// at the current one away with GOAWAY ENHANCE_YOUR_CALM
+/// "too_many_pings" (gRFC A8, as grpc-go's channels do).
+#[derive(Debug)]
+pub(crate) struct KeepaliveTime(Mutex<Option<Duration>>);
+
+impl KeepaliveTime {
+    pub(crate) fn new(interval: Option<Duration>) -> KeepaliveTime {
+        KeepaliveTime(Mutex::new(interval))
+    }
+
+    /// The interval for a new connection.
+    pub(crate) fn get(&self) -> Option<Duration> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A server sent a connection that pinged every `used` away for
+    /// pinging too often (a GOAWAY with `code` and `debug_data`).
+    fn on_goaway(&self, used: Option<Duration>, code: Reason, debug_data: &[u8]) {
+        if code != Reason::ENHANCE_YOUR_CALM || debug_data != b"too_many_pings" {
+            return;
+        }
+        let Some(used) = used else {
+            return;
+        };
+        let doubled = used.saturating_mul(2);
+        let mut now = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if now.is_some_and(|t| t < doubled) {
+            *now = Some(doubled);
+        }
+    }
+}
+
 pub(crate) struct ClientMachine {
     pub(crate) conn: ClientConnection,
     pub(crate) calls: CallIdMap<Slot>,
@@ -47,6 +82,10 @@ pub(crate) struct ClientMachine {
     /// Woken when the handshake ends (the server acknowledged our
     /// SETTINGS) or the connection does.
     handshake: Arc<Signal>,
+    /// The channel's keepalive interval for new connections.
+    keepalive: Arc<KeepaliveTime>,
+    /// This connection's keepalive interval.
+    interval: Option<Duration>,
 }
 
 impl ClientMachine {
@@ -178,7 +217,12 @@ impl Machine for ClientMachine {
                         s.cv.notify_all();
                     }
                 }
-                ClientEvent::GoAway { .. } | ClientEvent::Closed { .. } => {
+                ClientEvent::GoAway { code, debug_data } => {
+                    self.keepalive.on_goaway(self.interval, code, &debug_data);
+                    self.usable.store(false, Ordering::Release);
+                    self.handshake.notify_all();
+                }
+                ClientEvent::Closed { .. } => {
                     self.usable.store(false, Ordering::Release);
                     self.handshake.notify_all();
                 }
@@ -198,8 +242,16 @@ pub(crate) struct ClientConn {
 }
 
 impl ClientConn {
-    /// Run a client connection over `transport`.
-    pub(crate) fn open(transport: Box<dyn Transport>, config: ClientConfig) -> io::Result<Self> {
+    /// Run a client connection over `transport`, pinging at the
+    /// channel's `keepalive` interval (which a GOAWAY "too_many_pings"
+    /// raises).
+    pub(crate) fn open(
+        transport: Box<dyn Transport>,
+        mut config: ClientConfig,
+        keepalive: &Arc<KeepaliveTime>,
+    ) -> io::Result<Self> {
+        config.h2.keepalive_interval = keepalive.get();
+        let interval = config.h2.keepalive_interval;
         let parts = transport.into_parts()?;
         let usable = Arc::new(AtomicBool::new(true));
         let handshake = Arc::new(Signal::new());
@@ -209,6 +261,8 @@ impl ClientConn {
             usable: Arc::clone(&usable),
             write: WriteState::default(),
             handshake: Arc::clone(&handshake),
+            keepalive: Arc::clone(keepalive),
+            interval,
         };
         let shared = Shared::new(machine, parts.writer, parts.closer, "grpc-client");
         start(&shared, parts.reader)?;

@@ -22,7 +22,7 @@ pub use call::{Call, RequestSender, Response, Streaming};
 
 use backoff::Backoff;
 use call::CallCore;
-use conn::ClientConn;
+use conn::{ClientConn, KeepaliveTime};
 use target::{Connector, Target};
 
 use crate::io::Machine;
@@ -184,7 +184,10 @@ impl ChannelBuilder {
     }
 
     /// Send a keepalive PING after `interval` without traffic; end the
-    /// connection if it is not answered within `timeout`.
+    /// connection if it is not answered within `timeout`. A server that
+    /// finds this too often and sends the connection away (GOAWAY
+    /// ENHANCE_YOUR_CALM "too_many_pings") makes the channel double the
+    /// interval for its next connections (gRFC A8, as grpc-go does).
     pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
         self.config.h2.keepalive_interval = Some(interval);
         self.config.h2.keepalive_timeout = timeout;
@@ -324,6 +327,7 @@ impl ChannelBuilder {
         }
         let inner = Inner {
             connector: target.connector,
+            keepalive: Arc::new(KeepaliveTime::new(self.config.h2.keepalive_interval)),
             config: self.config,
             connect_timeout: self.connect_timeout,
             default_metadata: self.default_metadata,
@@ -391,6 +395,9 @@ impl State {
 struct Inner {
     connector: Connector,
     config: ClientConfig,
+    /// The keepalive interval of new connections (raised when servers
+    /// say "too_many_pings").
+    keepalive: Arc<KeepaliveTime>,
     connect_timeout: Duration,
     default_metadata: MetadataMap,
     interceptors: Vec<ClientInterceptor>,
@@ -485,7 +492,9 @@ impl Inner {
             // time limit as the transport.
             let until = now + timeout;
             let attempt = (self.connector)(timeout)
-                .and_then(|t: Box<dyn Transport>| ClientConn::open(t, self.config.clone()))
+                .and_then(|t: Box<dyn Transport>| {
+                    ClientConn::open(t, self.config.clone(), &self.keepalive)
+                })
                 .and_then(|c| {
                     let c = Arc::new(c);
                     // Closing the channel meanwhile ends the wait.

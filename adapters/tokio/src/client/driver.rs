@@ -3,11 +3,12 @@
 //! the connection's events to the calls. No protocol rule lives here.
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use grpc_sansio::call::{CallError, CallId, CallIdMap, Received};
 use grpc_sansio::client::{CallOptions as CoreOptions, ClientConnection, ClientEvent};
+use grpc_sansio::frame::Reason;
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -113,7 +114,14 @@ pub(crate) struct ConnHandle {
 
 impl ConnHandle {
     /// Start a driver task for `conn` over `io`.
-    pub(crate) fn spawn<T: Io>(conn: ClientConnection, io: T) -> ConnHandle {
+    /// Drive `conn` over `io`; it pings every `interval` (its keepalive
+    /// setting), and a GOAWAY "too_many_pings" raises `keepalive`.
+    pub(crate) fn spawn<T: Io>(
+        conn: ClientConnection,
+        io: T,
+        keepalive: Arc<KeepaliveTime>,
+        interval: Option<Duration>,
+    ) -> ConnHandle {
         let (cmds, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
         let (control, bell) = Control::new();
         let control = Arc::new(control);
@@ -124,6 +132,8 @@ impl ConnHandle {
             control: control.clone(),
             state: state_tx,
             shutting_down: false,
+            keepalive,
+            interval,
         };
         tokio::spawn(driver.run(Transport::new(io), cmd_rx, bell));
         ConnHandle {
@@ -152,6 +162,43 @@ struct Driver {
     control: Arc<Control>,
     state: watch::Sender<ConnState>,
     shutting_down: bool,
+    /// The channel's keepalive interval for new connections.
+    keepalive: Arc<KeepaliveTime>,
+    /// This connection's keepalive interval.
+    interval: Option<Duration>,
+}
+
+/// A channel's keepalive interval for the connections it makes: the one
+/// configured, doubled each time a server sends a connection that pinged
+/// at the current one away with GOAWAY ENHANCE_YOUR_CALM
+/// "too_many_pings" (gRFC A8, as grpc-go's channels do).
+#[derive(Debug)]
+pub(crate) struct KeepaliveTime(Mutex<Option<Duration>>);
+
+impl KeepaliveTime {
+    pub(crate) fn new(interval: Option<Duration>) -> KeepaliveTime {
+        KeepaliveTime(Mutex::new(interval))
+    }
+
+    /// The interval for a new connection.
+    pub(crate) fn get(&self) -> Option<Duration> {
+        *lock(&self.0)
+    }
+
+    /// A server sent a connection that pinged every `used` away for
+    /// pinging too often (a GOAWAY with `code` and `debug_data`).
+    fn on_goaway(&self, used: Option<Duration>, code: Reason, debug_data: &[u8]) {
+        if code != Reason::ENHANCE_YOUR_CALM || debug_data != b"too_many_pings" {
+            return;
+        }
+        let (Some(used), mut now) = (used, lock(&self.0)) else {
+            return;
+        };
+        let doubled = used.saturating_mul(2);
+        if now.is_some_and(|t| t < doubled) {
+            *now = Some(doubled);
+        }
+    }
 }
 
 impl Driver {
@@ -406,7 +453,8 @@ impl Driver {
                 ClientEvent::Ready if !self.shutting_down => {
                     let _ = self.state.send(ConnState::Ready);
                 }
-                ClientEvent::GoAway { .. } => {
+                ClientEvent::GoAway { code, debug_data } => {
+                    self.keepalive.on_goaway(self.interval, code, &debug_data);
                     let _ = self.state.send(ConnState::Draining);
                 }
                 ClientEvent::Headers { call, metadata } => {

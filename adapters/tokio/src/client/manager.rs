@@ -31,8 +31,11 @@ async fn connect(shared: &Shared) -> Result<ConnHandle, String> {
         .connect()
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    let conn = ClientConnection::new(shared.settings.config.clone(), Instant::now());
-    let handle = ConnHandle::spawn(conn, io);
+    let mut config = shared.settings.config.clone();
+    config.h2.keepalive_interval = shared.keepalive.get();
+    let interval = config.h2.keepalive_interval;
+    let conn = ClientConnection::new(config, Instant::now());
+    let handle = ConnHandle::spawn(conn, io, Arc::clone(&shared.keepalive), interval);
     let mut guard = AbortGuard(Some(handle.clone()));
     let mut st = handle.state.clone();
     loop {

@@ -41,7 +41,7 @@ use crate::error::{Response, RpcError, call_error_status};
 use crate::server::RequestContext;
 use crate::sync::Signal;
 use call::{RawReceiver, RawSender};
-use driver::{CallShared, Cmd, ConnHandle};
+use driver::{CallShared, Cmd, ConnHandle, KeepaliveTime};
 
 /// The connectivity state of a channel, as gRPC names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -180,6 +180,9 @@ pub(crate) struct Shared {
     /// A call wants a connection.
     pub(crate) want: Notify,
     pub(crate) closing: Signal,
+    /// The keepalive interval of new connections (raised when servers
+    /// say "too_many_pings").
+    pub(crate) keepalive: Arc<KeepaliveTime>,
     /// A manager task runs (cleared if its runtime drops it).
     started: AtomicBool,
 }
@@ -301,7 +304,10 @@ impl ChannelBuilder {
         self
     }
 
-    /// Send a keepalive PING after `interval` without traffic.
+    /// Send a keepalive PING after `interval` without traffic. A server
+    /// that finds this too often and sends the connection away (GOAWAY
+    /// ENHANCE_YOUR_CALM "too_many_pings") makes the channel double the
+    /// interval for its next connections (gRFC A8, as grpc-go does).
     pub fn keepalive_time(mut self, interval: Duration) -> Self {
         self.settings.config.h2.keepalive_interval = Some(interval);
         self
@@ -419,8 +425,12 @@ impl ChannelBuilder {
             conn: None,
             last_error: None,
         });
+        let keepalive = Arc::new(KeepaliveTime::new(
+            self.settings.config.h2.keepalive_interval,
+        ));
         let shared = Arc::new(Shared {
             connector,
+            keepalive,
             settings: self.settings,
             snapshot,
             want: Notify::new(),
