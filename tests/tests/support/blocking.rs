@@ -197,15 +197,12 @@ pub fn router(seen: Sender<Seen>) -> Router<Handler> {
         call.set_trailers(t);
         Err(Status::new(Code::FailedPrecondition, "not reading"))
     });
-    r.client_streaming(
-        "test.Echo",
-        "First",
-        BytesCodec,
-        |_call, mut reqs| match reqs.next() {
+    r.client_streaming("test.Echo", "First", BytesCodec, |_call, reqs| {
+        match reqs.next() {
             Some(first) => first,
             None => Err(Status::invalid_argument("no request")),
-        },
-    );
+        }
+    });
     r.bidi_streaming("test.Echo", "Echo", BytesCodec, |_call, reqs, out| {
         for r in reqs {
             out.send(&r?)?;
