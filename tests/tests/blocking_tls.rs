@@ -266,14 +266,19 @@ fn mutual_tls() {
         let svc = serve_tls(&tls);
         let with_cert = client_leaf.presented_by(client_tls(&pki, "localhost"));
         assert_eq!(echo(&channel(svc.port, with_cert)).unwrap(), b("secret"));
-        // Without a certificate: refused.
+        // Without a certificate: refused, and the error says why (the
+        // server's TLS alert, which under TLS 1.3 comes after the client's
+        // side of the handshake is done), not only that the connection
+        // ended.
         let e = echo(&channel(svc.port, client_tls(&pki, "localhost"))).unwrap_err();
         assert_eq!(e.code(), Code::Unavailable, "{e:?}");
-        // With one from another authority: refused.
+        assert!(e.message().contains("CertificateRequired"), "{e:?}");
+        // With one from another authority: refused, saying so.
         let stranger = Pki::new("stranger ca").leaf(&["client"]);
         let wrong = stranger.presented_by(client_tls(&pki, "localhost"));
         let e = echo(&channel(svc.port, wrong)).unwrap_err();
         assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+        assert!(e.message().contains("UnknownCA"), "{e:?}");
     });
 }
 

@@ -115,12 +115,25 @@ async fn mutual_tls() {
         .build()
         .unwrap();
     assert_eq!(echo(&channel).await.unwrap(), b("secret"));
-    // Without one: refused.
+    // Without one: refused, and the error says why (the server's TLS
+    // alert, which under TLS 1.3 comes after the client's side of the
+    // handshake is done), not only that the connection closed.
     let channel = Channel::builder(&format!("https://127.0.0.1:{port}"))
         .tls(base())
         .build()
         .unwrap();
-    assert_eq!(echo(&channel).await.unwrap_err().code(), Code::Unavailable);
+    let e = echo(&channel).await.unwrap_err();
+    assert_eq!(e.code(), Code::Unavailable, "{e}");
+    assert!(e.message().contains("CertificateRequired"), "{e}");
+    // With one from another authority: refused, saying so.
+    let stranger = Pki::new("stranger ca").leaf(&["client"]);
+    let channel = Channel::builder(&format!("https://127.0.0.1:{port}"))
+        .tls(stranger.presented_by(base()))
+        .build()
+        .unwrap();
+    let e = echo(&channel).await.unwrap_err();
+    assert_eq!(e.code(), Code::Unavailable, "{e}");
+    assert!(e.message().contains("UnknownCA"), "{e}");
 }
 
 #[test]

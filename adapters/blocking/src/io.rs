@@ -56,6 +56,11 @@ pub(crate) const WRITER_LINGER: Duration = Duration::from_secs(1);
 pub(crate) trait Machine: Send + 'static {
     fn receive(&mut self, bytes: &[u8], now: Instant);
     fn receive_eof(&mut self, now: Instant);
+    /// Reading the transport failed with `error` (a TLS alert, say); the
+    /// end of input follows. Default: nothing is kept.
+    fn read_failed(&mut self, error: &io::Error) {
+        let _ = error;
+    }
     fn poll_transmit(&mut self, out: &mut BytesMut) -> usize;
     fn poll_timeout(&self) -> Option<Instant>;
     fn handle_timeout(&mut self, now: Instant);
@@ -624,7 +629,8 @@ fn read_loop<M: Machine>(
                     return Some(r);
                 }
             }
-            Err(_) => {
+            Err(e) => {
+                g.read_failed(&e);
                 s.transport_ended(g, false);
                 return None;
             }

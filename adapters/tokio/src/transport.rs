@@ -75,6 +75,8 @@ pub(crate) struct Transport<T> {
     grow: bool,
     out: BytesMut,
     read_closed: bool,
+    /// Why reading ended, if it ended with an error (a TLS alert, say).
+    read_error: Option<io::Error>,
     write_failed: bool,
     needs_flush: bool,
     cmds_closed: bool,
@@ -95,6 +97,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
             grow: false,
             out: BytesMut::new(),
             read_closed: false,
+            read_error: None,
             write_failed: false,
             needs_flush: false,
             cmds_closed: false,
@@ -123,6 +126,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
             return;
         }
         while self.out.len() < WRITE_BATCH && transmit(&mut self.out) > 0 {}
+    }
+
+    /// The error reading ended with, if it did not end cleanly.
+    pub(crate) fn read_error(&self) -> Option<&io::Error> {
+        self.read_error.as_ref()
     }
 
     /// Whether the transport can no longer carry bytes either way.
@@ -273,8 +281,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
                 cx.waker().wake_by_ref();
                 None
             }
-            Poll::Ready(Err(_)) => {
+            Poll::Ready(Err(e)) => {
                 self.read_closed = true;
+                self.read_error = Some(e);
                 Some(Wake::Eof)
             }
             Poll::Pending => {

@@ -86,6 +86,9 @@ pub(crate) struct ClientMachine {
     keepalive: Arc<KeepaliveTime>,
     /// This connection's keepalive interval.
     interval: Option<Duration>,
+    /// Why reading the transport failed, if it did (a TLS alert, such as
+    /// the server's refusal of our certificate).
+    read_error: Option<String>,
 }
 
 impl ClientMachine {
@@ -149,6 +152,10 @@ impl Machine for ClientMachine {
 
     fn receive_eof(&mut self, now: Instant) {
         self.conn.receive_eof(now);
+    }
+
+    fn read_failed(&mut self, error: &io::Error) {
+        self.read_error.get_or_insert_with(|| error.to_string());
     }
 
     fn poll_transmit(&mut self, out: &mut BytesMut) -> usize {
@@ -263,6 +270,7 @@ impl ClientConn {
             handshake: Arc::clone(&handshake),
             keepalive: Arc::clone(keepalive),
             interval,
+            read_error: None,
         };
         let shared = Shared::new(machine, parts.writer, parts.closer, "grpc-client");
         start(&shared, parts.reader)?;
@@ -283,9 +291,13 @@ impl ClientConn {
                 return Ok(());
             }
             if g.conn.is_closed() {
+                let what = "the connection ended during the HTTP/2 handshake";
                 return Err(io::Error::new(
                     io::ErrorKind::ConnectionAborted,
-                    "the connection ended during the HTTP/2 handshake",
+                    match &g.read_error {
+                        Some(e) => format!("{what}: {e}"),
+                        None => what.to_string(),
+                    },
                 ));
             }
             if Instant::now() >= until {

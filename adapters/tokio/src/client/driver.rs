@@ -243,12 +243,19 @@ impl Driver {
                     break;
                 }
             }
+            // What ended reading, if it failed (a TLS alert, such as the
+            // server's refusal of our certificate), says more than that
+            // the connection closed.
+            let why = |what: &str, t: &Transport<T>| match t.read_error() {
+                Some(e) => format!("{what}: {e}"),
+                None => what.to_string(),
+            };
             if self.conn.is_closed() {
                 t.close().await;
-                break "connection closed".to_string();
+                break why("connection closed", &t);
             }
             if t.is_dead() {
-                break "transport closed".to_string();
+                break why("transport closed", &t);
             }
             let wake = t
                 .wait(Some(&mut cmds), &mut bell, self.conn.poll_timeout())
