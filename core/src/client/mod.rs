@@ -33,7 +33,10 @@
 //! The crate's top-level documentation wires a client and a server
 //! together for one whole call, as a compiled example.
 
+mod keepalive;
 mod response;
+
+pub use keepalive::{ChannelKeepalive, TOO_MANY_PINGS};
 
 use std::collections::VecDeque;
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use grpc_sansio::call::{CallId, CallIdMap, Received};
-use grpc_sansio::client::{ClientConfig, ClientConnection, ClientEvent};
+use grpc_sansio::client::{ChannelKeepalive, ClientConfig, ClientConnection, ClientEvent};
 use grpc_sansio::frame::Reason;
 use grpc_sansio::grpc::Status;
 use grpc_sansio::grpc::metadata::MetadataMap;
@@ -38,37 +38,31 @@ pub(crate) struct Slot {
     pub(crate) writable: bool,
 }
 
-/// A channel's keepalive interval for the connections it makes: the one
-/// configured, doubled each time a server sends a connection that pinged
-/// at the current one away with GOAWAY ENHANCE_YOUR_CALM
-/// "too_many_pings" (gRFC A8, as grpc-go's channels do).
+/// The channel's [`ChannelKeepalive`], shared by its connections: each
+/// new one pings at its interval, and each GOAWAY they receive is
+/// reported to it.
 #[derive(Debug)]
-pub(crate) struct KeepaliveTime(Mutex<Option<Duration>>);
+pub(crate) struct KeepaliveTime(Mutex<ChannelKeepalive>);
 
 impl KeepaliveTime {
     pub(crate) fn new(interval: Option<Duration>) -> KeepaliveTime {
-        KeepaliveTime(Mutex::new(interval))
+        KeepaliveTime(Mutex::new(ChannelKeepalive::new(interval)))
     }
 
     /// The interval for a new connection.
     pub(crate) fn get(&self) -> Option<Duration> {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .interval()
     }
 
-    /// A server sent a connection that pinged every `used` away for
-    /// pinging too often (a GOAWAY with `code` and `debug_data`).
+    /// A connection that pinged every `used` received a GOAWAY.
     fn on_goaway(&self, used: Option<Duration>, code: Reason, debug_data: &[u8]) {
-        if code != Reason::ENHANCE_YOUR_CALM || debug_data != b"too_many_pings" {
-            return;
-        }
-        let Some(used) = used else {
-            return;
-        };
-        let doubled = used.saturating_mul(2);
-        let mut now = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if now.is_some_and(|t| t < doubled) {
-            *now = Some(doubled);
-        }
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .on_goaway(used, code, debug_data);
     }
 }
 
