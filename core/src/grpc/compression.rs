@@ -749,13 +749,19 @@ pub(crate) fn flag_refused(compressor: &dyn Compressor) -> Option<Status> {
     })
 }
 
+/// Whether `compressor` leaves messages as they are: the built-in
+/// [`Identity`], or one registered under its name.
+pub fn is_identity(compressor: &dyn Compressor) -> bool {
+    compressor.is_identity() || compressor.name() == IDENTITY
+}
+
 /// A payload ready for framing: compressed by `compressor` unless it is
 /// identity, with the matching flag.
 pub fn compress_message(
     compressor: &dyn Compressor,
     payload: Bytes,
 ) -> Result<Message, CompressionError> {
-    if compressor.is_identity() || compressor.name() == IDENTITY {
+    if is_identity(compressor) {
         return Ok(Message {
             compressed: false,
             payload,

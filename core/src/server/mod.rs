@@ -43,7 +43,7 @@ use crate::call::{
 };
 use crate::frame::{Reason, StreamId};
 use crate::grpc::compression::{
-    CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, IDENTITY,
+    CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, IDENTITY, is_identity,
 };
 use crate::grpc::head::APPLICATION_GRPC;
 use crate::grpc::message::{DEFAULT_MAX_RECEIVE_MEMORY, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
@@ -582,22 +582,27 @@ impl ServerConnection {
         message: Bytes,
         compress: bool,
     ) -> Result<(), CallError> {
-        let c = self
+        let mut c = self
             .calls
             .get(&call.0)
             .ok_or(CallError::UnknownCall(call))?;
-        // Refuse early (arming the Writable event) rather than compress a
-        // message the queue cannot take.
-        self.h2
-            .check_writable(c.stream)
-            .map_err(|e| map_send(call, e))?;
+        let plain = !compress || is_identity(c.send_compressor.as_ref());
+        if !plain || !c.headers_sent {
+            // Refuse early (arming the Writable event) rather than
+            // compress a message the queue cannot take, or send the head
+            // of one it cannot. A plain message behind the head costs
+            // nothing to frame: the send itself refuses it.
+            self.h2
+                .check_writable(c.stream)
+                .map_err(|e| map_send(call, e))?;
+        }
         if !c.headers_sent {
             self.send_headers(call, MetadataMap::new())?;
+            c = self
+                .calls
+                .get(&call.0)
+                .ok_or(CallError::UnknownCall(call))?;
         }
-        let c = self
-            .calls
-            .get(&call.0)
-            .ok_or(CallError::UnknownCall(call))?;
         let parts = frame_message(
             c.send_compressor.as_ref(),
             compress,
