@@ -53,7 +53,7 @@ use crate::call::{
     cardinality_violation, frame_message,
 };
 use crate::frame::{Reason, StreamId};
-use crate::grpc::compression::{CompressionRegistry, Compressor};
+use crate::grpc::compression::{CompressionRegistry, Compressor, is_identity};
 use crate::grpc::head::USER_AGENT;
 use crate::grpc::message::{DEFAULT_MAX_RECEIVE_MEMORY, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
 use crate::grpc::metadata::MetadataMap;
@@ -643,9 +643,14 @@ impl ClientConnection {
         }
         match c.stream {
             Some(stream) if c.held.is_empty() => {
-                self.h2
-                    .check_writable(stream)
-                    .map_err(|e| map_send(call, e))?;
+                if compress && !is_identity(c.send_compressor.as_ref()) {
+                    // Refuse early (arming the Writable event) rather than
+                    // compress a message the queue cannot take; a plain
+                    // one costs nothing to frame, and the send refuses it.
+                    self.h2
+                        .check_writable(stream)
+                        .map_err(|e| map_send(call, e))?;
+                }
                 let parts = frame_message(c.send_compressor.as_ref(), compress, message, limit)?;
                 self.h2
                     .send_chunks(stream, parts, false)
