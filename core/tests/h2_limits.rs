@@ -572,3 +572,36 @@ fn a_frame_trickled_byte_by_byte_is_timed_out_but_a_complete_one_is_not() {
         Some(Reason::ENHANCE_YOUR_CALM)
     );
 }
+
+/// Interim (1xx) responses are read and dropped: a server that sends
+/// them without end makes its client decode header blocks for nothing.
+/// They count as empty frames, and a flood of them ends the connection.
+#[test]
+fn interim_response_flood_is_cut_off() {
+    let config = limited(|l| l.empty_frames = Rate::new(100, Duration::from_secs(10)));
+    let mut peer = RawPeer::new();
+    let mut conn = grpc_sansio::h2::Connection::client(config, peer.clock.now);
+    let mut out = BytesMut::new();
+    Settings::default().encode(&mut out);
+    conn.receive(&out, peer.clock.now).expect("server SETTINGS");
+    let id = conn
+        .open_stream(request_head("/a.B/C"), false)
+        .expect("stream");
+    let mut sent = BytesMut::new();
+    while conn.poll_transmit(&mut sent) > 0 {}
+    let interim = fields(&[(":status", "100")]);
+    for _ in 0..100 {
+        let h = peer.headers(id.value(), &interim, false);
+        peer.send(&mut conn, h).unwrap();
+    }
+    assert!(!conn.is_closed(), "within the limit");
+    let h = peer.headers(id.value(), &interim, false);
+    assert!(peer.send(&mut conn, h).is_err());
+    let mut wire = BytesMut::new();
+    while conn.poll_transmit(&mut wire) > 0 {}
+    let mut frames = Vec::new();
+    while let Ok(Some(f)) = peer.frames.decode(&mut wire) {
+        frames.push(f);
+    }
+    assert_eq!(goaway_code(&frames), Some(Reason::ENHANCE_YOUR_CALM));
+}

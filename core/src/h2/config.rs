@@ -177,8 +177,9 @@ pub struct Limits {
     /// Frames that carry nothing: empty DATA without END_STREAM, PRIORITY
     /// frames, which we do not act on, GOAWAY frames that lower no earlier
     /// GOAWAY's last stream, acknowledgements (PING, SETTINGS) of nothing
-    /// we sent, and frames of types we do not know (ignored, as RFC 9113
-    /// §5.5 asks). Default 1000 per 10 s.
+    /// we sent, interim (1xx) responses, which gRPC never uses, and frames
+    /// of types we do not know (ignored, as RFC 9113 §5.5 asks). Default
+    /// 1000 per 10 s.
     pub empty_frames: Rate,
     /// WINDOW_UPDATE frames from the peer beyond those that acknowledge
     /// DATA we sent (each DATA frame we send excuses two: one for its

@@ -566,6 +566,11 @@ impl Connection {
                     if status == 101 || end_stream {
                         return Ok(self.stream_error(id, Reason::PROTOCOL_ERROR, now));
                     }
+                    // Read for nothing: a flood of them is cut off as
+                    // empty frames are.
+                    if !self.counters.empty.hit(now) {
+                        return Ok(Err(calm("too many interim responses")));
+                    }
                     return Ok(Ok(()));
                 }
                 s.recv_phase = RecvPhase::Body;
