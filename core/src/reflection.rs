@@ -14,6 +14,13 @@
 //! bidirectional `ServerReflectionInfo` call. Descriptors are walked by
 //! hand (no generated code): malformed ones are refused when added, never
 //! a panic.
+//!
+//! The reflection service describes itself too, as tonic-reflection and
+//! grpc-go do: [`file_descriptor_v1`] and [`file_descriptor_v1alpha`] are
+//! the `FileDescriptorProto`s of gRPC's published `reflection.proto` files,
+//! and [`DescriptorPool::add_reflection_service`] adds them to a pool, so
+//! that `grpcurl list` shows the reflection services and `grpcurl
+//! describe grpc.reflection.v1.ServerReflection` finds them.
 
 use std::collections::{HashMap, HashSet};
 
@@ -28,6 +35,10 @@ pub const SERVICE_V1: &str = "grpc.reflection.v1.ServerReflection";
 pub const SERVICE_V1ALPHA: &str = "grpc.reflection.v1alpha.ServerReflection";
 /// The method of both.
 pub const METHOD: &str = "ServerReflectionInfo";
+/// The name of the file that defines the v1 service, as gRPC publishes it.
+pub const FILE_V1: &str = "grpc/reflection/v1/reflection.proto";
+/// The name of the file that defines the v1alpha service.
+pub const FILE_V1ALPHA: &str = "grpc/reflection/v1alpha/reflection.proto";
 
 /// A descriptor could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +185,24 @@ impl DescriptorPool {
         Ok(())
     }
 
+    /// Add the descriptors of the reflection service itself
+    /// ([`file_descriptor_v1`] and [`file_descriptor_v1alpha`]), each
+    /// unless the pool already has a file of its name or defines its
+    /// service: descriptors the user supplied win.
+    pub fn add_reflection_service(&mut self) {
+        for (file, service, bytes) in [
+            (FILE_V1, SERVICE_V1, file_descriptor_v1()),
+            (FILE_V1ALPHA, SERVICE_V1ALPHA, file_descriptor_v1alpha()),
+        ] {
+            if self.by_name.contains_key(file) || self.symbols.contains_key(service) {
+                continue;
+            }
+            // Well formed by construction (the tests load both), so this
+            // adds the file; an error would leave the pool as it was.
+            let _ = self.add_file(bytes);
+        }
+    }
+
     /// The services the descriptors define, in the order added.
     pub fn services(&self) -> &[String] {
         &self.services
@@ -318,6 +347,270 @@ impl ReflectionStream {
         }
         put_bytes(out, 4, &body);
     }
+}
+
+/// The serialized `FileDescriptorProto` of `grpc/reflection/v1/reflection.proto`
+/// (package `grpc.reflection.v1`, proto3): the `ServerReflection` service
+/// and its eight messages, with the field names, numbers, types, labels,
+/// oneofs and JSON names of the published file, and its file options.
+/// Comments (source code info) are not included.
+pub fn file_descriptor_v1() -> Bytes {
+    reflection_file(FILE_V1, "grpc.reflection.v1", "grpc_reflection_v1", false)
+}
+
+/// The serialized `FileDescriptorProto` of
+/// `grpc/reflection/v1alpha/reflection.proto`: the same service and
+/// messages as [`file_descriptor_v1`] in package `grpc.reflection.v1alpha`,
+/// and a file marked deprecated.
+pub fn file_descriptor_v1alpha() -> Bytes {
+    reflection_file(
+        FILE_V1ALPHA,
+        "grpc.reflection.v1alpha",
+        "grpc_reflection_v1alpha",
+        true,
+    )
+}
+
+// `FieldDescriptorProto.Label` and `.Type` values (descriptor.proto).
+const LABEL_OPTIONAL: u64 = 1;
+const LABEL_REPEATED: u64 = 3;
+const TYPE_INT32: u64 = 5;
+const TYPE_STRING: u64 = 9;
+const TYPE_MESSAGE: u64 = 11;
+const TYPE_BYTES: u64 = 12;
+
+/// One field of a reflection message: name, number, label, type, the
+/// message type's simple name (empty for scalars), the oneof's index.
+type FieldDef = (&'static str, u64, u64, u64, &'static str, Option<u64>);
+
+/// The messages of `reflection.proto`, in the file's order: name, oneofs,
+/// fields.
+const REFLECTION_MESSAGES: [(&str, &[&str], &[FieldDef]); 8] = [
+    (
+        "ServerReflectionRequest",
+        &["message_request"],
+        &[
+            ("host", 1, LABEL_OPTIONAL, TYPE_STRING, "", None),
+            (
+                "file_by_filename",
+                3,
+                LABEL_OPTIONAL,
+                TYPE_STRING,
+                "",
+                Some(0),
+            ),
+            (
+                "file_containing_symbol",
+                4,
+                LABEL_OPTIONAL,
+                TYPE_STRING,
+                "",
+                Some(0),
+            ),
+            (
+                "file_containing_extension",
+                5,
+                LABEL_OPTIONAL,
+                TYPE_MESSAGE,
+                "ExtensionRequest",
+                Some(0),
+            ),
+            (
+                "all_extension_numbers_of_type",
+                6,
+                LABEL_OPTIONAL,
+                TYPE_STRING,
+                "",
+                Some(0),
+            ),
+            ("list_services", 7, LABEL_OPTIONAL, TYPE_STRING, "", Some(0)),
+        ],
+    ),
+    (
+        "ExtensionRequest",
+        &[],
+        &[
+            ("containing_type", 1, LABEL_OPTIONAL, TYPE_STRING, "", None),
+            ("extension_number", 2, LABEL_OPTIONAL, TYPE_INT32, "", None),
+        ],
+    ),
+    (
+        "ServerReflectionResponse",
+        &["message_response"],
+        &[
+            ("valid_host", 1, LABEL_OPTIONAL, TYPE_STRING, "", None),
+            (
+                "original_request",
+                2,
+                LABEL_OPTIONAL,
+                TYPE_MESSAGE,
+                "ServerReflectionRequest",
+                None,
+            ),
+            (
+                "file_descriptor_response",
+                4,
+                LABEL_OPTIONAL,
+                TYPE_MESSAGE,
+                "FileDescriptorResponse",
+                Some(0),
+            ),
+            (
+                "all_extension_numbers_response",
+                5,
+                LABEL_OPTIONAL,
+                TYPE_MESSAGE,
+                "ExtensionNumberResponse",
+                Some(0),
+            ),
+            (
+                "list_services_response",
+                6,
+                LABEL_OPTIONAL,
+                TYPE_MESSAGE,
+                "ListServiceResponse",
+                Some(0),
+            ),
+            (
+                "error_response",
+                7,
+                LABEL_OPTIONAL,
+                TYPE_MESSAGE,
+                "ErrorResponse",
+                Some(0),
+            ),
+        ],
+    ),
+    (
+        "FileDescriptorResponse",
+        &[],
+        &[(
+            "file_descriptor_proto",
+            1,
+            LABEL_REPEATED,
+            TYPE_BYTES,
+            "",
+            None,
+        )],
+    ),
+    (
+        "ExtensionNumberResponse",
+        &[],
+        &[
+            ("base_type_name", 1, LABEL_OPTIONAL, TYPE_STRING, "", None),
+            ("extension_number", 2, LABEL_REPEATED, TYPE_INT32, "", None),
+        ],
+    ),
+    (
+        "ListServiceResponse",
+        &[],
+        &[(
+            "service",
+            1,
+            LABEL_REPEATED,
+            TYPE_MESSAGE,
+            "ServiceResponse",
+            None,
+        )],
+    ),
+    (
+        "ServiceResponse",
+        &[],
+        &[("name", 1, LABEL_OPTIONAL, TYPE_STRING, "", None)],
+    ),
+    (
+        "ErrorResponse",
+        &[],
+        &[
+            ("error_code", 1, LABEL_OPTIONAL, TYPE_INT32, "", None),
+            ("error_message", 2, LABEL_OPTIONAL, TYPE_STRING, "", None),
+        ],
+    ),
+];
+
+/// A `reflection.proto` of package `package`, written field by field in
+/// field-number order, as protoc writes descriptors.
+fn reflection_file(name: &str, package: &str, go: &str, deprecated: bool) -> Bytes {
+    let mut file = BytesMut::new();
+    put_bytes(&mut file, 1, name.as_bytes());
+    put_bytes(&mut file, 2, package.as_bytes());
+    for (message, oneofs, fields) in REFLECTION_MESSAGES {
+        let mut m = BytesMut::new();
+        put_bytes(&mut m, 1, message.as_bytes());
+        for &(field, number, label, ty, type_name, oneof) in fields {
+            let mut f = BytesMut::new();
+            put_bytes(&mut f, 1, field.as_bytes());
+            put_uint(&mut f, 3, number);
+            put_uint(&mut f, 4, label);
+            put_uint(&mut f, 5, ty);
+            if !type_name.is_empty() {
+                put_bytes(&mut f, 6, format!(".{package}.{type_name}").as_bytes());
+            }
+            if let Some(i) = oneof {
+                put_uint(&mut f, 9, i);
+            }
+            put_bytes(&mut f, 10, json_name(field).as_bytes());
+            put_bytes(&mut m, 2, &f);
+        }
+        for oneof in oneofs {
+            let mut o = BytesMut::new();
+            put_bytes(&mut o, 1, oneof.as_bytes());
+            put_bytes(&mut m, 8, &o);
+        }
+        put_bytes(&mut file, 4, &m);
+    }
+    let mut method = BytesMut::new();
+    put_bytes(&mut method, 1, METHOD.as_bytes());
+    put_bytes(
+        &mut method,
+        2,
+        format!(".{package}.ServerReflectionRequest").as_bytes(),
+    );
+    put_bytes(
+        &mut method,
+        3,
+        format!(".{package}.ServerReflectionResponse").as_bytes(),
+    );
+    put_uint(&mut method, 5, 1); // client_streaming
+    put_uint(&mut method, 6, 1); // server_streaming
+    let mut service = BytesMut::new();
+    put_bytes(&mut service, 1, b"ServerReflection");
+    put_bytes(&mut service, 2, &method);
+    put_bytes(&mut file, 6, &service);
+    // FileOptions: java_package, java_outer_classname,
+    // java_multiple_files, go_package, deprecated.
+    let mut options = BytesMut::new();
+    put_bytes(&mut options, 1, format!("io.{package}").as_bytes());
+    put_bytes(&mut options, 8, b"ServerReflectionProto");
+    put_uint(&mut options, 10, 1);
+    put_bytes(
+        &mut options,
+        11,
+        format!("google.golang.org/grpc/reflection/{go}").as_bytes(),
+    );
+    if deprecated {
+        put_uint(&mut options, 23, 1);
+    }
+    put_bytes(&mut file, 8, &options);
+    put_bytes(&mut file, 12, b"proto3");
+    file.freeze()
+}
+
+/// protoc's JSON name of a field: lowerCamelCase of its snake_case name.
+fn json_name(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut upper = false;
+    for c in field.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn not_found(out: &mut BytesMut, message: &str) {
@@ -672,5 +965,343 @@ mod tests {
         let file = msg(&[(1, b"deep.proto"), (4, &m)]);
         assert!(p.add_file(Bytes::from(file)).is_err());
         assert!(p.services().is_empty());
+    }
+
+    /// A field of a `DescriptorProto` as written: number, label, type,
+    /// type_name, oneof_index, json_name.
+    type Field = (u64, u64, u64, String, Option<u64>, String);
+
+    fn text(v: &[u8]) -> String {
+        String::from_utf8(v.to_vec()).unwrap()
+    }
+
+    /// The messages of a `FileDescriptorProto`: name -> (fields by name,
+    /// oneof names).
+    fn message_fields(file: &[u8]) -> HashMap<String, (HashMap<String, Field>, Vec<String>)> {
+        let mut out = HashMap::new();
+        walk(file, bad, |n, v| {
+            if let (4, Value::Bytes(m)) = (n, v) {
+                let (mut name, mut fields, mut oneofs) = (String::new(), HashMap::new(), vec![]);
+                walk(m, bad, |n, v| {
+                    match (n, v) {
+                        (1, Value::Bytes(v)) => name = text(v),
+                        (2, Value::Bytes(f)) => {
+                            let mut field = (0, 0, 0, String::new(), None, String::new());
+                            let mut fname = String::new();
+                            walk(f, bad, |n, v| {
+                                match (n, v) {
+                                    (1, Value::Bytes(v)) => fname = text(v),
+                                    (3, Value::Varint(x)) => field.0 = x,
+                                    (4, Value::Varint(x)) => field.1 = x,
+                                    (5, Value::Varint(x)) => field.2 = x,
+                                    (6, Value::Bytes(v)) => field.3 = text(v),
+                                    (9, Value::Varint(x)) => field.4 = Some(x),
+                                    (10, Value::Bytes(v)) => field.5 = text(v),
+                                    _ => panic!("field {n} in a field"),
+                                }
+                                Ok(())
+                            })?;
+                            fields.insert(fname, field);
+                        }
+                        (8, Value::Bytes(o)) => oneofs.push(named(o)?),
+                        _ => panic!("field {n} in a message"),
+                    }
+                    Ok(())
+                })?;
+                out.insert(name, (fields, oneofs));
+            }
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn the_reflection_service_describes_itself() {
+        let mut p = DescriptorPool::new();
+        p.add_reflection_service();
+        assert_eq!(p.services(), [SERVICE_V1, SERVICE_V1ALPHA]);
+        for (symbol, file) in [
+            ("grpc.reflection.v1.ServerReflection", FILE_V1),
+            (
+                "grpc.reflection.v1.ServerReflection.ServerReflectionInfo",
+                FILE_V1,
+            ),
+            ("grpc.reflection.v1.ServerReflectionRequest", FILE_V1),
+            (".grpc.reflection.v1.ErrorResponse.error_code", FILE_V1),
+            ("grpc.reflection.v1alpha.ServerReflection", FILE_V1ALPHA),
+            ("grpc.reflection.v1alpha.ServiceResponse", FILE_V1ALPHA),
+        ] {
+            assert_eq!(p.file_containing_symbol(symbol), Some(file), "{symbol}");
+        }
+        // Asked by symbol, the file comes as built, alone (no imports).
+        let mut s = ReflectionStream::new();
+        let r = s
+            .answer(&p, &request(4, b"grpc.reflection.v1.ServerReflection"))
+            .unwrap();
+        assert_eq!(files(&r), [file_descriptor_v1().to_vec()]);
+        let r = s.answer(&p, &request(3, FILE_V1ALPHA.as_bytes())).unwrap();
+        assert_eq!(files(&r), [file_descriptor_v1alpha().to_vec()]);
+        // Twice is once.
+        p.add_reflection_service();
+        assert_eq!(p.services(), [SERVICE_V1, SERVICE_V1ALPHA]);
+    }
+
+    #[test]
+    fn the_reflection_descriptors_match_the_published_files() {
+        for (file, name, package, deprecated) in [
+            (file_descriptor_v1(), FILE_V1, "grpc.reflection.v1", false),
+            (
+                file_descriptor_v1alpha(),
+                FILE_V1ALPHA,
+                "grpc.reflection.v1alpha",
+                true,
+            ),
+        ] {
+            let p = parts(&file);
+            assert_eq!(p[0], (1, name.as_bytes().to_vec()));
+            assert_eq!(p[1], (2, package.as_bytes().to_vec()));
+            assert_eq!(p.last().unwrap(), &(12, b"proto3".to_vec()));
+            assert!(!p.iter().any(|(n, _)| *n == 3), "no imports");
+            let options = &p.iter().find(|(n, _)| *n == 8).unwrap().1;
+            assert_eq!(
+                parts(options).iter().any(|(n, _)| *n == 23),
+                deprecated,
+                "{name}"
+            );
+
+            let messages = message_fields(&file);
+            let mut names: Vec<&str> = messages.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            assert_eq!(
+                names,
+                [
+                    "ErrorResponse",
+                    "ExtensionNumberResponse",
+                    "ExtensionRequest",
+                    "FileDescriptorResponse",
+                    "ListServiceResponse",
+                    "ServerReflectionRequest",
+                    "ServerReflectionResponse",
+                    "ServiceResponse",
+                ]
+            );
+            let ty = |t: &str| format!(".{package}.{t}");
+            let (opt, rep) = (LABEL_OPTIONAL, LABEL_REPEATED);
+            let no = String::new;
+            let s = |x: &str| x.to_string();
+            let expected: [(&str, &str, Field); 20] = [
+                (
+                    "ServerReflectionRequest",
+                    "host",
+                    (1, opt, 9, no(), None, s("host")),
+                ),
+                (
+                    "ServerReflectionRequest",
+                    "file_by_filename",
+                    (3, opt, 9, no(), Some(0), s("fileByFilename")),
+                ),
+                (
+                    "ServerReflectionRequest",
+                    "file_containing_symbol",
+                    (4, opt, 9, no(), Some(0), s("fileContainingSymbol")),
+                ),
+                (
+                    "ServerReflectionRequest",
+                    "file_containing_extension",
+                    (
+                        5,
+                        opt,
+                        11,
+                        ty("ExtensionRequest"),
+                        Some(0),
+                        s("fileContainingExtension"),
+                    ),
+                ),
+                (
+                    "ServerReflectionRequest",
+                    "all_extension_numbers_of_type",
+                    (6, opt, 9, no(), Some(0), s("allExtensionNumbersOfType")),
+                ),
+                (
+                    "ServerReflectionRequest",
+                    "list_services",
+                    (7, opt, 9, no(), Some(0), s("listServices")),
+                ),
+                (
+                    "ExtensionRequest",
+                    "containing_type",
+                    (1, opt, 9, no(), None, s("containingType")),
+                ),
+                (
+                    "ExtensionRequest",
+                    "extension_number",
+                    (2, opt, 5, no(), None, s("extensionNumber")),
+                ),
+                (
+                    "ServerReflectionResponse",
+                    "valid_host",
+                    (1, opt, 9, no(), None, s("validHost")),
+                ),
+                (
+                    "ServerReflectionResponse",
+                    "original_request",
+                    (
+                        2,
+                        opt,
+                        11,
+                        ty("ServerReflectionRequest"),
+                        None,
+                        s("originalRequest"),
+                    ),
+                ),
+                (
+                    "ServerReflectionResponse",
+                    "file_descriptor_response",
+                    (
+                        4,
+                        opt,
+                        11,
+                        ty("FileDescriptorResponse"),
+                        Some(0),
+                        s("fileDescriptorResponse"),
+                    ),
+                ),
+                (
+                    "ServerReflectionResponse",
+                    "all_extension_numbers_response",
+                    (
+                        5,
+                        opt,
+                        11,
+                        ty("ExtensionNumberResponse"),
+                        Some(0),
+                        s("allExtensionNumbersResponse"),
+                    ),
+                ),
+                (
+                    "ServerReflectionResponse",
+                    "list_services_response",
+                    (
+                        6,
+                        opt,
+                        11,
+                        ty("ListServiceResponse"),
+                        Some(0),
+                        s("listServicesResponse"),
+                    ),
+                ),
+                (
+                    "ServerReflectionResponse",
+                    "error_response",
+                    (7, opt, 11, ty("ErrorResponse"), Some(0), s("errorResponse")),
+                ),
+                (
+                    "FileDescriptorResponse",
+                    "file_descriptor_proto",
+                    (1, rep, 12, no(), None, s("fileDescriptorProto")),
+                ),
+                (
+                    "ExtensionNumberResponse",
+                    "base_type_name",
+                    (1, opt, 9, no(), None, s("baseTypeName")),
+                ),
+                (
+                    "ExtensionNumberResponse",
+                    "extension_number",
+                    (2, rep, 5, no(), None, s("extensionNumber")),
+                ),
+                (
+                    "ListServiceResponse",
+                    "service",
+                    (1, rep, 11, ty("ServiceResponse"), None, s("service")),
+                ),
+                (
+                    "ServiceResponse",
+                    "name",
+                    (1, opt, 9, no(), None, s("name")),
+                ),
+                (
+                    "ErrorResponse",
+                    "error_code",
+                    (1, opt, 5, no(), None, s("errorCode")),
+                ),
+            ];
+            let mut count = 0;
+            for (message, field, want) in expected {
+                assert_eq!(
+                    messages[message].0[field], want,
+                    "{package}.{message}.{field}"
+                );
+                count += 1;
+            }
+            assert_eq!(
+                messages["ErrorResponse"].0["error_message"],
+                (2, opt, 9, no(), None, s("errorMessage"))
+            );
+            let total: usize = messages.values().map(|(f, _)| f.len()).sum();
+            assert_eq!(total, count + 1, "no other fields");
+            assert_eq!(messages["ServerReflectionRequest"].1, ["message_request"]);
+            assert_eq!(messages["ServerReflectionResponse"].1, ["message_response"]);
+            assert_eq!(
+                messages.values().map(|(_, o)| o.len()).sum::<usize>(),
+                2,
+                "no other oneofs"
+            );
+
+            // service ServerReflection { rpc ServerReflectionInfo(stream
+            // ServerReflectionRequest) returns (stream ServerReflectionResponse); }
+            let services: Vec<_> = p.iter().filter(|(n, _)| *n == 6).collect();
+            assert_eq!(services.len(), 1);
+            let service = parts(&services[0].1);
+            assert_eq!(service[0], (1, b"ServerReflection".to_vec()));
+            assert_eq!(service.len(), 2, "one method");
+            let method = parts(&service[1].1);
+            let one = 1u64.to_le_bytes().to_vec();
+            assert_eq!(
+                method,
+                [
+                    (1, b"ServerReflectionInfo".to_vec()),
+                    (2, ty("ServerReflectionRequest").into_bytes()),
+                    (3, ty("ServerReflectionResponse").into_bytes()),
+                    (5, one.clone()),
+                    (6, one),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn the_users_reflection_descriptors_win() {
+        // The user's own copy of the v1 file, under the published name.
+        let own_v1 = msg(&[(1, FILE_V1.as_bytes()), (2, b"grpc.reflection.v1")]);
+        let mut p = DescriptorPool::new();
+        p.add_file(Bytes::from(own_v1.clone())).unwrap();
+        p.add_reflection_service();
+        assert_eq!(p.services(), [SERVICE_V1ALPHA]);
+        let r = ReflectionStream::new()
+            .answer(&p, &request(3, FILE_V1.as_bytes()))
+            .unwrap();
+        assert_eq!(files(&r), [own_v1]);
+
+        // The v1alpha service defined in a file of another name.
+        let service = named_msg("ServerReflection", &[]);
+        let own = msg(&[
+            (1, b"mine/reflection.proto"),
+            (2, b"grpc.reflection.v1alpha"),
+            (6, &service),
+        ]);
+        let mut p = DescriptorPool::new();
+        p.add_file(Bytes::from(own)).unwrap();
+        p.add_reflection_service();
+        assert_eq!(p.services(), [SERVICE_V1ALPHA, SERVICE_V1]);
+        assert_eq!(
+            p.file_containing_symbol(SERVICE_V1ALPHA),
+            Some("mine/reflection.proto")
+        );
+        assert_eq!(
+            p.file_containing_symbol("grpc.reflection.v1alpha.ErrorResponse"),
+            None
+        );
     }
 }
