@@ -37,22 +37,50 @@ fn small_set() -> Vec<u8> {
     set.to_vec()
 }
 
-fn blocking_server(set: &[u8]) -> (grpc_sansio_blocking::Server, SocketAddr) {
+fn blocking_server(set: &[u8], include: bool) -> (grpc_sansio_blocking::Server, SocketAddr) {
     use grpc_sansio_blocking::{Handler, Router, reflection::Reflection};
     let mut router: Router<Handler> = Router::new();
     Reflection::from_file_descriptor_set(set)
         .expect("descriptors")
+        .include_reflection_service(include)
         .add_to(&mut router);
     blocking_on_loopback(router)
 }
 
-fn tokio_server(set: &[u8]) -> (tokio::runtime::Runtime, SocketAddr) {
+fn tokio_server(set: &[u8], include: bool) -> (tokio::runtime::Runtime, SocketAddr) {
     use grpc_sansio_tokio::{Routes, reflection::Reflection};
     let mut routes = Routes::new();
     Reflection::from_file_descriptor_set(set)
         .expect("descriptors")
+        .include_reflection_service(include)
         .add_to(&mut routes);
     tokio_on_loopback(routes)
+}
+
+/// The reflection services, as the server lists them after the user's.
+const REFLECTION_SERVICES: [&str; 2] = [
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// A list_services request and the answer that lists `services`.
+fn list_exchange(services: &[&str]) -> (Bytes, Bytes) {
+    let mut list = BytesMut::new();
+    put(&mut list, 1, b"h");
+    put(&mut list, 7, b"");
+    // valid_host, original_request, list_services_response { service {
+    // name } ... }.
+    let mut body = BytesMut::new();
+    for s in services {
+        let mut one = BytesMut::new();
+        put(&mut one, 1, s.as_bytes());
+        put(&mut body, 1, &one);
+    }
+    let mut expected = BytesMut::new();
+    put(&mut expected, 1, b"h");
+    put(&mut expected, 2, &list);
+    put(&mut expected, 6, &body);
+    (list.freeze(), expected.freeze())
 }
 
 /// Ask `list_services` and `file_containing_symbol` on one v1 call (and
@@ -70,22 +98,11 @@ fn ask(addr: SocketAddr) {
             opts(),
         )
         .expect("call");
-    let mut list = BytesMut::new();
-    put(&mut list, 1, b"h");
-    put(&mut list, 7, b"");
-    call.send(&list.clone().freeze()).expect("send");
-    // valid_host, original_request, list_services_response { service {
-    // name: "t.S" } }.
-    let mut services = BytesMut::new();
-    let mut one = BytesMut::new();
-    put(&mut one, 1, b"t.S");
-    put(&mut services, 1, &one);
-    let mut expected = BytesMut::new();
-    put(&mut expected, 1, b"h");
-    put(&mut expected, 2, &list);
-    put(&mut expected, 6, &services);
+    // The user's service, then the reflection service itself.
+    let (list, expected) = list_exchange(&["t.S", REFLECTION_SERVICES[0], REFLECTION_SERVICES[1]]);
+    call.send(&list).expect("send");
     let got = call.recv().expect("an answer").expect("ok");
-    assert_eq!(got, expected.freeze());
+    assert_eq!(got, expected);
     let mut symbol = BytesMut::new();
     put(&mut symbol, 4, b"t.S.M");
     call.send(&symbol.freeze()).expect("send");
@@ -96,6 +113,12 @@ fn ask(addr: SocketAddr) {
         got.windows(file.len()).any(|w| w == file),
         "{got:?} should hold {file:?}"
     );
+    // `grpcurl describe grpc.reflection.v1.ServerReflection`.
+    let mut symbol = BytesMut::new();
+    put(&mut symbol, 4, b"grpc.reflection.v1.ServerReflection");
+    call.send(&symbol.freeze()).expect("send");
+    let got = call.recv().expect("an answer").expect("ok");
+    assert_describes_reflection(&got);
     call.close_send().expect("close");
     assert!(call.recv().is_none());
     assert!(call.finish().0.is_ok());
@@ -112,16 +135,165 @@ fn ask(addr: SocketAddr) {
     assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
 }
 
+/// The parts of the reflection and descriptor messages the describe
+/// check reads, decoded by prost rather than by the core's own reader.
+mod pb {
+    #[derive(Clone, PartialEq, ::prost::Message)]
+    pub(crate) struct ServerReflectionResponse {
+        #[prost(message, optional, tag = "4")]
+        pub(crate) file_descriptor_response: Option<FileDescriptorResponse>,
+        #[prost(message, optional, tag = "7")]
+        pub(crate) error_response: Option<ErrorResponse>,
+    }
+    #[derive(Clone, PartialEq, ::prost::Message)]
+    pub(crate) struct ErrorResponse {
+        #[prost(int32, tag = "1")]
+        pub(crate) error_code: i32,
+    }
+    #[derive(Clone, PartialEq, ::prost::Message)]
+    pub(crate) struct FileDescriptorResponse {
+        #[prost(bytes = "vec", repeated, tag = "1")]
+        pub(crate) file_descriptor_proto: Vec<Vec<u8>>,
+    }
+    #[derive(Clone, PartialEq, ::prost::Message)]
+    pub(crate) struct FileDescriptorProto {
+        #[prost(string, tag = "1")]
+        pub(crate) name: String,
+        #[prost(string, tag = "2")]
+        pub(crate) package: String,
+        #[prost(string, repeated, tag = "3")]
+        pub(crate) dependency: Vec<String>,
+        #[prost(message, repeated, tag = "4")]
+        pub(crate) message_type: Vec<DescriptorProto>,
+        #[prost(message, repeated, tag = "6")]
+        pub(crate) service: Vec<ServiceDescriptorProto>,
+        #[prost(string, tag = "12")]
+        pub(crate) syntax: String,
+    }
+    #[derive(Clone, PartialEq, ::prost::Message)]
+    pub(crate) struct DescriptorProto {
+        #[prost(string, tag = "1")]
+        pub(crate) name: String,
+    }
+    #[derive(Clone, PartialEq, ::prost::Message)]
+    pub(crate) struct ServiceDescriptorProto {
+        #[prost(string, tag = "1")]
+        pub(crate) name: String,
+        #[prost(message, repeated, tag = "2")]
+        pub(crate) method: Vec<MethodDescriptorProto>,
+    }
+    #[derive(Clone, PartialEq, ::prost::Message)]
+    pub(crate) struct MethodDescriptorProto {
+        #[prost(string, tag = "1")]
+        pub(crate) name: String,
+        #[prost(string, tag = "2")]
+        pub(crate) input_type: String,
+        #[prost(string, tag = "3")]
+        pub(crate) output_type: String,
+        #[prost(bool, tag = "5")]
+        pub(crate) client_streaming: bool,
+        #[prost(bool, tag = "6")]
+        pub(crate) server_streaming: bool,
+    }
+}
+
+/// `response` answers file_containing_symbol for the v1 service with its
+/// file, one that the core's DescriptorPool loads and that declares the
+/// bidi-streaming method.
+fn assert_describes_reflection(response: &[u8]) {
+    use grpc_sansio::reflection::DescriptorPool;
+    use prost::Message;
+    let r = pb::ServerReflectionResponse::decode(response).expect("a response");
+    let files = r
+        .file_descriptor_response
+        .expect("files")
+        .file_descriptor_proto;
+    assert_eq!(files.len(), 1, "the file has no imports");
+    let mut pool = DescriptorPool::new();
+    pool.add_file(Bytes::from(files[0].clone())).expect("loads");
+    assert_eq!(pool.services(), [REFLECTION_SERVICES[0]]);
+    for symbol in [
+        "grpc.reflection.v1.ServerReflection.ServerReflectionInfo",
+        "grpc.reflection.v1.ServerReflectionRequest",
+        "grpc.reflection.v1.ServerReflectionResponse",
+        "grpc.reflection.v1.ExtensionRequest",
+    ] {
+        assert_eq!(
+            pool.file_containing_symbol(symbol),
+            Some("grpc/reflection/v1/reflection.proto"),
+            "{symbol}"
+        );
+    }
+    let file = pb::FileDescriptorProto::decode(&files[0][..]).expect("a FileDescriptorProto");
+    assert_eq!(file.name, "grpc/reflection/v1/reflection.proto");
+    assert_eq!(file.package, "grpc.reflection.v1");
+    assert_eq!(file.syntax, "proto3");
+    assert!(file.dependency.is_empty());
+    assert_eq!(file.message_type.len(), 8);
+    assert_eq!(
+        file.service,
+        [pb::ServiceDescriptorProto {
+            name: "ServerReflection".into(),
+            method: vec![pb::MethodDescriptorProto {
+                name: "ServerReflectionInfo".into(),
+                input_type: ".grpc.reflection.v1.ServerReflectionRequest".into(),
+                output_type: ".grpc.reflection.v1.ServerReflectionResponse".into(),
+                client_streaming: true,
+                server_streaming: true,
+            }],
+        }]
+    );
+}
+
+/// With `include_reflection_service(false)` the pool is served as given.
+fn ask_without_reflection_service(addr: SocketAddr) {
+    use grpc_sansio_blocking::{BytesCodec, CallOptions, Channel};
+    let ch = Channel::builder(&format!("http://{addr}"))
+        .build_lazy()
+        .expect("channel");
+    let call = ch
+        .bidi_streaming(
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            BytesCodec,
+            CallOptions::new().timeout(Duration::from_secs(10)),
+        )
+        .expect("call");
+    let (list, expected) = list_exchange(&["t.S"]);
+    call.send(&list).expect("send");
+    assert_eq!(call.recv().expect("an answer").expect("ok"), expected);
+    let mut symbol = BytesMut::new();
+    put(&mut symbol, 1, b"h");
+    put(&mut symbol, 4, b"grpc.reflection.v1.ServerReflection");
+    call.send(&symbol.freeze()).expect("send");
+    let got = call.recv().expect("an answer").expect("ok");
+    let r = <pb::ServerReflectionResponse as prost::Message>::decode(got).expect("a response");
+    assert_eq!(r.error_response.expect("not found").error_code, 5);
+    call.close_send().expect("close");
+    assert!(call.recv().is_none());
+}
+
 #[test]
 fn blocking_server_reflection() {
-    let (_server, addr) = blocking_server(&small_set());
+    let (_server, addr) = blocking_server(&small_set(), true);
     ask(addr);
 }
 
 #[test]
 fn tokio_server_reflection() {
-    let (_rt, addr) = tokio_server(&small_set());
+    let (_rt, addr) = tokio_server(&small_set(), true);
     ask(addr);
+}
+
+#[test]
+fn blocking_server_reflection_without_its_own_service() {
+    let (_server, addr) = blocking_server(&small_set(), false);
+    ask_without_reflection_service(addr);
+}
+
+#[test]
+fn tokio_server_reflection_without_its_own_service() {
+    let (_rt, addr) = tokio_server(&small_set(), false);
+    ask_without_reflection_service(addr);
 }
 
 /// The interop protos' descriptor set, made with grpcio-tools' protoc.
@@ -166,7 +338,34 @@ const SERVICES: [&str; 2] = [
 
 fn assert_grpcio_saw(s: &serde_json::Value) {
     assert_eq!(s["failures"], serde_json::json!([]));
-    assert_eq!(s["services"], serde_json::json!(SERVICES));
+    // The interop services and the reflection service itself (sorted).
+    let mut services: Vec<&str> = SERVICES.into_iter().chain(REFLECTION_SERVICES).collect();
+    services.sort_unstable();
+    assert_eq!(s["services"], serde_json::json!(services));
+    // grpcio's pool describes the reflection service from what it was sent.
+    for version in ["v1", "v1alpha"] {
+        let p = format!("grpc.reflection.{version}");
+        assert_eq!(
+            s["reflection_described"][format!("{p}.ServerReflection")],
+            serde_json::json!([[
+                "ServerReflectionInfo",
+                format!("{p}.ServerReflectionRequest"),
+                format!("{p}.ServerReflectionResponse"),
+                true,
+                true
+            ]]),
+            "{version}"
+        );
+    }
+    // Both files, field for field as protoc makes the published one.
+    assert_eq!(
+        s["reflection_files"],
+        serde_json::json!([
+            "grpc/reflection/v1/reflection.proto",
+            "grpc/reflection/v1alpha/reflection.proto"
+        ])
+    );
+    assert_eq!(s["reflection_files_checked"], true);
     let methods = s["methods"].as_array().unwrap();
     for m in [
         "EmptyCall",
@@ -207,7 +406,7 @@ fn grpcio_reflection_client_against_blocking_server() {
     let Some(python) = python_with(&["grpc", "grpc_reflection.v1alpha", "grpc_tools"]) else {
         return;
     };
-    let (_server, addr) = blocking_server(&interop_set(&python, "blocking"));
+    let (_server, addr) = blocking_server(&interop_set(&python, "blocking"), true);
     assert_grpcio_saw(&grpcio_client(addr, &python));
 }
 
@@ -216,6 +415,6 @@ fn grpcio_reflection_client_against_tokio_server() {
     let Some(python) = python_with(&["grpc", "grpc_reflection.v1alpha", "grpc_tools"]) else {
         return;
     };
-    let (_rt, addr) = tokio_server(&interop_set(&python, "tokio"));
+    let (_rt, addr) = tokio_server(&interop_set(&python, "tokio"), true);
     assert_grpcio_saw(&grpcio_client(addr, &python));
 }

@@ -16,8 +16,16 @@
 //! ```
 //!
 //! `list_services` answers the services the descriptors define; add the
-//! descriptors of every service to be listed. A reflection call holds a
-//! handler thread while it lasts; at most [`MAX_CALLS`] run at once.
+//! descriptors of every service to be listed. The reflection service
+//! describes itself too: unless the pool already has them, the
+//! descriptors of `grpc.reflection.v1` and `v1alpha` are added to what it
+//! serves ([`DescriptorPool::add_reflection_service`]), so `grpcurl list`
+//! shows them and `grpcurl describe grpc.reflection.v1.ServerReflection`
+//! works, as with tonic-reflection and grpc-go.
+//! [`Reflection::include_reflection_service`]`(false)` leaves them out.
+//!
+//! A reflection call holds a handler thread while it lasts; at most
+//! [`MAX_CALLS`] run at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,14 +46,17 @@ pub const MAX_CALLS: usize = 8;
 #[derive(Clone, Debug)]
 pub struct Reflection {
     pool: Arc<DescriptorPool>,
+    include_reflection_service: bool,
     calls: Arc<AtomicUsize>,
 }
 
 impl Reflection {
-    /// Serve reflection from `pool`.
+    /// Serve reflection from `pool`, with the reflection service's own
+    /// descriptors added (see [`Reflection::include_reflection_service`]).
     pub fn new(pool: DescriptorPool) -> Reflection {
         Reflection {
             pool: Arc::new(pool),
+            include_reflection_service: true,
             calls: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -55,11 +66,32 @@ impl Reflection {
         DescriptorPool::from_file_descriptor_set(set).map(Reflection::new)
     }
 
+    /// Whether to serve the descriptors of the reflection service itself
+    /// (`grpc.reflection.v1` and `v1alpha`) besides the pool's, so that
+    /// it is listed and described. On by default; each is added only
+    /// when the pool has no file of its name and does not define its
+    /// service. `false` serves the pool as given.
+    pub fn include_reflection_service(mut self, include: bool) -> Reflection {
+        self.include_reflection_service = include;
+        self
+    }
+
+    /// The pool the service answers from.
+    fn served(&self) -> Arc<DescriptorPool> {
+        if !self.include_reflection_service {
+            return Arc::clone(&self.pool);
+        }
+        let mut pool = DescriptorPool::clone(&self.pool);
+        pool.add_reflection_service();
+        Arc::new(pool)
+    }
+
     /// Serve `ServerReflectionInfo` of both `grpc.reflection.v1` and
     /// `grpc.reflection.v1alpha` on `router`.
     pub fn add_to(&self, router: &mut Router<Handler>) {
+        let served = self.served();
         for service in [SERVICE_V1, SERVICE_V1ALPHA] {
-            let pool = Arc::clone(&self.pool);
+            let pool = Arc::clone(&served);
             let calls = Arc::clone(&self.calls);
             router.bidi_streaming(service, METHOD, BytesCodec, move |_call, requests, out| {
                 if calls.fetch_add(1, Ordering::AcqRel) >= MAX_CALLS {

@@ -16,7 +16,13 @@
 //! ```
 //!
 //! `list_services` answers the services the descriptors define; add the
-//! descriptors of every service to be listed.
+//! descriptors of every service to be listed. The reflection service
+//! describes itself too: unless the pool already has them, the
+//! descriptors of `grpc.reflection.v1` and `v1alpha` are added to what it
+//! serves ([`DescriptorPool::add_reflection_service`]), so `grpcurl list`
+//! shows them and `grpcurl describe grpc.reflection.v1.ServerReflection`
+//! works, as with tonic-reflection and grpc-go.
+//! [`Reflection::include_reflection_service`]`(false)` leaves them out.
 
 use std::sync::Arc;
 
@@ -31,13 +37,16 @@ pub use grpc_sansio::reflection::{DescriptorError, DescriptorPool};
 #[derive(Clone, Debug)]
 pub struct Reflection {
     pool: Arc<DescriptorPool>,
+    include_reflection_service: bool,
 }
 
 impl Reflection {
-    /// Serve reflection from `pool`.
+    /// Serve reflection from `pool`, with the reflection service's own
+    /// descriptors added (see [`Reflection::include_reflection_service`]).
     pub fn new(pool: DescriptorPool) -> Reflection {
         Reflection {
             pool: Arc::new(pool),
+            include_reflection_service: true,
         }
     }
 
@@ -46,11 +55,32 @@ impl Reflection {
         DescriptorPool::from_file_descriptor_set(set).map(Reflection::new)
     }
 
+    /// Whether to serve the descriptors of the reflection service itself
+    /// (`grpc.reflection.v1` and `v1alpha`) besides the pool's, so that
+    /// it is listed and described. On by default; each is added only
+    /// when the pool has no file of its name and does not define its
+    /// service. `false` serves the pool as given.
+    pub fn include_reflection_service(mut self, include: bool) -> Reflection {
+        self.include_reflection_service = include;
+        self
+    }
+
+    /// The pool the service answers from.
+    fn served(&self) -> Arc<DescriptorPool> {
+        if !self.include_reflection_service {
+            return Arc::clone(&self.pool);
+        }
+        let mut pool = DescriptorPool::clone(&self.pool);
+        pool.add_reflection_service();
+        Arc::new(pool)
+    }
+
     /// Serve `ServerReflectionInfo` of both `grpc.reflection.v1` and
     /// `grpc.reflection.v1alpha` on `routes`.
     pub fn add_to(&self, routes: &mut Routes) {
+        let served = self.served();
         for service in [SERVICE_V1, SERVICE_V1ALPHA] {
-            let pool = Arc::clone(&self.pool);
+            let pool = Arc::clone(&served);
             routes.streaming(service, METHOD, BytesCodec, move |req, mut sink| {
                 let pool = Arc::clone(&pool);
                 async move {
