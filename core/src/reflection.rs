@@ -23,6 +23,7 @@
 //! describe grpc.reflection.v1.ServerReflection` finds them.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
@@ -201,6 +202,20 @@ impl DescriptorPool {
             // adds the file; an error would leave the pool as it was.
             let _ = self.add_file(bytes);
         }
+    }
+
+    /// `pool` as a reflection service serves it: with the reflection
+    /// service's own descriptors added ([`add_reflection_service`]) when
+    /// `include`, else as it is (shared, not copied).
+    ///
+    /// [`add_reflection_service`]: DescriptorPool::add_reflection_service
+    pub fn served(pool: &Arc<DescriptorPool>, include: bool) -> Arc<DescriptorPool> {
+        if !include {
+            return Arc::clone(pool);
+        }
+        let mut served = DescriptorPool::clone(pool);
+        served.add_reflection_service();
+        Arc::new(served)
     }
 
     /// The services the descriptors define, in the order added.

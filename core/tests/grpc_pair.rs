@@ -1763,20 +1763,9 @@ fn small_and_large_messages_mixed_arrive_in_order_through_small_windows() {
         .start_call("/t.S/Chat", CallOptions::new(CallKind::BidiStreaming), now)
         .unwrap();
     // Client to server.
-    let mut sent = 0;
-    for _ in 0..100_000 {
-        while sent < sizes.len() {
-            match g.client.send_message(call, message(sent)) {
-                Ok(()) => sent += 1,
-                Err(grpc_sansio::call::CallError::Blocked(_)) => break,
-                Err(e) => panic!("{e}"),
-            }
-        }
-        if sent == sizes.len() {
-            break;
-        }
-        g.drive();
-    }
+    send_all(&mut g, sizes.len(), |g, i| {
+        g.client.send_message(call, message(i))
+    });
     g.client.half_close(call).unwrap();
     g.drive();
     let sev = g.take_server();
@@ -1790,22 +1779,9 @@ fn small_and_large_messages_mixed_arrive_in_order_through_small_windows() {
     assert!(got == want, "requests out of order or cut");
     assert!(sev.contains(&ServerEvent::HalfClosed { call: scall }));
     // Server to client.
-    let mut sent = 0;
-    let mut cev = Vec::new();
-    for _ in 0..100_000 {
-        while sent < sizes.len() {
-            match g.server.send_message(scall, message(sent)) {
-                Ok(()) => sent += 1,
-                Err(grpc_sansio::call::CallError::Blocked(_)) => break,
-                Err(e) => panic!("{e}"),
-            }
-        }
-        if sent == sizes.len() {
-            break;
-        }
-        g.drive();
-        cev.extend(g.take_client());
-    }
+    let mut cev = send_all(&mut g, sizes.len(), |g, i| {
+        g.server.send_message(scall, message(i))
+    });
     g.server
         .send_status(scall, Status::ok(), MetadataMap::new())
         .unwrap();
@@ -1815,4 +1791,31 @@ fn small_and_large_messages_mixed_arrive_in_order_through_small_windows() {
     assert_eq!(got.len(), want.len());
     assert!(got == want, "responses out of order or cut");
     assert!(finished(&cev, call)[0].0.is_ok());
+}
+
+/// Make `count` sends with `send` (the `i`th message each time), driving
+/// the pair while a send is refused as Blocked; returns the client's
+/// events seen meanwhile.
+fn send_all(
+    g: &mut Grpc,
+    count: usize,
+    mut send: impl FnMut(&mut Grpc, usize) -> Result<(), grpc_sansio::call::CallError>,
+) -> Vec<ClientEvent> {
+    let mut sent = 0;
+    let mut cev = Vec::new();
+    for _ in 0..100_000 {
+        while sent < count {
+            match send(g, sent) {
+                Ok(()) => sent += 1,
+                Err(grpc_sansio::call::CallError::Blocked(_)) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        if sent == count {
+            return cev;
+        }
+        g.drive();
+        cev.extend(g.take_client());
+    }
+    panic!("sends stalled at {sent} of {count}");
 }

@@ -67,12 +67,7 @@ impl Reflection {
 
     /// The pool the service answers from.
     fn served(&self) -> Arc<DescriptorPool> {
-        if !self.include_reflection_service {
-            return Arc::clone(&self.pool);
-        }
-        let mut pool = DescriptorPool::clone(&self.pool);
-        pool.add_reflection_service();
-        Arc::new(pool)
+        DescriptorPool::served(&self.pool, self.include_reflection_service)
     }
 
     /// Serve `ServerReflectionInfo` of both `grpc.reflection.v1` and
