@@ -182,7 +182,11 @@ impl CallOptions {
 pub enum ClientEvent {
     /// The server acknowledged our SETTINGS: the connection works.
     Ready,
-    /// Response headers (initial metadata) of a call.
+    /// Response headers (initial metadata) of a call. At most one per
+    /// call, and none for a trailers-only response (the server ended the
+    /// call before sending anything, as it does to fail one at once): then
+    /// [`Finished`](Self::Finished) carries the status and its metadata
+    /// comes as `trailers`.
     Headers {
         /// The call.
         call: CallId,
@@ -197,7 +201,11 @@ pub enum ClientEvent {
         /// The message: still compressed if it arrived compressed; take its
         /// bytes with [`Received::decompress`].
         message: Received,
-        /// Flow-control credit held by this message.
+        /// Flow-control credit held by this message: give back exactly
+        /// this. It is usually less than the message's length (the
+        /// credit of a large message's first bytes went back while it
+        /// arrived); giving back more would open the server's windows
+        /// beyond the configured sizes.
         flow_len: u32,
     },
     /// The call is over: exactly one per call.
@@ -357,7 +365,10 @@ impl ClientConnection {
         self.h2.has_output()
     }
 
-    /// Append bytes to write to `dst`; call until it returns 0.
+    /// Append bytes to write to `dst`; call until it returns 0. While the
+    /// transport cannot take more, stop early and call again once it can:
+    /// the rest stays queued, and sends beyond the send queues' bounds are
+    /// refused with [`CallError::Blocked`] meanwhile.
     pub fn poll_transmit(&mut self, dst: &mut BytesMut) -> usize {
         let n = self.h2.poll_transmit(dst);
         self.pump();
@@ -500,7 +511,9 @@ impl ClientConnection {
     }
 
     /// Start a call to `path` (`/package.Service/Method`). Its HEADERS go
-    /// out now, or once the server's stream limit allows.
+    /// out now, or once the server's stream limit allows. Calls may start
+    /// before the connection is ready ([`ClientEvent::Ready`]): their
+    /// frames wait behind the preface.
     pub fn start_call(
         &mut self,
         path: &str,
@@ -617,7 +630,9 @@ impl ClientConnection {
     }
 
     /// Send a request message (compressed if the call compresses).
-    /// Refused with [`CallError::Blocked`] while the call's queue is full.
+    /// Refused with [`CallError::Blocked`] while the call's queue is full;
+    /// the message is then dropped, not queued: keep a clone (cheap for
+    /// [`Bytes`]) to send again after the call's `Writable` event.
     pub fn send_message(&mut self, call: CallId, message: Bytes) -> Result<(), CallError> {
         self.send_message_with(call, message, true)
     }

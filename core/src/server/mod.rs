@@ -157,7 +157,11 @@ pub enum ServerEvent {
         /// The message: still compressed if it arrived compressed; take its
         /// bytes with [`Received::decompress`].
         message: Received,
-        /// Flow-control credit held by this message.
+        /// Flow-control credit held by this message: give back exactly
+        /// this. It is usually less than the message's length (the
+        /// credit of a large message's first bytes went back while it
+        /// arrived); giving back more would open the client's windows
+        /// beyond the configured sizes.
         flow_len: u32,
     },
     /// The client finished sending.
@@ -312,7 +316,10 @@ impl ServerConnection {
         self.h2.has_output()
     }
 
-    /// Append bytes to write to `dst`; call until it returns 0.
+    /// Append bytes to write to `dst`; call until it returns 0. While the
+    /// transport cannot take more, stop early and call again once it can:
+    /// the rest stays queued, and sends beyond the send queues' bounds are
+    /// refused with [`CallError::Blocked`] meanwhile.
     pub fn poll_transmit(&mut self, dst: &mut BytesMut) -> usize {
         let n = self.h2.poll_transmit(dst);
         // Writing can make streams writable again.
@@ -567,7 +574,9 @@ impl ServerConnection {
     }
 
     /// Send a response message (compressed if the call compresses).
-    /// Refused with [`CallError::Blocked`] while the call's queue is full.
+    /// Refused with [`CallError::Blocked`] while the call's queue is full;
+    /// the message is then dropped, not queued: keep a clone (cheap for
+    /// [`Bytes`]) to send again after the call's `Writable` event.
     pub fn send_message(&mut self, call: CallId, message: Bytes) -> Result<(), CallError> {
         self.send_message_with(call, message, true)
     }
