@@ -26,6 +26,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
+use grpc_sansio::Endpoint;
 use grpc_sansio::call::{CallError, CallId, CallKind};
 use grpc_sansio::client::{CallOptions, ClientConfig, ClientConnection, ClientEvent};
 use grpc_sansio::grpc::metadata::MetadataMap;
@@ -140,44 +141,6 @@ pub(crate) struct Report {
 // The transport: a non-blocking socket and the bytes not yet written.
 // ---------------------------------------------------------------------
 
-/// What the I/O code needs of a connection; the client and the server
-/// connections have the same shape.
-trait SansIo {
-    fn receive(&mut self, bytes: &[u8], now: Instant) -> Result<(), ConnectionError>;
-    fn receive_eof(&mut self, now: Instant);
-    fn poll_transmit(&mut self, dst: &mut BytesMut) -> usize;
-    fn poll_timeout(&self) -> Option<Instant>;
-    fn handle_timeout(&mut self, now: Instant);
-    fn is_closed(&self) -> bool;
-}
-
-macro_rules! sans_io {
-    ($t:ty) => {
-        impl SansIo for $t {
-            fn receive(&mut self, bytes: &[u8], now: Instant) -> Result<(), ConnectionError> {
-                <$t>::receive(self, bytes, now)
-            }
-            fn receive_eof(&mut self, now: Instant) {
-                <$t>::receive_eof(self, now)
-            }
-            fn poll_transmit(&mut self, dst: &mut BytesMut) -> usize {
-                <$t>::poll_transmit(self, dst)
-            }
-            fn poll_timeout(&self) -> Option<Instant> {
-                <$t>::poll_timeout(self)
-            }
-            fn handle_timeout(&mut self, now: Instant) {
-                <$t>::handle_timeout(self, now)
-            }
-            fn is_closed(&self) -> bool {
-                <$t>::is_closed(self)
-            }
-        }
-    };
-}
-sans_io!(ClientConnection);
-sans_io!(ServerConnection);
-
 /// One socket and what is still to be written to it.
 struct Transport {
     sock: TcpStream,
@@ -201,7 +164,7 @@ impl Transport {
 
     /// Read until the socket would block, feeding `conn`. Returns whether
     /// anything happened.
-    fn read(&mut self, conn: &mut impl SansIo, buf: &mut [u8], now: Instant) -> io::Result<bool> {
+    fn read(&mut self, conn: &mut impl Endpoint, buf: &mut [u8], now: Instant) -> io::Result<bool> {
         let mut progress = false;
         while !self.read_eof && !self.done {
             match self.sock.read(buf) {
@@ -234,7 +197,7 @@ impl Transport {
     /// (or `conn` has nothing more). Shuts the socket down once the
     /// connection is closed and its last bytes are written. Returns
     /// whether anything happened.
-    fn write(&mut self, conn: &mut impl SansIo) -> io::Result<bool> {
+    fn write(&mut self, conn: &mut impl Endpoint) -> io::Result<bool> {
         let mut progress = false;
         while !self.done {
             while self.out.len() < OUT_HIGH_WATER && conn.poll_transmit(&mut self.out) > 0 {
@@ -269,7 +232,7 @@ impl Transport {
 }
 
 /// Run the connection's timers if one is due. Returns whether one was.
-fn timers(conn: &mut impl SansIo, now: Instant) -> bool {
+fn timers(conn: &mut impl Endpoint, now: Instant) -> bool {
     if conn.poll_timeout().is_some_and(|t| t <= now) {
         conn.handle_timeout(now);
         true

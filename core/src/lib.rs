@@ -23,6 +23,9 @@
 //!    and embedders drive, one per connection ([`client::ClientConnection`],
 //!    [`server::ServerConnection`]), with [`call`] holding what they share.
 //!
+//! Both implement [`Endpoint`], their byte-and-time side, so that a
+//! driver's transport code can serve either role.
+//!
 //! Beside them, shapes both adapters use: [`codec`] (typed messages to
 //! bytes) and [`router`] (handlers by path); and the standard services'
 //! wire pieces: [`health`] (health checking) and [`reflection`] (server
@@ -38,6 +41,7 @@ pub mod call;
 pub mod client;
 pub mod codec;
 mod deadlines;
+mod endpoint;
 pub mod frame;
 pub mod grpc;
 pub mod h2;
@@ -48,6 +52,8 @@ mod recent;
 pub mod reflection;
 pub mod router;
 pub mod server;
+
+pub use endpoint::Endpoint;
 
 #[cfg(test)]
 mod test_clock;
