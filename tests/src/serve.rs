@@ -18,12 +18,20 @@ pub fn blocking_on_loopback(
 pub fn tokio_on_loopback(
     routes: grpc_sansio_tokio::Routes,
 ) -> (tokio::runtime::Runtime, SocketAddr) {
+    tokio_server_on_loopback(grpc_sansio_tokio::Server::builder().build(routes))
+}
+
+/// `server` (built as the test needs) listening on 127.0.0.1, on a
+/// runtime of its own with one worker (keep the runtime: dropping it
+/// stops the server).
+pub fn tokio_server_on_loopback(
+    server: grpc_sansio_tokio::Server,
+) -> (tokio::runtime::Runtime, SocketAddr) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
-    let server = grpc_sansio_tokio::Server::builder().build(routes);
     let addr = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -65,20 +65,11 @@ fn blocking_channel_doubles_its_keepalive_after_too_many_pings() {
 #[test]
 fn tokio_channel_doubles_its_keepalive_after_too_many_pings() {
     use grpc_sansio_tokio::{ChannelState, Routes, Server};
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
     let server = Server::builder()
         .keepalive_enforcement(MIN_INTERVAL, true)
         .build(Routes::new());
+    let (rt, addr) = grpc_sansio_tests::serve::tokio_server_on_loopback(server);
     let ch = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { server.serve(listener).await });
         grpc_sansio_tokio::Channel::builder(&format!("http://{addr}"))
             .keepalive_time(KEEPALIVE)
             .keepalive_permit_without_calls(true)

@@ -89,23 +89,10 @@ fn blocking_server_keepalive_pings_idle_connections() {
 #[test]
 fn tokio_server_keepalive_pings_idle_connections() {
     use grpc_sansio_tokio::{Routes, Server};
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
     let server = Server::builder()
         .keepalive(INTERVAL, TIMEOUT)
         .build(Routes::new());
-    let serving = server.clone();
-    let addr = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { serving.serve(listener).await });
-        addr
-    });
+    let (_rt, addr) = grpc_sansio_tests::serve::tokio_server_on_loopback(server.clone());
     silent_idle_client(addr, || server.connections());
     answering_idle_client(addr);
 }
