@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use grpc_sansio::call::{CallId, CallKind};
+use grpc_sansio::call::{CallError, CallId, CallKind};
 use grpc_sansio::client::{CallOptions, ClientConfig, ClientConnection, ClientEvent};
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
@@ -1818,4 +1818,122 @@ fn send_all(
         cev.extend(g.take_client());
     }
     panic!("sends stalled at {sent} of {count}");
+}
+
+/// 3000 bytes that do not compress.
+fn incompressible() -> Bytes {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    (0..3000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+/// A message over the send limit on a call whose queue is full is refused
+/// as Blocked, plain or compressed, and the call's Writable event is
+/// armed; once there is room, the same message is refused as too large.
+/// A plain send skips the early writability check, and must still answer
+/// the same.
+#[test]
+fn server_oversize_message_on_a_full_queue_is_blocked_first() {
+    let mut server = ServerConfig::default();
+    server.h2.max_send_buffer = 1024;
+    server.max_send_message_size = 2000;
+    let mut g = Grpc::with(ClientConfig::default(), server);
+    let now = g.clock.now;
+    g.client
+        .start_call_with_message(
+            "/t.S/Stream",
+            CallOptions::new(CallKind::ServerStreaming).with_compression("gzip"),
+            Bytes::from_static(b"go"),
+            now,
+        )
+        .unwrap();
+    g.drive();
+    let scall = g.server_call();
+    g.take_server();
+    g.server.set_send_compression(scall, "gzip").unwrap();
+    for compress in [false, true] {
+        let send = |g: &mut Grpc, m: Bytes| g.server.send_message_with(scall, m, compress);
+        loop {
+            match send(&mut g, Bytes::from(vec![1; 600])) {
+                Ok(()) => {}
+                Err(CallError::Blocked(c)) => {
+                    assert_eq!(c, scall);
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(
+            send(&mut g, incompressible()),
+            Err(CallError::Blocked(scall)),
+            "compress: {compress}"
+        );
+        g.drive();
+        let sev = g.take_server();
+        assert!(
+            sev.contains(&ServerEvent::Writable { call: scall }),
+            "compress: {compress}: {sev:?}"
+        );
+        assert!(matches!(
+            send(&mut g, incompressible()),
+            Err(CallError::MessageTooLarge { limit: 2000, .. })
+        ));
+    }
+}
+
+/// The client's side of the same rule: a message over the send limit on a
+/// call whose queue is full is refused as Blocked, plain or compressed,
+/// and Writable follows.
+#[test]
+fn client_oversize_message_on_a_full_queue_is_blocked_first() {
+    let mut client = ClientConfig::default();
+    client.h2.max_send_buffer = 1024;
+    client.max_send_message_size = 2000;
+    let mut g = Grpc::with(client, ServerConfig::default());
+    let now = g.clock.now;
+    let call = g
+        .client
+        .start_call(
+            "/t.S/Upload",
+            CallOptions::new(CallKind::ClientStreaming).with_compression("gzip"),
+            now,
+        )
+        .unwrap();
+    g.drive();
+    g.take_client();
+    for compress in [false, true] {
+        let send = |g: &mut Grpc, m: Bytes| g.client.send_message_with(call, m, compress);
+        loop {
+            match send(&mut g, Bytes::from(vec![1; 600])) {
+                Ok(()) => {}
+                Err(CallError::Blocked(c)) => {
+                    assert_eq!(c, call);
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(
+            send(&mut g, incompressible()),
+            Err(CallError::Blocked(call)),
+            "compress: {compress}"
+        );
+        g.drive();
+        let cev = g.take_client();
+        assert!(
+            cev.contains(&ClientEvent::Writable { call }),
+            "compress: {compress}: {cev:?}"
+        );
+        assert!(matches!(
+            send(&mut g, incompressible()),
+            Err(CallError::MessageTooLarge { limit: 2000, .. })
+        ));
+    }
 }

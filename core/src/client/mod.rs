@@ -658,7 +658,8 @@ impl ClientConnection {
         }
         match c.stream {
             Some(stream) if c.held.is_empty() => {
-                if compress && !is_identity(c.send_compressor.as_ref()) {
+                let checked = compress && !is_identity(c.send_compressor.as_ref());
+                if checked {
                     // Refuse early (arming the Writable event) rather than
                     // compress a message the queue cannot take; a plain
                     // one costs nothing to frame, and the send refuses it.
@@ -666,7 +667,21 @@ impl ClientConnection {
                         .check_writable(stream)
                         .map_err(|e| map_send(call, e))?;
                 }
-                let parts = frame_message(c.send_compressor.as_ref(), compress, message, limit)?;
+                let parts =
+                    match frame_message(c.send_compressor.as_ref(), compress, message, limit) {
+                        Ok(parts) => parts,
+                        Err(e) => {
+                            // Unchecked, a message the stream cannot take is
+                            // refused for that (Blocked, arming Writable)
+                            // before its size.
+                            if !checked {
+                                self.h2
+                                    .check_writable(stream)
+                                    .map_err(|e| map_send(call, e))?;
+                            }
+                            return Err(e);
+                        }
+                    };
                 self.h2
                     .send_chunks(stream, parts, false)
                     .map_err(|e| map_send(call, e))

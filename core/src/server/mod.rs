@@ -596,7 +596,8 @@ impl ServerConnection {
             .get(&call.0)
             .ok_or(CallError::UnknownCall(call))?;
         let plain = !compress || is_identity(c.send_compressor.as_ref());
-        if !plain || !c.headers_sent {
+        let checked = !plain || !c.headers_sent;
+        if checked {
             // Refuse early (arming the Writable event) rather than
             // compress a message the queue cannot take, or send the head
             // of one it cannot. A plain message behind the head costs
@@ -612,12 +613,25 @@ impl ServerConnection {
                 .get(&call.0)
                 .ok_or(CallError::UnknownCall(call))?;
         }
-        let parts = frame_message(
+        let stream = c.stream;
+        let parts = match frame_message(
             c.send_compressor.as_ref(),
             compress,
             message,
             self.config.max_send_message_size,
-        )?;
+        ) {
+            Ok(parts) => parts,
+            Err(e) => {
+                // Unchecked, a message the stream cannot take is refused
+                // for that (Blocked, arming Writable) before its size.
+                if !checked {
+                    self.h2
+                        .check_writable(stream)
+                        .map_err(|e| map_send(call, e))?;
+                }
+                return Err(e);
+            }
+        };
         self.h2
             .send_chunks(c.stream, parts, false)
             .map_err(|e| map_send(call, e))
