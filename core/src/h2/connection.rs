@@ -602,7 +602,7 @@ impl Connection {
                 // fresh buffer takes the next ones (nothing gathered is
                 // copied again).
                 if !tail.is_empty() {
-                    let data = Chunk::Shared(tail.split().freeze());
+                    let data = Chunk::Shared(std::mem::take(&mut **tail).freeze());
                     s.queue.push_back(Outbound::Data {
                         data,
                         end_stream: false,

@@ -355,6 +355,9 @@ impl Connection {
             let Some(s) = self.streams.get_mut(id.value()) else {
                 continue;
             };
+            // What was gathered behind the HEADERS joins the queue first,
+            // so that the queue is not left empty with bytes in the tail.
+            s.flush_tail();
             let Some(Outbound::Headers { fields, end_stream }) = s.queue.pop_front() else {
                 continue;
             };

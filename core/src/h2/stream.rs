@@ -270,7 +270,8 @@ impl Stream {
     #[inline]
     pub(crate) fn flush_tail(&mut self) {
         if let Some(tail) = self.tail.as_mut().filter(|t| !t.is_empty()) {
-            let data = Chunk::Shared(tail.split().freeze());
+            // The buffer goes with its bytes: an idle stream holds none.
+            let data = Chunk::Shared(std::mem::take(&mut **tail).freeze());
             self.queue.push_back(Outbound::Data {
                 data,
                 end_stream: false,

@@ -146,3 +146,39 @@ fn rfc9113_5_1_data_on_a_stream_whose_headers_are_not_sent_is_protocol_error() {
     });
     assert_eq!(goaway, Some(crate::frame::Reason::PROTOCOL_ERROR));
 }
+
+/// Bytes gathered behind a stream's opening HEADERS join its queue when
+/// those HEADERS are written early (a PING answer must not overtake
+/// them): the queue is never left empty with bytes in the tail, and the
+/// tail holds no buffer once flushed.
+#[test]
+fn a_tail_behind_headers_written_early_joins_the_queue() {
+    let mut c = client_after_handshake();
+    let id = c.open_stream(head(), false).unwrap();
+    c.send_data(id, Bytes::from_static(b"one"), false).unwrap();
+    c.send_data(id, Bytes::from_static(b"two"), false).unwrap();
+    let mut wire = BytesMut::new();
+    crate::frame::Ping::new(*b"12345678").encode(&mut wire);
+    c.receive(&wire, origin()).unwrap();
+    let s = c.streams.get(id.value()).unwrap();
+    let tail = s.tail.as_ref().map_or(0, |t| t.len());
+    assert!(
+        tail == 0 || !s.queue.is_empty(),
+        "{tail} bytes in the tail behind an empty queue"
+    );
+    assert_eq!(
+        s.tail.as_ref().map_or(0, |t| t.capacity()),
+        0,
+        "a flushed tail keeps no buffer"
+    );
+    let frames = written(&mut c);
+    let body: Vec<u8> = frames
+        .iter()
+        .filter_map(|f| match f {
+            crate::frame::Frame::Data(d) => Some(d.data.to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(body, b"onetwo");
+}
