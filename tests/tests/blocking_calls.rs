@@ -902,13 +902,20 @@ fn a_send_after_the_server_answered_ok_is_internal() {
 }
 
 /// Cancelling a call that is still going on ends it at once: responses
-/// already received but not read are dropped (their credit given back),
-/// and the next read is CANCELLED, as with the tokio adapter.
+/// already received but not read are dropped, and the next read is
+/// CANCELLED, as with the tokio adapter. Their flow-control credit goes
+/// back: here they hold nearly all of the connection's window, which a
+/// later call's response needs.
 #[test]
 fn cancel_drops_responses_not_yet_read() {
     within(Duration::from_secs(20), || {
         let svc = serve();
-        let ch = svc.channel();
+        let ch = Channel::builder(&svc.target())
+            .connect_timeout(Duration::from_secs(5))
+            .initial_connection_window(65_535)
+            .initial_stream_window(65_535)
+            .build_lazy()
+            .expect("channel");
         let call = ch
             .call(
                 "/test.Echo/Echo",
@@ -917,20 +924,31 @@ fn cancel_drops_responses_not_yet_read() {
                 opts(),
             )
             .unwrap();
-        for m in ["a", "b", "c"] {
-            call.send(&b(m)).unwrap();
+        // 1,700 echoes of 35 bytes each on the wire: 59,500 of the
+        // window's 65,535.
+        let small = Bytes::from(vec![b'x'; 30]);
+        call.send(&b("a")).unwrap();
+        for _ in 0..1_700 {
+            call.send(&small).unwrap();
         }
         let first = call.recv().expect("a response").expect("echoed");
         assert_eq!(first, b("a"));
-        // Let the other two echoes arrive, unread.
-        std::thread::sleep(Duration::from_millis(200));
+        // Let the other echoes arrive, unread.
+        std::thread::sleep(Duration::from_millis(300));
         call.cancel();
         let next = call.recv().expect("the end");
         assert_eq!(next.map_err(|s| s.code()), Err(Code::Cancelled));
         let (status, _) = call.finish();
         assert_eq!(status.code(), Code::Cancelled);
-        // The connection still carries calls.
-        let r = ch.unary("/test.Echo/Unary", BytesCodec, &b("after"), opts());
-        assert_eq!(r.unwrap().message, b("after"));
+        // A 20,000-byte response fits the window only if the dropped
+        // echoes gave their credit back.
+        let big = Bytes::from(vec![b'y'; 20_000]);
+        let r = ch.unary(
+            "/test.Echo/Unary",
+            BytesCodec,
+            &big,
+            opts().timeout(Duration::from_secs(3)),
+        );
+        assert_eq!(r.map(|r| r.message.len()).map_err(|e| e.code()), Ok(20_000));
     });
 }
