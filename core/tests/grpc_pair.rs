@@ -1937,3 +1937,58 @@ fn client_oversize_message_on_a_full_queue_is_blocked_first() {
         ));
     }
 }
+
+/// A first response message refused for want of room in the connection's
+/// queues does not send the call's response head either: the head goes
+/// with the message once it is taken, so a handler that gives up on a
+/// blocked send has not started a response it never finishes.
+#[test]
+fn a_blocked_first_message_sends_no_response_head() {
+    let mut server = ServerConfig::default();
+    server.h2.max_send_buffer = 4096;
+    server.h2.max_connection_send_buffer = 4096;
+    let mut g = Grpc::with(ClientConfig::default(), server);
+    let now = g.clock.now;
+    for _ in 0..2 {
+        g.client
+            .start_call_with_message(
+                "/t.S/Stream",
+                CallOptions::new(CallKind::ServerStreaming),
+                Bytes::from_static(b"go"),
+                now,
+            )
+            .unwrap();
+    }
+    g.drive();
+    let calls: Vec<CallId> = g
+        .take_server()
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::CallStarted { call, .. } => Some(*call),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls.len(), 2);
+    // The first call fills the connection's queues...
+    g.server
+        .send_message(calls[0], Bytes::from(vec![1u8; 5000]))
+        .unwrap();
+    // ...so the second call's first message is refused, head and all.
+    assert_eq!(
+        g.server.send_message(calls[1], Bytes::from_static(b"hi")),
+        Err(grpc_sansio::call::CallError::Blocked(calls[1]))
+    );
+    let mut out = BytesMut::new();
+    while g.server.poll_transmit(&mut out) > 0 {}
+    let mut frames = grpc_sansio::frame::FrameDecoder::new();
+    frames.set_max_frame_size(16_777_215);
+    let second = grpc_sansio::frame::StreamId::new(calls[1].value() as u32);
+    let mut heads = 0;
+    while let Ok(Some(f)) = frames.decode(&mut out) {
+        if let grpc_sansio::frame::Frame::Headers(h) = f {
+            assert_ne!(h.stream_id, second, "a head for the refused call");
+            heads += 1;
+        }
+    }
+    assert_eq!(heads, 1, "the first call's head went out");
+}
