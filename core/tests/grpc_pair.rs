@@ -1992,3 +1992,55 @@ fn a_blocked_first_message_sends_no_response_head() {
     }
     assert_eq!(heads, 1, "the first call's head went out");
 }
+
+/// A call that waited for a stream and gets one through an action that
+/// brings no clock reading (here a `cancel` of the call holding the only
+/// stream, nine seconds after the connection last saw the time) sends
+/// what is left of its deadline then, not what was left at the last
+/// reading: the connection asks for a timer at once and opens the call
+/// from it.
+#[test]
+fn a_waiting_call_opened_without_a_clock_sends_its_timeout_as_of_then() {
+    let mut server = ServerConfig::default();
+    server.h2.max_concurrent_streams = 1;
+    let mut g = Grpc::with(ClientConfig::default(), server);
+    let now = g.clock.now;
+    let holder = g
+        .client
+        .start_call("/t.S/Hold", CallOptions::new(CallKind::Unary), now)
+        .unwrap();
+    g.drive();
+    let waiting = g
+        .client
+        .start_call(
+            "/t.S/Wait",
+            CallOptions::new(CallKind::Unary).with_timeout(now, Duration::from_secs(10)),
+            now,
+        )
+        .unwrap();
+    g.drive();
+    g.take_server();
+    // Nine seconds pass without the client hearing of them.
+    let later = g.clock.advance(Duration::from_secs(9));
+    g.client.cancel(holder);
+    // The driver does what the connection asks: run its timers when due.
+    for _ in 0..4 {
+        if g.client.poll_timeout().is_some_and(|t| t <= later) {
+            g.client.handle_timeout(later);
+        }
+        g.drive();
+    }
+    let timeout = g.take_server().iter().find_map(|e| match e {
+        ServerEvent::CallStarted { head, .. } if &*head.path == "/t.S/Wait" => Some(head.timeout),
+        _ => None,
+    });
+    let left = timeout
+        .expect("the waiting call started")
+        .expect("a timeout");
+    assert!(
+        left <= Duration::from_secs(1),
+        "sent {left:?} left of a deadline one second away"
+    );
+    assert!(g.client.poll_timeout().is_some());
+    let _ = waiting;
+}

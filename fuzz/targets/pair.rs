@@ -443,6 +443,14 @@ impl Pair {
     /// send.
     fn settle(&mut self) {
         for _ in 0..10_000 {
+            // Timers already due run, as the driving contract asks (calls
+            // waiting for a stream may open from one).
+            if self.client.poll_timeout().is_some_and(|t| t <= self.now) {
+                self.client.handle_timeout(self.now);
+            }
+            if self.server.poll_timeout().is_some_and(|t| t <= self.now) {
+                self.server.handle_timeout(self.now);
+            }
             self.transmit_now();
             if self.to_server.is_empty() && self.to_client.is_empty() {
                 self.close_transports();

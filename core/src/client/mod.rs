@@ -275,6 +275,16 @@ pub struct ClientConnection {
     now: Instant,
     ready: bool,
     going_away: bool,
+    /// The events being translated follow a clock reading given with
+    /// them (`receive`, `handle_timeout`, starting a call...), so `now`
+    /// is current; cleared once they are.
+    fresh: bool,
+    /// A stream came free while `now` may have been stale (a `cancel`, a
+    /// `poll_transmit`) and a call waiting for one has a deadline: the
+    /// waiting calls open from the next clock reading, which
+    /// [`poll_timeout`](Self::poll_timeout) asks for at once, so that their
+    /// `grpc-timeout` says what is left then.
+    open_due: bool,
     scratch: Vec<Delivered>,
     /// Memory held for response messages beyond what the windows count,
     /// over all calls (see [`Inbound`]).
@@ -328,6 +338,8 @@ impl ClientConnection {
             now,
             ready: false,
             going_away: false,
+            fresh: false,
+            open_due: false,
             scratch: Vec::new(),
             receive_budget,
             recent_paths: Recent::default(),
@@ -341,7 +353,7 @@ impl ClientConnection {
     pub fn receive(&mut self, bytes: &[u8], now: Instant) -> Result<(), ConnectionError> {
         self.now = now;
         let r = self.h2.receive(bytes, now);
-        self.pump();
+        self.pump_at_now();
         r
     }
 
@@ -349,7 +361,7 @@ impl ClientConnection {
     pub fn receive_eof(&mut self, now: Instant) {
         self.now = now;
         self.h2.receive_eof();
-        self.pump();
+        self.pump_at_now();
     }
 
     /// The next event, if any.
@@ -375,9 +387,15 @@ impl ClientConnection {
         n
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) must next run.
+    /// When [`handle_timeout`](Self::handle_timeout) must next run. It
+    /// may be an instant already past: run it at once (calls waiting for
+    /// a stream that came free without a clock reading open from it).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.open_due {
+            // Calls wait to open from a fresh clock reading: now.
+            return Some(self.now);
+        }
         let call = self.deadlines.first().map(|(t, _)| *t);
         match (self.h2.poll_timeout(), call) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -396,7 +414,7 @@ impl ClientConnection {
             self.deadlines.pop_first();
             self.abort(CallId(id), deadline_exceeded());
         }
-        self.pump();
+        self.pump_at_now();
     }
 
     /// Send a PING; [`ClientEvent::PingAcked`] reports the round trip.
@@ -421,7 +439,7 @@ impl ClientConnection {
         // end now rather than when the connection closes.
         self.going_away = true;
         self.fail_pending("connection shutting down before the call started");
-        self.pump();
+        self.pump_at_now();
     }
 
     /// End every call still waiting for a stream with UNAVAILABLE.
@@ -625,7 +643,7 @@ impl ClientConnection {
         } else if self.open_call(id, whole).is_err() {
             self.pending.push_back(id);
         }
-        self.pump();
+        self.pump_at_now();
         Ok(call)
     }
 
@@ -985,9 +1003,20 @@ impl ClientConnection {
     }
 
     fn pump(&mut self) {
+        if self.fresh && self.open_due {
+            self.open_due = false;
+            self.open_pending();
+        }
         while let Some(ev) = self.h2.poll_event() {
             self.translate(ev);
         }
+        self.fresh = false;
+    }
+
+    /// [`pump`](Self::pump) right after a clock reading: `now` is current.
+    fn pump_at_now(&mut self) {
+        self.fresh = true;
+        self.pump();
     }
 
     fn translate(&mut self, ev: Event) {
@@ -1050,7 +1079,21 @@ impl ClientConnection {
                     }
                 }
             }
-            Event::StreamCapacity => self.open_pending(),
+            Event::StreamCapacity => {
+                let timed = self.pending.iter().any(|id| {
+                    self.calls
+                        .get(id)
+                        .is_some_and(|c| c.options.deadline.is_some())
+                });
+                if self.fresh || !timed {
+                    self.open_pending();
+                } else {
+                    // `now` may be stale, and a waiting call sends what
+                    // is left of its deadline: open them from the next
+                    // clock reading.
+                    self.open_due = true;
+                }
+            }
             Event::PingAcked { rtt, .. } => self.events.push_back(ClientEvent::PingAcked { rtt }),
             Event::GoAway {
                 code, debug_data, ..
