@@ -952,3 +952,33 @@ fn cancel_drops_responses_not_yet_read() {
         assert_eq!(r.map(|r| r.message.len()).map_err(|e| e.code()), Ok(20_000));
     });
 }
+
+/// A call with a deadline that waits for the server's only stream starts
+/// as soon as the call holding it is cancelled (the connection opens it
+/// from a fresh clock reading, which the adapter's timer gives it at
+/// once; the core's tests check the `grpc-timeout` it then sends).
+#[test]
+fn a_waiting_call_with_a_deadline_starts_when_the_stream_frees() {
+    within(Duration::from_secs(20), || {
+        let svc = serve_with(Server::builder().max_concurrent_streams(1));
+        let ch = svc.channel();
+        let holder = start_sleep(&ch, "10000");
+        std::thread::sleep(Duration::from_millis(300));
+        let ch2 = ch.clone();
+        let waiting = std::thread::spawn(move || {
+            let started = Instant::now();
+            let r = ch2.unary(
+                "/test.Echo/Unary",
+                BytesCodec,
+                &b("next"),
+                opts().timeout(Duration::from_secs(8)),
+            );
+            (r.map(|r| r.message), started.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        holder.cancel();
+        let (r, took) = waiting.join().unwrap();
+        assert_eq!(r.map_err(|e| e.code()), Ok(b("next")));
+        assert!(took < Duration::from_secs(4), "took {took:?}");
+    });
+}

@@ -1381,3 +1381,50 @@ async fn cancel_drops_responses_not_yet_read() {
         .unwrap();
     assert_eq!(r.message, b("after"));
 }
+
+/// A call with a deadline that waits for the server's only stream starts
+/// as soon as the call holding it is cancelled, with what is left of its
+/// deadline (the connection opens it from a fresh clock reading, which
+/// the driver's timer gives it at once).
+#[tokio::test]
+async fn a_waiting_call_with_a_deadline_starts_when_the_stream_frees() {
+    let (probe, mut seen) = mpsc::channel(64);
+    let server = Server::builder()
+        .max_concurrent_streams(1)
+        .build(routes(probe));
+    let channel = server.in_memory_channel_builder().build().unwrap();
+    let ch = channel.clone();
+    let holder = tokio::spawn(async move {
+        ch.unary(&path("Sleep"), BytesCodec, b("10000"), CallOptions::new())
+            .await
+    });
+    assert_eq!(bounded(5, seen.recv()).await, Some(Seen::Deadline(None)));
+    let ch = channel.clone();
+    let waiting = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let r = ch
+            .unary(
+                &path("Sleep"),
+                BytesCodec,
+                b("0"),
+                CallOptions::new().timeout(Duration::from_secs(8)),
+            )
+            .await;
+        (r.map(|r| r.message), started.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    holder.abort();
+    let (r, took) = bounded(10, waiting).await.unwrap();
+    assert_eq!(r.map_err(|e| e.code()), Ok(b("slept")));
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    // The holder's handler is told, then the waiting call's reports what
+    // is left of its deadline: less than the whole.
+    let left = loop {
+        match bounded(5, seen.recv()).await {
+            Some(Seen::Deadline(Some(ms))) => break ms,
+            Some(_) => continue,
+            None => panic!("no report of the waiting call"),
+        }
+    };
+    assert!(left <= 7_600, "{left} ms left of an 8 s deadline");
+}
