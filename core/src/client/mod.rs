@@ -1003,20 +1003,21 @@ impl ClientConnection {
     }
 
     fn pump(&mut self) {
-        if self.fresh && self.open_due {
-            self.open_due = false;
-            self.open_pending();
-        }
         while let Some(ev) = self.h2.poll_event() {
             self.translate(ev);
         }
-        self.fresh = false;
     }
 
-    /// [`pump`](Self::pump) right after a clock reading: `now` is current.
+    /// [`pump`](Self::pump) right after a clock reading: `now` is current,
+    /// so calls waiting to open from one do.
     fn pump_at_now(&mut self) {
         self.fresh = true;
+        if self.open_due {
+            self.open_due = false;
+            self.open_pending();
+        }
         self.pump();
+        self.fresh = false;
     }
 
     fn translate(&mut self, ev: Event) {
@@ -1080,12 +1081,14 @@ impl ClientConnection {
                 }
             }
             Event::StreamCapacity => {
-                let timed = self.pending.iter().any(|id| {
-                    self.calls
-                        .get(id)
-                        .is_some_and(|c| c.options.deadline.is_some())
-                });
-                if self.fresh || !timed {
+                let timed = || {
+                    self.pending.iter().any(|id| {
+                        self.calls
+                            .get(id)
+                            .is_some_and(|c| c.options.deadline.is_some())
+                    })
+                };
+                if self.fresh || !timed() {
                     self.open_pending();
                 } else {
                     // `now` may be stale, and a waiting call sends what
