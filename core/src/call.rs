@@ -681,6 +681,46 @@ fn clamp(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// What a refused send on `call`'s stream means for the call.
+pub(crate) fn map_send(call: CallId, e: h2::SendError) -> CallError {
+    match e {
+        h2::SendError::Blocked(_) => CallError::Blocked(call),
+        h2::SendError::ConnectionClosed => CallError::ConnectionClosed,
+        h2::SendError::StreamClosed(_) => CallError::SendClosed(call),
+        _ => CallError::UnknownCall(call),
+    }
+}
+
+/// Frame `message` ([`frame_message`]) and queue it on `call`'s `stream`:
+/// a message send of either role. `checked`: the caller has checked that
+/// the stream takes a send (before compressing). When it has not, a
+/// message that cannot be framed is refused first for what the stream
+/// says (Blocked, arming Writable), as a checked send would have been.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn send_framed(
+    h2: &mut h2::Connection,
+    call: CallId,
+    stream: StreamId,
+    compressor: &dyn Compressor,
+    compress: bool,
+    message: Bytes,
+    limit: usize,
+    checked: bool,
+) -> Result<(), CallError> {
+    let parts = match frame_message(compressor, compress, message, limit) {
+        Ok(parts) => parts,
+        Err(e) => {
+            if !checked {
+                h2.check_writable(stream).map_err(|e| map_send(call, e))?;
+            }
+            return Err(e);
+        }
+    };
+    h2.send_chunks(stream, parts, false)
+        .map_err(|e| map_send(call, e))
+}
+
 /// A message ready for the wire: compressed with the call's `compressor`
 /// unless `compress` is false (then sent as is, flag clear), its 5-byte
 /// prefix (held inline: no allocation), and its payload (shared, not

@@ -50,7 +50,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::call::{
     CallError, CallId, CallKind, Delivered, Inbound, ReceiveBudget, Received,
-    cardinality_violation, frame_message,
+    cardinality_violation, frame_message, map_send, send_framed,
 };
 use crate::frame::{Reason, StreamId};
 use crate::grpc::compression::{CompressionRegistry, Compressor, is_identity};
@@ -685,24 +685,16 @@ impl ClientConnection {
                         .check_writable(stream)
                         .map_err(|e| map_send(call, e))?;
                 }
-                let parts =
-                    match frame_message(c.send_compressor.as_ref(), compress, message, limit) {
-                        Ok(parts) => parts,
-                        Err(e) => {
-                            // Unchecked, a message the stream cannot take is
-                            // refused for that (Blocked, arming Writable)
-                            // before its size.
-                            if !checked {
-                                self.h2
-                                    .check_writable(stream)
-                                    .map_err(|e| map_send(call, e))?;
-                            }
-                            return Err(e);
-                        }
-                    };
-                self.h2
-                    .send_chunks(stream, parts, false)
-                    .map_err(|e| map_send(call, e))
+                send_framed(
+                    &mut self.h2,
+                    call,
+                    stream,
+                    c.send_compressor.as_ref(),
+                    compress,
+                    message,
+                    limit,
+                    checked,
+                )
             }
             _ => {
                 if c.held_bytes >= buffer {
@@ -1267,13 +1259,4 @@ impl ClientConnection {
 /// The status of a call whose deadline passed, whichever side noticed.
 fn deadline_exceeded() -> Status {
     Status::new(Code::DeadlineExceeded, "deadline exceeded")
-}
-
-fn map_send(call: CallId, e: SendError) -> CallError {
-    match e {
-        SendError::Blocked(_) => CallError::Blocked(call),
-        SendError::ConnectionClosed => CallError::ConnectionClosed,
-        SendError::StreamClosed(_) => CallError::SendClosed(call),
-        _ => CallError::UnknownCall(call),
-    }
 }

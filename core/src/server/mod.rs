@@ -39,7 +39,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::call::{
     CallError, CallId, CallKind, Delivered, Inbound, ReceiveBudget, Received,
-    cardinality_violation, field, fields_from_pairs, frame_message,
+    cardinality_violation, field, fields_from_pairs, frame_message, map_send, send_framed,
 };
 use crate::frame::{Reason, StreamId};
 use crate::grpc::compression::{
@@ -49,7 +49,7 @@ use crate::grpc::head::APPLICATION_GRPC;
 use crate::grpc::message::{DEFAULT_MAX_RECEIVE_MEMORY, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
 use crate::grpc::metadata::MetadataMap;
 use crate::grpc::{Code, Status};
-use crate::h2::{self, ConnectionError, Event, Fields, PingPolicy, SendError};
+use crate::h2::{self, ConnectionError, Event, Fields, PingPolicy};
 use crate::hpack::HeaderField;
 
 pub use request::RequestHead;
@@ -613,28 +613,16 @@ impl ServerConnection {
                 .get(&call.0)
                 .ok_or(CallError::UnknownCall(call))?;
         }
-        let stream = c.stream;
-        let parts = match frame_message(
+        send_framed(
+            &mut self.h2,
+            call,
+            c.stream,
             c.send_compressor.as_ref(),
             compress,
             message,
             self.config.max_send_message_size,
-        ) {
-            Ok(parts) => parts,
-            Err(e) => {
-                // Unchecked, a message the stream cannot take is refused
-                // for that (Blocked, arming Writable) before its size.
-                if !checked {
-                    self.h2
-                        .check_writable(stream)
-                        .map_err(|e| map_send(call, e))?;
-                }
-                return Err(e);
-            }
-        };
-        self.h2
-            .send_chunks(c.stream, parts, false)
-            .map_err(|e| map_send(call, e))
+            checked,
+        )
     }
 
     /// End the call with `status` and trailing metadata. When nothing was
@@ -1042,14 +1030,5 @@ impl ServerConnection {
             return;
         }
         self.events.push_back(ServerEvent::HalfClosed { call });
-    }
-}
-
-fn map_send(call: CallId, e: SendError) -> CallError {
-    match e {
-        SendError::Blocked(_) => CallError::Blocked(call),
-        SendError::ConnectionClosed => CallError::ConnectionClosed,
-        SendError::StreamClosed(_) => CallError::SendClosed(call),
-        _ => CallError::UnknownCall(call),
     }
 }
