@@ -1858,34 +1858,15 @@ fn server_oversize_message_on_a_full_queue_is_blocked_first() {
     let scall = g.server_call();
     g.take_server();
     g.server.set_send_compression(scall, "gzip").unwrap();
-    for compress in [false, true] {
-        let send = |g: &mut Grpc, m: Bytes| g.server.send_message_with(scall, m, compress);
-        loop {
-            match send(&mut g, Bytes::from(vec![1; 600])) {
-                Ok(()) => {}
-                Err(CallError::Blocked(c)) => {
-                    assert_eq!(c, scall);
-                    break;
-                }
-                Err(e) => panic!("{e}"),
-            }
-        }
-        assert_eq!(
-            send(&mut g, incompressible()),
-            Err(CallError::Blocked(scall)),
-            "compress: {compress}"
-        );
-        g.drive();
-        let sev = g.take_server();
-        assert!(
-            sev.contains(&ServerEvent::Writable { call: scall }),
-            "compress: {compress}: {sev:?}"
-        );
-        assert!(matches!(
-            send(&mut g, incompressible()),
-            Err(CallError::MessageTooLarge { limit: 2000, .. })
-        ));
-    }
+    blocked_before_too_large(
+        &mut g,
+        scall,
+        |g, m, compress| g.server.send_message_with(scall, m, compress),
+        |g| {
+            g.take_server()
+                .contains(&ServerEvent::Writable { call: scall })
+        },
+    );
 }
 
 /// The client's side of the same rule: a message over the send limit on a
@@ -1908,10 +1889,27 @@ fn client_oversize_message_on_a_full_queue_is_blocked_first() {
         .unwrap();
     g.drive();
     g.take_client();
+    blocked_before_too_large(
+        &mut g,
+        call,
+        |g, m, compress| g.client.send_message_with(call, m, compress),
+        |g| g.take_client().contains(&ClientEvent::Writable { call }),
+    );
+}
+
+/// On `call`, plain and then compressed: fill the queue with `send`, then
+/// an incompressible message over the 2,000-byte limit is refused as
+/// Blocked; once `writable` saw the Writable event, it is refused as too
+/// large.
+fn blocked_before_too_large(
+    g: &mut Grpc,
+    call: CallId,
+    send: impl Fn(&mut Grpc, Bytes, bool) -> Result<(), CallError>,
+    writable: impl Fn(&mut Grpc) -> bool,
+) {
     for compress in [false, true] {
-        let send = |g: &mut Grpc, m: Bytes| g.client.send_message_with(call, m, compress);
         loop {
-            match send(&mut g, Bytes::from(vec![1; 600])) {
+            match send(g, Bytes::from(vec![1; 600]), compress) {
                 Ok(()) => {}
                 Err(CallError::Blocked(c)) => {
                     assert_eq!(c, call);
@@ -1921,18 +1919,14 @@ fn client_oversize_message_on_a_full_queue_is_blocked_first() {
             }
         }
         assert_eq!(
-            send(&mut g, incompressible()),
+            send(g, incompressible(), compress),
             Err(CallError::Blocked(call)),
             "compress: {compress}"
         );
         g.drive();
-        let cev = g.take_client();
-        assert!(
-            cev.contains(&ClientEvent::Writable { call }),
-            "compress: {compress}: {cev:?}"
-        );
+        assert!(writable(g), "compress: {compress}: no Writable");
         assert!(matches!(
-            send(&mut g, incompressible()),
+            send(g, incompressible(), compress),
             Err(CallError::MessageTooLarge { limit: 2000, .. })
         ));
     }
