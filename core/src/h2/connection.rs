@@ -596,23 +596,7 @@ impl Connection {
             // Behind data not yet written: copied into the stream's tail
             // with the pieces before it. The stream is already where its
             // queue puts it (ready, or waiting on a window).
-            let tail = s.tail.get_or_insert_with(Box::default);
-            if tail.capacity() - tail.len() < total {
-                // Full: what it holds joins the queue as one piece and a
-                // fresh buffer takes the next ones (nothing gathered is
-                // copied again).
-                if !tail.is_empty() {
-                    let data = Chunk::Shared(std::mem::take(&mut **tail).freeze());
-                    s.queue.push_back(Outbound::Data {
-                        data,
-                        end_stream: false,
-                    });
-                }
-                tail.reserve(GATHER_RESERVE);
-            }
-            for p in &parts {
-                tail.extend_from_slice(p.as_slice());
-            }
+            s.gather(&parts, total, GATHER_RESERVE);
             s.queued_bytes += total;
             self.queued_total += total;
             return Ok(());

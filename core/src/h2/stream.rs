@@ -279,6 +279,26 @@ impl Stream {
         }
     }
 
+    /// Copy `parts` (`total` bytes) into `tail`. A tail without room for
+    /// them joins the queue first ([`flush_tail`](Self::flush_tail)) and a
+    /// fresh buffer of `reserve` bytes takes them: nothing gathered is
+    /// copied again.
+    #[inline]
+    pub(crate) fn gather(&mut self, parts: &[Chunk], total: usize, reserve: usize) {
+        if self
+            .tail
+            .as_ref()
+            .is_none_or(|t| t.capacity() - t.len() < total)
+        {
+            self.flush_tail();
+            self.tail.get_or_insert_with(Box::default).reserve(reserve);
+        }
+        let tail = self.tail.get_or_insert_with(Box::default);
+        for p in parts {
+            tail.extend_from_slice(p.as_slice());
+        }
+    }
+
     /// Apply a transition of the table; the caller has checked validity.
     pub(crate) fn apply(&mut self, input: Input) -> Result<(), InvalidTransition> {
         self.state = transition(self.state, input)?;
