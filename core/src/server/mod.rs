@@ -507,7 +507,7 @@ impl ServerConnection {
         let chosen = registry.for_send(name, Some(accept));
         // Refused, the choice falls back to identity: a default set before
         // (a server-wide one, say) is kept instead.
-        if !chosen.is_identity() || name.eq_ignore_ascii_case(IDENTITY) {
+        if !is_identity(chosen.as_ref()) || name.eq_ignore_ascii_case(IDENTITY) {
             c.send_compressor = chosen;
         }
         Ok(())
