@@ -681,6 +681,18 @@ fn clamp(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// The status a send reports on a call that has already ended with
+/// `status`: the call's own if it failed; INTERNAL if it ended OK (the
+/// message was not sent, and an error whose status says OK would read as
+/// success). Both adapters' clients answer such a send with it.
+pub fn send_after_end(status: &Status) -> Status {
+    if status.is_ok() {
+        Status::new(Code::Internal, "the call ended before the message was sent")
+    } else {
+        status.clone()
+    }
+}
+
 /// What a refused send on `call`'s stream means for the call.
 pub(crate) fn map_send(call: CallId, e: h2::SendError) -> CallError {
     match e {

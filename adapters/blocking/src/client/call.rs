@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use grpc_sansio::call::{CallError, CallId, RpcError};
+use grpc_sansio::call::{CallError, CallId, RpcError, send_after_end};
 use grpc_sansio::codec::Codec;
 use grpc_sansio::grpc::metadata::MetadataMap;
-use grpc_sansio::grpc::{Code, Status};
+use grpc_sansio::grpc::Status;
 
 use super::conn::ClientMachine;
 use crate::io::{Machine, Shared, wait};
@@ -103,7 +103,7 @@ impl CallCore {
                             return Err(Status::cancelled("call dropped"));
                         };
                         if let Some((s, _)) = &slot.end {
-                            return Err(ended(s));
+                            return Err(send_after_end(s));
                         }
                         if std::mem::take(&mut slot.writable) {
                             break;
@@ -114,7 +114,7 @@ impl CallCore {
                 Err(e) => {
                     g.process_events();
                     if let Some((s, _)) = g.calls.get(&self.id).and_then(|s| s.end.as_ref()) {
-                        return Err(ended(s));
+                        return Err(send_after_end(s));
                     }
                     let status = send_error(&e);
                     if matches!(
@@ -333,16 +333,6 @@ impl Drop for CallCore {
         let mut g = self.conn.lock();
         g.drop_call(self.id);
         self.conn.flush(g);
-    }
-}
-
-/// The status a send reports for a call that has ended: the call's own if
-/// it failed, else a note that the server finished first.
-fn ended(s: &Status) -> Status {
-    if s.is_ok() {
-        Status::new(Code::Internal, "the call ended before the message was sent")
-    } else {
-        s.clone()
     }
 }
 

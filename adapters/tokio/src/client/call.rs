@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use grpc_sansio::call::{CallId, Received};
+use grpc_sansio::call::{CallId, Received, send_after_end};
 use grpc_sansio::codec::Codec;
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
@@ -186,10 +186,7 @@ impl RawSender {
     /// read as success), else `fallback`.
     fn failed(&self, fallback: Status) -> RpcError {
         RpcError::new(match self.shared.outcome() {
-            Some(s) if s.is_ok() => {
-                Status::new(Code::Internal, "the call ended before the message was sent")
-            }
-            Some(s) => s,
+            Some(s) => send_after_end(&s),
             None => fallback,
         })
     }
