@@ -1,6 +1,7 @@
 //! The keepalive interval a channel gives its connections, and how a
 //! server's complaint about it raises it (gRFC A8).
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::frame::Reason;
@@ -14,34 +15,37 @@ pub const TOO_MANY_PINGS: &[u8] = b"too_many_pings";
 /// at the current one away with GOAWAY ENHANCE_YOUR_CALM
 /// "too_many_pings" (gRFC A8, as grpc-go's channels do). The channel
 /// keeps one, hands [`interval`](Self::interval) to each new connection's
-/// configuration, and reports each GOAWAY its connections receive.
+/// configuration, and reports each GOAWAY its connections receive; it
+/// may be shared between threads (behind an `Arc`).
 ///
 /// ```
 /// use std::time::Duration;
 /// use grpc_sansio::client::{ChannelKeepalive, TOO_MANY_PINGS};
 /// use grpc_sansio::frame::Reason;
 ///
-/// let mut k = ChannelKeepalive::new(Some(Duration::from_secs(10)));
+/// let k = ChannelKeepalive::new(Some(Duration::from_secs(10)));
 /// let used = k.interval();
 /// k.on_goaway(used, Reason::ENHANCE_YOUR_CALM, TOO_MANY_PINGS);
 /// assert_eq!(k.interval(), Some(Duration::from_secs(20)));
 /// k.on_goaway(used, Reason::NO_ERROR, b"");
 /// assert_eq!(k.interval(), Some(Duration::from_secs(20)));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct ChannelKeepalive {
-    interval: Option<Duration>,
+    interval: Mutex<Option<Duration>>,
 }
 
 impl ChannelKeepalive {
     /// Starting from the configured `interval` (`None`: no keepalive).
     pub fn new(interval: Option<Duration>) -> ChannelKeepalive {
-        ChannelKeepalive { interval }
+        ChannelKeepalive {
+            interval: Mutex::new(interval),
+        }
     }
 
     /// The interval for the next connection.
     pub fn interval(&self) -> Option<Duration> {
-        self.interval
+        *self.interval.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A connection that pinged every `used` received a GOAWAY with `code`
@@ -49,7 +53,7 @@ impl ChannelKeepalive {
     /// later connections ping half as often (never less than twice
     /// `used`, so that several connections sent away together double it
     /// once).
-    pub fn on_goaway(&mut self, used: Option<Duration>, code: Reason, debug_data: &[u8]) {
+    pub fn on_goaway(&self, used: Option<Duration>, code: Reason, debug_data: &[u8]) {
         if code != Reason::ENHANCE_YOUR_CALM || debug_data != TOO_MANY_PINGS {
             return;
         }
@@ -57,8 +61,9 @@ impl ChannelKeepalive {
             return;
         };
         let doubled = used.saturating_mul(2);
-        if self.interval.is_some_and(|t| t < doubled) {
-            self.interval = Some(doubled);
+        let mut interval = self.interval.lock().unwrap_or_else(PoisonError::into_inner);
+        if interval.is_some_and(|t| t < doubled) {
+            *interval = Some(doubled);
         }
     }
 }
@@ -70,7 +75,7 @@ mod tests {
     #[test]
     fn doubles_once_for_connections_sent_away_together() {
         let s = Duration::from_secs;
-        let mut k = ChannelKeepalive::new(Some(s(5)));
+        let k = ChannelKeepalive::new(Some(s(5)));
         for _ in 0..3 {
             k.on_goaway(Some(s(5)), Reason::ENHANCE_YOUR_CALM, TOO_MANY_PINGS);
         }
@@ -82,11 +87,11 @@ mod tests {
         k.on_goaway(Some(s(20)), Reason::NO_ERROR, TOO_MANY_PINGS);
         assert_eq!(k.interval(), Some(s(20)));
         // A channel without keepalive stays without.
-        let mut none = ChannelKeepalive::new(None);
+        let none = ChannelKeepalive::new(None);
         none.on_goaway(None, Reason::ENHANCE_YOUR_CALM, TOO_MANY_PINGS);
         assert_eq!(none.interval(), None);
         // Doubling saturates.
-        let mut max = ChannelKeepalive::new(Some(Duration::MAX));
+        let max = ChannelKeepalive::new(Some(Duration::MAX));
         max.on_goaway(
             Some(Duration::MAX),
             Reason::ENHANCE_YOUR_CALM,

@@ -11,8 +11,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use grpc_sansio::call::{CallError, CallId, RpcError, send_after_end};
 use grpc_sansio::codec::Codec;
-use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::Status;
+use grpc_sansio::grpc::metadata::MetadataMap;
 
 use super::conn::ClientMachine;
 use crate::io::{Machine, Shared, wait};

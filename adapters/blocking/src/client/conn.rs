@@ -4,14 +4,13 @@
 use crate::io::{Signal, wait};
 use std::collections::VecDeque;
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use grpc_sansio::call::{CallId, CallIdMap, Received};
 use grpc_sansio::client::{ChannelKeepalive, ClientConfig, ClientConnection, ClientEvent};
-use grpc_sansio::frame::Reason;
 use grpc_sansio::grpc::Status;
 use grpc_sansio::grpc::metadata::MetadataMap;
 
@@ -38,34 +37,6 @@ pub(crate) struct Slot {
     pub(crate) writable: bool,
 }
 
-/// The channel's [`ChannelKeepalive`], shared by its connections: each
-/// new one pings at its interval, and each GOAWAY they receive is
-/// reported to it.
-#[derive(Debug)]
-pub(crate) struct KeepaliveTime(Mutex<ChannelKeepalive>);
-
-impl KeepaliveTime {
-    pub(crate) fn new(interval: Option<Duration>) -> KeepaliveTime {
-        KeepaliveTime(Mutex::new(ChannelKeepalive::new(interval)))
-    }
-
-    /// The interval for a new connection.
-    pub(crate) fn get(&self) -> Option<Duration> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .interval()
-    }
-
-    /// A connection that pinged every `used` received a GOAWAY.
-    fn on_goaway(&self, used: Option<Duration>, code: Reason, debug_data: &[u8]) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .on_goaway(used, code, debug_data);
-    }
-}
-
 pub(crate) struct ClientMachine {
     pub(crate) conn: ClientConnection,
     pub(crate) calls: CallIdMap<Slot>,
@@ -77,7 +48,7 @@ pub(crate) struct ClientMachine {
     /// SETTINGS) or the connection does.
     handshake: Arc<Signal>,
     /// The channel's keepalive interval for new connections.
-    keepalive: Arc<KeepaliveTime>,
+    keepalive: Arc<ChannelKeepalive>,
     /// This connection's keepalive interval.
     interval: Option<Duration>,
     /// Why reading the transport failed, if it did (a TLS alert, such as
@@ -249,9 +220,9 @@ impl ClientConn {
     pub(crate) fn open(
         transport: Box<dyn Transport>,
         mut config: ClientConfig,
-        keepalive: &Arc<KeepaliveTime>,
+        keepalive: &Arc<ChannelKeepalive>,
     ) -> io::Result<Self> {
-        config.h2.keepalive_interval = keepalive.get();
+        config.h2.keepalive_interval = keepalive.interval();
         let interval = config.h2.keepalive_interval;
         let parts = transport.into_parts()?;
         let usable = Arc::new(AtomicBool::new(true));

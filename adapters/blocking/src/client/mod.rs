@@ -22,7 +22,8 @@ pub use call::{Call, RequestSender, Response, Streaming};
 
 use backoff::Backoff;
 use call::CallCore;
-use conn::{ClientConn, KeepaliveTime};
+use conn::ClientConn;
+use grpc_sansio::client::ChannelKeepalive;
 use target::{Connector, Target};
 
 use crate::io::Machine;
@@ -327,7 +328,7 @@ impl ChannelBuilder {
         }
         let inner = Inner {
             connector: target.connector,
-            keepalive: Arc::new(KeepaliveTime::new(self.config.h2.keepalive_interval)),
+            keepalive: Arc::new(ChannelKeepalive::new(self.config.h2.keepalive_interval)),
             config: self.config,
             connect_timeout: self.connect_timeout,
             default_metadata: self.default_metadata,
@@ -397,7 +398,7 @@ struct Inner {
     config: ClientConfig,
     /// The keepalive interval of new connections (raised when servers
     /// say "too_many_pings").
-    keepalive: Arc<KeepaliveTime>,
+    keepalive: Arc<ChannelKeepalive>,
     connect_timeout: Duration,
     default_metadata: MetadataMap,
     interceptors: Vec<ClientInterceptor>,

@@ -10,7 +10,6 @@ use grpc_sansio::call::{CallError, CallId, CallIdMap, Received};
 use grpc_sansio::client::{
     CallOptions as CoreOptions, ChannelKeepalive, ClientConnection, ClientEvent,
 };
-use grpc_sansio::frame::Reason;
 use grpc_sansio::grpc::metadata::MetadataMap;
 use grpc_sansio::grpc::{Code, Status};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -121,7 +120,7 @@ impl ConnHandle {
     pub(crate) fn spawn<T: Io>(
         conn: ClientConnection,
         io: T,
-        keepalive: Arc<KeepaliveTime>,
+        keepalive: Arc<ChannelKeepalive>,
         interval: Option<Duration>,
     ) -> ConnHandle {
         let (cmds, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
@@ -165,31 +164,9 @@ struct Driver {
     state: watch::Sender<ConnState>,
     shutting_down: bool,
     /// The channel's keepalive interval for new connections.
-    keepalive: Arc<KeepaliveTime>,
+    keepalive: Arc<ChannelKeepalive>,
     /// This connection's keepalive interval.
     interval: Option<Duration>,
-}
-
-/// The channel's [`ChannelKeepalive`], shared by its connections: each
-/// new one pings at its interval, and each GOAWAY they receive is
-/// reported to it.
-#[derive(Debug)]
-pub(crate) struct KeepaliveTime(Mutex<ChannelKeepalive>);
-
-impl KeepaliveTime {
-    pub(crate) fn new(interval: Option<Duration>) -> KeepaliveTime {
-        KeepaliveTime(Mutex::new(ChannelKeepalive::new(interval)))
-    }
-
-    /// The interval for a new connection.
-    pub(crate) fn get(&self) -> Option<Duration> {
-        lock(&self.0).interval()
-    }
-
-    /// A connection that pinged every `used` received a GOAWAY.
-    fn on_goaway(&self, used: Option<Duration>, code: Reason, debug_data: &[u8]) {
-        lock(&self.0).on_goaway(used, code, debug_data);
-    }
 }
 
 impl Driver {

@@ -32,7 +32,7 @@ async fn connect(shared: &Shared) -> Result<ConnHandle, String> {
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let mut config = shared.settings.config.clone();
-    config.h2.keepalive_interval = shared.keepalive.get();
+    config.h2.keepalive_interval = shared.keepalive.interval();
     let interval = config.h2.keepalive_interval;
     let conn = ClientConnection::new(config, Instant::now());
     let handle = ConnHandle::spawn(conn, io, Arc::clone(&shared.keepalive), interval);

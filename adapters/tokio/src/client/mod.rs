@@ -41,7 +41,8 @@ use crate::error::{Response, RpcError, call_error_status};
 use crate::server::RequestContext;
 use crate::sync::Signal;
 use call::{RawReceiver, RawSender};
-use driver::{CallShared, Cmd, ConnHandle, KeepaliveTime};
+use driver::{CallShared, Cmd, ConnHandle};
+use grpc_sansio::client::ChannelKeepalive;
 
 /// The connectivity state of a channel, as gRPC names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -182,7 +183,7 @@ pub(crate) struct Shared {
     pub(crate) closing: Signal,
     /// The keepalive interval of new connections (raised when servers
     /// say "too_many_pings").
-    pub(crate) keepalive: Arc<KeepaliveTime>,
+    pub(crate) keepalive: Arc<ChannelKeepalive>,
     /// A manager task runs (cleared if its runtime drops it).
     started: AtomicBool,
 }
@@ -425,7 +426,7 @@ impl ChannelBuilder {
             conn: None,
             last_error: None,
         });
-        let keepalive = Arc::new(KeepaliveTime::new(
+        let keepalive = Arc::new(ChannelKeepalive::new(
             self.settings.config.h2.keepalive_interval,
         ));
         let shared = Arc::new(Shared {
