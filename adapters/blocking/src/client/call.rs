@@ -231,15 +231,10 @@ impl CallCore {
         let mut g = self.conn.lock();
         loop {
             let id = self.id;
-            let Some(slot) = g.calls.get_mut(&id) else {
+            let Some(end) = g.calls.get(&id).map(|slot| slot.end.clone()) else {
                 return (Status::cancelled("call dropped"), MetadataMap::new());
             };
-            let unread = std::mem::take(&mut slot.messages);
-            let end = slot.end.clone();
-            let released = !unread.is_empty();
-            for (_, flow) in unread {
-                g.conn.release_capacity(id, flow);
-            }
+            let released = g.discard_messages(id);
             if let Some(end) = end {
                 self.conn.flush(g);
                 return end;
@@ -280,7 +275,7 @@ impl CallCore {
         g.conn.cancel(self.id);
         g.process_events();
         if running {
-            g.discard_messages(self.id);
+            let _ = g.discard_messages(self.id);
         }
         self.conn.flush(g);
     }

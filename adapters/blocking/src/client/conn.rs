@@ -79,10 +79,8 @@ impl ClientMachine {
     /// flow-control credit of what it did not read, and cancel it if it
     /// has not ended (RST_STREAM CANCEL).
     pub(crate) fn drop_call(&mut self, call: CallId) {
+        self.discard_messages(call);
         if let Some(slot) = self.calls.remove(&call) {
-            for (_, flow) in slot.messages {
-                self.conn.release_capacity(call, flow);
-            }
             if slot.end.is_none() {
                 self.conn.cancel(call);
             }
@@ -91,13 +89,17 @@ impl ClientMachine {
     }
 
     /// Drop the messages of `call` not read yet, giving their
-    /// flow-control credit back.
-    pub(crate) fn discard_messages(&mut self, call: CallId) {
-        if let Some(slot) = self.calls.get_mut(&call) {
-            for (_, flow) in std::mem::take(&mut slot.messages) {
-                self.conn.release_capacity(call, flow);
-            }
+    /// flow-control credit back; whether there were any.
+    pub(crate) fn discard_messages(&mut self, call: CallId) -> bool {
+        let Some(slot) = self.calls.get_mut(&call) else {
+            return false;
+        };
+        let unread = std::mem::take(&mut slot.messages);
+        let any = !unread.is_empty();
+        for (_, flow) in unread {
+            self.conn.release_capacity(call, flow);
         }
+        any
     }
 
     fn update_usable(&self) {
