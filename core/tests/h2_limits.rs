@@ -392,11 +392,15 @@ fn grpc_keepalive_enforcement_too_many_pings() {
     let mut config = Config::default();
     config.ping_policy = Some(PingPolicy::default());
     let (mut peer, mut conn) = RawPeer::server(config);
-    // No stream open and pings not permitted without streams: strikes.
-    peer.send(&mut conn, Frame::Ping(Ping::new([1; 8])))
-        .unwrap();
-    peer.send(&mut conn, Frame::Ping(Ping::new([2; 8])))
-        .unwrap();
+    // No stream open and pings not permitted without streams: the first
+    // is allowed, the next ones within two hours are strikes, and the
+    // third strike ends the connection.
+    for i in 0..3 {
+        peer.clock.advance(Duration::from_secs(60 * 60));
+        peer.send(&mut conn, Frame::Ping(Ping::new([i; 8])))
+            .unwrap();
+    }
+    assert!(!conn.is_closed());
     assert!(
         peer.send(&mut conn, Frame::Ping(Ping::new([3; 8])))
             .is_err()
@@ -413,6 +417,26 @@ fn grpc_keepalive_enforcement_too_many_pings() {
             Bytes::from_static(b"too_many_pings")
         ))
     );
+}
+
+#[test]
+fn grpc_keepalive_enforcement_allows_idle_pings_two_hours_apart() {
+    let mut config = Config::default();
+    config.ping_policy = Some(PingPolicy::default());
+    let (mut peer, mut conn) = RawPeer::server(config);
+    for i in 0..6 {
+        peer.clock.advance(Duration::from_secs(2 * 60 * 60));
+        peer.send(&mut conn, Frame::Ping(Ping::new([i; 8])))
+            .unwrap();
+    }
+    assert!(!conn.is_closed());
+    // Every one of them was answered.
+    let acks = peer
+        .read(&mut conn)
+        .iter()
+        .filter(|f| matches!(f, Frame::Ping(p) if p.ack))
+        .count();
+    assert_eq!(acks, 6);
 }
 
 #[test]

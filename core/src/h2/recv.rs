@@ -710,12 +710,19 @@ impl Connection {
             return Err(calm("too many PINGs"));
         }
         if let Some(policy) = self.config.ping_policy {
-            let idle = self.streams.is_empty() && !policy.permit_without_streams;
+            // With no stream open (and that not permitted), the shortest
+            // interval becomes two hours, as gRPC's C core and grpc-go
+            // count it: a client's first idle PING is no strike.
+            let min_interval = if self.streams.is_empty() && !policy.permit_without_streams {
+                IDLE_PING_INTERVAL
+            } else {
+                policy.min_interval
+            };
             let too_soon = self
                 .last_peer_ping
-                .is_some_and(|t| now.saturating_duration_since(t) < policy.min_interval);
+                .is_some_and(|t| now.saturating_duration_since(t) < min_interval);
             self.last_peer_ping = Some(now);
-            if idle || too_soon {
+            if too_soon {
                 self.ping_strikes += 1;
                 if self.ping_strikes > policy.max_strikes {
                     return Err(calm("too_many_pings"));
@@ -865,6 +872,11 @@ fn http1_request_line(buf: &[u8]) -> Option<bool> {
 }
 
 /// The answer to a client that spoke HTTP/1.x to a gRPC port.
+/// The shortest interval between a peer's PINGs on a connection with no
+/// stream open, where PINGs without streams are not permitted (gRPC's
+/// C core and grpc-go both use two hours).
+const IDLE_PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2 * 60 * 60);
+
 const HTTP1_ANSWER: &[u8] = b"HTTP/1.1 505 HTTP Version Not Supported\r\n\
 content-type: text/plain\r\n\
 connection: close\r\n\

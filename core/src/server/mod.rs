@@ -63,8 +63,8 @@ const KEPT_HEAD_MAX: usize = 1024;
 #[non_exhaustive]
 pub struct ServerConfig {
     /// The HTTP/2 layer's settings and limits. The default enforces gRPC's
-    /// keepalive policy on client PINGs (at most one every 5 minutes, none
-    /// while no call is open, two strikes).
+    /// keepalive policy on client PINGs (at most one every 5 minutes, one
+    /// every two hours while no call is open, two strikes).
     pub h2: h2::Config,
     /// The largest request message accepted (after decompression too).
     /// Larger ones end the call with RESOURCE_EXHAUSTED. Default 4 MiB.
