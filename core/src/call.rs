@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use crate::frame::StreamId;
 use crate::grpc::compression::{
-    Compressor, Identity, compress_message, decompress_message, flag_refused,
+    Compressor, compress_message, decompress_message, flag_refused, is_identity,
 };
 use crate::grpc::message::{MessageDecoder, PREFIX_LEN, encode_prefix};
 use crate::grpc::{Code, Status};
@@ -720,6 +720,18 @@ pub(crate) fn send_framed(
     limit: usize,
     checked: bool,
 ) -> Result<(), CallError> {
+    if !compress || is_identity(compressor) {
+        let len = message.len();
+        let Some(prefix) = plain_prefix(len, limit) else {
+            if !checked {
+                h2.check_writable(stream).map_err(|e| map_send(call, e))?;
+            }
+            return Err(CallError::MessageTooLarge { len, limit });
+        };
+        return h2
+            .send_prefixed(stream, prefix, message)
+            .map_err(|e| map_send(call, e));
+    }
     let parts = match frame_message(compressor, compress, message, limit) {
         Ok(parts) => parts,
         Err(e) => {
@@ -743,7 +755,13 @@ pub(crate) fn frame_message(
     payload: Bytes,
     limit: usize,
 ) -> Result<[Chunk; 2], CallError> {
-    let compressor = if compress { compressor } else { &Identity };
+    if !compress || is_identity(compressor) {
+        let len = payload.len();
+        return match plain_prefix(len, limit) {
+            Some(prefix) => Ok([Chunk::small(&prefix), Chunk::Shared(payload)]),
+            None => Err(CallError::MessageTooLarge { len, limit }),
+        };
+    }
     let m =
         compress_message(compressor, payload).map_err(|e| CallError::Compression(e.to_status()))?;
     if m.payload.len() > limit {
@@ -759,6 +777,15 @@ pub(crate) fn frame_message(
         })?;
     debug_assert_eq!(prefix.len(), PREFIX_LEN);
     Ok([Chunk::small(&prefix), Chunk::Shared(m.payload)])
+}
+
+/// The prefix of a message of `len` bytes sent as is (its flag clear),
+/// if `limit` and the prefix's 32-bit length allow it.
+#[inline]
+fn plain_prefix(len: usize, limit: usize) -> Option<[u8; PREFIX_LEN]> {
+    let n = u32::try_from(len).ok().filter(|_| len <= limit)?;
+    let [a, b, c, d] = n.to_be_bytes();
+    Some([0, a, b, c, d])
 }
 
 /// A header field from static parts.

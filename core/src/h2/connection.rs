@@ -579,24 +579,16 @@ impl Connection {
         parts: [Chunk; N],
         end_stream: bool,
     ) -> Result<(), SendError> {
-        let limit = self.config.max_send_buffer;
-        let full = self.queued_total >= self.send_bound();
-        let s = self.writable_stream(stream)?;
         let total: usize = parts.iter().map(Chunk::len).sum();
+        let s = self.admit(stream, total)?;
         if total == 0 && !end_stream {
             return Ok(());
-        }
-        if total > 0 && (s.queued_bytes >= limit || full) {
-            if Self::refuse(s, limit, full) {
-                self.room_waiters.push(stream);
-            }
-            return Err(SendError::Blocked(stream));
         }
         if total <= GATHER_MAX && !end_stream && !s.queue.is_empty() {
             // Behind data not yet written: copied into the stream's tail
             // with the pieces before it. The stream is already where its
             // queue puts it (ready, or waiting on a window).
-            s.gather(&parts, total, GATHER_RESERVE);
+            s.gather(parts.iter().map(Chunk::as_slice), total, GATHER_RESERVE);
             s.queued_bytes += total;
             self.queued_total += total;
             return Ok(());
@@ -605,6 +597,53 @@ impl Connection {
         self.queued_total += total;
         self.schedule(stream);
         Ok(())
+    }
+
+    /// A message's 5-byte `prefix` and its `payload`, queued as one unit
+    /// (not ending the stream): [`send_chunks`](Self::send_chunks) for the
+    /// usual shape of a gRPC message, which a small one behind queued data
+    /// copies straight into the stream's tail.
+    #[inline]
+    pub(crate) fn send_prefixed(
+        &mut self,
+        stream: StreamId,
+        prefix: [u8; 5],
+        payload: Bytes,
+    ) -> Result<(), SendError> {
+        let total = prefix.len() + payload.len();
+        let s = self.admit(stream, total)?;
+        if total <= GATHER_MAX && !s.queue.is_empty() {
+            s.gather([&prefix[..], &payload[..]], total, GATHER_RESERVE);
+            s.queued_bytes += total;
+            self.queued_total += total;
+            return Ok(());
+        }
+        queue_data(
+            s,
+            [Chunk::small(&prefix), Chunk::Shared(payload)],
+            total,
+            false,
+        );
+        self.queued_total += total;
+        self.schedule(stream);
+        Ok(())
+    }
+
+    /// The stream a send of `total` bytes may go on: refused for the
+    /// connection or the stream, or with [`SendError::Blocked`] (arming
+    /// [`Event::Writable`]) when a send of any bytes finds its queue full.
+    #[inline]
+    fn admit(&mut self, stream: StreamId, total: usize) -> Result<&mut Stream, SendError> {
+        let limit = self.config.max_send_buffer;
+        let full = self.queued_total >= self.send_bound();
+        let s = writable(self.phase, &mut self.streams, stream)?;
+        if total > 0 && (s.queued_bytes >= limit || full) {
+            if Self::refuse(s, limit, full) {
+                self.room_waiters.push(stream);
+            }
+            return Err(SendError::Blocked(stream));
+        }
+        Ok(s)
     }
 
     /// The connection's bound on queued DATA (at least one byte, so that a
@@ -681,16 +720,8 @@ impl Connection {
     /// had been refused.
     #[inline]
     pub fn check_writable(&mut self, stream: StreamId) -> Result<(), SendError> {
-        let limit = self.config.max_send_buffer;
-        let full = self.queued_total >= self.send_bound();
-        let s = self.writable_stream(stream)?;
-        if s.queued_bytes >= limit || full {
-            if Self::refuse(s, limit, full) {
-                self.room_waiters.push(stream);
-            }
-            return Err(SendError::Blocked(stream));
-        }
-        Ok(())
+        // Any send of bytes: what one byte would meet.
+        self.admit(stream, 1).map(|_| ())
     }
 
     /// Whether [`send_data`](Self::send_data) would accept data on this
@@ -703,17 +734,7 @@ impl Connection {
     }
 
     fn writable_stream(&mut self, stream: StreamId) -> Result<&mut Stream, SendError> {
-        if self.phase == Phase::Closed {
-            return Err(SendError::ConnectionClosed);
-        }
-        let s = self
-            .streams
-            .get_mut(stream.value())
-            .ok_or(SendError::UnknownStream(stream))?;
-        if s.send_done || matches!(s.state, State::HalfClosedLocal | State::Closed) {
-            return Err(SendError::StreamClosed(stream));
-        }
-        Ok(s)
+        writable(self.phase, &mut self.streams, stream)
     }
 
     /// Reset a stream with RST_STREAM (for example CANCEL). Anything queued
@@ -1059,6 +1080,24 @@ const GATHER_RESERVE: usize = 16 << 10;
 /// Queue body pieces (`len` bytes in all) on stream `s`, END_STREAM (with
 /// `end_stream`) on the last piece that holds bytes; empty pieces are
 /// skipped otherwise.
+/// The stream `stream` of `streams`, if a send may go on it.
+fn writable(
+    phase: Phase,
+    streams: &mut IdMap<Stream>,
+    stream: StreamId,
+) -> Result<&mut Stream, SendError> {
+    if phase == Phase::Closed {
+        return Err(SendError::ConnectionClosed);
+    }
+    let s = streams
+        .get_mut(stream.value())
+        .ok_or(SendError::UnknownStream(stream))?;
+    if s.send_done || matches!(s.state, State::HalfClosedLocal | State::Closed) {
+        return Err(SendError::StreamClosed(stream));
+    }
+    Ok(s)
+}
+
 fn queue_data<const N: usize>(s: &mut Stream, parts: [Chunk; N], len: usize, end_stream: bool) {
     s.flush_tail();
     s.queued_bytes += len;

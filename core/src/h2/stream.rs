@@ -284,7 +284,12 @@ impl Stream {
     /// fresh buffer of `reserve` bytes takes them: nothing gathered is
     /// copied again.
     #[inline]
-    pub(crate) fn gather(&mut self, parts: &[Chunk], total: usize, reserve: usize) {
+    pub(crate) fn gather<'a>(
+        &mut self,
+        parts: impl IntoIterator<Item = &'a [u8]>,
+        total: usize,
+        reserve: usize,
+    ) {
         if self
             .tail
             .as_ref()
@@ -295,7 +300,7 @@ impl Stream {
         }
         let tail = self.tail.get_or_insert_with(Box::default);
         for p in parts {
-            tail.extend_from_slice(p.as_slice());
+            tail.extend_from_slice(p);
         }
     }
 
