@@ -704,7 +704,9 @@ pub(crate) fn map_send(call: CallId, e: h2::SendError) -> CallError {
 }
 
 /// Frame `message` ([`frame_message`]) and queue it on `call`'s `stream`:
-/// a message send of either role. `checked`: the caller has checked that
+/// a message send of either role. `plain`: it goes as is, not compressed
+/// (the caller chose so, or `compressor` is identity); otherwise it is
+/// compressed with `compressor`. `checked`: the caller has checked that
 /// the stream takes a send (before compressing). When it has not, a
 /// message that cannot be framed is refused first for what the stream
 /// says (Blocked, arming Writable), as a checked send would have been.
@@ -715,12 +717,12 @@ pub(crate) fn send_framed(
     call: CallId,
     stream: StreamId,
     compressor: &dyn Compressor,
-    compress: bool,
+    plain: bool,
     message: Bytes,
     limit: usize,
     checked: bool,
 ) -> Result<(), CallError> {
-    if !compress || is_identity(compressor) {
+    if plain {
         let len = message.len();
         let Some(prefix) = plain_prefix(len, limit) else {
             if !checked {
@@ -732,7 +734,7 @@ pub(crate) fn send_framed(
             .send_prefixed(stream, prefix, message)
             .map_err(|e| map_send(call, e));
     }
-    let parts = match frame_message(compressor, compress, message, limit) {
+    let parts = match frame_message(compressor, true, message, limit) {
         Ok(parts) => parts,
         Err(e) => {
             if !checked {

@@ -676,7 +676,8 @@ impl ClientConnection {
         }
         match c.stream {
             Some(stream) if c.held.is_empty() => {
-                let checked = compress && !is_identity(c.send_compressor.as_ref());
+                let plain = !compress || is_identity(c.send_compressor.as_ref());
+                let checked = !plain;
                 if checked {
                     // Refuse early (arming the Writable event) rather than
                     // compress a message the queue cannot take; a plain
@@ -690,7 +691,7 @@ impl ClientConnection {
                     call,
                     stream,
                     c.send_compressor.as_ref(),
-                    compress,
+                    plain,
                     message,
                     limit,
                     checked,

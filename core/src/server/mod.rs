@@ -618,7 +618,7 @@ impl ServerConnection {
             call,
             c.stream,
             c.send_compressor.as_ref(),
-            compress,
+            plain,
             message,
             self.config.max_send_message_size,
             checked,
