@@ -647,8 +647,11 @@ impl CompressionRegistry {
     }
 
     /// The identity compressor.
+    #[inline]
     pub fn identity(&self) -> Arc<dyn Compressor> {
-        match self.get(IDENTITY.as_bytes()) {
+        // Every registry starts with identity, and `register` replaces a
+        // compressor in its place: the one named identity is the first.
+        match self.compressors.first() {
             Some(c) => Arc::clone(c),
             None => Arc::new(Identity),
         }
@@ -778,6 +781,40 @@ pub fn compress_message(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_is_the_first_registered_whatever_is_added() {
+        // A compressor registered under identity's name (in another case)
+        // takes its place; others go after it.
+        #[derive(Debug)]
+        struct Named(&'static str);
+        impl Compressor for Named {
+            fn name(&self) -> &'static str {
+                self.0
+            }
+            fn compress(&self, i: &[u8], o: &mut Vec<u8>) -> Result<(), CompressionError> {
+                o.extend_from_slice(i);
+                Ok(())
+            }
+            fn decompress(
+                &self,
+                i: &[u8],
+                _: usize,
+                o: &mut Vec<u8>,
+            ) -> Result<(), CompressionError> {
+                o.extend_from_slice(i);
+                Ok(())
+            }
+        }
+        let mut r = CompressionRegistry::identity_only();
+        assert_eq!(r.identity().name(), IDENTITY);
+        r.register(Arc::new(Named("x-other")));
+        let mine: Arc<dyn Compressor> = Arc::new(Named("IDENTITY"));
+        r.register(Arc::clone(&mine));
+        assert!(Arc::ptr_eq(&r.identity(), &mine));
+        assert!(Arc::ptr_eq(r.get(b"identity").unwrap(), &mine));
+        assert_eq!(r.names().collect::<Vec<_>>(), ["IDENTITY", "x-other"]);
+    }
 
     #[test]
     fn identity_limits() {
