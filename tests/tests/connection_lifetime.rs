@@ -14,6 +14,19 @@ use grpc_sansio_tests::attack::{Adapter, TestServer, exclusive};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The server's idle limit in [`idle_limit`].
+const IDLE: Duration = Duration::from_millis(300);
+
+/// The pause between calls that must keep the connection.
+const SPACING: Duration = Duration::from_millis(100);
+
+/// Calls in one run that must share a connection.
+const CALLS: usize = 5;
+
+/// Runs of [`CALLS`] calls before giving up on one whose calls all came
+/// closer together than [`IDLE`].
+const RUNS: usize = 5;
+
 /// Wait up to `within` for the server to hold `n` connections.
 fn wait_connections(server: &TestServer, n: usize, within: Duration) -> bool {
     let until = Instant::now() + within;
@@ -57,6 +70,12 @@ impl Client {
 
     /// The client address the server saw for a call.
     fn peer(&self) -> String {
+        self.try_peer().expect("Peer call")
+    }
+
+    /// The client address the server saw for a call, or how the call
+    /// failed.
+    fn try_peer(&self) -> Result<String, Code> {
         let p = path("Peer");
         let reply = match self {
             Client::Tokio(rt, ch) => {
@@ -68,6 +87,7 @@ impl Client {
                     CallOptions::new().timeout(TIMEOUT),
                 ))
                 .map(|r| r.into_inner())
+                .map_err(|e| e.code())
             }
             Client::Blocking(ch) => {
                 use grpc_sansio_blocking::{BytesCodec, CallOptions};
@@ -78,9 +98,10 @@ impl Client {
                     CallOptions::new().timeout(TIMEOUT),
                 )
                 .map(|r| r.into_inner())
+                .map_err(|e| e.code())
             }
         };
-        String::from_utf8(reply.expect("Peer call").to_vec()).expect("an address")
+        reply.map(|r| String::from_utf8(r.to_vec()).expect("an address"))
     }
 
     /// Run `Hang` (a server stream that never ends by itself) and return
@@ -133,27 +154,78 @@ impl Client {
     }
 }
 
+/// Calls [`SPACING`] apart keep the connection; left idle past the limit
+/// it is closed, and the next call goes over a new one. A sleep can last
+/// far longer than asked on a loaded machine, so the spacing is measured:
+/// the server's idle stretch between two calls lies within the span from
+/// the first one's start to the second one's end, and only a run in which
+/// every such span stayed under [`IDLE`] must have kept its connection.
+/// Every run must end with the idle close and a new connection.
 fn idle_limit(adapter: Adapter) {
     let _turn = exclusive();
     let mut config = ServerConfig::default();
-    config.max_connection_idle = Some(Duration::from_millis(300));
+    config.max_connection_idle = Some(IDLE);
     let server = TestServer::start(adapter, config);
     let client = Client::new(adapter, &server);
-    let first = client.peer();
-    // Calls closer together than the limit keep the connection.
-    for _ in 0..4 {
-        std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(client.peer(), first, "{adapter:?}");
+    // (start, end, peer or failure) of each call in a run.
+    let timed = |client: &Client| {
+        let start = Instant::now();
+        let peer = client.try_peer();
+        (start, Instant::now(), peer)
+    };
+    let opening = |client: &Client| {
+        let call = timed(client);
+        assert!(call.2.is_ok(), "{adapter:?}: {:?}", call.2);
+        call
+    };
+    let mut calls = vec![opening(&client)];
+    let mut kept = false;
+    for run in 0..RUNS {
+        // Calls closer together than the limit keep the connection.
+        while calls.len() < CALLS {
+            std::thread::sleep(SPACING);
+            calls.push(timed(&client));
+        }
+        let widest = calls
+            .windows(2)
+            .map(|w| w[1].1.duration_since(w[0].0))
+            .max()
+            .unwrap_or_default();
+        let first = &calls[0].2;
+        if widest < IDLE {
+            // Not one failed (UNAVAILABLE from a close under it) or came
+            // over a new connection.
+            for (i, (.., peer)) in calls.iter().enumerate() {
+                assert_eq!(
+                    peer, first,
+                    "{adapter:?}: call {i} of run {run}, though no two calls spanned {IDLE:?} (widest {widest:?})"
+                );
+            }
+            kept = true;
+        } else {
+            // The server may have been idle long enough: no verdict on
+            // this run's calls, only on its close.
+            eprintln!("{adapter:?}: run {run}: two calls spanned {widest:?}, not under {IDLE:?}");
+        }
+        // Idle past the limit: the server closes it.
+        assert!(
+            wait_connections(&server, 0, Duration::from_secs(3)),
+            "{adapter:?}: {} connections",
+            server.connections()
+        );
+        // The next call goes over a new connection, and begins the next
+        // run.
+        let last = calls.iter().rev().find_map(|(.., peer)| peer.clone().ok());
+        calls = vec![opening(&client)];
+        assert_ne!(calls[0].2.as_ref().ok(), last.as_ref(), "{adapter:?}");
+        if kept {
+            break;
+        }
     }
-    // Idle past the limit: the server closes it.
     assert!(
-        wait_connections(&server, 0, Duration::from_secs(3)),
-        "{adapter:?}: {} connections",
-        server.connections()
+        kept,
+        "{adapter:?}: in {RUNS} runs, calls never came closer together than {IDLE:?}"
     );
-    // The next call goes over a new connection.
-    let second = client.peer();
-    assert_ne!(second, first, "{adapter:?}");
 }
 
 fn age_limit(adapter: Adapter) {
