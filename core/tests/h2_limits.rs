@@ -459,6 +459,31 @@ fn grpc_keepalive_enforcement_allows_spaced_pings_with_streams() {
 }
 
 #[test]
+fn grpc_keepalive_enforcement_idle_interval_is_never_shorter_than_min_interval() {
+    // A policy whose interval is longer than two hours: a connection that
+    // does not permit PINGs without streams must not take, while idle,
+    // PINGs that one permitting them counts as strikes.
+    for permit_without_streams in [true, false] {
+        let mut config = Config::default();
+        config.ping_policy = Some(PingPolicy {
+            min_interval: Duration::from_secs(3 * 60 * 60),
+            permit_without_streams,
+            max_strikes: 0,
+        });
+        let (mut peer, mut conn) = RawPeer::server(config);
+        peer.send(&mut conn, Frame::Ping(Ping::new([1; 8])))
+            .unwrap();
+        peer.clock.advance(Duration::from_secs(150 * 60));
+        assert!(
+            peer.send(&mut conn, Frame::Ping(Ping::new([2; 8])))
+                .is_err(),
+            "an idle PING 2.5 hours after the last taken with a 3-hour interval \
+             (permit_without_streams {permit_without_streams})"
+        );
+    }
+}
+
+#[test]
 fn oversized_header_list_is_reported_for_its_stream_only() {
     let mut config = Config::default();
     config.max_header_list_size = 1024;

@@ -203,8 +203,9 @@ impl Default for Limits {
 /// gRPC keepalive enforcement on the peer's PINGs (gRPC's keepalive
 /// design): a PING that comes sooner than `min_interval` after the last
 /// one is a strike; while no stream is open and that is not permitted,
-/// the interval is two hours instead (so the first PING of an idle
-/// connection is no strike, but a second within two hours is). More than
+/// the interval is two hours instead, or `min_interval` if that is longer
+/// (so the first PING of an idle connection is no strike, but a second
+/// within two hours is). More than
 /// `max_strikes` strikes end the connection with GOAWAY ENHANCE_YOUR_CALM
 /// and debug data `too_many_pings`. Sending HEADERS or DATA resets the
 /// strikes, as gRPC servers do.

@@ -712,9 +712,11 @@ impl Connection {
         if let Some(policy) = self.config.ping_policy {
             // With no stream open (and that not permitted), the shortest
             // interval becomes two hours, as gRPC's C core and grpc-go
-            // count it: a client's first idle PING is no strike.
+            // count it: a client's first idle PING is no strike. A longer
+            // `min_interval` still holds: not permitting PINGs without
+            // streams must not let more of them through.
             let min_interval = if self.streams.is_empty() && !policy.permit_without_streams {
-                IDLE_PING_INTERVAL
+                IDLE_PING_INTERVAL.max(policy.min_interval)
             } else {
                 policy.min_interval
             };
