@@ -484,6 +484,34 @@ fn grpc_keepalive_enforcement_idle_interval_is_never_shorter_than_min_interval()
 }
 
 #[test]
+fn grpc_keepalive_enforcement_our_headers_forgive_the_next_ping() {
+    // Sending HEADERS or DATA resets the strikes as gRPC servers do: the
+    // next PING is no strike, however soon after the last it comes, so
+    // three more PINGs in a row are only two strikes.
+    let mut config = Config::default();
+    config.ping_policy = Some(PingPolicy::default());
+    let (mut peer, mut conn) = RawPeer::server(config);
+    let h = peer.headers(1, &request_head("/a.B/C"), false);
+    peer.send(&mut conn, h).unwrap();
+    peer.send(&mut conn, Frame::Ping(Ping::new([0; 8])))
+        .unwrap();
+    conn.send_headers(sid(1), fields(&[(":status", "200")]), false)
+        .unwrap();
+    peer.read(&mut conn);
+    for i in 1..4 {
+        peer.clock.advance(Duration::from_secs(1));
+        peer.send(&mut conn, Frame::Ping(Ping::new([i; 8])))
+            .unwrap();
+    }
+    assert!(!conn.is_closed());
+    // A fourth is the third strike.
+    assert!(
+        peer.send(&mut conn, Frame::Ping(Ping::new([4; 8])))
+            .is_err()
+    );
+}
+
+#[test]
 fn oversized_header_list_is_reported_for_its_stream_only() {
     let mut config = Config::default();
     config.max_header_list_size = 1024;

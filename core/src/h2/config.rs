@@ -205,10 +205,11 @@ impl Default for Limits {
 /// one is a strike; while no stream is open and that is not permitted,
 /// the interval is two hours instead, or `min_interval` if that is longer
 /// (so the first PING of an idle connection is no strike, but a second
-/// within two hours is). More than
-/// `max_strikes` strikes end the connection with GOAWAY ENHANCE_YOUR_CALM
-/// and debug data `too_many_pings`. Sending HEADERS or DATA resets the
-/// strikes, as gRPC servers do.
+/// within two hours is). More than `max_strikes` strikes end the
+/// connection with GOAWAY ENHANCE_YOUR_CALM and debug data
+/// `too_many_pings`. Sending HEADERS or DATA resets the strikes and
+/// forgets when the last PING came (the next one is no strike), as gRPC
+/// servers do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PingPolicy {
     /// The shortest interval between peer PINGs that is not a strike.

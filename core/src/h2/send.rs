@@ -106,6 +106,7 @@ impl Connection {
                 );
                 end_sent = end;
                 self.ping_strikes = 0;
+                self.last_peer_ping = None;
             }
             Outbound::Data { .. } => {
                 // One DATA frame takes as many queued pieces as fit the
@@ -166,6 +167,7 @@ impl Connection {
                 self.queued_total -= len;
                 end_sent = end;
                 self.ping_strikes = 0;
+                self.last_peer_ping = None;
             }
         }
         let Some(s) = self.streams.get_mut(id.value()) else {
@@ -322,6 +324,7 @@ impl Connection {
             inputs[2] = Some(true);
         }
         self.ping_strikes = 0;
+        self.last_peer_ping = None;
         let Some(s) = self.streams.get_mut(id.value()) else {
             return;
         };
