@@ -1077,9 +1077,6 @@ const GATHER_MAX: usize = 1024;
 /// new one is started.
 const GATHER_RESERVE: usize = 16 << 10;
 
-/// Queue body pieces (`len` bytes in all) on stream `s`, END_STREAM (with
-/// `end_stream`) on the last piece that holds bytes; empty pieces are
-/// skipped otherwise.
 /// The stream `stream` of `streams`, if a send may go on it.
 fn writable(
     phase: Phase,
@@ -1098,6 +1095,9 @@ fn writable(
     Ok(s)
 }
 
+/// Queue body pieces (`len` bytes in all) on stream `s`, END_STREAM (with
+/// `end_stream`) on the last piece that holds bytes; empty pieces are
+/// skipped otherwise.
 fn queue_data<const N: usize>(s: &mut Stream, parts: [Chunk; N], len: usize, end_stream: bool) {
     s.flush_tail();
     s.queued_bytes += len;

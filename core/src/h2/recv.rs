@@ -873,12 +873,12 @@ fn http1_request_line(buf: &[u8]) -> Option<bool> {
     }
 }
 
-/// The answer to a client that spoke HTTP/1.x to a gRPC port.
 /// The shortest interval between a peer's PINGs on a connection with no
 /// stream open, where PINGs without streams are not permitted (gRPC's
 /// C core and grpc-go both use two hours).
 const IDLE_PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2 * 60 * 60);
 
+/// The answer to a client that spoke HTTP/1.x to a gRPC port.
 const HTTP1_ANSWER: &[u8] = b"HTTP/1.1 505 HTTP Version Not Supported\r\n\
 content-type: text/plain\r\n\
 connection: close\r\n\
