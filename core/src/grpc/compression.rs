@@ -747,15 +747,16 @@ pub fn decompress_message(
 /// encoding is `compressor`, if that encoding compresses nothing
 /// (identity, or no `grpc-encoding`).
 pub(crate) fn flag_refused(compressor: &dyn Compressor) -> Option<Status> {
-    (compressor.is_identity() || compressor.name() == IDENTITY).then(|| {
+    is_identity(compressor).then(|| {
         Status::internal("compressed flag set on a message but grpc-encoding is identity or absent")
     })
 }
 
 /// Whether `compressor` leaves messages as they are: the built-in
-/// [`Identity`], or one registered under its name.
+/// [`Identity`], or one registered under its name (in any case, as the
+/// registry matches names).
 pub fn is_identity(compressor: &dyn Compressor) -> bool {
-    compressor.is_identity() || compressor.name() == IDENTITY
+    compressor.is_identity() || compressor.name().eq_ignore_ascii_case(IDENTITY)
 }
 
 /// A payload ready for framing: compressed by `compressor` unless it is
@@ -812,6 +813,9 @@ mod tests {
         let mine: Arc<dyn Compressor> = Arc::new(Named("IDENTITY"));
         r.register(Arc::clone(&mine));
         assert!(Arc::ptr_eq(&r.identity(), &mine));
+        // It takes identity's part too: messages go as they are.
+        assert!(is_identity(mine.as_ref()));
+        assert!(!is_identity(r.get(b"x-other").unwrap().as_ref()));
         assert!(Arc::ptr_eq(r.get(b"identity").unwrap(), &mine));
         assert_eq!(r.names().collect::<Vec<_>>(), ["IDENTITY", "x-other"]);
     }
