@@ -221,9 +221,10 @@ impl ServerBuilder {
     }
 
     /// Keepalive enforcement: clients may ping at most every
-    /// `min_interval` (and without calls only if `permit_without_calls`);
-    /// repeat offenders get GOAWAY `ENHANCE_YOUR_CALM` "too_many_pings".
-    /// Default 5 minutes, not without calls.
+    /// `min_interval`, and while no call is open at most every two hours
+    /// unless `permit_without_calls`; repeat offenders get GOAWAY
+    /// `ENHANCE_YOUR_CALM` "too_many_pings". Our responses forgive the
+    /// next PING. Default 5 minutes, not permitted without calls.
     pub fn keepalive_policy(mut self, min_interval: Duration, permit_without_calls: bool) -> Self {
         let mut p: PingPolicy = self.config.h2.ping_policy.unwrap_or_default();
         p.min_interval = min_interval;

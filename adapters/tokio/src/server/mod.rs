@@ -245,9 +245,10 @@ impl ServerBuilder {
     }
 
     /// Keepalive enforcement: client PINGs closer than `min_interval`
-    /// (or without open calls when not `permit_without_calls`) are
-    /// strikes; too many end the connection with GOAWAY
-    /// `too_many_pings`. Default 5 minutes, not permitted without calls.
+    /// (or, while no call is open and not `permit_without_calls`, closer
+    /// than two hours) are strikes; too many end the connection with
+    /// GOAWAY `too_many_pings`. Our responses forgive the next PING.
+    /// Default 5 minutes, not permitted without calls.
     pub fn keepalive_enforcement(
         mut self,
         min_interval: Duration,
