@@ -514,6 +514,7 @@ fn error_status_with_message_and_details_is_trailers_only() {
     assert_eq!(finished(&cev, call), vec![(status, trailing)]);
 }
 
+#[cfg(feature = "gzip")]
 #[test]
 fn unknown_encoding_is_unimplemented_with_accept_encoding() {
     // A client that compresses with an algorithm the server lacks.
@@ -540,6 +541,7 @@ fn unknown_encoding_is_unimplemented_with_accept_encoding() {
     );
 }
 
+#[cfg(feature = "gzip")]
 #[test]
 fn gzip_both_ways() {
     let mut g = Grpc::new();
@@ -573,6 +575,7 @@ fn gzip_both_ways() {
 /// gRPC compresses message by message: in a call that compresses, a
 /// message can still go uncompressed, both ways, and the receiver sees
 /// each message's compressed flag.
+#[cfg(feature = "gzip")]
 #[test]
 fn one_call_mixes_compressed_and_uncompressed_messages() {
     let mut g = Grpc::new();
@@ -657,6 +660,7 @@ fn no_accept_encoding_means_identity_responses() {
 
 /// The compressed flags of a call's responses after the server chose
 /// `choices` in turn (the client accepts gzip).
+#[cfg(feature = "gzip")]
 fn responses_compressed_after(choices: &[&str]) -> Vec<bool> {
     let mut g = Grpc::new();
     let call = unary(&mut g, "/t.S/M", b"x");
@@ -688,6 +692,7 @@ fn responses_compressed_after(choices: &[&str]) -> Vec<bool> {
         .collect()
 }
 
+#[cfg(feature = "gzip")]
 #[test]
 fn a_refused_compression_keeps_the_one_chosen_before() {
     // deflate is neither registered on the server nor accepted by the

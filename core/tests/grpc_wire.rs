@@ -1,5 +1,8 @@
 //! What we put on the wire for a unary call, frame by frame, with header
 //! blocks decoded to field lists, checked against gRPC's PROTOCOL-HTTP2.md.
+//! The expected fields are the default configuration's, which advertises
+//! gzip.
+#![cfg(feature = "gzip")]
 
 mod support;
 

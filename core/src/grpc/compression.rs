@@ -857,7 +857,6 @@ mod tests {
         assert_eq!(v, [&b"gzip"[..], b"deflate", b"identity"]);
     }
 
-    #[cfg(feature = "gzip")]
     /// `packed`, which `c` wrote for `data`, reads back as `data` through
     /// an independent reader and through `c` itself.
     #[cfg(feature = "gzip")]
@@ -871,6 +870,7 @@ mod tests {
         assert_eq!(ours, data, "{} bytes, ours", data.len());
     }
 
+    #[cfg(feature = "gzip")]
     mod gzip {
         use super::*;
         use proptest::prelude::*;
