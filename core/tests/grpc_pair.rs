@@ -198,7 +198,7 @@ fn unary_call_round_trip() {
 /// Repeated calls get the connection's shared copy of a text they sent
 /// before, and the same head otherwise; from the fourth call on, the head
 /// comes from the server's memo of heads (the HPACK decoder answers the
-/// block from its memo from the third).
+/// block from its memo from the third), shared rather than copied.
 #[test]
 fn repeated_calls_share_their_request_texts() {
     let mut g = Grpc::new();
@@ -225,6 +225,9 @@ fn repeated_calls_share_their_request_texts() {
         );
         assert!(std::sync::Arc::ptr_eq(a, b));
         assert_eq!(**h, *heads[0]);
+    }
+    for h in &heads[4..] {
+        assert!(std::sync::Arc::ptr_eq(h, &heads[3]));
     }
 }
 

@@ -146,8 +146,9 @@ pub enum ServerEvent {
     CallStarted {
         /// The call.
         call: CallId,
-        /// Its path, metadata, deadline and encodings.
-        head: Box<RequestHead>,
+        /// Its path, metadata, deadline and encodings. Calls that sent the
+        /// same head may share it.
+        head: Arc<RequestHead>,
     },
     /// A request message. Give `flow_len` back with
     /// [`ServerConnection::release_capacity`] once consumed.
@@ -897,56 +898,61 @@ impl ServerConnection {
         let registry = &self.config.compression;
         let block = fields.block_id();
         let kept = block.and_then(|id| self.heads.find(|(k, _, _)| *k == id));
-        let verdict = match kept {
-            Some((_, head, compressor)) => {
-                let mut head = head.clone();
-                head.deadline = head.timeout.and_then(|t| now.checked_add(t));
-                Verdict::Call(head, compressor.clone())
-            }
-            None => {
-                let verdict = request::parse(fields, registry, &mut self.texts, now);
-                // Heads with more than a little metadata are not kept: four
-                // of them could otherwise hold tens of KiB on an idle
-                // connection.
-                if let (Some(id), Verdict::Call(head, compressor)) = (block, &verdict) {
-                    if fields.iter().map(HeaderField::size).sum::<usize>() <= KEPT_HEAD_MAX {
-                        self.heads.put((id, head.clone(), compressor.clone()));
+        let (head, receive_compressor) = match kept {
+            // The same block is the same head, shared with the calls that
+            // sent it before; but for its deadline, which counts from now:
+            // a head with a timeout is the call's own.
+            Some((_, head, compressor)) => match head.timeout {
+                None => (Arc::clone(head), compressor.clone()),
+                Some(t) => {
+                    let mut own = RequestHead::clone(head);
+                    own.deadline = now.checked_add(t);
+                    (Arc::new(own), compressor.clone())
+                }
+            },
+            None => match request::parse(fields, registry, &mut self.texts, now) {
+                Verdict::Call(head, compressor) => {
+                    let head = Arc::new(head);
+                    // Heads with more than a little metadata are not kept:
+                    // four of them could otherwise hold tens of KiB on an
+                    // idle connection.
+                    if let Some(id) = block {
+                        if fields.iter().map(HeaderField::size).sum::<usize>() <= KEPT_HEAD_MAX {
+                            self.heads.put((id, head.clone(), compressor.clone()));
+                        }
                     }
+                    (head, compressor)
                 }
-                verdict
-            }
-        };
-        let (head, receive_compressor) = match verdict {
-            Verdict::Call(head, compressor) => (head, compressor),
-            Verdict::Http(status, grpc) => {
-                // Not gRPC: a plain HTTP answer, with a gRPC status where
-                // one applies.
-                let mut answer = vec![
-                    field(":status", status.to_string()),
-                    field("content-type", APPLICATION_GRPC),
-                ];
-                let mut pairs = Vec::new();
-                grpc.to_wire(&mut pairs);
-                fields_from_pairs(pairs, &mut answer);
-                if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
-                    self.h2.reset_after_queued(stream, Reason::NO_ERROR);
+                Verdict::Http(status, grpc) => {
+                    // Not gRPC: a plain HTTP answer, with a gRPC status where
+                    // one applies.
+                    let mut answer = vec![
+                        field(":status", status.to_string()),
+                        field("content-type", APPLICATION_GRPC),
+                    ];
+                    let mut pairs = Vec::new();
+                    grpc.to_wire(&mut pairs);
+                    fields_from_pairs(pairs, &mut answer);
+                    if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
+                        self.h2.reset_after_queued(stream, Reason::NO_ERROR);
+                    }
+                    return;
                 }
-                return;
-            }
-            Verdict::Status(status, extra) => {
-                let mut answer = vec![
-                    field(":status", "200"),
-                    field("content-type", APPLICATION_GRPC),
-                ];
-                let mut pairs = Vec::new();
-                status.to_wire(&mut pairs);
-                fields_from_pairs(pairs, &mut answer);
-                answer.extend(extra);
-                if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
-                    self.h2.reset_after_queued(stream, Reason::NO_ERROR);
+                Verdict::Status(status, extra) => {
+                    let mut answer = vec![
+                        field(":status", "200"),
+                        field("content-type", APPLICATION_GRPC),
+                    ];
+                    let mut pairs = Vec::new();
+                    status.to_wire(&mut pairs);
+                    fields_from_pairs(pairs, &mut answer);
+                    answer.extend(extra);
+                    if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
+                        self.h2.reset_after_queued(stream, Reason::NO_ERROR);
+                    }
+                    return;
                 }
-                return;
-            }
+            },
         };
         let call = call_of(stream);
         let deadline = head.deadline;
@@ -967,10 +973,8 @@ impl ServerConnection {
         if let Some(d) = deadline {
             self.deadlines.insert(d, call.0);
         }
-        self.events.push_back(ServerEvent::CallStarted {
-            call,
-            head: Box::new(head),
-        });
+        self.events
+            .push_back(ServerEvent::CallStarted { call, head });
         if end_stream {
             self.half_closed(call);
         }

@@ -120,7 +120,7 @@ impl Texts {
 /// are kept (a client calls a few methods in turn); what is kept holds
 /// nothing of a received buffer, since a remembered block's fields are the
 /// decoder's own.
-pub(crate) type Heads = Recent<(u64, RequestHead, Arc<dyn Compressor>), 4>;
+pub(crate) type Heads = Recent<(u64, Arc<RequestHead>, Arc<dyn Compressor>), 4>;
 
 /// The values of the request fields the server reads, each the first of
 /// its name (as [`crate::call::find`] would give), found in one pass.

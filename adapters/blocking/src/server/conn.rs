@@ -253,7 +253,9 @@ impl Machine for ServerMachine {
     fn process_events(&mut self) {
         while let Some(ev) = self.conn.poll_event() {
             match ev {
-                ServerEvent::CallStarted { call, head } => self.start_call(call, *head),
+                ServerEvent::CallStarted { call, head } => {
+                    self.start_call(call, Arc::unwrap_or_clone(head))
+                }
                 ServerEvent::Message {
                     call,
                     message,

@@ -438,7 +438,9 @@ impl Driver {
         while let Some(ev) = self.conn.poll_event() {
             any = true;
             match ev {
-                ServerEvent::CallStarted { call, head } => self.start(call, *head),
+                ServerEvent::CallStarted { call, head } => {
+                    self.start(call, Arc::unwrap_or_clone(head))
+                }
                 ServerEvent::Message {
                     call,
                     message,
