@@ -366,6 +366,7 @@ impl ClientConnection {
 
     /// The next event, if any.
     #[must_use]
+    #[inline]
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
         self.events.pop_front()
     }

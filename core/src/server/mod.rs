@@ -306,6 +306,7 @@ impl ServerConnection {
 
     /// The next event, if any.
     #[must_use]
+    #[inline]
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
         self.events.pop_front()
     }
