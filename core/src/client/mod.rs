@@ -639,10 +639,10 @@ impl ClientConnection {
             if let Some(parts) = whole {
                 self.hold_whole(id, parts);
             }
-            self.pending.push_back(id);
+            self.wait_for_stream(id);
             self.open_pending();
         } else if self.open_call(id, whole).is_err() {
-            self.pending.push_back(id);
+            self.wait_for_stream(id);
         }
         self.pump_at_now();
         Ok(call)
@@ -819,6 +819,14 @@ impl ClientConnection {
             status,
             trailers,
         });
+    }
+
+    /// Put call `id` in line for a stream: the HTTP/2 layer reports
+    /// streams closing from now on (the report is switched off again once
+    /// nothing waits, see [`translate`](Self::translate)).
+    fn wait_for_stream(&mut self, id: u64) {
+        self.pending.push_back(id);
+        self.h2.report_capacity = true;
     }
 
     /// Whether a stream identifier is left for one more call after those
@@ -1089,6 +1097,13 @@ impl ClientConnection {
                     // is left of its deadline: open them from the next
                     // clock reading.
                     self.open_due = true;
+                }
+                // With no call waiting, a stream closing changes nothing
+                // here: the HTTP/2 layer need not report it until one
+                // waits again. (A call that goes back in line was in it,
+                // so the report is still on.)
+                if self.pending.is_empty() {
+                    self.h2.report_capacity = false;
                 }
             }
             Event::PingAcked { rtt, .. } => self.events.push_back(ClientEvent::PingAcked { rtt }),

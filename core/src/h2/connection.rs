@@ -183,6 +183,10 @@ pub struct Connection {
     /// Streams refused a send because `queued_total` was at its bound.
     pub(crate) room_waiters: Vec<StreamId>,
     pub(crate) events: VecDeque<Event>,
+    /// Whether a stream of ours closing is reported as
+    /// [`Event::StreamCapacity`] (always, unless the layer above says
+    /// nothing of its waits for one).
+    pub(crate) report_capacity: bool,
     pub(crate) continuation: Option<PendingBlock>,
     pub(crate) pings: Vec<([u8; 8], Instant, PingPurpose)>,
     pub(crate) ping_seq: u64,
@@ -261,6 +265,7 @@ impl Connection {
             reads: 0,
             ready: VecDeque::new(),
             events: VecDeque::new(),
+            report_capacity: true,
             continuation: None,
             pings: Vec::new(),
             ping_seq: 0,
@@ -1040,7 +1045,9 @@ impl Connection {
             self.peer_open = self.peer_open.saturating_sub(1);
         } else {
             self.local_open = self.local_open.saturating_sub(1);
-            self.events.push_back(Event::StreamCapacity);
+            if self.report_capacity {
+                self.events.push_back(Event::StreamCapacity);
+            }
         }
         self.maybe_finish();
     }
