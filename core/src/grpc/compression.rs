@@ -755,6 +755,7 @@ pub(crate) fn flag_refused(compressor: &dyn Compressor) -> Option<Status> {
 /// Whether `compressor` leaves messages as they are: the built-in
 /// [`Identity`], or one registered under its name (in any case, as the
 /// registry matches names).
+#[inline]
 pub fn is_identity(compressor: &dyn Compressor) -> bool {
     compressor.is_identity() || compressor.name().eq_ignore_ascii_case(IDENTITY)
 }
