@@ -249,16 +249,52 @@ enum Held {
     End,
 }
 
+/// A call's record: what the call needs once its stream is open. What
+/// only a call that waits needs (its path and options until its stream
+/// opens, output held back) is boxed in `waiting`, made only when the call
+/// waits, so that the record stays small to move in and out of the map.
 struct ClientCall {
-    path: Bytes,
-    options: CallOptions,
     stream: Option<StreamId>,
-    send_compressor: Arc<dyn Compressor>,
-    held: VecDeque<Held>,
-    held_bytes: usize,
+    kind: CallKind,
     wants_writable: bool,
     send_closed: bool,
+    deadline: Option<Instant>,
+    send_compressor: Arc<dyn Compressor>,
+    waiting: Option<Box<Waiting>>,
     inbound: Option<Inbound>,
+}
+
+/// What a call keeps while it waits: for its stream (the path and options
+/// its head is made of), or for room in its stream's queue.
+#[derive(Default)]
+struct Waiting {
+    /// The path and options, until the stream opens.
+    start: Option<Start>,
+    held: VecDeque<Held>,
+    held_bytes: usize,
+}
+
+/// What a call's request head is made of.
+struct Start {
+    path: Bytes,
+    options: CallOptions,
+}
+
+impl ClientCall {
+    /// Whether output of the call is held back.
+    fn has_held(&self) -> bool {
+        self.waiting.as_ref().is_some_and(|w| !w.held.is_empty())
+    }
+
+    /// Bytes of messages held back.
+    fn held_bytes(&self) -> usize {
+        self.waiting.as_ref().map_or(0, |w| w.held_bytes)
+    }
+
+    /// The call's waiting state, made if need be.
+    fn waiting(&mut self) -> &mut Waiting {
+        self.waiting.get_or_insert_with(Box::default)
+    }
 }
 
 /// One client-side gRPC connection as a sans-I/O state machine.
@@ -609,14 +645,13 @@ impl ClientConnection {
         self.calls.insert(
             id,
             ClientCall {
-                path,
-                options,
                 stream: None,
-                send_compressor,
-                held: VecDeque::new(),
-                held_bytes: 0,
+                kind: options.kind,
                 wants_writable: false,
                 send_closed: whole.is_some(),
+                deadline,
+                send_compressor,
+                waiting: None,
                 inbound: None,
             },
         );
@@ -635,17 +670,27 @@ impl ClientConnection {
             }
             self.deadlines.insert(d, id);
         }
+        let start = Start { path, options };
         if must_wait {
             if let Some(parts) = whole {
                 self.hold_whole(id, parts);
             }
+            self.keep_start(id, start);
             self.wait_for_stream(id);
             self.open_pending();
-        } else if self.open_call(id, whole).is_err() {
+        } else if self.open_call(id, &start, whole).is_err() {
+            self.keep_start(id, start);
             self.wait_for_stream(id);
         }
         self.pump_at_now();
         Ok(call)
+    }
+
+    /// Keep what call `id`'s head is made of until its stream opens.
+    fn keep_start(&mut self, id: u64, start: Start) {
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.waiting().start = Some(start);
+        }
     }
 
     /// Send a request message (compressed if the call compresses).
@@ -676,7 +721,7 @@ impl ClientConnection {
             return Err(CallError::SendClosed(call));
         }
         match c.stream {
-            Some(stream) if c.held.is_empty() => {
+            Some(stream) if !c.has_held() => {
                 let plain = !compress || is_identity(c.send_compressor.as_ref());
                 let checked = !plain;
                 if checked {
@@ -699,13 +744,14 @@ impl ClientConnection {
                 )
             }
             _ => {
-                if c.held_bytes >= buffer {
+                if c.held_bytes() >= buffer {
                     c.wants_writable = true;
                     return Err(CallError::Blocked(call));
                 }
                 let parts = frame_message(c.send_compressor.as_ref(), compress, message, limit)?;
-                c.held_bytes += parts[0].len() + parts[1].len();
-                c.held.push_back(Held::Message(parts));
+                let w = c.waiting();
+                w.held_bytes += parts[0].len() + parts[1].len();
+                w.held.push_back(Held::Message(parts));
                 Ok(())
             }
         }
@@ -722,12 +768,12 @@ impl ClientConnection {
         }
         c.send_closed = true;
         match c.stream {
-            Some(stream) if c.held.is_empty() => self
+            Some(stream) if !c.has_held() => self
                 .h2
                 .send_data(stream, Bytes::new(), true)
                 .map_err(|e| map_send(call, e)),
             _ => {
-                c.held.push_back(Held::End);
+                c.waiting().held.push_back(Held::End);
                 Ok(())
             }
         }
@@ -769,8 +815,8 @@ impl ClientConnection {
         self.calls.get(&call.0).is_some_and(|c| {
             !c.send_closed
                 && match c.stream {
-                    Some(s) if c.held.is_empty() => self.h2.is_writable(s),
-                    _ => c.held_bytes < self.config.h2.max_send_buffer,
+                    Some(s) if !c.has_held() => self.h2.is_writable(s),
+                    _ => c.held_bytes() < self.config.h2.max_send_buffer,
                 }
         })
     }
@@ -806,7 +852,7 @@ impl ClientConnection {
             let stream = c.stream.unwrap_or(StreamId::ZERO);
             self.h2.release_capacity(stream, owed);
         }
-        if let Some(d) = c.options.deadline {
+        if let Some(d) = c.deadline {
             self.deadlines.remove(d, call.0);
         }
         if let Some(s) = c.stream {
@@ -853,22 +899,34 @@ impl ClientConnection {
             self.pending.pop_front();
             // A call whose one message and end are held (a unary call
             // that waited for a stream) opens with its whole request.
-            let whole = self.calls.get_mut(&id).and_then(|c| {
-                let whole = c.held.len() == 2
-                    && matches!(c.held.front(), Some(Held::Message(_)))
-                    && matches!(c.held.back(), Some(Held::End));
-                if !whole {
-                    return None;
+            let Some(c) = self.calls.get_mut(&id) else {
+                continue;
+            };
+            let (start, whole) = match c.waiting.as_mut() {
+                Some(w) => {
+                    let whole = w.held.len() == 2
+                        && matches!(w.held.front(), Some(Held::Message(_)))
+                        && matches!(w.held.back(), Some(Held::End));
+                    let whole = match whole.then(|| w.held.pop_front()).flatten() {
+                        Some(Held::Message(parts)) => {
+                            w.held.clear();
+                            w.held_bytes = 0;
+                            Some(parts)
+                        }
+                        _ => None,
+                    };
+                    (w.start.take(), whole)
                 }
-                let parts = match c.held.pop_front() {
-                    Some(Held::Message(parts)) => parts,
-                    _ => return None,
-                };
-                c.held.clear();
-                c.held_bytes = 0;
-                Some(parts)
-            });
-            if self.open_call(id, whole).is_err() {
+                None => (None, None),
+            };
+            let Some(start) = start else {
+                // Every call in line keeps its start: this cannot happen.
+                let status = Status::new(Code::Unavailable, "call has no request head");
+                self.finish(CallId(id), status, MetadataMap::new());
+                continue;
+            };
+            if self.open_call(id, &start, whole).is_err() {
+                self.keep_start(id, start);
                 self.pending.push_front(id);
                 return;
             }
@@ -879,16 +937,17 @@ impl ClientConnection {
     /// stream opens.
     fn hold_whole(&mut self, id: u64, parts: [Chunk; 2]) {
         if let Some(c) = self.calls.get_mut(&id) {
-            c.held_bytes = parts[0].len() + parts[1].len();
-            c.held.push_back(Held::Message(parts));
-            c.held.push_back(Held::End);
+            let w = c.waiting();
+            w.held_bytes = parts[0].len() + parts[1].len();
+            w.held.push_back(Held::Message(parts));
+            w.held.push_back(Held::End);
         }
     }
 
     /// Open call `id`'s stream with its head and, given `whole`, its whole
     /// request. `Err` when the server's stream limit leaves no room now:
     /// the request is held again and the call must wait.
-    fn open_call(&mut self, id: u64, whole: Option<[Chunk; 2]>) -> Result<(), ()> {
+    fn open_call(&mut self, id: u64, start: &Start, whole: Option<[Chunk; 2]>) -> Result<(), ()> {
         let Some(c) = self.calls.get(&id) else {
             return Ok(());
         };
@@ -896,7 +955,8 @@ impl ClientConnection {
         // its path shares) sends that path's shared head.
         // A call with default options but a deadline sends the same
         // head, then its `grpc-timeout`.
-        let o = &c.options;
+        let o = &start.options;
+        let path = &start.path;
         let usual = o.metadata.is_empty()
             && o.authority.is_none()
             && o.content_subtype.as_deref().is_none_or(str::is_empty)
@@ -905,13 +965,13 @@ impl ClientConnection {
         let slot = usual
             .then(|| {
                 let same =
-                    |(p, _): &(Bytes, _)| p.as_ptr() == c.path.as_ptr() && p.len() == c.path.len();
+                    |(p, _): &(Bytes, _)| p.as_ptr() == path.as_ptr() && p.len() == path.len();
                 self.recent_paths.position(same)
             })
             .flatten();
         let head = match slot {
             Some(slot) => self.usual_head(slot, deadline),
-            None => self.own_head(id),
+            None => self.own_head(id, start),
         };
         let Some(head) = head else {
             let status = Status::new(Code::Unavailable, "call has no request head");
@@ -933,8 +993,10 @@ impl ClientConnection {
                 self.by_stream.insert(stream.value(), id);
                 if let Some(c) = self.calls.get_mut(&id) {
                     c.stream = Some(stream);
+                    if c.waiting.is_some() || c.wants_writable {
+                        self.flush_held(CallId(id));
+                    }
                 }
-                self.flush_held(CallId(id));
                 Ok(())
             }
             Err(SendError::ConcurrencyLimit) => Err(()),
@@ -949,14 +1011,14 @@ impl ClientConnection {
         }
     }
 
-    /// A request head of call `id`'s own.
-    fn own_head(&mut self, id: u64) -> Option<h2::FieldList> {
+    /// A request head of call `id`'s own, made of `start`.
+    fn own_head(&mut self, id: u64, start: &Start) -> Option<h2::FieldList> {
         let c = self.calls.get(&id)?;
         let fields = response::request_fields(
-            self.h2.field_list(10 + c.options.metadata.len()),
+            self.h2.field_list(10 + start.options.metadata.len()),
             &self.request_constants,
-            &c.path,
-            &c.options,
+            &start.path,
+            &start.options,
             c.send_compressor.name(),
             self.now,
         );
@@ -973,32 +1035,35 @@ impl ClientConnection {
         let Some(stream) = c.stream else {
             return;
         };
-        while let Some(item) = c.held.pop_front() {
-            let r = match &item {
-                Held::Message(parts) => {
-                    let n = parts[0].len() + parts[1].len();
-                    let r = self.h2.send_chunks(stream, parts.clone(), false);
-                    if r.is_ok() {
-                        c.held_bytes -= n;
+        if let Some(w) = c.waiting.as_mut() {
+            while let Some(item) = w.held.pop_front() {
+                let r = match &item {
+                    Held::Message(parts) => {
+                        let n = parts[0].len() + parts[1].len();
+                        let r = self.h2.send_chunks(stream, parts.clone(), false);
+                        if r.is_ok() {
+                            w.held_bytes -= n;
+                        }
+                        r
                     }
-                    r
-                }
-                Held::End => self.h2.send_data(stream, Bytes::new(), true),
-            };
-            match r {
-                Ok(()) => {}
-                Err(SendError::Blocked(_)) => {
-                    c.held.push_front(item);
-                    return;
-                }
-                Err(_) => {
-                    c.held.clear();
-                    c.held_bytes = 0;
-                    return;
+                    Held::End => self.h2.send_data(stream, Bytes::new(), true),
+                };
+                match r {
+                    Ok(()) => {}
+                    Err(SendError::Blocked(_)) => {
+                        w.held.push_front(item);
+                        return;
+                    }
+                    Err(_) => {
+                        c.waiting = None;
+                        return;
+                    }
                 }
             }
+            // Nothing held, and the stream is open: nothing waits.
+            c.waiting = None;
         }
-        if c.wants_writable && c.held_bytes < buffer {
+        if c.wants_writable && c.held_bytes() < buffer {
             c.wants_writable = false;
             self.events.push_back(ClientEvent::Writable { call });
         }
@@ -1063,7 +1128,7 @@ impl ClientConnection {
                     let expired = self
                         .calls
                         .get(&id)
-                        .and_then(|c| c.options.deadline)
+                        .and_then(|c| c.deadline)
                         .is_some_and(|d| d <= self.now);
                     if code == Reason::CANCEL && expired {
                         status = deadline_exceeded();
@@ -1074,7 +1139,7 @@ impl ClientConnection {
             Event::Writable { stream } => {
                 if let Some(&id) = self.by_stream.get(&stream.value()) {
                     let call = CallId(id);
-                    let had_held = self.calls.get(&id).is_some_and(|c| !c.held.is_empty());
+                    let had_held = self.calls.get(&id).is_some_and(ClientCall::has_held);
                     if had_held {
                         self.flush_held(call);
                     } else {
@@ -1084,11 +1149,9 @@ impl ClientConnection {
             }
             Event::StreamCapacity => {
                 let timed = || {
-                    self.pending.iter().any(|id| {
-                        self.calls
-                            .get(id)
-                            .is_some_and(|c| c.options.deadline.is_some())
-                    })
+                    self.pending
+                        .iter()
+                        .any(|id| self.calls.get(id).is_some_and(|c| c.deadline.is_some()))
                 };
                 if self.fresh || !timed() {
                     self.open_pending();
@@ -1189,7 +1252,7 @@ impl ClientConnection {
                     if let Err(s) = inb.finish() {
                         status = s;
                     }
-                    if status.is_ok() && c.options.kind.single_response() && inb.count != 1 {
+                    if status.is_ok() && c.kind.single_response() && inb.count != 1 {
                         status = cardinality_violation(
                             "no response message for a single-response method",
                         );
@@ -1211,7 +1274,7 @@ impl ClientConnection {
                 let single = self
                     .calls
                     .get(&call.0)
-                    .is_some_and(|c| c.options.kind.single_response());
+                    .is_some_and(|c| c.kind.single_response());
                 if status.is_ok() && single {
                     status =
                         cardinality_violation("no response message for a single-response method");
@@ -1234,7 +1297,7 @@ impl ClientConnection {
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
-        let single = c.options.kind.single_response();
+        let single = c.kind.single_response();
         let Some(inbound) = c.inbound.as_mut() else {
             return;
         };
