@@ -265,7 +265,6 @@ impl std::error::Error for RpcError {}
 pub(crate) struct Inbound {
     decoder: MessageDecoder,
     compressor: Arc<dyn Compressor>,
-    limit: usize,
     /// Complete messages seen.
     pub(crate) count: u32,
     /// Credit of delivered messages the application has not released.
@@ -425,7 +424,6 @@ impl Inbound {
         Inbound {
             decoder: MessageDecoder::with_max_message_size(limit),
             compressor,
-            limit,
             count: 0,
             held: 0,
             owed: 0,
@@ -599,7 +597,9 @@ impl Inbound {
                     out.push(Delivered {
                         message: Received {
                             payload,
-                            inflate: compressed.then(|| (self.compressor.clone(), self.limit)),
+                            inflate: compressed.then(|| {
+                                (self.compressor.clone(), self.decoder.max_message_size())
+                            }),
                         },
                         flow_len: clamp(flow),
                     });

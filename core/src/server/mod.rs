@@ -192,14 +192,13 @@ pub enum ServerEvent {
 struct ServerCall {
     stream: StreamId,
     kind: CallKind,
-    inbound: Inbound,
-    deadline: Option<Instant>,
-    /// The client's `grpc-accept-encoding`.
-    peer_accept: Option<Bytes>,
-    send_compressor: Arc<dyn Compressor>,
-    content_type: Bytes,
     headers_sent: bool,
     recv_closed: bool,
+    inbound: Inbound,
+    send_compressor: Arc<dyn Compressor>,
+    /// The request head, shared with the application: the client's
+    /// `grpc-accept-encoding`, the content-type to echo, the deadline.
+    head: Arc<RequestHead>,
 }
 
 /// One server-side gRPC connection as a sans-I/O state machine.
@@ -505,7 +504,7 @@ impl ServerConnection {
         }
         // No grpc-accept-encoding on a request: the client takes identity
         // only (unlike a client's first request, nothing is unknown here).
-        let accept = c.peer_accept.as_deref().unwrap_or_default();
+        let accept = c.head.accept_encoding.as_deref().unwrap_or_default();
         let chosen = registry.for_send(name, Some(accept));
         // Refused, the choice falls back to identity: a default set before
         // (a server-wide one, say) is kept instead.
@@ -543,11 +542,11 @@ impl ServerConnection {
             // The usual head: shared with the calls before, while they
             // echoed the same content-type.
             let head = match &self.usual_head {
-                Some((ct, head)) if *ct == c.content_type => head.clone(),
+                Some((ct, head)) if *ct == c.head.content_type => head.clone(),
                 _ => {
                     // A copy: the request's may be a slice of a received
                     // buffer, which the connection would then keep.
-                    let ct = Bytes::copy_from_slice(&c.content_type);
+                    let ct = Bytes::copy_from_slice(&c.head.content_type);
                     let mut fields =
                         vec![field(":status", "200"), field("content-type", ct.clone())];
                     if let Some(a) = &self.accept_encoding {
@@ -563,7 +562,7 @@ impl ServerConnection {
         }
         let mut fields = self.h2.field_list(4 + metadata.len());
         fields.push(field(":status", "200"));
-        fields.push(field("content-type", c.content_type.clone()));
+        fields.push(field("content-type", c.head.content_type.clone()));
         if !identity {
             fields.push(field(GRPC_ENCODING, enc));
         }
@@ -758,7 +757,7 @@ impl ServerConnection {
         let mut c = self.calls.remove(&call.0)?;
         // What the peer sent of an unfinished message is not held any more.
         self.h2.release_capacity(c.stream, c.inbound.take_owed());
-        if let Some(d) = c.deadline {
+        if let Some(d) = c.head.deadline {
             self.deadlines.remove(d, call.0);
         }
         if c.headers_sent
@@ -782,7 +781,7 @@ impl ServerConnection {
         let mut fields = self.h2.field_list(5 + trailers.len());
         if !c.headers_sent {
             fields.push(field(":status", "200"));
-            fields.push(field("content-type", c.content_type.clone()));
+            fields.push(field("content-type", c.head.content_type.clone()));
         }
         status.to_fields(&mut fields);
         trailers.to_fields(&mut fields);
@@ -861,7 +860,7 @@ impl ServerConnection {
             Event::StreamReset { stream, code, .. } => {
                 let call = call_of(stream);
                 if let Some(mut c) = self.calls.remove(&call.0) {
-                    if let Some(d) = c.deadline {
+                    if let Some(d) = c.head.deadline {
                         self.deadlines.remove(d, call.0);
                     }
                     self.h2.release_capacity(stream, c.inbound.take_owed());
@@ -962,13 +961,11 @@ impl ServerConnection {
             ServerCall {
                 stream,
                 kind: CallKind::BidiStreaming,
-                inbound: Inbound::new(receive_compressor, self.config.max_receive_message_size),
-                deadline,
-                peer_accept: head.accept_encoding.clone(),
-                send_compressor: registry.identity(),
-                content_type: head.content_type.clone(),
                 headers_sent: false,
                 recv_closed: false,
+                inbound: Inbound::new(receive_compressor, self.config.max_receive_message_size),
+                send_compressor: registry.identity(),
+                head: Arc::clone(&head),
             },
         );
         if let Some(d) = deadline {
