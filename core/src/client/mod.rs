@@ -53,7 +53,7 @@ use crate::call::{
     cardinality_violation, frame_message, map_send, send_framed,
 };
 use crate::frame::{Reason, StreamId};
-use crate::grpc::compression::{CompressionRegistry, Compressor, is_identity};
+use crate::grpc::compression::{CompressionRegistry, Compressor, IDENTITY, Identity, is_identity};
 use crate::grpc::head::USER_AGENT;
 use crate::grpc::message::{DEFAULT_MAX_RECEIVE_MEMORY, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
 use crate::grpc::metadata::MetadataMap;
@@ -259,7 +259,8 @@ struct ClientCall {
     wants_writable: bool,
     send_closed: bool,
     deadline: Option<Instant>,
-    send_compressor: Arc<dyn Compressor>,
+    /// `None`: the registry's identity.
+    send_compressor: Option<Arc<dyn Compressor>>,
     waiting: Option<Box<Waiting>>,
     inbound: Option<Inbound>,
 }
@@ -623,9 +624,10 @@ impl ClientConnection {
         }
         let id = self.next_call;
         self.next_call += 1;
+        let registry = &self.config.compression;
         let send_compressor = match &options.compression {
-            Some(name) => self.config.compression.for_send(name, None),
-            None => self.config.compression.identity(),
+            Some(name) => registry.unless_identity(registry.for_send(name, None)),
+            None => None,
         };
         let deadline = options.deadline;
         // The whole request, when the call starts with it.
@@ -633,7 +635,9 @@ impl ClientConnection {
             Some(message) => {
                 let limit = self.config.max_send_message_size;
                 Some(frame_message(
-                    send_compressor.as_ref(),
+                    send_compressor
+                        .as_deref()
+                        .unwrap_or(registry.identity_ref()),
                     true,
                     message,
                     limit,
@@ -720,9 +724,15 @@ impl ClientConnection {
         if c.send_closed {
             return Err(CallError::SendClosed(call));
         }
+        // Without a compressor of its own the call sends plain messages:
+        // identity is never asked to compress, so any identity serves.
+        let compressor: &dyn Compressor = match &c.send_compressor {
+            Some(s) => s.as_ref(),
+            None => &Identity,
+        };
         match c.stream {
             Some(stream) if !c.has_held() => {
-                let plain = !compress || is_identity(c.send_compressor.as_ref());
+                let plain = !compress || c.send_compressor.is_none() || is_identity(compressor);
                 let checked = !plain;
                 if checked {
                     // Refuse early (arming the Writable event) rather than
@@ -736,7 +746,7 @@ impl ClientConnection {
                     &mut self.h2,
                     call,
                     stream,
-                    c.send_compressor.as_ref(),
+                    compressor,
                     plain,
                     message,
                     limit,
@@ -748,7 +758,7 @@ impl ClientConnection {
                     c.wants_writable = true;
                     return Err(CallError::Blocked(call));
                 }
-                let parts = frame_message(c.send_compressor.as_ref(), compress, message, limit)?;
+                let parts = frame_message(compressor, compress, message, limit)?;
                 let w = c.waiting();
                 w.held_bytes += parts[0].len() + parts[1].len();
                 w.held.push_back(Held::Message(parts));
@@ -960,7 +970,11 @@ impl ClientConnection {
         let usual = o.metadata.is_empty()
             && o.authority.is_none()
             && o.content_subtype.as_deref().is_none_or(str::is_empty)
-            && c.send_compressor.name() == crate::grpc::compression::IDENTITY;
+            && c.send_compressor
+                .as_deref()
+                .unwrap_or(self.config.compression.identity_ref())
+                .name()
+                == IDENTITY;
         let deadline = o.deadline;
         let slot = usual
             .then(|| {
@@ -1019,7 +1033,10 @@ impl ClientConnection {
             &self.request_constants,
             &start.path,
             &start.options,
-            c.send_compressor.name(),
+            c.send_compressor
+                .as_deref()
+                .unwrap_or(self.config.compression.identity_ref())
+                .name(),
             self.now,
         );
         Some(h2::FieldList::Owned(fields))

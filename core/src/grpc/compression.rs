@@ -657,6 +657,29 @@ impl CompressionRegistry {
         }
     }
 
+    /// The identity compressor, borrowed.
+    #[inline]
+    pub(crate) fn identity_ref(&self) -> &dyn Compressor {
+        match self.compressors.first() {
+            Some(c) => c.as_ref(),
+            None => &Identity,
+        }
+    }
+
+    /// `compressor`, unless it is this registry's identity (`None` then,
+    /// which [`identity_ref`](Self::identity_ref) stands for): a call keeps
+    /// no reference count on identity.
+    #[inline]
+    pub(crate) fn unless_identity(
+        &self,
+        compressor: Arc<dyn Compressor>,
+    ) -> Option<Arc<dyn Compressor>> {
+        match self.compressors.first() {
+            Some(c) if Arc::ptr_eq(c, &compressor) => None,
+            _ => Some(compressor),
+        }
+    }
+
     /// Registered names, in registration order (identity first).
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.compressors.iter().map(|c| c.name())

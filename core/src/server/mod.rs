@@ -43,7 +43,8 @@ use crate::call::{
 };
 use crate::frame::{Reason, StreamId};
 use crate::grpc::compression::{
-    CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, IDENTITY, is_identity,
+    CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, IDENTITY, Identity,
+    is_identity,
 };
 use crate::grpc::head::APPLICATION_GRPC;
 use crate::grpc::message::{DEFAULT_MAX_RECEIVE_MEMORY, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
@@ -195,7 +196,8 @@ struct ServerCall {
     headers_sent: bool,
     recv_closed: bool,
     inbound: Inbound,
-    send_compressor: Arc<dyn Compressor>,
+    /// `None`: the registry's identity.
+    send_compressor: Option<Arc<dyn Compressor>>,
     /// The request head, shared with the application: the client's
     /// `grpc-accept-encoding`, the content-type to echo, the deadline.
     head: Arc<RequestHead>,
@@ -509,7 +511,7 @@ impl ServerConnection {
         // Refused, the choice falls back to identity: a default set before
         // (a server-wide one, say) is kept instead.
         if !is_identity(chosen.as_ref()) || name.eq_ignore_ascii_case(IDENTITY) {
-            c.send_compressor = chosen;
+            c.send_compressor = registry.unless_identity(chosen);
         }
         Ok(())
     }
@@ -536,7 +538,11 @@ impl ServerConnection {
         if c.headers_sent {
             return Err(CallError::HeadersAlreadySent(call));
         }
-        let enc = c.send_compressor.name();
+        let enc = c
+            .send_compressor
+            .as_deref()
+            .unwrap_or(self.config.compression.identity_ref())
+            .name();
         let identity = enc == crate::grpc::compression::IDENTITY;
         if identity && metadata.is_empty() {
             // The usual head: shared with the calls before, while they
@@ -596,7 +602,13 @@ impl ServerConnection {
             .calls
             .get(&call.0)
             .ok_or(CallError::UnknownCall(call))?;
-        let plain = !compress || is_identity(c.send_compressor.as_ref());
+        // Without a compressor of its own the call sends plain messages:
+        // identity is never asked to compress, so any identity serves.
+        let compressor: &dyn Compressor = match &c.send_compressor {
+            Some(s) => s.as_ref(),
+            None => &Identity,
+        };
+        let plain = !compress || c.send_compressor.is_none() || is_identity(compressor);
         let checked = !plain || !c.headers_sent;
         if checked {
             // Refuse early (arming the Writable event) rather than
@@ -618,7 +630,7 @@ impl ServerConnection {
             &mut self.h2,
             call,
             c.stream,
-            c.send_compressor.as_ref(),
+            c.send_compressor.as_deref().unwrap_or(&Identity),
             plain,
             message,
             self.config.max_send_message_size,
@@ -674,7 +686,9 @@ impl ServerConnection {
             .check_writable(stream)
             .map_err(|e| map_send(call, e))?;
         let parts = frame_message(
-            c.send_compressor.as_ref(),
+            c.send_compressor
+                .as_deref()
+                .unwrap_or(self.config.compression.identity_ref()),
             true,
             message,
             self.config.max_send_message_size,
@@ -964,7 +978,7 @@ impl ServerConnection {
                 headers_sent: false,
                 recv_closed: false,
                 inbound: Inbound::new(receive_compressor, self.config.max_receive_message_size),
-                send_compressor: registry.identity(),
+                send_compressor: None,
                 head: Arc::clone(&head),
             },
         );
