@@ -31,7 +31,7 @@ pub struct BenignReport {
     pub errors: Vec<String>,
     /// When every successful call started, and how long it took.
     pub calls: Vec<(Instant, Duration)>,
-    /// Stretches in which this process did not run (see [`StallProbe`]).
+    /// Stretches in which this process did not run (seen by a probe thread that notes each late wake-up).
     pub stalls: Vec<(Instant, Instant)>,
 }
 
