@@ -106,14 +106,27 @@ impl Grpc {
     }
 
     fn server_call(&self) -> CallId {
-        self.sev
-            .iter()
-            .find_map(|e| match e {
-                ServerEvent::CallStarted { call, .. } => Some(*call),
-                _ => None,
-            })
+        self.server_call_in(&self.sev)
+    }
+
+    /// The first call started in `sev`.
+    fn server_call_in(&self, sev: &[ServerEvent]) -> CallId {
+        started(sev)
+            .first()
+            .copied()
             .expect("a call started on the server")
     }
+}
+
+/// The calls the server's events say started, in order.
+fn started(events: &[ServerEvent]) -> Vec<CallId> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::CallStarted { call, .. } => Some(*call),
+            _ => None,
+        })
+        .collect()
 }
 
 fn finished(events: &[ClientEvent], call: CallId) -> Vec<(Status, MetadataMap)> {
@@ -915,17 +928,6 @@ fn sixteen_mib_message_with_a_raised_limit() {
     assert_eq!(messages_client(&g.take_client(), call), vec![big]);
 }
 
-impl Grpc {
-    fn server_call_in(&self, sev: &[ServerEvent]) -> CallId {
-        sev.iter()
-            .find_map(|e| match e {
-                ServerEvent::CallStarted { call, .. } => Some(*call),
-                _ => None,
-            })
-            .unwrap()
-    }
-}
-
 #[test]
 fn oversize_message_is_refused_by_its_prefix() {
     let mut server = ServerConfig::default();
@@ -1267,14 +1269,7 @@ fn streaming_calls_share_the_connection_send_bound() {
         })
         .collect();
     g.drive();
-    let scalls: Vec<CallId> = g
-        .take_server()
-        .iter()
-        .filter_map(|e| match e {
-            ServerEvent::CallStarted { call, .. } => Some(*call),
-            _ => None,
-        })
-        .collect();
+    let scalls = started(&g.take_server());
     assert_eq!(scalls.len(), CALLS);
     let message = |call: usize, i: usize| Bytes::from(vec![(call * MESSAGES + i) as u8; SIZE]);
     let mut sent = vec![0usize; CALLS];
@@ -1962,14 +1957,7 @@ fn a_blocked_first_message_sends_no_response_head() {
             .unwrap();
     }
     g.drive();
-    let calls: Vec<CallId> = g
-        .take_server()
-        .iter()
-        .filter_map(|e| match e {
-            ServerEvent::CallStarted { call, .. } => Some(*call),
-            _ => None,
-        })
-        .collect();
+    let calls = started(&g.take_server());
     assert_eq!(calls.len(), 2);
     // The first call fills the connection's queues...
     g.server
