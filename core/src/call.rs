@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use crate::frame::StreamId;
 use crate::grpc::compression::{
-    Compressor, compress_message, decompress_message, flag_refused, is_identity,
+    Compressor, Identity, compress_message, decompress_message, flag_refused, is_identity,
 };
 use crate::grpc::message::{MessageDecoder, PREFIX_LEN, encode_prefix};
 use crate::grpc::{Code, Status};
@@ -722,29 +722,45 @@ pub(crate) fn send_framed(
     limit: usize,
     checked: bool,
 ) -> Result<(), CallError> {
-    if plain {
+    let refused = if plain {
         let len = message.len();
-        let Some(prefix) = plain_prefix(len, limit) else {
-            if !checked {
-                h2.check_writable(stream).map_err(|e| map_send(call, e))?;
+        match plain_prefix(len, limit) {
+            Some(prefix) => {
+                return h2
+                    .send_prefixed(stream, prefix, message)
+                    .map_err(|e| map_send(call, e));
             }
-            return Err(CallError::MessageTooLarge { len, limit });
-        };
-        return h2
-            .send_prefixed(stream, prefix, message)
-            .map_err(|e| map_send(call, e));
-    }
-    let parts = match frame_message(compressor, true, message, limit) {
-        Ok(parts) => parts,
-        Err(e) => {
-            if !checked {
-                h2.check_writable(stream).map_err(|e| map_send(call, e))?;
+            None => CallError::MessageTooLarge { len, limit },
+        }
+    } else {
+        match frame_message(compressor, true, message, limit) {
+            Ok(parts) => {
+                return h2
+                    .send_chunks(stream, parts, false)
+                    .map_err(|e| map_send(call, e));
             }
-            return Err(e);
+            Err(e) => e,
         }
     };
-    h2.send_chunks(stream, parts, false)
-        .map_err(|e| map_send(call, e))
+    if !checked {
+        h2.check_writable(stream).map_err(|e| map_send(call, e))?;
+    }
+    Err(refused)
+}
+
+/// How a call sends a message, given its own send compressor (`None`:
+/// identity) and whether the sender asks for compression: the compressor
+/// to frame with, and whether the message goes as is. Identity is never
+/// asked to compress, so for `None` the built-in one serves.
+#[inline]
+pub(crate) fn send_choice(
+    compressor: Option<&Arc<dyn Compressor>>,
+    compress: bool,
+) -> (&dyn Compressor, bool) {
+    match compressor {
+        Some(c) => (c.as_ref(), !compress || is_identity(c.as_ref())),
+        None => (&Identity, true),
+    }
 }
 
 /// A message ready for the wire: compressed with the call's `compressor`

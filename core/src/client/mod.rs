@@ -50,10 +50,10 @@ use bytes::{Bytes, BytesMut};
 
 use crate::call::{
     CallError, CallId, CallKind, Delivered, Inbound, ReceiveBudget, Received,
-    cardinality_violation, frame_message, map_send, send_framed,
+    cardinality_violation, frame_message, map_send, send_choice, send_framed,
 };
 use crate::frame::{Reason, StreamId};
-use crate::grpc::compression::{CompressionRegistry, Compressor, IDENTITY, Identity, is_identity};
+use crate::grpc::compression::{CompressionRegistry, Compressor, IDENTITY};
 use crate::grpc::head::USER_AGENT;
 use crate::grpc::message::{DEFAULT_MAX_RECEIVE_MEMORY, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
 use crate::grpc::metadata::MetadataMap;
@@ -635,9 +635,7 @@ impl ClientConnection {
             Some(message) => {
                 let limit = self.config.max_send_message_size;
                 Some(frame_message(
-                    send_compressor
-                        .as_deref()
-                        .unwrap_or(registry.identity_ref()),
+                    registry.or_identity(send_compressor.as_ref()),
                     true,
                     message,
                     limit,
@@ -724,15 +722,9 @@ impl ClientConnection {
         if c.send_closed {
             return Err(CallError::SendClosed(call));
         }
-        // Without a compressor of its own the call sends plain messages:
-        // identity is never asked to compress, so any identity serves.
-        let compressor: &dyn Compressor = match &c.send_compressor {
-            Some(s) => s.as_ref(),
-            None => &Identity,
-        };
+        let (compressor, plain) = send_choice(c.send_compressor.as_ref(), compress);
         match c.stream {
             Some(stream) if !c.has_held() => {
-                let plain = !compress || c.send_compressor.is_none() || is_identity(compressor);
                 let checked = !plain;
                 if checked {
                     // Refuse early (arming the Writable event) rather than
@@ -970,9 +962,10 @@ impl ClientConnection {
         let usual = o.metadata.is_empty()
             && o.authority.is_none()
             && o.content_subtype.as_deref().is_none_or(str::is_empty)
-            && c.send_compressor
-                .as_deref()
-                .unwrap_or(self.config.compression.identity_ref())
+            && self
+                .config
+                .compression
+                .or_identity(c.send_compressor.as_ref())
                 .name()
                 == IDENTITY;
         let deadline = o.deadline;
@@ -1033,9 +1026,9 @@ impl ClientConnection {
             &self.request_constants,
             &start.path,
             &start.options,
-            c.send_compressor
-                .as_deref()
-                .unwrap_or(self.config.compression.identity_ref())
+            self.config
+                .compression
+                .or_identity(c.send_compressor.as_ref())
                 .name(),
             self.now,
         );

@@ -649,32 +649,42 @@ impl CompressionRegistry {
     /// The identity compressor.
     #[inline]
     pub fn identity(&self) -> Arc<dyn Compressor> {
-        // Every registry starts with identity, and `register` replaces a
-        // compressor in its place: the one named identity is the first.
-        match self.compressors.first() {
+        match self.identity_slot() {
             Some(c) => Arc::clone(c),
             None => Arc::new(Identity),
         }
     }
 
-    /// The identity compressor, borrowed.
+    /// Where identity is registered. Every registry starts with identity,
+    /// and `register` replaces a compressor in its place: the one named
+    /// identity is the first.
     #[inline]
-    pub(crate) fn identity_ref(&self) -> &dyn Compressor {
-        match self.compressors.first() {
+    fn identity_slot(&self) -> Option<&Arc<dyn Compressor>> {
+        self.compressors.first()
+    }
+
+    /// A call's send compressor: `compressor`, or this registry's
+    /// identity for `None` (see [`unless_identity`](Self::unless_identity)).
+    #[inline]
+    pub(crate) fn or_identity<'a>(
+        &'a self,
+        compressor: Option<&'a Arc<dyn Compressor>>,
+    ) -> &'a dyn Compressor {
+        match compressor.or(self.identity_slot()) {
             Some(c) => c.as_ref(),
             None => &Identity,
         }
     }
 
     /// `compressor`, unless it is this registry's identity (`None` then,
-    /// which [`identity_ref`](Self::identity_ref) stands for): a call keeps
+    /// which [`or_identity`](Self::or_identity) reads back): a call keeps
     /// no reference count on identity.
     #[inline]
     pub(crate) fn unless_identity(
         &self,
         compressor: Arc<dyn Compressor>,
     ) -> Option<Arc<dyn Compressor>> {
-        match self.compressors.first() {
+        match self.identity_slot() {
             Some(c) if Arc::ptr_eq(c, &compressor) => None,
             _ => Some(compressor),
         }

@@ -651,6 +651,15 @@ impl Connection {
         Ok(s)
     }
 
+    /// We sent HEADERS or DATA: the peer's PING strikes are reset and the
+    /// time of its last PING forgotten, so its next PING is no strike (as
+    /// gRPC's C core and grpc-go reset them).
+    #[inline]
+    pub(crate) fn forgive_pings(&mut self) {
+        self.ping_strikes = 0;
+        self.last_peer_ping = None;
+    }
+
     /// The connection's bound on queued DATA (at least one byte, so that a
     /// connection with nothing queued always takes a send).
     fn send_bound(&self) -> usize {

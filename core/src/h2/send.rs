@@ -105,8 +105,7 @@ impl Connection {
                     dst,
                 );
                 end_sent = end;
-                self.ping_strikes = 0;
-                self.last_peer_ping = None;
+                self.forgive_pings();
             }
             Outbound::Data { .. } => {
                 // One DATA frame takes as many queued pieces as fit the
@@ -166,8 +165,7 @@ impl Connection {
                 s.queued_bytes -= len;
                 self.queued_total -= len;
                 end_sent = end;
-                self.ping_strikes = 0;
-                self.last_peer_ping = None;
+                self.forgive_pings();
             }
         }
         let Some(s) = self.streams.get_mut(id.value()) else {
@@ -323,8 +321,7 @@ impl Connection {
             self.write_block_now(id, fields, true);
             inputs[2] = Some(true);
         }
-        self.ping_strikes = 0;
-        self.last_peer_ping = None;
+        self.forgive_pings();
         let Some(s) = self.streams.get_mut(id.value()) else {
             return;
         };

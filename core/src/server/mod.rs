@@ -39,12 +39,12 @@ use bytes::{Bytes, BytesMut};
 
 use crate::call::{
     CallError, CallId, CallKind, Delivered, Inbound, ReceiveBudget, Received,
-    cardinality_violation, field, fields_from_pairs, frame_message, map_send, send_framed,
+    cardinality_violation, field, fields_from_pairs, frame_message, map_send, send_choice,
+    send_framed,
 };
 use crate::frame::{Reason, StreamId};
 use crate::grpc::compression::{
-    CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, IDENTITY, Identity,
-    is_identity,
+    CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, IDENTITY, is_identity,
 };
 use crate::grpc::head::APPLICATION_GRPC;
 use crate::grpc::message::{DEFAULT_MAX_RECEIVE_MEMORY, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
@@ -538,10 +538,10 @@ impl ServerConnection {
         if c.headers_sent {
             return Err(CallError::HeadersAlreadySent(call));
         }
-        let enc = c
-            .send_compressor
-            .as_deref()
-            .unwrap_or(self.config.compression.identity_ref())
+        let enc = self
+            .config
+            .compression
+            .or_identity(c.send_compressor.as_ref())
             .name();
         let identity = enc == crate::grpc::compression::IDENTITY;
         if identity && metadata.is_empty() {
@@ -602,13 +602,7 @@ impl ServerConnection {
             .calls
             .get(&call.0)
             .ok_or(CallError::UnknownCall(call))?;
-        // Without a compressor of its own the call sends plain messages:
-        // identity is never asked to compress, so any identity serves.
-        let compressor: &dyn Compressor = match &c.send_compressor {
-            Some(s) => s.as_ref(),
-            None => &Identity,
-        };
-        let plain = !compress || c.send_compressor.is_none() || is_identity(compressor);
+        let (_, plain) = send_choice(c.send_compressor.as_ref(), compress);
         let checked = !plain || !c.headers_sent;
         if checked {
             // Refuse early (arming the Writable event) rather than
@@ -626,11 +620,14 @@ impl ServerConnection {
                 .get(&call.0)
                 .ok_or(CallError::UnknownCall(call))?;
         }
+        // (The call's record again: sending the head above needed the
+        // connection.)
+        let (compressor, _) = send_choice(c.send_compressor.as_ref(), compress);
         send_framed(
             &mut self.h2,
             call,
             c.stream,
-            c.send_compressor.as_deref().unwrap_or(&Identity),
+            compressor,
             plain,
             message,
             self.config.max_send_message_size,
@@ -686,9 +683,9 @@ impl ServerConnection {
             .check_writable(stream)
             .map_err(|e| map_send(call, e))?;
         let parts = frame_message(
-            c.send_compressor
-                .as_deref()
-                .unwrap_or(self.config.compression.identity_ref()),
+            self.config
+                .compression
+                .or_identity(c.send_compressor.as_ref()),
             true,
             message,
             self.config.max_send_message_size,
