@@ -9,7 +9,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use crate::frame::StreamId;
 use crate::grpc::compression::{
@@ -617,6 +617,47 @@ impl Inbound {
         }
     }
 
+    /// The usual DATA payload taken without the decoder: exactly one
+    /// whole message, not compressed and within the limit, while nothing
+    /// of another is held, no extra memory is tracked, the message is not
+    /// one too many (`single`: this side may send only one), and it need
+    /// not be copied out (the application holds nothing of the call from
+    /// an earlier read). What [`receive`](Self::receive) does with such a
+    /// payload, without its loop: the whole payload is the message's
+    /// credit, so nothing is given back or owed now, and nothing is
+    /// charged. Anything else is given back for `receive`.
+    #[inline]
+    pub(crate) fn take_whole(
+        &mut self,
+        data: Bytes,
+        read: u64,
+        single: bool,
+    ) -> Result<Delivered, Bytes> {
+        let fits = self.decoder.is_one_plain_message(&data)
+            && self.charged == 0
+            && self.extras.is_none()
+            && !(single && self.count > 0)
+            && (self.held == 0 || self.held_since == read);
+        if !fits {
+            return Err(data);
+        }
+        let flow = data.len();
+        let mut payload = data;
+        payload.advance(PREFIX_LEN);
+        self.count = self.count.saturating_add(1);
+        if self.held == 0 {
+            self.held_since = read;
+        }
+        self.held = self.held.saturating_add(flow as u64);
+        Ok(Delivered {
+            message: Received {
+                payload,
+                inflate: None,
+            },
+            flow_len: clamp(flow),
+        })
+    }
+
     /// Feed one DATA payload of `stream` and settle its flow control with
     /// `h2`: credit for bytes of unfinished messages goes back at once, or
     /// is owed while the application holds a message (see [`Inbound`]).
@@ -666,7 +707,11 @@ impl Inbound {
     }
 
     /// The peer ended its side: was a message cut short?
+    #[inline]
     pub(crate) fn finish(&self) -> Result<(), Status> {
+        if self.decoder.is_idle() {
+            return Ok(());
+        }
         self.decoder.finish().map_err(|e| e.to_status())
     }
 }

@@ -1311,24 +1311,38 @@ impl ClientConnection {
         let Some(inbound) = c.inbound.as_mut() else {
             return;
         };
-        let single = single.then_some("several response messages for a single-response method");
-        let mut out = std::mem::take(&mut self.scratch);
-        let received = inbound.receive(
-            &mut self.h2,
-            stream,
-            data,
-            single,
-            &self.receive_budget,
-            &mut out,
-        );
-        for d in out.drain(..) {
-            self.events.push_back(ClientEvent::Message {
-                call,
-                message: d.message,
-                flow_len: d.flow_len,
-            });
-        }
-        self.scratch = out;
+        let received = match inbound.take_whole(data, self.h2.reads, single) {
+            Ok(d) => {
+                self.events.push_back(ClientEvent::Message {
+                    call,
+                    message: d.message,
+                    flow_len: d.flow_len,
+                });
+                Ok(())
+            }
+            Err(data) => {
+                let single =
+                    single.then_some("several response messages for a single-response method");
+                let mut out = std::mem::take(&mut self.scratch);
+                let received = inbound.receive(
+                    &mut self.h2,
+                    stream,
+                    data,
+                    single,
+                    &self.receive_budget,
+                    &mut out,
+                );
+                for d in out.drain(..) {
+                    self.events.push_back(ClientEvent::Message {
+                        call,
+                        message: d.message,
+                        flow_len: d.flow_len,
+                    });
+                }
+                self.scratch = out;
+                received
+            }
+        };
         if let Err(status) = received {
             self.abort(call, status);
             return;

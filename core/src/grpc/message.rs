@@ -352,6 +352,30 @@ impl MessageDecoder {
         e
     }
 
+    /// Whether nothing of a message is held (no prefix or payload bytes
+    /// waiting for the rest, no error).
+    #[inline]
+    pub(crate) fn is_idle(&self) -> bool {
+        matches!(self.state, State::Prefix { have: 0, .. })
+    }
+
+    /// Whether `chunk` is exactly one whole message, not compressed and
+    /// within the receive limit, while nothing of another is held: then
+    /// [`decode`](Self::decode) would return its payload (the rest of
+    /// `chunk` after the prefix) and hold nothing after, so the caller
+    /// may take it without decoding.
+    #[inline]
+    pub(crate) fn is_one_plain_message(&self, chunk: &[u8]) -> bool {
+        self.is_idle()
+            && match chunk {
+                [0, a, b, c, d, payload @ ..] => {
+                    usize::try_from(u32::from_be_bytes([*a, *b, *c, *d]))
+                        .is_ok_and(|len| len == payload.len() && len <= self.max_message_size)
+                }
+                _ => false,
+            }
+    }
+
     /// Bytes taken from the input that belong to a message not yet
     /// returned (prefix bytes included).
     pub fn buffered_len(&self) -> usize {

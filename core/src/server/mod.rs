@@ -996,27 +996,39 @@ impl ServerConnection {
             self.h2.release_capacity(stream, data.len() as u32);
             return;
         };
-        let single = c
-            .kind
-            .single_request()
-            .then_some("several request messages for a single-request method");
-        let mut out = std::mem::take(&mut self.scratch);
-        let received = c.inbound.receive(
-            &mut self.h2,
-            stream,
-            data,
-            single,
-            &self.receive_budget,
-            &mut out,
-        );
-        for d in out.drain(..) {
-            self.events.push_back(ServerEvent::Message {
-                call,
-                message: d.message,
-                flow_len: d.flow_len,
-            });
-        }
-        self.scratch = out;
+        let single = c.kind.single_request();
+        let received = match c.inbound.take_whole(data, self.h2.reads, single) {
+            Ok(d) => {
+                self.events.push_back(ServerEvent::Message {
+                    call,
+                    message: d.message,
+                    flow_len: d.flow_len,
+                });
+                Ok(())
+            }
+            Err(data) => {
+                let single =
+                    single.then_some("several request messages for a single-request method");
+                let mut out = std::mem::take(&mut self.scratch);
+                let received = c.inbound.receive(
+                    &mut self.h2,
+                    stream,
+                    data,
+                    single,
+                    &self.receive_budget,
+                    &mut out,
+                );
+                for d in out.drain(..) {
+                    self.events.push_back(ServerEvent::Message {
+                        call,
+                        message: d.message,
+                        flow_len: d.flow_len,
+                    });
+                }
+                self.scratch = out;
+                received
+            }
+        };
         if let Err(status) = received {
             self.fail_call(call, status);
             return;
