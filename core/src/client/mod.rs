@@ -281,6 +281,28 @@ struct Start {
     options: CallOptions,
 }
 
+/// What the end of a call needs of its record, once the record has left
+/// the map (and been dropped).
+struct CallEnd {
+    stream: Option<StreamId>,
+    deadline: Option<Instant>,
+    /// Credit of an unfinished message not given back yet.
+    owed: u32,
+}
+
+/// The [`CallEnd`] of a record taken out of the map (as the map's entry:
+/// taking the value alone out of it copied the record whole), dropped
+/// where it lies.
+#[inline]
+fn take_end(removed: Option<(u64, ClientCall)>) -> Option<CallEnd> {
+    let (_, mut c) = removed?;
+    Some(CallEnd {
+        stream: c.stream,
+        deadline: c.deadline,
+        owed: c.inbound.as_mut().map_or(0, Inbound::take_owed),
+    })
+}
+
 impl ClientCall {
     /// Whether output of the call is held back.
     fn has_held(&self) -> bool {
@@ -837,27 +859,36 @@ impl ClientConnection {
     /// (PROTOCOL-HTTP2.md, Early Server Closure): left half-closed, it
     /// would hold one of the server's concurrent streams for good.
     fn finish_by_server(&mut self, call: CallId, status: Status, trailers: MetadataMap) {
-        if let Some(stream) = self.calls.get(&call.0).and_then(|c| c.stream) {
+        // The record is taken out once, here; the stream is looked at
+        // before the call's end gives anything back on it.
+        let Some(end) = take_end(self.calls.remove_entry(&call.0)) else {
+            return;
+        };
+        if let Some(stream) = end.stream {
             if self.h2.stream_state(stream) == Some(h2::State::HalfClosedRemote) {
                 self.h2.reset(stream, Reason::NO_ERROR);
             }
         }
-        self.finish(call, status, trailers);
+        self.finished(call, end, status, trailers);
     }
 
     fn finish(&mut self, call: CallId, status: Status, trailers: MetadataMap) {
-        let Some(mut c) = self.calls.remove(&call.0) else {
-            return;
-        };
-        // What the peer sent of an unfinished message is not held any more.
-        if let Some(owed) = c.inbound.as_mut().map(Inbound::take_owed) {
-            let stream = c.stream.unwrap_or(StreamId::ZERO);
-            self.h2.release_capacity(stream, owed);
+        if let Some(end) = take_end(self.calls.remove_entry(&call.0)) {
+            self.finished(call, end, status, trailers);
         }
-        if let Some(d) = c.deadline {
+    }
+
+    /// The end of call `call`, whose record has left the map.
+    fn finished(&mut self, call: CallId, end: CallEnd, status: Status, trailers: MetadataMap) {
+        // What the peer sent of an unfinished message is not held any more.
+        if end.owed > 0 {
+            self.h2
+                .release_capacity(end.stream.unwrap_or(StreamId::ZERO), end.owed);
+        }
+        if let Some(d) = end.deadline {
             self.deadlines.remove(d, call.0);
         }
-        if let Some(s) = c.stream {
+        if let Some(s) = end.stream {
             self.by_stream.remove(&s.value());
         } else {
             self.pending.retain(|id| *id != call.0);
