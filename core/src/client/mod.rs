@@ -35,6 +35,7 @@
 
 mod keepalive;
 mod response;
+mod streams;
 
 pub use keepalive::{ChannelKeepalive, TOO_MANY_PINGS};
 
@@ -326,7 +327,7 @@ pub struct ClientConnection {
     config: ClientConfig,
     request_constants: response::RequestConstants,
     calls: FastMap<u64, ClientCall>,
-    by_stream: FastMap<u32, u64>,
+    by_stream: streams::StreamCalls,
     pending: VecDeque<u64>,
     deadlines: Deadlines,
     events: VecDeque<ClientEvent>,
@@ -389,7 +390,7 @@ impl ClientConnection {
             request_constants: response::RequestConstants::new(&config),
             config,
             calls: FastMap::default(),
-            by_stream: FastMap::default(),
+            by_stream: streams::StreamCalls::default(),
             pending: VecDeque::new(),
             deadlines: Deadlines::default(),
             events: VecDeque::new(),
