@@ -767,7 +767,10 @@ impl ServerConnection {
     ) -> Option<(StreamId, h2::FieldList, bool)> {
         let mut c = self.calls.remove(&call.0)?;
         // What the peer sent of an unfinished message is not held any more.
-        self.h2.release_capacity(c.stream, c.inbound.take_owed());
+        let owed = c.inbound.take_owed();
+        if owed > 0 {
+            self.h2.release_capacity(c.stream, owed);
+        }
         if let Some(d) = c.head.deadline {
             self.deadlines.remove(d, call.0);
         }
@@ -1034,7 +1037,13 @@ impl ServerConnection {
             return;
         }
         if end_stream {
-            self.half_closed(call);
+            // The client's side ends with this DATA: as `half_closed`
+            // does, on the record at hand.
+            c.recv_closed = true;
+            match half_close_verdict(c) {
+                Ok(()) => self.events.push_back(ServerEvent::HalfClosed { call }),
+                Err(status) => self.fail_call(call, status),
+            }
         }
     }
 
@@ -1043,17 +1052,22 @@ impl ServerConnection {
             return;
         };
         c.recv_closed = true;
-        if let Err(status) = c.inbound.finish() {
-            self.fail_call(call, status);
-            return;
+        match half_close_verdict(c) {
+            Ok(()) => self.events.push_back(ServerEvent::HalfClosed { call }),
+            Err(status) => self.fail_call(call, status),
         }
-        if c.kind.single_request() && c.inbound.count == 0 {
-            self.fail_call(
-                call,
-                cardinality_violation("no request message for a single-request method"),
-            );
-            return;
-        }
-        self.events.push_back(ServerEvent::HalfClosed { call });
     }
+}
+
+/// Whether a call whose client has finished sending may go on: not if a
+/// message was cut short, or no message came for a single-request method.
+#[inline]
+fn half_close_verdict(c: &ServerCall) -> Result<(), Status> {
+    c.inbound.finish()?;
+    if c.kind.single_request() && c.inbound.count == 0 {
+        return Err(cardinality_violation(
+            "no request message for a single-request method",
+        ));
+    }
+    Ok(())
 }
