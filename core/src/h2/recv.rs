@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::connection::{CloseKind, Connection, PendingBlock, Phase, PingPurpose, Role, Shutdown};
 use super::error::{ConnectionError, Initiator};
@@ -11,11 +11,22 @@ use super::event::{Event, Fields};
 use super::headers::Section;
 use super::stream::{Input, RecvPhase, State, Stream};
 use crate::frame::{
-    self, Data, ErrorLevel, Frame, FrameError, FrameErrorKind, GoAway, Headers, Ping, Reason,
-    RstStream, Settings, StreamId, WindowUpdate,
+    self, Data, ErrorLevel, Frame, FrameError, FrameErrorKind, FrameHeader, GoAway, HEADER_LEN,
+    Headers, Ping, Reason, RstStream, Settings, StreamId, WindowUpdate, flags, frame_type,
 };
+use crate::hpack::{Recall, Slot};
 
 type Result<T = ()> = std::result::Result<T, ConnectionError>;
+
+/// What [`Connection::lean_frame`] did with the front of the buffer.
+enum Next {
+    /// Read a frame.
+    Done,
+    /// No whole frame there yet.
+    Wait,
+    /// A frame for the general path.
+    General,
+}
 
 /// Where a stream id stands for this connection.
 enum Lookup {
@@ -74,18 +85,90 @@ impl Connection {
             }
         }
         while self.phase != Phase::Closed {
-            match self.decoder.decode(&mut self.recv_buf) {
-                Ok(None) => break,
-                Ok(Some(frame)) => self.on_frame(frame, now)?,
-                // A stream-level error answers with RST_STREAM: a control
-                // frame like any other, held to the same bound below.
-                Err(e) => self.frame_error(e, now)?,
+            match self.lean_frame(now)? {
+                Next::Done => {}
+                Next::Wait => break,
+                Next::General => match self.decoder.decode(&mut self.recv_buf) {
+                    Ok(None) => break,
+                    Ok(Some(frame)) => self.on_frame(frame, now)?,
+                    // A stream-level error answers with RST_STREAM: a control
+                    // frame like any other, held to the same bound below.
+                    Err(e) => self.frame_error(e, now)?,
+                },
             }
             if self.control.len() - self.control_streams > self.config.max_pending_control {
                 return Err(calm("peer does not read our control frames"));
             }
         }
         Ok(())
+    }
+
+    /// The frames of a call, read straight off the receive buffer without
+    /// building a [`Frame`]: DATA without padding, and HEADERS without
+    /// padding or priority that carry a whole block (END_HEADERS), once
+    /// the connection is open and no block is waiting for CONTINUATION.
+    /// A block the HPACK memo answers is read in place and never cut out
+    /// of the buffer. Every other frame (and one too large, or on stream
+    /// 0) goes to [`FrameDecoder`](crate::frame::FrameDecoder), which
+    /// checks the rules these frames cannot break.
+    #[inline]
+    fn lean_frame(&mut self, now: Instant) -> Result<Next> {
+        let Some(head) = FrameHeader::parse(&self.recv_buf) else {
+            return Ok(Next::Wait);
+        };
+        if head.length > self.decoder.max_frame_size() {
+            return Ok(Next::General);
+        }
+        let len = head.length as usize;
+        if self.recv_buf.len() - HEADER_LEN < len {
+            return Ok(Next::Wait);
+        }
+        if self.phase != Phase::Open || self.continuation.is_some() || head.stream_id.is_zero() {
+            return Ok(Next::General);
+        }
+        let end_stream = head.has(flags::END_STREAM);
+        match head.frame_type {
+            frame_type::DATA if !head.has(flags::PADDED) => {
+                // One cut of header and payload together, then the header
+                // dropped from the shared slice.
+                let mut data = self.recv_buf.split_to(HEADER_LEN + len).freeze();
+                data.advance(HEADER_LEN);
+                self.on_data(
+                    Data {
+                        stream_id: head.stream_id,
+                        data,
+                        end_stream,
+                        pad_len: None,
+                    },
+                    now,
+                )?;
+            }
+            frame_type::HEADERS
+                if head.flags & (flags::END_HEADERS | flags::PADDED | flags::PRIORITY)
+                    == flags::END_HEADERS =>
+            {
+                let limit = self.config.max_header_list_size as usize;
+                let block = self
+                    .recv_buf
+                    .get(HEADER_LEN..HEADER_LEN + len)
+                    .unwrap_or_default();
+                let fields = match self.hpack_dec.recall(block, limit) {
+                    Recall::Fields(shared) => {
+                        self.recv_buf.advance(HEADER_LEN + len);
+                        let id = self.hpack_dec.last_block_reused().unwrap_or_default();
+                        Some(Fields::remembered(shared, id))
+                    }
+                    Recall::Decode(slot) => {
+                        let mut block = self.recv_buf.split_to(HEADER_LEN + len).freeze();
+                        block.advance(HEADER_LEN);
+                        self.decode_fresh(&block, slot)?
+                    }
+                };
+                self.on_fields(head.stream_id, fields, end_stream, false, now)?;
+            }
+            _ => return Ok(Next::General),
+        }
+        Ok(Next::Done)
     }
 
     fn match_preface(&mut self) -> Result {
@@ -390,11 +473,24 @@ impl Connection {
     /// Decode a block; `Ok(None)` when the decoded list is over our limit
     /// (HPACK state is still in step).
     fn decode_block(&mut self, block: &Bytes) -> Result<Option<Fields>> {
+        let limit = self.config.max_header_list_size as usize;
+        match self.hpack_dec.recall(block, limit) {
+            Recall::Fields(shared) => {
+                let id = self.hpack_dec.last_block_reused().unwrap_or_default();
+                Ok(Some(Fields::remembered(shared, id)))
+            }
+            Recall::Decode(slot) => self.decode_fresh(block, slot),
+        }
+    }
+
+    /// [`decode_block`](Self::decode_block) for a block the HPACK memo
+    /// did not answer.
+    fn decode_fresh(&mut self, block: &Bytes, slot: Slot) -> Result<Option<Fields>> {
         // Every field takes at least one byte of the block: sized for the
         // whole list up front (within reason) rather than grown as it fills.
         let mut fields = self.field_list(block.len().min(32));
         let limit = self.config.max_header_list_size as usize;
-        match self.hpack_dec.decode_shared(block, limit, &mut fields) {
+        match self.hpack_dec.decode_into(block, slot, limit, &mut fields) {
             Ok(None) => Ok(Some(fields.into())),
             Ok(Some(shared)) => {
                 self.recycle_list(fields);
@@ -423,6 +519,19 @@ impl Connection {
         // Decode first, whatever becomes of the stream: HPACK state must
         // follow every block the peer sends.
         let fields = self.decode_block(&block)?;
+        drop(block);
+        self.on_fields(id, fields, end_stream, self_dependent, now)
+    }
+
+    /// A decoded header block (`None`: over our list limit) on stream `id`.
+    fn on_fields(
+        &mut self,
+        id: StreamId,
+        fields: Option<Fields>,
+        end_stream: bool,
+        self_dependent: bool,
+        now: Instant,
+    ) -> Result {
         if self_dependent {
             if self.is_peer_initiated(id) && id.value() > self.last_peer_id {
                 self.last_peer_id = id.value();

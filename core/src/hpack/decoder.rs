@@ -111,6 +111,26 @@ pub struct Decoder {
     last_reused: bool,
 }
 
+/// What the memo says of a block ([`Decoder::recall`]).
+#[derive(Debug)]
+pub(crate) enum Recall {
+    /// The block's fields, from the memo.
+    Fields(Arc<[HeaderField]>),
+    /// The block must be decoded; where the memo stands on it.
+    Decode(Slot),
+}
+
+/// Where the memo stands on a block it could not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// Not to be remembered (too long, or a size update is due).
+    Unfit,
+    /// Not seen lately.
+    New,
+    /// Seen once: in slot `i`, by its bytes alone.
+    Seen(usize),
+}
+
 /// How a literal field is to be remembered (RFC 7541 §6.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -286,6 +306,20 @@ impl Decoder {
         max_list_size: usize,
         out: &mut Vec<HeaderField>,
     ) -> Result<Option<Arc<[HeaderField]>>, DecodeError> {
+        match self.recall(block, max_list_size) {
+            Recall::Fields(fields) => Ok(Some(fields)),
+            Recall::Decode(slot) => self.decode_into(block, slot, max_list_size, out),
+        }
+    }
+
+    /// The memo's answer for `block` (which need not be cut out of the
+    /// receive buffer): its fields, shared, when the memo holds them (the
+    /// block is then done with, as by [`decode_shared`](Self::decode_shared));
+    /// otherwise the block must be decoded with
+    /// [`decode_into`](Self::decode_into), given what this returned, before
+    /// any other block.
+    #[inline]
+    pub(crate) fn recall(&mut self, block: &[u8], max_list_size: usize) -> Recall {
         self.last_id = None;
         self.last_reused = false;
         let changes = self.table.changes();
@@ -300,19 +334,40 @@ impl Decoder {
             self.memo_changes = changes;
         }
         let memo_ok = self.required_update.is_none() && block.len() <= MEMO_BLOCK_MAX;
-        let slot = if memo_ok {
-            self.memo.position(|r| r.live && r.block[..] == block[..])
-        } else {
-            None
+        if !memo_ok {
+            return Recall::Decode(Slot::Unfit);
+        }
+        let Some(i) = self.memo.position(|r| r.live && r.block[..] == block[..]) else {
+            return Recall::Decode(Slot::New);
         };
-        if let Some(r) = slot.and_then(|i| self.memo.get(i)) {
+        if let Some(r) = self.memo.get(i) {
             if let Some(fields) = r.fields.as_ref().filter(|_| r.size <= max_list_size) {
                 self.checked = r.checked;
                 self.last_id = Some(r.id);
                 self.last_reused = true;
-                return Ok(Some(fields.clone()));
+                return Recall::Fields(fields.clone());
             }
         }
+        Recall::Decode(Slot::Seen(i))
+    }
+
+    /// Decodes `block` into `out` after [`recall`](Self::recall) answered
+    /// `Recall::Decode(slot)` for it, and remembers it as the memo keeps
+    /// blocks. Always `Ok(None)`; the `Option` is
+    /// [`decode_shared`](Self::decode_shared)'s.
+    pub(crate) fn decode_into(
+        &mut self,
+        block: &Bytes,
+        slot: Slot,
+        max_list_size: usize,
+        out: &mut Vec<HeaderField>,
+    ) -> Result<Option<Arc<[HeaderField]>>, DecodeError> {
+        let changes = self.table.changes();
+        let memo_ok = slot != Slot::Unfit;
+        let slot = match slot {
+            Slot::Seen(i) => Some(i),
+            _ => None,
+        };
         let start = out.len();
         let size = self.decode_fresh(block, max_list_size, out)?;
         if !memo_ok || self.table.changes() != changes {
