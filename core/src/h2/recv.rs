@@ -272,6 +272,12 @@ impl Connection {
         if self.streams.get(id.value()).is_some() {
             return Lookup::Live;
         }
+        self.lookup_absent(id)
+    }
+
+    /// [`lookup`](Self::lookup) for a stream already known not to be
+    /// live (never [`Lookup::Live`]).
+    fn lookup_absent(&self, id: StreamId) -> Lookup {
         let highest = if self.is_peer_initiated(id) {
             self.last_peer_id
         } else {
@@ -335,7 +341,7 @@ impl Connection {
         // A live stream is found with one lookup; the rest is told apart
         // only when it is not.
         let Some(s) = self.streams.get_mut(id.value()) else {
-            return match self.lookup(id) {
+            return match self.lookup_absent(id) {
                 Lookup::Live => Ok(()),
                 Lookup::Idle => Err(proto("DATA on an idle stream")),
                 Lookup::Closed(how) => {
@@ -544,7 +550,7 @@ impl Connection {
             Ok(done) => return done,
             Err(fields) => fields,
         };
-        match self.lookup(id) {
+        match self.lookup_absent(id) {
             Lookup::Live => Ok(()),
             Lookup::Idle => {
                 if !self.is_peer_initiated(id) || self.role == Role::Client {
