@@ -75,6 +75,7 @@ pub(crate) struct Validated {
 impl Validated {
     /// [`validate_checked`], or the result it gave for block `block_id`
     /// as this `section`.
+    #[inline]
     pub(crate) fn check(
         &mut self,
         section: Section,
@@ -82,14 +83,27 @@ impl Validated {
         bytes_checked: bool,
         block_id: Option<u64>,
     ) -> Result<HeadInfo, Malformed> {
-        let Some(id) = block_id else {
-            return validate_checked(section, fields, bytes_checked);
-        };
-        if let Some((_, _, info)) = self.kept.find(|(i, s, _)| *i == id && *s == section) {
-            return Ok(*info);
+        if let Some(id) = block_id {
+            if let Some((_, _, info)) = self.kept.find(|(i, s, _)| *i == id && *s == section) {
+                return Ok(*info);
+            }
         }
+        self.check_afresh(section, fields, bytes_checked, block_id)
+    }
+
+    /// [`check`](Self::check) for a block whose result is not kept.
+    #[inline(never)]
+    fn check_afresh(
+        &mut self,
+        section: Section,
+        fields: &[HeaderField],
+        bytes_checked: bool,
+        block_id: Option<u64>,
+    ) -> Result<HeadInfo, Malformed> {
         let info = validate_checked(section, fields, bytes_checked)?;
-        self.kept.put((id, section, info));
+        if let Some(id) = block_id {
+            self.kept.put((id, section, info));
+        }
         Ok(info)
     }
 }
