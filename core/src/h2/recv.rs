@@ -605,7 +605,16 @@ impl Connection {
         if end_stream && content_length.is_some_and(|cl| cl != 0) {
             return self.stream_error(id, Reason::PROTOCOL_ERROR, now);
         }
-        let _ = s.apply(Input::Recv { end_stream });
+        // Idle, and the peer's HEADERS opens it (§5.1).
+        s.state = if end_stream {
+            State::HalfClosedRemote
+        } else {
+            State::Open
+        };
+        debug_assert_eq!(
+            super::stream::transition(State::Idle, Input::Recv { end_stream }),
+            Ok(s.state)
+        );
         self.streams.insert(id.value(), s);
         self.peer_open += 1;
         self.events.push_back(match fields {
