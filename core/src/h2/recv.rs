@@ -154,7 +154,13 @@ impl Connection {
                     .unwrap_or_default();
                 let fields = match self.hpack_dec.recall(block, limit) {
                     Recall::Fields(shared) => {
-                        self.recv_buf.advance(HEADER_LEN + len);
+                        if self.recv_buf.len() == HEADER_LEN + len {
+                            // The last frame read: the buffer keeps its
+                            // room from the start for the next read.
+                            self.recv_buf.clear();
+                        } else {
+                            self.recv_buf.advance(HEADER_LEN + len);
+                        }
                         let id = self.hpack_dec.last_block_reused().unwrap_or_default();
                         Some(Fields::remembered(shared, id))
                     }
