@@ -470,35 +470,55 @@ impl Connection {
         fields: FieldList,
         body: [Chunk; 2],
     ) -> Result<StreamId, (SendError, [Chunk; 2])> {
-        let id = match self.open_local() {
-            Ok(id) => id,
-            Err(e) => return Err((e, body)),
-        };
+        if let Err(e) = self.may_open_local() {
+            return Err((e, body));
+        }
+        let id = self.next_local_stream();
+        let mut s = self.new_stream(id);
         let len = body[0].len() + body[1].len();
         // Streams must open in identifier order on the wire: while any
         // stream has output queued (perhaps its opening HEADERS), this
-        // one queues behind it.
-        if self.ready.is_empty() && self.can_write_whole(id, len) {
-            self.write_whole(id, Some(fields), &body, None);
+        // one queues behind it. The stream is written before it joins
+        // the map: one insertion, no lookup.
+        if self.ready.is_empty()
+            && self
+                .whole_room(len)
+                .is_some_and(|room| super::send::fits_whole(&s, len, room))
+        {
+            let sent = self.write_whole_frames(id, Some(fields), &body, None);
+            // A stream of ours cannot close by its own sending alone.
+            let _ = super::send::sent_whole(&mut s, sent);
+            self.streams.insert(id.value(), s);
             return Ok(id);
         }
         // Queued whole: a new stream takes its request whatever
         // `max_send_buffer` says (a send is refused only once the queue
         // holds that much, and this one holds nothing yet).
-        if let Some(s) = self.streams.get_mut(id.value()) {
-            s.queue.push_back(Outbound::Headers {
-                fields,
-                end_stream: false,
-            });
-            queue_data(s, body, len, true);
-            self.queued_total += len;
-        }
-        self.schedule(id);
+        s.queue.push_back(Outbound::Headers {
+            fields,
+            end_stream: false,
+        });
+        queue_data(&mut s, body, len, true);
+        self.queued_total += len;
+        s.scheduled = true;
+        self.ready.push_back(id);
+        self.streams.insert(id.value(), s);
         Ok(id)
     }
 
     /// Check that a stream may be opened, and open it with nothing queued.
     fn open_local(&mut self) -> Result<StreamId, SendError> {
+        self.may_open_local()?;
+        let id = self.next_local_stream();
+        let s = self.new_stream(id);
+        self.streams.insert(id.value(), s);
+        Ok(id)
+    }
+
+    /// Whether a stream of ours may be opened now (the error says why
+    /// not).
+    #[inline]
+    fn may_open_local(&self) -> Result<(), SendError> {
         if self.role != Role::Client {
             return Err(SendError::WrongRole);
         }
@@ -514,12 +534,17 @@ impl Connection {
         if self.local_open >= self.peer.max_concurrent_streams {
             return Err(SendError::ConcurrencyLimit);
         }
+        Ok(())
+    }
+
+    /// Take the next identifier for a stream of ours, counted as open
+    /// (the caller checked [`may_open_local`](Self::may_open_local)).
+    #[inline]
+    fn next_local_stream(&mut self) -> StreamId {
         let id = StreamId::new(self.next_local_id);
         self.next_local_id += 2;
-        let s = self.new_stream(id);
-        self.streams.insert(id.value(), s);
         self.local_open += 1;
-        Ok(id)
+        id
     }
 
     /// Queue a header block on a stream: a server's response head, or
@@ -749,6 +774,23 @@ impl Connection {
 
     fn writable_stream(&mut self, stream: StreamId) -> Result<&mut Stream, SendError> {
         writable(self.phase, &mut self.streams, stream)
+    }
+
+    /// [`check_writable`](Self::check_writable) and, for a body of
+    /// `whole` bytes, [`can_write_whole`](Self::can_write_whole) after it,
+    /// with one lookup: `Ok(true)` if the body can be written whole.
+    #[inline]
+    pub(crate) fn check_whole(
+        &mut self,
+        stream: StreamId,
+        whole: Option<usize>,
+    ) -> Result<bool, SendError> {
+        let room = whole.and_then(|len| self.whole_room(len));
+        let s = self.admit(stream, 1)?;
+        Ok(match (whole, room) {
+            (Some(len), Some(room)) => super::send::fits_whole(s, len, room),
+            _ => false,
+        })
     }
 
     /// Reset a stream with RST_STREAM (for example CANCEL). Anything queued
@@ -1032,6 +1074,13 @@ impl Connection {
         let Some(s) = self.streams.remove(id.value()) else {
             return;
         };
+        self.forget_removed(id, s, how);
+    }
+
+    /// [`forget_stream`](Self::forget_stream) of stream `id`, `s`, already
+    /// taken out of the map.
+    #[inline]
+    pub(crate) fn forget_removed(&mut self, id: StreamId, s: Stream, how: CloseKind) {
         if s.queued_bytes > 0 {
             self.queued_total = self.queued_total.saturating_sub(s.queued_bytes);
             self.room_freed();

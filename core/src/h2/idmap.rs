@@ -39,6 +39,12 @@ impl<T> IdMap<T> {
         self.map.insert(id, value);
     }
 
+    /// The entry of `id`: one lookup for a stream that is changed and
+    /// perhaps removed.
+    pub(crate) fn entry(&mut self, id: u32) -> std::collections::hash_map::Entry<'_, u32, T> {
+        self.map.entry(id)
+    }
+
     pub(crate) fn remove(&mut self, id: u32) -> Option<T> {
         self.map.remove(&id)
     }

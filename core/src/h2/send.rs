@@ -1,11 +1,13 @@
 //! The send path: control frames first, then streams in round-robin order,
 //! one frame per stream per turn, within the peer's windows.
 
+use std::collections::hash_map::Entry;
+
 use bytes::BytesMut;
 
 use super::connection::{CloseKind, Connection, Phase, Role};
 use super::event::Event;
-use super::stream::{Chunk, FieldList, Input, Outbound, State};
+use super::stream::{Chunk, FieldList, Input, Outbound, State, Stream};
 use crate::frame::{self, StreamId};
 
 impl Connection {
@@ -263,20 +265,26 @@ impl Connection {
     /// ([`WHOLE_MAX_BODY`]) and fits the windows and one frame, and the
     /// output holds less than `transmit_chunk`.
     pub(crate) fn can_write_whole(&self, stream: StreamId, len: usize) -> bool {
+        self.whole_room(len).is_some_and(|room| {
+            self.streams
+                .get(stream.value())
+                .is_some_and(|s| fits_whole(s, len, room))
+        })
+    }
+
+    /// The connection's half of [`can_write_whole`](Self::can_write_whole):
+    /// `None` if no body of `len` bytes can be written whole now, else the
+    /// room the connection window and the peer's frame size leave.
+    #[inline]
+    pub(crate) fn whole_room(&self, len: usize) -> Option<usize> {
         if len > WHOLE_MAX_BODY
             || self.phase == Phase::Closed
             || (self.phase == Phase::Preface && self.role == Role::Server)
             || self.control.len() >= self.config.transmit_chunk
         {
-            return false;
+            return None;
         }
-        let room = (self.conn_send.available() as usize).min(self.peer.max_frame_size as usize);
-        self.streams.get(stream.value()).is_some_and(|s| {
-            s.queue.is_empty()
-                && !s.send_done
-                && !matches!(s.state, State::HalfClosedLocal | State::Closed)
-                && len <= room.min(s.send_window.available() as usize)
-        })
+        Some((self.conn_send.available() as usize).min(self.peer.max_frame_size as usize))
     }
 
     /// Write a stream's remaining output at once, in wire order, into the
@@ -290,10 +298,29 @@ impl Connection {
         body: &[Chunk],
         trailers: Option<FieldList>,
     ) {
-        let mut inputs = [None; 3];
+        let len = self.write_whole_frames(id, head, body, trailers);
+        let Entry::Occupied(mut entry) = self.streams.entry(id.value()) else {
+            return;
+        };
+        if sent_whole(entry.get_mut(), len) {
+            let s = entry.remove();
+            self.forget_removed(id, s, CloseKind::Ended);
+        }
+    }
+
+    /// The frames of [`write_whole`](Self::write_whole), and what they
+    /// do to the connection (its window, the WINDOW_UPDATE credit, the
+    /// PING strikes); the stream's part is [`sent_whole`]'s. Returns the
+    /// body's length.
+    pub(crate) fn write_whole_frames(
+        &mut self,
+        id: StreamId,
+        head: Option<FieldList>,
+        body: &[Chunk],
+        trailers: Option<FieldList>,
+    ) -> u32 {
         if let Some(fields) = head {
             self.write_block_now(id, fields, false);
-            inputs[0] = Some(false);
         }
         let start = self.control.len();
         let len: usize = body.iter().map(Chunk::len).sum();
@@ -312,27 +339,15 @@ impl Connection {
         for piece in body {
             self.control.extend_from_slice(piece.as_slice());
         }
-        inputs[1] = Some(body_ends);
         self.control_streams += self.control.len() - start;
         self.conn_send.consume(len as u32);
         let credit = &mut self.counters.window_update_credit;
         *credit = credit.saturating_add(2).min(WINDOW_UPDATE_CREDIT_CAP);
         if let Some(fields) = trailers {
             self.write_block_now(id, fields, true);
-            inputs[2] = Some(true);
         }
         self.forgive_pings();
-        let Some(s) = self.streams.get_mut(id.value()) else {
-            return;
-        };
-        s.send_window.consume(len as u32);
-        s.send_done = true;
-        for end_stream in inputs.into_iter().flatten() {
-            let _ = s.apply(Input::Send { end_stream });
-        }
-        if s.state == State::Closed {
-            self.forget_stream(id, CloseKind::Ended);
-        }
+        len as u32
     }
 
     /// Write into the output, in identifier order, the opening HEADERS of
@@ -371,6 +386,31 @@ impl Connection {
             }
         }
     }
+}
+
+/// Whether stream `s` may take a body of `len` bytes written whole, the
+/// connection leaving `room` (see [`Connection::whole_room`]): it has
+/// nothing queued, may still send, and its window takes the body.
+#[inline]
+pub(crate) fn fits_whole(s: &Stream, len: usize, room: usize) -> bool {
+    s.queue.is_empty()
+        && !s.send_done
+        && !matches!(s.state, State::HalfClosedLocal | State::Closed)
+        && len <= room.min(s.send_window.available() as usize)
+}
+
+/// Stream `s` had its remaining output written whole, with a body of
+/// `len` bytes, END_STREAM on the last frame: its window, its state.
+/// True if it is now closed.
+#[inline]
+pub(crate) fn sent_whole(s: &mut Stream, len: u32) -> bool {
+    s.send_window.consume(len);
+    s.send_done = true;
+    // The frames before the last carry no END_STREAM (there may be none:
+    // the transitions are the same).
+    let _ = s.apply(Input::Send { end_stream: false });
+    let _ = s.apply(Input::Send { end_stream: true });
+    s.state == State::Closed
 }
 
 /// The largest body written whole. Larger ones take the queue, which

@@ -47,7 +47,9 @@ use crate::grpc::compression::{
     CompressionRegistry, Compressor, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, IDENTITY, is_identity,
 };
 use crate::grpc::head::APPLICATION_GRPC;
-use crate::grpc::message::{DEFAULT_MAX_RECEIVE_MEMORY, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
+use crate::grpc::message::{
+    DEFAULT_MAX_RECEIVE_MEMORY, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, PREFIX_LEN,
+};
 use crate::grpc::metadata::MetadataMap;
 use crate::grpc::{Code, Status};
 use crate::h2::{self, ConnectionError, Event, Fields, PingPolicy};
@@ -679,22 +681,23 @@ impl ServerConnection {
             .get(&call.0)
             .ok_or(CallError::UnknownCall(call))?;
         let stream = c.stream;
-        self.h2
-            .check_writable(stream)
-            .map_err(|e| map_send(call, e))?;
-        let parts = frame_message(
-            self.config
-                .compression
-                .or_identity(c.send_compressor.as_ref()),
-            true,
-            message,
-            self.config.max_send_message_size,
-        )?;
-        let headers_sent = c.headers_sent;
-        if !self
+        // A message sent as is has a known length: whether it goes whole
+        // is told with the check that the stream takes it.
+        let (compressor, plain) = send_choice(c.send_compressor.as_ref(), true);
+        let known = plain.then(|| PREFIX_LEN + message.len());
+        let whole = self
             .h2
-            .can_write_whole(stream, parts[0].len() + parts[1].len())
-        {
+            .check_whole(stream, known)
+            .map_err(|e| map_send(call, e))?;
+        let parts = frame_message(compressor, true, message, self.config.max_send_message_size)?;
+        let headers_sent = c.headers_sent;
+        let whole = if known.is_some() {
+            whole
+        } else {
+            self.h2
+                .can_write_whole(stream, parts[0].len() + parts[1].len())
+        };
+        if !whole {
             if !headers_sent {
                 self.send_headers(call, MetadataMap::new())?;
             }
