@@ -434,6 +434,12 @@ impl Connection {
         self.events.pop_front()
     }
 
+    /// Whether [`poll_event`](Self::poll_event) has an event.
+    #[inline]
+    pub(crate) fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// Open a stream (client only) and queue its HEADERS. The fields must
     /// be valid per RFC 9113 §8 (the gRPC layer builds them).
     pub fn open_stream(

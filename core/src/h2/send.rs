@@ -18,11 +18,19 @@ impl Connection {
     /// A server holds its SETTINGS back until the client preface has
     /// arrived: a client that spoke HTTP/1.x then reads a clean HTTP/1.1
     /// answer, not binary frames before it.
+    #[inline]
     pub fn poll_transmit(&mut self, dst: &mut BytesMut) -> usize {
-        let start = dst.len();
+        // The last call of a round finds nothing: it returns before the
+        // work's setup.
         if !self.has_output() {
             return 0;
         }
+        self.transmit(dst)
+    }
+
+    /// [`poll_transmit`](Self::poll_transmit) with output to write.
+    fn transmit(&mut self, dst: &mut BytesMut) -> usize {
+        let start = dst.len();
         if let Some(answer) = self.http1_answer.take() {
             dst.extend_from_slice(&answer);
             return dst.len() - start;
@@ -62,6 +70,7 @@ impl Connection {
     /// Whether [`poll_transmit`](Self::poll_transmit) may have bytes now.
     /// `false` means it would return 0, so a driver that just gave the
     /// connection input (released capacity, say) need not wake its writer.
+    #[inline]
     pub fn has_output(&self) -> bool {
         self.http1_answer.is_some()
             || (!(self.phase == Phase::Preface && self.role == Role::Server)

@@ -817,9 +817,16 @@ impl ServerConnection {
         }
     }
 
+    #[inline]
     fn translate_pending(&mut self) {
         // What sending can produce: Writable, and Closed when the last
-        // stream of a draining connection ends.
+        // stream of a draining connection ends. Most often nothing.
+        if self.h2.has_events() {
+            self.translate_events();
+        }
+    }
+
+    fn translate_events(&mut self) {
         while let Some(ev) = self.h2.poll_event() {
             self.translate(ev, None);
         }
