@@ -215,6 +215,30 @@ impl Connection {
         max_frame: u32,
         dst: &mut BytesMut,
     ) {
+        let end = if end_stream {
+            frame::flags::END_STREAM
+        } else {
+            0
+        };
+        // A shared list the encoder remembers the block of (a usual head
+        // or trailers): its length is known, so the frame header goes
+        // first, then the block, copied once.
+        if let FieldList::Shared(list) = &fields {
+            if let Some(block) = enc
+                .shared_block(list)
+                .filter(|b| b.len() <= max_frame as usize)
+            {
+                let head = frame::FrameHeader {
+                    length: block.len() as u32,
+                    frame_type: frame::frame_type::HEADERS,
+                    flags: frame::flags::END_HEADERS | end,
+                    stream_id: id,
+                };
+                dst.extend_from_slice(&head.octets());
+                dst.extend_from_slice(block);
+                return;
+            }
+        }
         let at = dst.len();
         dst.extend_from_slice(&[0; frame::HEADER_LEN]);
         match fields {
@@ -237,11 +261,6 @@ impl Connection {
             frame::encode_header_block(id, &block, end_stream, max_frame, dst);
             return;
         }
-        let end = if end_stream {
-            frame::flags::END_STREAM
-        } else {
-            0
-        };
         let head = frame::FrameHeader {
             length: len as u32,
             frame_type: frame::frame_type::HEADERS,
@@ -334,7 +353,7 @@ impl Connection {
         let start = self.control.len();
         let len: usize = body.iter().map(Chunk::len).sum();
         let body_ends = trailers.is_none();
-        frame::FrameHeader {
+        let head = frame::FrameHeader {
             length: len as u32,
             frame_type: frame::frame_type::DATA,
             flags: if body_ends {
@@ -344,8 +363,26 @@ impl Connection {
             },
             stream_id: id,
         }
-        .encode(&mut self.control);
-        for piece in body {
+        .octets();
+        // The frame header and a first piece held inline (a message's
+        // prefix) go out in one append.
+        let rest = match body {
+            [Chunk::Inline { buf, start: 0, end }, rest @ ..] => {
+                let mut first = [0u8; frame::HEADER_LEN + Chunk::INLINE];
+                let (h, b) = first.split_at_mut(frame::HEADER_LEN);
+                h.copy_from_slice(&head);
+                b.copy_from_slice(buf);
+                let n = frame::HEADER_LEN + usize::from(*end);
+                self.control
+                    .extend_from_slice(first.get(..n).unwrap_or_default());
+                rest
+            }
+            _ => {
+                self.control.extend_from_slice(&head);
+                body
+            }
+        };
+        for piece in rest {
             self.control.extend_from_slice(piece.as_slice());
         }
         self.control_streams += self.control.len() - start;

@@ -370,6 +370,27 @@ impl Encoder {
         }
     }
 
+    /// The block [`encode_shared`](Self::encode_shared) would copy for
+    /// `fields` from its memo, when it would copy one as it is (a memo made
+    /// of this very list on the table as it is, with no volatile value to
+    /// write in): the caller may write it itself, where it likes.
+    #[inline]
+    pub(crate) fn shared_block(&self, fields: &Arc<[HeaderField]>) -> Option<&[u8]> {
+        if self.pending.is_some() {
+            return None;
+        }
+        let before = self.table.changes();
+        self.memos
+            .iter()
+            .find(|m| {
+                m.stamp == Some(before)
+                    && m.plus.is_none()
+                    && m.shared.as_ref().is_some_and(|s| Arc::ptr_eq(s, fields))
+            })
+            .filter(|m| m.holes.is_empty())
+            .map(|m| &m.block[..])
+    }
+
     /// [`encode_shared`](Self::encode_shared) of a shared list followed by
     /// one more field, `name: value`, a volatile one (`grpc-timeout`, whose
     /// value changes from block to block): the block is the list's
