@@ -105,6 +105,7 @@ impl FrameHeader {
 
     /// The header's nine octets (same rule on the length as
     /// [`encode`](Self::encode)).
+    #[inline]
     pub(crate) fn octets(&self) -> [u8; HEADER_LEN] {
         assert!(
             self.length <= MAX_MAX_FRAME_SIZE,

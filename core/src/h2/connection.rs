@@ -1099,8 +1099,11 @@ impl Connection {
         const KEEP: usize = 4;
         const MAX_CAPACITY: usize = 8;
         let mut queue = s.queue;
-        if self.queue_pool.len() < KEEP && queue.capacity() <= MAX_CAPACITY && queue.capacity() > 0
-        {
+        if queue.capacity() == 0 {
+            // Nothing to free (a stream that never queued, as one written
+            // whole): the drop's walk over no items is skipped.
+            std::mem::forget(queue);
+        } else if self.queue_pool.len() < KEEP && queue.capacity() <= MAX_CAPACITY {
             queue.clear();
             self.queue_pool.push(queue);
         }
