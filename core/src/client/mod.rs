@@ -547,16 +547,21 @@ impl ClientConnection {
     }
 
     /// `path` as shared bytes: a recent path's, or a new copy that is
-    /// remembered in place of the oldest (if at most 256 bytes long).
-    fn path_bytes(&mut self, path: &str) -> Bytes {
+    /// remembered in place of the oldest (if at most 256 bytes long);
+    /// `None` if it is not a valid path. A recent path was checked when
+    /// it was first seen, so the check is made once per path.
+    fn checked_path(&mut self, path: &str) -> Option<Bytes> {
         if let Some((p, _)) = self.recent_paths.find(|(p, _)| p[..] == *path.as_bytes()) {
-            return p.clone();
+            return Some(p.clone());
+        }
+        if !crate::grpc::head::valid_path(path.as_bytes()) {
+            return None;
         }
         let p = Bytes::copy_from_slice(path.as_bytes());
         if p.len() <= 256 {
             self.recent_paths.put((p.clone(), None));
         }
-        p
+        Some(p)
     }
 
     /// The shared request head of a call with default options to recent
@@ -638,9 +643,9 @@ impl ClientConnection {
         if self.going_away || !self.ids_left_for_new_call() {
             return Err(CallError::GoingAway);
         }
-        if !crate::grpc::head::valid_path(path.as_bytes()) {
+        let Some(path) = self.checked_path(path) else {
             return Err(CallError::InvalidPath);
-        }
+        };
         let must_wait = !self.pending.is_empty() || !self.h2.can_open_stream();
         if must_wait && self.pending.len() >= self.config.max_pending_calls {
             return Err(CallError::TooManyPendingCalls);
@@ -666,7 +671,6 @@ impl ClientConnection {
             }
             None => None,
         };
-        let path = self.path_bytes(path);
         self.calls.insert(
             id,
             ClientCall {
