@@ -179,4 +179,76 @@ mod tests {
         assert_eq!(m.remove(&13), Some(0));
         assert!(m.window.is_empty() && m.others.is_empty());
     }
+
+    /// Review 13: against a hash map, with streams mostly in order, some
+    /// long-lived, some out of order or far ahead, up to 2^31 - 1.
+    #[test]
+    fn agrees_with_a_map_whatever_the_order() {
+        use std::collections::HashMap;
+        for start in [1u32, 0x7fff_ffff - 2 * 700, 0x7fff_ffff - 2 * 3] {
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ u64::from(start);
+            let mut next = || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            let mut m = StreamCalls::default();
+            let mut model: HashMap<u32, u64> = HashMap::new();
+            let mut stream = start;
+            let mut id = 1u64;
+            let mut most_others = 0;
+            for _ in 0..6_000 {
+                let r = next();
+                match r % 8 {
+                    0..=4 if stream <= 0x7fff_ffff => {
+                        let s = match (r >> 8) % 40 {
+                            0 => stream.saturating_sub(2 * ((r >> 16) % 600) as u32),
+                            1 => stream.saturating_add(2 * ((r >> 16) % 600) as u32),
+                            2 => stream + 1,
+                            _ => stream,
+                        }
+                        .min(0x7fff_ffff);
+                        if model.contains_key(&s) {
+                            continue;
+                        }
+                        if s == stream {
+                            stream = stream.saturating_add(2);
+                        }
+                        m.insert(s, id);
+                        model.insert(s, id);
+                        id += 1;
+                    }
+                    _ => {
+                        // Remove one: mostly an old one.
+                        let keys: Vec<u32> = model.keys().copied().collect();
+                        if keys.is_empty() {
+                            continue;
+                        }
+                        let mut keys = keys;
+                        keys.sort_unstable();
+                        let k = if r % 3 == 0 {
+                            keys[((r >> 20) as usize) % keys.len()]
+                        } else {
+                            keys[0]
+                        };
+                        assert_eq!(m.remove(&k), model.remove(&k), "remove {k}");
+                        assert_eq!(m.remove(&k), None);
+                    }
+                }
+                assert!(m.window.len() <= WINDOW_MAX);
+                most_others = most_others.max(m.others.len());
+                let probe = (next() % 0x8000_0000) as u32;
+                assert_eq!(m.get(&probe), model.get(&probe), "probe {probe}");
+                for (k, v) in &model {
+                    assert_eq!(m.get(k), Some(v), "get {k}");
+                }
+            }
+            assert!(start > 1 || most_others > 100, "{most_others}");
+            for (k, v) in model.clone() {
+                assert_eq!(m.remove(&k), Some(v));
+            }
+            assert!(m.others.is_empty());
+        }
+    }
 }
