@@ -833,7 +833,9 @@ impl ClientConnection {
                 c.stream.unwrap_or(StreamId::ZERO),
                 c.inbound.as_mut().map_or(0, |i| i.released(flow_len)),
             ),
-            None => (StreamId::ZERO, 0),
+            // The call is over, its stream with it: only the
+            // connection's window is owed anything.
+            None => return self.h2.release_connection_capacity(flow_len),
         };
         self.h2
             .release_capacity(stream, flow_len.saturating_add(owed));
@@ -1117,12 +1119,14 @@ impl ClientConnection {
 
     #[inline]
     fn pump(&mut self) {
-        // Most calls find nothing: they do not pay for the loop's setup.
+        // Most calls find nothing: they do not pay for the loop's setup
+        // (nor for the call's: the check is made inline).
         if self.h2.has_events() {
             self.pump_events();
         }
     }
 
+    #[inline(never)]
     fn pump_events(&mut self) {
         while let Some(ev) = self.h2.poll_event() {
             self.translate(ev);

@@ -840,6 +840,16 @@ impl Connection {
         }
     }
 
+    /// [`release_capacity`](Self::release_capacity) for bytes of a stream
+    /// that announces no more window (the peer ended its side, or the
+    /// stream is gone): only the connection's window takes them.
+    pub(crate) fn release_connection_capacity(&mut self, n: u32) {
+        if self.phase == Phase::Closed || n == 0 {
+            return;
+        }
+        self.release_connection(n);
+    }
+
     pub(crate) fn release_connection(&mut self, n: u32) {
         if let Some(inc) = self.conn_recv.release(n) {
             frame::WindowUpdate {

@@ -734,12 +734,18 @@ impl ServerConnection {
     /// taken first. (That is what bounds what a call nobody reads can
     /// make us hold.)
     pub fn release_capacity(&mut self, call: CallId, flow_len: u32) {
-        let owed = self
-            .calls
-            .get_mut(&call.0)
-            .map_or(0, |c| c.inbound.released(flow_len));
-        self.h2
-            .release_capacity(stream_of(call), flow_len.saturating_add(owed));
+        let (owed, recv_closed) = self.calls.get_mut(&call.0).map_or((0, false), |c| {
+            (c.inbound.released(flow_len), c.recv_closed)
+        });
+        let n = flow_len.saturating_add(owed);
+        if recv_closed {
+            // The client has ended its side (END_STREAM, which the HTTP/2
+            // layer saw too): its stream announces no more window, so
+            // only the connection's is owed anything.
+            self.h2.release_connection_capacity(n);
+        } else {
+            self.h2.release_capacity(stream_of(call), n);
+        }
     }
 
     /// Whether [`send_message`](Self::send_message) would be accepted now.
@@ -826,6 +832,7 @@ impl ServerConnection {
         }
     }
 
+    #[inline(never)]
     fn translate_events(&mut self) {
         while let Some(ev) = self.h2.poll_event() {
             self.translate(ev, None);
