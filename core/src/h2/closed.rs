@@ -55,8 +55,41 @@ impl ClosedStreams {
     /// Records that stream `id` closed `how`, remembered until `cap` more
     /// streams have closed (`cap` is held to [`MAX_REMEMBERED`]). A later
     /// record for the same identifier replaces the earlier one.
+    ///
+    /// In-order traffic takes an inline path: `id` is the identifier right
+    /// after the window's last, and the window is full (one slot in, the
+    /// oldest out) or not yet. Everything else goes to
+    /// [`insert_general`](Self::insert_general), out of line.
+    #[inline]
     pub(crate) fn insert(&mut self, id: u32, how: CloseKind, cap: usize) {
         let cap = cap.min(MAX_REMEMBERED);
+        let w = &mut self.sides[(id & 1) as usize];
+        let len = w.slots.len();
+        let next = w.base.wrapping_add(2 * len as u32);
+        if id == next && id > w.base && len == cap {
+            if let Some(out) = w.slots.pop_front() {
+                self.closes = self.closes.wrapping_add(1);
+                w.slots.push_back(Slot {
+                    kind: Some(how),
+                    seq: self.closes,
+                });
+                let old = w.base;
+                w.base += 2;
+                if let Some(kind) = out.kind {
+                    if (self.closes.wrapping_sub(out.seq) as usize) < cap {
+                        self.straggle(old, kind, cap);
+                    }
+                }
+                return;
+            }
+        }
+        self.insert_general(id, how, cap);
+    }
+
+    /// [`insert`](Self::insert) but for its inline path (`cap` is held
+    /// to [`MAX_REMEMBERED`] already).
+    #[inline(never)]
+    fn insert_general(&mut self, id: u32, how: CloseKind, cap: usize) {
         if cap == 0 {
             return;
         }
@@ -149,6 +182,7 @@ impl ClosedStreams {
 
     /// Keeps an ending the window cannot hold, dropping the oldest such
     /// endings beyond `cap`.
+    #[inline(never)]
     fn straggle(&mut self, id: u32, how: CloseKind, cap: usize) {
         if self.stragglers.insert(id, how).is_none() {
             self.straggler_order.push_back(id);
