@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::error::{ConnectionError, Initiator};
 use crate::frame::{Reason, StreamId};
 use crate::hpack::HeaderField;
+use crate::hpack::Known;
 
 /// Something that happened on the connection, drained with
 /// [`Connection::poll_event`](super::Connection::poll_event).
@@ -111,13 +112,33 @@ pub struct Fields(Repr);
 #[derive(Debug, Clone)]
 enum Repr {
     Owned(Vec<HeaderField>),
-    Remembered { list: Arc<[HeaderField]>, id: u64 },
+    /// Answered from the HPACK decoder's memo.
+    Remembered {
+        list: Arc<[HeaderField]>,
+        id: Known,
+    },
 }
 
 impl Fields {
-    /// A list answered from the HPACK decoder's memo, block `id`.
-    pub(crate) fn remembered(list: Arc<[HeaderField]>, id: u64) -> Self {
+    /// A list answered from the HPACK decoder's memo, with what the memo
+    /// knows of it.
+    pub(crate) fn remembered(list: Arc<[HeaderField]>, id: Known) -> Self {
         Fields(Repr::Remembered { list, id })
+    }
+
+    /// When the list is a remembered block's fields up to its last, then a
+    /// new last field: the HPACK decoder's name for the fields before the
+    /// last. Within one connection, the same id means the same fields
+    /// before the last one; none of the list is then a slice of a received
+    /// buffer. Never the same as a [`Fields::block_id`].
+    pub(crate) fn prefix_id(&self) -> Option<u64> {
+        match &self.0 {
+            Repr::Remembered {
+                id: Known::Plus(prefix),
+                ..
+            } => Some(*prefix),
+            _ => None,
+        }
     }
 
     /// The HPACK decoder's name for the block these fields were answered
@@ -126,8 +147,11 @@ impl Fields {
     /// received buffer. `None` for a block decoded afresh.
     pub fn block_id(&self) -> Option<u64> {
         match &self.0 {
-            Repr::Owned(_) => None,
-            Repr::Remembered { id, .. } => Some(*id),
+            Repr::Remembered {
+                id: Known::Block(id),
+                ..
+            } => Some(*id),
+            _ => None,
         }
     }
 

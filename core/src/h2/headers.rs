@@ -4,7 +4,7 @@
 //! A malformed message is a stream error of type PROTOCOL_ERROR (§8.1.1);
 //! the connection carries on.
 
-use crate::hpack::HeaderField;
+use crate::hpack::{HeaderField, Known};
 
 /// Why a header list is malformed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,22 +73,70 @@ pub(crate) struct Validated {
 }
 
 impl Validated {
-    /// [`validate_checked`], or the result it gave for block `block_id`
-    /// as this `section`.
+    /// [`validate_checked`], or the result it gave for the fields the
+    /// HPACK decoder's memo `known`s, as this `section`. For
+    /// [`Known::Plus`] (the fields but the last are those of an earlier
+    /// list), the result for the fields before the last is reused and
+    /// only the last field is checked.
     #[inline]
     pub(crate) fn check(
         &mut self,
         section: Section,
         fields: &[HeaderField],
         bytes_checked: bool,
-        block_id: Option<u64>,
+        known: Option<Known>,
     ) -> Result<HeadInfo, Malformed> {
-        if let Some(id) = block_id {
-            if let Some((_, _, info)) = self.kept.find(|(i, s, _)| *i == id && *s == section) {
-                return Ok(*info);
+        match known {
+            Some(Known::Block(id)) => {
+                if let Some((_, _, info)) = self.kept.find(|(i, s, _)| *i == id && *s == section) {
+                    return Ok(*info);
+                }
+            }
+            Some(Known::Plus(id)) => {
+                if let Some(result) = self.check_plus(section, fields, bytes_checked, id) {
+                    return result;
+                }
+            }
+            None => {}
+        }
+        self.check_afresh(section, fields, bytes_checked, known)
+    }
+
+    /// [`check`](Self::check) for fields whose prefix (all but the last)
+    /// is named `prefix_id`, when its result is kept and the last field
+    /// settles the rest: a regular field that no rule ties to another
+    /// (`None` for anything else).
+    fn check_plus(
+        &mut self,
+        section: Section,
+        fields: &[HeaderField],
+        bytes_checked: bool,
+        prefix_id: u64,
+    ) -> Option<Result<HeadInfo, Malformed>> {
+        let (_, _, info) = self
+            .kept
+            .find(|(i, s, _)| *i == prefix_id && *s == section)?;
+        let last = fields.last()?;
+        // The prefix passed alone; the checks `validate_checked` makes of
+        // a regular field follow, in its order.
+        let (name, value) = (&last.name[..], &last.value[..]);
+        if !bytes_checked {
+            if !name_ok(name) {
+                return Some(Err(Malformed::BadName));
+            }
+            if !value_ok(value) {
+                return Some(Err(Malformed::BadValue));
             }
         }
-        self.check_afresh(section, fields, bytes_checked, block_id)
+        match name {
+            // A pseudo-header or `content-length` depends on the fields
+            // before it: checked with them.
+            [b':', ..] | b"content-length" => None,
+            b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding"
+            | b"upgrade" => Some(Err(Malformed::ConnectionSpecific)),
+            b"te" if value != b"trailers" => Some(Err(Malformed::BadTe)),
+            _ => Some(Ok(*info)),
+        }
     }
 
     /// [`check`](Self::check) for a block whose result is not kept.
@@ -98,10 +146,19 @@ impl Validated {
         section: Section,
         fields: &[HeaderField],
         bytes_checked: bool,
-        block_id: Option<u64>,
+        known: Option<Known>,
     ) -> Result<HeadInfo, Malformed> {
+        if let (Some(Known::Plus(id)), Some((_, prefix))) = (known, fields.split_last()) {
+            // The result for the fields before the last, kept for the next
+            // list that shares them.
+            if !self.kept.iter().any(|(i, s, _)| *i == id && *s == section) {
+                if let Ok(info) = validate_checked(section, prefix, bytes_checked) {
+                    self.kept.put((id, section, info));
+                }
+            }
+        }
         let info = validate_checked(section, fields, bytes_checked)?;
-        if let Some(id) = block_id {
+        if let Some(Known::Block(id)) = known {
             self.kept.put((id, section, info));
         }
         Ok(info)
@@ -228,25 +285,43 @@ mod tests {
     fn remembered_results_are_per_block_and_section() {
         let mut v = Validated::default();
         let req = request(&[]);
-        assert!(v.check(Section::Request, &req, false, Some(7)).is_ok());
+        assert!(
+            v.check(Section::Request, &req, false, Some(Known::Block(7)))
+                .is_ok()
+        );
         // The same block as trailers: pseudo-fields are not allowed there,
         // whatever the request check said.
         assert_eq!(
-            v.check(Section::Trailers, &req, false, Some(7)),
+            v.check(Section::Trailers, &req, false, Some(Known::Block(7))),
             Err(Malformed::UnknownPseudo)
         );
         // A failed check is not remembered; nor is a block without an id.
         let bad = vec![f("Upper", "x")];
-        assert!(v.check(Section::Trailers, &bad, false, Some(8)).is_err());
-        assert!(v.check(Section::Trailers, &bad, false, Some(8)).is_err());
+        assert!(
+            v.check(Section::Trailers, &bad, false, Some(Known::Block(8)))
+                .is_err()
+        );
+        assert!(
+            v.check(Section::Trailers, &bad, false, Some(Known::Block(8)))
+                .is_err()
+        );
         assert!(v.check(Section::Trailers, &bad, false, None).is_err());
         // Remembered: the fields are not looked at again for block 7.
-        assert!(v.check(Section::Request, &bad, false, Some(7)).is_ok());
+        assert!(
+            v.check(Section::Request, &bad, false, Some(Known::Block(7)))
+                .is_ok()
+        );
         // Four blocks are remembered; the oldest goes first.
         for id in 10..14 {
-            assert!(v.check(Section::Request, &req, false, Some(id)).is_ok());
+            assert!(
+                v.check(Section::Request, &req, false, Some(Known::Block(id)))
+                    .is_ok()
+            );
         }
-        assert!(v.check(Section::Request, &bad, false, Some(7)).is_err());
+        assert!(
+            v.check(Section::Request, &bad, false, Some(Known::Block(7)))
+                .is_err()
+        );
     }
 
     fn request(extra: &[(&str, &str)]) -> Vec<HeaderField> {

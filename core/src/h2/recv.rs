@@ -153,7 +153,7 @@ impl Connection {
                     .get(HEADER_LEN..HEADER_LEN + len)
                     .unwrap_or_default();
                 let fields = match self.hpack_dec.recall(block, limit) {
-                    Recall::Fields(shared) => {
+                    Recall::Fields(shared, known) => {
                         if self.recv_buf.len() == HEADER_LEN + len {
                             // The last frame read: the buffer keeps its
                             // room from the start for the next read.
@@ -161,8 +161,7 @@ impl Connection {
                         } else {
                             self.recv_buf.advance(HEADER_LEN + len);
                         }
-                        let id = self.hpack_dec.last_block_reused().unwrap_or_default();
-                        Some(Fields::remembered(shared, id))
+                        Some(Fields::remembered(shared, known))
                     }
                     Recall::Decode(slot) => {
                         let mut block = self.recv_buf.split_to(HEADER_LEN + len).freeze();
@@ -487,10 +486,7 @@ impl Connection {
     fn decode_block(&mut self, block: &Bytes) -> Result<Option<Fields>> {
         let limit = self.config.max_header_list_size as usize;
         match self.hpack_dec.recall(block, limit) {
-            Recall::Fields(shared) => {
-                let id = self.hpack_dec.last_block_reused().unwrap_or_default();
-                Ok(Some(Fields::remembered(shared, id)))
-            }
+            Recall::Fields(shared, known) => Ok(Some(Fields::remembered(shared, known))),
             Recall::Decode(slot) => self.decode_fresh(block, slot),
         }
     }
@@ -506,8 +502,10 @@ impl Connection {
             Ok(None) => Ok(Some(fields.into())),
             Ok(Some(shared)) => {
                 self.recycle_list(fields);
-                let id = self.hpack_dec.last_block_reused().unwrap_or_default();
-                Ok(Some(Fields::remembered(shared, id)))
+                match self.hpack_dec.last_reused() {
+                    Some(known) => Ok(Some(Fields::remembered(shared, known))),
+                    None => Ok(Some(shared.to_vec().into())),
+                }
             }
             Err(e) if e.is_connection_error() => Err(ConnectionError::local(
                 Reason::COMPRESSION_ERROR,
@@ -597,7 +595,7 @@ impl Connection {
                 Section::Request,
                 &fields,
                 self.hpack_dec.last_block_checked(),
-                self.hpack_dec.last_block_id(),
+                self.hpack_dec.last_known(),
             ) {
                 Ok(info) => (info.content_length, Some(fields)),
                 Err(_) => return self.stream_error(id, Reason::PROTOCOL_ERROR, now),
@@ -677,8 +675,8 @@ impl Connection {
             (RecvPhase::Body, _) => Section::Trailers,
         };
         let checked = self.hpack_dec.last_block_checked();
-        let block_id = self.hpack_dec.last_block_id();
-        let info = match self.validated.check(section, &fields, checked, block_id) {
+        let known = self.hpack_dec.last_known();
+        let info = match self.validated.check(section, &fields, checked, known) {
             Ok(info) => info,
             Err(_) => return Ok(self.stream_error(id, Reason::PROTOCOL_ERROR, now)),
         };

@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use super::static_table::{STATIC_LEN, STATIC_TABLE};
 use super::table::{DynamicTable, ENTRY_OVERHEAD, entry_size};
+use super::wellformed::{name_ok, value_ok};
 use super::{DecodeError, HeaderField, huffman, integer, wellformed};
 use crate::recent::Recent;
 
@@ -28,8 +29,9 @@ const MEMO_BLOCK_MAX: usize = 256;
 /// their fields.
 #[derive(Debug, Default)]
 struct Remembered {
-    /// Whether the slot holds a block decoded with the current table.
-    live: bool,
+    /// What the slot holds, if it holds a block decoded with the current
+    /// table.
+    mode: Mode,
     /// The block's bytes.
     block: Vec<u8>,
     /// The fields it decoded to, none of them a slice of a received block
@@ -42,6 +44,54 @@ struct Remembered {
     checked: bool,
     /// Names this block for [`Decoder::last_block_id`].
     id: u64,
+    /// Where the block's last field starts, when that field is a literal
+    /// without indexing: a block with the same bytes up to there and
+    /// another such literal after them decodes to the same fields but the
+    /// last (the table is left alone either way).
+    tail_at: Option<usize>,
+    /// In [`Mode::Plus`]: where the last field's value string starts.
+    value_at: usize,
+    /// In [`Mode::Plus`]: the fields up to `tail_at`, then the last field
+    /// of the last block answered so (`block` holds that block's bytes),
+    /// none of them a slice of a received block. Shared with the callers
+    /// answered with it; its last field is replaced in place when no
+    /// caller holds it any more.
+    plus: Option<Arc<[HeaderField]>>,
+    /// The size of the fields up to `tail_at`, as counted against the
+    /// list limit.
+    prefix_size: usize,
+    /// Whether every field up to `tail_at` passed HTTP/2's field checks.
+    prefix_checked: bool,
+    /// Whether the name of `plus`'s last field passed them.
+    name_checked: bool,
+    /// Names the fields up to `tail_at` for [`Decoder::last_prefix_id`].
+    prefix_id: u64,
+}
+
+/// What a memo slot holds.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Nothing decoded with the current table.
+    #[default]
+    Dead,
+    /// A block, answered when the same bytes come again.
+    Block,
+    /// A block's fields up to its last, answered with another last field
+    /// when a block has the same bytes up to there (see
+    /// [`Decoder::recall_plus`]).
+    Plus,
+}
+
+/// Where the last field of a block just decoded starts, when it is a
+/// literal without indexing, and what came before it.
+#[derive(Debug, Clone, Copy)]
+struct Tail {
+    /// Its first byte.
+    at: usize,
+    /// The list size of the fields before it.
+    size_before: usize,
+    /// Whether the fields before it passed HTTP/2's field checks.
+    checked_before: bool,
 }
 
 /// Decodes header blocks received on one connection.
@@ -105,19 +155,36 @@ pub struct Decoder {
     memo_changes: u64,
     /// The last id given to a remembered block.
     memo_ids: u64,
-    /// The id of the last block decoded, if the memo holds it.
-    last_id: Option<u64>,
+    /// What the memo knows of the last block's fields.
+    last: Option<Known>,
     /// The last block was answered from the memo.
     last_reused: bool,
+    /// Where the last field of the block [`decode_fresh`](Self::decode_fresh)
+    /// last decoded starts, if it is a literal without indexing.
+    tail: Option<Tail>,
 }
 
 /// What the memo says of a block ([`Decoder::recall`]).
 #[derive(Debug)]
 pub(crate) enum Recall {
-    /// The block's fields, from the memo.
-    Fields(Arc<[HeaderField]>),
+    /// The block's fields, from the memo, and what they are.
+    Fields(Arc<[HeaderField]>, Known),
     /// The block must be decoded; where the memo stands on it.
     Decode(Slot),
+}
+
+/// What the memo knows of a block's fields, by names that stay the same
+/// while the memo keeps them (all from one count: a name never stands
+/// for two things on one connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Known {
+    /// The fields of block `.0`: the same name later means the same
+    /// fields, so what a caller concluded from them still holds.
+    Block(u64),
+    /// The fields named `.0` (a remembered block's fields up to its
+    /// last), then one more field, last: what a caller concluded from the
+    /// fields before it still holds; the last one is new.
+    Plus(u64),
 }
 
 /// Where the memo stands on a block it could not answer.
@@ -129,6 +196,10 @@ pub(crate) enum Slot {
     New,
     /// Seen once: in slot `i`, by its bytes alone.
     Seen(usize),
+    /// The bytes of slot `i` up to its last field, then something else:
+    /// the block's fields up to there are to be kept if the rest is one
+    /// literal without indexing.
+    Prefix(usize),
 }
 
 /// How a literal field is to be remembered (RFC 7541 §6.2).
@@ -186,6 +257,51 @@ fn unpinned(b: &Bytes, within: &std::ops::Range<*const u8>) -> Bytes {
     }
 }
 
+/// Makes `name` (when given) and `value` those of the last field of
+/// `list`: in place when no one else holds `list`, else in a new list.
+fn set_last(list: &mut Arc<[HeaderField]>, name: Option<Bytes>, value: &[u8]) {
+    if let Some(last) = Arc::get_mut(list).and_then(|l| l.last_mut()) {
+        if let Some(name) = name {
+            last.name = name;
+        }
+        if last.value[..] != *value {
+            // The last value's allocation is reused when it is ours
+            // alone (it is at most a block long).
+            last.value = match std::mem::take(&mut last.value).try_into_mut() {
+                Ok(mut own) => {
+                    own.clear();
+                    own.extend_from_slice(value);
+                    own.freeze()
+                }
+                Err(_) => Bytes::copy_from_slice(value),
+            };
+        }
+        return;
+    }
+    let n = list.len().saturating_sub(1);
+    let last = HeaderField {
+        name: name.unwrap_or_else(|| list.last().map_or_else(Bytes::new, |f| f.name.clone())),
+        value: Bytes::copy_from_slice(value),
+        sensitive: false,
+    };
+    *list = list
+        .iter()
+        .take(n)
+        .cloned()
+        .chain(std::iter::once(last))
+        .collect();
+}
+
+/// Where the value string of the literal field at `at` in `block` starts.
+fn value_start(block: &[u8], at: usize) -> Option<usize> {
+    let mut pos = at;
+    if integer::decode(block, &mut pos, 4).ok()? == 0 {
+        let len = integer::decode(block, &mut pos, 7).ok()?;
+        pos = pos.checked_add(len)?;
+    }
+    (pos < block.len()).then_some(pos)
+}
+
 /// How much of the caller's header list limit is used.
 struct Budget {
     used: usize,
@@ -230,8 +346,9 @@ impl Decoder {
             memo: Recent::default(),
             memo_changes: 0,
             memo_ids: 0,
-            last_id: None,
+            last: None,
             last_reused: false,
+            tail: None,
         }
     }
 
@@ -307,7 +424,7 @@ impl Decoder {
         out: &mut Vec<HeaderField>,
     ) -> Result<Option<Arc<[HeaderField]>>, DecodeError> {
         match self.recall(block, max_list_size) {
-            Recall::Fields(fields) => Ok(Some(fields)),
+            Recall::Fields(fields, _) => Ok(Some(fields)),
             Recall::Decode(slot) => self.decode_into(block, slot, max_list_size, out),
         }
     }
@@ -320,16 +437,18 @@ impl Decoder {
     /// any other block.
     #[inline]
     pub(crate) fn recall(&mut self, block: &[u8], max_list_size: usize) -> Recall {
-        self.last_id = None;
+        self.last = None;
         self.last_reused = false;
         let changes = self.table.changes();
         if changes != self.memo_changes {
             // Every remembered block was decoded with another table (the
             // slots keep their buffers for the next ones).
             for r in self.memo.iter_mut() {
-                r.live = false;
+                r.mode = Mode::Dead;
                 r.block.clear();
                 r.fields = None;
+                r.tail_at = None;
+                r.plus = None;
             }
             self.memo_changes = changes;
         }
@@ -337,15 +456,19 @@ impl Decoder {
         if !memo_ok {
             return Recall::Decode(Slot::Unfit);
         }
-        let Some(i) = self.memo.position(|r| r.live && r.block[..] == block[..]) else {
-            return Recall::Decode(Slot::New);
+        let Some(i) = self
+            .memo
+            .position(|r| r.mode == Mode::Block && r.block[..] == block[..])
+        else {
+            return self.recall_plus(block, max_list_size);
         };
         if let Some(r) = self.memo.get(i) {
             if let Some(fields) = r.fields.as_ref().filter(|_| r.size <= max_list_size) {
                 self.checked = r.checked;
-                self.last_id = Some(r.id);
+                let known = Known::Block(r.id);
+                self.last = Some(known);
                 self.last_reused = true;
-                return Recall::Fields(fields.clone());
+                return Recall::Fields(fields.clone(), known);
             }
         }
         Recall::Decode(Slot::Seen(i))
@@ -364,10 +487,6 @@ impl Decoder {
     ) -> Result<Option<Arc<[HeaderField]>>, DecodeError> {
         let changes = self.table.changes();
         let memo_ok = slot != Slot::Unfit;
-        let slot = match slot {
-            Slot::Seen(i) => Some(i),
-            _ => None,
-        };
         let start = out.len();
         let size = self.decode_fresh(block, max_list_size, out)?;
         if !memo_ok || self.table.changes() != changes {
@@ -379,8 +498,46 @@ impl Decoder {
             // bytes.
             return Ok(None);
         }
+        let tail = self.tail;
         match slot {
-            Some(i) => {
+            Slot::Prefix(i)
+                if self
+                    .memo
+                    .get(i)
+                    .is_some_and(|r| r.tail_at.is_some() && r.tail_at == tail.map(|t| t.at)) =>
+            {
+                // The same fields up to the last, which is new: those
+                // fields are kept for the next such block.
+                let (Some(r), Some(tail)) = (self.memo.get_mut(i), tail) else {
+                    return Ok(None);
+                };
+                let (Some(value_at), Some(last)) = (value_start(block, tail.at), fields.last())
+                else {
+                    return Ok(None);
+                };
+                let within = block.as_ptr_range();
+                r.plus = Some(
+                    fields
+                        .iter()
+                        .map(|f| HeaderField {
+                            name: unpinned(&f.name, &within),
+                            value: unpinned(&f.value, &within),
+                            sensitive: false,
+                        })
+                        .collect(),
+                );
+                r.block.clear();
+                r.block.extend_from_slice(block);
+                r.fields = None;
+                r.mode = Mode::Plus;
+                r.value_at = value_at;
+                r.prefix_size = tail.size_before;
+                r.prefix_checked = tail.checked_before;
+                r.name_checked = name_ok(&last.name);
+                self.memo_ids += 1;
+                r.prefix_id = self.memo_ids;
+            }
+            Slot::Seen(i) => {
                 let Some(r) = self.memo.get_mut(i) else {
                     return Ok(None);
                 };
@@ -397,9 +554,9 @@ impl Decoder {
                 );
                 r.size = size;
                 r.checked = self.checked;
-                self.last_id = Some(r.id);
+                self.last = Some(Known::Block(r.id));
             }
-            None => {
+            _ => {
                 self.memo_ids += 1;
                 let id = self.memo_ids;
                 let Some((_, r)) = self.memo.slot() else {
@@ -408,28 +565,206 @@ impl Decoder {
                 r.block.clear();
                 r.block.extend_from_slice(block);
                 r.fields = None;
-                r.live = true;
+                r.mode = Mode::Block;
                 r.id = id;
+                r.tail_at = tail.map(|t| t.at);
+                r.plus = None;
             }
         }
         Ok(None)
+    }
+
+    /// [`recall`](Self::recall) for a block the memo does not hold: it
+    /// may be a remembered block up to its last field, then one literal
+    /// without indexing in place of that field. Decoding it would leave
+    /// the table alone and give the remembered fields up to there, then
+    /// that literal's field: only the literal is read.
+    #[inline(never)]
+    fn recall_plus(&mut self, block: &[u8], max_list_size: usize) -> Recall {
+        // The usual case: the same bytes up to the last field's value (so
+        // the same name), then a short value as it is.
+        let same_name = self.memo.position(|r| {
+            r.mode == Mode::Plus
+                && r.value_at < block.len()
+                && r.block.get(..r.value_at) == block.get(..r.value_at)
+        });
+        if let Some(i) = same_name {
+            if let Some(answer) = self.plus_value(i, block, max_list_size) {
+                return answer;
+            }
+        }
+        let Some(i) = self.memo.position(|r| {
+            r.mode != Mode::Dead
+                && r.tail_at.is_some_and(|t| {
+                    t < block.len() && r.block.get(..t).is_some_and(|p| block.get(..t) == Some(p))
+                })
+        }) else {
+            return Recall::Decode(Slot::New);
+        };
+        match self.memo.get(i).map(|r| r.mode) {
+            Some(Mode::Plus) => self.plus_field(i, block, max_list_size),
+            _ => Recall::Decode(Slot::Prefix(i)),
+        }
+    }
+
+    /// [`recall_plus`](Self::recall_plus) when `block` has the bytes of
+    /// slot `i`'s block up to its last field's value: the value, if it is
+    /// a string as it is that ends the block, is the new last field's.
+    #[inline]
+    fn plus_value(&mut self, i: usize, block: &[u8], max_list_size: usize) -> Option<Recall> {
+        let r = self.memo.get_mut(i)?;
+        let len = *block.get(r.value_at)?;
+        let value = block.get(r.value_at + 1..)?;
+        // Not Huffman-coded, and a length that fits the first byte.
+        if len >= 0x7f || usize::from(len) != value.len() {
+            return None;
+        }
+        let plus = r.plus.as_mut()?;
+        let name_len = plus.last()?.name.len();
+        if r.prefix_size
+            .checked_add(entry_size(name_len, value.len()))?
+            > max_list_size
+        {
+            return None;
+        }
+        set_last(plus, None, value);
+        let answer = plus.clone();
+        self.checked = r.prefix_checked && r.name_checked && value_ok(value);
+        let known = Known::Plus(r.prefix_id);
+        self.last = Some(known);
+        self.last_reused = true;
+        Some(Recall::Fields(answer, known))
+    }
+
+    /// [`recall_plus`](Self::recall_plus) when `block` has the bytes of
+    /// slot `i`'s block (in [`Mode::Plus`]) up to its last field: if the
+    /// rest is one literal without indexing, it is the new last field,
+    /// and the slot takes the block's bytes.
+    fn plus_field(&mut self, i: usize, block: &[u8], max_list_size: usize) -> Recall {
+        let Some(mut plus) = self.memo.get_mut(i).and_then(|r| r.plus.take()) else {
+            return Recall::Decode(Slot::New);
+        };
+        let (at, prefix_size) = self
+            .memo
+            .get(i)
+            .map_or((0, 0), |r| (r.tail_at.unwrap_or_default(), r.prefix_size));
+        let read = self.tail_field(block, at, prefix_size, max_list_size, &mut plus);
+        let answer = plus.clone();
+        let Some(r) = self.memo.get_mut(i) else {
+            return Recall::Decode(Slot::New);
+        };
+        r.plus = Some(plus);
+        match read {
+            Some((value_at, name_checked, value_checked)) => {
+                r.block.clear();
+                r.block.extend_from_slice(block);
+                r.value_at = value_at;
+                r.name_checked = name_checked;
+                self.checked = r.prefix_checked && name_checked && value_checked;
+                let known = Known::Plus(r.prefix_id);
+                self.last = Some(known);
+                self.last_reused = true;
+                Recall::Fields(answer, known)
+            }
+            // Anything else is decoded as any block is (and gives the
+            // same error if it is one).
+            None => Recall::Decode(Slot::New),
+        }
+    }
+
+    /// Reads `block[at..]` as one literal without indexing and puts its
+    /// field last in `plus`; returns where its value string starts and
+    /// whether its name and its value passed HTTP/2's field checks.
+    /// `None`, with `plus` unchanged, when the rest of the block is
+    /// anything else, or the list would pass `max_list_size`.
+    fn tail_field(
+        &mut self,
+        block: &[u8],
+        at: usize,
+        prefix_size: usize,
+        max_list_size: usize,
+        plus: &mut Arc<[HeaderField]>,
+    ) -> Option<(usize, bool, bool)> {
+        let mut pos = at;
+        if block.get(pos)? & 0xf0 != 0 {
+            return None;
+        }
+        let index = integer::decode(block, &mut pos, 4).ok()?;
+        let room = max_list_size.checked_sub(prefix_size)?;
+        let old = plus.last()?;
+        // The name: `Some` when it differs from the last one's.
+        let name = if index == 0 {
+            let name = self.tail_string(block, &mut pos, room)?;
+            (*name != old.name[..]).then(|| Bytes::copy_from_slice(name))
+        } else if index <= STATIC_LEN {
+            let &(name, _) = STATIC_TABLE.get(index.checked_sub(1)?)?;
+            (*name != old.name[..]).then(|| Bytes::from_static(name))
+        } else {
+            let name = &self.table.get(index - STATIC_LEN - 1)?.name;
+            (*name != old.name).then(|| name.clone())
+        };
+        let name_checked = name_ok(name.as_ref().unwrap_or(&old.name));
+        let name_len = name.as_ref().map_or(old.name.len(), Bytes::len);
+        let value_at = pos;
+        let value_room = room.saturating_sub(name_len);
+        let value = self.tail_string(block, &mut pos, value_room)?;
+        if pos != block.len() || entry_size(name_len, value.len()) > room {
+            return None;
+        }
+        let value_checked = value_ok(value);
+        set_last(plus, name, value);
+        Some((value_at, name_checked, value_checked))
+    }
+
+    /// A §5.2 string literal of a block's last field, at `pos` in `block`:
+    /// a slice of the block, or Huffman-decoded into the scratch buffer.
+    /// `None` if it is malformed or decodes to more than `room` bytes.
+    fn tail_string<'a>(
+        &'a mut self,
+        block: &'a [u8],
+        pos: &mut usize,
+        room: usize,
+    ) -> Option<&'a [u8]> {
+        let huffman = block.get(*pos)? & 0x80 != 0;
+        let len = integer::decode(block, pos, 7).ok()?;
+        let start = *pos;
+        let end = start.checked_add(len)?;
+        let raw = block.get(start..end)?;
+        *pos = end;
+        if !huffman {
+            return (len <= room).then_some(raw);
+        }
+        self.scratch.clear();
+        let decoded = huffman::decode_limited(raw, &mut self.scratch, room).ok()?;
+        (decoded <= room).then_some(&self.scratch[..])
+    }
+
+    /// What the memo knows of the fields of the last block
+    /// [`decode`](Self::decode) decoded: `None` when it does not keep
+    /// them.
+    pub(crate) fn last_known(&self) -> Option<Known> {
+        self.last
     }
 
     /// A name for the last block [`decode`](Self::decode) decoded, while
     /// the memo holds its fields: the same id later means the same fields
     /// (so what the caller concluded from them still holds). `None` when
     /// the block is not remembered with its fields.
+    #[cfg(test)]
     pub(crate) fn last_block_id(&self) -> Option<u64> {
-        self.last_id
+        match self.last {
+            Some(Known::Block(id)) => Some(id),
+            _ => None,
+        }
     }
 
-    /// [`last_block_id`](Self::last_block_id) when the block was answered
-    /// from the memo: its fields are then the memo's own (shared with the
+    /// [`last_known`](Self::last_known) when the block was answered from
+    /// the memo: its fields are then the memo's own (shared with the
     /// table or copied out of a block, never a slice of a received
     /// buffer), so what is made of them may be kept without keeping a
     /// buffer alive.
-    pub(crate) fn last_block_reused(&self) -> Option<u64> {
-        self.last_id.filter(|_| self.last_reused)
+    pub(crate) fn last_reused(&self) -> Option<Known> {
+        self.last.filter(|_| self.last_reused)
     }
 
     /// Decodes `block` field by field; returns the list size it took.
@@ -470,7 +805,9 @@ impl Decoder {
             over: false,
         };
         self.checked = true;
+        self.tail = None;
         while let Some(&byte) = buf.get(pos) {
+            self.tail = None;
             if byte & 0x80 != 0 {
                 // §6.1 indexed field.
                 let index = integer::decode(buf, &mut pos, 7)?;
@@ -490,7 +827,13 @@ impl Decoder {
             } else if byte & 0x10 != 0 {
                 self.literal(block, &mut pos, 4, Kind::Never, &mut budget, out)?;
             } else {
+                let tail = Tail {
+                    at: pos,
+                    size_before: budget.used,
+                    checked_before: self.checked,
+                };
                 self.literal(block, &mut pos, 4, Kind::Without, &mut budget, out)?;
+                self.tail = Some(tail);
             }
         }
         if self.scratch.capacity() > SCRATCH_KEEP {

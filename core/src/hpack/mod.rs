@@ -34,7 +34,7 @@ pub(crate) mod wellformed;
 use bytes::Bytes;
 
 pub use decoder::Decoder;
-pub(crate) use decoder::{Recall, Slot};
+pub(crate) use decoder::{Known, Recall, Slot};
 pub use encoder::{DEFAULT_TABLE_SIZE, Encoder};
 pub use error::DecodeError;
 pub use huffman::HuffmanError;

@@ -51,6 +51,7 @@ use crate::grpc::message::{
     DEFAULT_MAX_RECEIVE_MEMORY, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, PREFIX_LEN,
 };
 use crate::grpc::metadata::MetadataMap;
+use crate::grpc::timeout::{GRPC_TIMEOUT, parse_timeout};
 use crate::grpc::{Code, Status};
 use crate::h2::{self, ConnectionError, Event, Fields, PingPolicy};
 use crate::hpack::HeaderField;
@@ -926,7 +927,6 @@ impl ServerConnection {
     }
 
     fn start_call(&mut self, stream: StreamId, fields: &Fields, end_stream: bool, now: Instant) {
-        let registry = &self.config.compression;
         let block = fields.block_id();
         let kept = block.and_then(|id| self.heads.find(|(k, _, _)| *k == id));
         let (head, receive_compressor) = match kept {
@@ -941,47 +941,54 @@ impl ServerConnection {
                     (Arc::new(own), compressor.clone())
                 }
             },
-            None => match request::parse(fields, registry, &mut self.texts, now) {
-                Verdict::Call(head, compressor) => {
-                    let head = Arc::new(head);
-                    // Heads with more than a little metadata are not kept:
-                    // four of them could otherwise hold tens of KiB on an
-                    // idle connection.
-                    if let Some(id) = block {
-                        if fields.iter().map(HeaderField::size).sum::<usize>() <= KEPT_HEAD_MAX {
-                            self.heads.put((id, head.clone(), compressor.clone()));
+            None => match self.head_plus(fields, now) {
+                Some(found) => found,
+                None => {
+                    match request::parse(fields, &self.config.compression, &mut self.texts, now) {
+                        Verdict::Call(head, compressor) => {
+                            let head = Arc::new(head);
+                            // Heads with more than a little metadata are not kept:
+                            // four of them could otherwise hold tens of KiB on an
+                            // idle connection.
+                            if let Some(id) = block {
+                                if fields.iter().map(HeaderField::size).sum::<usize>()
+                                    <= KEPT_HEAD_MAX
+                                {
+                                    self.heads.put((id, head.clone(), compressor.clone()));
+                                }
+                            }
+                            (head, compressor)
+                        }
+                        Verdict::Http(status, grpc) => {
+                            // Not gRPC: a plain HTTP answer, with a gRPC status where
+                            // one applies.
+                            let mut answer = vec![
+                                field(":status", status.to_string()),
+                                field("content-type", APPLICATION_GRPC),
+                            ];
+                            let mut pairs = Vec::new();
+                            grpc.to_wire(&mut pairs);
+                            fields_from_pairs(pairs, &mut answer);
+                            if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
+                                self.h2.reset_after_queued(stream, Reason::NO_ERROR);
+                            }
+                            return;
+                        }
+                        Verdict::Status(status, extra) => {
+                            let mut answer = vec![
+                                field(":status", "200"),
+                                field("content-type", APPLICATION_GRPC),
+                            ];
+                            let mut pairs = Vec::new();
+                            status.to_wire(&mut pairs);
+                            fields_from_pairs(pairs, &mut answer);
+                            answer.extend(extra);
+                            if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
+                                self.h2.reset_after_queued(stream, Reason::NO_ERROR);
+                            }
+                            return;
                         }
                     }
-                    (head, compressor)
-                }
-                Verdict::Http(status, grpc) => {
-                    // Not gRPC: a plain HTTP answer, with a gRPC status where
-                    // one applies.
-                    let mut answer = vec![
-                        field(":status", status.to_string()),
-                        field("content-type", APPLICATION_GRPC),
-                    ];
-                    let mut pairs = Vec::new();
-                    grpc.to_wire(&mut pairs);
-                    fields_from_pairs(pairs, &mut answer);
-                    if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
-                        self.h2.reset_after_queued(stream, Reason::NO_ERROR);
-                    }
-                    return;
-                }
-                Verdict::Status(status, extra) => {
-                    let mut answer = vec![
-                        field(":status", "200"),
-                        field("content-type", APPLICATION_GRPC),
-                    ];
-                    let mut pairs = Vec::new();
-                    status.to_wire(&mut pairs);
-                    fields_from_pairs(pairs, &mut answer);
-                    answer.extend(extra);
-                    if self.h2.send_headers(stream, answer, true).is_ok() && !end_stream {
-                        self.h2.reset_after_queued(stream, Reason::NO_ERROR);
-                    }
-                    return;
                 }
             },
         };
@@ -1007,6 +1014,46 @@ impl ServerConnection {
         if end_stream {
             self.half_closed(call);
         }
+    }
+
+    /// The head of a request whose fields are those of an earlier
+    /// request without a `grpc-timeout` (see `h2::Fields::prefix_id`),
+    /// then a valid `grpc-timeout`: that request's head with this timeout.
+    /// `None` for any other request, to be read in full.
+    fn head_plus(
+        &mut self,
+        fields: &Fields,
+        now: Instant,
+    ) -> Option<(Arc<RequestHead>, Arc<dyn Compressor>)> {
+        let prefix = fields.prefix_id()?;
+        let (last, before) = fields.split_last()?;
+        if last.name[..] != *GRPC_TIMEOUT.as_bytes() {
+            return None;
+        }
+        if !self.heads.iter().any(|(k, _, _)| *k == prefix) {
+            // The first request with these fields: the head they make
+            // alone is kept for the next.
+            if before.iter().map(HeaderField::size).sum::<usize>() > KEPT_HEAD_MAX {
+                return None;
+            }
+            let registry = &self.config.compression;
+            match request::parse(before, registry, &mut self.texts, now) {
+                Verdict::Call(head, compressor) => {
+                    self.heads.put((prefix, Arc::new(head), compressor));
+                }
+                _ => return None,
+            }
+        }
+        let (_, head, compressor) = self.heads.find(|(k, _, _)| *k == prefix)?;
+        // A head with a timeout of its own already has its deadline.
+        if head.timeout.is_some() {
+            return None;
+        }
+        let timeout = parse_timeout(&last.value).ok()?;
+        let mut own = RequestHead::clone(head);
+        own.timeout = Some(timeout);
+        own.deadline = now.checked_add(timeout);
+        Some((Arc::new(own), compressor.clone()))
     }
 
     fn on_data(&mut self, stream: StreamId, data: Bytes, end_stream: bool) {
