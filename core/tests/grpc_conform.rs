@@ -555,3 +555,76 @@ fn client_maps_a_200_head_that_is_not_grpc_to_unknown() {
         assert_eq!(t.resets_on(stream), vec![Reason::CANCEL]);
     }
 }
+
+/// PROTOCOL-HTTP2.md "Timeout": every request's own `grpc-timeout` gives
+/// its call's deadline, also when the requests' header blocks differ only
+/// in it (the server then reads only that last field; see
+/// `hpack::Decoder`'s memo); a malformed value ends its call with
+/// INTERNAL and the next request is read as usual, as is one whose last
+/// field is something else.
+#[test]
+fn each_request_gets_the_deadline_of_its_own_timeout() {
+    use grpc_sansio::grpc::metadata::MetadataMap;
+    use grpc_sansio::grpc::timeout::parse_timeout;
+    let mut t = ToServer::new(ServerConfig::default());
+    let values = [
+        "1S",
+        "250m",
+        "3000m",
+        "oops",
+        "7u",
+        "2H",
+        "",
+        "45S",
+        "12M",
+        "1x",
+        "99999999n",
+        "5S",
+    ];
+    for (i, v) in values.iter().enumerate() {
+        let mut head = request_head("/t.S/M");
+        // Now and then a request with one more field (custom metadata)
+        // before its timeout, and one with metadata last.
+        if i == 8 {
+            head.push(field("x-extra", "1"));
+        }
+        head.push(field("grpc-timeout", v));
+        if i == 10 {
+            head.push(field("x-last", "2"));
+        }
+        let now = t.clock.now;
+        let before = t.events.len();
+        let stream = t.request(head, Some(b"\0\0\0\0\x01q"));
+        let started = t.events[before..].iter().find_map(|e| match e {
+            ServerEvent::CallStarted { call, head } => Some((*call, head.clone())),
+            _ => None,
+        });
+        match parse_timeout(v.as_bytes()) {
+            Ok(timeout) => {
+                let (call, head) = started.unwrap_or_else(|| panic!("call {i} ({v}) started"));
+                assert_eq!(head.timeout, Some(timeout), "call {i} ({v})");
+                assert_eq!(head.deadline, Some(now + timeout), "call {i} ({v})");
+                assert_eq!(&*head.path, "/t.S/M");
+                let extra = head.metadata.get("x-extra");
+                assert_eq!(extra, (i == 8).then_some("1"), "call {i}");
+                let last = head.metadata.get("x-last");
+                assert_eq!(last, (i == 10).then_some("2"), "call {i}");
+                t.server
+                    .send_status(call, Status::ok(), MetadataMap::new())
+                    .unwrap();
+                t.drive();
+            }
+            Err(_) => {
+                assert!(started.is_none(), "call {i} ({v:?}) refused");
+                let sections = t.sections(stream);
+                let (fields, end) = sections.last().expect("an answer");
+                assert!(end);
+                assert!(
+                    fields.contains(&("grpc-status".into(), "13".into())),
+                    "call {i}: {fields:?}"
+                );
+            }
+        }
+        t.clock.advance(Duration::from_millis(10));
+    }
+}

@@ -324,6 +324,56 @@ mod tests {
         );
     }
 
+    /// A list whose fields but the last are those of an earlier list
+    /// (`Known::Plus`) gives what checking it in full gives: the result
+    /// for the fields before the last is reused, the last field is
+    /// checked alone when no rule ties it to another, and the list is
+    /// checked in full when one does (pseudo-headers, `content-length`)
+    /// or when the fields before the last did not pass alone.
+    #[test]
+    fn a_new_last_field_is_checked_as_the_whole_list_would_be() {
+        let mut v = Validated::default();
+        let prefix = Some(Known::Plus(5));
+        let lasts = [
+            ("grpc-timeout", "1S"),
+            ("te", "gzip"),
+            ("te", "trailers"),
+            ("connection", "close"),
+            ("upgrade", "h2c"),
+            ("Upper", "x"),
+            ("x", "a\rb"),
+            ("x", "a\0b"),
+            (":path", "/b"),
+            (":status", "200"),
+            ("content-length", "5"),
+            ("content-length", "x"),
+            ("grpc-timeout", "2S"),
+        ];
+        for section in [Section::Request, Section::Trailers] {
+            for (n, val) in lasts {
+                let list = request(&[("content-length", "4"), (n, val)]);
+                let list = match section {
+                    Section::Trailers => list.into_iter().skip(4).collect(),
+                    _ => list,
+                };
+                let want = validate(section, &list);
+                let got = v.check(section, &list, false, prefix);
+                assert_eq!(got, want, "{section:?} {n}: {val:?}");
+            }
+        }
+        // Fields before the last that fail alone are not kept: a last
+        // pseudo-header completes them, a regular field does not.
+        let head = vec![f(":method", "POST"), f(":scheme", "http")];
+        let mut with_path = head.clone();
+        with_path.push(f(":path", "/a"));
+        let mut with_x = head.clone();
+        with_x.push(f("x", "y"));
+        for list in [&with_path, &with_x, &with_path] {
+            let got = v.check(Section::Request, list, false, Some(Known::Plus(9)));
+            assert_eq!(got, validate(Section::Request, list));
+        }
+    }
+
     fn request(extra: &[(&str, &str)]) -> Vec<HeaderField> {
         let mut v = vec![
             f(":method", "POST"),

@@ -1182,5 +1182,280 @@ mod tests {
                 prop_assert_eq!(memo.table_size(), fresh.table_size());
             }
         }
+
+        /// Blocks that are a remembered block's bytes up to its last field,
+        /// then something else (one literal without indexing, which the
+        /// memo reads alone, or anything that is not: a truncated literal,
+        /// two fields, an indexed field, incremental indexing, never
+        /// indexed, a size update, random bytes) decode to what a fresh
+        /// decoder gives: the same fields, check flag, table and errors.
+        #[test]
+        fn blocks_with_a_new_tail_decode_as_fresh_ones(
+            steps in prop::collection::vec(
+                (
+                    prop_oneof![3 => Just(0usize), 3 => Just(1), 1 => Just(2), 2 => Just(3)],
+                    tail(),
+                    prop::option::weighted(0.03, 0usize..5000),
+                ),
+                1..60,
+            ),
+            limit in prop_oneof![4 => Just(usize::MAX), 1 => 0usize..400],
+        ) {
+            let mut memo = Decoder::new(4096);
+            let mut fresh = Decoder::new(4096);
+            for (pick, tail, size) in steps {
+                if let Some(size) = size {
+                    memo.set_max_table_size(size.min(4096));
+                    fresh.set_max_table_size(size.min(4096));
+                }
+                let mut block = prefix(pick);
+                block.extend_from_slice(&tail);
+                let block = Bytes::from(block);
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                let ra = memo.decode(&block, limit, &mut a);
+                let rb = fresh.decode_fresh(&block, limit, &mut b).map(|_| ());
+                prop_assert_eq!(&ra, &rb);
+                if ra.as_ref().is_err_and(|e| e.is_connection_error()) {
+                    break;
+                }
+                prop_assert_eq!(&a, &b);
+                prop_assert_eq!(memo.last_block_checked(), fresh.last_block_checked());
+                prop_assert_eq!(memo.table_size(), fresh.table_size());
+            }
+        }
+    }
+
+    /// §6.2 literal field with representation `flags` (0x00 without
+    /// indexing, 0x10 never indexed: 4-bit index; 0x40 incremental: 6-bit),
+    /// its name by index (`Ok`) or as a string, strings Huffman-coded when
+    /// `huffman`.
+    fn lit(flags: u8, name: Result<usize, &[u8]>, value: &[u8], huffman: bool) -> Vec<u8> {
+        let bits = if flags == 0x40 { 6 } else { 4 };
+        let mut b = Vec::new();
+        let string = |s: &[u8], b: &mut Vec<u8>| {
+            if huffman {
+                integer::encode(huffman::encoded_len(s), 7, 0x80, b);
+                huffman::encode(s, b);
+            } else {
+                integer::encode(s.len(), 7, 0x00, b);
+                b.extend_from_slice(s);
+            }
+        };
+        match name {
+            Ok(index) => integer::encode(index, bits, flags, &mut b),
+            Err(name) => {
+                integer::encode(0, bits, flags, &mut b);
+                string(name, &mut b);
+            }
+        }
+        string(value, &mut b);
+        b
+    }
+
+    /// The blocks the tails follow: static fields only; a request head
+    /// with literals without indexing; one that inserts into the table
+    /// (so the memo starts again each time); none.
+    fn prefix(pick: usize) -> Vec<u8> {
+        let mut b = Vec::new();
+        match pick {
+            0 => b.extend_from_slice(STATIC_ONLY),
+            1 => {
+                b.extend_from_slice(b"\x83\x86");
+                b.extend(lit(0x00, Ok(4), b"/a.B/C", false));
+                b.extend(lit(0x00, Ok(1), b"example.com", true));
+                b.extend(lit(0x00, Ok(31), b"application/grpc", false));
+                b.extend(lit(0x00, Err(b"te"), b"trailers", false));
+            }
+            2 => {
+                b.extend_from_slice(b"\x83");
+                b.extend(lit(0x40, Err(b"x-new"), b"v", false));
+            }
+            _ => {}
+        }
+        b
+    }
+
+    /// What may follow a prefix: mostly one literal without indexing (the
+    /// memo's case), else anything.
+    fn tail() -> impl Strategy<Value = Vec<u8>> {
+        let name = prop_oneof![
+            3 => prop::sample::select(vec![b"grpc-timeout".to_vec(), b"x-a".to_vec(), b"Bad".to_vec()])
+                .prop_map(Err),
+            3 => (1usize..62).prop_map(Ok),
+            // Past the table, or the entry a prefix inserted.
+            1 => (62usize..64).prop_map(Ok),
+        ];
+        // A client's timeouts: the same name every time, raw values.
+        let usual = (
+            prop::sample::select(vec![Err(b"grpc-timeout".to_vec()), Ok(31)]),
+            "[0-9]{1,8}[HMSmun]",
+        )
+            .prop_map(|(n, v)| {
+                lit(
+                    0x00,
+                    n.as_ref().map(|i| *i).map_err(|n| &n[..]),
+                    v.as_bytes(),
+                    false,
+                )
+            });
+        let value = prop_oneof![
+            4 => "[0-9]{1,8}[HMSmun]".prop_map(String::into_bytes),
+            1 => prop::collection::vec(any::<u8>(), 0..200),
+            1 => Just(b"a\rb".to_vec()),
+        ];
+        let literal = (name, value, any::<bool>());
+        prop_oneof![
+            20 => usual,
+            4 => literal.clone().prop_map(|(n, v, h)| {
+                lit(0x00, n.as_ref().map(|i| *i).map_err(|n| &n[..]), &v, h)
+            }),
+            1 => literal.clone().prop_map(|(n, v, h)| {
+                lit(0x10, n.as_ref().map(|i| *i).map_err(|n| &n[..]), &v, h)
+            }),
+            1 => literal.clone().prop_map(|(n, v, h)| {
+                lit(0x40, n.as_ref().map(|i| *i).map_err(|n| &n[..]), &v, h)
+            }),
+            1 => (literal.clone(), any::<prop::sample::Index>()).prop_map(|((n, v, h), cut)| {
+                let mut b = lit(0x00, n.as_ref().map(|i| *i).map_err(|n| &n[..]), &v, h);
+                b.truncate(cut.index(b.len()));
+                b
+            }),
+            1 => (literal.clone(), literal).prop_map(|((n, v, h), (m, w, g))| {
+                let mut b = lit(0x00, n.as_ref().map(|i| *i).map_err(|n| &n[..]), &v, h);
+                b.extend(lit(0x00, m.as_ref().map(|i| *i).map_err(|n| &n[..]), &w, g));
+                b
+            }),
+            1 => (1usize..70).prop_map(|i| {
+                let mut b = Vec::new();
+                integer::encode(i, 7, 0x80, &mut b);
+                b
+            }),
+            1 => (0usize..5000).prop_map(|n| {
+                let mut b = Vec::new();
+                integer::encode(n, 5, 0x20, &mut b);
+                b
+            }),
+            1 => prop::collection::vec(any::<u8>(), 0..12),
+        ]
+    }
+
+    /// Decodes `blocks` with a decoder of its own, the last one with
+    /// `decode_shared`; its answer or error, and what the memo knew.
+    fn last_of(blocks: &[Bytes]) -> (Result<Vec<HeaderField>, DecodeError>, Option<Known>) {
+        let mut d = Decoder::new(4096);
+        let mut out = Vec::new();
+        for (i, block) in blocks.iter().enumerate() {
+            out.clear();
+            let r = d.decode_shared(block, 1024, &mut out);
+            if i + 1 == blocks.len() {
+                let r = r.map(|shared| shared.map_or(out.clone(), |s| s.to_vec()));
+                return (r, d.last_known());
+            }
+            r.expect("decodes");
+        }
+        unreachable!("no blocks")
+    }
+
+    fn with_tail(tail: &[u8]) -> Bytes {
+        let mut b = prefix(1);
+        b.extend_from_slice(tail);
+        Bytes::from(b)
+    }
+
+    #[test]
+    fn a_block_with_a_new_last_literal_is_read_from_its_tail() {
+        let mut d = Decoder::new(4096);
+        let mut fresh = Decoder::new(4096);
+        let mut seen = Vec::new();
+        let mut held = Vec::new();
+        for (i, timeout) in ["1S", "2S", "3S", "40m", "40m", "5u"].iter().enumerate() {
+            let block = with_tail(&lit(0x00, Err(b"grpc-timeout"), timeout.as_bytes(), false));
+            let mut out = Vec::new();
+            let shared = d.decode_shared(&block, 1024, &mut out).unwrap();
+            let mut want = Vec::new();
+            fresh.decode_fresh(&block, 1024, &mut want).unwrap();
+            let got = shared.clone().map_or(out, |s| s.to_vec());
+            assert_eq!(got, want, "block {i}");
+            assert_eq!(got.last().unwrap().value, timeout.as_bytes());
+            seen.push(d.last_known());
+            // The answers a caller still holds keep their own last field.
+            held.extend(shared);
+        }
+        // The first is remembered by its bytes, the second keeps the
+        // fields before its last; from the third on, only the tail is read.
+        assert_eq!(seen[0], None);
+        assert_eq!(seen[1], None);
+        let Some(Known::Plus(id)) = seen[2] else {
+            panic!("answered from the memo: {:?}", seen[2]);
+        };
+        assert!(seen[2..].iter().all(|k| *k == Some(Known::Plus(id))));
+        let lasts: Vec<_> = held
+            .iter()
+            .map(|l| l.last().unwrap().value.clone())
+            .collect();
+        assert_eq!(lasts, ["3S", "40m", "40m", "5u"]);
+        assert!(held.iter().all(|l| l.iter().all(|f| !f.sensitive)));
+        assert!(d.last_block_checked());
+        // A value with a CR is answered too, but not as checked.
+        let block = with_tail(&lit(0x00, Err(b"grpc-timeout"), b"1\rS", false));
+        let mut out = Vec::new();
+        assert!(d.decode_shared(&block, 1024, &mut out).unwrap().is_some());
+        assert!(!d.last_block_checked());
+        // Over the list limit, it is decoded as any block is.
+        let mut out = Vec::new();
+        let block = with_tail(&lit(0x00, Err(b"grpc-timeout"), b"6S", false));
+        let whole = d.decode_shared(&block, 1024, &mut out).unwrap().unwrap();
+        let size: usize = whole.iter().map(HeaderField::size).sum();
+        assert_eq!(
+            d.decode_shared(&block, size - 1, &mut out),
+            Err(DecodeError::HeaderListTooLarge)
+        );
+        assert_eq!(d.last_known(), None);
+    }
+
+    #[test]
+    fn a_tail_that_is_not_one_literal_without_indexing_is_decoded_afresh() {
+        let warm: Vec<Bytes> = ["1S", "2S", "3S"]
+            .iter()
+            .map(|t| with_tail(&lit(0x00, Err(b"grpc-timeout"), t.as_bytes(), false)))
+            .collect();
+        let timeout = lit(0x00, Err(b"grpc-timeout"), b"4S", false);
+        let mut two = timeout.clone();
+        two.extend(lit(0x00, Err(b"x-a"), b"b", false));
+        let tails: Vec<(&str, Vec<u8>)> = vec![
+            ("truncated", timeout[..timeout.len() - 1].to_vec()),
+            ("two fields", two),
+            ("indexed", b"\xbe".to_vec()),
+            ("past the table", b"\xff\x10".to_vec()),
+            ("incremental", lit(0x40, Err(b"grpc-timeout"), b"4S", false)),
+            (
+                "never indexed",
+                lit(0x10, Err(b"grpc-timeout"), b"4S", false),
+            ),
+            ("size update", b"\x3f\xe1\x1f".to_vec()),
+            ("huffman", lit(0x00, Err(b"grpc-timeout"), b"4S", true)),
+            (
+                "another name",
+                lit(0x00, Ok(31), b"application/grpc", false),
+            ),
+            ("empty", Vec::new()),
+        ];
+        for (what, tail) in tails {
+            let mut blocks = warm.clone();
+            blocks.push(with_tail(&tail));
+            let (got, known) = last_of(&blocks);
+            let mut fresh = Decoder::new(4096);
+            let mut want = Vec::new();
+            let mut r = Ok(0);
+            for block in &blocks {
+                want.clear();
+                r = fresh.decode_fresh(block, 1024, &mut want);
+            }
+            assert_eq!(got, r.map(|_| want), "{what}");
+            // Another literal without indexing (raw or Huffman-coded, any
+            // name) is still read from the tail; nothing else is.
+            let read_alone = matches!(what, "huffman" | "another name");
+            assert_eq!(matches!(known, Some(Known::Plus(_))), read_alone, "{what}");
+        }
     }
 }
