@@ -70,13 +70,15 @@ impl<T, const N: usize> Recent<T, N> {
         }
     }
 
-    /// Keeps `item`, in place of the oldest once `N` are kept.
-    pub(crate) fn put(&mut self, item: T) {
+    /// Keeps `item`, in place of the oldest once `N` are kept; returns
+    /// where it is.
+    pub(crate) fn put(&mut self, item: T) -> usize {
         let i = self.take_slot();
         match self.items.get_mut(i) {
             Some(slot) => *slot = item,
             None => self.items.push(item),
         }
+        i
     }
 
     /// The slot for a new item, to be filled in place (a reused slot keeps

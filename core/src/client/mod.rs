@@ -276,6 +276,14 @@ struct Waiting {
     held_bytes: usize,
 }
 
+/// Where a call's path is kept (see [`ClientConnection::checked_path`]).
+enum PathAt {
+    /// In this slot of the recent paths.
+    Recent(usize),
+    /// Its own copy (a path too long to remember).
+    Own(Bytes),
+}
+
 /// What a call's request head is made of.
 struct Start {
     path: Bytes,
@@ -289,6 +297,22 @@ struct CallEnd {
     deadline: Option<Instant>,
     /// Credit of an unfinished message not given back yet.
     owed: u32,
+}
+
+/// Let go of the options of a call that needs nothing more of them; an
+/// empty metadata map (nearly every call's) without the call that drops
+/// its entries one by one.
+#[inline]
+fn discard_options(options: CallOptions) {
+    let CallOptions {
+        metadata,
+        compression,
+        authority,
+        content_subtype,
+        ..
+    } = options;
+    metadata.discard();
+    drop((compression, authority, content_subtype));
 }
 
 /// The [`CallEnd`] of a record taken out of the map (as the map's entry:
@@ -546,22 +570,38 @@ impl ClientConnection {
         &self.h2
     }
 
-    /// `path` as shared bytes: a recent path's, or a new copy that is
-    /// remembered in place of the oldest (if at most 256 bytes long);
-    /// `None` if it is not a valid path. A recent path was checked when
-    /// it was first seen, so the check is made once per path.
-    fn checked_path(&mut self, path: &str) -> Option<Bytes> {
-        if let Some((p, _)) = self.recent_paths.find(|(p, _)| p[..] == *path.as_bytes()) {
-            return Some(p.clone());
+    /// Where `path`'s shared bytes are: a recent path's slot, or a new
+    /// copy that is remembered in place of the oldest (if at most 256
+    /// bytes long); `None` if it is not a valid path. A recent path was
+    /// checked when it was first seen, so the check is made once per path.
+    fn checked_path(&mut self, path: &str) -> Option<PathAt> {
+        if let Some(slot) = self
+            .recent_paths
+            .position(|(p, _)| p[..] == *path.as_bytes())
+        {
+            return Some(PathAt::Recent(slot));
         }
         if !crate::grpc::head::valid_path(path.as_bytes()) {
             return None;
         }
         let p = Bytes::copy_from_slice(path.as_bytes());
         if p.len() <= 256 {
-            self.recent_paths.put((p.clone(), None));
+            return Some(PathAt::Recent(self.recent_paths.put((p, None))));
         }
-        Some(p)
+        Some(PathAt::Own(p))
+    }
+
+    /// The shared bytes of a path [`checked_path`](Self::checked_path)
+    /// found.
+    fn path_bytes(&self, at: PathAt) -> Bytes {
+        match at {
+            PathAt::Recent(slot) => self
+                .recent_paths
+                .get(slot)
+                .map(|(p, _)| p.clone())
+                .unwrap_or_default(),
+            PathAt::Own(p) => p,
+        }
     }
 
     /// The shared request head of a call with default options to recent
@@ -659,7 +699,7 @@ impl ClientConnection {
         };
         let deadline = options.deadline;
         // The whole request, when the call starts with it.
-        let whole = match message {
+        let mut whole = match message {
             Some(message) => {
                 let limit = self.config.max_send_message_size;
                 Some(frame_message(
@@ -671,6 +711,53 @@ impl ClientConnection {
             }
             None => None,
         };
+        let call = CallId(id);
+        // The usual call: a whole request with default options to a recent
+        // path, whose stream opens now. Its stream opens before its record
+        // joins the map, which then takes the record complete (no lookup
+        // after the insertion), and its path and options are never kept.
+        let usual = match &path {
+            PathAt::Recent(slot) if !must_wait => Some(*slot),
+            _ => None,
+        };
+        if let Some((slot, parts)) = usual.zip(whole.take_if(|_| usual.is_some())) {
+            if deadline.is_none_or(|d| d > now)
+                && self.usual_options(&options, send_compressor.as_ref())
+            {
+                let opened = match self.usual_head(slot, deadline) {
+                    Some(head) => self.h2.open_stream_whole(head, parts),
+                    None => Err((SendError::ConcurrencyLimit, parts)),
+                };
+                match opened {
+                    Ok(stream) => {
+                        if let Some(d) = deadline {
+                            self.deadlines.insert(d, id);
+                        }
+                        self.calls.insert(
+                            id,
+                            ClientCall {
+                                stream: Some(stream),
+                                kind: options.kind,
+                                wants_writable: false,
+                                send_closed: true,
+                                deadline,
+                                send_compressor,
+                                waiting: None,
+                                inbound: None,
+                            },
+                        );
+                        self.by_stream.insert(stream.value(), id);
+                        discard_options(options);
+                        self.pump_at_now();
+                        return Ok(call);
+                    }
+                    // The general path below tries again, and tells why.
+                    Err((_, parts)) => whole = Some(parts),
+                }
+            } else {
+                whole = Some(parts);
+            }
+        }
         self.calls.insert(
             id,
             ClientCall {
@@ -684,7 +771,6 @@ impl ClientConnection {
                 inbound: None,
             },
         );
-        let call = CallId(id);
         if let Some(d) = deadline {
             if d <= now {
                 self.finish(
@@ -699,7 +785,10 @@ impl ClientConnection {
             }
             self.deadlines.insert(d, id);
         }
-        let start = Start { path, options };
+        let start = Start {
+            path: self.path_bytes(path),
+            options,
+        };
         if must_wait {
             if let Some(parts) = whole {
                 self.hold_whole(id, parts);
@@ -713,6 +802,17 @@ impl ClientConnection {
         }
         self.pump_at_now();
         Ok(call)
+    }
+
+    /// Whether a call with `options`, compressing with `compressor`, sends
+    /// its path's shared head (plus its `grpc-timeout`, if it has a
+    /// deadline).
+    #[inline]
+    fn usual_options(&self, o: &CallOptions, compressor: Option<&Arc<dyn Compressor>>) -> bool {
+        o.metadata.is_empty()
+            && o.authority.is_none()
+            && o.content_subtype.as_deref().is_none_or(str::is_empty)
+            && self.config.compression.or_identity(compressor).name() == IDENTITY
     }
 
     /// Keep what call `id`'s head is made of until its stream opens.
@@ -997,15 +1097,7 @@ impl ClientConnection {
         // head, then its `grpc-timeout`.
         let o = &start.options;
         let path = &start.path;
-        let usual = o.metadata.is_empty()
-            && o.authority.is_none()
-            && o.content_subtype.as_deref().is_none_or(str::is_empty)
-            && self
-                .config
-                .compression
-                .or_identity(c.send_compressor.as_ref())
-                .name()
-                == IDENTITY;
+        let usual = self.usual_options(o, c.send_compressor.as_ref());
         let deadline = o.deadline;
         let slot = usual
             .then(|| {

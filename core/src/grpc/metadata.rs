@@ -328,6 +328,16 @@ impl MetadataMap {
         self.entries.is_empty()
     }
 
+    /// Let go of the map; an empty one that holds no allocation (nearly
+    /// every call's) without the call to drop its entries one by one.
+    #[inline]
+    pub(crate) fn discard(self) {
+        if self.entries.capacity() == 0 {
+            // Nothing to drop or free.
+            std::mem::forget(self);
+        }
+    }
+
     /// Removes every entry.
     pub fn clear(&mut self) {
         self.entries.clear();
