@@ -206,6 +206,15 @@ struct ServerCall {
     head: Arc<RequestHead>,
 }
 
+/// The response head of a call with no metadata and no compression, for
+/// the content-type it echoes (the last one seen), and the request head it
+/// was last made or found for.
+#[derive(Default)]
+struct UsualHead {
+    fields: Option<(Bytes, Arc<[HeaderField]>)>,
+    request: std::sync::Weak<RequestHead>,
+}
+
 /// One server-side gRPC connection as a sans-I/O state machine.
 pub struct ServerConnection {
     h2: h2::Connection,
@@ -226,7 +235,7 @@ pub struct ServerConnection {
     heads: Heads,
     /// The response head of a call with no metadata and no compression,
     /// for the content-type it echoes (the last one seen).
-    usual_head: Option<(Bytes, Arc<[HeaderField]>)>,
+    usual_head: UsualHead,
     /// The trailers of a call that ended OK with no message and no
     /// metadata of its own (made with the first such call).
     ok_trailers: Option<Arc<[HeaderField]>>,
@@ -281,7 +290,7 @@ impl ServerConnection {
             receive_budget,
             texts: request::Texts::default(),
             heads: Heads::default(),
-            usual_head: None,
+            usual_head: UsualHead::default(),
             ok_trailers: None,
             closed: false,
             born: now,
@@ -541,16 +550,45 @@ impl ServerConnection {
         if c.headers_sent {
             return Err(CallError::HeadersAlreadySent(call));
         }
-        let enc = self
-            .config
-            .compression
-            .or_identity(c.send_compressor.as_ref())
-            .name();
+        c.headers_sent = true;
+        let head = Self::response_head(
+            &mut self.usual_head,
+            self.accept_encoding.as_ref(),
+            &self.config.compression,
+            &mut self.h2,
+            c,
+            metadata,
+        );
+        Ok((c.stream, head))
+    }
+
+    /// The response head of call `c` with `metadata`: the connection's
+    /// usual head (`usual`) when the call has no metadata and no
+    /// compression.
+    fn response_head(
+        usual: &mut UsualHead,
+        accept_encoding: Option<&Bytes>,
+        registry: &CompressionRegistry,
+        h2: &mut h2::Connection,
+        c: &ServerCall,
+        metadata: MetadataMap,
+    ) -> h2::FieldList {
+        let enc = registry.or_identity(c.send_compressor.as_ref()).name();
         let identity = enc == crate::grpc::compression::IDENTITY;
         if identity && metadata.is_empty() {
+            metadata.discard();
             // The usual head: shared with the calls before, while they
-            // echoed the same content-type.
-            let head = match &self.usual_head {
+            // echoed the same content-type. The request head it was last
+            // made or found for (often the very one again: the memo of
+            // heads shares it between calls) needs no comparison.
+            if let Some((_, head)) = usual
+                .fields
+                .as_ref()
+                .filter(|_| std::ptr::eq(usual.request.as_ptr(), Arc::as_ptr(&c.head)))
+            {
+                return h2::FieldList::Shared(head.clone());
+            }
+            let head = match &usual.fields {
                 Some((ct, head)) if *ct == c.head.content_type => head.clone(),
                 _ => {
                     // A copy: the request's may be a slice of a received
@@ -558,29 +596,31 @@ impl ServerConnection {
                     let ct = Bytes::copy_from_slice(&c.head.content_type);
                     let mut fields =
                         vec![field(":status", "200"), field("content-type", ct.clone())];
-                    if let Some(a) = &self.accept_encoding {
+                    if let Some(a) = accept_encoding {
                         fields.push(field(GRPC_ACCEPT_ENCODING, a.clone()));
                     }
                     let head: Arc<[HeaderField]> = fields.into();
-                    self.usual_head = Some((ct, head.clone()));
+                    usual.fields = Some((ct, head.clone()));
                     head
                 }
             };
-            c.headers_sent = true;
-            return Ok((c.stream, h2::FieldList::Shared(head)));
+            // Weak: the request head's texts are let go with its last
+            // call, and its allocation stays (so its address cannot stand
+            // for another head).
+            usual.request = Arc::downgrade(&c.head);
+            return h2::FieldList::Shared(head);
         }
-        let mut fields = self.h2.field_list(4 + metadata.len());
+        let mut fields = h2.field_list(4 + metadata.len());
         fields.push(field(":status", "200"));
         fields.push(field("content-type", c.head.content_type.clone()));
         if !identity {
             fields.push(field(GRPC_ENCODING, enc));
         }
-        if let Some(a) = &self.accept_encoding {
+        if let Some(a) = accept_encoding {
             fields.push(field(GRPC_ACCEPT_ENCODING, a.clone()));
         }
         metadata.to_fields(&mut fields);
-        c.headers_sent = true;
-        Ok((c.stream, h2::FieldList::Owned(fields)))
+        h2::FieldList::Owned(fields)
     }
 
     /// Send a response message (compressed if the call compresses).
@@ -708,20 +748,32 @@ impl ServerConnection {
             self.end_call(call, &status, trailers);
             return Ok(());
         }
+        // The call leaves the map now: its head and trailers are made of
+        // the record taken out.
+        let Some((_, mut c)) = self.calls.remove_entry(&call.0) else {
+            return Ok(());
+        };
         let head = if headers_sent {
             None
         } else {
-            Some(self.head_fields(call, MetadataMap::new())?.1)
+            c.headers_sent = true;
+            Some(Self::response_head(
+                &mut self.usual_head,
+                self.accept_encoding.as_ref(),
+                &self.config.compression,
+                &mut self.h2,
+                &c,
+                MetadataMap::new(),
+            ))
         };
-        if let Some((stream, fields, recv_closed)) = self.close_call(call, &status, trailers) {
-            self.h2.write_whole(stream, head, &parts, Some(fields));
-            if !recv_closed {
-                self.h2.reset_after_queued(stream, Reason::NO_ERROR);
-            }
-            // The stream may have closed, and with it a draining
-            // connection: its end is an event.
-            self.translate_pending();
+        let (stream, fields, recv_closed) = self.close_record(call, c, &status, trailers);
+        self.h2.write_whole(stream, head, &parts, Some(fields));
+        if !recv_closed {
+            self.h2.reset_after_queued(stream, Reason::NO_ERROR);
         }
+        // The stream may have closed, and with it a draining
+        // connection: its end is an event.
+        self.translate_pending();
         Ok(())
     }
 
@@ -775,7 +827,20 @@ impl ServerConnection {
         status: &Status,
         trailers: MetadataMap,
     ) -> Option<(StreamId, h2::FieldList, bool)> {
-        let mut c = self.calls.remove(&call.0)?;
+        // Taken out as the map's entry: taking the value alone out of it
+        // copied the record whole.
+        let (_, c) = self.calls.remove_entry(&call.0)?;
+        Some(self.close_record(call, c, status, trailers))
+    }
+
+    /// [`close_call`](Self::close_call) of record `c`, out of the map.
+    fn close_record(
+        &mut self,
+        call: CallId,
+        mut c: ServerCall,
+        status: &Status,
+        trailers: MetadataMap,
+    ) -> (StreamId, h2::FieldList, bool) {
         // What the peer sent of an unfinished message is not held any more.
         let owed = c.inbound.take_owed();
         if owed > 0 {
@@ -790,16 +855,13 @@ impl ServerConnection {
             && status.details().is_empty()
             && trailers.is_empty()
         {
+            trailers.discard();
             // The usual trailers, shared between calls.
-            let ok = self
-                .ok_trailers
-                .get_or_insert_with(|| {
-                    let mut fields = Vec::with_capacity(1);
-                    Status::ok().to_fields(&mut fields);
-                    fields.into()
-                })
-                .clone();
-            return Some((c.stream, h2::FieldList::Shared(ok), c.recv_closed));
+            let ok = match &self.ok_trailers {
+                Some(ok) => ok.clone(),
+                None => self.make_ok_trailers(),
+            };
+            return (c.stream, h2::FieldList::Shared(ok), c.recv_closed);
         }
         // Two head fields at most, three status fields at most.
         let mut fields = self.h2.field_list(5 + trailers.len());
@@ -809,7 +871,18 @@ impl ServerConnection {
         }
         status.to_fields(&mut fields);
         trailers.to_fields(&mut fields);
-        Some((c.stream, h2::FieldList::Owned(fields), c.recv_closed))
+        (c.stream, h2::FieldList::Owned(fields), c.recv_closed)
+    }
+
+    /// The usual trailers (made once).
+    #[cold]
+    #[inline(never)]
+    fn make_ok_trailers(&mut self) -> Arc<[HeaderField]> {
+        let mut fields = Vec::with_capacity(1);
+        Status::ok().to_fields(&mut fields);
+        let ok: Arc<[HeaderField]> = fields.into();
+        self.ok_trailers = Some(ok.clone());
+        ok
     }
 
     /// End a call the client broke: status to the client, Cancelled to the
