@@ -347,10 +347,27 @@ impl Connection {
         body: &[Chunk],
         trailers: Option<FieldList>,
     ) -> u32 {
-        if let Some(fields) = head {
-            self.write_block_now(id, fields, false);
-        }
         let start = self.control.len();
+        let max_frame = self.peer.max_frame_size;
+        if let Some(fields) = head {
+            if let Err(fields) = write_remembered(
+                &self.hpack_enc,
+                id,
+                fields,
+                false,
+                max_frame,
+                &mut self.control,
+            ) {
+                Self::write_block(
+                    &mut self.hpack_enc,
+                    &mut self.field_pool,
+                    id,
+                    (fields, false),
+                    max_frame,
+                    &mut self.control,
+                );
+            }
+        }
         let len: usize = body.iter().map(Chunk::len).sum();
         let body_ends = trailers.is_none();
         let head = frame::FrameHeader {
@@ -385,13 +402,29 @@ impl Connection {
         for piece in rest {
             self.control.extend_from_slice(piece.as_slice());
         }
+        if let Some(fields) = trailers {
+            if let Err(fields) = write_remembered(
+                &self.hpack_enc,
+                id,
+                fields,
+                true,
+                max_frame,
+                &mut self.control,
+            ) {
+                Self::write_block(
+                    &mut self.hpack_enc,
+                    &mut self.field_pool,
+                    id,
+                    (fields, true),
+                    max_frame,
+                    &mut self.control,
+                );
+            }
+        }
         self.control_streams += self.control.len() - start;
         self.conn_send.consume(len as u32);
         let credit = &mut self.counters.window_update_credit;
         *credit = credit.saturating_add(2).min(WINDOW_UPDATE_CREDIT_CAP);
-        if let Some(fields) = trailers {
-            self.write_block_now(id, fields, true);
-        }
         self.forgive_pings();
         len as u32
     }
@@ -432,6 +465,43 @@ impl Connection {
             }
         }
     }
+}
+
+/// Write `fields` as stream `id`'s header block into `dst` when the HPACK
+/// encoder remembers its block whole (a shared list: the usual heads and
+/// OK trailers), inline; otherwise give `fields` back for
+/// [`Connection::write_block`].
+#[inline(always)]
+fn write_remembered(
+    enc: &crate::hpack::Encoder,
+    id: StreamId,
+    fields: FieldList,
+    end_stream: bool,
+    max_frame: u32,
+    dst: &mut BytesMut,
+) -> Result<(), FieldList> {
+    if let FieldList::Shared(list) = &fields {
+        if let Some(block) = enc
+            .shared_block(list)
+            .filter(|b| b.len() <= max_frame as usize)
+        {
+            let end = if end_stream {
+                frame::flags::END_STREAM
+            } else {
+                0
+            };
+            let head = frame::FrameHeader {
+                length: block.len() as u32,
+                frame_type: frame::frame_type::HEADERS,
+                flags: frame::flags::END_HEADERS | end,
+                stream_id: id,
+            };
+            dst.extend_from_slice(&head.octets());
+            dst.extend_from_slice(block);
+            return Ok(());
+        }
+    }
+    Err(fields)
 }
 
 /// Whether stream `s` may take a body of `len` bytes written whole, the
