@@ -565,7 +565,35 @@ impl ServerConnection {
     /// The response head of call `c` with `metadata`: the connection's
     /// usual head (`usual`) when the call has no metadata and no
     /// compression.
+    #[inline]
     fn response_head(
+        usual: &mut UsualHead,
+        accept_encoding: Option<&Bytes>,
+        registry: &CompressionRegistry,
+        h2: &mut h2::Connection,
+        c: &ServerCall,
+        metadata: MetadataMap,
+    ) -> h2::FieldList {
+        // The usual head for the request head it was last made or found
+        // for (often the very one again: the memo of heads shares it
+        // between calls) needs no comparison. (No send compressor is the
+        // registry's identity.)
+        if c.send_compressor.is_none() && metadata.is_empty() {
+            if let Some((_, head)) = usual
+                .fields
+                .as_ref()
+                .filter(|_| std::ptr::eq(usual.request.as_ptr(), Arc::as_ptr(&c.head)))
+            {
+                metadata.discard();
+                return h2::FieldList::Shared(head.clone());
+            }
+        }
+        Self::make_response_head(usual, accept_encoding, registry, h2, c, metadata)
+    }
+
+    /// [`response_head`](Self::response_head) made afresh.
+    #[inline(never)]
+    fn make_response_head(
         usual: &mut UsualHead,
         accept_encoding: Option<&Bytes>,
         registry: &CompressionRegistry,
@@ -578,16 +606,7 @@ impl ServerConnection {
         if identity && metadata.is_empty() {
             metadata.discard();
             // The usual head: shared with the calls before, while they
-            // echoed the same content-type. The request head it was last
-            // made or found for (often the very one again: the memo of
-            // heads shares it between calls) needs no comparison.
-            if let Some((_, head)) = usual
-                .fields
-                .as_ref()
-                .filter(|_| std::ptr::eq(usual.request.as_ptr(), Arc::as_ptr(&c.head)))
-            {
-                return h2::FieldList::Shared(head.clone());
-            }
+            // echoed the same content-type.
             let head = match &usual.fields {
                 Some((ct, head)) if *ct == c.head.content_type => head.clone(),
                 _ => {
