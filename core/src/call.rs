@@ -842,6 +842,17 @@ pub(crate) fn frame_message(
     Ok([Chunk::small(&prefix), Chunk::Shared(m.payload)])
 }
 
+/// [`frame_message`] of a message sent as is (uncompressed, flag clear):
+/// its prefix made from its length, inline.
+#[inline]
+pub(crate) fn frame_plain(payload: Bytes, limit: usize) -> Result<[Chunk; 2], CallError> {
+    let len = payload.len();
+    match plain_prefix(len, limit) {
+        Some(prefix) => Ok([Chunk::small(&prefix), Chunk::Shared(payload)]),
+        None => Err(CallError::MessageTooLarge { len, limit }),
+    }
+}
+
 /// The prefix of a message of `len` bytes sent as is (its flag clear),
 /// if `limit` and the prefix's 32-bit length allow it.
 #[inline]

@@ -51,7 +51,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::call::{
     CallError, CallId, CallKind, Delivered, Inbound, ReceiveBudget, Received,
-    cardinality_violation, frame_message, map_send, send_choice, send_framed,
+    cardinality_violation, frame_message, frame_plain, map_send, send_choice, send_framed,
 };
 use crate::frame::{Reason, StreamId};
 use crate::grpc::compression::{CompressionRegistry, Compressor, IDENTITY};
@@ -702,12 +702,11 @@ impl ClientConnection {
         let mut whole = match message {
             Some(message) => {
                 let limit = self.config.max_send_message_size;
-                Some(frame_message(
-                    registry.or_identity(send_compressor.as_ref()),
-                    true,
-                    message,
-                    limit,
-                )?)
+                Some(match &send_compressor {
+                    // No send compressor is identity: the message goes as is.
+                    None => frame_plain(message, limit)?,
+                    Some(c) => frame_message(c.as_ref(), true, message, limit)?,
+                })
             }
             None => None,
         };

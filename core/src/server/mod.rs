@@ -39,8 +39,8 @@ use bytes::{Bytes, BytesMut};
 
 use crate::call::{
     CallError, CallId, CallKind, Delivered, Inbound, ReceiveBudget, Received,
-    cardinality_violation, field, fields_from_pairs, frame_message, map_send, send_choice,
-    send_framed,
+    cardinality_violation, field, fields_from_pairs, frame_message, frame_plain, map_send,
+    send_choice, send_framed,
 };
 use crate::frame::{Reason, StreamId};
 use crate::grpc::compression::{
@@ -749,7 +749,12 @@ impl ServerConnection {
             .h2
             .check_whole(stream, known)
             .map_err(|e| map_send(call, e))?;
-        let parts = frame_message(compressor, true, message, self.config.max_send_message_size)?;
+        let limit = self.config.max_send_message_size;
+        let parts = if plain {
+            frame_plain(message, limit)?
+        } else {
+            frame_message(compressor, true, message, limit)?
+        };
         let headers_sent = c.headers_sent;
         let whole = if known.is_some() {
             whole
