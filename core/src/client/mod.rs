@@ -468,7 +468,10 @@ impl ClientConnection {
     /// refused with [`CallError::Blocked`] meanwhile.
     pub fn poll_transmit(&mut self, dst: &mut BytesMut) -> usize {
         let n = self.h2.poll_transmit(dst);
-        self.pump();
+        // `pump`, its test inline: writing rarely makes an event.
+        if self.h2.has_events() {
+            self.pump_events();
+        }
         n
     }
 
@@ -1232,7 +1235,10 @@ impl ClientConnection {
             self.open_due = false;
             self.open_pending();
         }
-        self.pump();
+        // `pump`, its test inline: a call's start rarely makes an event.
+        if self.h2.has_events() {
+            self.pump_events();
+        }
         self.fresh = false;
     }
 
