@@ -531,4 +531,300 @@ mod tests {
             Err(Malformed::BadContentLength)
         );
     }
+
+    /// Review: a decoder with its memo against one decoding every block
+    /// afresh, over many hostile blocks per connection (remembered
+    /// prefixes with new tails of every kind, Huffman strings, names by
+    /// index into both tables, table changes, limits that change from
+    /// block to block, answers held by the caller), and the validation of
+    /// what it answered against validating the list in full.
+    #[test]
+    fn memo_answers_match_fresh_decoding_and_full_validation() {
+        use crate::hpack::huffman;
+        use crate::hpack::{Decoder, Slot};
+        use std::sync::Arc;
+
+        struct Rng(u64);
+        impl Rng {
+            fn next(&mut self) -> u64 {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                self.0
+            }
+            fn below(&mut self, n: usize) -> usize {
+                (self.next() % n as u64) as usize
+            }
+            fn one_in(&mut self, n: usize) -> bool {
+                self.below(n) == 0
+            }
+        }
+        const NAMES: &[&[u8]] = &[
+            b":method",
+            b":scheme",
+            b":path",
+            b":authority",
+            b":status",
+            b"te",
+            b"connection",
+            b"content-length",
+            b"grpc-timeout",
+            b"x-a",
+            b"Upper",
+            b"",
+            b"content-type",
+            b"user-agent",
+            b"grpc-encoding",
+            b"x-b-bin",
+        ];
+        const VALUES: &[&[u8]] = &[
+            b"POST",
+            b"GET",
+            b"http",
+            b"/a.B/C",
+            b"",
+            b"200",
+            b"trailers",
+            b"gzip",
+            b"5",
+            b"7",
+            b"x",
+            b"1S",
+            b"250m",
+            b"a\rb",
+            b"a\0b",
+            b"a\nb",
+            b"application/grpc",
+            b"CONNECT",
+        ];
+        fn int(v: usize, bits: u8, flags: u8, b: &mut Vec<u8>) {
+            let max = (1usize << bits) - 1;
+            if v < max {
+                b.push(flags | v as u8);
+                return;
+            }
+            b.push(flags | max as u8);
+            let mut v = v - max;
+            while v >= 128 {
+                b.push((v % 128 + 128) as u8);
+                v /= 128;
+            }
+            b.push(v as u8);
+        }
+        fn string(r: &mut Rng, s: &[u8], safe: bool, b: &mut Vec<u8>) {
+            if r.one_in(3) {
+                let mut h = Vec::new();
+                huffman::encode(s, &mut h);
+                if !safe && r.one_in(40) && !h.is_empty() {
+                    // A bad padding or a cut code.
+                    let n = h.len() - 1;
+                    h[n] ^= 1;
+                }
+                int(h.len(), 7, 0x80, b);
+                b.extend_from_slice(&h);
+            } else {
+                int(s.len(), 7, 0x00, b);
+                b.extend_from_slice(s);
+            }
+        }
+        fn value(r: &mut Rng) -> Vec<u8> {
+            match r.below(6) {
+                0 => (0..r.below(140)).map(|_| r.next() as u8).collect(),
+                1 => {
+                    let d = r.below(1_000_000_000);
+                    format!("{d}{}", ["S", "m", "u", "n", "H", "M", "x", ""][r.below(8)])
+                        .into_bytes()
+                }
+                _ => VALUES[r.below(VALUES.len())].to_vec(),
+            }
+        }
+        // One field, as `kind` 0 indexed, 1 without indexing, 2 never
+        // indexed, 3 incremental.
+        fn field(r: &mut Rng, kind: usize, safe: bool, b: &mut Vec<u8>) {
+            let dyn_index = |r: &mut Rng| {
+                if safe {
+                    1 + r.below(61)
+                } else {
+                    62 + r.below(4)
+                }
+            };
+            if kind == 0 {
+                let i = if r.one_in(12) {
+                    dyn_index(r)
+                } else {
+                    1 + r.below(61)
+                };
+                int(i, 7, 0x80, b);
+                return;
+            }
+            let (bits, flags) = match kind {
+                1 => (4, 0x00),
+                2 => (4, 0x10),
+                _ => (6, 0x40),
+            };
+            match r.below(12) {
+                0 | 1 => int(1 + r.below(61), bits, flags, b),
+                2 => int(dyn_index(r), bits, flags, b),
+                _ => {
+                    int(0, bits, flags, b);
+                    let name = NAMES[r.below(NAMES.len())];
+                    string(r, name, safe, b);
+                }
+            }
+            let v = value(r);
+            string(r, &v, safe, b);
+        }
+        fn prefix(r: &mut Rng) -> Vec<u8> {
+            let mut b = Vec::new();
+            let safe = !r.one_in(20);
+            if r.one_in(30) {
+                int(r.below(5000), 5, 0x20, &mut b);
+            }
+            // Mostly a request head as a client sends it.
+            if r.one_in(2) {
+                b.extend_from_slice(b"\x83\x86");
+                b.push(0x04);
+                string(r, b"/a.B/C", true, &mut b);
+                b.push(0x01);
+                string(r, b"example.com", true, &mut b);
+                b.push(0x0f);
+                b.push(0x10);
+                string(r, b"application/grpc", true, &mut b);
+            }
+            for _ in 0..r.below(5) {
+                let kind = [0, 1, 1, 1, 0, 1, 1, 1, 2, 3][r.below(10)];
+                field(r, kind, safe, &mut b);
+            }
+            b
+        }
+        fn tail(r: &mut Rng) -> Vec<u8> {
+            let mut b = Vec::new();
+            let mut k = r.below(120);
+            if k < 8 && !r.one_in(6) {
+                k = 40 + r.below(80);
+            }
+            match k {
+                0 => field(r, 0, false, &mut b),
+                1 => field(r, 2, false, &mut b),
+                2 => field(r, 3, false, &mut b),
+                40..=49 => field(r, 0, true, &mut b),
+                50..=59 => field(r, 2, true, &mut b),
+                60..=62 => field(r, 3, true, &mut b),
+                63..=79 => field(r, 1, true, &mut b),
+                3 => {
+                    field(r, 1, false, &mut b);
+                    field(r, 1, false, &mut b);
+                }
+                4 => int(r.below(5000), 5, 0x20, &mut b),
+                5 => b.extend((0..r.below(8)).map(|_| r.next() as u8)),
+                6 => {
+                    field(r, 1, false, &mut b);
+                    let n = r.below(b.len() + 1);
+                    b.truncate(n);
+                }
+                7 => {
+                    // A long tail: past the memo's block limit.
+                    b.push(0x00);
+                    string(r, b"grpc-timeout", true, &mut b);
+                    let v = vec![b'1'; 200 + r.below(100)];
+                    string(r, &v, false, &mut b);
+                }
+                8..=39 | 80..=119 => {
+                    // The usual one: the same name, a raw timeout.
+                    b.push(0x00);
+                    b.push(12);
+                    b.extend_from_slice(b"grpc-timeout");
+                    let v = value(r);
+                    int(v.len(), 7, 0, &mut b);
+                    b.extend_from_slice(&v);
+                }
+                _ => field(r, 1, false, &mut b),
+            }
+            b
+        }
+
+        let mut plus_answers = 0usize;
+        let (mut steps, mut broken) = (0usize, 0usize);
+        let mut held: Vec<(Arc<[HeaderField]>, Vec<HeaderField>)> = Vec::new();
+        for seed in 1..=600u64 {
+            let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            let mut memo = Decoder::new(4096);
+            let mut fresh = Decoder::new(4096);
+            let mut v = Validated::default();
+            let mut prefixes: Vec<Vec<u8>> = (0..1 + r.below(5)).map(|_| prefix(&mut r)).collect();
+            for step in 0..300 {
+                if r.one_in(25) {
+                    let i = r.below(prefixes.len());
+                    prefixes[i] = prefix(&mut r);
+                }
+                if r.one_in(400) {
+                    let size = [0, 100, 4096, r.below(4097)][r.below(4)];
+                    memo.set_max_table_size(size);
+                    fresh.set_max_table_size(size);
+                }
+                let mut block = prefixes[r.below(prefixes.len())].clone();
+                if !r.one_in(10) {
+                    block.extend(tail(&mut r));
+                }
+                let block = Bytes::from(block);
+                let limit = match r.below(4) {
+                    0 => r.below(700),
+                    1 => 16 * 1024,
+                    _ => usize::MAX,
+                };
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                let ra = memo.decode_shared(&block, limit, &mut a);
+                let known = memo.last_known();
+                let rb = fresh.decode_into(&block, Slot::Unfit, limit, &mut b);
+                let what = format!(
+                    "seed {seed} step {step} block {:02x?} limit {limit}",
+                    &block[..]
+                );
+                assert_eq!(ra.as_ref().err(), rb.as_ref().err(), "{what}");
+                steps += 1;
+                if ra.as_ref().is_err_and(|e| e.is_connection_error()) {
+                    broken += 1;
+                    break;
+                }
+                let got: Vec<HeaderField> = match ra {
+                    Ok(Some(shared)) => {
+                        if matches!(known, Some(Known::Plus(_))) {
+                            plus_answers += 1;
+                        }
+                        if r.one_in(3) {
+                            held.push((shared.clone(), shared.to_vec()));
+                        }
+                        shared.to_vec()
+                    }
+                    _ => a,
+                };
+                assert_eq!(got, b, "{what}");
+                assert_eq!(
+                    memo.last_block_checked(),
+                    fresh.last_block_checked(),
+                    "{what}"
+                );
+                assert_eq!(memo.table_size(), fresh.table_size(), "{what}");
+                if rb.is_err() {
+                    continue;
+                }
+                let section = [Section::Request, Section::Response, Section::Trailers][r.below(3)];
+                let checked = memo.last_block_checked();
+                assert_eq!(
+                    v.check(section, &got, checked, known),
+                    validate_checked(section, &got, false),
+                    "{what} {section:?} {known:?}"
+                );
+            }
+            held.retain(|(list, seen)| {
+                assert_eq!(&list[..], &seen[..], "a held answer changed");
+                r.one_in(2)
+            });
+        }
+        eprintln!("steps {steps}, connections broken {broken}, tail answers {plus_answers}");
+        assert!(
+            plus_answers > 10_000,
+            "the tail path was taken {plus_answers} times"
+        );
+    }
 }

@@ -25,6 +25,18 @@ mod error;
 mod event;
 mod flow;
 mod headers;
+
+/// Header validation, for tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) mod headers_for_tests {
+    use crate::hpack::HeaderField;
+
+    /// Whether `fields` is a well-formed request head (RFC 9113 §8.3).
+    pub(crate) fn validate_request(fields: &[HeaderField]) -> Result<(), super::Malformed> {
+        super::headers::validate_checked(super::headers::Section::Request, fields, false)
+            .map(|_| ())
+    }
+}
 pub(crate) mod idmap;
 mod limits;
 mod recv;

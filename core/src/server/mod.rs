@@ -1232,3 +1232,279 @@ fn half_close_verdict(c: &ServerCall) -> Result<(), Status> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod head_memo_tests {
+    use super::*;
+    use crate::h2::headers_for_tests::validate_request;
+    use crate::hpack::{Decoder, Slot, huffman};
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn one_in(&mut self, n: usize) -> bool {
+            self.below(n) == 0
+        }
+        fn pick<T: Clone>(&mut self, of: &[T]) -> T {
+            of[self.below(of.len())].clone()
+        }
+    }
+
+    fn int(v: usize, bits: u8, flags: u8, b: &mut Vec<u8>) {
+        let max = (1usize << bits) - 1;
+        if v < max {
+            b.push(flags | v as u8);
+            return;
+        }
+        b.push(flags | max as u8);
+        let mut v = v - max;
+        while v >= 128 {
+            b.push((v % 128 + 128) as u8);
+            v /= 128;
+        }
+        b.push(v as u8);
+    }
+
+    fn string(r: &mut Rng, s: &[u8], b: &mut Vec<u8>) {
+        if r.one_in(3) {
+            let mut h = Vec::new();
+            huffman::encode(s, &mut h);
+            int(h.len(), 7, 0x80, b);
+            b.extend_from_slice(&h);
+        } else {
+            int(s.len(), 7, 0x00, b);
+            b.extend_from_slice(s);
+        }
+    }
+
+    /// A field as a literal: without indexing mostly, the name as a
+    /// string or by `index` when given.
+    fn literal(r: &mut Rng, name: &[u8], index: Option<usize>, value: &[u8], b: &mut Vec<u8>) {
+        let (bits, flags) = match r.below(12) {
+            0 => (4, 0x10),
+            1 => (6, 0x40),
+            _ => (4, 0x00),
+        };
+        match index.filter(|_| !r.one_in(3)) {
+            Some(i) => int(i, bits, flags, b),
+            None => {
+                int(0, bits, flags, b);
+                string(r, name, b);
+            }
+        }
+        string(r, value, b);
+    }
+
+    fn timeout_value(r: &mut Rng) -> Vec<u8> {
+        match r.below(10) {
+            0 => (0..r.below(12)).map(|_| r.next() as u8).collect(),
+            1 => b"".to_vec(),
+            2 => format!("{}", r.below(1000)).into_bytes(),
+            3 => format!("{}S", r.next() % 1_000_000_000).into_bytes(),
+            _ => format!(
+                "{}{}",
+                r.below(100_000_000),
+                r.pick(&["H", "M", "S", "m", "u", "n"])
+            )
+            .into_bytes(),
+        }
+    }
+
+    fn head(r: &mut Rng) -> Vec<u8> {
+        let mut b = Vec::new();
+        // :method
+        match r.below(10) {
+            0 => b.push(0x82), // GET
+            _ => b.push(0x83),
+        }
+        if !r.one_in(20) {
+            b.push(0x86);
+        }
+        let path: &[u8] = r.pick(&[&b"/a.B/C"[..], b"/a.B/D", b"/x", b"/a.B/C"]);
+        literal(r, b":path", Some(4), path, &mut b);
+        if r.one_in(2) {
+            literal(r, b":authority", Some(1), b"example.com", &mut b);
+        }
+        let ct: &[u8] = r.pick(&[
+            &b"application/grpc"[..],
+            b"application/grpc+proto",
+            b"application/grpc",
+            b"text/plain",
+        ]);
+        if !r.one_in(20) {
+            literal(r, b"content-type", Some(31), ct, &mut b);
+        }
+        for _ in 0..r.below(4) {
+            match r.below(9) {
+                0 => literal(r, b"te", None, b"trailers", &mut b),
+                1 => literal(r, b"user-agent", Some(58), b"grpc-test/1", &mut b),
+                2 => {
+                    let e: &[u8] = r.pick(&[&b"gzip"[..], b"identity", b"snappy"]);
+                    literal(r, b"grpc-encoding", None, e, &mut b)
+                }
+                3 => literal(r, b"grpc-accept-encoding", None, b"gzip", &mut b),
+                4 => literal(r, b"x-a", None, b"1", &mut b),
+                5 => literal(r, b"x-b-bin", None, b"AQI=", &mut b),
+                6 if r.one_in(4) => {
+                    let v = timeout_value(r);
+                    literal(r, b"grpc-timeout", None, &v, &mut b)
+                }
+                7 => b.push(0x80 | (r.below(61) as u8 + 1)),
+                _ => literal(r, b"x-c", None, b"v", &mut b),
+            }
+        }
+        b
+    }
+
+    fn tail(r: &mut Rng) -> Vec<u8> {
+        let mut b = Vec::new();
+        match r.below(20) {
+            0 => literal(r, b"x-last", None, b"2", &mut b),
+            1 => literal(r, b"user-agent", Some(58), b"ua", &mut b),
+            2 => literal(r, b"te", None, b"trailers", &mut b),
+            3 => {
+                let v = timeout_value(r);
+                literal(r, b"grpc-timeout", None, &v, &mut b);
+                literal(r, b"x-last", None, b"2", &mut b);
+            }
+            4 => {
+                // Named by a dynamic entry (there or not).
+                let v = timeout_value(r);
+                int(62 + r.below(2), 4, 0x00, &mut b);
+                string(r, &v, &mut b);
+            }
+            5 => literal(r, b"content-type", Some(31), b"application/grpc", &mut b),
+            6 => literal(r, b":path", Some(4), b"/a.B/E", &mut b),
+            7 => {
+                let v = timeout_value(r);
+                literal(r, b"Grpc-Timeout", None, &v, &mut b);
+            }
+            8 => {}
+            _ => {
+                let v = timeout_value(r);
+                if r.one_in(3) {
+                    literal(r, b"grpc-timeout", None, &v, &mut b);
+                } else {
+                    b.push(0x00);
+                    b.push(12);
+                    b.extend_from_slice(b"grpc-timeout");
+                    int(v.len(), 7, 0, &mut b);
+                    b.extend_from_slice(&v);
+                }
+            }
+        }
+        b
+    }
+
+    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8], out: &mut Vec<u8>) {
+        let len = payload.len() as u32;
+        out.extend_from_slice(&len.to_be_bytes()[1..]);
+        out.push(kind);
+        out.push(flags);
+        out.extend_from_slice(&stream.to_be_bytes());
+        out.extend_from_slice(payload);
+    }
+
+    /// Review: hostile request heads, most of them a remembered head with
+    /// a new last field, through the whole server, against decoding each
+    /// block afresh, validating it in full and reading its head in full.
+    #[test]
+    fn remembered_heads_match_full_reads() {
+        let mut plus_calls = 0usize;
+        let mut calls = 0usize;
+        for seed in 1..=300u64 {
+            let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            let mut now = Instant::now();
+            let config = ServerConfig::default();
+            let limit = config.h2.max_header_list_size as usize;
+            let registry = config.compression.clone();
+            let mut server = ServerConnection::new(config, now);
+            let mut fresh = Decoder::new(4096);
+            let mut texts = request::Texts::default();
+            let mut wire = Vec::new();
+            wire.extend_from_slice(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+            frame(4, 0, 0, &[], &mut wire);
+            server.receive(&wire, now).unwrap();
+            let mut sink = BytesMut::new();
+            while server.poll_transmit(&mut sink) > 0 {}
+            wire.clear();
+            frame(4, 1, 0, &[], &mut wire);
+            server.receive(&wire, now).unwrap();
+            let mut heads: Vec<Vec<u8>> = (0..1 + r.below(4)).map(|_| head(&mut r)).collect();
+            let mut stream = 1u32;
+            for step in 0..200 {
+                if r.one_in(30) {
+                    let i = r.below(heads.len());
+                    heads[i] = head(&mut r);
+                }
+                let mut block = r.pick(&heads);
+                block.extend(tail(&mut r));
+                now += Duration::from_millis(r.below(50) as u64);
+                let mut want_fields = Vec::new();
+                let want = fresh.decode_into(
+                    &Bytes::from(block.clone()),
+                    Slot::Unfit,
+                    limit,
+                    &mut want_fields,
+                );
+                wire.clear();
+                frame(1, 0x4, stream, &block, &mut wire);
+                let got = server.receive(&wire, now);
+                let what = format!("seed {seed} step {step} block {block:02x?}");
+                if let Err(e) = &want {
+                    if e.is_connection_error() {
+                        assert!(got.is_err(), "{what}");
+                        break;
+                    }
+                }
+                assert!(got.is_ok(), "{what}: {got:?}");
+                let mut started = Vec::new();
+                while let Some(e) = server.poll_event() {
+                    if let ServerEvent::CallStarted { call, head } = e {
+                        started.push((call, head));
+                    }
+                }
+                let expected = match want {
+                    Err(_) => None,
+                    Ok(_) if validate_request(&want_fields).is_err() => None,
+                    Ok(_) => match request::parse(&want_fields, &registry, &mut texts, now) {
+                        Verdict::Call(head, _) => Some(head),
+                        _ => None,
+                    },
+                };
+                match (&expected, started.as_slice()) {
+                    (None, []) => {}
+                    (Some(want), [(_, got)]) => {
+                        assert_eq!(**got, *want, "{what}");
+                        calls += 1;
+                        if want_fields
+                            .last()
+                            .is_some_and(|f| &f.name[..] == b"grpc-timeout")
+                        {
+                            plus_calls += 1;
+                        }
+                    }
+                    _ => panic!("{what}: want {expected:?}, got {started:?}"),
+                }
+                // The client cancels: the stream is done with.
+                wire.clear();
+                frame(3, 0, stream, &8u32.to_be_bytes(), &mut wire);
+                server.receive(&wire, now).unwrap();
+                while server.poll_event().is_some() {}
+                sink.clear();
+                while server.poll_transmit(&mut sink) > 0 {}
+                stream += 2;
+            }
+        }
+        eprintln!("calls {calls}, with a timeout last {plus_calls}");
+        assert!(plus_calls > 5_000);
+    }
+}
