@@ -52,8 +52,10 @@ struct Remembered {
     /// In [`Mode::Plus`]: where the last field's value string starts.
     value_at: usize,
     /// In [`Mode::Plus`]: the fields up to `tail_at`, then the last field
-    /// of the last block answered so (`block` holds that block's bytes),
-    /// none of them a slice of a received block. Shared with the callers
+    /// of the last block answered so, none of them a slice of a received
+    /// block. Only `block`'s bytes up to `value_at` are read in this mode
+    /// (they are the same for every block answered so; the last value
+    /// in `block` may be an older one's). Shared with the callers
     /// answered with it; its last field is replaced in place when no
     /// caller holds it any more.
     plus: Option<Arc<[HeaderField]>>,
