@@ -48,6 +48,7 @@ pub mod h2;
 pub mod health;
 pub mod hpack;
 mod protowire;
+mod queue;
 mod recent;
 pub mod reflection;
 pub mod router;

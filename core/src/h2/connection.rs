@@ -182,7 +182,7 @@ pub struct Connection {
     pub(crate) queued_total: usize,
     /// Streams refused a send because `queued_total` was at its bound.
     pub(crate) room_waiters: Vec<StreamId>,
-    pub(crate) events: VecDeque<Event>,
+    pub(crate) events: crate::queue::Queue<Event>,
     /// Whether a stream of ours closing is reported as
     /// [`Event::StreamCapacity`] (always, unless the layer above says
     /// nothing of its waits for one).
@@ -264,7 +264,7 @@ impl Connection {
             control_streams: 0,
             reads: 0,
             ready: VecDeque::new(),
-            events: VecDeque::new(),
+            events: crate::queue::Queue::new(),
             report_capacity: true,
             continuation: None,
             pings: Vec::new(),

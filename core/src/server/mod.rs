@@ -27,8 +27,6 @@
 
 mod request;
 
-use std::collections::VecDeque;
-
 use crate::deadlines::Deadlines;
 
 use crate::h2::idmap::FastMap;
@@ -224,7 +222,7 @@ pub struct ServerConnection {
     accept_encoding: Option<Bytes>,
     calls: FastMap<u64, ServerCall>,
     deadlines: Deadlines,
-    events: VecDeque<ServerEvent>,
+    events: crate::queue::Queue<ServerEvent>,
     scratch: Vec<Delivered>,
     /// Memory held for request messages beyond what the windows count,
     /// over all calls (see [`Inbound`]).
@@ -285,7 +283,7 @@ impl ServerConnection {
             config,
             calls: FastMap::default(),
             deadlines: Deadlines::default(),
-            events: VecDeque::new(),
+            events: crate::queue::Queue::new(),
             scratch: Vec::new(),
             receive_budget,
             texts: request::Texts::default(),
