@@ -40,6 +40,7 @@ mod streams;
 pub use keepalive::{ChannelKeepalive, TOO_MANY_PINGS};
 
 use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
 
 use crate::deadlines::Deadlines;
 
@@ -968,11 +969,23 @@ impl ClientConnection {
     /// (PROTOCOL-HTTP2.md, Early Server Closure): left half-closed, it
     /// would hold one of the server's concurrent streams for good.
     fn finish_by_server(&mut self, call: CallId, status: Status, trailers: MetadataMap) {
-        // The record is taken out once, here; the stream is looked at
-        // before the call's end gives anything back on it.
-        let Some(end) = take_end(self.calls.remove_entry(&call.0)) else {
-            return;
-        };
+        // The record is taken out once (trailers that found it take it
+        // out through its entry: see `on_headers`).
+        if let Some(end) = take_end(self.calls.remove_entry(&call.0)) {
+            self.ended_by_server(call, end, status, trailers);
+        }
+    }
+
+    /// [`finish_by_server`](Self::finish_by_server) of a record already
+    /// taken out of the map.
+    #[inline]
+    fn ended_by_server(
+        &mut self,
+        call: CallId,
+        end: CallEnd,
+        status: Status,
+        trailers: MetadataMap,
+    ) {
         if let Some(stream) = end.stream {
             if self.h2.stream_state(stream) == Some(h2::State::HalfClosedRemote) {
                 self.h2.reset(stream, Reason::NO_ERROR);
@@ -1355,9 +1368,12 @@ impl ClientConnection {
     fn on_headers(&mut self, call: CallId, stream: StreamId, fields: &Fields, end_stream: bool) {
         let registry = &self.config.compression;
         let limit = self.config.max_receive_message_size;
-        let Some(c) = self.calls.get_mut(&call.0) else {
+        // The record is found once: trailers take it out through the
+        // same entry.
+        let Entry::Occupied(mut entry) = self.calls.entry(call.0) else {
             return;
         };
+        let c = entry.get_mut();
         // A block answered from the HPACK memo, read before as the same
         // kind of section, is not read again. Trailers-only answers are
         // read each time.
@@ -1413,7 +1429,9 @@ impl ClientConnection {
                         );
                     }
                 }
-                self.finish_by_server(call, status, metadata);
+                if let Some(end) = take_end(Some(entry.remove_entry())) {
+                    self.ended_by_server(call, end, status, metadata);
+                }
             }
         }
     }
