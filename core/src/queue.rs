@@ -48,7 +48,9 @@ impl<T> Queue<T> {
         let i = self.head.wrapping_add(self.len) & mask;
         if let Some(slot) = self.slots.get_mut(i) {
             // The slot is free (`None`): nothing to drop.
-            std::mem::forget(slot.replace(value));
+            let free = slot.replace(value);
+            debug_assert!(free.is_none(), "a slot past the queue's end held a value");
+            std::mem::forget(free);
             self.len += 1;
         }
     }
