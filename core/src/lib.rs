@@ -58,3 +58,5 @@ pub use endpoint::Endpoint;
 
 #[cfg(test)]
 mod test_clock;
+#[cfg(test)]
+mod test_rng;

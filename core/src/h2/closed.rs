@@ -100,29 +100,14 @@ impl ClosedStreams {
         };
         let side = (id & 1) as usize;
         let w = &mut self.sides[side];
-        // In-order traffic: `id` is the identifier right after the
-        // window's last (the general case below does the same, in more
-        // steps).
+        // In-order traffic into a window not yet full: `id` is the
+        // identifier right after the window's last (into a full window,
+        // `insert` took it; the general case below does the same, in
+        // more steps).
         let next = w.base.wrapping_add(2 * w.slots.len() as u32);
-        if id == next && id > w.base {
-            let len = w.slots.len();
-            if len < cap {
-                w.slots.push_back(slot);
-                return;
-            }
-            if len == cap {
-                if let Some(out) = w.slots.pop_front() {
-                    w.slots.push_back(slot);
-                    let old = w.base;
-                    w.base += 2;
-                    if let Some(kind) = out.kind {
-                        if (self.closes.wrapping_sub(out.seq) as usize) < cap {
-                            self.straggle(old, kind, cap);
-                        }
-                    }
-                    return;
-                }
-            }
+        if id == next && id > w.base && w.slots.len() < cap {
+            w.slots.push_back(slot);
+            return;
         }
         if w.slots.is_empty() {
             w.base = id;

@@ -544,21 +544,7 @@ mod tests {
         use crate::hpack::{Decoder, Slot};
         use std::sync::Arc;
 
-        struct Rng(u64);
-        impl Rng {
-            fn next(&mut self) -> u64 {
-                self.0 ^= self.0 << 13;
-                self.0 ^= self.0 >> 7;
-                self.0 ^= self.0 << 17;
-                self.0
-            }
-            fn below(&mut self, n: usize) -> usize {
-                (self.next() % n as u64) as usize
-            }
-            fn one_in(&mut self, n: usize) -> bool {
-                self.below(n) == 0
-            }
-        }
+        use crate::test_rng::Rng;
         const NAMES: &[&[u8]] = &[
             b":method",
             b":scheme",
@@ -597,20 +583,7 @@ mod tests {
             b"application/grpc",
             b"CONNECT",
         ];
-        fn int(v: usize, bits: u8, flags: u8, b: &mut Vec<u8>) {
-            let max = (1usize << bits) - 1;
-            if v < max {
-                b.push(flags | v as u8);
-                return;
-            }
-            b.push(flags | max as u8);
-            let mut v = v - max;
-            while v >= 128 {
-                b.push((v % 128 + 128) as u8);
-                v /= 128;
-            }
-            b.push(v as u8);
-        }
+        use crate::hpack::integer::encode as int;
         fn string(r: &mut Rng, s: &[u8], safe: bool, b: &mut Vec<u8>) {
             if r.one_in(3) {
                 let mut h = Vec::new();

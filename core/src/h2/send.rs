@@ -203,11 +203,30 @@ impl Connection {
     }
 
     /// Write `fields` as stream `id`'s header block into `dst`, in wire
-    /// order (the encoder's table follows what it encodes): HPACK-encoded
-    /// in place after a HEADERS frame header whose length is filled in
-    /// once known. A block longer than `max_frame` is moved out again and
-    /// split into CONTINUATION frames.
+    /// order (the encoder's table follows what it encodes). A shared list
+    /// the encoder remembers the block of (a usual head or trailers) goes
+    /// out inline, its frame header made from the block's known length
+    /// ([`write_remembered`]); any other is encoded by
+    /// [`write_block_fresh`](Self::write_block_fresh).
+    #[inline(always)]
     fn write_block(
+        enc: &mut crate::hpack::Encoder,
+        pool: &mut Vec<Vec<crate::hpack::HeaderField>>,
+        id: StreamId,
+        (fields, end_stream): (FieldList, bool),
+        max_frame: u32,
+        dst: &mut BytesMut,
+    ) {
+        if let Err(fields) = write_remembered(enc, id, fields, end_stream, max_frame, dst) {
+            Self::write_block_fresh(enc, pool, id, (fields, end_stream), max_frame, dst);
+        }
+    }
+
+    /// [`write_block`](Self::write_block) for a block the encoder does
+    /// not hold whole: HPACK-encoded in place after a HEADERS frame header
+    /// whose length is filled in once known. A block longer than
+    /// `max_frame` is moved out again and split into CONTINUATION frames.
+    fn write_block_fresh(
         enc: &mut crate::hpack::Encoder,
         pool: &mut Vec<Vec<crate::hpack::HeaderField>>,
         id: StreamId,
@@ -220,25 +239,6 @@ impl Connection {
         } else {
             0
         };
-        // A shared list the encoder remembers the block of (a usual head
-        // or trailers): its length is known, so the frame header goes
-        // first, then the block, copied once.
-        if let FieldList::Shared(list) = &fields {
-            if let Some(block) = enc
-                .shared_block(list)
-                .filter(|b| b.len() <= max_frame as usize)
-            {
-                let head = frame::FrameHeader {
-                    length: block.len() as u32,
-                    frame_type: frame::frame_type::HEADERS,
-                    flags: frame::flags::END_HEADERS | end,
-                    stream_id: id,
-                };
-                dst.extend_from_slice(&head.octets());
-                dst.extend_from_slice(block);
-                return;
-            }
-        }
         let at = dst.len();
         dst.extend_from_slice(&[0; frame::HEADER_LEN]);
         match fields {
@@ -350,23 +350,14 @@ impl Connection {
         let start = self.control.len();
         let max_frame = self.peer.max_frame_size;
         if let Some(fields) = head {
-            if let Err(fields) = write_remembered(
-                &self.hpack_enc,
+            Self::write_block(
+                &mut self.hpack_enc,
+                &mut self.field_pool,
                 id,
-                fields,
-                false,
+                (fields, false),
                 max_frame,
                 &mut self.control,
-            ) {
-                Self::write_block(
-                    &mut self.hpack_enc,
-                    &mut self.field_pool,
-                    id,
-                    (fields, false),
-                    max_frame,
-                    &mut self.control,
-                );
-            }
+            );
         }
         let len: usize = body.iter().map(Chunk::len).sum();
         let body_ends = trailers.is_none();
@@ -403,23 +394,14 @@ impl Connection {
             self.control.extend_from_slice(piece.as_slice());
         }
         if let Some(fields) = trailers {
-            if let Err(fields) = write_remembered(
-                &self.hpack_enc,
+            Self::write_block(
+                &mut self.hpack_enc,
+                &mut self.field_pool,
                 id,
-                fields,
-                true,
+                (fields, true),
                 max_frame,
                 &mut self.control,
-            ) {
-                Self::write_block(
-                    &mut self.hpack_enc,
-                    &mut self.field_pool,
-                    id,
-                    (fields, true),
-                    max_frame,
-                    &mut self.control,
-                );
-            }
+            );
         }
         self.control_streams += self.control.len() - start;
         self.conn_send.consume(len as u32);

@@ -26,7 +26,7 @@ mod decoder;
 mod encoder;
 mod error;
 pub mod huffman;
-mod integer;
+pub(crate) mod integer;
 mod static_table;
 mod table;
 pub(crate) mod wellformed;
