@@ -382,3 +382,63 @@ fn shared_heads_on_the_wire() {
         while client.poll_event().is_some() {}
     }
 }
+
+/// Whole requests (the client's usual-call path) answered by whole
+/// responses (the server's head found by request-head address), the
+/// content-type alternating between calls and repeating: each response
+/// head echoes its own request's content-type, every time.
+#[test]
+fn whole_responses_echo_each_requests_content_type() {
+    let (now, mut client, mut server) = wired("example.test", "ua/1");
+    let mut to_client = Tap::new();
+    let subtypes = ["", "", "proto", "proto", "", "json", "", "", "json", "proto"];
+    for (i, subtype) in subtypes.into_iter().enumerate() {
+        let stream = 1 + 2 * i as u32;
+        let mut opts = CallOptions::unary();
+        if !subtype.is_empty() {
+            opts.content_subtype = Some(subtype.to_string());
+        }
+        let call = client
+            .start_call_with_message("/a.S/A", opts, Bytes::from_static(b"q"), now)
+            .unwrap();
+        let mut out = BytesMut::new();
+        while client.poll_transmit(&mut out) > 0 {}
+        let scall = arrive(&mut server, &out, now);
+        server
+            .send_response(scall, Bytes::from_static(b"r"), Status::ok(), MetadataMap::new())
+            .unwrap();
+        let mut back = BytesMut::new();
+        while server.poll_transmit(&mut back) > 0 {}
+        let ct = if subtype.is_empty() {
+            "application/grpc".to_string()
+        } else {
+            format!("application/grpc+{subtype}")
+        };
+        let lines: Vec<Line> = to_client
+            .feed(&back)
+            .into_iter()
+            .filter(|l| matches!(l, Line::Headers(..)))
+            .collect();
+        let response = pairs(&[
+            (":status", "200"),
+            ("content-type", &ct),
+            ("grpc-accept-encoding", "gzip"),
+        ]);
+        assert_eq!(
+            lines,
+            vec![
+                Line::Headers(stream, response, false),
+                Line::Headers(stream, pairs(&[("grpc-status", "0")]), true),
+            ],
+            "call {i}"
+        );
+        client.receive(&back, now).unwrap();
+        let mut ok = false;
+        while let Some(e) = client.poll_event() {
+            if let grpc_sansio::client::ClientEvent::Finished { call: c, status, .. } = e {
+                ok = c == call && status.is_ok();
+            }
+        }
+        assert!(ok, "call {i} finished OK");
+    }
+}
