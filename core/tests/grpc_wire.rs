@@ -314,16 +314,8 @@ fn shared_heads_on_the_wire() {
         client.half_close(call).unwrap();
         let mut out = BytesMut::new();
         while client.poll_transmit(&mut out) > 0 {}
-        let ct = if subtype.is_empty() {
-            "application/grpc".to_string()
-        } else {
-            format!("application/grpc+{subtype}")
-        };
-        let lines: Vec<Line> = to_server
-            .feed(&out)
-            .into_iter()
-            .filter(|l| matches!(l, Line::Headers(..)))
-            .collect();
+        let ct = content_type(subtype);
+        let lines = header_lines(&mut to_server, &out);
         let mut want = head(path, &ct, &[]);
         if ms > 0 {
             // The finest unit whose count fits eight digits.
@@ -354,11 +346,7 @@ fn shared_heads_on_the_wire() {
             .unwrap();
         let mut back = BytesMut::new();
         while server.poll_transmit(&mut back) > 0 {}
-        let lines: Vec<Line> = to_client
-            .feed(&back)
-            .into_iter()
-            .filter(|l| matches!(l, Line::Headers(..)))
-            .collect();
+        let lines = header_lines(&mut to_client, &back);
         let mut trailers = if message.is_empty() {
             pairs(&[("grpc-status", "0")])
         } else {
@@ -391,7 +379,9 @@ fn shared_heads_on_the_wire() {
 fn whole_responses_echo_each_requests_content_type() {
     let (now, mut client, mut server) = wired("example.test", "ua/1");
     let mut to_client = Tap::new();
-    let subtypes = ["", "", "proto", "proto", "", "json", "", "", "json", "proto"];
+    let subtypes = [
+        "", "", "proto", "proto", "", "json", "", "", "json", "proto",
+    ];
     for (i, subtype) in subtypes.into_iter().enumerate() {
         let stream = 1 + 2 * i as u32;
         let mut opts = CallOptions::unary();
@@ -405,20 +395,17 @@ fn whole_responses_echo_each_requests_content_type() {
         while client.poll_transmit(&mut out) > 0 {}
         let scall = arrive(&mut server, &out, now);
         server
-            .send_response(scall, Bytes::from_static(b"r"), Status::ok(), MetadataMap::new())
+            .send_response(
+                scall,
+                Bytes::from_static(b"r"),
+                Status::ok(),
+                MetadataMap::new(),
+            )
             .unwrap();
         let mut back = BytesMut::new();
         while server.poll_transmit(&mut back) > 0 {}
-        let ct = if subtype.is_empty() {
-            "application/grpc".to_string()
-        } else {
-            format!("application/grpc+{subtype}")
-        };
-        let lines: Vec<Line> = to_client
-            .feed(&back)
-            .into_iter()
-            .filter(|l| matches!(l, Line::Headers(..)))
-            .collect();
+        let ct = content_type(subtype);
+        let lines = header_lines(&mut to_client, &back);
         let response = pairs(&[
             (":status", "200"),
             ("content-type", &ct),
@@ -435,10 +422,30 @@ fn whole_responses_echo_each_requests_content_type() {
         client.receive(&back, now).unwrap();
         let mut ok = false;
         while let Some(e) = client.poll_event() {
-            if let grpc_sansio::client::ClientEvent::Finished { call: c, status, .. } = e {
+            if let grpc_sansio::client::ClientEvent::Finished {
+                call: c, status, ..
+            } = e
+            {
                 ok = c == call && status.is_ok();
             }
         }
         assert!(ok, "call {i} finished OK");
     }
+}
+
+/// The content-type a call with content subtype `subtype` sends and gets.
+fn content_type(subtype: &str) -> String {
+    if subtype.is_empty() {
+        "application/grpc".to_string()
+    } else {
+        format!("application/grpc+{subtype}")
+    }
+}
+
+/// The HEADERS frames among `bytes`, as `tap` reads them.
+fn header_lines(tap: &mut Tap, bytes: &[u8]) -> Vec<Line> {
+    tap.feed(bytes)
+        .into_iter()
+        .filter(|l| matches!(l, Line::Headers(..)))
+        .collect()
 }
