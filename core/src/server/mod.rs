@@ -1390,7 +1390,7 @@ mod head_memo_tests {
         let mut calls = 0usize;
         for seed in 1..=300u64 {
             let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-            let mut now = Instant::now();
+            let mut now = crate::test_clock::origin();
             let config = ServerConfig::default();
             let limit = config.h2.max_header_list_size as usize;
             let registry = config.compression.clone();
